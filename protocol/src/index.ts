@@ -1,0 +1,43 @@
+/**
+ * @sceau/protocol: the sceau wire format, version 1 (docs/protocol.md). Pure TypeScript with no
+ * Node imports: it runs in Node and in browsers.
+ */
+export type { Bytes } from './bytes.js';
+export { toHex, fromHex, parseHex, concatBytes, equalBytes } from './bytes.js';
+export type { CborItem, CborParse } from './cbor-reader.js';
+export { parseCbor } from './cbor-reader.js';
+export { CborWriter } from './cbor-writer.js';
+export { cborDiagnostic } from './cbor-diagnostic.js';
+export type { Channel } from './channels.js';
+export { channels, ChannelRegistry, FIRST_USER_CHANNEL } from './channels.js';
+export type { Reading, SceauRecord, DecodeRecordResult } from './record.js';
+export { encodeRecord, decodeRecord, RECORD_VERSION, MAX_UINT, MIN_INT } from './record.js';
+export type { Ed25519Backend } from './ed25519.js';
+export {
+  sha256,
+  getPublicKey,
+  signEd25519,
+  verifyEd25519,
+  kidOf,
+  cryptoBackend,
+  useCryptoBackend,
+  nodeBackend,
+  nobleBackend,
+  SMALL_ORDER_ENCODINGS,
+} from './ed25519.js';
+export type { HeaderLabel, HeaderMap, VerifySign1Result } from './cose-sign1.js';
+export { verifySign1, sigStructure, COSE_SIGN1_TAG, ALG_EDDSA, ALG_ED25519, HEADER_ALG, HEADER_KID } from './cose-sign1.js';
+export type { SealOptions } from './seal.js';
+export { sealRecord, frameSize, PROTECTED_EDDSA } from './seal.js';
+export type { VerificationCode, Sign1Code } from './codes.js';
+export { VERIFICATION_CODES, codeAnchor } from './codes.js';
+export type { Keyring, KeyringEntry, KeyQuery } from './keyring.js';
+export { MemoryKeyring } from './keyring.js';
+export type { ReplayState, ReplayWindowStore } from './replay-window.js';
+export { ReplayWindow, ReplayWindows, REPLAY_WINDOW_SIZE } from './replay-window.js';
+export type { VerifyFrameOptions, VerifyResult, FrameAccepted, FrameRejected, DatedReading } from './verify-frame.js';
+export { verifyFrame, DEFAULT_MAX_FRAME_BYTES } from './verify-frame.js';
+export type { LinkProfile, LoraRadio, SigfoxRadio } from './link-profiles.js';
+export { linkProfiles, linkProfile, airtimeMs, loraAirtimeMs } from './link-profiles.js';
+export type { FragmentOptions, ReassemblerOptions, PushResult, ReassemblerStats } from './fragmentation.js';
+export { fragment, fragmentCapacity, maxFrameBytes, Reassembler, MAX_FRAGMENTS, SENDER_HINT_BYTES } from './fragmentation.js';

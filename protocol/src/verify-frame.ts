@@ -1,0 +1,127 @@
+import { type Bytes, assertBytes, toHex } from './bytes.js';
+import { parseCbor } from './cbor-reader.js';
+import type { VerificationCode } from './codes.js';
+import { HEADER_ALG, HEADER_KID, eddsaAlgOf, readSign1, sigStructure } from './cose-sign1.js';
+import { kidOf, verifyEd25519 } from './ed25519.js';
+import type { Keyring } from './keyring.js';
+import { type Reading, type SceauRecord, recordFromItem } from './record.js';
+import type { ReplayWindowStore } from './replay-window.js';
+
+/** Frames above this size are refused before any parsing, unless `maxFrameBytes` says otherwise. */
+export const DEFAULT_MAX_FRAME_BYTES = 2048;
+const KID_BYTES = 8;
+const EMPTY: Bytes = new Uint8Array(0);
+
+export interface VerifyFrameOptions {
+  /** Replay windows by kid; without it, replay is not checked. */
+  replay?: ReplayWindowStore;
+  /** Record an accepted counter in its window (default true). False checks without changing it. */
+  commit?: boolean;
+  /** Receive time, Unix seconds: dates readings of records without `time`. */
+  now?: number;
+  /** The transport's name for the sender (DevEUI, ...), to find the key of a frame without kid. */
+  deviceId?: string;
+  maxFrameBytes?: number;
+}
+
+export interface DatedReading extends Reading {
+  /** Unix seconds of the measurement: `(time ?? now) - age`, when either clock is known. */
+  at?: number;
+}
+
+export interface FrameAccepted {
+  ok: true;
+  /** Key id (hex) of the key that verified the frame, whether or not the frame carried it. */
+  kid: string;
+  kidInFrame: boolean;
+  alg: number;
+  counter: number;
+  time: number | null;
+  record: SceauRecord;
+  readings: DatedReading[];
+}
+
+export interface FrameRejected {
+  ok: false;
+  code: VerificationCode;
+  detail: string;
+  /** Known once the sender is identified. */
+  kid?: string;
+  /** Known once the record is read (bad signatures never get this far). */
+  counter?: number;
+}
+
+export type VerifyResult = FrameAccepted | FrameRejected;
+
+function reject(code: VerificationCode, detail: string, kid?: string, counter?: number): FrameRejected {
+  const result: FrameRejected = { ok: false, code, detail };
+  if (kid !== undefined) result.kid = kid;
+  if (counter !== undefined) result.counter = counter;
+  return result;
+}
+
+/**
+ * The full sceau check of an untrusted frame, in the order of docs/protocol.md; the first
+ * failure wins and has one stable code. Never throws on untrusted bytes.
+ */
+export function verifyFrame(bytes: Bytes, keyring: Keyring, options: VerifyFrameOptions = {}): VerifyResult {
+  assertBytes(bytes, 'bytes');
+  const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (bytes.length > max) return reject('too-large', `${bytes.length} bytes, the limit is ${max}`);
+
+  const parsed = parseCbor(bytes);
+  if (!parsed.ok) return reject('malformed-cbor', `at offset ${parsed.offset}: ${parsed.detail}`);
+  const departure = parsed.nonCanonical ?? parsed.duplicateKey;
+  if (departure) return reject('non-canonical', `at offset ${departure.offset}: ${departure.detail}`);
+
+  const parts = readSign1(parsed.item, { requireTag: true });
+  if ('ok' in parts) return reject(parts.code, parts.detail);
+  // sceau's profile of COSE_Sign1: protected holds alg only, deterministically encoded;
+  // unprotected holds at most an 8-byte kid.
+  const protectedParse = parts.protectedBytes.length === 0 ? undefined : parseCbor(parts.protectedBytes);
+  if (protectedParse?.ok && protectedParse.nonCanonical) return reject('bad-protected-header', `protected header is not deterministic CBOR: ${protectedParse.nonCanonical.detail}`);
+  for (const label of parts.protectedHeader.keys()) {
+    if (label !== HEADER_ALG) return reject('bad-protected-header', `protected header label ${String(label)}: a sceau frame protects alg only`);
+  }
+  let frameKid: Bytes | undefined;
+  for (const [label, value] of parts.unprotectedHeader) {
+    if (label !== HEADER_KID) return reject('not-sign1', `unprotected header label ${String(label)}: a sceau frame carries kid only`);
+    if (!(value instanceof Uint8Array) || value.length !== KID_BYTES) return reject('not-sign1', `kid is not a ${KID_BYTES}-byte string`);
+    frameKid = value;
+  }
+  const alg = eddsaAlgOf(parts);
+  if (typeof alg !== 'number') return reject(alg.code, alg.detail);
+
+  const query = frameKid !== undefined ? { kid: frameKid } : options.deviceId !== undefined ? { deviceId: options.deviceId } : undefined;
+  const entry = query === undefined ? undefined : keyring.resolve(query);
+  if (entry === undefined) {
+    if (frameKid !== undefined) return reject('unknown-kid', `no key for kid ${toHex(frameKid)}`, toHex(frameKid));
+    return reject('unknown-kid', options.deviceId === undefined ? 'frame has no kid and the transport named no device' : `no key for device ${options.deviceId}`);
+  }
+  const kid = frameKid !== undefined ? toHex(frameKid) : toHex(kidOf(entry.publicKey));
+  if (entry.revoked) return reject('key-revoked', `key ${kid} is revoked`, kid);
+
+  if (!verifyEd25519(entry.publicKey, sigStructure(parts.protectedBytes, EMPTY, parts.payload), parts.signature)) {
+    return reject('bad-signature', 'Ed25519 signature does not verify', kid);
+  }
+
+  const payloadParse = parseCbor(parts.payload);
+  if (!payloadParse.ok) return reject('bad-record', `payload is not well-formed CBOR: ${payloadParse.detail}`, kid);
+  const payloadDeparture = payloadParse.nonCanonical ?? payloadParse.duplicateKey;
+  if (payloadDeparture) return reject('bad-record', `payload is not deterministic CBOR: ${payloadDeparture.detail}`, kid);
+  const decoded = recordFromItem(payloadParse.item);
+  if (!decoded.ok) return reject(decoded.code, decoded.detail, kid);
+  const record = decoded.record;
+
+  if (options.replay !== undefined) {
+    const window = options.replay.get(kid);
+    if (!window.isFresh(record.counter)) {
+      return reject('replay', `counter ${record.counter} already accepted or older than the window (highest ${window.highestAccepted})`, kid, record.counter);
+    }
+    if (options.commit !== false) window.accept(record.counter);
+  }
+
+  const clock = record.time ?? options.now;
+  const readings: DatedReading[] = record.readings.map((r) => (clock === undefined ? { ...r } : { ...r, at: clock - (r.age ?? 0) }));
+  return { ok: true, kid, kidInFrame: frameKid !== undefined, alg, counter: record.counter, time: record.time, record, readings };
+}
