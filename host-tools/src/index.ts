@@ -1,0 +1,2 @@
+// The sceau CLI and gateway: filled by issue 4.
+export {};

@@ -1,0 +1,2 @@
+// The fleet simulator: filled by issue 5.
+export {};
