@@ -173,8 +173,13 @@ export class Reassembler {
           this.counts.duplicates++;
           return { kind: 'duplicate' };
         }
-        this.drop(key); // a newer message reuses the tag
-        partial = undefined;
+        // A newer message reuses the tag. Devices send fragments from the highest index down,
+        // so the parts above this one may be the new message's own (a first fragment identical
+        // to the old one's is common: same key, same headers); the parts below are the old
+        // message's. The old message is given up and counted; the signature catches a mix-up.
+        this.counts.expired++;
+        partial.parts = partial.parts.map((part, i) => (i > index ? part : undefined));
+        partial.firstAt = now;
       }
     }
     if (partial === undefined) {
