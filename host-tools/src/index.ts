@@ -1,2 +1,24 @@
-// The sceau CLI and gateway: filled by issue 4.
-export {};
+/**
+ * @sceau/host-tools: the `sceau` CLI and the gateway, as a library. The simulator uses
+ * `startGateway` in-process; integrators can embed the store, the parsers and the pipeline.
+ */
+export type { Gateway, GatewayOptions, GatewayAddresses, Endpoint } from './gateway.js';
+export { startGateway, parseEndpoint, readTokenFile, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT } from './gateway.js';
+export type { IngestOptions, IngestResult, IngestorOptions } from './ingest.js';
+export { Ingestor, NotStoredError } from './ingest.js';
+export type { Device, FrameRow, ReadingRow, FrameToStore, StoredReading, StoreOptions } from './store.js';
+export { Store, SqliteReplayWindows, normalizeDevEui, devEuiDeviceId } from './store.js';
+export type { InputFormat, InputItem } from './formats.js';
+export { INPUT_FORMATS, parseInput, detectFormat, parseTtsUplink, parseChirpstackUplink, parseFrameObject, decodeText } from './formats.js';
+export type { FrameOutcome, UnitReading } from './outcome.js';
+export { describeResult, formatOutcomeLine, toUnitReading } from './outcome.js';
+export { Metrics } from './metrics.js';
+export type { ExportFormat, ExportFilter } from './export.js';
+export { exportReadings, EXPORT_FORMATS, parseTimeArg } from './export.js';
+export type { GeneratedKey } from './key-files.js';
+export { generateSeed, writeKeyPair, readSecretKey, readPublicKey, parseSecretKey, parsePublicKey, seedToPem } from './key-files.js';
+export type { KeyLine } from './provision.js';
+export { KEY_LINE_RE, parseKeyLine, keyLinesOfText, FIRMWARE_KEY_SETTING, writeFirmwareKey } from './provision.js';
+export { planFlash, boardFamily, BOARDS } from './flash.js';
+export { runCli, buildProgram, parseReadingArg } from './cli.js';
+export { EXIT, SceauError } from './errors.js';

@@ -1,0 +1,572 @@
+/**
+ * The `sceau` command line (commander): noun verb, results on stdout (one JSON object per line
+ * with --json), logs on stderr, exit codes 0 ok, 1 verification failed, 2 usage, 3 I/O or
+ * device, 4 internal. Secrets are read from files, never taken on argv.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  channels as builtInChannels,
+  cborDiagnostic,
+  codeAnchor,
+  decodeRecord,
+  getPublicKey,
+  kidOf,
+  MemoryKeyring,
+  parseCbor,
+  ReplayWindows,
+  sealRecord,
+  toHex,
+  verifyFrame,
+  type ChannelRegistry,
+  type Keyring,
+  type Reading,
+} from '@sceau/protocol';
+import { describeError, EXIT, ioError, SceauError, usageError } from './errors.js';
+import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from './export.js';
+import { planFlash, runFlash } from './flash.js';
+import { INPUT_FORMATS, parseInput, type InputFormat, type InputItem } from './formats.js';
+import { startGateway } from './gateway.js';
+import { Ingestor } from './ingest.js';
+import { generateSeed, parsePublicKey, readPublicKey, readSecretKey, writeKeyPair } from './key-files.js';
+import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
+import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey } from './provision.js';
+import { Store, type Device } from './store.js';
+
+const VERSION = '0.1.0';
+
+interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function integerArg(what: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what}: expected an integer in ${min}..${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${what}: expected an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function loadChannels(file: string | undefined): ChannelRegistry {
+  if (file === undefined) return builtInChannels;
+  let definitions: unknown;
+  try {
+    definitions = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw usageError(`--channels ${file}: ${describeError(error)}`);
+  }
+  try {
+    return builtInChannels.withUserChannels(definitions);
+  } catch (error) {
+    throw usageError(`--channels ${file}: ${describeError(error)}`);
+  }
+}
+
+function readInput(file: string | undefined): { data: Uint8Array; name: string } {
+  if (file === undefined || file === '-') {
+    if (process.stdin.isTTY) throw usageError('no input: give a FILE, or pipe frames on stdin');
+    try {
+      return { data: new Uint8Array(readFileSync(0)), name: 'stdin' };
+    } catch (error) {
+      throw ioError(`cannot read stdin: ${describeError(error)}`);
+    }
+  }
+  try {
+    return { data: new Uint8Array(readFileSync(file)), name: file };
+  } catch (error) {
+    throw ioError(`cannot read ${file}: ${describeError(error)}`);
+  }
+}
+
+/** A keyring from a directory of `<kid>.pub` files (or one public key file). */
+function keyringFromDir(path: string): MemoryKeyring {
+  const keyring = new MemoryKeyring();
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory() ? readdirSync(path).filter((f) => f.endsWith('.pub')).map((f) => join(path, f)) : [path];
+  } catch (error) {
+    throw ioError(`--keys ${path}: ${describeError(error)}`);
+  }
+  if (files.length === 0) throw usageError(`--keys ${path}: no .pub files`);
+  for (const file of files) keyring.add(parsePublicKey(readFileSync(file, 'utf8'), file));
+  return keyring;
+}
+
+/** CHANNEL=VALUE[@AGE], channel by name or id, value in the channel's unit. */
+export function parseReadingArg(text: string, registry: ChannelRegistry): Reading {
+  const match = /^([^=]+)=(-?[0-9]+(?:\.[0-9]+)?)(?:@([0-9]+))?$/.exec(text.trim());
+  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5 or 1=2150@60`);
+  const ref = match[1]!.trim();
+  const channel = /^\d+$/.test(ref) ? registry.get(Number(ref)) : registry.get(ref);
+  if (channel === undefined) throw usageError(`--reading ${text}: unknown channel ${JSON.stringify(ref)}; known: ${registry.list().map((c) => c.name).join(', ')}`);
+  let value: number;
+  try {
+    value = registry.fromUnit(channel.id, Number(match[2]));
+  } catch (error) {
+    throw usageError(`--reading ${text}: ${describeError(error)}`);
+  }
+  const reading: Reading = { channel: channel.id, value };
+  const age = match[3] === undefined ? 0 : Number(match[3]);
+  if (age > 0) reading.age = age;
+  return reading;
+}
+
+function printOutcome(io: Io, json: boolean, outcome: FrameOutcome & { where?: string }, label?: string): void {
+  if (json) io.out(JSON.stringify(outcome));
+  else io.out(formatOutcomeLine(outcome, label));
+}
+
+function deviceLine(d: Device): string {
+  return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
+}
+
+function openDb(file: string, readonly = false): Store {
+  if (readonly) {
+    try {
+      statSync(file);
+    } catch {
+      throw ioError(`database ${file} does not exist`);
+    }
+  }
+  return Store.open(file, readonly ? { readonly: true } : {});
+}
+
+export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c)): Command {
+  const program = new Command('sceau')
+    .description('sceau: sealed measurement frames (COSE_Sign1 Ed25519): keys, devices, verification, gateway, export')
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  // --- keys ----------------------------------------------------------------------------------
+  const keys = program.command('keys').description('device keys');
+  keys
+    .command('generate')
+    .description('generate an Ed25519 key pair: DIR/<kid>.key (PKCS#8 PEM, 0600) and DIR/<kid>.pub (64 hex)')
+    .option('--out <dir>', 'directory for the key files', '.')
+    .option('--name <name>', 'a name recorded in DIR/<kid>.json')
+    .option('--json', 'print JSON')
+    .action((opts: { out: string; name?: string; json?: boolean }) => {
+      const result = writeKeyPair(opts.out, generateSeed(), opts.name);
+      if (opts.json) io.out(JSON.stringify(result));
+      else io.out(JSON.stringify({ kid: result.kid, publicKey: result.publicKey }));
+      io.err(`wrote ${result.secretKeyFile} (secret, 0600) and ${result.publicKeyFile}`);
+    });
+
+  // --- frame ---------------------------------------------------------------------------------
+  const frame = program.command('frame').description('seal, inspect and verify frames');
+  frame
+    .command('seal')
+    .description('seal a record on the host (for testing integrations); prints the frame as hex')
+    .requiredOption('--key <file>', 'secret key file (PKCS#8 PEM or 64 hex; mode 0600)')
+    .requiredOption('--counter <n>', 'record counter, 1..4294967295', integerArg('--counter', 1, 0xffffffff))
+    .option('--time <t>', 'device time: Unix seconds, an ISO date, or "now" (default: none, as most LoRa nodes)')
+    .option('--reading <channel=value[@age]>', 'a reading in the channel\'s unit, repeatable (temperature=21.5, 2=45.5@600)', collect)
+    .option('--no-kid', 'leave the kid out (the transport names the device, e.g. LoRaWAN DevEUI)')
+    .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--json', 'print { frame, kid, bytes } as JSON')
+    .action((opts: { key: string; counter: number; time?: string; reading?: string[]; kid: boolean; channels?: string; json?: boolean }) => {
+      const registry = loadChannels(opts.channels);
+      if (!opts.reading || opts.reading.length === 0) throw usageError('give at least one --reading CHANNEL=VALUE');
+      const readings = opts.reading.map((r) => parseReadingArg(r, registry));
+      let time: number | null = null;
+      if (opts.time !== undefined) time = opts.time === 'now' ? Math.floor(Date.now() / 1000) : parseTimeArg(opts.time, '--time');
+      if (time !== null && (time < 0 || time > 0xffffffff)) throw usageError('--time: out of range');
+      const seed = readSecretKey(opts.key);
+      const bytes = sealRecord({ version: 1, counter: opts.counter, time, readings }, seed, { kid: opts.kid });
+      if (opts.json) io.out(JSON.stringify({ frame: toHex(bytes), kid: toHex(kidOf(getPublicKey(seed))), bytes: bytes.length }));
+      else io.out(toHex(bytes));
+    });
+
+  frame
+    .command('inspect')
+    .description('CBOR diagnostic notation and the decoded record, without verifying')
+    .argument('[file]', 'input file, or - for stdin')
+    .addOption(new Option('--format <format>', 'input format').choices(INPUT_FORMATS as unknown as string[]).default('auto'))
+    .option('--json', 'one JSON object per frame')
+    .action((file: string | undefined, opts: { format: InputFormat; json?: boolean }) => {
+      const input = readInput(file);
+      const items = parseInput(input.data, opts.format, input.name);
+      if (items.length === 0) throw usageError(`${input.name}: no frames found`);
+      let bad = false;
+      for (const item of items) {
+        if (!item.ok) {
+          bad = true;
+          if (opts.json) io.out(JSON.stringify({ where: item.where, ok: false, error: item.error }));
+          else io.out(`${item.where}: ${item.error}`);
+          continue;
+        }
+        const diagnostic = cborDiagnostic(item.frame, { embedded: true });
+        const info = inspectFrame(item.frame);
+        if (!diagnostic.ok) bad = true;
+        if (opts.json) {
+          io.out(JSON.stringify({ where: item.where, bytes: item.frame.length, diagnostic: diagnostic.ok ? diagnostic.text : null, error: diagnostic.ok ? undefined : diagnostic.detail, ...info }));
+        } else {
+          io.out(`# ${item.where}: ${item.frame.length} bytes${info.kid ? `, kid ${info.kid}` : ', no kid'}`);
+          io.out(diagnostic.ok ? diagnostic.text : `(not CBOR: ${diagnostic.detail})`);
+          if (info.record !== undefined) io.out(`record: ${JSON.stringify(info.record)}`);
+          else if (info.recordError !== undefined) io.out(`record: (${info.recordError})`);
+          for (const r of info.readings ?? []) io.out(`  ${r.name} = ${r.value}${r.unit ? ` ${r.unit}` : ''}${r.age ? ` (age ${r.age} s)` : ''}`);
+        }
+      }
+      setExit(bad ? EXIT.verificationFailed : EXIT.ok);
+    });
+
+  frame
+    .command('verify')
+    .description('verify frames: exit 0 when all verify, 1 when any is rejected')
+    .argument('[file]', 'input file, or - for stdin')
+    .addOption(new Option('--format <format>', 'input format').choices(INPUT_FORMATS as unknown as string[]).default('auto'))
+    .option('--keys <dir>', 'directory of <kid>.pub public key files')
+    .option('--db <file>', 'device registry and store (replay windows apply across runs; frames are stored)')
+    .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
+    .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--json', 'one JSON object per frame')
+    .action(async (file: string | undefined, opts: { format: InputFormat; keys?: string; db?: string; devEui?: string; channels?: string; json?: boolean }) => {
+      if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
+      const registry = loadChannels(opts.channels);
+      const input = readInput(file);
+      const items = parseInput(input.data, opts.format, input.name);
+      if (items.length === 0) throw usageError(`${input.name}: no frames found (format ${opts.format})`);
+      const fallbackDevice = opts.devEui === undefined ? undefined : `deveui:${opts.devEui.replace(/[-:]/g, '').toLowerCase()}`;
+      let rejected = 0;
+      const show = (item: InputItem, outcome: FrameOutcome): void => {
+        if (!outcome.ok) rejected++;
+        printOutcome(io, opts.json ?? false, { where: item.where, ...outcome }, item.where);
+      };
+      const unreadable = (item: InputItem & { ok: false }): void => {
+        rejected++;
+        if (opts.json) io.out(JSON.stringify({ where: item.where, ok: false, code: 'unreadable-input', detail: item.error }));
+        else io.out(`${item.where}: rejected unreadable-input: ${item.error}`);
+      };
+      if (opts.keys !== undefined) {
+        const keyring: Keyring = keyringFromDir(opts.keys);
+        const replay = new ReplayWindows();
+        for (const item of items) {
+          if (!item.ok) {
+            unreadable(item);
+            continue;
+          }
+          const deviceId = item.deviceId ?? fallbackDevice;
+          const now = Math.floor((item.receivedAt ?? Date.now()) / 1000);
+          show(item, describeResult(verifyFrame(item.frame, keyring, { replay, now, ...(deviceId === undefined ? {} : { deviceId }) }), registry));
+        }
+      } else {
+        const store = openDb(opts.db!);
+        try {
+          const ingestor = new Ingestor(store, { channels: registry });
+          const source = `cli:${input.name === 'stdin' ? 'stdin' : resolve(input.name)}`;
+          const results = items.map((item) =>
+            item.ok ? ingestor.ingest(item.frame, { source, deviceId: item.deviceId ?? fallbackDevice, receivedAt: item.receivedAt }) : undefined,
+          );
+          for (let i = 0; i < items.length; i++) {
+            const item = items[i]!;
+            if (!item.ok) {
+              unreadable(item);
+              continue;
+            }
+            const r = await results[i]!;
+            const { id: _id, receivedAt: _at, source: _source, ...outcome } = r;
+            show(item, outcome);
+          }
+          await ingestor.close();
+        } finally {
+          store.close();
+        }
+      }
+      setExit(rejected > 0 ? EXIT.verificationFailed : EXIT.ok);
+    });
+
+  // --- devices -------------------------------------------------------------------------------
+  const devices = program.command('devices').description('the device registry (kid, public key, name, DevEUI, revoked)');
+  devices
+    .command('add')
+    .description('register a device public key')
+    .requiredOption('--db <file>', 'registry database')
+    .requiredOption('--public-key <hex|file>', 'public key: 64 hex characters, or a .pub / PEM file')
+    .option('--name <name>', 'device name')
+    .option('--dev-eui <eui>', 'LoRaWAN DevEUI, for frames sent without kid')
+    .option('--json', 'print JSON')
+    .action((opts: { db: string; publicKey: string; name?: string; devEui?: string; json?: boolean }) => {
+      const publicKey = readPublicKey(opts.publicKey);
+      const store = openDb(opts.db);
+      try {
+        const device = store.addDevice(publicKey, { name: opts.name, devEui: opts.devEui });
+        io.out(opts.json ? JSON.stringify(device) : deviceLine(device));
+      } finally {
+        store.close();
+      }
+    });
+  devices
+    .command('list')
+    .description('list registered devices')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--json', 'one JSON object per device')
+    .action((opts: { db: string; json?: boolean }) => {
+      const store = openDb(opts.db, true);
+      try {
+        for (const d of store.listDevices()) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+      } finally {
+        store.close();
+      }
+    });
+  devices
+    .command('show')
+    .description('show one device (by kid, DevEUI or name)')
+    .argument('<device>', 'kid, DevEUI or name')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--json', 'print JSON')
+    .action((ref: string, opts: { db: string; json?: boolean }) => {
+      const store = openDb(opts.db, true);
+      try {
+        const d = store.getDevice(ref);
+        if (d === undefined) throw usageError(`no device ${JSON.stringify(ref)} in ${opts.db}`);
+        if (opts.json) io.out(JSON.stringify(d));
+        else for (const [k, v] of Object.entries(d)) io.out(`${k}: ${v ?? '-'}`);
+      } finally {
+        store.close();
+      }
+    });
+  devices
+    .command('revoke')
+    .description('revoke a device key: its frames are refused with key-revoked')
+    .argument('<device>', 'kid, DevEUI or name')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--json', 'print JSON')
+    .action((ref: string, opts: { db: string; json?: boolean }) => {
+      const store = openDb(opts.db);
+      try {
+        const d = store.revokeDevice(ref);
+        io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+      } finally {
+        store.close();
+      }
+    });
+
+  // --- provision -----------------------------------------------------------------------------
+  program
+    .command('provision')
+    .description('register a board from its console line "sceau:key kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning)')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
+    .option('--log <file>', 'saved console log to read instead of a port')
+    .option('--baud <rate>', 'serial speed', integerArg('--baud', 300, 4_000_000), 115200)
+    .option('--timeout <seconds>', 'how long to wait for the line on a port', integerArg('--timeout', 1, 3600), 60)
+    .option('--write-key <env-file>', `factory provisioning: write a key into the firmware settings file (${FIRMWARE_KEY_SETTING}=<seed> in e.g. firmware/.env.local) and register it`)
+    .option('--key <file>', 'with --write-key: use this secret key file instead of generating one')
+    .option('--name <name>', 'device name')
+    .option('--dev-eui <eui>', 'LoRaWAN DevEUI')
+    .option('--json', 'print JSON')
+    .action(async (opts: { db: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; name?: string; devEui?: string; json?: boolean }) => {
+      const sources = [opts.port, opts.log, opts.writeKey].filter((x) => x !== undefined).length;
+      if (sources !== 1) throw usageError('give exactly one of --port PATH, --log FILE or --write-key ENV-FILE');
+      if (opts.key !== undefined && opts.writeKey === undefined) throw usageError('--key goes with --write-key');
+      let publicKey: Uint8Array;
+      let via: string;
+      if (opts.writeKey !== undefined) {
+        const seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
+        writeFirmwareKey(opts.writeKey, seed);
+        publicKey = getPublicKey(seed);
+        via = opts.writeKey;
+        io.err(`wrote ${FIRMWARE_KEY_SETTING} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+      } else if (opts.log !== undefined) {
+        const found = readKeyLog(opts.log);
+        for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
+        if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau:key kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
+        const distinct = new Set(found.keys.map((k) => k.kid));
+        if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
+        publicKey = found.keys.at(-1)!.publicKey;
+        via = opts.log;
+      } else {
+        if (process.stderr.isTTY) io.err(`waiting for the board's key line on ${opts.port} (reset the board)...`);
+        const key = await readKeyFromPort(opts.port!, { baud: opts.baud, timeoutMs: opts.timeout * 1000 });
+        publicKey = key.publicKey;
+        via = opts.port!;
+      }
+      const store = openDb(opts.db);
+      try {
+        const existing = store.getDevice(toHex(kidOf(publicKey)));
+        const device = store.addDevice(publicKey, { name: opts.name, devEui: opts.devEui });
+        if (opts.json) io.out(JSON.stringify({ ...device, provisionedFrom: via, alreadyRegistered: existing !== undefined }));
+        else io.out(`${existing !== undefined ? 'already registered' : 'registered'} ${deviceLine(device)}`);
+      } finally {
+        store.close();
+      }
+    });
+
+  // --- flash ---------------------------------------------------------------------------------
+  program
+    .command('flash')
+    .description('flash a DeviceScript runtime image you supply onto a board (wraps devs flash)')
+    .requiredOption('--board <id>', 'DeviceScript board id (esp32c3_bare, esp32s3_devkit_m, pico, pico_w, ...)')
+    .requiredOption('--image <file>', 'runtime image file (.bin for ESP32, .uf2 for RP2040)')
+    .option('--port <path>', 'serial port (ESP32)')
+    .option('--baud <rate>', 'serial speed (ESP32)', integerArg('--baud', 9600, 4_000_000))
+    .option('--devs <path>', 'the devs command (default: node_modules/.bin/devs, then PATH)')
+    .option('--dry-run', 'print the devs command as JSON instead of running it')
+    .action(async (opts: { board: string; image: string; port?: string; baud?: number; devs?: string; dryRun?: boolean }) => {
+      const plan = planFlash(opts);
+      if (opts.dryRun) {
+        io.out(JSON.stringify(plan));
+        return;
+      }
+      const code = await runFlash(plan);
+      if (code !== 0) throw new SceauError(`devs flash failed with exit code ${code}`, EXIT.io);
+    });
+
+  // --- export --------------------------------------------------------------------------------
+  program
+    .command('export')
+    .description('readings in real units with their dates: json, csv or SenML (RFC 8428)')
+    .requiredOption('--db <file>', 'store database')
+    .option('--kid <kid>', 'one device (kid, DevEUI or name)')
+    .option('--since <t>', 'from this time: Unix seconds, ISO 8601, or a duration back from now (24h, 7d)')
+    .option('--until <t>', 'before this time')
+    .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS as unknown as string[]).default('json'))
+    .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat }) => {
+      const store = openDb(opts.db, true);
+      try {
+        let kid: string | undefined;
+        if (opts.kid !== undefined) {
+          const d = store.getDevice(opts.kid);
+          if (d === undefined && !/^[0-9a-fA-F]{16}$/.test(opts.kid)) throw usageError(`--kid ${opts.kid}: no such device`);
+          kid = d?.kid ?? opts.kid.toLowerCase();
+        }
+        const filter = {
+          kid,
+          since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
+          until: opts.until === undefined ? undefined : parseTimeArg(opts.until, '--until'),
+        };
+        const n = await exportReadings(store, opts.format, filter, process.stdout);
+        io.err(`exported ${n} readings`);
+      } finally {
+        store.close();
+      }
+    });
+
+  // --- gateway -------------------------------------------------------------------------------
+  const gateway = program.command('gateway').description('the ingest gateway');
+  gateway
+    .command('serve')
+    .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP and UDP; binds 127.0.0.1 by default')
+    .requiredOption('--db <file>', 'store database (created if missing)')
+    .option('--http <host:port>', 'HTTP listen address (default 127.0.0.1:8750 when no listener is given)')
+    .option('--tcp <host:port>', 'TCP listen address (length-prefixed frames)')
+    .option('--udp <host:port>', 'UDP listen address (frames and fragments)')
+    .option('--token-file <file>', 'bearer token required on /v1/ routes (file mode 0600)')
+    .option('--workers <n>', 'verification worker threads', integerArg('--workers', 0, 64), 0)
+    .option('--max-body <bytes>', 'largest HTTP body', integerArg('--max-body', 256, 64 * 1024 * 1024), 65536)
+    .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--json', 'print the listening addresses as JSON')
+    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; channels?: string; json?: boolean }) => {
+      const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
+      let gw;
+      try {
+        gw = await startGateway({
+          db: opts.db,
+          http,
+          tcp: opts.tcp,
+          udp: opts.udp,
+          tokenFile: opts.tokenFile,
+          workers: opts.workers,
+          maxBodyBytes: opts.maxBody,
+          channels: loadChannels(opts.channels),
+          log: (m) => io.err(m),
+        });
+      } catch (error) {
+        if (error instanceof SceauError) throw error;
+        throw ioError(`cannot start the gateway: ${describeError(error)}`);
+      }
+      const a = gw.addresses;
+      if (opts.json) io.out(JSON.stringify({ listening: a }));
+      else {
+        if (a.http) io.out(`http ${a.http.url}`);
+        if (a.tcp) io.out(`tcp ${a.tcp.host}:${a.tcp.port}`);
+        if (a.udp) io.out(`udp ${a.udp.host}:${a.udp.port}`);
+      }
+      await new Promise<void>((resolvePromise) => {
+        const stop = (signal: string): void => {
+          io.err(`${signal}: storing frames in flight and closing`);
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onTerm);
+          gw!.close().then(resolvePromise, (error: unknown) => {
+            io.err(`close: ${describeError(error)}`);
+            resolvePromise();
+          });
+        };
+        const onInt = (): void => stop('SIGINT');
+        const onTerm = (): void => stop('SIGTERM');
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onTerm);
+      });
+    });
+
+  return program;
+}
+
+function inspectFrame(bytes: Uint8Array): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {
+  const parsed = parseCbor(bytes);
+  if (!parsed.ok || parsed.item.kind !== 'tag' || parsed.item.item.kind !== 'array') return { recordError: 'not a COSE_Sign1 frame' };
+  const parts = parsed.item.item.items;
+  const out: { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } = {};
+  const unprotected = parts[1];
+  if (unprotected?.kind === 'map') {
+    for (const [k, v] of unprotected.entries) if (k.kind === 'uint' && k.value === 4 && v.kind === 'bytes') out.kid = toHex(v.value);
+  }
+  const payload = parts[2];
+  if (payload?.kind !== 'bytes') return { ...out, recordError: 'no payload' };
+  const record = decodeRecord(payload.value);
+  if (!record.ok) return { ...out, recordError: `${record.code}: ${record.detail}` };
+  out.record = record.record;
+  out.readings = record.record.readings.map((r) => {
+    const c = builtInChannels.get(r.channel);
+    const item: { name: string; value: number; unit: string; age?: number } = { name: c?.name ?? `channel-${r.channel}`, value: builtInChannels.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
+    if (r.age !== undefined) item.age = r.age;
+    return item;
+  });
+  return out;
+}
+
+/** Runs the CLI; resolves with the exit code (the caller exits). */
+export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (c) => {
+    exitCode = c;
+  });
+  program.exitOverride();
+  for (const command of allCommands(program)) command.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
+      if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (error instanceof SceauError) {
+      io.err(`sceau: ${error.message}`);
+      return error.exitCode;
+    }
+    io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return EXIT.internal;
+  }
+}
+
+function allCommands(command: Command): Command[] {
+  return command.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+export { codeAnchor };

@@ -1,0 +1,41 @@
+/** Exit codes of the `sceau` CLI (STYLE.md): stable, scripts rely on them. */
+export const EXIT = {
+  ok: 0,
+  verificationFailed: 1,
+  usage: 2,
+  io: 3,
+  internal: 4,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/**
+ * An error meant for the user: its message is printed as is (no stack) and the process exits
+ * with `exitCode`. Anything else that escapes is an internal error (exit 4).
+ */
+export class SceauError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.usage,
+  ) {
+    super(message);
+    this.name = 'SceauError';
+  }
+}
+
+export function usageError(message: string): SceauError {
+  return new SceauError(message, EXIT.usage);
+}
+
+export function ioError(message: string): SceauError {
+  return new SceauError(message, EXIT.io);
+}
+
+/** A short message for an unknown thrown value (Node system errors keep their code). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code !== undefined && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

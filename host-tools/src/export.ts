@@ -1,0 +1,94 @@
+/**
+ * Export of stored readings in real units: JSON (an array), CSV (RFC 4180) and SenML JSON
+ * (RFC 8428): one pack per export, a base name `urn:dev:sceau:<kid>:` per device, absolute
+ * times in seconds and the channel registry's SenML names and units.
+ */
+import type { Writable } from 'node:stream';
+import type { ReadingRow, Store } from './store.js';
+import { usageError } from './errors.js';
+
+export const EXPORT_FORMATS = ['json', 'csv', 'senml'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportFilter {
+  kid?: string | undefined;
+  /** Unix seconds. */
+  since?: number | undefined;
+  until?: number | undefined;
+}
+
+/** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`). */
+export function parseTimeArg(value: string, what: string, nowMs = Date.now()): number {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const duration = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
+  if (duration !== null) {
+    const seconds = Number(duration[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[duration[2] as 's' | 'm' | 'h' | 'd'];
+    return Math.floor(nowMs / 1000 - seconds);
+  }
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) throw usageError(`${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
+  return Math.floor(ms / 1000);
+}
+
+function iso(at: number | null): string {
+  return at === null ? '' : new Date(at * 1000).toISOString();
+}
+
+function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** SenML names may use A-Z a-z 0-9 - : . / _ only (RFC 8428 §4.5.1). */
+function senmlSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9\-:./_]/g, '_');
+}
+
+/** Writes the readings to `out`; resolves with how many were written. */
+export async function exportReadings(store: Store, format: ExportFormat, filter: ExportFilter, out: Writable): Promise<number> {
+  const names = new Map(store.listDevices().map((d) => [d.kid, d.name] as const));
+  let count = 0;
+  const write = async (text: string): Promise<void> => {
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  };
+  const rows: Iterable<ReadingRow> = store.iterateReadings(filter);
+  if (format === 'csv') {
+    await write('time,at,kid,device,counter,channel,name,value,unit,raw\r\n');
+    for (const r of rows) {
+      await write(`${[iso(r.at), r.at ?? '', r.kid, names.get(r.kid) ?? '', r.counter, r.channel, r.name, r.value, r.unit, r.raw].map(csvField).join(',')}\r\n`);
+      count++;
+    }
+    return count;
+  }
+  if (format === 'json') {
+    await write('[');
+    for (const r of rows) {
+      const item = { time: iso(r.at), at: r.at, kid: r.kid, device: names.get(r.kid) ?? null, counter: r.counter, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw };
+      await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
+      count++;
+    }
+    await write(count === 0 ? ']\n' : '\n]\n');
+    return count;
+  }
+  // SenML: rows come ordered by time; a base name is repeated whenever the device changes, since
+  // it applies to the records that follow it (RFC 8428 §4.1).
+  await write('[');
+  let currentBase: string | undefined;
+  for (const r of rows) {
+    const record: Record<string, unknown> = {};
+    const base = `urn:dev:sceau:${r.kid}:`;
+    if (base !== currentBase) {
+      record.bn = base;
+      currentBase = base;
+    }
+    record.n = senmlSafe(r.name);
+    if (r.unit !== '') record.u = r.unit;
+    record.v = r.value;
+    if (r.at !== null) record.t = r.at;
+    await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(record)}`);
+    count++;
+  }
+  await write(count === 0 ? ']\n' : '\n]\n');
+  return count;
+}

@@ -1,0 +1,311 @@
+/**
+ * The gateway's HTTP API (node:http):
+ *   POST /v1/frames               raw frame (application/cose, application/octet-stream, application/cbor)
+ *                                 or JSON { "frame": base64|hex, "devEui"? } or { "frames": [...] }
+ *   POST /v1/uplinks/tts          The Things Stack v3 webhook (uplink message)
+ *   POST /v1/uplinks/chirpstack   ChirpStack v4 HTTP integration (?event=up; other events are acknowledged and ignored)
+ *   GET  /v1/devices, /v1/devices/:kid, /v1/devices/:kid/readings?since=&limit=
+ *   GET  /v1/frames?kid=&since=&outcome=&after=&limit=
+ *   GET  /metrics (Prometheus text), GET /healthz
+ * A 2xx on ingest means the frame is durably stored (accepted or not: the body says which).
+ * 4xx means nothing was stored; 503 means it could not be stored now (retry).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
+import { NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
+import type { Metrics } from './metrics.js';
+import type { Store } from './store.js';
+import type { PushResult } from '@sceau/protocol';
+
+export interface HttpApiOptions {
+  store: Store;
+  ingestor: Ingestor;
+  metrics: Metrics;
+  /** Bearer token required on /v1/ routes when set. */
+  token?: string | undefined;
+  /** Largest request body in bytes (default 65,536). */
+  maxBodyBytes?: number;
+  /** Most frames in one `{ "frames": [...] }` request (default 1,000). */
+  maxBatch?: number;
+  renderMetrics: () => string;
+  log: (message: string) => void;
+  /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
+  reassemble: (datagram: Uint8Array, key: string) => PushResult;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'application/cbor', 'application/cose; cose-type="cose-sign1"']);
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      reject(new HttpError(413, 'body-too-large', `request body of ${declared} bytes, the limit is ${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        reject(new HttpError(413, 'body-too-large', `request body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks, size));
+      }
+    });
+    req.on('error', (error) => {
+      if (!done) {
+        done = true;
+        reject(new HttpError(400, 'aborted', error.message));
+      }
+    });
+  });
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, 'malformed-json', `malformed JSON: ${(error as Error).message}`);
+  }
+}
+
+function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+}
+
+function sinceParam(value: string | null): number | undefined {
+  if (value === null || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const ms = Date.parse(value);
+  if (!Number.isFinite(ms)) throw new HttpError(400, 'bad-query', `since: expected Unix seconds or an ISO 8601 date, got ${JSON.stringify(value)}`);
+  return Math.floor(ms / 1000);
+}
+
+function limitParam(value: string | null, max = 10_000): number {
+  if (value === null || value === '') return 1000;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'bad-query', `limit: expected an integer in 1..${max}`);
+  return n;
+}
+
+function publicResult(r: IngestResult): IngestResult {
+  return r;
+}
+
+export function createHttpApi(options: HttpApiOptions): Server {
+  const maxBody = options.maxBodyBytes ?? 65_536;
+  const maxBatch = options.maxBatch ?? 1000;
+  const expected = options.token === undefined ? undefined : createHash('sha256').update(options.token).digest();
+
+  const authorized = (req: IncomingMessage): boolean => {
+    if (expected === undefined) return true;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (match === null) return false;
+    return timingSafeEqual(createHash('sha256').update(match[1]!.trim()).digest(), expected);
+  };
+
+  const ingestOne = async (frame: Uint8Array, source: string, deviceId?: string, receivedAt?: number): Promise<IngestResult> => {
+    return options.ingestor.ingest(frame, { source, deviceId, receivedAt });
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+
+    if (path === '/healthz') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', 'use GET');
+      try {
+        options.store.db.prepare('SELECT 1').get();
+      } catch (error) {
+        send(res, 503, { ok: false, detail: `database: ${(error as Error).message}` });
+        return;
+      }
+      send(res, 200, { ok: true });
+      return;
+    }
+    if (path === '/metrics') {
+      if (req.method !== 'GET') throw new HttpError(405, 'method-not-allowed', 'use GET');
+      send(res, 200, options.renderMetrics());
+      return;
+    }
+    if (!path.startsWith('/v1/')) throw new HttpError(404, 'not-found', `no route ${path}`);
+    if (!authorized(req)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
+
+    if (req.method === 'POST') {
+      if (path === '/v1/frames') {
+        const body = await readBody(req, maxBody);
+        const type = mediaType(req);
+        if (RAW_TYPES.has(type)) {
+          if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
+          const deviceId = url.searchParams.get('devEui');
+          const result = await ingestOne(new Uint8Array(body), `http:${peer}`, deviceId ? `deveui:${deviceId.toLowerCase()}` : undefined);
+          send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+          return;
+        }
+        if (type === 'application/json') {
+          const value = parseJson(body);
+          if (value !== null && typeof value === 'object' && Array.isArray((value as { frames?: unknown }).frames)) {
+            const list = (value as { frames: unknown[] }).frames;
+            if (list.length > maxBatch) throw new HttpError(413, 'batch-too-large', `${list.length} frames in one request, the limit is ${maxBatch}`);
+            const items = list.map((item) => parseFrameObject(typeof item === 'string' ? { frame: item } : item));
+            const bad = items.findIndex((i) => 'ignored' in i || !i.ok);
+            if (bad >= 0) {
+              const item = items[bad]!;
+              throw new HttpError(400, 'bad-frame-field', `frames[${bad}]: ${'error' in item ? item.error : 'not a frame'}`);
+            }
+            const results = await Promise.all(
+              items.map((i) => {
+                const ok = i as { frame: Uint8Array; deviceId?: string };
+                return ingestOne(ok.frame, `http:${peer}`, ok.deviceId);
+              }),
+            );
+            send(res, 200, { results: results.map(publicResult) });
+            return;
+          }
+          const parsed = parseFrameObject(value);
+          if ('ignored' in parsed || !parsed.ok) throw new HttpError(400, 'bad-frame-field', 'error' in parsed ? parsed.error : 'not a frame');
+          const result = await ingestOne(parsed.frame, `http:${peer}`, parsed.deviceId);
+          send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+          return;
+        }
+        throw new HttpError(415, 'unsupported-media-type', `content-type ${JSON.stringify(type)}: expected application/cose, application/octet-stream or application/json`);
+      }
+      if (path === '/v1/uplinks/tts' || path === '/v1/uplinks/chirpstack') {
+        const tts = path.endsWith('tts');
+        const event = url.searchParams.get('event');
+        const body = await readBody(req, maxBody);
+        const value = parseJson(body);
+        if (!tts && event !== null && event !== 'up') {
+          send(res, 204, '');
+          return;
+        }
+        const parsed = tts ? parseTtsUplink(value) : parseChirpstackUplink(value);
+        if ('ignored' in parsed) {
+          send(res, 202, { ignored: parsed.ignored });
+          return;
+        }
+        if (!parsed.ok) throw new HttpError(400, 'bad-uplink', parsed.error);
+        let frame = parsed.frame;
+        if ((frame[0]! & 0x80) === 0) {
+          // A fragment (docs/protocol.md#fragments): the network server names the device.
+          const pushed = options.reassemble(frame, parsed.deviceId ?? peer);
+          options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
+          if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
+          if (pushed.kind !== 'frame') {
+            send(res, 202, { fragment: pushed.kind });
+            return;
+          }
+          frame = pushed.frame;
+        }
+        const result = await ingestOne(frame, `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, parsed.deviceId, parsed.receivedAt);
+        send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+        return;
+      }
+      throw new HttpError(path.startsWith('/v1/devices') || path === '/v1/frames' ? 405 : 404, 'not-found', `no route POST ${path}`);
+    }
+
+    if (req.method === 'GET') {
+      if (path === '/v1/devices') {
+        send(res, 200, { devices: options.store.listDevices() });
+        return;
+      }
+      const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
+      if (device !== null) {
+        const found = options.store.getDevice(decodeURIComponent(device[1]!));
+        if (found === undefined) throw new HttpError(404, 'unknown-device', `no device ${device[1]}`);
+        if (device[2] === undefined) {
+          send(res, 200, found);
+          return;
+        }
+        const readings = options.store.queryReadings({ kid: found.kid, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
+        send(res, 200, { kid: found.kid, readings: readings.map((r) => ({ ...r, time: r.at === null ? null : new Date(r.at * 1000).toISOString() })) });
+        return;
+      }
+      if (path === '/v1/frames') {
+        const since = sinceParam(url.searchParams.get('since'));
+        const after = url.searchParams.get('after');
+        const frames = options.store.queryFrames({
+          kid: url.searchParams.get('kid') ?? undefined,
+          since: since === undefined ? undefined : since * 1000,
+          outcome: url.searchParams.get('outcome') ?? undefined,
+          afterId: after === null ? undefined : Number(after),
+          limit: limitParam(url.searchParams.get('limit')),
+        });
+        send(res, 200, { frames });
+        return;
+      }
+      throw new HttpError(404, 'not-found', `no route GET ${path}`);
+    }
+    throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
+  }
+
+  const server = createServer((req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://gateway');
+    } catch {
+      options.metrics.countError('bad-url', 'http');
+      send(res, 400, { error: 'bad-url', detail: 'malformed request URL' });
+      return;
+    }
+    handle(req, res, url).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        options.metrics.countError(error.reason, 'http');
+        send(res, error.status, { error: error.reason, detail: error.message }, error.status === 413 ? { connection: 'close' } : {});
+        if (error.status === 413) req.resume();
+        return;
+      }
+      if (error instanceof NotStoredError) {
+        options.metrics.countError(error.reason, 'http');
+        send(res, 503, { error: error.reason, detail: error.message }, { 'retry-after': '1' });
+        return;
+      }
+      options.metrics.countError('internal', 'http');
+      options.log(`http: internal error on ${req.method} ${url.pathname}: ${(error as Error).stack ?? String(error)}`);
+      send(res, 500, { error: 'internal', detail: 'internal error; see the gateway log' });
+    });
+  });
+  server.on('clientError', (error, socket) => {
+    options.metrics.countError('client-error', 'http');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+export { decodeText };

@@ -1,0 +1,39 @@
+/**
+ * UDP ingest: one whole frame or one fragment per datagram. UDP does not name the device, so
+ * fragments carry the 2-byte sender hint (docs/protocol.md#fragments) and are reassembled per
+ * peer address, hint and tag. There is no reply: UDP senders get no acknowledgement.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import type { Reassembler } from '@sceau/protocol';
+import { NotStoredError, type Ingestor } from './ingest.js';
+import type { Metrics } from './metrics.js';
+
+export interface UdpIngestOptions {
+  ingestor: Ingestor;
+  metrics: Metrics;
+  reassembler: Reassembler;
+  log: (message: string) => void;
+  ipv6?: boolean;
+}
+
+export function createUdpIngest(options: UdpIngestOptions): Socket {
+  const socket = createSocket({ type: options.ipv6 ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+  socket.on('error', (error) => {
+    options.metrics.countError('socket-error', 'udp');
+    options.log(`udp: ${error.message}`);
+  });
+  socket.on('message', (message, rinfo) => {
+    const source = `udp:${rinfo.address}:${rinfo.port}`;
+    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), Date.now(), source);
+    options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
+    if (pushed.kind !== 'frame') {
+      if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');
+      return;
+    }
+    options.ingestor.ingest(pushed.frame, { source }).catch((error: unknown) => {
+      options.metrics.countError(error instanceof NotStoredError ? error.reason : 'internal', 'udp');
+      if (!(error instanceof NotStoredError)) options.log(`udp: ${(error as Error).message}`);
+    });
+  });
+  return socket;
+}

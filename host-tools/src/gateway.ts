@@ -1,0 +1,242 @@
+/**
+ * The gateway as a library: `startGateway` opens the store, starts the requested listeners
+ * (HTTP, TCP, UDP; 127.0.0.1 by default) and returns their addresses, an in-process `ingest`
+ * (the simulator's in-process gateway) and `close`.
+ */
+import type { Server } from 'node:http';
+import type { Server as NetServer, AddressInfo } from 'node:net';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { readFileSync, statSync } from 'node:fs';
+import { channels as builtInChannels, linkProfiles, Reassembler, type ChannelRegistry } from '@sceau/protocol';
+import { createHttpApi } from './gateway-http.js';
+import { createTcpIngest } from './gateway-tcp.js';
+import { createUdpIngest } from './gateway-udp.js';
+import { Ingestor, type IngestOptions, type IngestResult } from './ingest.js';
+import { Metrics } from './metrics.js';
+import { Store } from './store.js';
+import { usageError } from './errors.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface GatewayOptions {
+  /** A database file (created when missing), ':memory:', or an open `Store`. */
+  db: string | Store;
+  /** `HOST:PORT`, a port, `{ host, port }`, or false/undefined for none. Port 0 picks a free port. */
+  http?: string | number | Endpoint | false | undefined;
+  tcp?: string | number | Endpoint | false | undefined;
+  udp?: string | number | Endpoint | false | undefined;
+  /** Bearer token required on /v1/ HTTP routes. */
+  token?: string | undefined;
+  /** A file holding the token (first line); refused when readable by group or others. */
+  tokenFile?: string | undefined;
+  maxBodyBytes?: number;
+  maxFrameBytes?: number;
+  /** Verification worker threads (default 0). */
+  workers?: number;
+  batchMax?: number;
+  maxInFlight?: number;
+  /** Incomplete fragmented messages expire after this long (default 10 minutes). */
+  reassemblyExpiryMs?: number;
+  channels?: ChannelRegistry;
+  synchronous?: 'full' | 'normal';
+  /** Logger for operational messages (default: stderr). */
+  log?: (message: string) => void;
+}
+
+export interface GatewayAddresses {
+  http?: Endpoint & { url: string };
+  tcp?: Endpoint;
+  udp?: Endpoint;
+}
+
+export interface Gateway {
+  readonly addresses: GatewayAddresses;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  /**
+   * Ingests one datagram in-process: a whole frame, or a fragment (reassembled per `source`
+   * and sender hint when `fragments: 'hinted'`). Resolves with the stored outcome, or with
+   * `{ kind: 'pending' | 'duplicate' | 'invalid' }` for a fragment that completes nothing.
+   */
+  ingest(frame: Uint8Array, source?: string | IngestOptions): Promise<IngestResult>;
+  /** Pushes a datagram through a reassembler first (`hinted` for links without sender identity, as UDP). */
+  ingestDatagram(datagram: Uint8Array, options: IngestOptions & { hinted?: boolean; nowMs?: number }): Promise<IngestResult | { kind: 'pending' | 'duplicate' | 'invalid'; detail?: string }>;
+  /** Stores every frame received so far. */
+  drain(): Promise<void>;
+  renderMetrics(): string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_HTTP_PORT = 8750;
+export const DEFAULT_TCP_PORT = 8751;
+export const DEFAULT_UDP_PORT = 8752;
+
+/** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` to an endpoint; host defaults to 127.0.0.1. */
+export function parseEndpoint(value: string | number | Endpoint, defaultPort: number, what = 'address'): Endpoint {
+  if (typeof value === 'object') return value;
+  if (typeof value === 'number') return { host: '127.0.0.1', port: value };
+  const text = value.trim();
+  let host = '127.0.0.1';
+  let portText = '';
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6 !== null) {
+    host = v6[1]!;
+    portText = v6[2] ?? '';
+  } else if (/^\d+$/.test(text)) {
+    portText = text;
+  } else {
+    const i = text.lastIndexOf(':');
+    if (i < 0) host = text;
+    else {
+      host = text.slice(0, i) || '127.0.0.1';
+      portText = text.slice(i + 1);
+    }
+  }
+  const port = portText === '' ? defaultPort : Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`${what} ${JSON.stringify(value)}: expected HOST:PORT with a port in 0..65535`);
+  return { host, port };
+}
+
+/** The bearer token in a file: its first line; the file must not be readable by group or others. */
+export function readTokenFile(file: string): string {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (error) {
+    throw usageError(`token file ${file}: ${(error as Error).message}`);
+  }
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw usageError(`token file ${file} is readable by group or others; run: chmod 600 ${file}`);
+  const token = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.trim();
+  if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters`);
+  return token;
+}
+
+function listen(server: Server | NetServer, endpoint: Endpoint): Promise<Endpoint> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(endpoint.port, endpoint.host, () => {
+      server.off('error', onError);
+      const address = server.address() as AddressInfo;
+      resolve({ host: address.address, port: address.port });
+    });
+  });
+}
+
+function bindUdp(socket: UdpSocket, endpoint: Endpoint): Promise<Endpoint> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    socket.once('error', onError);
+    socket.bind(endpoint.port, endpoint.host, () => {
+      socket.off('error', onError);
+      const address = socket.address();
+      resolve({ host: address.address, port: address.port });
+    });
+  });
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
+  const ownStore = typeof options.db === 'string';
+  const store = typeof options.db === 'string' ? Store.open(options.db, { synchronous: options.synchronous ?? 'full' }) : options.db;
+  const metrics = new Metrics();
+  const channels = options.channels ?? builtInChannels;
+  const ingestor = new Ingestor(store, {
+    channels,
+    metrics,
+    ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
+    ...(options.batchMax === undefined ? {} : { batchMax: options.batchMax }),
+    ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
+    ...(options.workers === undefined ? {} : { workers: options.workers }),
+  });
+  const expiryMs = options.reassemblyExpiryMs ?? 600_000;
+  // Links that name the sender (LoRaWAN via a network server, TCP): fragments without hint.
+  const namedReassembler = new Reassembler({ senderHint: false, expiryMs });
+  // UDP and other links that do not: fragments carry the 2-byte sender hint.
+  const hintedReassembler = Reassembler.forProfile(linkProfiles.udp!, { expiryMs });
+  const renderMetrics = (): string => {
+    const a = namedReassembler.stats();
+    const b = hintedReassembler.stats();
+    return metrics.render({ reassemblyExpired: a.expired + b.expired, reassemblyPending: a.pending + b.pending });
+  };
+  const expiryTimer = setInterval(() => {
+    const now = Date.now();
+    namedReassembler.expire(now);
+    hintedReassembler.expire(now);
+  }, Math.min(10_000, expiryMs));
+  expiryTimer.unref();
+
+  const addresses: GatewayAddresses = {};
+  let http: Server | undefined;
+  let tcp: NetServer | undefined;
+  let udp: UdpSocket | undefined;
+  const cleanup = async (): Promise<void> => {
+    clearInterval(expiryTimer);
+    const closing: Array<Promise<void>> = [];
+    if (http !== undefined) {
+      const h = http;
+      closing.push(new Promise((resolve) => h.close(() => resolve())));
+      h.closeIdleConnections();
+    }
+    if (tcp !== undefined) {
+      const t = tcp;
+      closing.push(new Promise((resolve) => t.close(() => resolve())));
+    }
+    if (udp !== undefined) {
+      const u = udp;
+      closing.push(new Promise((resolve) => u.close(() => resolve())));
+    }
+    await ingestor.close();
+    // Idle keep-alive sockets would hold close() open; in-flight requests were answered above.
+    http?.closeAllConnections();
+    await Promise.all(closing);
+    if (ownStore) store.close();
+  };
+
+  try {
+    if (options.http !== undefined && options.http !== false) {
+      http = createHttpApi({ store, ingestor, metrics, token, renderMetrics, log, reassemble: (d, key) => namedReassembler.push(d, Date.now(), key), ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
+      const e = await listen(http, parseEndpoint(options.http, DEFAULT_HTTP_PORT, '--http'));
+      const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
+      addresses.http = { ...e, url: `http://${hostInUrl}:${e.port}` };
+    }
+    if (options.tcp !== undefined && options.tcp !== false) {
+      tcp = createTcpIngest({ ingestor, metrics, reassembler: namedReassembler, log });
+      addresses.tcp = await listen(tcp, parseEndpoint(options.tcp, DEFAULT_TCP_PORT, '--tcp'));
+    }
+    if (options.udp !== undefined && options.udp !== false) {
+      const endpoint = parseEndpoint(options.udp, DEFAULT_UDP_PORT, '--udp');
+      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, log, ipv6: endpoint.host.includes(':') });
+      addresses.udp = await bindUdp(udp, endpoint);
+    }
+  } catch (error) {
+    await cleanup().catch(() => undefined);
+    throw error;
+  }
+
+  const ingest = (frame: Uint8Array, source?: string | IngestOptions): Promise<IngestResult> => {
+    const opts: IngestOptions = typeof source === 'object' ? source : { source: source ?? 'in-process' };
+    return ingestor.ingest(frame, opts);
+  };
+
+  return {
+    addresses,
+    store,
+    metrics,
+    ingest,
+    async ingestDatagram(datagram, opts) {
+      const reassembler = opts.hinted ? hintedReassembler : namedReassembler;
+      const pushed = reassembler.push(datagram, opts.nowMs ?? Date.now(), opts.deviceId ?? opts.source);
+      metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
+      if (pushed.kind !== 'frame') return pushed.kind === 'invalid' ? { kind: 'invalid', detail: pushed.detail } : { kind: pushed.kind };
+      return ingestor.ingest(pushed.frame, opts);
+    },
+    drain: () => ingestor.drain(),
+    renderMetrics,
+    close: cleanup,
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Key files. A secret key is written as PKCS#8 PEM with mode 0600 and read back as PEM or as 64
+ * hex characters (the 32-byte RFC 8032 seed); a secret key readable by group or others is
+ * refused. A public key file holds the 32-byte key as 64 hex characters (PEM SPKI is read too).
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromHex, getPublicKey, kidOf, parseHex, toHex, type Bytes } from '@sceau/protocol';
+import { ioError, usageError } from './errors.js';
+
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+export interface GeneratedKey {
+  kid: string;
+  publicKey: string;
+  secretKeyFile: string;
+  publicKeyFile: string;
+  name?: string;
+}
+
+/** A fresh Ed25519 key pair from node:crypto's CSPRNG: the seed and its public key. */
+export function generateSeed(): Bytes {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const d = privateKey.export({ format: 'jwk' }).d;
+  if (d === undefined) throw new Error('node:crypto gave an Ed25519 key without its seed');
+  return new Uint8Array(Buffer.from(d, 'base64url'));
+}
+
+/** PKCS#8 PEM of a 32-byte seed. */
+export function seedToPem(seed: Bytes): string {
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  return key.export({ format: 'pem', type: 'pkcs8' }).toString();
+}
+
+/**
+ * Writes `DIR/<kid>.key` (PKCS#8 PEM, 0600, never overwritten) and `DIR/<kid>.pub` (64 hex
+ * characters and a newline); with a name, `DIR/<kid>.json` records it.
+ */
+export function writeKeyPair(dir: string, seed: Bytes, name?: string): GeneratedKey {
+  const publicKey = getPublicKey(seed);
+  const kid = toHex(kidOf(publicKey));
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const secretKeyFile = join(dir, `${kid}.key`);
+  const publicKeyFile = join(dir, `${kid}.pub`);
+  try {
+    // 'wx': never replace an existing secret key; the mode applies at creation, before any byte is written.
+    writeFileSync(secretKeyFile, seedToPem(seed), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${secretKeyFile} already exists; not overwriting a secret key`);
+    throw ioError(`cannot write ${secretKeyFile}: ${(error as Error).message}`);
+  }
+  writeFileSync(publicKeyFile, `${toHex(publicKey)}\n`, { mode: 0o644 });
+  const result: GeneratedKey = { kid, publicKey: toHex(publicKey), secretKeyFile, publicKeyFile };
+  if (name !== undefined) {
+    result.name = name;
+    writeFileSync(join(dir, `${kid}.json`), `${JSON.stringify({ kid, publicKey: toHex(publicKey), name }, null, 2)}\n`, { mode: 0o644 });
+  }
+  return result;
+}
+
+/** The 32-byte seed in a secret key file (PKCS#8 PEM or 64 hex characters). Refuses group/world-readable files. */
+export function readSecretKey(file: string): Bytes {
+  let text: string;
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw ioError(`cannot read secret key ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const mode = fstatSync(fd).mode;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+      throw usageError(`secret key ${file} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${file}`);
+    }
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+  return parseSecretKey(text, file);
+}
+
+export function parseSecretKey(text: string, what: string): Bytes {
+  const trimmed = text.trim();
+  if (trimmed.includes('-----BEGIN')) {
+    try {
+      const key = createPrivateKey({ key: trimmed, format: 'pem' });
+      if (key.asymmetricKeyType !== 'ed25519') throw usageError(`${what}: expected an Ed25519 key, got ${String(key.asymmetricKeyType)}`);
+      const d = key.export({ format: 'jwk' }).d;
+      if (d === undefined) throw usageError(`${what}: no secret key in the PEM`);
+      return new Uint8Array(Buffer.from(d, 'base64url'));
+    } catch (error) {
+      if (error instanceof Error && error.name === 'SceauError') throw error;
+      throw usageError(`${what}: not a PKCS#8 Ed25519 PEM key (${(error as Error).message})`);
+    }
+  }
+  const seed = /^[0-9a-fA-F]{64}$/.test(trimmed) ? parseHex(trimmed) : undefined;
+  if (seed === undefined) throw usageError(`${what}: expected a PKCS#8 PEM key or 64 hex characters`);
+  return seed;
+}
+
+/** A public key given as 64 hex characters, or a file holding hex or PEM (SPKI). */
+export function readPublicKey(hexOrFile: string): Bytes {
+  const direct = hexOrFile.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(direct)) return fromHex(direct);
+  let text: string;
+  try {
+    if (!statSync(hexOrFile).isFile()) throw usageError(`${hexOrFile}: not a file`);
+    text = readFileSync(hexOrFile, 'utf8');
+  } catch (error) {
+    if (error instanceof Error && error.name === 'SceauError') throw error;
+    throw usageError(`public key: ${hexOrFile} is neither 64 hex characters nor a readable file`);
+  }
+  return parsePublicKey(text, hexOrFile);
+}
+
+export function parsePublicKey(text: string, what: string): Bytes {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return fromHex(trimmed);
+  if (trimmed.startsWith('{')) {
+    try {
+      const meta = JSON.parse(trimmed) as { publicKey?: unknown };
+      if (typeof meta.publicKey === 'string' && /^[0-9a-fA-F]{64}$/.test(meta.publicKey)) return fromHex(meta.publicKey);
+    } catch {
+      // fall through to the error below
+    }
+  }
+  if (trimmed.includes('-----BEGIN')) {
+    try {
+      const key = createPublicKey({ key: trimmed, format: 'pem' });
+      const x = key.export({ format: 'jwk' }).x;
+      if (key.asymmetricKeyType === 'ed25519' && x !== undefined) return new Uint8Array(Buffer.from(x, 'base64url'));
+    } catch {
+      // fall through
+    }
+  }
+  throw usageError(`${what}: expected an Ed25519 public key as 64 hex characters or PEM`);
+}

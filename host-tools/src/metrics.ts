@@ -1,0 +1,99 @@
+/** Gateway counters and a latency histogram, rendered in the Prometheus text format (0.0.4). */
+import { VERIFICATION_CODES } from '@sceau/protocol';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+export class Metrics {
+  /** Frames stored, by outcome ('ok' or a verification code) and transport. */
+  readonly frames = new Map<string, number>();
+  /** Input refused before it became a frame (not stored), by reason. */
+  readonly errors = new Map<string, number>();
+  readonly fragments = new Map<string, number>();
+  private readonly buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
+  private latencyCount = 0;
+  private latencySum = 0;
+  storeBatches = 0;
+  storeFailures = 0;
+  inFlight = 0;
+  private readonly started = Date.now();
+
+  countFrame(outcome: string, transport: string): void {
+    const key = `${outcome}|${transport}`;
+    this.frames.set(key, (this.frames.get(key) ?? 0) + 1);
+  }
+
+  countError(reason: string, transport: string): void {
+    const key = `${reason}|${transport}`;
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  countFragment(kind: string): void {
+    this.fragments.set(kind, (this.fragments.get(kind) ?? 0) + 1);
+  }
+
+  observeLatency(seconds: number): void {
+    this.latencyCount++;
+    this.latencySum += seconds;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) if (seconds <= LATENCY_BUCKETS[i]!) this.buckets[i]!++;
+  }
+
+  /** Total frames stored with this outcome, over all transports. */
+  framesWithOutcome(outcome: string): number {
+    let n = 0;
+    for (const [key, value] of this.frames) if (key.startsWith(`${outcome}|`)) n += value;
+    return n;
+  }
+
+  render(extra: { reassemblyExpired?: number; reassemblyPending?: number } = {}): string {
+    const lines: string[] = [];
+    lines.push('# HELP sceau_frames_total Frames stored by the gateway, by verification outcome and transport.');
+    lines.push('# TYPE sceau_frames_total counter');
+    // Every outcome appears, so dashboards and alerts see zeros rather than absent series.
+    const seen = new Set(this.frames.keys());
+    for (const outcome of ['ok', ...VERIFICATION_CODES]) {
+      if (![...seen].some((k) => k.startsWith(`${outcome}|`))) lines.push(`sceau_frames_total{outcome="${outcome}",transport="all"} 0`);
+    }
+    for (const [key, value] of this.frames) {
+      const [outcome, transport] = key.split('|') as [string, string];
+      lines.push(`sceau_frames_total{outcome="${escapeLabel(outcome)}",transport="${escapeLabel(transport)}"} ${value}`);
+    }
+    lines.push('# HELP sceau_ingest_errors_total Input refused before it could be stored as a frame (bad requests, oversized bodies, auth, overload, store failures).');
+    lines.push('# TYPE sceau_ingest_errors_total counter');
+    for (const [key, value] of this.errors) {
+      const [reason, transport] = key.split('|') as [string, string];
+      lines.push(`sceau_ingest_errors_total{reason="${escapeLabel(reason)}",transport="${escapeLabel(transport)}"} ${value}`);
+    }
+    lines.push('# HELP sceau_fragments_total Datagrams seen by the reassemblers, by kind.');
+    lines.push('# TYPE sceau_fragments_total counter');
+    for (const [kind, value] of this.fragments) lines.push(`sceau_fragments_total{kind="${escapeLabel(kind)}"} ${value}`);
+    lines.push('# HELP sceau_reassembly_expired_total Incomplete fragmented messages given up.');
+    lines.push('# TYPE sceau_reassembly_expired_total counter');
+    lines.push(`sceau_reassembly_expired_total ${extra.reassemblyExpired ?? 0}`);
+    lines.push('# HELP sceau_reassembly_pending Incomplete fragmented messages held now.');
+    lines.push('# TYPE sceau_reassembly_pending gauge');
+    lines.push(`sceau_reassembly_pending ${extra.reassemblyPending ?? 0}`);
+    lines.push('# HELP sceau_ingest_latency_seconds Time from receipt of a frame to its durable storage.');
+    lines.push('# TYPE sceau_ingest_latency_seconds histogram');
+    LATENCY_BUCKETS.forEach((le, i) => lines.push(`sceau_ingest_latency_seconds_bucket{le="${le}"} ${this.buckets[i]}`));
+    lines.push(`sceau_ingest_latency_seconds_bucket{le="+Inf"} ${this.latencyCount}`);
+    lines.push(`sceau_ingest_latency_seconds_sum ${this.latencySum}`);
+    lines.push(`sceau_ingest_latency_seconds_count ${this.latencyCount}`);
+    lines.push('# HELP sceau_store_batches_total SQLite transactions committed.');
+    lines.push('# TYPE sceau_store_batches_total counter');
+    lines.push(`sceau_store_batches_total ${this.storeBatches}`);
+    lines.push('# HELP sceau_store_failures_total SQLite transactions that failed (their frames were answered 503, not stored).');
+    lines.push('# TYPE sceau_store_failures_total counter');
+    lines.push(`sceau_store_failures_total ${this.storeFailures}`);
+    lines.push('# HELP sceau_ingest_in_flight Frames received and not yet stored.');
+    lines.push('# TYPE sceau_ingest_in_flight gauge');
+    lines.push(`sceau_ingest_in_flight ${this.inFlight}`);
+    lines.push('# HELP sceau_uptime_seconds Seconds since the gateway started.');
+    lines.push('# TYPE sceau_uptime_seconds gauge');
+    lines.push(`sceau_uptime_seconds ${(Date.now() - this.started) / 1000}`);
+    return `${lines.join('\n')}\n`;
+  }
+}

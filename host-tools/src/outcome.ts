@@ -1,0 +1,88 @@
+/**
+ * What a verification means to a person or a script: the protocol's result with readings in
+ * real units (value × scale, SenML unit) and dates, and its one-line and JSON renderings.
+ */
+import { channels as builtInChannels, codeAnchor, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
+import type { StoredReading } from './store.js';
+
+export interface UnitReading {
+  channel: number;
+  name: string;
+  /** In `unit` (21.5 for a wire value of 2150 on temperature). */
+  value: number;
+  unit: string;
+  /** The integer on the wire. */
+  raw: number;
+  age?: number;
+  /** Unix seconds of the measurement, `(time ?? received) - age`. */
+  at?: number;
+}
+
+export interface FrameOutcome {
+  ok: boolean;
+  /** 'ok' or the verification code. */
+  code: 'ok' | VerificationCode;
+  detail?: string;
+  kid?: string;
+  kidInFrame?: boolean;
+  counter?: number;
+  time?: number | null;
+  readings?: UnitReading[];
+  /** docs/protocol.md anchor of a rejection code. */
+  doc?: string;
+}
+
+/** Channel name and unit for a reading; unknown channels keep their number as name and no unit. */
+export function toUnitReading(registry: ChannelRegistry, r: { channel: number; value: number; age?: number; at?: number }): UnitReading {
+  const channel = registry.get(r.channel);
+  const out: UnitReading = {
+    channel: r.channel,
+    name: channel?.name ?? `channel-${r.channel}`,
+    value: registry.toUnit(r.channel, r.value),
+    unit: channel?.unit ?? '',
+    raw: r.value,
+  };
+  if (r.age !== undefined) out.age = r.age;
+  if (r.at !== undefined) out.at = r.at;
+  return out;
+}
+
+export function describeResult(result: VerifyResult, registry: ChannelRegistry = builtInChannels): FrameOutcome {
+  if (result.ok) {
+    return {
+      ok: true,
+      code: 'ok',
+      kid: result.kid,
+      kidInFrame: result.kidInFrame,
+      counter: result.counter,
+      time: result.time,
+      readings: result.readings.map((r) => toUnitReading(registry, r)),
+    };
+  }
+  const out: FrameOutcome = { ok: false, code: result.code, detail: result.detail };
+  if (result.kid !== undefined) out.kid = result.kid;
+  if (result.counter !== undefined) out.counter = result.counter;
+  out.doc = codeAnchor(result.code);
+  return out;
+}
+
+/** The readings as the store keeps them. */
+export function storedReadings(outcome: FrameOutcome): StoredReading[] | undefined {
+  if (!outcome.ok || outcome.readings === undefined) return undefined;
+  return outcome.readings.map((r) => ({ channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age ?? 0, at: r.at ?? null }));
+}
+
+function formatValue(r: UnitReading): string {
+  return `${r.name}=${r.value}${r.unit && r.unit !== '/' ? ` ${r.unit}` : ''}${r.age ? ` (age ${r.age}s)` : ''}`;
+}
+
+/** One human line: `ok kid=… counter=… temperature=21.5 Cel …` or `rejected <code> …: detail`. */
+export function formatOutcomeLine(outcome: FrameOutcome, label?: string): string {
+  const prefix = label === undefined ? '' : `${label}: `;
+  if (outcome.ok) {
+    const when = outcome.time !== undefined && outcome.time !== null ? ` time=${new Date(outcome.time * 1000).toISOString()}` : '';
+    return `${prefix}ok kid=${outcome.kid} counter=${outcome.counter}${when} ${(outcome.readings ?? []).map(formatValue).join(' ')}`.trimEnd();
+  }
+  const who = `${outcome.kid !== undefined ? ` kid=${outcome.kid}` : ''}${outcome.counter !== undefined ? ` counter=${outcome.counter}` : ''}`;
+  return `${prefix}rejected ${outcome.code}${who}: ${outcome.detail ?? ''} (see ${outcome.doc ?? ''})`;
+}

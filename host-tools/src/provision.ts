@@ -1,0 +1,120 @@
+/**
+ * Provisioning: the firmware prints its public key on the console at boot as one line,
+ *
+ *   sceau:key kid=<16 hex> pub=<64 hex>
+ *
+ * `findKeyLines` reads such lines from a saved log or from a serial port, checks that the kid
+ * is the key's fingerprint, and the CLI registers the key. For factory provisioning the host
+ * generates the key instead and writes it into the firmware's settings file (`SCEAU_KEY=<seed
+ * hex>` in a DeviceScript `.env.local`), so the board never has to generate one.
+ */
+import { spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fromHex, kidOf, toHex, type Bytes } from '@sceau/protocol';
+import { ioError, usageError } from './errors.js';
+
+/** The console line, anywhere in a line (serial logs often prefix a timestamp or a tag). */
+export const KEY_LINE_RE = /sceau:key kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
+
+export interface KeyLine {
+  kid: string;
+  publicKey: Bytes;
+  line: number;
+}
+
+export type KeyLineResult = { ok: true; key: KeyLine } | { ok: false; line: number; detail: string } | undefined;
+
+/** The key announced on one console line; undefined when the line is not a key line. */
+export function parseKeyLine(text: string, line = 0): KeyLineResult {
+  const match = KEY_LINE_RE.exec(text);
+  if (match === null) {
+    if (text.includes('sceau:key')) return { ok: false, line, detail: `line ${line}: "sceau:key" line not in the form "sceau:key kid=<16 hex> pub=<64 hex>"` };
+    return undefined;
+  }
+  const publicKey = fromHex(match[2]!);
+  const kid = toHex(kidOf(publicKey));
+  if (kid !== match[1]) return { ok: false, line, detail: `line ${line}: kid ${match[1]} is not the fingerprint of the key (expected ${kid}): corrupted line?` };
+  return { ok: true, key: { kid, publicKey, line } };
+}
+
+/** Every key line of a saved console log. */
+export function keyLinesOfText(text: string): { keys: KeyLine[]; errors: string[] } {
+  const keys: KeyLine[] = [];
+  const errors: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const r = parseKeyLine(raw, i + 1);
+    if (r === undefined) return;
+    if (r.ok) keys.push(r.key);
+    else errors.push(r.detail);
+  });
+  return { keys, errors };
+}
+
+export function readKeyLog(file: string): { keys: KeyLine[]; errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw ioError(`cannot read console log ${file}: ${(error as Error).message}`);
+  }
+  return keyLinesOfText(text);
+}
+
+/**
+ * Waits for the first valid key line on a serial port (a character device such as
+ * /dev/ttyUSB0 or /dev/ttyACM0), after setting it raw at `baud` with stty when available.
+ * Reset the board (or power it up) after starting: the line is printed at boot.
+ */
+export async function readKeyFromPort(port: string, options: { baud: number; timeoutMs: number; onLine?: (line: string) => void }): Promise<KeyLine> {
+  if (!existsSync(port)) throw ioError(`serial port ${port} does not exist`);
+  if (statSync(port).isCharacterDevice()) {
+    const stty = spawnSync('stty', ['-F', port, String(options.baud), 'raw', '-echo'], { stdio: 'ignore' });
+    if (stty.status !== 0) process.stderr.write(`warning: could not configure ${port} with stty; reading it as it is\n`);
+  }
+  const stream = createReadStream(port, { encoding: 'utf8' });
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await new Promise<KeyLine>((resolve, reject) => {
+      timer = setTimeout(() => reject(ioError(`no "sceau:key" line from ${port} within ${options.timeoutMs / 1000} s; reset the board to make it print the line again`)), options.timeoutMs);
+      let n = 0;
+      lines.on('line', (text) => {
+        n++;
+        options.onLine?.(text);
+        const r = parseKeyLine(text, n);
+        if (r === undefined) return;
+        if (r.ok) resolve(r.key);
+        else process.stderr.write(`warning: ${r.detail}\n`);
+      });
+      stream.on('error', (error) => reject(ioError(`cannot read ${port}: ${error.message}`)));
+      lines.on('close', () => reject(ioError(`${port} closed before a "sceau:key" line`)));
+    });
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    lines.close();
+    stream.destroy();
+  }
+}
+
+/** The settings line the firmware reads its factory key from. */
+export const FIRMWARE_KEY_SETTING = 'SCEAU_KEY';
+
+/**
+ * Writes (or replaces) `SCEAU_KEY=<seed hex>` in a DeviceScript settings file such as
+ * `firmware/.env.local`, keeping its other lines; the file is written 0600.
+ */
+export function writeFirmwareKey(envFile: string, seed: Bytes): void {
+  let lines: string[] = [];
+  if (existsSync(envFile)) {
+    const mode = statSync(envFile).mode;
+    if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
+    lines = readFileSync(envFile, 'utf8').split(/\r?\n/).filter((l) => l.length > 0 && !l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
+  }
+  lines.push(`${FIRMWARE_KEY_SETTING}=${toHex(seed)}`);
+  try {
+    writeFileSync(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+  } catch (error) {
+    throw ioError(`cannot write ${envFile}: ${(error as Error).message}`);
+  }
+}

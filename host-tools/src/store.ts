@@ -1,0 +1,414 @@
+/**
+ * The SQLite store (better-sqlite3, WAL): the device registry (which is also the gateway's
+ * keyring), every frame received with its raw signed bytes and outcome, the readings of accepted
+ * frames in real units, and the replay windows, written in the same transaction as the frames
+ * they accepted.
+ */
+import Database from 'better-sqlite3';
+import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
+import { ioError, usageError } from './errors.js';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+  kid TEXT PRIMARY KEY,
+  public_key BLOB NOT NULL,
+  name TEXT,
+  dev_eui TEXT UNIQUE,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS frames (
+  id INTEGER PRIMARY KEY,
+  received_at INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  kid TEXT,
+  counter INTEGER,
+  detail TEXT,
+  raw BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS frames_received ON frames (received_at);
+CREATE INDEX IF NOT EXISTS frames_kid ON frames (kid, received_at);
+-- A counter of a key is accepted at most once, whatever happens above this layer.
+CREATE UNIQUE INDEX IF NOT EXISTS frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
+CREATE TABLE IF NOT EXISTS readings (
+  id INTEGER PRIMARY KEY,
+  frame_id INTEGER NOT NULL REFERENCES frames (id),
+  kid TEXT NOT NULL,
+  counter INTEGER NOT NULL,
+  channel INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value REAL NOT NULL,
+  unit TEXT NOT NULL,
+  raw INTEGER NOT NULL,
+  age INTEGER NOT NULL,
+  at INTEGER
+);
+CREATE INDEX IF NOT EXISTS readings_kid_at ON readings (kid, at);
+CREATE INDEX IF NOT EXISTS readings_at ON readings (at);
+CREATE TABLE IF NOT EXISTS replay_windows (
+  kid TEXT PRIMARY KEY,
+  highest INTEGER NOT NULL,
+  bitmap TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+export interface Device {
+  kid: string;
+  publicKey: string;
+  name: string | null;
+  devEui: string | null;
+  revoked: boolean;
+  createdAt: string;
+  revokedAt: string | null;
+  /** Highest accepted counter (0 before any frame). */
+  highestCounter: number;
+}
+
+export interface StoredReading {
+  channel: number;
+  name: string;
+  value: number;
+  unit: string;
+  raw: number;
+  age: number;
+  at: number | null;
+}
+
+/** One frame to store, accepted or not. */
+export interface FrameToStore {
+  raw: Bytes;
+  receivedAt: number;
+  source: string;
+  /** 'ok' or a verification code. */
+  outcome: string;
+  kid?: string | undefined;
+  counter?: number | undefined;
+  detail?: string | undefined;
+  readings?: StoredReading[];
+}
+
+export interface FrameRow {
+  id: number;
+  receivedAt: string;
+  source: string;
+  outcome: string;
+  kid: string | null;
+  counter: number | null;
+  detail: string | null;
+  frame: string;
+}
+
+export interface ReadingRow {
+  kid: string;
+  counter: number;
+  frameId: number;
+  channel: number;
+  name: string;
+  value: number;
+  unit: string;
+  raw: number;
+  age: number;
+  /** Unix seconds of the measurement. */
+  at: number | null;
+}
+
+export interface StoreOptions {
+  readonly?: boolean;
+  /**
+   * SQLite `synchronous`: 'full' (default) makes a committed transaction survive a power cut,
+   * not only a crash of the process; 'normal' survives process crashes only.
+   */
+  synchronous?: 'full' | 'normal';
+}
+
+/** A DevEUI as 16 lower-case hex digits, or a usage error. */
+export function normalizeDevEui(eui: string): string {
+  const clean = eui.replace(/[-:\s]/g, '').toLowerCase();
+  if (!/^[0-9a-f]{16}$/.test(clean)) throw usageError(`DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`);
+  return clean;
+}
+
+/** The transport identity the protocol's keyring receives for a LoRaWAN device. */
+export function devEuiDeviceId(eui: string): string {
+  return `deveui:${eui.toLowerCase()}`;
+}
+
+/** Replay windows persisted in `replay_windows`; cached in memory between transactions. */
+export class SqliteReplayWindows implements ReplayWindowStore {
+  private readonly cache = new Map<string, ReplayWindow>();
+  private readonly load: Database.Statement<[string], { highest: number; bitmap: string }>;
+
+  constructor(db: Database.Database) {
+    this.load = db.prepare('SELECT highest, bitmap FROM replay_windows WHERE kid = ?');
+  }
+
+  get(kid: string): ReplayWindow {
+    let window = this.cache.get(kid);
+    if (window === undefined) {
+      const row = this.load.get(kid);
+      window = row === undefined ? new ReplayWindow() : new ReplayWindow({ highest: row.highest, bitmap: row.bitmap });
+      this.cache.set(kid, window);
+    }
+    return window;
+  }
+
+  /** Drops cached windows so they are read again from the database (after a failed transaction). */
+  forget(kids?: Iterable<string>): void {
+    if (kids === undefined) this.cache.clear();
+    else for (const kid of kids) this.cache.delete(kid);
+  }
+}
+
+export class Store implements Keyring {
+  readonly db: Database.Database;
+  readonly replay: SqliteReplayWindows;
+  readonly file: string;
+  private readonly stmt;
+  private readonly writeFramesTx: (frames: FrameToStore[], windows: Map<string, ReplayWindow>) => number[];
+
+  private constructor(db: Database.Database, file: string) {
+    this.db = db;
+    this.file = file;
+    this.replay = new SqliteReplayWindows(db);
+    this.stmt = {
+      deviceByKid: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE kid = ?'),
+      deviceByEui: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE dev_eui = ?'),
+      deviceByName: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE name = ?'),
+      keyByKid: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE kid = ?'),
+      keyByEui: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE dev_eui = ?'),
+      highest: db.prepare<[string], { highest: number }>('SELECT highest FROM replay_windows WHERE kid = ?'),
+      insertFrame: db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertReading: db.prepare('INSERT INTO readings (frame_id, kid, counter, channel, name, value, unit, raw, age, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      upsertWindow: db.prepare(
+        'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
+      ),
+    };
+    this.writeFramesTx = db.transaction((frames: FrameToStore[], windows: Map<string, ReplayWindow>) => {
+      const ids: number[] = [];
+      for (const f of frames) {
+        const info = this.stmt.insertFrame.run(f.receivedAt, f.source, f.outcome, f.kid ?? null, f.counter ?? null, f.detail ?? null, f.raw);
+        const id = Number(info.lastInsertRowid);
+        ids.push(id);
+        if (f.readings !== undefined && f.kid !== undefined && f.counter !== undefined) {
+          for (const r of f.readings) this.stmt.insertReading.run(id, f.kid, f.counter, r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at);
+        }
+      }
+      const now = Date.now();
+      for (const [kid, window] of windows) {
+        const s = window.state();
+        this.stmt.upsertWindow.run(kid, s.highest, s.bitmap, now);
+      }
+      return ids;
+    });
+  }
+
+  /** Opens (and creates, unless read-only) a store. I/O problems are `SceauError`s with exit code 3. */
+  static open(file: string, options: StoreOptions = {}): Store {
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    } catch (error) {
+      throw ioError(`cannot open database ${file}: ${(error as Error).message}`);
+    }
+    try {
+      db.pragma('busy_timeout = 5000');
+      if (!options.readonly) {
+        if (file !== ':memory:') db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+        db.pragma('foreign_keys = ON');
+        db.exec(SCHEMA);
+        const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
+        if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+        else if (Number(version.value) !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${version.value}, this sceau reads ${SCHEMA_VERSION}`);
+      }
+      return new Store(db, file);
+    } catch (error) {
+      db.close();
+      if (error instanceof Error && error.name === 'SceauError') throw error;
+      throw ioError(`cannot use database ${file}: ${(error as Error).message}`);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // --- Keyring -----------------------------------------------------------------------------
+
+  resolve(query: KeyQuery): KeyringEntry | undefined {
+    let row: { public_key: Buffer; revoked: number } | undefined;
+    if (query.kid !== undefined) row = this.stmt.keyByKid.get(toHex(query.kid));
+    else if (query.deviceId?.startsWith('deveui:')) row = this.stmt.keyByEui.get(query.deviceId.slice('deveui:'.length).toLowerCase());
+    else if (query.deviceId?.startsWith('kid:')) row = this.stmt.keyByKid.get(query.deviceId.slice('kid:'.length).toLowerCase());
+    if (row === undefined) return undefined;
+    return { publicKey: new Uint8Array(row.public_key), revoked: row.revoked !== 0 };
+  }
+
+  // --- Registry ----------------------------------------------------------------------------
+
+  /**
+   * Registers a public key. Adding a key already registered updates its name and DevEUI when
+   * given (re-provisioning keeps the replay window, so old counters stay refused).
+   */
+  addDevice(publicKey: Bytes, options: { name?: string | undefined; devEui?: string | undefined } = {}): Device {
+    const kid = toHex(kidOf(publicKey));
+    const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
+    if (devEui !== undefined) {
+      const other = this.stmt.deviceByEui.get(devEui);
+      if (other !== undefined && other.kid !== kid) throw usageError(`DevEUI ${devEui} is already mapped to ${other.kid}`);
+    }
+    const existing = this.stmt.deviceByKid.get(kid);
+    if (existing === undefined) {
+      this.db
+        .prepare('INSERT INTO devices (kid, public_key, name, dev_eui, revoked, created_at) VALUES (?, ?, ?, ?, 0, ?)')
+        .run(kid, Buffer.from(publicKey), options.name ?? null, devEui ?? null, Date.now());
+    } else {
+      this.db
+        .prepare('UPDATE devices SET name = COALESCE(?, name), dev_eui = COALESCE(?, dev_eui) WHERE kid = ?')
+        .run(options.name ?? null, devEui ?? null, kid);
+    }
+    return this.getDevice(kid)!;
+  }
+
+  /** A device by kid, DevEUI or name. */
+  getDevice(ref: string): Device | undefined {
+    const key = ref.trim();
+    let row = /^[0-9a-fA-F]{16}$/.test(key) ? this.stmt.deviceByKid.get(key.toLowerCase()) : undefined;
+    if (row === undefined) {
+      const eui = key.replace(/[-:]/g, '').toLowerCase();
+      if (/^[0-9a-f]{16}$/.test(eui)) row = this.stmt.deviceByEui.get(eui);
+    }
+    row ??= this.stmt.deviceByName.get(key);
+    return row === undefined ? undefined : this.toDevice(row);
+  }
+
+  listDevices(): Device[] {
+    return this.db.prepare<[], DeviceDbRow>('SELECT * FROM devices ORDER BY created_at, kid').all().map((row) => this.toDevice(row));
+  }
+
+  /** Revokes a key: its frames are refused with `key-revoked` from now on. */
+  revokeDevice(ref: string): Device {
+    const device = this.getDevice(ref);
+    if (device === undefined) throw usageError(`no device ${JSON.stringify(ref)} in the registry`);
+    if (!device.revoked) this.db.prepare('UPDATE devices SET revoked = 1, revoked_at = ? WHERE kid = ?').run(Date.now(), device.kid);
+    return this.getDevice(device.kid)!;
+  }
+
+  private toDevice(row: DeviceDbRow): Device {
+    return {
+      kid: row.kid,
+      publicKey: toHex(new Uint8Array(row.public_key)),
+      name: row.name,
+      devEui: row.dev_eui,
+      revoked: row.revoked !== 0,
+      createdAt: new Date(row.created_at).toISOString(),
+      revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
+      highestCounter: this.stmt.highest.get(row.kid)?.highest ?? 0,
+    };
+  }
+
+  // --- Frames ------------------------------------------------------------------------------
+
+  /**
+   * Stores frames and the replay windows they changed in one transaction; returns their ids.
+   * Throws when the transaction fails (nothing of the batch is then stored).
+   */
+  writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
+    return this.writeFramesTx(frames, windows);
+  }
+
+  queryFrames(filter: { kid?: string | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.kid !== undefined) {
+      where.push('kid = ?');
+      args.push(filter.kid.toLowerCase());
+    }
+    if (filter.since !== undefined) {
+      where.push('received_at >= ?');
+      args.push(filter.since);
+    }
+    if (filter.outcome !== undefined) {
+      where.push('outcome = ?');
+      args.push(filter.outcome);
+    }
+    if (filter.afterId !== undefined) {
+      where.push('id > ?');
+      args.push(filter.afterId);
+    }
+    const sql = `SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    args.push(filter.limit ?? 1000);
+    return this.db
+      .prepare<unknown[], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(sql)
+      .all(...args)
+      .map((r) => ({
+        id: r.id,
+        receivedAt: new Date(r.received_at).toISOString(),
+        source: r.source,
+        outcome: r.outcome,
+        kid: r.kid,
+        counter: r.counter,
+        detail: r.detail,
+        frame: toHex(new Uint8Array(r.raw)),
+      }));
+  }
+
+  /** Readings of accepted frames, oldest first; `since` in Unix seconds. */
+  queryReadings(filter: { kid?: string | undefined; since?: number | undefined; until?: number | undefined; limit?: number | undefined } = {}): ReadingRow[] {
+    return [...this.iterateReadings(filter)];
+  }
+
+  *iterateReadings(filter: { kid?: string | undefined; since?: number | undefined; until?: number | undefined; limit?: number | undefined } = {}): IterableIterator<ReadingRow> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.kid !== undefined) {
+      where.push('kid = ?');
+      args.push(filter.kid.toLowerCase());
+    }
+    if (filter.since !== undefined) {
+      where.push('at >= ?');
+      args.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('at < ?');
+      args.push(filter.until);
+    }
+    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id`;
+    if (filter.limit !== undefined) {
+      sql += ' LIMIT ?';
+      args.push(filter.limit);
+    }
+    const stmt = this.db.prepare<unknown[], { kid: string; counter: number; frame_id: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null }>(sql);
+    for (const r of stmt.iterate(...args)) {
+      yield { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
+    }
+  }
+
+  /** Frame counts by outcome (for /metrics after a restart and for reports). */
+  countFramesByOutcome(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const row of this.db.prepare<[], { outcome: string; n: number }>('SELECT outcome, COUNT(*) AS n FROM frames GROUP BY outcome').all()) out[row.outcome] = row.n;
+    return out;
+  }
+}
+
+interface DeviceDbRow {
+  kid: string;
+  public_key: Buffer;
+  name: string | null;
+  dev_eui: string | null;
+  revoked: number;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+/** The kid (hex) of a public key given as hex. */
+export function kidOfHex(publicKeyHex: string): string {
+  return toHex(kidOf(fromHex(publicKeyHex)));
+}
