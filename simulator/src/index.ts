@@ -1,2 +1,33 @@
-// The fleet simulator: filled by issue 5.
-export {};
+/**
+ * @sceau/simulator: deterministic, virtual-time fleets of sceau devices over modelled low-rate
+ * links, with attacks, against a gateway in-process, over HTTP or over UDP (docs/simulator.md).
+ */
+export { Prng } from './prng.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { EventQueue } from './event-queue.js';
+export type { SimEvent } from './event-queue.js';
+export { SensorModel, SENSOR_CHANNELS, SENSOR_KINDS, BOOT_CHANNEL } from './sensors.js';
+export type { SensorKind } from './sensors.js';
+export { RadioScheduler, LinkAuditor, deliveries, EU868_CHANNELS, BASE_LATENCY_MS, subBandCount } from './link-model.js';
+export type { Impairments, Violation } from './link-model.js';
+export {
+  ATTACK_KINDS,
+  GROUP_DEFAULTS,
+  DEFAULT_START,
+  parseAttacks,
+  parseOutage,
+  resolveScenario,
+  loadScenarioFile,
+  chooseBatch,
+  frameCost,
+  worstRecordBytes,
+} from './config.js';
+export type { AttackKind, AttackRates, OutageWindow, GroupConfig, SimulationConfig, GroupInput, ScenarioInput, BatchChoice } from './config.js';
+export type { FrameSink, SinkOutcome, DatagramMeta, DeviceRegistration } from './frame-sink.js';
+export { InProcessGateway } from './in-process-gateway.js';
+export type { InProcessGatewayOptions } from './in-process-gateway.js';
+export { SqliteFrameStore } from './sqlite-store.js';
+export { HttpSink, UdpSink, GatewayError, networkSink, outcomeFromJson } from './network-sinks.js';
+export { Attacker, tamperFrame } from './attacks.js';
+export { Simulation, runSimulation, deviceSecret } from './simulation.js';
+export type { Summary, LostBreakdown, RunResult, RunOptions, GroupReport } from './simulation.js';
