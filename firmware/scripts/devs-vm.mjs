@@ -1,0 +1,113 @@
+// Loads the DeviceScript VM (WebAssembly) shipped inside the pinned @devicescript/cli bundle and
+// runs a compiled .devs image in it, without the CLI's websocket/TCP bus and without GC stress.
+// The CLI does not export the VM, so its module text is cut out of the bundle by its esbuild
+// markers; this is tied to @devicescript/cli 2.16.4 (pinned) and fails loudly if they move.
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import vm from "node:vm"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const require = createRequire(import.meta.url)
+
+let factory
+function loadFactory() {
+    if (factory) return factory
+    const bundle = require.resolve("@devicescript/cli/built/devicescript-cli.cjs", { paths: [here] })
+    const text = readFileSync(bundle, "utf8")
+    const start = text.indexOf('"runtime/devicescript-vm/built/devicescript-vm.js"(exports, module2) {')
+    const end = text.indexOf("// dap/built/devicescript-dap.cjs", start)
+    if (start < 0 || end < 0) throw new Error(`devs-vm: VM module not found in ${bundle}`)
+    const body = text.slice(text.indexOf("{", start) + 1, text.lastIndexOf("}", text.lastIndexOf("}", end) - 1))
+    const fn = vm.runInThisContext(`(function (exports, module2, require, __filename, __dirname) {${body}\n})`, {
+        filename: "devicescript-vm.js",
+    })
+    const mod = { exports: {} }
+    fn(mod.exports, mod, require, bundle, dirname(bundle))
+    factory = mod.exports
+    return factory
+}
+
+export const DEFAULT_DEVICE_ID = "5ceau0000000cafe"
+
+/**
+ * Starts one VM instance (several may live in one process) and deploys `binary`.
+ * Every console line of the program goes to `onLine`; `flash` (optional) is an object
+ * `{ data: Uint8Array }` kept across runs to emulate persistent flash.
+ */
+export async function startVm(binary, { onLine, onPanic, gcStress = false, flash, deviceId = DEFAULT_DEVICE_ID } = {}) {
+    const inst = await loadFactory()()
+    inst.dmesg = s => onLine?.(s)
+    inst.log = () => {}
+    inst.error = (...a) => onLine?.("! " + a.join(" "))
+    inst.sendPacket = () => 0
+    inst.panicHandler = code => onPanic?.(code)
+    if (flash) {
+        inst.flashLoad = () => flash.data ?? new Uint8Array(0)
+        inst.flashSave = buf => {
+            flash.data = new Uint8Array(buf)
+        }
+    } else {
+        inst.flashLoad = null
+        inst.flashSave = null
+    }
+    inst.devsGcStress(gcStress)
+    inst.devsSetDeviceId(deviceId)
+    inst.devsStart()
+    const r = inst.devsDeploy(binary)
+    if (r) throw new Error(`devs-vm: deploy error ${r}`)
+    return inst
+}
+
+/**
+ * Runs `binary` until the program prints a line equal to `doneMarker` (or panics, or times out),
+ * and returns the console lines printed before the marker.
+ */
+export function runToMarker(binary, { doneMarker = "#done", timeoutMs = 60000, gcStress = false, flash, deviceId } = {}) {
+    return new Promise((resolve, reject) => {
+        const lines = []
+        let inst
+        let finished = false
+        const finish = err => {
+            if (finished) return
+            finished = true
+            clearTimeout(timer)
+            // Stop outside the VM's own callback: its scheduler re-arms itself after a callback returns.
+            setImmediate(() => inst?.devsStop())
+            if (err) {
+                err.lines = lines
+                reject(err)
+            } else resolve(lines)
+        }
+        const timer = setTimeout(() => finish(new Error(`devs-vm: timeout after ${timeoutMs} ms`)), timeoutMs)
+        startVm(binary, {
+            gcStress,
+            flash,
+            deviceId,
+            onLine: s => {
+                // console.log lines of the program arrive as "> text"; the rest is runtime chatter.
+                for (const line of String(s).split("\n")) {
+                    if (line.startsWith("! ")) {
+                        lines.push(line)
+                        continue
+                    }
+                    if (!line.startsWith("> ")) continue
+                    const l = line.slice(2)
+                    if (l === doneMarker) return finish()
+                    lines.push(l)
+                }
+            },
+            onPanic: code => finish(code ? new Error(`devs-vm: program panicked with code ${code}`) : undefined),
+        }).then(i => {
+            inst = i
+            if (finished) setImmediate(() => inst.devsStop())
+        }, finish)
+    })
+}
+
+export function readBinary(path) {
+    return new Uint8Array(readFileSync(path))
+}
+
+export const FIRMWARE_DIR = join(here, "..")
