@@ -65,6 +65,15 @@ function yIsCanonical(key: Bytes): boolean {
   return key[0]! < 0xed;
 }
 
+const acceptable = new WeakMap<Bytes, { copy: Bytes; ok: boolean }>();
+function publicKeyAcceptableCached(publicKey: Bytes): boolean {
+  const hit = acceptable.get(publicKey);
+  if (hit !== undefined && equalBytes(hit.copy, publicKey)) return hit.ok;
+  const ok = publicKeyIsAcceptable(publicKey);
+  acceptable.set(publicKey, { copy: publicKey.slice(), ok });
+  return ok;
+}
+
 /** Whether a public key passes the strict policy (canonical, not of small order). */
 export function publicKeyIsAcceptable(publicKey: Bytes): boolean {
   return publicKey.length === 32 && yIsCanonical(publicKey) && !SMALL_ORDER.has(toHex(publicKey));
@@ -153,7 +162,16 @@ function makeNodeBackend(c: NodeCrypto): Ed25519Backend {
     secretKeys.set(seed, { seed: seed.slice(), key });
     return key;
   };
+  // Keyrings hand out the same array for a key every time: a WeakMap hit avoids hex-encoding it.
+  const byArray = new WeakMap<Bytes, { copy: Bytes; key: NodeKeyObject | null }>();
   const publicKeyObject = (publicKey: Bytes): NodeKeyObject | null => {
+    const hit = byArray.get(publicKey);
+    if (hit !== undefined && equalBytes(hit.copy, publicKey)) return hit.key;
+    const key = publicKeyObjectByHex(publicKey);
+    byArray.set(publicKey, { copy: publicKey.slice(), key });
+    return key;
+  };
+  const publicKeyObjectByHex = (publicKey: Bytes): NodeKeyObject | null => {
     const hex = toHex(publicKey);
     let key = publicKeys.get(hex);
     if (key === undefined) {
@@ -252,7 +270,7 @@ export function verifyEd25519(publicKey: Bytes, message: Bytes, signature: Bytes
   assertBytes(message, 'message');
   assertBytes(signature, 'signature');
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  if (!scalarIsCanonical(signature) || !publicKeyIsAcceptable(publicKey)) return false;
+  if (!scalarIsCanonical(signature) || !publicKeyAcceptableCached(publicKey)) return false;
   return backend.verifyEquation(publicKey, message, signature);
 }
 
