@@ -31,3 +31,6 @@ export { HttpSink, UdpSink, GatewayError, networkSink, outcomeFromJson } from '.
 export { Attacker, tamperFrame } from './attacks.js';
 export { Simulation, runSimulation, deviceSecret } from './simulation.js';
 export type { Summary, LostBreakdown, RunResult, RunOptions, GroupReport } from './simulation.js';
+export { formatSummary, formatJunit } from './report.js';
+export { main as simCli, USAGE as SIM_USAGE, EXIT } from './cli.js';
+export type { CliIo } from './cli.js';

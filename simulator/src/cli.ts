@@ -1,0 +1,198 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { toHex } from '@sceau/protocol';
+import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
+import { formatDuration } from './duration.js';
+import type { FrameSink } from './frame-sink.js';
+import { InProcessGateway } from './in-process-gateway.js';
+import { GatewayError, networkSink } from './network-sinks.js';
+import { formatJunit, formatSummary } from './report.js';
+import { Simulation } from './simulation.js';
+
+/** Exit statuses of the sceau CLI family (STYLE.md). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, io: 3, internal: 4 } as const;
+
+export const USAGE = `Usage: sceau-sim run [options]        (the same as: sceau sim run [options])
+
+Runs a simulated fleet on virtual time and checks what the gateway made of it.
+
+Fleet (a --scenario file may describe several groups; these options then set every group's default):
+  --devices N            devices (default 10)
+  --duration D           simulated time, e.g. 24h (default 24h)
+  --interval D           time between samples (default 10m)
+  --batch K|auto         sampling rounds per record (default auto: fit the frame and link budget)
+  --seed S               PRNG seed (default "sceau"); same seed and options => same capture, byte for byte
+  --link PROFILE         link profile of @sceau/protocol (default lorawan-eu868-dr3)
+  --loss P --dup P --reorder P   datagram loss, duplication, reordering probabilities
+  --jitter D             extra delivery delay, uniform in [0, D]
+  --outage START-END     link down (store-and-forward), e.g. 6h-7h30m or 6h+90m; repeatable
+  --attack K=P,...       replay, tamper, forge, wrong-key: probability per record sealed
+  --reboots R            power cuts per device per day (default 0.05)
+  --faults P             probability a sensor fails to answer a sample (default 0.001)
+  --start ISO            wall-clock time of virtual time 0 (default ${'2025-01-01T00:00:00Z'})
+  --scenario FILE        JSON or YAML scenario (docs/simulator.md)
+Gateway:
+  --gateway G            in-process (default) | http://HOST:PORT | udp://HOST:PORT
+  --db FILE              SQLite file of the in-process gateway (default: memory only)
+Output:
+  --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}
+  --keys-out DIR         the fleet's public keys as DIR/<kid>.pub (64 hex characters)
+  --report FILE          the summary as JSON
+  --junit FILE           JUnit XML for CI
+  --json                 the summary as one JSON object on stdout
+  -h, --help
+
+Exit status: 0 pass; 1 an attack or duplicate was accepted, a delivered genuine frame was
+rejected or a link rule was broken; 2 usage; 3 gateway or file I/O; 4 internal error.`;
+
+const OPTIONS = {
+  devices: { type: 'string' },
+  duration: { type: 'string' },
+  interval: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  link: { type: 'string' },
+  loss: { type: 'string' },
+  dup: { type: 'string' },
+  reorder: { type: 'string' },
+  jitter: { type: 'string' },
+  outage: { type: 'string', multiple: true },
+  attack: { type: 'string' },
+  reboots: { type: 'string' },
+  faults: { type: 'string' },
+  start: { type: 'string' },
+  drain: { type: 'string' },
+  scenario: { type: 'string' },
+  gateway: { type: 'string' },
+  db: { type: 'string' },
+  capture: { type: 'string' },
+  'keys-out': { type: 'string' },
+  report: { type: 'string' },
+  junit: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+function num(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${what}: expected a number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress is shown only then). */
+  stderrIsTty: boolean;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stderrIsTty: process.stderr.isTTY === true,
+};
+
+/** Builds the scenario from the options (a scenario file first, then the options over it). */
+export function scenarioFromArgs(values: Record<string, string | boolean | string[] | undefined>): ScenarioInput {
+  const v = values as Record<string, string | undefined> & { outage?: string[] };
+  const input: ScenarioInput = v.scenario !== undefined ? loadScenarioFile(v.scenario) : {};
+  const set = <K extends keyof ScenarioInput>(key: K, value: ScenarioInput[K] | undefined): void => {
+    if (value !== undefined) input[key] = value;
+  };
+  set('devices', num(v.devices, 'devices'));
+  set('duration', v.duration);
+  set('interval', v.interval);
+  if (v.batch !== undefined) set('batch', v.batch === 'auto' ? 'auto' : num(v.batch, 'batch'));
+  set('seed', v.seed);
+  set('link', v.link);
+  set('loss', num(v.loss, 'loss'));
+  set('dup', num(v.dup, 'dup'));
+  set('reorder', num(v.reorder, 'reorder'));
+  set('jitter', v.jitter);
+  if (v.outage !== undefined) set('outages', v.outage.flatMap((o) => o.split(',')));
+  set('attacks', v.attack);
+  set('reboots', num(v.reboots, 'reboots'));
+  set('faults', num(v.faults, 'faults'));
+  set('start', v.start);
+  set('drain', v.drain);
+  if (v.gateway !== undefined) input.gateway = v.gateway;
+  return input;
+}
+
+/** `sceau-sim <argv>`; returns the exit status. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    io.stdout(`${USAGE}\n`);
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command !== 'run') {
+    io.stderr(`sceau-sim: unknown command ${JSON.stringify(command)}; expected "run"\n${USAGE}\n`);
+    return EXIT.usage;
+  }
+  let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
+  let sink: FrameSink;
+  let simulation: Simulation;
+  try {
+    values = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true }).values;
+    if (values.help) {
+      io.stdout(`${USAGE}\n`);
+      return EXIT.ok;
+    }
+    const input = scenarioFromArgs(values);
+    const config = resolveScenario(input);
+    const gateway = input.gateway ?? 'in-process';
+    if (gateway === 'in-process') {
+      if (values.db !== undefined) mkdirSync(join(values.db, '..'), { recursive: true });
+      sink = new InProcessGateway(values.db === undefined ? {} : { db: values.db });
+    } else {
+      if (values.db !== undefined) throw new UsageError('--db: only for --gateway in-process (a remote gateway has its own store)');
+      sink = networkSink(gateway, (line) => io.stderr(`sceau-sim: ${line}\n`));
+    }
+    simulation = new Simulation(config);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim run --help for the options)\n`);
+      return EXIT.usage;
+    }
+    if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EACCES' || e instanceof SyntaxError) {
+      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
+      return EXIT.io;
+    }
+    throw e;
+  }
+  try {
+    if (values['keys-out'] !== undefined) {
+      mkdirSync(values['keys-out'], { recursive: true });
+      for (const d of simulation.registrations()) writeFileSync(join(values['keys-out'], `${d.kid}.pub`), toHex(d.publicKey));
+    }
+    let lastProgress = 0;
+    const onProgress = io.stderrIsTty
+      ? (t: number, total: number) => {
+          const wall = performance.now();
+          if (wall - lastProgress < 250) return;
+          lastProgress = wall;
+          io.stderr(`\rsceau-sim: ${formatDuration(t)} of ${formatDuration(total)} simulated (${Math.floor((100 * t) / total)}%)   `);
+        }
+      : undefined;
+    const result = await simulation.run({ sink, ...(values.capture !== undefined ? { capture: values.capture } : {}), ...(onProgress ? { onProgress } : {}) });
+    if (io.stderrIsTty) io.stderr('\r\x1b[K');
+    if (values.report !== undefined) writeFileSync(values.report, `${JSON.stringify(result.summary, null, 2)}\n`);
+    if (values.junit !== undefined) writeFileSync(values.junit, formatJunit(result));
+    if (values.json) io.stdout(`${JSON.stringify(result.summary)}\n`);
+    else io.stdout(`${formatSummary(result)}\n`);
+    if (values.json && result.failures.length > 0) for (const f of result.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);
+    return result.failures.length === 0 ? EXIT.ok : EXIT.failed;
+  } catch (e) {
+    if (e instanceof GatewayError || typeof (e as { code?: unknown }).code === 'string') {
+      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
+      return EXIT.io;
+    }
+    io.stderr(`sceau-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return EXIT.internal;
+  }
+}
