@@ -68,7 +68,7 @@ export class Attacker {
 
   build(
     kind: AttackKind,
-    victim: { kid: Bytes; lastSent: Bytes | null; lastVerified: Bytes | null; nextCounter: number; withKid: boolean },
+    victim: { kid: Bytes; lastSent: Bytes | null; lastDelivered: Bytes | null; nextCounter: number; withKid: boolean },
     otherKey: Bytes,
     time: number | null,
   ): AttackFrame | undefined {
@@ -78,8 +78,8 @@ export class Attacker {
     switch (kind) {
       case 'replay':
         // Only frames the gateway has accepted: re-sending a frame it never got is relaying, not replaying.
-        if (victim.lastVerified === null) return undefined;
-        return { kind, frame: victim.lastVerified.slice(), kid: kidHex, expected: 'replay' };
+        if (victim.lastDelivered === null) return undefined;
+        return { kind, frame: victim.lastDelivered.slice(), kid: kidHex, expected: 'replay' };
       case 'tamper':
         if (victim.lastSent === null) return undefined;
         return { kind, frame: tamperFrame(victim.lastSent, victim.withKid, rng), kid: kidHex, expected: 'bad-signature' };

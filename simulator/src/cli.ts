@@ -1,10 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
 import type { FrameSink } from './frame-sink.js';
+import { HostToolsGatewaySink } from './host-tools-gateway.js';
 import { InProcessGateway } from './in-process-gateway.js';
 import { GatewayError, networkSink } from './network-sinks.js';
 import { formatJunit, formatSummary } from './report.js';
@@ -33,8 +34,10 @@ Fleet (a --scenario file may describe several groups; these options then set eve
   --start ISO            wall-clock time of virtual time 0 (default ${'2025-01-01T00:00:00Z'})
   --scenario FILE        JSON or YAML scenario (docs/simulator.md)
 Gateway:
-  --gateway G            in-process (default) | http://HOST:PORT | udp://HOST:PORT
-  --db FILE              SQLite file of the in-process gateway (default: memory only)
+  --gateway G            in-process (default: the @sceau/host-tools gateway in this process)
+                         | builtin (a minimal gateway on @sceau/protocol only)
+                         | http://HOST:PORT | udp://HOST:PORT
+  --db FILE              new SQLite file for the in-process gateway (default: memory only)
 Output:
   --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}
   --keys-out DIR         the fleet's public keys as DIR/<kid>.pub (64 hex characters)
@@ -146,9 +149,14 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const input = scenarioFromArgs(values);
     const config = resolveScenario(input);
     const gateway = input.gateway ?? 'in-process';
-    if (gateway === 'in-process') {
-      if (values.db !== undefined) mkdirSync(join(values.db, '..'), { recursive: true });
-      sink = new InProcessGateway(values.db === undefined ? {} : { db: values.db });
+    if (gateway === 'in-process' || gateway === 'builtin') {
+      if (values.db !== undefined) {
+        // A simulated fleet sends the same keys and counters on every run with the same seed:
+        // the replay windows of an earlier run in the same file would refuse all of them.
+        if (existsSync(values.db)) throw new UsageError(`--db ${values.db}: the file exists; use a new file per run (same seed, same counters: an earlier run's replay windows would refuse every frame)`);
+        mkdirSync(dirname(values.db), { recursive: true });
+      }
+      sink = gateway === 'builtin' ? new InProcessGateway(values.db === undefined ? {} : { db: values.db }) : await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
     } else {
       if (values.db !== undefined) throw new UsageError('--db: only for --gateway in-process (a remote gateway has its own store)');
       sink = networkSink(gateway, (line) => io.stderr(`sceau-sim: ${line}\n`));

@@ -41,6 +41,11 @@ export interface FrameSink {
   readonly reportsFrames: boolean;
   /** False when outcomes are not observable (UDP): the summary then counts deliveries only. */
   readonly observable: boolean;
+  /**
+   * Datagrams handed over before their outcomes are awaited (default 1). Above 1 the sink
+   * must apply them in the order given (the host-tools gateway does; HTTP requests may not).
+   */
+  readonly maxInFlight?: number;
   register(devices: DeviceRegistration[]): void | Promise<void>;
   deliver(datagram: Bytes, meta: DatagramMeta): SinkOutcome | Promise<SinkOutcome>;
   close(): void | Promise<void>;

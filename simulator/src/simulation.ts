@@ -147,7 +147,7 @@ interface Device {
   current: Sending | null;
   wakeAt: number;
   lastSent: Bytes | null;
-  lastVerified: Bytes | null;
+  lastDelivered: Bytes | null;
 }
 
 interface GroupState {
@@ -156,6 +156,8 @@ interface GroupState {
   batch: BatchChoice;
   report: GroupReport;
 }
+
+type Role = 'attack' | 'first' | 'copy' | 'garbled' | 'none';
 
 interface Arrival {
   datagram: Bytes;
@@ -290,7 +292,7 @@ export class Simulation {
       current: null,
       wakeAt: -1,
       lastSent: null,
-      lastVerified: null,
+      lastDelivered: null,
     };
   }
 
@@ -308,10 +310,8 @@ export class Simulation {
     const now = options.now ?? (() => performance.now());
     const wallStart = now();
     this.sink = options.sink;
-    if (!this.sink.reportsFrames) {
-      this.shadow.set(false, new Reassembler({ senderHint: false, maxPending: 1_000_000 }));
-      this.shadow.set(true, new Reassembler({ senderHint: true, maxPending: 1_000_000 }));
-    }
+    this.shadow.set(false, new Reassembler({ senderHint: false, maxPending: 1_000_000 }));
+    this.shadow.set(true, new Reassembler({ senderHint: true, maxPending: 1_000_000 }));
     await this.sink.register(this.registrations());
     this.capture = options.capture === undefined ? undefined : new CaptureWriter(options.capture);
     try {
@@ -321,6 +321,8 @@ export class Simulation {
       const sendUntil = duration + this.config.drainMs;
       let n = 0;
       let last = 0;
+      let inflight: Array<Promise<void>> = [];
+      const maxInFlight = this.sink.maxInFlight ?? 1;
       for (let ev = q.pop(); ev !== undefined; ev = q.pop()) {
         const t = ev.t;
         const d = this.devices[ev.device];
@@ -342,9 +344,20 @@ export class Simulation {
             break;
           case ARRIVE: {
             const a = ev.data as Arrival;
-            let out = this.sink.deliver(a.datagram, { source: a.source, link: a.link, t, unixMs: this.config.startUnixMs + t });
-            if (out instanceof Promise) out = await out;
-            this.arrived(a, out, t);
+            const meta = { source: a.source, link: a.link, t, unixMs: this.config.startUnixMs + t };
+            let out = this.sink.deliver(a.datagram, meta);
+            if (out instanceof Promise) {
+              const role = this.identify(a, undefined, t);
+              inflight.push(out.then((o) => this.judge(a, role, o)));
+              if (inflight.length >= maxInFlight) {
+                await Promise.all(inflight);
+                inflight = [];
+              }
+            } else {
+              const o: SinkOutcome = out;
+              const role = this.identify(a, o.kind === 'accepted' || o.kind === 'rejected' ? (o.frame ?? null) : undefined, t);
+              this.judge(a, role, o);
+            }
             last = t;
             break;
           }
@@ -357,6 +370,7 @@ export class Simulation {
         }
         if ((++n & 0xffff) === 0) options.onProgress?.(t, sendUntil);
       }
+      await Promise.all(inflight);
       this.s.simulatedMs = Math.max(last, duration);
       for (const d of this.devices) {
         if (d.current !== null) this.lose(d.current.track, 'unsent');
@@ -393,7 +407,7 @@ export class Simulation {
     if (this.sink.observable && undetected > 0) failures.push(`${undetected} injected attacks got no verdict from the gateway`);
     if (s.delivered + s.lost.total !== s.recordsSealed) failures.push(`internal: ${s.recordsSealed} records sealed but ${s.delivered} delivered + ${s.lost.total} lost`);
     return {
-      summary: { ...s, rejected: { ...s.rejected }, lost: { ...s.lost } },
+      summary: { ...s, airtimeMs: Math.round(s.airtimeMs * 1000) / 1000, rejected: { ...s.rejected }, lost: { ...s.lost } },
       genuineRejected: { ...this.genuineRejected },
       attacks: this.attackStats,
       violations: this.auditor.violations,
@@ -562,59 +576,86 @@ export class Simulation {
     this.lose(track, track.aborted ? 'powerCut' : track.dropped > 0 ? 'radio' : 'fragments');
   }
 
-  private arrived(a: Arrival, out: SinkOutcome, t: number): void {
-    let frame: Bytes | undefined;
-    if (out.kind === 'accepted' || out.kind === 'rejected') frame = out.frame;
-    if (!this.sink.reportsFrames) {
+  /**
+   * What a datagram did at the gateway, decided when it arrives (so it never depends on when an
+   * asynchronous gateway answers): completed a genuine frame for the first time, completed a
+   * copy of one already delivered, completed a frame nobody sent (fragments of two messages
+   * mixed), or completed nothing. `frame` is the gateway's own reassembled frame when it reports
+   * it (null: it completed none); otherwise the simulator's shadow reassembler decides.
+   */
+  private identify(a: Arrival, frame: Bytes | null | undefined, t: number): Role {
+    if (frame === undefined) {
       const pushed = this.shadow.get(!linkProfile(a.link).identifiesSender)!.push(a.datagram, t, a.source);
-      if (pushed.kind === 'frame') frame = pushed.frame;
-      if (out.kind === 'unknown' && pushed.kind === 'frame') out = { kind: 'accepted', kid: '', counter: 0 }; // identity only; not counted as verified
+      frame = pushed.kind === 'frame' ? pushed.frame : null;
     }
+    if (a.attack !== null) return 'attack';
+    const track = a.track!;
+    track.outstanding--;
+    let role: Role = 'none';
+    if (frame !== null) {
+      const mine = frame === track.bytes || equalBytes(frame, track.bytes);
+      if (!mine) role = 'garbled';
+      else if (track.delivered) role = 'copy';
+      else {
+        role = 'first';
+        track.delivered = true;
+        this.s.delivered++;
+        track.device.group.report.delivered++;
+        track.device.lastDelivered = track.bytes;
+      }
+    }
+    this.settle(track);
+    return role;
+  }
+
+  /** Counts the gateway's verdict on a datagram whose role `identify` decided. */
+  private judge(a: Arrival, role: Role, out: SinkOutcome): void {
     const observable = this.sink.observable;
-    if (a.attack !== null) {
-      const attack = a.attack;
-      if (out.kind === 'rejected' && !attack.resolved) {
-        attack.resolved = true;
+    const reject = (code: string, genuine: boolean): void => {
+      this.s.rejected[code] = (this.s.rejected[code] ?? 0) + 1;
+      if (genuine) this.genuineRejected[code] = (this.genuineRejected[code] ?? 0) + 1;
+    };
+    if (out.kind === 'duplicate') {
+      this.s.duplicatesSuppressed++;
+      return;
+    }
+    if (out.kind !== 'accepted' && out.kind !== 'rejected') return;
+    if (role === 'attack') {
+      const attack = a.attack!;
+      if (attack.resolved) return;
+      attack.resolved = true;
+      if (out.kind === 'rejected') {
         this.s.attacksDetected++;
         this.attackStats[attack.kind].detected++;
-        this.s.rejected[out.code] = (this.s.rejected[out.code] ?? 0) + 1;
-      } else if (out.kind === 'accepted' && !attack.resolved && observable) {
-        attack.resolved = true;
+        reject(out.code, false);
+      } else if (observable) {
         this.s.falseAccepts++;
       }
       return;
     }
-    const track = a.track!;
-    track.outstanding--;
-    if (out.kind === 'duplicate') this.s.duplicatesSuppressed++;
-    if (out.kind === 'accepted' || out.kind === 'rejected') {
-      const mine = frame === undefined || frame === track.bytes || equalBytes(frame, track.bytes);
-      if (!mine) {
-        // Fragments of two messages with the same tag rebuilt a frame that nobody sent: the
-        // signature catches it, and both messages count as lost in reassembly, not as rejected.
-        if (out.kind === 'rejected') this.s.rejected[out.code] = (this.s.rejected[out.code] ?? 0) + 1;
-        else if (observable) this.s.falseAccepts++;
-      } else if (!track.delivered) {
-        track.delivered = true;
-        this.s.delivered++;
-        track.device.group.report.delivered++;
+    switch (role) {
+      case 'first':
         if (out.kind === 'accepted') {
           if (observable) this.s.verified!++;
-          track.device.lastVerified = track.bytes;
-        } else {
-          this.genuineRejected[out.code] = (this.genuineRejected[out.code] ?? 0) + 1;
-          this.s.rejected[out.code] = (this.s.rejected[out.code] ?? 0) + 1;
-        }
-      } else if (out.kind === 'rejected' && out.code === 'replay') {
-        this.s.duplicatesSuppressed++;
-      } else if (out.kind === 'accepted') {
-        if (observable) this.s.falseAccepts++; // a link duplicate accepted twice: the replay window failed
-      } else {
-        this.genuineRejected[out.code] = (this.genuineRejected[out.code] ?? 0) + 1;
-        this.s.rejected[out.code] = (this.s.rejected[out.code] ?? 0) + 1;
-      }
+        } else reject(out.code, true);
+        break;
+      case 'copy':
+        if (out.kind === 'rejected' && out.code === 'replay') this.s.duplicatesSuppressed++;
+        else if (out.kind === 'accepted') this.s.falseAccepts++; // a link duplicate accepted twice: the replay window failed
+        else reject(out.code, true);
+        break;
+      case 'garbled':
+        // Fragments of two messages with the same tag rebuilt a frame nobody sent: the signature
+        // catches it, and both messages count as lost in reassembly.
+        if (out.kind === 'rejected') reject(out.code, false);
+        else this.s.falseAccepts++;
+        break;
+      case 'none':
+        // The gateway completed a frame where the shadow reassembler did not: its reassembly
+        // differs from the protocol's; count the verdict, and any rejection as a failure.
+        if (out.kind === 'rejected') reject(out.code, true);
+        break;
     }
-    this.settle(track);
   }
 
   // --- attacker ----------------------------------------------------------------------------------
@@ -624,7 +665,7 @@ export class Simulation {
     const other = this.devices[(v.index + 1) % this.devices.length]!;
     const cfg = v.group.config;
     const time = cfg.clock ? Math.floor((this.config.startUnixMs + t) / 1000) : null;
-    const built = this.attacker.build(e.kind, { kid: v.kid, lastSent: v.lastSent, lastVerified: v.lastVerified, nextCounter: v.next, withKid: cfg.kid }, other.secret, time);
+    const built = this.attacker.build(e.kind, { kid: v.kid, lastSent: v.lastSent, lastDelivered: v.lastDelivered, nextCounter: v.next, withKid: cfg.kid }, other.secret, time);
     if (built === undefined) {
       this.attackStats[e.kind].skipped++;
       return;

@@ -1,0 +1,77 @@
+import { type Bytes, linkProfile } from '@sceau/protocol';
+import { type Gateway, startGateway } from '@sceau/host-tools';
+import type { DatagramMeta, DeviceRegistration, FrameSink, SinkOutcome } from './frame-sink.js';
+
+export interface HostToolsGatewayOptions {
+  /** SQLite file of the gateway's store, or ':memory:' (default). */
+  db?: string;
+  /** Verification worker threads of the gateway (default 0). */
+  workers?: number;
+}
+
+/**
+ * The gateway of @sceau/host-tools (`startGateway`), run in the simulator's process through its
+ * library API: the same reassembly, verification, replay windows and SQLite store as
+ * `sceau gateway serve`, without sockets. Datagrams are handed over in virtual-time order and
+ * their outcomes are collected asynchronously (the gateway commits in batched transactions).
+ */
+export class HostToolsGatewaySink implements FrameSink {
+  readonly name: string;
+  readonly reportsFrames = false;
+  readonly observable = true;
+  readonly maxInFlight = 2048;
+  private readonly hinted = new Map<string, boolean>();
+
+  private constructor(
+    readonly gateway: Gateway,
+    db: string,
+  ) {
+    this.name = `in-process (@sceau/host-tools gateway, ${db === ':memory:' ? 'memory' : db})`;
+  }
+
+  static async start(options: HostToolsGatewayOptions = {}): Promise<HostToolsGatewaySink> {
+    const db = options.db ?? ':memory:';
+    const gateway = await startGateway({ db, synchronous: 'normal', maxInFlight: 1_000_000, log: () => {}, ...(options.workers ? { workers: options.workers } : {}) });
+    return new HostToolsGatewaySink(gateway, db);
+  }
+
+  register(devices: DeviceRegistration[]): void {
+    const store = this.gateway.store;
+    const add = (): void => {
+      for (const d of devices) {
+        const eui = d.deviceIds.find((id) => id.startsWith('deveui:'));
+        store.addDevice(d.publicKey, { name: d.name, ...(eui !== undefined ? { devEui: eui.slice('deveui:'.length) } : {}) });
+      }
+    };
+    const db = (store as unknown as { db?: { transaction?: (fn: () => void) => () => void } }).db;
+    if (typeof db?.transaction === 'function') db.transaction(add)();
+    else add();
+  }
+
+  async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {
+    let hinted = this.hinted.get(meta.link);
+    if (hinted === undefined) {
+      hinted = !linkProfile(meta.link).identifiesSender;
+      this.hinted.set(meta.link, hinted);
+    }
+    const r = await this.gateway.ingestDatagram(datagram, {
+      source: meta.source,
+      ...(meta.source.startsWith('deveui:') ? { deviceId: meta.source } : {}),
+      receivedAt: meta.unixMs,
+      hinted,
+      nowMs: meta.t,
+    });
+    if ('kind' in r) return r.kind === 'invalid' ? { kind: 'invalid', detail: r.detail ?? '' } : { kind: r.kind };
+    if (r.ok) return { kind: 'accepted', kid: r.kid ?? '', counter: r.counter ?? 0 };
+    const out: SinkOutcome = { kind: 'rejected', code: r.code as Exclude<typeof r.code, 'ok'> };
+    if (r.detail !== undefined) out.detail = r.detail;
+    if (r.kid !== undefined) out.kid = r.kid;
+    if (r.counter !== undefined) out.counter = r.counter;
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.gateway.drain();
+    await this.gateway.close();
+  }
+}
