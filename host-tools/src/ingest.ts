@@ -83,6 +83,9 @@ export class Ingestor {
   private readonly workers: WorkerSlot[] = [];
   private readonly jobs = new Map<number, Pending>();
   private nextJob = 1;
+  /** Worker results are applied in arrival order (the replay window must see frames in that order). */
+  private nextToApply = 1;
+  private readonly done = new Map<number, VerifyResult>();
   private outbox = new Map<WorkerSlot, Array<{ id: number; frame: Uint8Array; deviceId?: string; now: number; maxFrameBytes: number }>>();
   private dispatchScheduled = false;
   private nextWorker = 0;
@@ -103,12 +106,8 @@ export class Ingestor {
         const slot: WorkerSlot = { worker, busy: 0 };
         worker.on('message', (results: Array<{ id: number; result: VerifyResult }>) => {
           slot.busy -= results.length;
-          for (const { id, result } of results) {
-            const pending = this.jobs.get(id);
-            if (pending === undefined) continue;
-            this.jobs.delete(id);
-            this.afterVerify(pending, result);
-          }
+          for (const { id, result } of results) this.done.set(id, result);
+          this.applyInOrder();
         });
         worker.on('error', (error) => {
           // A worker that dies fails its frames (not stored, so not acknowledged); the others go on.
@@ -117,8 +116,10 @@ export class Ingestor {
           if (index >= 0) this.workers.splice(index, 1);
           for (const [id, pending] of this.jobs) {
             this.jobs.delete(id);
+            this.done.delete(id);
             this.fail(pending, new NotStoredError('verification worker failed', 'store-failed'));
           }
+          this.nextToApply = this.nextJob;
         });
         worker.unref();
         this.workers.push(slot);
@@ -150,6 +151,18 @@ export class Ingestor {
   private verifyInline(p: Pending): VerifyResult {
     const options = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes, ...(p.options.deviceId === undefined ? {} : { deviceId: p.options.deviceId }) };
     return verifyFrame(p.frame, this.store, options);
+  }
+
+  private applyInOrder(): void {
+    for (;;) {
+      const result = this.done.get(this.nextToApply);
+      if (result === undefined) return;
+      const pending = this.jobs.get(this.nextToApply);
+      this.done.delete(this.nextToApply);
+      this.jobs.delete(this.nextToApply);
+      this.nextToApply++;
+      if (pending !== undefined) this.afterVerify(pending, result);
+    }
   }
 
   private dispatch(p: Pending): void {
