@@ -172,6 +172,7 @@ const WAKE = 1;
 const ARRIVE = 2;
 const REBOOT = 3;
 const ATTACK = 4;
+const ATTACK_TX = 5;
 
 /** The transport's name for a device: what a network server or a socket would tell the gateway. */
 function sourceOf(profile: LinkProfile, index: number): string {
@@ -367,6 +368,13 @@ export class Simulation {
           case ATTACK:
             this.attack(ev.data as { kind: AttackKind; victim: Device }, t);
             break;
+          case ATTACK_TX: {
+            const x = ev.data as { arrival: Arrival; kid: string; kind: AttackKind; air: number };
+            this.onAir(t, x.kid, x.arrival.datagram, x.air, x.kind);
+            // The attacker sits next to the gateway: no loss, no duty cycle of the victim's.
+            this.queue.schedule(Math.ceil(t + x.air) + 50, ARRIVE, ev.device, x.arrival);
+            break;
+          }
         }
         if ((++n & 0xffff) === 0) options.onProgress?.(t, sendUntil);
       }
@@ -679,9 +687,8 @@ export class Simulation {
     let at = t;
     for (const datagram of this.attacker.datagrams(built.frame, profile.name, kidBytes)) {
       const air = airtimeMs(profile, datagram.length);
-      this.onAir(at, built.kid, datagram, air, e.kind);
-      // The attacker sits next to the gateway: no loss, no duty cycle of the victim's.
-      this.queue.schedule(Math.ceil(at + air) + 50, ARRIVE, v.index, { datagram, source, link: profile.name, track: null, attack: track } satisfies Arrival);
+      const arrival: Arrival = { datagram, source, link: profile.name, track: null, attack: track };
+      this.queue.schedule(at, ATTACK_TX, v.index, { arrival, kid: built.kid, kind: e.kind, air });
       at = Math.ceil(at + air) + 1;
     }
   }
