@@ -44,3 +44,30 @@ describe('@sceau/protocol stays platform-neutral', () => {
     }
   });
 });
+
+describe('@sceau/protocol without node:crypto (as in a browser)', () => {
+  it('falls back to @noble/ed25519 and still seals and verifies the golden frames', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = `
+      delete process.getBuiltinModule;
+      const p = await import('@sceau/protocol');
+      const fs = await import('node:fs');
+      const v = JSON.parse(fs.readFileSync('protocol/vectors/frames.json', 'utf8'));
+      const kr = new p.MemoryKeyring();
+      for (const k of v.keys) kr.add(p.fromHex(k.publicKey), { revoked: k.revoked, deviceIds: k.deviceIds });
+      let same = 0;
+      for (const f of v.positive) {
+        const r = f.record;
+        const rec = { version: 1, counter: r[1], time: r[2], readings: r[3].map(([channel, value, age]) => age === undefined ? { channel, value } : { channel, value, age }) };
+        if (p.toHex(p.sealRecord(rec, p.fromHex(f.seed), { kid: f.kid })) === f.frame) same++;
+      }
+      const codes = v.negative.filter((n) => !n.replay).map((n) => p.verifyFrame(p.fromHex(n.frame), kr).code === n.code);
+      console.log(JSON.stringify({ backend: p.cryptoBackend(), same, total: v.positive.length, codesOk: codes.every(Boolean) }));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..'), encoding: 'utf8' });
+    const result = JSON.parse(out.trim());
+    expect(result.backend).toBe('noble');
+    expect(result.same).toBe(result.total);
+    expect(result.codesOk).toBe(true);
+  });
+});
