@@ -1,31 +1,31 @@
 import * as ds from "@devicescript/core"
+import { sha512 } from "./sha512"
+import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
 
-async function go() {
-    console.log("sceau firmware")
-    let t0 = ds.millis()
-    let x = 0
-    for (let j = 0; j < 50; j++) {
-        for (let i = 0; i < 2000; i++) {
-            x = (x + i * 7) | 0
-        }
-        await ds.sleep(0)
-    }
-    console.log(`loop 100k ${ds.millis() - t0} ms ${x}`)
-    t0 = ds.millis()
-    let z = 0
-    const a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
-    for (let j = 0; j < 50; j++) {
-        for (let i = 0; i < 2000; i++) {
-            z = z + a[i & 15] * a[(i + 3) & 15]
-        }
-        await ds.sleep(0)
-    }
-    console.log(`arr loop 100k ${ds.millis() - t0} ms ${z}`)
-    const zero = ds.millis() > 0 ? 0 : 1
-    const big = 1099511627776 + 5 + zero
-    console.log(`and ${big & 0xffff} ${(big * 3 + 77) & 0xffff} ${(-big - 3) & 0xffff} ${(3000000000 * 65536 + 12345) | 0} ${(-big - 3) >> 16}`)
-    const y = 123456789 * (987654 + zero)
-    console.log(`mul ${y} ${y - Math.floor(y / 65536) * 65536} ${4294967295 * 4294967295}`)
-    console.log("#done")
+console.log((await sha512(Buffer.from("abc"))).toString("hex"))
+const t0 = ds.millis()
+const key = await ed25519ExpandKey(Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex"))
+const t1 = ds.millis()
+console.log(key.publicKey.toString("hex"))
+const sig = await ed25519Sign(key, Buffer.alloc(0))
+const t2 = ds.millis()
+console.log(sig.toString("hex"))
+console.log(`expand ${t1 - t0} ms sign ${t2 - t1} ms`)
+import { feNew, feMul, feSqr } from "./fe"
+const fa = feNew()
+const fb = feNew()
+fa[0] = 12345
+fb[3] = 999
+let t3 = ds.millis()
+for (let i = 0; i < 20; i++) {
+    for (let j = 0; j < 10; j++) feMul(fa, fa, fb)
+    await ds.sleep(0)
 }
-await go()
+console.log(`200 mul ${ds.millis() - t3} ms`)
+t3 = ds.millis()
+for (let i = 0; i < 20; i++) {
+    for (let j = 0; j < 10; j++) feSqr(fa, fa)
+    await ds.sleep(0)
+}
+console.log(`200 sqr ${ds.millis() - t3} ms`)
+console.log("#done")
