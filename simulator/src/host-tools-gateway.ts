@@ -21,6 +21,12 @@ export class HostToolsGatewaySink implements FrameSink {
   readonly observable = true;
   readonly maxInFlight = 2048;
   private readonly hinted = new Map<string, boolean>();
+  /**
+   * The gateway's reassemblers also expire pending messages on a wall-clock timer
+   * (Date.now()); virtual receive times are given on a wall-clock base taken at start, so that
+   * timer (virtual time runs ahead of it) never expires a message that virtual time has not.
+   */
+  private readonly wallBase = Date.now();
 
   private constructor(
     readonly gateway: Gateway,
@@ -59,7 +65,7 @@ export class HostToolsGatewaySink implements FrameSink {
       ...(meta.source.startsWith('deveui:') ? { deviceId: meta.source } : {}),
       receivedAt: meta.unixMs,
       hinted,
-      nowMs: meta.t,
+      nowMs: this.wallBase + meta.t,
     });
     if ('kind' in r) return r.kind === 'invalid' ? { kind: 'invalid', detail: r.detail ?? '' } : { kind: r.kind };
     if (r.ok) return { kind: 'accepted', kid: r.kid ?? '', counter: r.counter ?? 0 };

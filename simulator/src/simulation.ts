@@ -627,7 +627,18 @@ export class Simulation {
       this.s.duplicatesSuppressed++;
       return;
     }
-    if (out.kind !== 'accepted' && out.kind !== 'rejected') return;
+    if (out.kind !== 'accepted' && out.kind !== 'rejected') {
+      if (role === 'first' && a.track !== null) {
+        // The shadow reassembler rebuilt the frame, the gateway did not (its reassembly expired
+        // or dropped the message): not delivered after all.
+        const track = a.track;
+        track.delivered = false;
+        this.s.delivered--;
+        track.device.group.report.delivered--;
+        this.lose(track, 'fragments');
+      }
+      return;
+    }
     if (role === 'attack') {
       const attack = a.attack!;
       if (attack.resolved) return;
