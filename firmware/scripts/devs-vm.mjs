@@ -77,6 +77,8 @@ export function runToMarker(binary, { doneMarker = "#done", timeoutMs = 60000, g
             setImmediate(() => inst?.devsStop())
             if (err) {
                 err.lines = lines
+                const errs = lines.filter(l => l.startsWith("! "))
+                if (errs.length) err.message += "\n" + errs.join("\n")
                 reject(err)
             } else resolve(lines)
         }

@@ -32,7 +32,8 @@ export function encodeRecord(rec: SensorRecord): Buffer {
     else w.int(rec.time)
     w.array(rec.readings.length)
     for (const r of rec.readings) {
-        const age = r.age ? r.age : 0
+        // explicit test: the VM treats numbers outside int32 (e.g. 2^32 - 1) as falsy
+        const age = r.age === undefined || r.age === null ? 0 : r.age
         w.array(age === 0 ? 2 : 3)
         w.int(r.channel)
         w.int(r.value)
