@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
-import { startGateway, type Gateway } from '@sceau/host-tools';
+import { startGateway, Store, type Gateway } from '@sceau/host-tools';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -209,6 +209,19 @@ describe('queries and metrics', () => {
     expect(text).toMatch(/^sceau_frames_total\{outcome="ok",transport="tts"\} [1-9]\d*$/m);
     expect(text).toMatch(/^sceau_ingest_latency_seconds_count [1-9]\d*$/m);
     expect(text).toContain('# TYPE sceau_ingest_latency_seconds histogram');
+  });
+});
+
+describe('registry changes while the gateway runs', () => {
+  it('a device revoked from another process (the CLI) is refused within a second', async () => {
+    const otherSeed = new Uint8Array(32).fill(0x21);
+    gw.store.addDevice(getPublicKey(otherSeed), { name: 'to-revoke' });
+    expect((await post('/v1/frames', sealRecord(record(1), otherSeed), 'application/cose')).json.code).toBe('ok');
+    const cli = Store.open(join(dir, 'gateway.db'));
+    cli.revokeDevice('to-revoke');
+    cli.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await post('/v1/frames', sealRecord(record(2), otherSeed), 'application/cose')).json.code).toBe('key-revoked');
   });
 });
 

@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS frames (
   detail TEXT,
   raw BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS frames_received ON frames (received_at);
 CREATE INDEX IF NOT EXISTS frames_kid ON frames (kid, received_at);
 -- A counter of a key is accepted at most once, whatever happens above this layer.
 CREATE UNIQUE INDEX IF NOT EXISTS frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
@@ -49,7 +48,6 @@ CREATE TABLE IF NOT EXISTS readings (
   at INTEGER
 );
 CREATE INDEX IF NOT EXISTS readings_kid_at ON readings (kid, at);
-CREATE INDEX IF NOT EXISTS readings_at ON readings (at);
 CREATE TABLE IF NOT EXISTS replay_windows (
   kid TEXT PRIMARY KEY,
   highest INTEGER NOT NULL,
@@ -184,7 +182,10 @@ export class Store implements Keyring {
       keyByEui: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE dev_eui = ?'),
       highest: db.prepare<[string], { highest: number }>('SELECT highest FROM replay_windows WHERE kid = ?'),
       insertFrame: db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      insertReading: db.prepare('INSERT INTO readings (frame_id, kid, counter, channel, name, value, unit, raw, age, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      // Readings of one frame in one statement (1..4 rows): fewer statement executions per frame.
+      insertReadings: [1, 2, 3, 4].map((n) =>
+        db.prepare(`INSERT INTO readings (frame_id, kid, counter, channel, name, value, unit, raw, age, at) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
+      ),
       upsertWindow: db.prepare(
         'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
       ),
@@ -196,7 +197,16 @@ export class Store implements Keyring {
         const id = Number(info.lastInsertRowid);
         ids.push(id);
         if (f.readings !== undefined && f.kid !== undefined && f.counter !== undefined) {
-          for (const r of f.readings) this.stmt.insertReading.run(id, f.kid, f.counter, r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at);
+          const list = f.readings;
+          for (let at = 0; at < list.length; at += 4) {
+            const n = Math.min(4, list.length - at);
+            const values: unknown[] = [];
+            for (let i = at; i < at + n; i++) {
+              const r = list[i]!;
+              values.push(id, f.kid, f.counter, r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at);
+            }
+            this.stmt.insertReadings[n - 1]!.run(...values);
+          }
         }
       }
       const now = Date.now();
@@ -241,13 +251,39 @@ export class Store implements Keyring {
 
   // --- Keyring -----------------------------------------------------------------------------
 
+  // Resolved keys are cached; the cache is dropped when this connection changes the registry,
+  // and when another connection (a `sceau devices` command) commits, which SQLite's
+  // data_version tells, checked at most every 250 ms: a revocation made elsewhere applies
+  // within 250 ms.
+  private readonly keyCache = new Map<string, KeyringEntry | null>();
+  private dataVersion = -1;
+  private dataVersionCheckedAt = 0;
+
+  private checkExternalChanges(): void {
+    const now = Date.now();
+    if (now - this.dataVersionCheckedAt < 250) return;
+    this.dataVersionCheckedAt = now;
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      this.keyCache.clear();
+    }
+  }
+
   resolve(query: KeyQuery): KeyringEntry | undefined {
+    this.checkExternalChanges();
+    const cacheKey = query.kid !== undefined ? toHex(query.kid) : query.deviceId !== undefined ? `id:${query.deviceId}` : undefined;
+    if (cacheKey === undefined) return undefined;
+    const cached = this.keyCache.get(cacheKey);
+    if (cached !== undefined) return cached ?? undefined;
     let row: { public_key: Buffer; revoked: number } | undefined;
-    if (query.kid !== undefined) row = this.stmt.keyByKid.get(toHex(query.kid));
+    if (query.kid !== undefined) row = this.stmt.keyByKid.get(cacheKey);
     else if (query.deviceId?.startsWith('deveui:')) row = this.stmt.keyByEui.get(query.deviceId.slice('deveui:'.length).toLowerCase());
     else if (query.deviceId?.startsWith('kid:')) row = this.stmt.keyByKid.get(query.deviceId.slice('kid:'.length).toLowerCase());
-    if (row === undefined) return undefined;
-    return { publicKey: new Uint8Array(row.public_key), revoked: row.revoked !== 0 };
+    const entry = row === undefined ? null : { publicKey: new Uint8Array(row.public_key), revoked: row.revoked !== 0 };
+    if (this.keyCache.size >= 100_000) this.keyCache.clear();
+    this.keyCache.set(cacheKey, entry);
+    return entry ?? undefined;
   }
 
   // --- Registry ----------------------------------------------------------------------------
@@ -263,6 +299,7 @@ export class Store implements Keyring {
       const other = this.stmt.deviceByEui.get(devEui);
       if (other !== undefined && other.kid !== kid) throw usageError(`DevEUI ${devEui} is already mapped to ${other.kid}`);
     }
+    this.keyCache.clear();
     const existing = this.stmt.deviceByKid.get(kid);
     if (existing === undefined) {
       this.db
@@ -297,6 +334,7 @@ export class Store implements Keyring {
     const device = this.getDevice(ref);
     if (device === undefined) throw usageError(`no device ${JSON.stringify(ref)} in the registry`);
     if (!device.revoked) this.db.prepare('UPDATE devices SET revoked = 1, revoked_at = ? WHERE kid = ?').run(Date.now(), device.kid);
+    this.keyCache.clear();
     return this.getDevice(device.kid)!;
   }
 

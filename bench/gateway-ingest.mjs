@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+// Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
+// frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
+//
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--json]
+//
+// The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
+// for the one-core figures, with the load generator pinned to the other core. The two-core
+// figures give the gateway both cores (--workers 2 verification threads) and the load
+// generator shares them. Ratios are to the raw verify rate of one core (R1), measured just
+// before each scenario, so machine noise affects both sides alike.
+import { spawn, spawnSync } from 'node:child_process';
+import { createPublicKey, verify } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { getPublicKey, PROTECTED_EDDSA, sealRecord, sigStructure, parseCbor } from '@sceau/protocol';
+import { Store } from '@sceau/host-tools';
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const FRAMES = arg('--frames', Number(process.env.FRAMES ?? 12000));
+const DEVICES = arg('--devices', 100);
+const JSON_OUT = args.includes('--json');
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'host-tools', 'bin', 'sceau.js');
+const cores = cpus().length;
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const log = (m) => process.stderr.write(`${m}\n`);
+
+// --- frames: DEVICES devices, counters in order per device, interleaved like a fleet ---------
+const seeds = Array.from({ length: DEVICES }, (_, d) => {
+  const s = new Uint8Array(32);
+  s[0] = d & 0xff;
+  s[1] = d >> 8;
+  s[31] = 0x5c;
+  return s;
+});
+const publicKeys = seeds.map((s) => getPublicKey(s));
+function makeFrames(counterBase) {
+  const frames = [];
+  for (let i = 0; i < FRAMES; i++) {
+    const d = i % DEVICES;
+    const counter = counterBase + Math.floor(i / DEVICES) + 1;
+    frames.push({ d, frame: sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value: 2000 + (i % 500) }, { channel: 2, value: 4500 }, { channel: 5, value: 3300, age: 60 }] }, seeds[d]) });
+  }
+  return frames;
+}
+
+// --- raw node:crypto verify of the same frames (Sig_structure and KeyObjects prepared) ---------
+const keyObjects = publicKeys.map((pk) => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pk).toString('base64url') }, format: 'jwk' }));
+function rawInputs(frames) {
+  return frames.map(({ d, frame }) => {
+    const items = parseCbor(frame).item.item.items;
+    return { key: keyObjects[d], message: sigStructure(PROTECTED_EDDSA, new Uint8Array(0), items[2].value), signature: items[3].value };
+  });
+}
+function rawVerifyRate(inputs) {
+  const t = process.hrtime.bigint();
+  let ok = 0;
+  for (const x of inputs) if (verify(null, x.message, x.key, x.signature)) ok++;
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  if (ok !== inputs.length) throw new Error('raw verify failed');
+  return inputs.length / s;
+}
+
+// --- gateway process ----------------------------------------------------------------------------
+function pinSelf(cpu) {
+  if (hasTaskset) spawnSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
+}
+
+async function startGatewayProcess(db, { oneCore, workers }) {
+  const gwArgs = [bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--json'];
+  const command = oneCore && hasTaskset ? 'taskset' : process.execPath;
+  const child = spawn(command, oneCore && hasTaskset ? ['-c', '0', process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`gateway exited ${c}`)));
+  });
+  return { child, ...JSON.parse(line).listening };
+}
+
+function stopGateway(gw) {
+  return new Promise((resolve) => {
+    gw.child.once('exit', resolve);
+    gw.child.kill('SIGTERM');
+  });
+}
+
+function freshDb(dir, name) {
+  const file = join(dir, `${name}.db`);
+  const store = Store.open(file);
+  for (const pk of publicKeys) store.addDevice(pk);
+  store.close();
+  return file;
+}
+
+function postJson(agent, port, path, body, type) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function httpSingle(gw, frames, concurrency = 64) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  let next = 0;
+  let ok = 0;
+  const t = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < frames.length) {
+        const { frame } = frames[next++];
+        const r = await postJson(agent, gw.http.port, '/v1/frames', frame, 'application/cose');
+        if (r.status === 200 && r.body.includes('"code":"ok"')) ok++;
+      }
+    }),
+  );
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  agent.destroy();
+  return { rate: frames.length / s, ok };
+}
+
+async function httpBatch(gw, frames, batch = 250, concurrency = 4) {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const bodies = [];
+  for (let i = 0; i < frames.length; i += batch) bodies.push(Buffer.from(JSON.stringify({ frames: frames.slice(i, i + batch).map((f) => Buffer.from(f.frame).toString('base64')) })));
+  let next = 0;
+  let ok = 0;
+  const t = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < bodies.length) {
+        const r = await postJson(agent, gw.http.port, '/v1/frames', bodies[next++], 'application/json');
+        if (r.status !== 200) throw new Error(`batch: HTTP ${r.status} ${r.body}`);
+        for (const x of JSON.parse(r.body).results) if (x.code === 'ok') ok++;
+      }
+    }),
+  );
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  agent.destroy();
+  return { rate: frames.length / s, ok };
+}
+
+// UDP has no acknowledgement: the sender keeps at most `window` frames ahead of what the store
+// holds (read from the SQLite file, as any reader would), so the kernel buffer never overflows.
+async function udp(gw, frames, db, window = 1500) {
+  const socket = createSocket('udp4');
+  await new Promise((r) => socket.connect(gw.udp.port, '127.0.0.1', r));
+  const reader = new Database(db, { readonly: true });
+  const count = reader.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM frames');
+  const base = count.get().n;
+  const stored = () => count.get().n - base;
+  const t = process.hrtime.bigint();
+  let sent = 0;
+  while (sent < frames.length) {
+    while (sent < frames.length && sent - stored() < window) {
+      const end = Math.min(frames.length, sent + 100);
+      for (; sent < end; sent++) socket.send(frames[sent].frame);
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const deadline = Date.now() + 30_000;
+  while (stored() < frames.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  const s = Number(process.hrtime.bigint() - t) / 1e9;
+  const n = stored();
+  const ok = reader.prepare("SELECT COUNT(*) AS n FROM frames WHERE outcome = 'ok' AND id > ?").get(base).n;
+  reader.close();
+  socket.close();
+  return { rate: n / s, ok, lost: frames.length - n };
+}
+
+// --- run ---------------------------------------------------------------------------------------
+const dir = mkdtempSync(join(tmpdir(), 'sceau-bench-gw-'));
+const results = [];
+try {
+  const scenarios = [
+    { name: 'http, one frame per request', transport: 'http-single', oneCore: true, workers: 0 },
+    { name: 'http, 250 frames per request', transport: 'http-batch', oneCore: true, workers: 0 },
+    { name: 'udp, one frame per datagram', transport: 'udp', oneCore: true, workers: 0 },
+    { name: 'http, 250 frames per request', transport: 'http-batch', oneCore: false, workers: 2 },
+    { name: 'udp, one frame per datagram', transport: 'udp', oneCore: false, workers: 2 },
+  ];
+  log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? 'yes' : 'no'}, Node ${process.version}`);
+  let k = 0;
+  for (const sc of scenarios) {
+    const frames = makeFrames(k * 1_000_000 + 10);
+    const inputs = rawInputs(frames);
+    pinSelf(1);
+    rawVerifyRate(inputs.slice(0, 500)); // warm-up
+    const r1 = rawVerifyRate(inputs);
+    const db = freshDb(dir, `${sc.transport}-${sc.workers}`);
+    const gw = await startGatewayProcess(db, sc);
+    if (sc.oneCore) pinSelf(1);
+    else if (hasTaskset) spawnSync('taskset', ['-a', '-cp', `0-${cores - 1}`, String(process.pid)], { stdio: 'ignore' });
+    // Warm the gateway (JIT, key cache) with earlier counters of the same devices.
+    const warm = makeFrames(k++ * 1_000_000).slice(0, 400);
+    if (sc.transport === 'udp') await udp(gw, warm, db);
+    else await httpBatch(gw, warm, 100, 2);
+    const run = sc.transport === 'http-single' ? await httpSingle(gw, frames) : sc.transport === 'http-batch' ? await httpBatch(gw, frames) : await udp(gw, frames, db);
+    await stopGateway(gw);
+    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0 };
+    if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
+    results.push(row);
+    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+  }
+  const one = (t) => results.find((r) => r.gatewayCores === 1 && r.scenario.startsWith(t) && !r.scenario.includes('one frame per request'))?.framesPerSecond;
+  const two = (t) => results.find((r) => r.gatewayCores > 1 && r.scenario.startsWith(t))?.framesPerSecond;
+  for (const t of ['http', 'udp']) {
+    if (one(t) && two(t)) log(`${t}: ${cores} cores / 1 core = ${(two(t) / one(t)).toFixed(2)}x`);
+  }
+  if (JSON_OUT) process.stdout.write(`${JSON.stringify({ node: process.version, cores, frames: FRAMES, devices: DEVICES, results })}\n`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
