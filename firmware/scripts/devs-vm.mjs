@@ -20,11 +20,15 @@ function loadFactory() {
     const end = text.indexOf("// dap/built/devicescript-dap.cjs", start)
     if (start < 0 || end < 0) throw new Error(`devs-vm: VM module not found in ${bundle}`)
     const body = text.slice(text.indexOf("{", start) + 1, text.lastIndexOf("}", text.lastIndexOf("}", end) - 1))
-    const fn = vm.runInThisContext(`(function (exports, module2, require, __filename, __dirname) {${body}\n})`, {
+    const fn = vm.runInThisContext(`(function (exports, module2, require, __filename, __dirname, console) {${body}\n})`, {
         filename: "devicescript-vm.js",
     })
     const mod = { exports: {} }
-    fn(mod.exports, mod, require, bundle, dirname(bundle))
+    // the glue prints "PANIC <code>" with console.log; panics reach us through panicHandler
+    const quiet = Object.assign(Object.create(console), {
+        log: (...a) => (a[0] === "PANIC" ? undefined : console.log(...a)),
+    })
+    fn(mod.exports, mod, require, bundle, dirname(bundle), quiet)
     factory = mod.exports
     return factory
 }
@@ -37,7 +41,8 @@ export const DEFAULT_DEVICE_ID = "5ceau0000000cafe"
  * `{ data: Uint8Array }` kept across runs to emulate persistent flash.
  */
 export async function startVm(binary, { onLine, onPanic, gcStress = false, flash, deviceId = DEFAULT_DEVICE_ID } = {}) {
-    const inst = await loadFactory()()
+    // print/printErr: the emscripten glue's own stdout lines (e.g. "PANIC 60004") are not ours
+    const inst = await loadFactory()({ print: () => {}, printErr: () => {} })
     inst.dmesg = s => onLine?.(s)
     inst.log = () => {}
     inst.error = (...a) => onLine?.("! " + a.join(" "))

@@ -1,25 +1,26 @@
 // SHA-512 (FIPS 180-4) for the DeviceScript VM, which has no BigInt: every 64-bit word is a pair
 // of 32-bit halves (hi, lo). Sums of lo halves are exact in float64; the carry into hi is
-// (sum - (sum >>> 0)) / 2^32. One block is about 20k VM opcodes, so `update` yields once per
-// block to stay far below the VM's per-slice opcode limit.
+// (sum - (sum >>> 0)) / 2^32. One block costs about 50k VM opcodes, close to half the VM's limit
+// of 128k opcodes between yields, so every compress() is followed by `await ds.sleep(0)`.
 import * as ds from "@devicescript/core"
 
-// K[t] as hi, lo pairs (FIPS 180-4 section 4.2.3)
+// K[t] (FIPS 180-4 section 4.2.3) as hi, lo 32-bit words, each stored little-endian so that one
+// Buffer.getAt(off, "u32") reads it
 const K = hex`
-428a2f98d728ae22 7137449123ef65cd b5c0fbcfec4d3b2f e9b5dba58189dbbc 3956c25bf348b538 59f111f1b605d019
-923f82a4af194f9b ab1c5ed5da6d8118 d807aa98a3030242 12835b0145706fbe 243185be4ee4b28c 550c7dc3d5ffb4e2
-72be5d74f27b896f 80deb1fe3b1696b1 9bdc06a725c71235 c19bf174cf692694 e49b69c19ef14ad2 efbe4786384f25e3
-0fc19dc68b8cd5b5 240ca1cc77ac9c65 2de92c6f592b0275 4a7484aa6ea6e483 5cb0a9dcbd41fbd4 76f988da831153b5
-983e5152ee66dfab a831c66d2db43210 b00327c898fb213f bf597fc7beef0ee4 c6e00bf33da88fc2 d5a79147930aa725
-06ca6351e003826f 142929670a0e6e70 27b70a8546d22ffc 2e1b21385c26c926 4d2c6dfc5ac42aed 53380d139d95b3df
-650a73548baf63de 766a0abb3c77b2a8 81c2c92e47edaee6 92722c851482353b a2bfe8a14cf10364 a81a664bbc423001
-c24b8b70d0f89791 c76c51a30654be30 d192e819d6ef5218 d69906245565a910 f40e35855771202a 106aa07032bbd1b8
-19a4c116b8d2d0c8 1e376c085141ab53 2748774cdf8eeb99 34b0bcb5e19b48a8 391c0cb3c5c95a63 4ed8aa4ae3418acb
-5b9cca4f7763e373 682e6ff3d6b2b8a3 748f82ee5defb2fc 78a5636f43172f60 84c87814a1f0ab72 8cc702081a6439ec
-90befffa23631e28 a4506cebde82bde9 bef9a3f7b2c67915 c67178f2e372532b ca273eceea26619c d186b8c721c0c207
-eada7dd6cde0eb1e f57d4f7fee6ed178 06f067aa72176fba 0a637dc5a2c898a6 113f9804bef90dae 1b710b35131c471b
-28db77f523047d84 32caab7b40c72493 3c9ebe0a15c9bebc 431d67c49c100d4c 4cc5d4becb3e42b6 597f299cfc657e2a
-5fcb6fab3ad6faec 6c44198c4a475817
+982f8a42 22ae28d7 91443771 cd65ef23 cffbc0b5 2f3b4dec a5dbb5e9 bcdb8981 5bc25639 38b548f3 f111f159 19d005b6
+a4823f92 9b4f19af d55e1cab 18816dda 98aa07d8 420203a3 015b8312 be6f7045 be853124 8cb2e44e c37d0c55 e2b4ffd5
+745dbe72 6f897bf2 feb1de80 b196163b a706dc9b 3512c725 74f19bc1 942669cf c1699be4 d24af19e 8647beef e3254f38
+c69dc10f b5d58c8b cca10c24 659cac77 6f2ce92d 75022b59 aa84744a 83e4a66e dca9b05c d4fb41bd da88f976 b5531183
+52513e98 abdf66ee 6dc631a8 1032b42d c82703b0 3f21fb98 c77f59bf e40eefbe f30be0c6 c28fa83d 4791a7d5 25a70a93
+5163ca06 6f8203e0 67292914 706e0e0a 850ab727 fc2fd246 38211b2e 26c9265c fc6d2c4d ed2ac45a 130d3853 dfb3959d
+54730a65 de63af8b bb0a6a76 a8b2773c 2ec9c281 e6aeed47 852c7292 3b358214 a1e8bfa2 6403f14c 4b661aa8 013042bc
+708b4bc2 9197f8d0 a3516cc7 30be5406 19e892d1 1852efd6 240699d6 10a96555 85350ef4 2a207157 70a06a10 b8d1bb32
+16c1a419 c8d0d2b8 086c371e 53ab4151 4c774827 99eb8edf b5bcb034 a8489be1 b30c1c39 635ac9c5 4aaad84e cb8a41e3
+4fca9c5b 73e36377 f36f2e68 a3b8b2d6 ee828f74 fcb2ef5d 6f63a578 602f1743 1478c884 72abf0a1 0802c78c ec39641a
+faffbe90 281e6323 eb6c50a4 e9bd82de f7a3f9be 1579c6b2 f27871c6 2b5372e3 ce3e27ca 9c6126ea c7b886d1 07c2c021
+d67ddaea 1eebe0cd 7f4f7df5 78d16eee aa67f006 ba6f1772 c57d630a a698c8a2 04983f11 ae0df9be 350b711b 1b471c13
+f577db28 847d0423 7babca32 9324c740 0abe9e3c bcbec915 c4671d43 4c0d109c bed4c54c b6423ecb 9c297f59 2a7e65fc
+ab6fcb5f ecfad63a 8c19446c 1758474a
 `
 
 // Buffer.getAt is little-endian only; SHA-2 words are big-endian.
@@ -90,6 +91,7 @@ export class Sha512 {
         put32(blk, 120, Math.floor(bits / 4294967296))
         put32(blk, 124, bits >>> 0)
         this.compress()
+        await ds.sleep(0)
         const out = Buffer.alloc(64)
         for (let i = 0; i < 16; i++) put32(out, 4 * i, this.h[i])
         return out
@@ -133,9 +135,9 @@ export class Sha512 {
             const chh = (eh & fh) ^ (~eh & gh)
             const chl = (el & fl) ^ (~el & gl)
             const k = 8 * t
-            const t1l = hl + (S1l >>> 0) + (chl >>> 0) + be32(K, k + 4) + wl
+            const t1l = hl + (S1l >>> 0) + (chl >>> 0) + K.getAt(k + 4, "u32") + wl
             const t1lo = t1l >>> 0
-            const t1h = hh + S1h + chh + be32(K, k) + wh + (t1l - t1lo) / 4294967296
+            const t1h = hh + S1h + chh + K.getAt(k, "u32") + wh + (t1l - t1lo) / 4294967296
             // T2 = S0(a) + Maj(a,b,c); S0 = rotr28 ^ rotr34 ^ rotr39
             const S0h = ((ah >>> 28) | (al << 4)) ^ ((al >>> 2) | (ah << 30)) ^ ((al >>> 7) | (ah << 25))
             const S0l = ((al >>> 28) | (ah << 4)) ^ ((ah >>> 2) | (al << 30)) ^ ((ah >>> 7) | (al << 25))

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// npm run -w firmware bench: Ed25519 signing in the DeviceScript VM (the firmware's own code, no
+// GC stress) against @noble/ed25519 in Node, in the same run; bytecode sizes; peak heap of a seal.
+import * as ed from "@noble/ed25519"
+import { sha512 } from "@noble/hashes/sha2.js"
+import { buildEntry } from "./build.mjs"
+import { runToMarker } from "./devs-vm.mjs"
+
+ed.hashes.sha512 = sha512
+const N = Number(process.env.BENCH_N ?? 20)
+const deviceId = (mode, count) => mode.toString(16).padStart(2, "0") + count.toString(16).padStart(6, "0") + "00000000"
+
+const bench = buildEntry("src/bench-main.ts")
+const main = buildEntry("src/main.ts")
+
+// VM timings
+const lines = await runToMarker(bench.binary, { deviceId: deviceId(0, N), timeoutMs: 120000 })
+const median = xs => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const expand = [], sign = [], seal = [], full = []
+let msgHex = ""
+for (const l of lines) {
+    const [tag, a, b, c] = l.split(" ")
+    if (tag === "#msg") msgHex = a
+    if (tag !== "#t") continue
+    expand.push(Number(a))
+    sign.push(Number(b))
+    full.push(Number(a) + Number(b))
+    seal.push(Number(c))
+}
+const vm = { full: median(full), expand: median(expand), sign: median(sign), seal: median(seal), fullMin: Math.min(...full) }
+
+// noble, same message and seed; sign(msg, seed) derives the key each time, like "full" above
+const seed = Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex")
+const msg = Buffer.from(msgHex, "hex")
+for (let i = 0; i < 300; i++) ed.sign(msg, seed)
+// median of 20 batches of 100
+const batches = f => {
+    const r = []
+    for (let b = 0; b < 20; b++) {
+        const t = performance.now()
+        for (let i = 0; i < 100; i++) f()
+        r.push((performance.now() - t) / 100)
+    }
+    return median(r)
+}
+const nobleMs = batches(() => ed.sign(msg, seed))
+const nobleKeyMs = batches(() => ed.getPublicKey(seed))
+
+// peak heap of one seal (key derivation included): largest ballast that still lets it finish
+async function maxBallast(mode, binary = bench.binary) {
+    const ok = async n => {
+        try {
+            const l = await runToMarker(binary, { deviceId: deviceId(mode, n), timeoutMs: 30000 })
+            return l.some(x => x.startsWith("#ballast"))
+        } catch {
+            return false
+        }
+    }
+    let lo = 0
+    let hi = 512
+    while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1
+        if (await ok(mid)) lo = mid
+        else hi = mid
+    }
+    return lo
+}
+// the same ballast in an image without the firmware's crypto: the difference is its static state
+const bare = buildEntry("src/heap-bare.ts", {
+    "src/heap-bare.ts": `import * as ds from "@devicescript/core"
+const id = ds.deviceIdentifier("self")
+let count = 0
+for (let i = 2; i < 8; i++) {
+    const c = id.charCodeAt(i)
+    count = count * 16 + (c <= 57 ? c - 48 : (c | 32) - 87)
+}
+const ballast: Buffer[] = []
+for (let i = 0; i < count; i++) ballast.push(Buffer.alloc(248))
+console.log(\`#ballast \${ballast.length}\`)
+console.log("#done")
+`,
+})
+const bareMax = await maxBallast(1, bare.binary)
+const base = await maxBallast(1)
+const withSeal = await maxBallast(2)
+const peakHeap = (base - withSeal + 1) * 256
+const staticHeap = (bareMax - base + 1) * 256
+
+const imageBytes = b => b.binary.length
+const fmt = x => x.toFixed(2)
+const report = {
+    node: process.version,
+    vmFullSignMs: vm.full,
+    vmExpandKeyMs: vm.expand,
+    vmSignCachedKeyMs: vm.sign,
+    vmSealCachedKeyMs: vm.seal,
+    nobleSignMs: nobleMs,
+    nobleGetPublicKeyMs: nobleKeyMs,
+    ratioFull: vm.full / nobleMs,
+    ratioSealCachedKey: vm.seal / nobleMs,
+    benchImageBytes: imageBytes(bench),
+    mainImageBytes: imageBytes(main),
+    peakHeapBytesUpperBound: peakHeap,
+    staticHeapBytesUpperBound: staticHeap,
+    heapCapacityBlocks: base,
+}
+console.log(`Ed25519 in the DeviceScript VM (@devicescript/cli 2.16.4, no GC stress), node ${process.version}, medians of N=${N}`)
+console.log(`  VM seed -> signature (key derivation + sign): ${fmt(vm.full)} ms (min ${fmt(vm.fullMin)})`)
+console.log(`  VM key derivation only:                      ${fmt(vm.expand)} ms`)
+console.log(`  VM sign with the key cached:                 ${fmt(vm.sign)} ms`)
+console.log(`  VM seal (record CBOR + COSE_Sign1, key cached): ${fmt(vm.seal)} ms`)
+console.log(`  @noble/ed25519 sign(msg, seed) in Node:      ${(nobleMs * 1000).toFixed(1)} us`)
+console.log(`  ratio VM / noble (like for like, seed -> signature): ${fmt(vm.full / nobleMs)}x (target <= 250x)`)
+console.log(`  ratio VM seal (cached key) / noble sign:     ${fmt(vm.seal / nobleMs)}x`)
+console.log(`  bytecode: bench image ${imageBytes(bench)} B, firmware image (src/main.ts) ${imageBytes(main)} B (base table 24576 B of it)`)
+console.log(`  peak heap of one seal incl. key derivation: <= ${peakHeap} B transient + <= ${staticHeap} B static state = <= ${peakHeap + staticHeap} B`)
+console.log(`    (ballast probe in 256-byte blocks: largest ballast that still lets the program finish; VM heap ~${bareMax * 256} B)`)
+if (process.argv.includes("--json")) console.log(JSON.stringify(report))

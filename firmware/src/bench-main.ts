@@ -1,0 +1,64 @@
+// Entry point of `npm run -w firmware bench`. The Node side passes parameters in the VM's device
+// id (16 hex digits): digits 0-1 mode, digits 2-7 a count.
+//   mode 00: time `count` signatures; prints "#t <name> <ms>" lines
+//   mode 01: allocate `count` heap blocks of 256 bytes (ballast), then stop
+//   mode 02: the same ballast, then derive a key and seal a record (peak-heap probe: Node finds
+//            the largest ballast that still lets the seal finish; the difference to mode 01 is
+//            the seal's peak heap, within one block)
+import * as ds from "@devicescript/core"
+import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
+import { SensorRecord, encodeRecord, kidOf, sealRecord } from "./seal"
+
+function hexDigits(s: string, from: number, to: number): number {
+    let v = 0
+    for (let i = from; i < to; i++) {
+        const c = s.charCodeAt(i)
+        v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87)
+    }
+    return v
+}
+
+const id = ds.deviceIdentifier("self")
+const mode = hexDigits(id, 0, 2)
+const count = hexDigits(id, 2, 8)
+const seed = hex`9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60`
+const rec: SensorRecord = {
+    counter: 1,
+    time: null,
+    readings: [
+        { channel: 1, value: 2150, age: 0 },
+        { channel: 2, value: 4530, age: 0 },
+        { channel: 5, value: 3012, age: 0 },
+    ],
+}
+// the Sig_structure of that record with the kid, as signed by sealRecord
+const msg = hex`846a5369676e61747572653143a10127404e840101f683820119086682021911b28205190bc4`
+
+if (mode === 0) {
+    // per-iteration times (ms), so the Node side can take medians on a busy machine
+    console.log(`#msg ${msg.toString("hex")}`)
+    let key = await ed25519ExpandKey(seed)
+    await ed25519Sign(key, msg) // warm-up
+    const kid = await kidOf(key.publicKey)
+    for (let i = 0; i < count; i++) {
+        let t0 = ds.millis()
+        key = await ed25519ExpandKey(seed)
+        const t1 = ds.millis()
+        await ed25519Sign(key, msg)
+        const t2 = ds.millis()
+        rec.counter = i + 1
+        await sealRecord(key, rec, kid)
+        const t3 = ds.millis()
+        console.log(`#t ${t1 - t0} ${t2 - t1} ${t3 - t2}`)
+    }
+} else {
+    const ballast: Buffer[] = []
+    for (let i = 0; i < count; i++) ballast.push(Buffer.alloc(248))
+    if (mode === 2) {
+        const key = await ed25519ExpandKey(seed)
+        const kid = await kidOf(key.publicKey)
+        await sealRecord(key, rec, kid)
+    }
+    console.log(`#ballast ${ballast.length} ${encodeRecord(rec).length}`)
+}
+console.log("#done")
