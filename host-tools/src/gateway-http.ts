@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseTimeArg } from './export.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
@@ -106,10 +107,11 @@ function mediaType(req: IncomingMessage): string {
 
 function sinceParam(value: string | null): number | undefined {
   if (value === null || value === '') return undefined;
-  if (/^\d+$/.test(value)) return Number(value);
-  const ms = Date.parse(value);
-  if (!Number.isFinite(ms)) throw new HttpError(400, 'bad-query', `since: expected Unix seconds or an ISO 8601 date, got ${JSON.stringify(value)}`);
-  return Math.floor(ms / 1000);
+  try {
+    return parseTimeArg(value, 'since');
+  } catch {
+    throw new HttpError(400, 'bad-query', `since: expected Unix seconds, an ISO 8601 date or a duration such as 24h, got ${JSON.stringify(value)}`);
+  }
 }
 
 function limitParam(value: string | null, max = 10_000): number {
