@@ -1,31 +1,59 @@
+// sceau firmware: boot (key, counter, boot reading), then sample, batch, seal and send.
+// Console lines (documented in README.md, read by provisioning tools and CI):
+//   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]     once per boot
+//   sceau-frame <hex>                                 one sealed COSE_Sign1 frame
+//   sceau-error <message>
 import * as ds from "@devicescript/core"
-import { sha512 } from "./sha512"
-import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
+import { BATCH_SIZE, MAX_FRAMES, SAMPLE_INTERVAL_MS, WITH_KID } from "./config"
+import { ed25519ExpandKey } from "./ed25519"
+import { Reading, kidOf, sealRecord } from "./seal"
+import { Counter, loadOrCreateSeed } from "./state"
+import { Sample, SimulatedClimate } from "./sensors"
 
-console.log((await sha512(Buffer.from("abc"))).toString("hex"))
-const t0 = ds.millis()
-const key = await ed25519ExpandKey(Buffer.from("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", "hex"))
-const t1 = ds.millis()
-console.log(key.publicKey.toString("hex"))
-const sig = await ed25519Sign(key, Buffer.alloc(0))
-const t2 = ds.millis()
-console.log(sig.toString("hex"))
-console.log(`expand ${t1 - t0} ms sign ${t2 - t1} ms`)
-import { feNew, feMul, feSqr } from "./fe"
-const fa = feNew()
-const fb = feNew()
-fa[0] = 12345
-fb[3] = 999
-let t3 = ds.millis()
-for (let i = 0; i < 20; i++) {
-    for (let j = 0; j < 10; j++) feMul(fa, fa, fb)
-    await ds.sleep(0)
+const BOOT_CHANNEL = 32
+
+function ageOf(s: Sample, now: number): number {
+    const age = Math.round((now - s.at) / 1000)
+    return age < 0 ? 0 : age
 }
-console.log(`200 mul ${ds.millis() - t3} ms`)
-t3 = ds.millis()
-for (let i = 0; i < 20; i++) {
-    for (let j = 0; j < 10; j++) feSqr(fa, fa)
-    await ds.sleep(0)
+
+async function run(): Promise<void> {
+    const seedInfo = await loadOrCreateSeed()
+    const key = await ed25519ExpandKey(seedInfo.seed)
+    const kid = await kidOf(key.publicKey)
+    console.log(
+        `sceau-key v1 kid=${kid.toString("hex")} pub=${key.publicKey.toString("hex")}${seedInfo.generated ? " new" : ""}`
+    )
+    const counter = new Counter()
+    await counter.boot()
+    const sensor = new SimulatedClimate()
+    let pending: Sample[] = [{ channel: BOOT_CHANNEL, value: counter.boots, at: ds.millis() }]
+    let rounds = 0
+    let frames = 0
+    for (;;) {
+        await sensor.sample(pending)
+        rounds++
+        if (rounds >= BATCH_SIZE) {
+            const now = ds.millis()
+            const readings: Reading[] = []
+            for (const s of pending) readings.push({ channel: s.channel, value: s.value, age: ageOf(s, now) })
+            const c = await counter.take()
+            const frame = await sealRecord(key, { counter: c, time: null, readings: readings }, WITH_KID ? kid : null)
+            console.log(`sceau-frame ${frame.toString("hex")}`)
+            pending = []
+            rounds = 0
+            frames++
+            if (MAX_FRAMES > 0 && frames >= MAX_FRAMES) {
+                console.log("#done")
+                return
+            }
+        }
+        await ds.sleep(SAMPLE_INTERVAL_MS)
+    }
 }
-console.log(`200 sqr ${ds.millis() - t3} ms`)
-console.log("#done")
+
+try {
+    await run()
+} catch (e) {
+    console.log(`sceau-error ${e}`)
+}
