@@ -47,6 +47,14 @@ export interface IngestorOptions {
   /** Verification worker threads (default 0: verify on the main thread). Needs a database file. */
   workers?: number;
   metrics?: Metrics;
+  /**
+   * Group commit: while frames keep arriving, a commit waits until about ten times the last
+   * commit's duration (its fsync) has passed since the previous one, up to this (default 100 ms),
+   * so one fsync is shared by every frame that arrived meanwhile (about 10% of the time at full
+   * load). As soon as an event-loop turn brings no new frame (a lone frame, or every client
+   * waiting for its answer), the queue is committed at once.
+   */
+  maxCommitDelayMs?: number;
 }
 
 interface Pending {
@@ -79,6 +87,11 @@ export class Ingestor {
   private queue: Queued[] = [];
   private windows = new Map<string, ReplayWindow>();
   private flushScheduled = false;
+  private arrivals = 0;
+  private arrivalsAtCheck = 0;
+  private lastCommitEnd = 0;
+  private commitGapMs = 0;
+  private readonly maxCommitDelayMs: number;
   private closed = false;
   private readonly workers: WorkerSlot[] = [];
   private readonly jobs = new Map<number, Pending>();
@@ -98,6 +111,7 @@ export class Ingestor {
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
+    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 100;
     const workers = options.workers ?? 0;
     if (workers > 0) {
       if (store.file === ':memory:' || store.file === '') throw new RangeError('workers: verification workers need a database file, not :memory:');
@@ -215,17 +229,31 @@ export class Ingestor {
     const readings = storedReadings(outcome);
     if (readings !== undefined) row.readings = readings;
     this.queue.push({ pending: p, row, outcome });
+    this.arrivals++;
     if (this.queue.length >= this.batchMax) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      this.arrivalsAtCheck = this.arrivals;
+      setImmediate(this.checkFlush);
     }
   }
+
+  private readonly checkFlush = (): void => {
+    if (!this.flushScheduled) return;
+    const stillArriving = this.arrivals !== this.arrivalsAtCheck;
+    if (stillArriving && performance.now() - this.lastCommitEnd < this.commitGapMs && this.queue.length < this.batchMax) {
+      this.arrivalsAtCheck = this.arrivals;
+      setImmediate(this.checkFlush);
+      return;
+    }
+    this.flush();
+  };
 
   /** Commits every queued frame in one transaction, then settles their promises. */
   flush(): void {
     this.flushScheduled = false;
     if (this.queue.length === 0) return;
+    const started = performance.now();
     const batch = this.queue;
     const windows = this.windows;
     this.queue = [];
@@ -247,6 +275,8 @@ export class Ingestor {
     }
     this.metrics.storeBatches++;
     const now = performance.now();
+    this.lastCommitEnd = now;
+    this.commitGapMs = Math.min(this.maxCommitDelayMs, (now - started) * 10);
     batch.forEach((q, i) => {
       this.metrics.inFlight--;
       const transport = q.row.source.split(':', 1)[0]!;
