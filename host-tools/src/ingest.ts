@@ -48,9 +48,9 @@ export interface IngestorOptions {
   workers?: number;
   metrics?: Metrics;
   /**
-   * Group commit: while frames keep arriving, a commit waits until about ten times the last
-   * commit's duration (its fsync) has passed since the previous one, up to this (default 100 ms),
-   * so one fsync is shared by every frame that arrived meanwhile (about 10% of the time at full
+   * Group commit: while frames keep arriving, a commit waits until about four times the last
+   * commit's duration (its fsync) has passed since the previous one, up to this (default 25 ms),
+   * so one fsync is shared by every frame that arrived meanwhile (about 20% of the time at full
    * load). As soon as an event-loop turn brings no new frame (a lone frame, or every client
    * waiting for its answer), the queue is committed at once.
    */
@@ -111,7 +111,7 @@ export class Ingestor {
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
-    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 100;
+    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 25;
     const workers = options.workers ?? 0;
     if (workers > 0) {
       if (store.file === ':memory:' || store.file === '') throw new RangeError('workers: verification workers need a database file, not :memory:');
@@ -276,7 +276,7 @@ export class Ingestor {
     this.metrics.storeBatches++;
     const now = performance.now();
     this.lastCommitEnd = now;
-    this.commitGapMs = Math.min(this.maxCommitDelayMs, (now - started) * 10);
+    this.commitGapMs = Math.min(this.maxCommitDelayMs, (now - started) * 4);
     batch.forEach((q, i) => {
       this.metrics.inFlight--;
       const transport = q.row.source.split(':', 1)[0]!;
