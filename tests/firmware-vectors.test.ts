@@ -5,6 +5,7 @@
 import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromHex, linkProfile } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script without type declarations
 import { runVectors } from '../firmware/scripts/vectors.mjs';
@@ -43,11 +44,27 @@ const pkcs8 = (seed: string) =>
 const rawPublic = (seed: string) => createPublicKey(pkcs8(seed)).export({ format: 'der', type: 'spki' }).subarray(12);
 const bstrHead = (n: number) => (n < 24 ? (0x40 + n).toString(16) : n < 256 ? '58' + n.toString(16).padStart(2, '0') : '59' + n.toString(16).padStart(4, '0'));
 
-let results: { frame?: string; publicKey?: string; signature?: string }[] = [];
+// fragments.json: the datagrams of a frame on each link profile (tag = counter mod 8, hint = first
+// two bytes of the kid where the profile does not name the sender)
+const fragmentVectors = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'fragments.json'), 'utf8')).vectors as {
+  profile: string; frame: string; datagrams: string[];
+}[];
+const fragmentCases = fragmentVectors.map(v => {
+  const p = linkProfile(v.profile)!;
+  const first = fromHex(v.datagrams[0]!);
+  const whole = v.datagrams.length === 1;
+  const tag = whole ? 0 : (first[0]! >> 4) & 7;
+  const kidAt = v.frame.indexOf('a10448');
+  const hint = p.identifiesSender ? null : v.frame.slice(kidAt + 6, kidAt + 10);
+  return { fragment: v.frame, mtu: p.mtu, tag, hint };
+});
+
+let results: { frame?: string; publicKey?: string; signature?: string; datagrams?: string[] }[] = [];
 const cases = [
   ...rfc.map(v => ({ seed: v.secretKey, message: v.message })),
   ...frames.map(f => ({ seed: f.seed, record: f.record, kid: f.kid })),
   ...byHand.map(h => ({ seed: seedH, record: h.record, kid: h.kid })),
+  ...fragmentCases,
 ];
 
 beforeAll(async () => {
@@ -88,6 +105,14 @@ describe('firmware in the DeviceScript VM', () => {
         const sigStructure = Buffer.from('846a5369676e61747572653143a1012740' + payloadBstr, 'hex');
         const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' });
         expect(verify(null, sigStructure, spki, sig)).toBe(true);
+      });
+    });
+  });
+
+  describe('protocol/vectors/fragments.json, datagrams byte for byte', () => {
+    fragmentVectors.forEach((v, i) => {
+      it(`${v.profile} (${v.datagrams.length} datagram${v.datagrams.length > 1 ? 's' : ''})`, () => {
+        expect(results[rfc.length + frames.length + byHand.length + i].datagrams).toEqual(v.datagrams);
       });
     });
   });

@@ -40,3 +40,14 @@ export function buildEntry(entry, replace = {}) {
         rmSync(dir, { recursive: true, force: true })
     }
 }
+
+/** src/config.ts with some constants replaced: `{ LINK: "tcp", TCP_PORT: 1234 }`. */
+export function configSource(overrides = {}) {
+    let text = readFileSync(join(root, "src", "config.ts"), "utf8")
+    for (const [name, value] of Object.entries(overrides)) {
+        const re = new RegExp(`^export const ${name}(: \\w+)? = .*$`, "m")
+        if (!re.test(text)) throw new Error(`configSource: no constant ${name} in src/config.ts`)
+        text = text.replace(re, `export const ${name}$1 = ${JSON.stringify(value)}`)
+    }
+    return text
+}

@@ -2,7 +2,8 @@
 // npm run -w firmware vectors -- IN.json OUT.json
 // IN.json: [{ "seed": hex32, "record": [1, counter, time|null, [[ch, value(, age)], ...]], "kid": bool }]
 //          (an item { "seed", "message": hex } asks for a raw RFC 8032 signature instead)
-// OUT.json: [{ "frame": hex }] (or { "publicKey", "signature" } for raw items), in input order,
+// (an item { "fragment": frame hex, "mtu", "tag", "hint": hex | null } asks for the datagrams)
+// OUT.json: [{ "frame": hex }] (or { "publicKey", "signature" }, or { "datagrams" }), in input order,
 // computed by the firmware's own CBOR writer, SHA-2 and Ed25519 running in the DeviceScript VM.
 import { readFileSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
@@ -13,6 +14,7 @@ import { runToMarker } from "./devs-vm.mjs"
 export async function runVectors(cases, { timeoutMs } = {}) {
     if (!Array.isArray(cases)) throw new TypeError("input: expected a JSON array of cases")
     const texts = cases.map((c, i) => {
+        if (c && typeof c.fragment === "string") return JSON.stringify({ fragment: c.fragment, mtu: c.mtu, tag: c.tag, hint: c.hint ?? null })
         if (typeof c !== "object" || c === null || typeof c.seed !== "string" || !/^[0-9a-fA-F]{64}$/.test(c.seed))
             throw new TypeError(`case ${i}: expected { seed: 64 hex characters, ... }`)
         if (c.message === undefined && !Array.isArray(c.record))
@@ -23,15 +25,21 @@ export async function runVectors(cases, { timeoutMs } = {}) {
     const { binary } = buildEntry("src/vectors-main.ts", { "src/vector-input.ts": input })
     const lines = await runToMarker(binary, { timeoutMs: timeoutMs ?? 20000 + 1000 * cases.length })
     const hex = cases.map(() => "")
+    const datagrams = []
     const results = cases.map(() => null)
     for (const line of lines) {
         const [tag, idx, rest] = [line.split(" ")[0], Number(line.split(" ")[1]), line.split(" ").slice(2).join(" ")]
         if (tag === "#out") hex[idx] += rest
-        else if (tag === "#end")
+        else if (tag === "#end" && rest === "datagram") {
+            ;(datagrams[idx] ??= []).push(hex[idx])
+            hex[idx] = ""
+        } else if (tag === "#end")
             results[idx] =
                 rest === "signature"
                     ? { publicKey: hex[idx].slice(0, 64), signature: hex[idx].slice(64) }
-                    : { frame: hex[idx] }
+                    : rest === "fragments"
+                      ? { datagrams: datagrams[idx] ?? [] }
+                      : { frame: hex[idx] }
         else if (tag === "#error") throw new Error(`case ${idx}: firmware error: ${rest}`)
         else if (line.startsWith("! ")) throw new Error(`VM error: ${lines.filter(l => l.startsWith("! ")).join("\n")}`)
     }

@@ -3,13 +3,23 @@
 
 /** Milliseconds between two samplings of the sensors. */
 export const SAMPLE_INTERVAL_MS = 60000
-/** Readings sampled before one record is sealed (each carries its age). */
+/** Sampling rounds batched into one record at most (each reading carries its age). */
 export const BATCH_SIZE = 1
 /** Counter values reserved per settings write (a power cut skips at most this many). */
 export const COUNTER_BLOCK = 16
 /** Put the kid in the unprotected header (false where the transport names the device). */
-export const WITH_KID = true
+export const WITH_KID: boolean = true
 /** Give up on a settings read or write after this long (the settings server may be absent). */
 export const SETTINGS_TIMEOUT_MS = 5000
-/** Stop after this many frames (0 = run forever); used by tests. */
+/** Stop after this many frames sent (0 = run forever); used by tests. */
 export const MAX_FRAMES = 0
+/** "console" (hex lines) or "tcp" (2-byte big-endian length + datagram, the gateway's TCP ingest). */
+export const LINK: string = "console"
+/** Largest datagram of the link; frames above it are cut into fragments (design: Link). */
+export const LINK_MTU = 65535
+/** Whether the transport names the sender (if not, fragments carry a 2-byte sender hint). */
+export const LINK_IDENTIFIES_SENDER: boolean = true
+export const TCP_HOST: string = "127.0.0.1"
+export const TCP_PORT = 4700
+/** Batches held while the link is down; when full, the oldest are merged, then dropped. */
+export const QUEUE_MAX = 8

@@ -1,13 +1,14 @@
 // Entry point of `npm run -w firmware vectors`: seals every case of src/vector-input.ts with the
 // firmware's own encoder and signer, printing results as console lines the Node side collects:
 //   #out <case> <hex chunk>   (chunks of one case concatenate to its result)
-//   #end <case> <kind>        (kind: frame | signature)
+//   #end <case> <kind>        (kind: frame | signature | datagram)
 //   #error <case> <message>
 //   #done
 import * as ds from "@devicescript/core"
 import { CASES } from "./vector-input"
 import { Ed25519Key, ed25519ExpandKey, ed25519Sign } from "./ed25519"
 import { Reading, SensorRecord, kidOf, sealRecord } from "./seal"
+import { fragmentFrame } from "./fragment"
 
 function emit(i: number, data: Buffer, kind: string): void {
     const hexs = data.toString("hex")
@@ -31,6 +32,15 @@ let key: Ed25519Key = null
 for (let i = 0; i < CASES.length; i++) {
     try {
         const c = JSON.parse(CASES[i])
+        if (c.fragment !== undefined) {
+            // { fragment: frame hex, mtu, tag, hint: hex | null } -> one result per datagram
+            const hint = c.hint === null ? null : Buffer.from(c.hint, "hex")
+            const parts = fragmentFrame(Buffer.from(c.fragment, "hex"), c.mtu, c.tag, hint)
+            for (const d of parts) emit(i, d, "datagram")
+            console.log(`#end ${i} fragments`)
+            await ds.sleep(0)
+            continue
+        }
         const seedHex: string = c.seed
         if (seedHex.length !== 64) throw new Error("seed must be 32 bytes of hex")
         if (seedHex !== lastSeed) {
