@@ -278,7 +278,7 @@ describe('sceau provision and flash', () => {
     const r = sceau(['provision', '--db', db, '--write-key', env, '--key', keyFile, '--json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ kid, publicKey });
-    expect(readFileSync(env, 'utf8')).toBe(`WIFI_SSID=lab\nSCEAU_KEY=${toHex(seed)}\n`);
+    expect(readFileSync(env, 'utf8')).toBe(`WIFI_SSID=lab\nsceau_seed=${toHex(seed)}\n`);
     expect(statSync(env).mode & 0o777).toBe(0o600);
     expect(sceau(['provision', '--db', db]).status).toBe(2);
   });

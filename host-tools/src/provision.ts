@@ -5,8 +5,9 @@
  *
  * `findKeyLines` reads such lines from a saved log or from a serial port, checks that the kid
  * is the key's fingerprint, and the CLI registers the key. For factory provisioning the host
- * generates the key instead and writes it into the firmware's settings file (`SCEAU_KEY=<seed
- * hex>` in a DeviceScript `.env.local`), so the board never has to generate one.
+ * generates the key instead and writes it into the firmware's settings file (`sceau_seed=<seed
+ * hex>` in a DeviceScript `.env.local`: the setting the firmware reads its seed from), so the
+ * board never has to generate one.
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -14,8 +15,12 @@ import { createInterface } from 'node:readline';
 import { fromHex, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import { ioError, usageError } from './errors.js';
 
-/** The console line, anywhere in a line (serial logs often prefix a timestamp or a tag). */
-export const KEY_LINE_RE = /sceau:key kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
+/**
+ * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag). The
+ * documented form is `sceau:key kid=… pub=…`; `sceau-key v1 kid=… pub=…` (an early firmware
+ * spelling) is read too.
+ */
+export const KEY_LINE_RE = /(?:sceau:key|sceau-key v1) kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
 
 export interface KeyLine {
   kid: string;
@@ -29,7 +34,7 @@ export type KeyLineResult = { ok: true; key: KeyLine } | { ok: false; line: numb
 export function parseKeyLine(text: string, line = 0): KeyLineResult {
   const match = KEY_LINE_RE.exec(text);
   if (match === null) {
-    if (text.includes('sceau:key')) return { ok: false, line, detail: `line ${line}: "sceau:key" line not in the form "sceau:key kid=<16 hex> pub=<64 hex>"` };
+    if (text.includes('sceau:key') || text.includes('sceau-key')) return { ok: false, line, detail: `line ${line}: "sceau:key" line not in the form "sceau:key kid=<16 hex> pub=<64 hex>"` };
     return undefined;
   }
   const publicKey = fromHex(match[2]!);
@@ -98,10 +103,10 @@ export async function readKeyFromPort(port: string, options: { baud: number; tim
 }
 
 /** The settings line the firmware reads its factory key from. */
-export const FIRMWARE_KEY_SETTING = 'SCEAU_KEY';
+export const FIRMWARE_KEY_SETTING = 'sceau_seed';
 
 /**
- * Writes (or replaces) `SCEAU_KEY=<seed hex>` in a DeviceScript settings file such as
+ * Writes (or replaces) `sceau_seed=<seed hex>` in a DeviceScript settings file such as
  * `firmware/.env.local`, keeping its other lines; the file is written 0600.
  */
 export function writeFirmwareKey(envFile: string, seed: Bytes): void {
