@@ -4,17 +4,11 @@
 import { fromHex, MemoryKeyring, verifyFrame } from '@sceau/protocol';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script without type declarations
-import { buildEntry } from '../firmware/scripts/build.mjs';
+import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
 // @ts-expect-error plain ESM script without type declarations
 import { startVm } from '../firmware/scripts/devs-vm.mjs';
 
-const CONFIG = `export const SAMPLE_INTERVAL_MS = 1
-export const BATCH_SIZE = 1
-export const COUNTER_BLOCK = 8
-export const WITH_KID = true
-export const SETTINGS_TIMEOUT_MS = 5000
-export const MAX_FRAMES = 0
-`;
+const CONFIG = configSource({ SAMPLE_INTERVAL_MS: 1, BATCH_SIZE: 1, COUNTER_BLOCK: 8 });
 
 // a small deterministic PRNG (pinned seed) for the cut times
 function prng(seed: number) {

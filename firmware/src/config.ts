@@ -23,3 +23,7 @@ export const TCP_HOST: string = "127.0.0.1"
 export const TCP_PORT = 4700
 /** Batches held while the link is down; when full, the oldest are merged, then dropped. */
 export const QUEUE_MAX = 8
+/** Boards: the I2C climate sensor, "sht30" (also SHT31), "shtc3" or "aht20". */
+export const SENSOR: string = "sht30"
+/** Boards: give up on a sensor read after this long (the reading is skipped). */
+export const SENSOR_TIMEOUT_MS = 2000

@@ -1,0 +1,119 @@
+// sceau firmware: boot (key, counter, boot reading), then sample, batch, seal and send, holding
+// batches in a bounded queue while the link is down. Entry points (src/main.ts for the VM,
+// src/board-*.ts for boards) choose the sensor source and call runFirmware().
+// Console lines (documented in README.md, read by provisioning tools and CI):
+//   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]     once per boot
+//   sceau-frame <hex>                                 a sealed frame (console link)
+//   sceau-fragment <hex>                              a fragment of one (console link, small MTU)
+//   sceau-error <message>
+import * as ds from "@devicescript/core"
+import {
+    BATCH_SIZE,
+    LINK,
+    LINK_IDENTIFIES_SENDER,
+    LINK_MTU,
+    MAX_FRAMES,
+    QUEUE_MAX,
+    SAMPLE_INTERVAL_MS,
+    TCP_HOST,
+    TCP_PORT,
+    WITH_KID,
+} from "./config"
+import { ed25519ExpandKey } from "./ed25519"
+import { fragmentFrame, maxFrameBytes } from "./fragment"
+import { ConsoleLink, Link, TcpLink } from "./links"
+import { DROPPED_CHANNEL, SampleQueue } from "./queue"
+import { Reading, kidOf, sealRecord } from "./seal"
+import { Counter, loadOrCreateSeed } from "./state"
+import { Sample, SensorSource } from "./sensors"
+
+const BOOT_CHANNEL = 32
+/** A frame is the record plus at most 85 bytes (design: Seal, size); a reading at most 16. */
+const SEAL_OVERHEAD = 85
+const RECORD_HEAD = 1 + 1 + 5 + 9 + 3
+const READING_MAX = 16
+
+function ageOf(s: Sample, now: number): number {
+    const age = Math.round((now - s.at) / 1000)
+    return age < 0 ? 0 : age
+}
+
+export async function runFirmware(sensor: SensorSource): Promise<void> {
+    const seedInfo = await loadOrCreateSeed()
+    const key = await ed25519ExpandKey(seedInfo.seed)
+    const kid = await kidOf(key.publicKey)
+    console.log(
+        `sceau-key v1 kid=${kid.toString("hex")} pub=${key.publicKey.toString("hex")}${seedInfo.generated ? " new" : ""}`
+    )
+    const counter = new Counter()
+    await counter.boot()
+    const link: Link = LINK === "tcp" ? new TcpLink(TCP_HOST, TCP_PORT, LINK_MTU) : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
+    // batch to the link's budget: one datagram when a useful frame fits the MTU, else 16 fragments
+    const hinted = !link.identifiesSender
+    const budget = link.mtu >= SEAL_OVERHEAD + RECORD_HEAD + 2 * READING_MAX ? link.mtu : maxFrameBytes(link.mtu, hinted)
+    let maxReadings = Math.floor((budget - SEAL_OVERHEAD - RECORD_HEAD) / READING_MAX)
+    if (maxReadings < 1) maxReadings = 1
+    const queue = new SampleQueue(QUEUE_MAX, maxReadings)
+    let batch: Sample[] = [{ channel: BOOT_CHANNEL, value: counter.boots, at: ds.millis() }]
+    let rounds = 0
+    let frames = 0
+    let reportedDrops = 0
+    for (;;) {
+        await sensor.sample(batch)
+        rounds++
+        if (rounds >= BATCH_SIZE || batch.length >= maxReadings) {
+            // a batch larger than one frame's budget goes out as several records
+            let part: Sample[] = []
+            for (const s of batch) {
+                part.push(s)
+                if (part.length === maxReadings) {
+                    queue.push(part)
+                    part = []
+                }
+            }
+            if (part.length > 0) queue.push(part)
+            batch = []
+            rounds = 0
+        }
+        // send what the queue holds, oldest first, until the link refuses
+        for (;;) {
+            const b = queue.peek()
+            if (b === null) break
+            const now = ds.millis()
+            const readings: Reading[] = []
+            for (const s of b) readings.push({ channel: s.channel, value: s.value, age: ageOf(s, now) })
+            const drops = queue.dropped - reportedDrops
+            if (drops > 0 && readings.length < maxReadings) readings.push({ channel: DROPPED_CHANNEL, value: drops, age: 0 })
+            const c = await counter.take()
+            const frame = await sealRecord(key, { counter: c, time: null, readings: readings }, WITH_KID ? kid : null)
+            const datagrams = fragmentFrame(frame, link.mtu, c % 8, hinted ? kid.slice(0, 2) : null)
+            let sent = true
+            for (const d of datagrams) {
+                if (!(await link.send(d))) {
+                    sent = false
+                    break
+                }
+            }
+            // unsent: the batch stays queued; its counter is skipped, never reused
+            if (!sent) break
+            queue.shift()
+            if (drops > 0 && readings.length <= maxReadings && readings[readings.length - 1].channel === DROPPED_CHANNEL)
+                reportedDrops += drops
+            frames++
+            if (MAX_FRAMES > 0 && frames >= MAX_FRAMES) {
+                console.log("#done")
+                return
+            }
+        }
+        await ds.sleep(SAMPLE_INTERVAL_MS)
+    }
+}
+
+/** runFirmware, reporting a fatal error as a console line. */
+export async function startFirmware(sensor: SensorSource): Promise<void> {
+    try {
+        await runFirmware(sensor)
+    } catch (e) {
+        console.log(`sceau-error ${e}`)
+    }
+}
