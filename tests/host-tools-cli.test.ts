@@ -300,3 +300,29 @@ describe('sceau provision and flash', () => {
     expect(sceau(['flash', '--board', 'pico']).status).toBe(2);
   });
 });
+
+describe('sceau output into a closed pipe', () => {
+  it('a reader that stops early (`sceau ... | head`) is not an error for sceau', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [bin, 'keys', 'generate', '--out', join(dir, 'pipe-keys')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before sceau writes
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    expect(stderr).not.toMatch(/EPIPE|internal error/);
+    expect(status).toBe(0);
+  });
+});
+
+describe('sceau sim (delegates to @sceau/simulator)', () => {
+  it('runs a small fleet through sceau-sim and passes its exit status and options through', () => {
+    const ok = sceau(['sim', 'run', '--devices', '3', '--duration', '1h', '--interval', '10m', '--seed', '7', '--json']);
+    expect(ok.status).toBe(0);
+    const summary = JSON.parse(ok.stdout) as Record<string, unknown>;
+    expect(summary).toMatchObject({ devices: 3, recordsSealed: 18, falseAccepts: 0, dutyCycleViolations: 0 });
+    const help = sceau(['sim', 'run', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/sceau-sim run/);
+    expect(sceau(['sim', 'run', '--no-such-option']).status).toBe(2);
+  });
+});

@@ -3,8 +3,11 @@
  * with --json), logs on stderr, exit codes 0 ok, 1 verification failed, 2 usage, 3 I/O or
  * device, 4 internal. Secrets are read from files, never taken on argv.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   channels as builtInChannels,
@@ -513,7 +516,45 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       });
     });
 
+  // --- sim --------------------------------------------------------------------------------------
+  // The simulator depends on host-tools (its in-process gateway), so host-tools never imports it:
+  // `sceau sim ...` runs the simulator's own command (`sceau-sim`) when @sceau/simulator is installed.
+  program
+    .command('sim')
+    .description('fleet simulator: `sceau sim run --help` (runs @sceau/simulator\'s sceau-sim)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'passed to sceau-sim')
+    .action(async (args: string[]) => {
+      setExit(await runSimulator(args));
+    });
+
   return program;
+}
+
+/** Runs `sceau-sim` of @sceau/simulator with `args`, stdio inherited; resolves with its exit code. */
+async function runSimulator(args: string[]): Promise<number> {
+  let bin: string;
+  try {
+    const pkg = createRequire(import.meta.url).resolve('@sceau/simulator/package.json');
+    bin = join(dirname(pkg), 'bin', 'sceau-sim.js');
+  } catch {
+    throw usageError('sim: @sceau/simulator is not installed (npm install @sceau/simulator)');
+  }
+  const child = spawn(process.execPath, [bin, ...args], { stdio: 'inherit' });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise<number>((resolvePromise, reject) => {
+      child.on('error', (error) => reject(ioError(`sim: cannot run ${bin}: ${error.message}`)));
+      child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : EXIT.internal)));
+    });
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
 }
 
 function inspectFrame(bytes: Uint8Array): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {

@@ -12,6 +12,8 @@ export interface TcpIngestOptions {
   ingestor: Ingestor;
   metrics: Metrics;
   reassembler: Reassembler;
+  /** Reassembly clock in ms (default Date.now). */
+  clock?: () => number;
   log: (message: string) => void;
   /** Connections idle this long are closed (default 10 minutes). */
   idleMs?: number;
@@ -37,7 +39,7 @@ export function createTcpIngest(options: TcpIngestOptions): Server {
         if (buffer.length < 2 + length) break;
         const datagram = new Uint8Array(buffer.subarray(2, 2 + length));
         buffer = buffer.subarray(2 + length);
-        const pushed = options.reassembler.push(datagram, Date.now(), source);
+        const pushed = options.reassembler.push(datagram, (options.clock ?? Date.now)(), source);
         options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
         if (pushed.kind !== 'frame') continue;
         options.ingestor.ingest(pushed.frame, { source }).catch((error: unknown) => {

@@ -12,6 +12,8 @@ export interface UdpIngestOptions {
   ingestor: Ingestor;
   metrics: Metrics;
   reassembler: Reassembler;
+  /** Reassembly clock in ms (default Date.now). */
+  clock?: () => number;
   log: (message: string) => void;
   ipv6?: boolean;
 }
@@ -24,7 +26,7 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
   });
   socket.on('message', (message, rinfo) => {
     const source = `udp:${rinfo.address}:${rinfo.port}`;
-    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), Date.now(), source);
+    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), (options.clock ?? Date.now)(), source);
     options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
     if (pushed.kind !== 'frame') {
       if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');

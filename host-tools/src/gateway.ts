@@ -40,6 +40,11 @@ export interface GatewayOptions {
   maxInFlight?: number;
   /** Incomplete fragmented messages expire after this long (default 10 minutes). */
   reassemblyExpiryMs?: number;
+  /**
+   * The clock of reassembly, in ms (default `Date.now`). A simulator running on virtual time
+   * passes its own, so fragment expiry follows virtual time and never mixes the two clocks.
+   */
+  clock?: () => number;
   channels?: ChannelRegistry;
   synchronous?: 'full' | 'normal';
   /** Logger for operational messages (default: stderr). */
@@ -62,7 +67,10 @@ export interface Gateway {
    * `{ kind: 'pending' | 'duplicate' | 'invalid' }` for a fragment that completes nothing.
    */
   ingest(frame: Uint8Array, source?: string | IngestOptions): Promise<IngestResult>;
-  /** Pushes a datagram through a reassembler first (`hinted` for links without sender identity, as UDP). */
+  /**
+   * Pushes a datagram through a reassembler first (`hinted` for links without sender identity,
+   * as UDP). `nowMs` defaults to the gateway's clock and must be on that clock.
+   */
   ingestDatagram(datagram: Uint8Array, options: IngestOptions & { hinted?: boolean; nowMs?: number }): Promise<IngestResult | { kind: 'pending' | 'duplicate' | 'invalid'; detail?: string }>;
   /** Stores every frame received so far. */
   drain(): Promise<void>;
@@ -163,8 +171,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const b = hintedReassembler.stats();
     return metrics.render({ reassemblyExpired: a.expired + b.expired, reassemblyPending: a.pending + b.pending });
   };
+  const clock = options.clock ?? Date.now;
   const expiryTimer = setInterval(() => {
-    const now = Date.now();
+    const now = clock();
     namedReassembler.expire(now);
     hintedReassembler.expire(now);
   }, Math.min(10_000, expiryMs));
@@ -199,18 +208,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   try {
     if (options.http !== undefined && options.http !== false) {
-      http = createHttpApi({ store, ingestor, metrics, token, renderMetrics, log, reassemble: (d, key) => namedReassembler.push(d, Date.now(), key), ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
+      http = createHttpApi({ store, ingestor, metrics, token, renderMetrics, log, reassemble: (d, key) => namedReassembler.push(d, clock(), key), ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
       const e = await listen(http, parseEndpoint(options.http, DEFAULT_HTTP_PORT, '--http'));
       const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
       addresses.http = { ...e, url: `http://${hostInUrl}:${e.port}` };
     }
     if (options.tcp !== undefined && options.tcp !== false) {
-      tcp = createTcpIngest({ ingestor, metrics, reassembler: namedReassembler, log });
+      tcp = createTcpIngest({ ingestor, metrics, reassembler: namedReassembler, clock, log });
       addresses.tcp = await listen(tcp, parseEndpoint(options.tcp, DEFAULT_TCP_PORT, '--tcp'));
     }
     if (options.udp !== undefined && options.udp !== false) {
       const endpoint = parseEndpoint(options.udp, DEFAULT_UDP_PORT, '--udp');
-      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, log, ipv6: endpoint.host.includes(':') });
+      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, clock, log, ipv6: endpoint.host.includes(':') });
       addresses.udp = await bindUdp(udp, endpoint);
     }
   } catch (error) {
@@ -230,7 +239,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ingest,
     async ingestDatagram(datagram, opts) {
       const reassembler = opts.hinted ? hintedReassembler : namedReassembler;
-      const pushed = reassembler.push(datagram, opts.nowMs ?? Date.now(), opts.deviceId ?? opts.source);
+      const pushed = reassembler.push(datagram, opts.nowMs ?? clock(), opts.deviceId ?? opts.source);
       metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
       if (pushed.kind !== 'frame') return pushed.kind === 'invalid' ? { kind: 'invalid', detail: pushed.detail } : { kind: pushed.kind };
       return ingestor.ingest(pushed.frame, opts);

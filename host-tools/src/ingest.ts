@@ -120,6 +120,7 @@ export class Ingestor {
         const slot: WorkerSlot = { worker, busy: 0 };
         worker.on('message', (results: Array<{ id: number; result: VerifyResult }>) => {
           slot.busy -= results.length;
+          if (slot.busy === 0) worker.unref(); // idle workers must not keep the process alive
           for (const { id, result } of results) this.done.set(id, result);
           this.applyInOrder();
         });
@@ -185,7 +186,9 @@ export class Ingestor {
     // Least-busy worker, round robin among equals; jobs are posted in batches once per tick.
     let slot = this.workers[this.nextWorker++ % this.workers.length]!;
     for (const w of this.workers) if (w.busy < slot.busy) slot = w;
-    slot.busy++;
+    // A worker holding jobs keeps the event loop alive until it answers (an in-process caller
+    // awaiting only these results would otherwise see the process exit with nothing pending).
+    if (slot.busy++ === 0) slot.worker.ref();
     let list = this.outbox.get(slot);
     if (list === undefined) this.outbox.set(slot, (list = []));
     const job = { id, frame: p.frame, now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes, ...(p.options.deviceId === undefined ? {} : { deviceId: p.options.deviceId }) };

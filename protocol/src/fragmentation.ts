@@ -82,7 +82,10 @@ export function fragment(frame: Bytes, profile: LinkProfile, options: FragmentOp
 export interface ReassemblerOptions {
   /** Fragments carry a sender hint (the profile does not identify the sender). */
   senderHint?: boolean;
-  /** An incomplete message expires this long after its first fragment (default 10 minutes). */
+  /**
+   * An incomplete message expires when no fragment of it arrived for this long (default 10
+   * minutes). Set it from the link's pacing: Sigfox sends about six uplinks an hour.
+   */
   expiryMs?: number;
   /** Most incomplete messages held at once; the oldest is expired to make room (default 10,000). */
   maxPending?: number;
@@ -110,7 +113,8 @@ export interface ReassemblerStats {
 }
 
 interface Partial {
-  firstAt: number;
+  /** Arrival of the message's latest fragment. */
+  lastAt: number;
   parts: Array<Bytes | undefined>;
 }
 
@@ -162,7 +166,7 @@ export class Reassembler {
     const chunk = datagram.slice(1 + hintLength);
 
     let partial = this.pending.get(key);
-    if (partial !== undefined && now - partial.firstAt > this.expiryMs) {
+    if (partial !== undefined && now - partial.lastAt > this.expiryMs) {
       this.drop(key);
       partial = undefined;
     }
@@ -179,14 +183,14 @@ export class Reassembler {
         // message's. The old message is given up and counted; the signature catches a mix-up.
         this.counts.expired++;
         partial.parts = partial.parts.map((part, i) => (i > index ? part : undefined));
-        partial.firstAt = now;
       }
     }
     if (partial === undefined) {
       if (this.pending.size >= this.maxPending) this.evictOldest();
-      partial = { firstAt: now, parts: [] };
+      partial = { lastAt: now, parts: [] };
       this.pending.set(key, partial);
     }
+    partial.lastAt = now;
     partial.parts[index] = chunk;
     return this.tryComplete(key, partial);
   }
@@ -209,11 +213,11 @@ export class Reassembler {
     return { kind: 'frame', frame, fragments: top + 1 };
   }
 
-  /** Expires incomplete messages older than the expiry at `now`; returns how many. */
+  /** Expires incomplete messages idle for longer than the expiry at `now`; returns how many. */
   expire(now: number): number {
     let n = 0;
     for (const [key, partial] of this.pending) {
-      if (now - partial.firstAt > this.expiryMs) {
+      if (now - partial.lastAt > this.expiryMs) {
         this.drop(key);
         n++;
       }

@@ -21,12 +21,8 @@ export class HostToolsGatewaySink implements FrameSink {
   readonly observable = true;
   readonly maxInFlight = 2048;
   private readonly hinted = new Map<string, boolean>();
-  /**
-   * The gateway's reassemblers also expire pending messages on a wall-clock timer
-   * (Date.now()); virtual receive times are given on a wall-clock base taken at start, so that
-   * timer (virtual time runs ahead of it) never expires a message that virtual time has not.
-   */
-  private readonly wallBase = Date.now();
+  /** Virtual time of the latest datagram: the gateway's reassembly clock, so fragments expire on virtual time. */
+  private virtualNow = 0;
 
   private constructor(
     readonly gateway: Gateway,
@@ -37,8 +33,17 @@ export class HostToolsGatewaySink implements FrameSink {
 
   static async start(options: HostToolsGatewayOptions = {}): Promise<HostToolsGatewaySink> {
     const db = options.db ?? ':memory:';
-    const gateway = await startGateway({ db, synchronous: 'normal', maxInFlight: 1_000_000, log: () => {}, ...(options.workers ? { workers: options.workers } : {}) });
-    return new HostToolsGatewaySink(gateway, db);
+    let sink: HostToolsGatewaySink | undefined;
+    const gateway = await startGateway({
+      db,
+      synchronous: 'normal',
+      maxInFlight: 1_000_000,
+      log: () => {},
+      clock: () => sink?.virtualNow ?? 0,
+      ...(options.workers ? { workers: options.workers } : {}),
+    });
+    sink = new HostToolsGatewaySink(gateway, db);
+    return sink;
   }
 
   register(devices: DeviceRegistration[]): void {
@@ -55,6 +60,7 @@ export class HostToolsGatewaySink implements FrameSink {
   }
 
   async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {
+    this.virtualNow = meta.t;
     let hinted = this.hinted.get(meta.link);
     if (hinted === undefined) {
       hinted = !linkProfile(meta.link).identifiesSender;
@@ -65,7 +71,6 @@ export class HostToolsGatewaySink implements FrameSink {
       ...(meta.source.startsWith('deveui:') ? { deviceId: meta.source } : {}),
       receivedAt: meta.unixMs,
       hinted,
-      nowMs: this.wallBase + meta.t,
     });
     if ('kind' in r) return r.kind === 'invalid' ? { kind: 'invalid', detail: r.detail ?? '' } : { kind: r.kind };
     if (r.ok) return { kind: 'accepted', kid: r.kid ?? '', counter: r.counter ?? 0 };
