@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain ESM script without type declarations
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
 // @ts-expect-error plain ESM script without type declarations
-import { startVm } from '../firmware/scripts/devs-vm.mjs';
+import { consoleDatagrams, startVm } from '../firmware/scripts/devs-vm.mjs';
 
 const CONFIG = configSource({ SAMPLE_INTERVAL_MS: 1, BATCH_SIZE: 1, COUNTER_BLOCK: 8 });
 
@@ -39,7 +39,7 @@ function bootAndCut(binary: Uint8Array, flash: { data?: Uint8Array }, cutAfterMs
           const l = line.slice(2);
           lines.push(l);
           if (l.startsWith('sceau-error')) reject(new Error(l));
-          if (l.startsWith('sceau-frame')) frames++;
+          if (l.startsWith('sceau-frame ')) frames++;
           if (!armed && (frames >= afterFrames)) {
             armed = true;
             clearTimeout(guard);
@@ -72,8 +72,8 @@ describe('firmware counter across power cuts (DeviceScript VM, persistent flash)
         }
         expect(pub).toBe(publicKey); // the key survives reboots
       }
-      for (const l of lines.filter(x => x.startsWith('sceau-frame '))) {
-        const r = verifyFrame(fromHex(l.slice('sceau-frame '.length)), keyring);
+      for (const d of consoleDatagrams(lines) as { kind: string; hex: string }[]) {
+        const r = verifyFrame(fromHex(d.hex), keyring);
         expect(r.ok, JSON.stringify(r)).toBe(true);
         if (!r.ok) continue;
         counters.push(r.counter);

@@ -118,3 +118,21 @@ export function readBinary(path) {
 }
 
 export const FIRMWARE_DIR = join(here, "..")
+
+/**
+ * The datagrams a console-link firmware printed: joins "sceau-frame+"/"sceau-fragment+"
+ * continuation lines with their final line. Returns [{ kind: "frame" | "fragment", hex }].
+ */
+export function consoleDatagrams(lines) {
+    const out = []
+    let acc = ""
+    for (const l of lines) {
+        const m = /^sceau-(frame|fragment)(\+?) ([0-9a-f]*)$/.exec(l)
+        if (!m) continue
+        acc += m[3]
+        if (m[2] === "+") continue
+        out.push({ kind: m[1], hex: acc })
+        acc = ""
+    }
+    return out
+}

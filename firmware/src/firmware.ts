@@ -5,6 +5,7 @@
 //   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]     once per boot
 //   sceau-frame <hex>                                 a sealed frame (console link)
 //   sceau-fragment <hex>                              a fragment of one (console link, small MTU)
+//   sceau-frame+ <hex> / sceau-fragment+ <hex>        leading chunks of a long one (see console-lines.ts)
 //   sceau-error <message>
 import * as ds from "@devicescript/core"
 import {
@@ -114,6 +115,6 @@ export async function startFirmware(sensor: SensorSource): Promise<void> {
     try {
         await runFirmware(sensor)
     } catch (e) {
-        console.log(`sceau-error ${e}`)
+        console.log(`sceau-error ${(e as Error).message}`)
     }
 }

@@ -2,6 +2,7 @@
 // is the Wi-Fi boards' link to the gateway's TCP ingest (2-byte big-endian length + datagram).
 import * as ds from "@devicescript/core"
 import { Socket, connect } from "@devicescript/net"
+import { printLong } from "./console-lines"
 
 export interface Link {
     readonly mtu: number
@@ -21,7 +22,7 @@ export class ConsoleLink implements Link {
 
     async send(datagram: Buffer): Promise<boolean> {
         const whole = (datagram[0] & 0x80) !== 0
-        console.log(`${whole ? "sceau-frame" : "sceau-fragment"} ${datagram.toString("hex")}`)
+        printLong(whole ? "sceau-frame" : "sceau-fragment", datagram.toString("hex"))
         return true
     }
 }
