@@ -5,4 +5,5 @@ import { configureHardware } from "@devicescript/servers"
 import { startBoard } from "./board-common"
 
 configureHardware({ i2c: { pinSDA: pins.P8, pinSCL: pins.P9, kHz: 100 }, scanI2C: false })
-await startBoard()
+// LoRa SPI: SCK GPIO12, MOSI GPIO11, MISO GPIO13, NSS GPIO10, RESET GPIO14, BUSY (SX126x) GPIO15
+await startBoard({ sck: pins.P12, mosi: pins.P11, miso: pins.P13, cs: pins.P10, rst: pins.P14, busy: pins.P15 })

@@ -27,3 +27,17 @@ export const QUEUE_MAX = 8
 export const SENSOR: string = "sht30"
 /** Boards: give up on a sensor read after this long (the reading is skipped). */
 export const SENSOR_TIMEOUT_MS = 2000
+/** LoRa link (LINK = "lora"): "sx1276" (SX127x family) or "sx1262" (SX126x family). */
+export const LORA_CHIP: string = "sx1276"
+export const LORA_FREQ_HZ = 868100000
+export const LORA_SF = 7
+export const LORA_BW_HZ = 125000
+/** coding rate 4/(4+LORA_CR) */
+export const LORA_CR = 1
+export const LORA_POWER_DBM = 14
+/** 0x12: private LoRa network (raw LoRa packets, not LoRaWAN) */
+export const LORA_SYNC_WORD = 0x12
+/** Fraction of time on air allowed (EU868 sub-band g1: 1%). */
+export const LORA_DUTY_CYCLE = 0.01
+/** Longest wait for the duty cycle before a send is postponed (the data stays queued). */
+export const LORA_MAX_WAIT_MS = 60000

@@ -39,7 +39,7 @@ function ageOf(s: Sample, now: number): number {
     return age < 0 ? 0 : age
 }
 
-export async function runFirmware(sensor: SensorSource): Promise<void> {
+export async function runFirmware(sensor: SensorSource, boardLink: Link): Promise<void> {
     const seedInfo = await loadOrCreateSeed()
     const key = await ed25519ExpandKey(seedInfo.seed)
     const kid = await kidOf(key.publicKey)
@@ -48,7 +48,12 @@ export async function runFirmware(sensor: SensorSource): Promise<void> {
     )
     const counter = new Counter()
     await counter.boot()
-    const link: Link = LINK === "tcp" ? new TcpLink(TCP_HOST, TCP_PORT, LINK_MTU) : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
+    const link: Link =
+        boardLink !== null
+            ? boardLink
+            : LINK === "tcp"
+              ? new TcpLink(TCP_HOST, TCP_PORT, LINK_MTU)
+              : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
     // batch to the link's budget: one datagram when a useful frame fits the MTU, else 16 fragments
     const hinted = !link.identifiesSender
     const budget = link.mtu >= SEAL_OVERHEAD + RECORD_HEAD + 2 * READING_MAX ? link.mtu : maxFrameBytes(link.mtu, hinted)
@@ -110,10 +115,10 @@ export async function runFirmware(sensor: SensorSource): Promise<void> {
     }
 }
 
-/** runFirmware, reporting a fatal error as a console line. */
-export async function startFirmware(sensor: SensorSource): Promise<void> {
+/** runFirmware, reporting a fatal error as a console line; `boardLink` null: LINK of config.ts. */
+export async function startFirmware(sensor: SensorSource, boardLink: Link): Promise<void> {
     try {
-        await runFirmware(sensor)
+        await runFirmware(sensor, boardLink)
     } catch (e) {
         console.log(`sceau-error ${(e as Error).message}`)
     }

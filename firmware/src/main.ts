@@ -3,4 +3,4 @@
 import { startFirmware } from "./firmware"
 import { SimulatedClimate } from "./sensors"
 
-await startFirmware(new SimulatedClimate())
+await startFirmware(new SimulatedClimate(), null)
