@@ -41,3 +41,6 @@ export const LORA_SYNC_WORD = 0x12
 export const LORA_DUTY_CYCLE = 0.01
 /** Longest wait for the duty cycle before a send is postponed (the data stays queued). */
 export const LORA_MAX_WAIT_MS = 60000
+/** VM entry (src/main.ts): "builtin" simulated climate, or "jacdac": temperature and humidity
+ * roles served by the host (scripts/jd-sensors.mjs), whose values a host program sets. */
+export const VM_SENSORS: string = "builtin"
