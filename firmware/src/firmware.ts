@@ -88,8 +88,10 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
             const now = ds.millis()
             const readings: Reading[] = []
             for (const s of b) readings.push({ channel: s.channel, value: s.value, age: ageOf(s, now) })
+            // the count of dropped readings always rides along (one reading over the estimate
+            // at worst, which the budget's 16-byte-per-reading bound leaves room for)
             const drops = queue.dropped - reportedDrops
-            if (drops > 0 && readings.length < maxReadings) readings.push({ channel: DROPPED_CHANNEL, value: drops, age: 0 })
+            if (drops > 0) readings.push({ channel: DROPPED_CHANNEL, value: drops, age: 0 })
             const c = await counter.take()
             const frame = await sealRecord(key, { counter: c, time: null, readings: readings }, WITH_KID ? kid : null)
             const datagrams = fragmentFrame(frame, link.mtu, c % 8, hinted ? kid.slice(0, 2) : null)
@@ -103,8 +105,7 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
             // unsent: the batch stays queued; its counter is skipped, never reused
             if (!sent) break
             queue.shift()
-            if (drops > 0 && readings.length <= maxReadings && readings[readings.length - 1].channel === DROPPED_CHANNEL)
-                reportedDrops += drops
+            reportedDrops += drops
             frames++
             if (MAX_FRAMES > 0 && frames >= MAX_FRAMES) {
                 console.log("#done")
