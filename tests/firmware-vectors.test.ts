@@ -11,7 +11,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runVectors } from '../firmware/scripts/vectors.mjs';
 
 const root = join(import.meta.dirname, '..');
-const rfc = JSON.parse(readFileSync('/work/shared/vectors/rfc8032.json', 'utf8')).vectors as {
+// RFC 8032 section 7.1, as committed in protocol/vectors (the same file as the shared design's copy)
+const rfc = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'rfc8032.json'), 'utf8')).vectors as {
   name: string; secretKey: string; publicKey: string; message: string; signature: string;
 }[];
 const framesFile = join(root, 'protocol', 'vectors', 'frames.json');
