@@ -3,9 +3,7 @@
 // of a reserved block; no counter may ever be used twice, and every frame must verify.
 import { fromHex, MemoryKeyring, verifyFrame } from '@sceau/protocol';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { consoleDatagrams, startVm } from '../firmware/scripts/devs-vm.mjs';
 
 const CONFIG = configSource({ SAMPLE_INTERVAL_MS: 1, BATCH_SIZE: 1, COUNTER_BLOCK: 8 });

@@ -3,9 +3,7 @@
 // the datasheets say, packets handed over byte for byte, time on air per Semtech AN1200.13, and
 // the duty cycle refusing to send until the band is open again.
 import { beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { buildEntry } from '../firmware/scripts/build.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { runToMarker } from '../firmware/scripts/devs-vm.mjs';
 
 const r: Record<string, any> = {};

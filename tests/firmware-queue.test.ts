@@ -1,9 +1,7 @@
 // The firmware's store-and-forward queue, run in the DeviceScript VM: bounded; when full the
 // oldest batches are merged while they fit one frame, and only then dropped, with a count.
 import { beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { buildEntry } from '../firmware/scripts/build.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { runToMarker } from '../firmware/scripts/devs-vm.mjs';
 
 const r: Record<string, any> = {};

@@ -3,11 +3,8 @@
 // host sets arrive, scaled to the channels' units, in verified frames.
 import { fromHex, MemoryKeyring, verifyFrame } from '@sceau/protocol';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { consoleDatagrams, startVm } from '../firmware/scripts/devs-vm.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { VmClimateSensors } from '../firmware/scripts/jd-sensors.mjs';
 
 describe('host-set sensors in the DeviceScript VM', () => {

@@ -5,9 +5,7 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fromHex, MemoryKeyring, Reassembler, verifyFrame } from '@sceau/protocol';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-// @ts-expect-error plain ESM script without type declarations
 import { startVm } from '../firmware/scripts/devs-vm.mjs';
 
 function freePort(): Promise<number> {

@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHex, linkProfile } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { runVectors } from '../firmware/scripts/vectors.mjs';
 
 const root = join(import.meta.dirname, '..');
