@@ -3,14 +3,18 @@
 // registers or parameters written, the packets "sent", and TX done raised when TX is started.
 // They check framing, not RF: see README.md for what was verified on hardware.
 import { RadioBus } from "./lora"
+import { printLong } from "./console-lines"
 
 export class FakeSx1276 implements RadioBus {
     regs: Buffer
     fifo: Buffer
     sent: Buffer[]
     resets: number
+    /** print every packet sent as "sceau-radio <hex>" (and keep none), for whole-firmware runs */
+    echo: boolean
 
     constructor() {
+        this.echo = false
         this.regs = Buffer.alloc(128)
         this.fifo = Buffer.alloc(256)
         this.sent = []
@@ -63,7 +67,8 @@ export class FakeSx1276 implements RadioBus {
                 const len = this.regs[0x22]
                 const pkt = Buffer.alloc(len)
                 for (let i = 0; i < len; i++) pkt[i] = this.fifo[(base + i) & 255]
-                this.sent.push(pkt)
+                if (this.echo) printLong("sceau-radio", pkt.toString("hex"))
+                else this.sent.push(pkt)
                 this.regs[0x12] |= 0x08 // TxDone
                 this.regs[0x01] = (v & 0xf8) | 1 // back to standby
             }

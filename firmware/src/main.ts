@@ -2,10 +2,48 @@
 // (VM_SENSORS = "jacdac") temperature and humidity roles that a host program serves and sets
 // (scripts/jd-sensors.mjs), read through the same code path as the drivers on a board.
 // Boards use src/board-*.ts, which start real sensor drivers.
+// LINK = "lora-fake" runs the LoRa link against the fake SX1276 (src/lora-fake.ts), which prints
+// each packet as "sceau-radio <hex>": fragments, sender hints and the duty cycle, end to end.
 import * as ds from "@devicescript/core"
-import { SENSOR_TIMEOUT_MS, VM_SENSORS } from "./config"
+import {
+    LINK,
+    LINK_MTU,
+    LORA_BW_HZ,
+    LORA_CR,
+    LORA_DUTY_CYCLE,
+    LORA_FREQ_HZ,
+    LORA_MAX_WAIT_MS,
+    LORA_POWER_DBM,
+    LORA_SF,
+    LORA_SYNC_WORD,
+    SENSOR_TIMEOUT_MS,
+    VM_SENSORS,
+} from "./config"
 import { startFirmware } from "./firmware"
-import { RoleClimate, SimulatedClimate } from "./sensors"
+import { Link } from "./links"
+import { LoraLink, LoraParams, Sx127x } from "./lora"
+import { FakeSx1276 } from "./lora-fake"
+import { RoleClimate, SensorSource, SimulatedClimate } from "./sensors"
 
-if (VM_SENSORS === "jacdac") await startFirmware(new RoleClimate(new ds.Temperature(), new ds.Humidity(), SENSOR_TIMEOUT_MS), null)
-else await startFirmware(new SimulatedClimate(), null)
+const sensor: SensorSource =
+    VM_SENSORS === "jacdac"
+        ? new RoleClimate(new ds.Temperature(), new ds.Humidity(), SENSOR_TIMEOUT_MS)
+        : new SimulatedClimate()
+let link: Link = null
+if (LINK === "lora-fake") {
+    const p: LoraParams = {
+        freqHz: LORA_FREQ_HZ,
+        sf: LORA_SF,
+        bwHz: LORA_BW_HZ,
+        cr: LORA_CR,
+        txPowerDbm: LORA_POWER_DBM,
+        preamble: 8,
+        syncWord: LORA_SYNC_WORD,
+    }
+    const fake = new FakeSx1276()
+    fake.echo = true
+    const radio = new Sx127x(fake)
+    await radio.init(p)
+    link = new LoraLink(radio, p, LINK_MTU, LORA_DUTY_CYCLE, LORA_MAX_WAIT_MS)
+}
+await startFirmware(sensor, link)
