@@ -253,19 +253,19 @@ describe('sceau devices, frame verify --db, network-server uplinks, export', () 
 });
 
 describe('sceau provision and flash', () => {
-  it('registers a board from the "sceau:key kid=… pub=…" console line in a saved log', () => {
+  it('registers a board from the "sceau-key v1 kid=… pub=…" console line in a saved log', () => {
     const deviceSeed = new Uint8Array(32).fill(42);
     const pub = toHex(getPublicKey(deviceSeed));
     const k = toHex(kidOf(getPublicKey(deviceSeed)));
     const log = join(dir, 'console.log');
-    writeFileSync(log, `ESP-ROM:esp32c3-api1-20210207\n[00:00:01.002] sceau firmware 0.1.0\n[00:00:01.950] sceau:key kid=${k} pub=${pub}\nboot 1\n`);
+    writeFileSync(log, `ESP-ROM:esp32c3-api1-20210207\n[00:00:01.002] sceau firmware 0.1.0\n[00:00:01.950] sceau-key v1 kid=${k} pub=${pub} new\nboot 1\n`);
     const db = join(dir, 'provision.db');
     const r = sceau(['provision', '--db', db, '--log', log, '--name', 'line-7', '--json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ kid: k, publicKey: pub, name: 'line-7', alreadyRegistered: false });
     // A corrupted line (kid does not match the key) is not registered.
     const bad = join(dir, 'bad.log');
-    writeFileSync(bad, `sceau:key kid=0000000000000000 pub=${pub}\n`);
+    writeFileSync(bad, `sceau-key v1 kid=0000000000000000 pub=${pub}\n`);
     const refused = sceau(['provision', '--db', db, '--log', bad]);
     expect(refused.status).toBe(3);
     expect(refused.stderr).toContain('not the fingerprint');
@@ -278,7 +278,7 @@ describe('sceau provision and flash', () => {
     const r = sceau(['provision', '--db', db, '--write-key', env, '--key', keyFile, '--json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ kid, publicKey });
-    expect(readFileSync(env, 'utf8')).toBe(`WIFI_SSID=lab\nsceau_seed=${toHex(seed)}\n`);
+    expect(readFileSync(env, "utf8")).toBe(`WIFI_SSID=lab\nsceau_seed="${toHex(seed)}"\n`);
     expect(statSync(env).mode & 0o777).toBe(0o600);
     expect(sceau(['provision', '--db', db]).status).toBe(2);
   });

@@ -69,7 +69,7 @@ describe('channels', () => {
     expect(channels.get(1)).toMatchObject({ name: 'temperature', unit: 'Cel', scale: 0.01 });
     expect(channels.get('battery')).toMatchObject({ id: 5, unit: 'V', scale: 0.001 });
     expect(channels.get(32)?.name).toBe('boot');
-    expect(channels.list().map((c) => c.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32]);
+    expect(channels.list().map((c) => c.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 32, 33]);
   });
 
   it('converts between wire integers and units without binary noise', () => {

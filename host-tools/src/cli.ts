@@ -361,7 +361,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
   // --- provision -----------------------------------------------------------------------------
   program
     .command('provision')
-    .description('register a board from its console line "sceau:key kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning)')
+    .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning)')
     .requiredOption('--db <file>', 'registry database')
     .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
     .option('--log <file>', 'saved console log to read instead of a port')
@@ -387,7 +387,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       } else if (opts.log !== undefined) {
         const found = readKeyLog(opts.log);
         for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
-        if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau:key kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
+        if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau-key v1 kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
         const distinct = new Set(found.keys.map((k) => k.kid));
         if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
         publicKey = found.keys.at(-1)!.publicKey;

@@ -1,7 +1,7 @@
 /**
  * Provisioning: the firmware prints its public key on the console at boot as one line,
  *
- *   sceau:key kid=<16 hex> pub=<64 hex>
+ *   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]
  *
  * `findKeyLines` reads such lines from a saved log or from a serial port, checks that the kid
  * is the key's fingerprint, and the CLI registers the key. For factory provisioning the host
@@ -16,11 +16,10 @@ import { fromHex, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import { ioError, usageError } from './errors.js';
 
 /**
- * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag). The
- * documented form is `sceau:key kid=… pub=…`; `sceau-key v1 kid=… pub=…` (an early firmware
- * spelling) is read too.
+ * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag);
+ * `v1` is the line's format version, ` new` follows on the boot that generated the key.
  */
-export const KEY_LINE_RE = /(?:sceau:key|sceau-key v1) kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
+export const KEY_LINE_RE = /sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
 
 export interface KeyLine {
   kid: string;
@@ -34,7 +33,7 @@ export type KeyLineResult = { ok: true; key: KeyLine } | { ok: false; line: numb
 export function parseKeyLine(text: string, line = 0): KeyLineResult {
   const match = KEY_LINE_RE.exec(text);
   if (match === null) {
-    if (text.includes('sceau:key') || text.includes('sceau-key')) return { ok: false, line, detail: `line ${line}: "sceau:key" line not in the form "sceau:key kid=<16 hex> pub=<64 hex>"` };
+    if (text.includes('sceau-key')) return { ok: false, line, detail: `line ${line}: "sceau-key" line not in the form "sceau-key v1 kid=<16 hex> pub=<64 hex>"` };
     return undefined;
   }
   const publicKey = fromHex(match[2]!);
@@ -82,7 +81,7 @@ export async function readKeyFromPort(port: string, options: { baud: number; tim
   let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<KeyLine>((resolve, reject) => {
-      timer = setTimeout(() => reject(ioError(`no "sceau:key" line from ${port} within ${options.timeoutMs / 1000} s; reset the board to make it print the line again`)), options.timeoutMs);
+      timer = setTimeout(() => reject(ioError(`no "sceau-key" line from ${port} within ${options.timeoutMs / 1000} s; reset the board to make it print the line again`)), options.timeoutMs);
       let n = 0;
       lines.on('line', (text) => {
         n++;
@@ -93,7 +92,7 @@ export async function readKeyFromPort(port: string, options: { baud: number; tim
         else process.stderr.write(`warning: ${r.detail}\n`);
       });
       stream.on('error', (error) => reject(ioError(`cannot read ${port}: ${error.message}`)));
-      lines.on('close', () => reject(ioError(`${port} closed before a "sceau:key" line`)));
+      lines.on('close', () => reject(ioError(`${port} closed before a "sceau-key" line`)));
     });
   } finally {
     if (timer !== undefined) clearTimeout(timer);
@@ -106,7 +105,7 @@ export async function readKeyFromPort(port: string, options: { baud: number; tim
 export const FIRMWARE_KEY_SETTING = 'sceau_seed';
 
 /**
- * Writes (or replaces) `sceau_seed=<seed hex>` in a DeviceScript settings file such as
+ * Writes (or replaces) `sceau_seed="<seed hex>"` in a DeviceScript settings file such as
  * `firmware/.env.local`, keeping its other lines; the file is written 0600.
  */
 export function writeFirmwareKey(envFile: string, seed: Bytes): void {
@@ -116,7 +115,9 @@ export function writeFirmwareKey(envFile: string, seed: Bytes): void {
     if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
     lines = readFileSync(envFile, 'utf8').split(/\r?\n/).filter((l) => l.length > 0 && !l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
   }
-  lines.push(`${FIRMWARE_KEY_SETTING}=${toHex(seed)}`);
+  // Quoted: the DeviceScript CLI JSON-parses .env values, and a seed of decimal digits only
+  // would otherwise become a number; quoted, it is always the JSON string the firmware reads.
+  lines.push(`${FIRMWARE_KEY_SETTING}="${toHex(seed)}"`);
   try {
     writeFileSync(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   } catch (error) {

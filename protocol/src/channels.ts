@@ -36,6 +36,7 @@ const BUILT_IN: readonly Channel[] = [
   { id: 14, name: 'water-leak', senmlName: 'water-leak', unit: '/', scale: 1, description: 'water detected (1) or not (0)' },
   { id: 15, name: 'soil-moisture', senmlName: 'soil-moisture', unit: '%', scale: 0.01, description: 'volumetric soil moisture' },
   { id: 32, name: 'boot', senmlName: 'boot', unit: '', scale: 1, description: 'boot count, sent once after each reset' },
+  { id: 33, name: 'readings-dropped', senmlName: 'readings-dropped', unit: '', scale: 1, description: 'readings the device dropped (store-and-forward queue full) since its previous report' },
 ];
 
 /** A set of channels, looked up by id or name. Immutable: `withUserChannels` returns a new one. */
