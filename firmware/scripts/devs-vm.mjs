@@ -12,14 +12,29 @@ const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 
 let factory
-function loadFactory() {
+function patchOnce(body, from, to) {
+    const i = body.indexOf(from)
+    if (i < 0 || body.indexOf(from, i + 1) >= 0) throw new Error(`devs-vm: cannot patch the VM module (${JSON.stringify(from.slice(0, 40))})`)
+    return body.slice(0, i) + to + body.slice(i + from.length)
+}
+
+export function loadFactory() {
     if (factory) return factory
     const bundle = require.resolve("@devicescript/cli/built/devicescript-cli.cjs", { paths: [here] })
     const text = readFileSync(bundle, "utf8")
     const start = text.indexOf('"runtime/devicescript-vm/built/devicescript-vm.js"(exports, module2) {')
     const end = text.indexOf("// dap/built/devicescript-dap.cjs", start)
     if (start < 0 || end < 0) throw new Error(`devs-vm: VM module not found in ${bundle}`)
-    const body = text.slice(text.indexOf("{", start) + 1, text.lastIndexOf("}", text.lastIndexOf("}", end) - 1))
+    let body = text.slice(text.indexOf("{", start) + 1, text.lastIndexOf("}", text.lastIndexOf("}", end) - 1))
+    // Two hooks for hosts that run the VM on their own clock (scripts/sim-device.mjs): an instance
+    // with `timeNow` set reads its time from it instead of Date.now(), and one with `randomBytes`
+    // set draws its "hardware" random bytes from it. Instances without them behave as before.
+    body = patchOnce(body, "function em_time_now() {\n          return Date.now();", "function em_time_now() {\n          return Module2.timeNow ? Module2.timeNow() : Date.now();")
+    body = patchOnce(
+        body,
+        "function em_jd_crypto_get_random(trg, size) {\n          let buf = new Uint8Array(size);",
+        "function em_jd_crypto_get_random(trg, size) {\n          if (Module2.randomBytes) { HEAPU8.set(Module2.randomBytes(size), trg); return; }\n          let buf = new Uint8Array(size);"
+    )
     const fn = vm.runInThisContext(`(function (exports, module2, require, __filename, __dirname, console) {${body}\n})`, {
         filename: "devicescript-vm.js",
     })

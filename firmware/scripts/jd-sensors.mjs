@@ -128,3 +128,6 @@ export class VmClimateSensors {
         }
     }
 }
+
+// for hosts that emulate other Jacdac traffic (scripts/sim-device.mjs)
+export { frame as jacdacFrame, SRV_TEMPERATURE, SRV_HUMIDITY, REG_READING, CMD_GET_REG, FLAG_COMMAND }
