@@ -2,7 +2,8 @@
 // Simulator throughput, end to end (seal, link model, reassembly, verify and store at the
 // in-process gateway), against raw node:crypto Ed25519 sign + verify of the same number of
 // frames in the same run; then a simulated day of a large fleet; then memory per device.
-//   node bench/simulator-fleet.mjs [--ratio-devices 300] [--day-devices 10000] [--gateway in-process|builtin]
+//   node bench/simulator-fleet.mjs [--ratio-devices 300] [--day-devices 10000] [--gateway in-process|builtin] [--workers 1]
+// The in-process gateway verifies on its main thread, or on `--workers` threads (default 0).
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,14 +16,15 @@ const { values } = parseArgs({
     'ratio-devices': { type: 'string', default: '300' },
     'day-devices': { type: 'string', default: '10000' },
     gateway: { type: 'string', default: 'in-process' },
+    workers: { type: 'string', default: '0' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'sceau-bench-sim-'));
 let dbCount = 0;
 const sinkFor = async (kind) =>
-  kind === 'builtin' ? new InProcessGateway({ db: join(dir, `b${++dbCount}.db`) }) : HostToolsGatewaySink.start({ db: join(dir, `h${++dbCount}.db`) });
+  kind === 'builtin' ? new InProcessGateway({ db: join(dir, `b${++dbCount}.db`) }) : HostToolsGatewaySink.start({ db: join(dir, `h${++dbCount}.db`), workers: Number(values.workers) });
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-console.log(`node ${process.version}, ${process.arch}, gateway ${values.gateway}`);
+console.log(`node ${process.version}, ${process.arch}, gateway ${values.gateway}${values.gateway === 'builtin' ? '' : `, ${values.workers} verification worker(s)`}`);
 
 // 1. End to end vs raw crypto, same frame count.
 const ratioDevices = Number(values['ratio-devices']);
