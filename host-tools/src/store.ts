@@ -362,25 +362,13 @@ export class Store implements Keyring {
   }
 
   queryFrames(filter: { kid?: string | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.kid !== undefined) {
-      where.push('kid = ?');
-      args.push(filter.kid.toLowerCase());
-    }
-    if (filter.since !== undefined) {
-      where.push('received_at >= ?');
-      args.push(filter.since);
-    }
-    if (filter.outcome !== undefined) {
-      where.push('outcome = ?');
-      args.push(filter.outcome);
-    }
-    if (filter.afterId !== undefined) {
-      where.push('id > ?');
-      args.push(filter.afterId);
-    }
-    const sql = `SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
+    const { clause, args } = whereClause([
+      ['kid = ?', filter.kid?.toLowerCase()],
+      ['received_at >= ?', filter.since],
+      ['outcome = ?', filter.outcome],
+      ['id > ?', filter.afterId],
+    ]);
+    const sql = `SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${clause} ORDER BY id LIMIT ?`;
     args.push(filter.limit ?? 1000);
     return this.db
       .prepare<unknown[], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(sql)
@@ -403,21 +391,12 @@ export class Store implements Keyring {
   }
 
   *iterateReadings(filter: { kid?: string | undefined; since?: number | undefined; until?: number | undefined; limit?: number | undefined } = {}): IterableIterator<ReadingRow> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.kid !== undefined) {
-      where.push('kid = ?');
-      args.push(filter.kid.toLowerCase());
-    }
-    if (filter.since !== undefined) {
-      where.push('at >= ?');
-      args.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('at < ?');
-      args.push(filter.until);
-    }
-    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at, id`;
+    const { clause, args } = whereClause([
+      ['kid = ?', filter.kid?.toLowerCase()],
+      ['at >= ?', filter.since],
+      ['at < ?', filter.until],
+    ]);
+    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${clause} ORDER BY at, id`;
     if (filter.limit !== undefined) {
       sql += ' LIMIT ?';
       args.push(filter.limit);
@@ -434,6 +413,12 @@ export class Store implements Keyring {
     for (const row of this.db.prepare<[], { outcome: string; n: number }>('SELECT outcome, COUNT(*) AS n FROM frames GROUP BY outcome').all()) out[row.outcome] = row.n;
     return out;
   }
+}
+
+/** `WHERE a AND b ...` of the conditions whose value is given, with their arguments in order. */
+function whereClause(conditions: Array<[string, string | number | undefined]>): { clause: string; args: unknown[] } {
+  const given = conditions.filter(([, value]) => value !== undefined);
+  return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.map(([, value]) => value) };
 }
 
 interface DeviceDbRow {
