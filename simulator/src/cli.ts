@@ -31,6 +31,8 @@ Fleet (a --scenario file may describe several groups; these options then set eve
   --attack K=P,...       replay, tamper, forge, wrong-key: probability per record sealed
   --reboots R            power cuts per device per day (default 0.05)
   --faults P             probability a sensor fails to answer a sample (default 0.001)
+  --firmware-vm K        K devices (per group, the first ones) run the real firmware bytecode in
+                         DeviceScript VMs, on virtual time, beside the model devices
   --start ISO            wall-clock time of virtual time 0 (default ${'2025-01-01T00:00:00Z'})
   --scenario FILE        JSON or YAML scenario (docs/simulator.md)
 Gateway:
@@ -64,6 +66,7 @@ const OPTIONS = {
   attack: { type: 'string' },
   reboots: { type: 'string' },
   faults: { type: 'string' },
+  'firmware-vm': { type: 'string' },
   start: { type: 'string' },
   drain: { type: 'string' },
   scenario: { type: 'string' },
@@ -120,6 +123,7 @@ export function scenarioFromArgs(values: Record<string, string | boolean | strin
   set('attacks', v.attack);
   set('reboots', num(v.reboots, 'reboots'));
   set('faults', num(v.faults, 'faults'));
+  set('firmwareVm', num(v['firmware-vm'], 'firmware-vm'));
   set('start', v.start);
   set('drain', v.drain);
   if (v.gateway !== undefined) input.gateway = v.gateway;

@@ -43,6 +43,8 @@ export interface GroupConfig {
   /** Whether the device has a wall clock (record `time`); by default only IP links do. */
   clock: boolean;
   attacks: AttackRates;
+  /** How many of the group's devices (its first ones) run the real firmware in a DeviceScript VM. */
+  firmwareVm: number;
 }
 
 export interface SimulationConfig {
@@ -76,6 +78,8 @@ export interface GroupInput {
   reserveAhead?: number;
   clock?: boolean;
   attacks?: string | Partial<Record<AttackKind, number>>;
+  /** Devices of the group run as the real firmware in DeviceScript VMs (at the top level: per group, at most its devices). */
+  firmwareVm?: number;
 }
 
 export interface ScenarioInput extends GroupInput {
@@ -189,7 +193,14 @@ function resolveGroup(input: GroupInput, base: GroupInput, index: number): Group
     reserveAhead: positiveInt(g.reserveAhead, `${where} reserveAhead`),
     clock: g.clock ?? profile.radio === null,
     attacks: parseAttacks(g.attacks, `${where} attacks`),
+    firmwareVm: 0,
   };
+  if (input.firmwareVm !== undefined) {
+    group.firmwareVm = positiveInt(input.firmwareVm, `${where} firmwareVm`, 0);
+    if (group.firmwareVm > group.devices) throw new RangeError(`${where} firmwareVm: ${group.firmwareVm} firmware VMs but only ${group.devices} devices`);
+  } else if (base.firmwareVm !== undefined) {
+    group.firmwareVm = Math.min(positiveInt(base.firmwareVm, 'firmwareVm', 0), group.devices);
+  }
   if (!(group.intervalMs >= 1000)) throw new RangeError(`${where} interval: expected at least 1s`);
   if (!(group.rebootsPerDay >= 0)) throw new RangeError(`${where} reboots: expected a non-negative rate per day`);
   if (!group.kid && !profile.identifiesSender) throw new RangeError(`${where}: frames without kid need a link that names the sender (${profile.name} does not)`);
@@ -209,6 +220,9 @@ export function resolveScenario(input: ScenarioInput): SimulationConfig {
     names.add(group.name);
     return group;
   });
+  if ((groups === undefined || groups.length === 0) && base.firmwareVm !== undefined && resolved[0]!.firmwareVm < base.firmwareVm) {
+    throw new RangeError(`firmwareVm: ${base.firmwareVm} firmware VMs but only ${resolved[0]!.devices} devices`);
+  }
   return {
     seed: String(seed ?? 'sceau'),
     durationMs: parseDuration(duration ?? '24h', 'duration'),

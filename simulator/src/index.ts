@@ -32,6 +32,8 @@ export { SqliteFrameStore } from './sqlite-store.js';
 export { HttpSink, UdpSink, GatewayError, networkSink, outcomeFromJson } from './network-sinks.js';
 export { Attacker, tamperFrame } from './attacks.js';
 export { Simulation, runSimulation, deviceSecret } from './simulation.js';
+export { loadFirmwareVm } from './firmware-vm.js';
+export type { FirmwareReport, FirmwareVmDevice, FirmwareVmModule, FirmwareVmStartOptions } from './firmware-vm.js';
 export type { Summary, LostBreakdown, RunResult, RunOptions, GroupReport } from './simulation.js';
 export { formatSummary, formatJunit } from './report.js';
 export { main as simCli, USAGE as SIM_USAGE, EXIT } from './cli.js';

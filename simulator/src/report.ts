@@ -10,7 +10,7 @@ export function formatSummary(r: RunResult): string {
   const lines = [
     `sceau-sim: seed ${JSON.stringify(r.seed)}, gateway ${r.gateway}`,
     ...r.groups.map((g) => `  group ${g.name}: ${g.devices} devices on ${g.link}, a sample every ${formatDuration(g.intervalMs)}, ${g.batch.rounds} per record (frames up to ${g.batch.frameBytes} bytes)${g.batch.sustainable ? '' : ', MORE DATA THAN THE LINK BUDGET CARRIES'}; ${g.reboots} power cuts, ${g.sensorFaults} sensor faults`),
-    `  devices              ${s.devices}`,
+    `  devices              ${s.devices}${s.firmwareDevices > 0 ? ` (${s.firmwareDevices} real firmware in DeviceScript VMs)` : ''}`,
     `  records sealed       ${s.recordsSealed}`,
     `  datagrams            ${s.datagrams} (${s.bytesOnAir} bytes, ${(s.airtimeMs / 1000).toFixed(1)} s on air)`,
     `  duty-cycle violations ${s.dutyCycleViolations}`,
@@ -22,6 +22,10 @@ export function formatSummary(r: RunResult): string {
     `  attacks              ${s.attacksInjected} injected, ${s.attacksDetected} detected, ${s.falseAccepts} false accepts`,
     `  time                 ${formatDuration(s.simulatedMs)} simulated in ${(s.wallMs / 1000).toFixed(1)} s${speed}`,
   ];
+  if (r.firmware !== null) {
+    const f = r.firmware;
+    lines.push(`  firmware VMs         ${f.devices} devices, ${f.frames} frames sealed by the firmware, ${f.boots} boots, ${f.steps} VM steps, ${(f.vmMs / 1000).toFixed(1)} s in the VMs${f.frames > 0 ? ` (${(f.vmMs / f.frames).toFixed(1)} ms per frame)` : ''}${f.buildMs > 0 ? `, image built in ${(f.buildMs / 1000).toFixed(1)} s` : ''}`);
+  }
   lines.push(r.failures.length === 0 ? 'PASS' : `FAIL\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);
   return lines.join('\n');
 }

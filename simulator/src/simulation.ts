@@ -5,7 +5,9 @@ import {
   type Reading,
   Reassembler,
   airtimeMs,
+  decodeRecord,
   equalBytes,
+  fromHex,
   fragment,
   getPublicKey,
   kidOf,
@@ -13,6 +15,7 @@ import {
   sealRecord,
   sha256,
   toHex,
+  verifySign1,
 } from '@sceau/protocol';
 import { ATTACK_KINDS, type AttackKind, type BatchChoice, type GroupConfig, type SimulationConfig, chooseBatch } from './config.js';
 import { EventQueue } from './event-queue.js';
@@ -21,6 +24,7 @@ import { LinkAuditor, RadioScheduler, type Violation, deliveries } from './link-
 import { Prng } from './prng.js';
 import { BOOT_CHANNEL, SensorModel } from './sensors.js';
 import { Attacker } from './attacks.js';
+import { type FirmwareReport, type FirmwareVmDevice, type FirmwareVmModule, loadFirmwareVm } from './firmware-vm.js';
 
 const DAY_MS = 86_400_000;
 const BOOT_MS = 3000;
@@ -43,6 +47,8 @@ export interface LostBreakdown {
 /** The run's summary: exactly the keys of issue 5. */
 export interface Summary {
   devices: number;
+  /** Of `devices`, how many ran the real firmware bytecode in DeviceScript VMs (--firmware-vm). */
+  firmwareDevices: number;
   recordsSealed: number;
   datagrams: number;
   bytesOnAir: number;
@@ -87,6 +93,8 @@ export interface RunResult {
   failures: string[];
   gateway: string;
   seed: string;
+  /** Real-firmware devices: what the VMs did and what they cost (null without --firmware-vm). */
+  firmware: FirmwareReport | null;
 }
 
 export interface RunOptions {
@@ -148,6 +156,24 @@ interface Device {
   wakeAt: number;
   lastSent: Bytes | null;
   lastDelivered: Bytes | null;
+  /** Set when the device is the real firmware in a DeviceScript VM. */
+  vm: VmState | null;
+}
+
+/** A real-firmware device: its VM (null while powered off), its flash, and the sensor round it is reading. */
+interface VmState {
+  dev: FirmwareVmDevice | null;
+  /** Bumped at every power cut: steps scheduled for an earlier boot are ignored. */
+  generation: number;
+  flash: { data?: Uint8Array };
+  random: Prng;
+  deviceId: string;
+  sensorId: string;
+  /** The sampling round the firmware is reading (temperature then humidity), from the sensor model. */
+  round: Array<{ channel: number; value: number; at: number }> | null;
+  humidityTaken: boolean;
+  keyChecked: boolean;
+  provisioned: boolean;
 }
 
 interface GroupState {
@@ -173,6 +199,8 @@ const ARRIVE = 2;
 const REBOOT = 3;
 const ATTACK = 4;
 const ATTACK_TX = 5;
+const VM_BOOT = 6;
+const VM_STEP = 7;
 
 /** The transport's name for a device: what a network server or a socket would tell the gateway. */
 function sourceOf(profile: LinkProfile, index: number): string {
@@ -228,12 +256,16 @@ export class Simulation {
   private readonly genuineRejected: Record<string, number> = {};
   private readonly attackStats = Object.fromEntries(ATTACK_KINDS.map((k) => [k, { injected: 0, detected: 0, skipped: 0 }])) as RunResult['attacks'];
   private sink!: FrameSink;
+  private firmwareVm: FirmwareVmModule | undefined;
+  private readonly vmImages = new Map<GroupState, Uint8Array>();
+  private readonly fw: FirmwareReport = { devices: 0, frames: 0, boots: 0, steps: 0, sensorReads: 0, buildMs: 0, vmMs: 0 };
 
   constructor(readonly config: SimulationConfig) {
     this.attackRng = Prng.from(config.seed, 'attacker');
     this.attacker = new Attacker(Prng.from(config.seed, 'attacker-keys'));
     this.s = {
       devices: 0,
+      firmwareDevices: 0,
       recordsSealed: 0,
       datagrams: 0,
       bytesOnAir: 0,
@@ -260,6 +292,7 @@ export class Simulation {
       for (let i = 0; i < config.devices; i++, index++) this.devices.push(this.makeDevice(group, i, index));
     }
     this.s.devices = this.devices.length;
+    this.s.firmwareDevices = this.fw.devices = this.devices.filter((d) => d.vm !== null).length;
   }
 
   private makeDevice(group: GroupState, i: number, index: number): Device {
@@ -269,6 +302,21 @@ export class Simulation {
     const kid = kidOf(publicKey);
     const rng = Prng.from(seed, `device|${group.config.name}|${i}`);
     const linkRng = Prng.from(seed, `link|${group.config.name}|${i}`);
+    const vm: VmState | null =
+      i < group.config.firmwareVm
+        ? {
+            dev: null,
+            generation: 0,
+            flash: {},
+            random: Prng.from(seed, `firmware-vm|${group.config.name}|${i}`),
+            deviceId: `5ce0${index.toString(16).padStart(12, '0')}`,
+            sensorId: `5ce1${index.toString(16).padStart(12, '0')}`,
+            round: null,
+            humidityTaken: false,
+            keyChecked: false,
+            provisioned: false,
+          }
+        : null;
     return {
       index,
       group,
@@ -294,6 +342,7 @@ export class Simulation {
       wakeAt: -1,
       lastSent: null,
       lastDelivered: null,
+      vm,
     };
   }
 
@@ -314,6 +363,7 @@ export class Simulation {
     this.shadow.set(false, new Reassembler({ senderHint: false, maxPending: 1_000_000 }));
     this.shadow.set(true, new Reassembler({ senderHint: true, maxPending: 1_000_000 }));
     await this.sink.register(this.registrations());
+    if (this.fw.devices > 0) await this.prepareFirmware();
     this.capture = options.capture === undefined ? undefined : new CaptureWriter(options.capture);
     try {
       for (const d of this.devices) this.boot(d, 0);
@@ -375,10 +425,22 @@ export class Simulation {
             this.queue.schedule(Math.ceil(t + x.air) + 50, ARRIVE, ev.device, x.arrival);
             break;
           }
+          case VM_BOOT:
+            if (t < duration && (ev.data as number) === d!.vm!.generation) await this.vmBoot(d!, t);
+            break;
+          case VM_STEP:
+            if ((ev.data as number) === d!.vm!.generation) {
+              if (t < duration) {
+                this.vmStep(d!, t);
+                last = t;
+              } else this.vmOff(d!);
+            }
+            break;
         }
         if ((++n & 0xffff) === 0) options.onProgress?.(t, sendUntil);
       }
       await Promise.all(inflight);
+      for (const d of this.devices) if (d.vm !== null) this.vmOff(d);
       this.s.simulatedMs = Math.max(last, duration);
       for (const d of this.devices) {
         if (d.current !== null) this.lose(d.current.track, 'unsent');
@@ -423,6 +485,7 @@ export class Simulation {
       failures,
       gateway: this.sink.name,
       seed: this.config.seed,
+      firmware: this.fw.devices > 0 ? { ...this.fw, vmMs: Math.round(this.fw.vmMs) } : null,
     };
   }
 
@@ -431,11 +494,19 @@ export class Simulation {
   private boot(d: Device, t: number): void {
     // The counter block reserved before the power went: start above it, reserve the next block.
     d.boots++;
+    const cfg = d.group.config;
+    if (d.vm !== null) {
+      // The real firmware keeps its own counter in its flash; it powers on at a random phase
+      // of its interval like the model devices.
+      const at = t === 0 ? Math.floor(d.rng.float() * cfg.intervalMs) : t;
+      this.queue.schedule(at, VM_BOOT, d.index, d.vm.generation);
+      if (cfg.rebootsPerDay > 0) this.queue.schedule(t + Math.ceil(d.rng.exponential(DAY_MS / cfg.rebootsPerDay)), REBOOT, d.index);
+      return;
+    }
     d.next = d.reservedUpTo + 1;
     d.reservedUpTo = d.next + d.group.config.reserveAhead - 1;
     d.flashWrites++;
     d.pendingBoot = true;
-    const cfg = d.group.config;
     if (t === 0) {
       // Devices start at a random phase of their interval, as a fleet switched on over time does.
       this.queue.schedule(Math.floor(d.rng.float() * cfg.intervalMs), SAMPLE, d.index);
@@ -455,6 +526,7 @@ export class Simulation {
     }
     for (const f of d.queue) this.lose(f, 'powerCut');
     d.queue = [];
+    if (d.vm !== null) this.vmOff(d);
     this.boot(d, t + BOOT_MS);
   }
 
@@ -491,6 +563,12 @@ export class Simulation {
     const cfg = d.group.config;
     const time = cfg.clock ? Math.floor((this.config.startUnixMs + t) / 1000) : null;
     const bytes = sealRecord({ version: 1, counter, time, readings }, d.secret, { kid: cfg.kid });
+    this.sealed(d, t, bytes, counter);
+  }
+
+  /** A genuine frame sealed at `t` (by the model or by a firmware VM): queue it, maybe attack it, send. */
+  private sealed(d: Device, t: number, bytes: Bytes, counter: number): void {
+    const cfg = d.group.config;
     const track: FrameTrack = { bytes, counter, device: d, outstanding: 0, dropped: 0, sendDone: false, aborted: false, delivered: false, resolved: false };
     this.s.recordsSealed++;
     d.group.report.recordsSealed++;
@@ -566,6 +644,94 @@ export class Simulation {
     this.s.bytesOnAir += datagram.length;
     this.s.airtimeMs += air;
     this.capture?.write(t, kidHex, datagram, attack);
+  }
+
+  // --- real-firmware devices ------------------------------------------------------------------
+
+  /** Loads the VM host and builds (or takes from the cache) one firmware image per group with VMs. */
+  private async prepareFirmware(): Promise<void> {
+    this.firmwareVm = await loadFirmwareVm();
+    for (const g of this.groups) {
+      if (g.config.firmwareVm === 0) continue;
+      const built = this.firmwareVm.buildSimFirmware({ intervalMs: g.config.intervalMs, batch: g.batch.rounds, withKid: g.config.kid });
+      this.fw.buildMs += built.buildMs;
+      this.vmImages.set(g, built.binary);
+    }
+  }
+
+  /** Powers the firmware on at `t`: a new VM on the device's flash (seed provisioned at the first boot). */
+  private async vmBoot(d: Device, t: number): Promise<void> {
+    const vm = d.vm!;
+    const w0 = performance.now();
+    const generation = vm.generation;
+    vm.dev = await this.firmwareVm!.SimFirmwareDevice.start(this.vmImages.get(d.group)!, {
+      deviceId: vm.deviceId,
+      sensorId: vm.sensorId,
+      // provisioning writes the device's seed into its settings once, as a provisioning tool would
+      seed: vm.provisioned ? null : d.secret,
+      random: (n) => vm.random.bytes(n),
+      read: (kind, tMs) => this.vmRead(d, kind, tMs),
+      flash: vm.flash,
+      t0: t,
+    });
+    vm.provisioned = true;
+    vm.keyChecked = false;
+    vm.round = null;
+    this.fw.boots++;
+    this.fw.vmMs += performance.now() - w0;
+    this.queue.schedule(t, VM_STEP, d.index, generation);
+  }
+
+  private vmStep(d: Device, t: number): void {
+    const vm = d.vm!;
+    const dev = vm.dev!;
+    const w0 = performance.now();
+    const next = dev.step(t);
+    this.fw.steps++;
+    if (!vm.keyChecked && dev.keyLine !== null) {
+      const m = /^sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64})( new)?$/.exec(dev.keyLine);
+      if (m === null || m[2] !== toHex(d.publicKey) || m[1] !== d.kidHex || m[3] !== undefined) {
+        throw new Error(`firmware VM ${d.name}: key line ${JSON.stringify(dev.keyLine)} is not the provisioned key (kid ${d.kidHex})`);
+      }
+      vm.keyChecked = true;
+    }
+    for (const f of dev.takeFrames()) {
+      if (f.kind !== 'frame') throw new Error(`firmware VM ${d.name}: printed a fragment; its image sends whole frames`);
+      const bytes = fromHex(f.hex);
+      // A sanity check of the VM's output against the registered key (the gateway checks again).
+      const v = verifySign1(bytes, d.publicKey);
+      const rec = v.ok ? decodeRecord(v.payload) : undefined;
+      if (!v.ok || rec === undefined || !rec.ok) throw new Error(`firmware VM ${d.name}: sealed a frame that does not verify under its key: ${f.hex}`);
+      d.next = rec.record.counter + 1;
+      this.fw.frames++;
+      this.sealed(d, f.t, bytes, rec.record.counter);
+    }
+    this.fw.vmMs += performance.now() - w0;
+    this.queue.schedule(next, VM_STEP, d.index, vm.generation);
+  }
+
+  /** The firmware reads a sensor: one sampling round of the device's sensor model per temperature read. */
+  private vmRead(d: Device, kind: 'temperature' | 'humidity', t: number): number | null {
+    const vm = d.vm!;
+    this.fw.sensorReads++;
+    if (kind === 'temperature' || vm.round === null || vm.humidityTaken) {
+      vm.round = [];
+      vm.humidityTaken = false;
+      d.sensors.sample(t, vm.round);
+    }
+    if (kind === 'humidity') vm.humidityTaken = true;
+    const channel = kind === 'temperature' ? 1 : 2;
+    return vm.round.find((r) => r.channel === channel)?.value ?? null;
+  }
+
+  /** Powers the VM off (power cut, or sampling is over); its flash is kept. */
+  private vmOff(d: Device): void {
+    const vm = d.vm!;
+    if (vm.dev !== null) {
+      vm.dev.stop();
+      vm.dev = null;
+    }
+    vm.generation++;
   }
 
   // --- gateway side ------------------------------------------------------------------------------
