@@ -10,7 +10,7 @@ export function formatSummary(r: RunResult): string {
   const lines = [
     `sceau-sim: seed ${JSON.stringify(r.seed)}, gateway ${r.gateway}`,
     ...r.groups.map((g) => `  group ${g.name}: ${g.devices} devices on ${g.link}, a sample every ${formatDuration(g.intervalMs)}, ${g.batch.rounds} per record (frames up to ${g.batch.frameBytes} bytes)${g.batch.sustainable ? '' : ', MORE DATA THAN THE LINK BUDGET CARRIES'}; ${g.reboots} power cuts, ${g.sensorFaults} sensor faults`),
-    `  devices              ${s.devices}${s.firmwareDevices > 0 ? ` (${s.firmwareDevices} real firmware in DeviceScript VMs)` : ''}`,
+    `  devices              ${s.devices}${(s.firmwareDevices ?? 0) > 0 ? ` (${s.firmwareDevices} real firmware in DeviceScript VMs)` : ''}`,
     `  records sealed       ${s.recordsSealed}`,
     `  datagrams            ${s.datagrams} (${s.bytesOnAir} bytes, ${(s.airtimeMs / 1000).toFixed(1)} s on air)`,
     `  duty-cycle violations ${s.dutyCycleViolations}`,

@@ -47,8 +47,11 @@ export interface LostBreakdown {
 /** The run's summary: exactly the keys of issue 5. */
 export interface Summary {
   devices: number;
-  /** Of `devices`, how many ran the real firmware bytecode in DeviceScript VMs (--firmware-vm). */
-  firmwareDevices: number;
+  /**
+   * Of `devices`, how many ran the real firmware bytecode in DeviceScript VMs (--firmware-vm);
+   * present only in runs that have some, so a model-only summary keeps exactly issue 5's keys.
+   */
+  firmwareDevices?: number;
   recordsSealed: number;
   datagrams: number;
   bytesOnAir: number;
@@ -252,7 +255,7 @@ export class Simulation {
   private readonly attackRng: Prng;
   private capture: CaptureWriter | undefined;
   private readonly shadow = new Map<boolean, Reassembler>();
-  private readonly s: Summary;
+  private s: Summary;
   private readonly genuineRejected: Record<string, number> = {};
   private readonly attackStats = Object.fromEntries(ATTACK_KINDS.map((k) => [k, { injected: 0, detected: 0, skipped: 0 }])) as RunResult['attacks'];
   private sink!: FrameSink;
@@ -265,7 +268,6 @@ export class Simulation {
     this.attacker = new Attacker(Prng.from(config.seed, 'attacker-keys'));
     this.s = {
       devices: 0,
-      firmwareDevices: 0,
       recordsSealed: 0,
       datagrams: 0,
       bytesOnAir: 0,
@@ -292,7 +294,12 @@ export class Simulation {
       for (let i = 0; i < config.devices; i++, index++) this.devices.push(this.makeDevice(group, i, index));
     }
     this.s.devices = this.devices.length;
-    this.s.firmwareDevices = this.fw.devices = this.devices.filter((d) => d.vm !== null).length;
+    this.fw.devices = this.devices.filter((d) => d.vm !== null).length;
+    if (this.fw.devices > 0) {
+      // right after `devices` in the summary's key order
+      const { devices, ...rest } = this.s;
+      this.s = { devices, firmwareDevices: this.fw.devices, ...rest };
+    }
   }
 
   private makeDevice(group: GroupState, i: number, index: number): Device {
