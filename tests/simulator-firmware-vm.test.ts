@@ -103,12 +103,12 @@ describe('--firmware-vm: real firmware devices in the fleet', () => {
     expect(vmFrames).toBe(first.r.firmware!.frames);
   });
 
-  it('takes --firmware-vm on the command line, writes the VM keys with --keys-out, refuses more VMs than devices', async () => {
+  it('takes --firmware-vm and --firmware-tick on the command line, writes the VM keys with --keys-out, refuses more VMs than devices', async () => {
     const out: string[] = [];
     const err: string[] = [];
     const io = { stdout: (t: string) => void out.push(t), stderr: (t: string) => void err.push(t), stderrIsTty: false };
     const keys = join(dir, 'keys');
-    const code = await simCli(['run', '--devices', '3', '--firmware-vm', '2', '--duration', '2m', '--interval', '1m', '--drain', '10m', '--seed', SEED, '--link', 'udp', '--keys-out', keys, '--json'], io);
+    const code = await simCli(['run', '--devices', '3', '--firmware-vm', '2', '--duration', '2m', '--interval', '1m', '--drain', '10m', '--seed', SEED, '--link', 'udp', '--firmware-tick', '1s', '--keys-out', keys, '--json'], io);
     expect(err.join('')).toBe('');
     expect(code).toBe(0);
     const summary = JSON.parse(out.join('')) as { devices: number; firmwareDevices: number; verified: number; recordsSealed: number };

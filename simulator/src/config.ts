@@ -45,6 +45,11 @@ export interface GroupConfig {
   attacks: AttackRates;
   /** How many of the group's devices (its first ones) run the real firmware in a DeviceScript VM. */
   firmwareVm: number;
+  /**
+   * Shortest virtual time between two runs of a firmware VM (0: as often as the VM asks, its
+   * runtime's 10 ms tick). A larger tick makes idle VMs cheaper and quantizes their timing.
+   */
+  firmwareTickMs: number;
 }
 
 export interface SimulationConfig {
@@ -80,6 +85,7 @@ export interface GroupInput {
   attacks?: string | Partial<Record<AttackKind, number>>;
   /** Devices of the group run as the real firmware in DeviceScript VMs (at the top level: per group, at most its devices). */
   firmwareVm?: number;
+  firmwareTick?: string | number;
 }
 
 export interface ScenarioInput extends GroupInput {
@@ -194,6 +200,7 @@ function resolveGroup(input: GroupInput, base: GroupInput, index: number): Group
     clock: g.clock ?? profile.radio === null,
     attacks: parseAttacks(g.attacks, `${where} attacks`),
     firmwareVm: 0,
+    firmwareTickMs: parseDuration(g.firmwareTick ?? 0, `${where} firmwareTick`),
   };
   if (input.firmwareVm !== undefined) {
     group.firmwareVm = positiveInt(input.firmwareVm, `${where} firmwareVm`, 0);

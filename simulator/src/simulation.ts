@@ -693,7 +693,7 @@ export class Simulation {
     const vm = d.vm!;
     const dev = vm.dev!;
     const w0 = performance.now();
-    const next = dev.step(t);
+    const next = Math.max(dev.step(t), t + d.group.config.firmwareTickMs);
     this.fw.steps++;
     if (!vm.keyChecked && dev.keyLine !== null) {
       const m = /^sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64})( new)?$/.exec(dev.keyLine);
