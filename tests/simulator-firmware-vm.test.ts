@@ -118,4 +118,12 @@ describe('--firmware-vm: real firmware devices in the fleet', () => {
     expect(pubs).toEqual([0, 1, 2].map((i) => `${toHex(kidOf(getPublicKey(deviceSecret(SEED, 'fleet', i))))}.pub`).sort());
     expect(await simCli(['run', '--devices', '3', '--firmware-vm', '4'], { ...io, stderr: () => {} })).toBe(2);
   }, 120_000);
+
+  it('takes firmwareVm per group in a scenario (and at the top level, per group, at most its devices)', () => {
+    const c = resolveScenario({ groups: [{ name: 'vm', devices: 3, firmwareVm: 2, firmwareTick: '1s' }, { name: 'model', devices: 5 }] });
+    expect(c.groups.map((g) => [g.firmwareVm, g.firmwareTickMs])).toEqual([[2, 1000], [0, 0]]);
+    const top = resolveScenario({ firmwareVm: 4, groups: [{ name: 'a', devices: 2 }, { name: 'b', devices: 6 }] });
+    expect(top.groups.map((g) => g.firmwareVm)).toEqual([2, 4]);
+    expect(() => resolveScenario({ groups: [{ name: 'a', devices: 2, firmwareVm: 3 }] })).toThrow(/firmwareVm/);
+  });
 });
