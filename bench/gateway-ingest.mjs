@@ -2,7 +2,10 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--json]
+//
+// --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
+// writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof).
 //
 // The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
 // for the one-core figures, with the load generator pinned to the other core. The two-core
@@ -29,6 +32,9 @@ const arg = (name, fallback) => {
 const FRAMES = arg('--frames', Number(process.env.FRAMES ?? 12000));
 const DEVICES = arg('--devices', 100);
 const JSON_OUT = args.includes('--json');
+const strArg = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const ONLY = strArg('--only');
+const PROFILE_DIR = strArg('--profile');
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'host-tools', 'bin', 'sceau.js');
 const cores = cpus().length;
@@ -77,7 +83,8 @@ function pinSelf(cpu) {
 }
 
 async function startGatewayProcess(db, { oneCore, workers }) {
-  const gwArgs = [bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--json'];
+  const nodeArgs = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR];
+  const gwArgs = [...nodeArgs, bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--json'];
   const command = oneCore && hasTaskset ? 'taskset' : process.execPath;
   const child = spawn(command, oneCore && hasTaskset ? ['-c', '0', process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise((resolve, reject) => {
@@ -197,6 +204,7 @@ try {
   log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? 'yes' : 'no'}, Node ${process.version}`);
   let k = 0;
   for (const sc of scenarios) {
+    if (ONLY !== undefined && !`${sc.oneCore ? '1 core' : `${cores} cores`} ${sc.name}`.includes(ONLY)) continue;
     const frames = makeFrames(k * 1_000_000 + 10);
     const inputs = rawInputs(frames);
     pinSelf(1);

@@ -1,14 +1,21 @@
 /**
  * The ingest pipeline shared by every transport and by `frame verify --db`: verify (inline or
  * on worker threads), apply the replay window in arrival order, then store the frame, its
- * readings and the changed windows in one batched transaction. A caller's promise resolves only
- * once its frame is committed, so a transport acknowledges only durable frames.
+ * readings and the changed windows in one batched transaction (on the store writer thread for a
+ * database file, see store-writer.ts). A caller's promise resolves only once its frame is
+ * committed, so a transport acknowledges only durable frames.
+ *
+ * Group commit: one transaction runs at a time. Frames verified while it runs (its fsync, a few
+ * ms) are queued and committed together as soon as it ends; when no transaction runs, the queue
+ * is committed after the current event-loop turn (which batches the frames that turn brought).
  */
 import { Worker } from 'node:worker_threads';
-import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, type ChannelRegistry, type ReplayWindow, type VerifyResult } from '@sceau/protocol';
-import { describeResult, storedReadings, type FrameOutcome } from './outcome.js';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyResult } from '@sceau/protocol';
+import { describeResult, type FrameOutcome } from './outcome.js';
+import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
-import type { FrameToStore, Store } from './store.js';
+import type { Store } from './store.js';
+import { InlineStoreWriter, ThreadStoreWriter, type StoreWriter } from './store-writer.js';
 
 export interface IngestOptions {
   /** Transport and peer, stored with the frame: `http`, `udp:127.0.0.1:5000`, `tts`, `cli:file`... */
@@ -40,7 +47,7 @@ export class NotStoredError extends Error {
 export interface IngestorOptions {
   channels?: ChannelRegistry;
   maxFrameBytes?: number;
-  /** Most frames per transaction (default 512). */
+  /** Queued frames beyond which a commit starts at once rather than after the event-loop turn (default 512). */
   batchMax?: number;
   /** Frames received and not yet stored beyond which new ones are refused (default 20,000). */
   maxInFlight?: number;
@@ -48,13 +55,10 @@ export interface IngestorOptions {
   workers?: number;
   metrics?: Metrics;
   /**
-   * Group commit: while frames keep arriving, a commit waits until about four times the last
-   * commit's duration (its fsync) has passed since the previous one, up to this (default 25 ms),
-   * so one fsync is shared by every frame that arrived meanwhile (about 20% of the time at full
-   * load). As soon as an event-loop turn brings no new frame (a lone frame, or every client
-   * waiting for its answer), the queue is committed at once.
+   * Commit on a writer thread with its own connection (default true for a database file). A
+   * `:memory:` or temporary database is always written on this thread.
    */
-  maxCommitDelayMs?: number;
+  writerThread?: boolean;
 }
 
 interface Pending {
@@ -64,12 +68,8 @@ interface Pending {
   started: number;
   resolve: (result: IngestResult) => void;
   reject: (error: Error) => void;
-}
-
-interface Queued {
-  pending: Pending;
-  row: FrameToStore;
-  outcome: FrameOutcome;
+  /** Set once verified and the replay window applied. */
+  outcome?: FrameOutcome;
 }
 
 interface WorkerSlot {
@@ -84,14 +84,14 @@ export class Ingestor {
   private readonly maxFrameBytes: number;
   private readonly batchMax: number;
   private readonly maxInFlight: number;
-  private queue: Queued[] = [];
+  /** Verified frames waiting for the next transaction, and the same frames in columns. */
+  private queue: Pending[] = [];
+  private batch = new FrameBatch();
   private windows = new Map<string, ReplayWindow>();
-  private flushScheduled = false;
-  private arrivals = 0;
-  private arrivalsAtCheck = 0;
-  private lastCommitEnd = 0;
-  private commitGapMs = 0;
-  private readonly maxCommitDelayMs: number;
+  private readonly writer: StoreWriter;
+  /** A transaction is running; frames queued meanwhile are committed when it ends. */
+  private committing = false;
+  private commitScheduled = false;
   private closed = false;
   private readonly workers: WorkerSlot[] = [];
   private readonly jobs = new Map<number, Pending>();
@@ -111,10 +111,11 @@ export class Ingestor {
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
-    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 25;
+    const inMemory = store.file === ':memory:' || store.file === '';
+    this.writer = !inMemory && options.writerThread !== false ? ThreadStoreWriter.forStore(store) : new InlineStoreWriter(store);
     const workers = options.workers ?? 0;
     if (workers > 0) {
-      if (store.file === ':memory:' || store.file === '') throw new RangeError('workers: verification workers need a database file, not :memory:');
+      if (inMemory) throw new RangeError('workers: verification workers need a database file, not :memory:');
       for (let i = 0; i < workers; i++) {
         const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { dbFile: store.file } });
         const slot: WorkerSlot = { worker, busy: 0 };
@@ -220,74 +221,74 @@ export class Ingestor {
       }
     }
     const outcome = describeResult(result, this.channels);
-    const row: FrameToStore = {
-      raw: p.frame,
-      receivedAt: p.receivedAt,
-      source: p.options.source,
-      outcome: outcome.code,
-      kid: outcome.kid,
-      counter: outcome.counter,
-      detail: outcome.detail,
-    };
-    const readings = storedReadings(outcome);
-    if (readings !== undefined) row.readings = readings;
-    this.queue.push({ pending: p, row, outcome });
-    this.arrivals++;
-    if (this.queue.length >= this.batchMax) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      this.arrivalsAtCheck = this.arrivals;
-      setImmediate(this.checkFlush);
+    p.outcome = outcome;
+    this.batch.add(p.frame, p.receivedAt, p.options.source, outcome.code, outcome.kid, outcome.counter, outcome.detail, outcome.ok ? outcome.readings : undefined);
+    this.queue.push(p);
+    if (this.committing) return; // committed when the running transaction ends
+    if (this.queue.length >= this.batchMax) this.commit();
+    else if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(this.commitQueued);
     }
   }
 
-  private readonly checkFlush = (): void => {
-    if (!this.flushScheduled) return;
-    const stillArriving = this.arrivals !== this.arrivalsAtCheck;
-    if (stillArriving && performance.now() - this.lastCommitEnd < this.commitGapMs && this.queue.length < this.batchMax) {
-      this.arrivalsAtCheck = this.arrivals;
-      setImmediate(this.checkFlush);
-      return;
-    }
-    this.flush();
+  private readonly commitQueued = (): void => {
+    this.commitScheduled = false;
+    this.commit();
   };
 
-  /** Commits every queued frame in one transaction, then settles their promises. */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    const started = performance.now();
+  /** Commits every queued frame in one transaction (unless one is running: its end commits them). */
+  private commit(): void {
+    if (this.committing || this.queue.length === 0) return;
     const batch = this.queue;
-    const windows = this.windows;
+    const windows: Array<[string, ReplayState]> = [];
+    // The windows as this batch leaves them: every frame that advanced them is in the batch.
+    for (const [kid, window] of this.windows) windows.push([kid, window.state()]);
+    const columns = this.batch.finish(windows);
     this.queue = [];
+    this.batch = new FrameBatch();
     this.windows = new Map();
-    let ids: number[];
-    try {
-      ids = this.store.writeFrames(
-        batch.map((q) => q.row),
-        windows,
-      );
-    } catch (error) {
-      // Nothing of the batch is stored: forget the windows it advanced so they are read back
-      // from the database, and tell every sender (who will not get a 2xx, so may retry).
-      this.metrics.storeFailures++;
-      this.store.replay.forget(windows.keys());
-      for (const q of batch) this.fail(q.pending, new NotStoredError(`store failed: ${(error as Error).message}`, 'store-failed'));
-      this.notifyIdle();
-      return;
-    }
+    this.committing = true;
+    this.writer.write(
+      columns,
+      (error, ids) => {
+        this.committing = false;
+        if (error === undefined) this.committed(batch, ids);
+        else this.failed(batch, error);
+        this.commit();
+        this.notifyIdle();
+      },
+    );
+  }
+
+  /** Settles the promises of a committed batch. */
+  private committed(batch: Pending[], ids: number[]): void {
     this.metrics.storeBatches++;
     const now = performance.now();
-    this.lastCommitEnd = now;
-    this.commitGapMs = Math.min(this.maxCommitDelayMs, (now - started) * 4);
-    batch.forEach((q, i) => {
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const outcome = p.outcome!;
+      const source = p.options.source;
       this.metrics.inFlight--;
-      const transport = q.row.source.split(':', 1)[0]!;
-      this.metrics.countFrame(q.outcome.code, transport);
-      this.metrics.observeLatency((now - q.pending.started) / 1000);
-      q.pending.resolve({ ...q.outcome, id: ids[i]!, receivedAt: new Date(q.row.receivedAt).toISOString(), source: q.row.source });
-    });
-    this.notifyIdle();
+      this.metrics.countFrame(outcome.code, source.split(':', 1)[0]!);
+      this.metrics.observeLatency((now - p.started) / 1000);
+      p.resolve({ ...outcome, id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
+    }
+  }
+
+  /**
+   * Nothing of the batch is stored: tell every sender (who gets no 2xx, so may retry). Frames
+   * queued meanwhile were checked against the windows this batch advanced, so they fail too, and
+   * every window is read back from the database.
+   */
+  private failed(batch: Pending[], error: Error): void {
+    this.metrics.storeFailures++;
+    const failing = batch.concat(this.queue);
+    this.queue = [];
+    this.batch = new FrameBatch();
+    this.windows = new Map();
+    this.store.replay.forget();
+    for (const p of failing) this.fail(p, new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
   }
 
   private fail(p: Pending, error: NotStoredError): void {
@@ -312,7 +313,7 @@ export class Ingestor {
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
-    this.flush();
+    await this.writer.close();
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
     this.workers.length = 0;
   }

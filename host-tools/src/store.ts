@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
 import { ioError, usageError } from './errors.js';
+import { FrameBatch, READING_FIELDS, type FrameColumns } from './frame-batch.js';
 
 const SCHEMA_VERSION = 1;
 
@@ -168,7 +169,7 @@ export class Store implements Keyring {
   readonly replay: SqliteReplayWindows;
   readonly file: string;
   private readonly stmt;
-  private readonly writeFramesTx: (frames: FrameToStore[], windows: Map<string, ReplayWindow>) => number[];
+  private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
   private constructor(db: Database.Database, file: string) {
     this.db = db;
@@ -190,30 +191,35 @@ export class Store implements Keyring {
         'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
       ),
     };
-    this.writeFramesTx = db.transaction((frames: FrameToStore[], windows: Map<string, ReplayWindow>) => {
-      const ids: number[] = [];
-      for (const f of frames) {
-        const info = this.stmt.insertFrame.run(f.receivedAt, f.source, f.outcome, f.kid ?? null, f.counter ?? null, f.detail ?? null, f.raw);
+    this.writeFramesTx = db.transaction((batch: FrameColumns) => {
+      const n = batch.receivedAt.length;
+      const ids = new Array<number>(n);
+      const readings = batch.readings;
+      const readingCount = batch.readingName.length;
+      let r = 0; // next reading
+      let start = 0;
+      for (let i = 0; i < n; i++) {
+        const end = batch.rawEnd[i]!;
+        const info = this.stmt.insertFrame.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw.subarray(start, end));
+        start = end;
         const id = Number(info.lastInsertRowid);
-        ids.push(id);
-        if (f.readings !== undefined && f.kid !== undefined && f.counter !== undefined) {
-          const list = f.readings;
-          for (let at = 0; at < list.length; at += 4) {
-            const n = Math.min(4, list.length - at);
-            const values: unknown[] = [];
-            for (let i = at; i < at + n; i++) {
-              const r = list[i]!;
-              values.push(id, f.kid, f.counter, r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at);
-            }
-            this.stmt.insertReadings[n - 1]!.run(...values);
+        ids[i] = id;
+        while (r < readingCount && readings[r * READING_FIELDS] === i) {
+          // Up to 4 readings in one statement: fewer statement executions per frame.
+          let count = 1;
+          while (count < 4 && r + count < readingCount && readings[(r + count) * READING_FIELDS] === i) count++;
+          const values: unknown[] = [];
+          for (let k = r; k < r + count; k++) {
+            const o = k * READING_FIELDS;
+            const at = readings[o + 5]!;
+            values.push(id, batch.kid[i], batch.counter[i], readings[o + 1], batch.readingName[k], readings[o + 2], batch.readingUnit[k], readings[o + 3], readings[o + 4], Number.isNaN(at) ? null : at);
           }
+          this.stmt.insertReadings[count - 1]!.run(...values);
+          r += count;
         }
       }
       const now = Date.now();
-      for (const [kid, window] of windows) {
-        const s = window.state();
-        this.stmt.upsertWindow.run(kid, s.highest, s.bitmap, now);
-      }
+      for (const [kid, s] of batch.windows) this.stmt.upsertWindow.run(kid, s.highest, s.bitmap, now);
       return ids;
     });
   }
@@ -358,7 +364,12 @@ export class Store implements Keyring {
    * Throws when the transaction fails (nothing of the batch is then stored).
    */
   writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
-    return this.writeFramesTx(frames, windows);
+    return this.writeFramesTx(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
+  }
+
+  /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts). */
+  writeBatch(batch: FrameColumns): number[] {
+    return this.writeFramesTx(batch);
   }
 
   queryFrames(filter: { kid?: string | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {

@@ -1,0 +1,58 @@
+// A transaction that fails (here a trigger raising an error, standing for a full disk or an I/O
+// error): its frames are refused (not acknowledged) and the replay windows they advanced are
+// rolled back, so the same frames are accepted once the store works again. With the writer
+// thread (a database file) and on the main thread (:memory:).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
+import { NotStoredError, startGateway } from '@sceau/host-tools';
+
+const dir = mkdtempSync(join(tmpdir(), 'sceau-gw-fail-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const seed = new Uint8Array(32).fill(0x33);
+const kid = toHex(kidOf(getPublicKey(seed)));
+const frame = (counter: number): Uint8Array => sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value: 2000 + counter }] }, seed);
+
+const FAIL = "CREATE TRIGGER fail_frames BEFORE INSERT ON frames BEGIN SELECT RAISE(ABORT, 'disk on fire'); END";
+
+describe.each([
+  ['a database file (writer thread)', 'file'],
+  [':memory: (main thread)', 'memory'],
+] as const)('a failed commit, %s', (_, kind) => {
+  it('refuses its frames, rolls back their windows, and stores them when retried', async () => {
+    const db = kind === 'file' ? join(dir, 'fail.db') : ':memory:';
+    const gw = await startGateway({ db, log: () => undefined });
+    // The trigger comes from another connection for a file (as an outside failure would), from
+    // the gateway's own connection for :memory:.
+    const other = kind === 'file' ? new Database(db) : gw.store.db;
+    try {
+      gw.store.addDevice(getPublicKey(seed));
+      expect((await gw.ingest(frame(1))).code).toBe('ok');
+
+      other.exec(FAIL);
+      const failing = await Promise.allSettled([2, 3, 4].map((c) => gw.ingest(frame(c))));
+      for (const r of failing) {
+        expect(r.status).toBe('rejected');
+        const reason = (r as PromiseRejectedResult).reason as NotStoredError;
+        expect(reason).toBeInstanceOf(NotStoredError);
+        expect(reason.reason).toBe('store-failed');
+      }
+      other.exec('DROP TRIGGER fail_frames');
+
+      const retried = await Promise.all([2, 3, 4, 1].map((c) => gw.ingest(frame(c))));
+      expect(retried.map((r) => r.code)).toEqual(['ok', 'ok', 'ok', 'replay']);
+      await gw.drain();
+      expect(gw.metrics.storeFailures).toBeGreaterThanOrEqual(1);
+      const ok = gw.store.queryFrames({ outcome: 'ok', limit: 100 }).map((f) => f.counter);
+      expect(ok).toEqual([1, 2, 3, 4]);
+      expect(gw.store.getDevice(kid)?.highestCounter).toBe(4);
+    } finally {
+      if (other !== gw.store.db) other.close();
+      await gw.close();
+    }
+  });
+});
