@@ -326,3 +326,19 @@ describe('sceau sim (delegates to @sceau/simulator)', () => {
     expect(sceau(['sim', 'run', '--no-such-option']).status).toBe(2);
   });
 });
+
+describe('sceau gateway serve and signals', () => {
+  it('stops cleanly (exit 0) on a SIGTERM sent the moment its addresses are printed, every time', async () => {
+    const { spawn } = await import('node:child_process');
+    for (let i = 0; i < 6; i++) {
+      const child = spawn(process.execPath, [bin, 'gateway', 'serve', '--db', join(dir, 'signals.db'), '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/^udp /m.test(out)) child.kill('SIGTERM'); // a supervisor reacting at once
+      });
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+      expect({ code, signal }, `attempt ${i}`).toEqual({ code: 0, signal: null });
+    }
+  });
+});

@@ -475,45 +475,58 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--json', 'print the listening addresses as JSON')
     .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; channels?: string; json?: boolean }) => {
       const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
-      let gw;
-      try {
-        gw = await startGateway({
-          db: opts.db,
-          http,
-          tcp: opts.tcp,
-          udp: opts.udp,
-          tokenFile: opts.tokenFile,
-          workers: opts.workers,
-          maxBodyBytes: opts.maxBody,
-          channels: loadChannels(opts.channels),
-          log: (m) => io.err(m),
-        });
-      } catch (error) {
-        if (error instanceof SceauError) throw error;
-        throw ioError(`cannot start the gateway: ${describeError(error)}`);
-      }
-      const a = gw.addresses;
-      if (opts.json) io.out(JSON.stringify({ listening: a }));
-      else {
-        if (a.http) io.out(`http ${a.http.url}`);
-        if (a.tcp) io.out(`tcp ${a.tcp.host}:${a.tcp.port}`);
-        if (a.udp) io.out(`udp ${a.udp.host}:${a.udp.port}`);
-      }
-      await new Promise<void>((resolvePromise) => {
-        const stop = (signal: string): void => {
-          io.err(`${signal}: storing frames in flight and closing`);
-          process.off('SIGINT', onInt);
-          process.off('SIGTERM', onTerm);
-          gw!.close().then(resolvePromise, (error: unknown) => {
-            io.err(`close: ${describeError(error)}`);
-            resolvePromise();
-          });
-        };
-        const onInt = (): void => stop('SIGINT');
-        const onTerm = (): void => stop('SIGTERM');
-        process.on('SIGINT', onInt);
-        process.on('SIGTERM', onTerm);
+      // Signal handlers go in before anything is announced: a supervisor that reads the
+      // addresses may signal at once, and a signal during start-up must still close cleanly.
+      let stopSignal: string | undefined;
+      let onStop: (() => void) | undefined;
+      const stopped = new Promise<void>((resolvePromise) => {
+        onStop = resolvePromise;
       });
+      const onSignal = (signal: string): void => {
+        if (stopSignal !== undefined) {
+          // A second signal: the operator does not want to wait (frames in flight were not acknowledged).
+          io.err(`${signal} again: exiting without waiting`);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        stopSignal = signal;
+        io.err(`${signal}: storing frames in flight and closing`);
+        onStop!();
+      };
+      const onInt = (): void => onSignal('SIGINT');
+      const onTerm = (): void => onSignal('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      try {
+        let gw;
+        try {
+          gw = await startGateway({
+            db: opts.db,
+            http,
+            tcp: opts.tcp,
+            udp: opts.udp,
+            tokenFile: opts.tokenFile,
+            workers: opts.workers,
+            maxBodyBytes: opts.maxBody,
+            channels: loadChannels(opts.channels),
+            log: (m) => io.err(m),
+          });
+        } catch (error) {
+          if (error instanceof SceauError) throw error;
+          throw ioError(`cannot start the gateway: ${describeError(error)}`);
+        }
+        const a = gw.addresses;
+        if (opts.json) io.out(JSON.stringify({ listening: a }));
+        else {
+          if (a.http) io.out(`http ${a.http.url}`);
+          if (a.tcp) io.out(`tcp ${a.tcp.host}:${a.tcp.port}`);
+          if (a.udp) io.out(`udp ${a.udp.host}:${a.udp.port}`);
+        }
+        await stopped;
+        await gw.close().catch((error: unknown) => io.err(`close: ${describeError(error)}`));
+      } finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+      }
     });
 
   // --- sim --------------------------------------------------------------------------------------
