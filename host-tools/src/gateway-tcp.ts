@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { Reassembler } from '@sceau/protocol';
-import { NotStoredError, type Ingestor } from './ingest.js';
+import type { Ingestor, NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 
 export interface TcpIngestOptions {
@@ -21,6 +21,7 @@ export interface TcpIngestOptions {
 }
 
 export function createTcpIngest(options: TcpIngestOptions): Server {
+  const failed = (error: NotStoredError): void => options.metrics.countError(error.reason, 'tcp');
   const server = createServer((socket: Socket) => {
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     const source = `tcp:${peer}`;
@@ -42,10 +43,12 @@ export function createTcpIngest(options: TcpIngestOptions): Server {
         const pushed = options.reassembler.push(datagram, (options.clock ?? Date.now)(), source);
         options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
         if (pushed.kind !== 'frame') continue;
-        options.ingestor.ingest(pushed.frame, { source }).catch((error: unknown) => {
-          options.metrics.countError(error instanceof NotStoredError ? error.reason : 'internal', 'tcp');
-          if (!(error instanceof NotStoredError)) options.log(`tcp: ${(error as Error).message}`);
-        });
+        try {
+          options.ingestor.submit(pushed.frame, { source }, failed); // no answer on TCP: no result to build
+        } catch (error) {
+          options.metrics.countError('internal', 'tcp');
+          options.log(`tcp: ${(error as Error).message}`);
+        }
       }
     });
   });

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Reassembler } from '@sceau/protocol';
-import { NotStoredError, type Ingestor } from './ingest.js';
+import type { Ingestor, NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 
 export interface UdpIngestOptions {
@@ -24,6 +24,7 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
     options.metrics.countError('socket-error', 'udp');
     options.log(`udp: ${error.message}`);
   });
+  const failed = (error: NotStoredError): void => options.metrics.countError(error.reason, 'udp');
   socket.on('message', (message, rinfo) => {
     const source = `udp:${rinfo.address}:${rinfo.port}`;
     const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), (options.clock ?? Date.now)(), source);
@@ -32,10 +33,12 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
       if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');
       return;
     }
-    options.ingestor.ingest(pushed.frame, { source }).catch((error: unknown) => {
-      options.metrics.countError(error instanceof NotStoredError ? error.reason : 'internal', 'udp');
-      if (!(error instanceof NotStoredError)) options.log(`udp: ${(error as Error).message}`);
-    });
+    try {
+      options.ingestor.submit(pushed.frame, { source }, failed); // no answer on UDP: no result to build
+    } catch (error) {
+      options.metrics.countError('internal', 'udp');
+      options.log(`udp: ${(error as Error).message}`);
+    }
   });
   return socket;
 }

@@ -9,13 +9,13 @@
  * ms) are queued and committed together as soon as it ends; when no transaction runs, the queue
  * is committed after the current event-loop turn (which batches the frames that turn brought).
  */
-import { Worker } from 'node:worker_threads';
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
 import type { Store } from './store.js';
 import { InlineStoreWriter, ThreadStoreWriter, type StoreWriter } from './store-writer.js';
+import { VerifyPool } from './verify-pool.js';
 
 export interface IngestOptions {
   /** Transport and peer, stored with the frame: `http`, `udp:127.0.0.1:5000`, `tts`, `cli:file`... */
@@ -66,15 +66,11 @@ interface Pending {
   options: IngestOptions;
   receivedAt: number;
   started: number;
-  resolve: (result: IngestResult) => void;
-  reject: (error: Error) => void;
+  /** Absent when the caller wants no result (UDP, TCP). */
+  resolve: ((result: IngestResult) => void) | undefined;
+  reject: (error: NotStoredError) => void;
   /** Set once verified and the replay window applied. */
   outcome?: FrameOutcome;
-}
-
-interface WorkerSlot {
-  worker: Worker;
-  busy: number;
 }
 
 export class Ingestor {
@@ -93,15 +89,7 @@ export class Ingestor {
   private committing = false;
   private commitScheduled = false;
   private closed = false;
-  private readonly workers: WorkerSlot[] = [];
-  private readonly jobs = new Map<number, Pending>();
-  private nextJob = 1;
-  /** Worker results are applied in arrival order (the replay window must see frames in that order). */
-  private nextToApply = 1;
-  private readonly done = new Map<number, VerifyResult>();
-  private outbox = new Map<WorkerSlot, Array<{ id: number; frame: Uint8Array; deviceId?: string; now: number; maxFrameBytes: number }>>();
-  private dispatchScheduled = false;
-  private nextWorker = 0;
+  private readonly pool: VerifyPool<Pending> | undefined;
   private idleWaiters: Array<() => void> = [];
 
   constructor(store: Store, options: IngestorOptions = {}) {
@@ -116,100 +104,57 @@ export class Ingestor {
     const workers = options.workers ?? 0;
     if (workers > 0) {
       if (inMemory) throw new RangeError('workers: verification workers need a database file, not :memory:');
-      for (let i = 0; i < workers; i++) {
-        const worker = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { dbFile: store.file } });
-        const slot: WorkerSlot = { worker, busy: 0 };
-        worker.on('message', (results: Array<{ id: number; result: VerifyResult }>) => {
-          slot.busy -= results.length;
-          if (slot.busy === 0) worker.unref(); // idle workers must not keep the process alive
-          for (const { id, result } of results) this.done.set(id, result);
-          this.applyInOrder();
-        });
-        worker.on('error', (error) => {
-          // A worker that dies fails its frames (not stored, so not acknowledged); the others go on.
-          process.emitWarning(`sceau verification worker failed: ${error.message}`);
-          const index = this.workers.indexOf(slot);
-          if (index >= 0) this.workers.splice(index, 1);
-          for (const [id, pending] of this.jobs) {
-            this.jobs.delete(id);
-            this.done.delete(id);
-            this.fail(pending, new NotStoredError('verification worker failed', 'store-failed'));
-          }
-          this.nextToApply = this.nextJob;
-        });
-        worker.unref();
-        this.workers.push(slot);
-      }
+      this.pool = new VerifyPool<Pending>(store.file, workers, this.afterVerify, (lost) => {
+        for (const p of lost) this.fail(p, new NotStoredError('verification worker failed', 'store-failed'));
+        this.notifyIdle();
+      });
     }
   }
 
   /** Verifies and stores one frame; resolves once it is durably stored, with its outcome. */
   ingest(frame: Uint8Array, options: IngestOptions): Promise<IngestResult> {
-    return new Promise<IngestResult>((resolve, reject) => {
-      if (this.closed) {
-        reject(new NotStoredError('the gateway is closing', 'closed'));
-        return;
-      }
-      if (this.metrics.inFlight >= this.maxInFlight) {
-        reject(new NotStoredError(`more than ${this.maxInFlight} frames waiting to be stored`, 'overloaded'));
-        return;
-      }
-      this.metrics.inFlight++;
-      const pending: Pending = { frame, options, receivedAt: options.receivedAt ?? Date.now(), started: performance.now(), resolve, reject };
-      if (this.workers.length === 0) {
-        this.afterVerify(pending, this.verifyInline(pending));
-      } else {
-        this.dispatch(pending);
-      }
-    });
+    return new Promise<IngestResult>((resolve, reject) => this.submit(frame, options, reject, resolve));
+  }
+
+  /**
+   * `ingest` without a promise, for transports that send no answer (UDP, TCP): `stored` (when
+   * given) gets the outcome once the frame is committed, `failed` is called when it could not be
+   * stored. Without `stored`, no result object is built.
+   */
+  submit(frame: Uint8Array, options: IngestOptions, failed: (error: NotStoredError) => void, stored?: (result: IngestResult) => void): void {
+    if (this.closed) {
+      failed(new NotStoredError('the gateway is closing', 'closed'));
+      return;
+    }
+    if (this.metrics.inFlight >= this.maxInFlight) {
+      failed(new NotStoredError(`more than ${this.maxInFlight} frames waiting to be stored`, 'overloaded'));
+      return;
+    }
+    this.metrics.inFlight++;
+    const pending: Pending = { frame, options, receivedAt: options.receivedAt ?? Date.now(), started: performance.now(), resolve: stored, reject: failed };
+    if (this.pool !== undefined && this.pool.size > 0) {
+      // Results come back in submission order, so windows are applied in arrival order.
+      this.pool.verify(pending, frame, Math.floor(pending.receivedAt / 1000), this.maxFrameBytes, options.deviceId);
+      return;
+    }
+    let verified: VerifyResult;
+    try {
+      verified = this.verifyInline(pending);
+    } catch (error) {
+      this.metrics.inFlight--; // not queued: drain() must not wait for it
+      throw error;
+    }
+    this.afterVerify(pending, verified);
   }
 
   private verifyInline(p: Pending): VerifyResult {
-    const options = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes, ...(p.options.deviceId === undefined ? {} : { deviceId: p.options.deviceId }) };
+    const options: { now: number; maxFrameBytes: number; deviceId?: string } = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes };
+    if (p.options.deviceId !== undefined) options.deviceId = p.options.deviceId;
     return verifyFrame(p.frame, this.store, options);
   }
 
-  private applyInOrder(): void {
-    for (;;) {
-      const result = this.done.get(this.nextToApply);
-      if (result === undefined) return;
-      const pending = this.jobs.get(this.nextToApply);
-      this.done.delete(this.nextToApply);
-      this.jobs.delete(this.nextToApply);
-      this.nextToApply++;
-      if (pending !== undefined) this.afterVerify(pending, result);
-    }
-  }
-
-  private dispatch(p: Pending): void {
-    const id = this.nextJob++;
-    this.jobs.set(id, p);
-    // Least-busy worker, round robin among equals; jobs are posted in batches once per tick.
-    let slot = this.workers[this.nextWorker++ % this.workers.length]!;
-    for (const w of this.workers) if (w.busy < slot.busy) slot = w;
-    // A worker holding jobs keeps the event loop alive until it answers (an in-process caller
-    // awaiting only these results would otherwise see the process exit with nothing pending).
-    if (slot.busy++ === 0) slot.worker.ref();
-    let list = this.outbox.get(slot);
-    if (list === undefined) this.outbox.set(slot, (list = []));
-    const job = { id, frame: p.frame, now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes, ...(p.options.deviceId === undefined ? {} : { deviceId: p.options.deviceId }) };
-    list.push(job);
-    if (list.length >= 64) {
-      this.outbox.delete(slot);
-      slot.worker.postMessage(list);
-    } else if (!this.dispatchScheduled) {
-      this.dispatchScheduled = true;
-      setImmediate(() => {
-        this.dispatchScheduled = false;
-        const outbox = this.outbox;
-        this.outbox = new Map();
-        for (const [s, jobs] of outbox) s.worker.postMessage(jobs);
-      });
-    }
-  }
-
   /** Applies the replay window (in arrival order on this thread) and queues the frame for storage. */
-  private afterVerify(p: Pending, verified: VerifyResult): void {
+  private readonly afterVerify = (p: Pending, verified: VerifyResult): void => {
     let result = verified;
     if (result.ok) {
       const window = this.store.replay.get(result.kid);
@@ -230,7 +175,7 @@ export class Ingestor {
       this.commitScheduled = true;
       setImmediate(this.commitQueued);
     }
-  }
+  };
 
   private readonly commitQueued = (): void => {
     this.commitScheduled = false;
@@ -272,7 +217,7 @@ export class Ingestor {
       this.metrics.inFlight--;
       this.metrics.countFrame(outcome.code, source.split(':', 1)[0]!);
       this.metrics.observeLatency((now - p.started) / 1000);
-      p.resolve({ ...outcome, id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
+      if (p.resolve !== undefined) p.resolve({ ...outcome, id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
     }
   }
 
@@ -314,7 +259,6 @@ export class Ingestor {
     this.closed = true;
     await this.drain();
     await this.writer.close();
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
-    this.workers.length = 0;
+    await this.pool?.close();
   }
 }

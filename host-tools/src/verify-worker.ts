@@ -6,19 +6,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { verifyFrame } from '@sceau/protocol';
 import { Store } from './store.js';
+import type { VerifyJob } from './verify-pool.js';
 
-interface Job {
-  id: number;
-  frame: Uint8Array;
-  deviceId?: string;
-  now: number;
-  maxFrameBytes: number;
-}
 
 const { dbFile } = workerData as { dbFile: string };
 const store = Store.open(dbFile, { readonly: true });
 
-parentPort!.on('message', (jobs: Job[]) => {
+parentPort!.on('message', (jobs: VerifyJob[]) => {
   const results = jobs.map((job) => {
     const options = job.deviceId === undefined ? { now: job.now, maxFrameBytes: job.maxFrameBytes } : { now: job.now, maxFrameBytes: job.maxFrameBytes, deviceId: job.deviceId };
     return { id: job.id, result: verifyFrame(job.frame, store, options) };
