@@ -5,9 +5,12 @@
  * database file, see store-writer.ts). A caller's promise resolves only once its frame is
  * committed, so a transport acknowledges only durable frames.
  *
- * Group commit: one transaction runs at a time. Frames verified while it runs (its fsync, a few
- * ms) are queued and committed together as soon as it ends; when no transaction runs, the queue
- * is committed after the current event-loop turn (which batches the frames that turn brought).
+ * Group commit: one transaction runs at a time; frames verified meanwhile are queued for the
+ * next. While frames keep arriving, a commit starts once about four times the last commit's
+ * duration has passed since the previous one started (at most `maxCommitDelayMs`): each commit
+ * rewrites the index pages it touches, so fewer, larger transactions cost the writer less CPU
+ * per frame. As soon as an event-loop turn brings no new frame (a lone frame, or every client
+ * waiting for its answer), the queue is committed at once.
  */
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
@@ -54,6 +57,8 @@ export interface IngestorOptions {
   /** Verification worker threads (default 0: verify on the main thread). Needs a database file. */
   workers?: number;
   metrics?: Metrics;
+  /** Longest wait between commits while frames keep arriving (default 25 ms); see above. */
+  maxCommitDelayMs?: number;
   /**
    * Commit on a writer thread with its own connection (default true for a database file). A
    * `:memory:` or temporary database is always written on this thread.
@@ -88,6 +93,11 @@ export class Ingestor {
   /** A transaction is running; frames queued meanwhile are committed when it ends. */
   private committing = false;
   private commitScheduled = false;
+  private arrivals = 0;
+  private arrivalsAtCheck = 0;
+  private lastCommitStart = 0;
+  private commitGapMs = 0;
+  private readonly maxCommitDelayMs: number;
   private closed = false;
   private readonly pool: VerifyPool<Pending> | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -99,6 +109,7 @@ export class Ingestor {
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
+    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 25;
     const inMemory = store.file === ':memory:' || store.file === '';
     this.writer = !inMemory && options.writerThread !== false ? ThreadStoreWriter.forStore(store) : new InlineStoreWriter(store);
     const workers = options.workers ?? 0;
@@ -169,16 +180,31 @@ export class Ingestor {
     p.outcome = outcome;
     this.batch.add(p.frame, p.receivedAt, p.options.source, outcome.code, outcome.kid, outcome.counter, outcome.detail, outcome.ok ? outcome.readings : undefined);
     this.queue.push(p);
-    if (this.committing) return; // committed when the running transaction ends
-    if (this.queue.length >= this.batchMax) this.commit();
-    else if (!this.commitScheduled) {
-      this.commitScheduled = true;
-      setImmediate(this.commitQueued);
-    }
+    this.arrivals++;
+    this.scheduleCommit();
   };
 
-  private readonly commitQueued = (): void => {
+  private scheduleCommit(): void {
+    if (this.committing || this.commitScheduled || this.queue.length === 0) return; // a running transaction schedules the next when it ends
+    if (this.queue.length >= this.batchMax) {
+      this.commit();
+      return;
+    }
+    this.commitScheduled = true;
+    this.arrivalsAtCheck = this.arrivals;
+    setImmediate(this.checkCommit);
+  }
+
+  /** After an event-loop turn: commit now, unless frames are still arriving and the gap has not passed. */
+  private readonly checkCommit = (): void => {
     this.commitScheduled = false;
+    const stillArriving = this.arrivals !== this.arrivalsAtCheck;
+    if (stillArriving && performance.now() - this.lastCommitStart < this.commitGapMs && this.queue.length < this.batchMax) {
+      this.commitScheduled = true;
+      this.arrivalsAtCheck = this.arrivals;
+      setImmediate(this.checkCommit);
+      return;
+    }
     this.commit();
   };
 
@@ -194,13 +220,16 @@ export class Ingestor {
     this.batch = new FrameBatch();
     this.windows = new Map();
     this.committing = true;
+    const started = performance.now();
+    this.lastCommitStart = started;
     this.writer.write(
       columns,
       (error, ids) => {
         this.committing = false;
+        this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * 4);
         if (error === undefined) this.committed(batch, ids);
         else this.failed(batch, error);
-        this.commit();
+        this.scheduleCommit();
         this.notifyIdle();
       },
     );
