@@ -57,7 +57,7 @@ export interface IngestorOptions {
   /** Verification worker threads (default 0: verify on the main thread). Needs a database file. */
   workers?: number;
   metrics?: Metrics;
-  /** Longest wait between commits while frames keep arriving (default 25 ms); see above. */
+  /** Longest wait between commits while frames keep arriving (default 50 ms); see above. */
   maxCommitDelayMs?: number;
   /**
    * Commit on a writer thread with its own connection (default true for a database file). A
@@ -109,7 +109,7 @@ export class Ingestor {
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
-    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 25;
+    this.maxCommitDelayMs = options.maxCommitDelayMs ?? 50;
     const inMemory = store.file === ':memory:' || store.file === '';
     this.writer = !inMemory && options.writerThread !== false ? ThreadStoreWriter.forStore(store) : new InlineStoreWriter(store);
     const workers = options.workers ?? 0;
