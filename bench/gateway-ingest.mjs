@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,17 @@ function rawVerifyRate(inputs) {
 }
 
 // --- gateway process ----------------------------------------------------------------------------
+// CPU time (user + system, all threads) of a process, from /proc (Linux; NaN elsewhere): the
+// gateway's CPU per frame does not depend on how much of the machine other jobs take.
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 function pinSelf(cpu) {
   if (hasTaskset) spawnSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
@@ -218,12 +229,14 @@ try {
     const warm = makeFrames(k++ * 1_000_000).slice(0, 400);
     if (sc.transport === 'udp') await udp(gw, warm, db);
     else await httpBatch(gw, warm, 100, 2);
+    const cpuBefore = cpuSeconds(gw.child.pid);
     const run = sc.transport === 'http-single' ? await httpSingle(gw, frames) : sc.transport === 'http-batch' ? await httpBatch(gw, frames) : await udp(gw, frames, db);
+    const gatewayCpu = cpuSeconds(gw.child.pid) - cpuBefore;
     await stopGateway(gw);
-    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0 };
+    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1) };
     if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame})${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
   }
   const one = (t) => results.find((r) => r.gatewayCores === 1 && r.scenario.startsWith(t) && !r.scenario.includes('one frame per request'))?.framesPerSecond;
   const two = (t) => results.find((r) => r.gatewayCores > 1 && r.scenario.startsWith(t))?.framesPerSecond;
