@@ -73,14 +73,18 @@ export class ThreadStoreWriter implements StoreWriter {
       if ('error' in reply) this.settle(new Error(reply.error), []);
       else this.settle(undefined, reply.ids);
     });
+    // A thread that dies fails its transaction; the next write starts a new one. (After close()
+    // or a first event, `this.worker` is no longer this thread: its events are ignored.)
+    const died = (error: Error): void => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.settle(error, []);
+    };
     worker.on('error', (error) => {
       process.emitWarning(`sceau store writer thread failed: ${error.message}`);
-      this.settle(error, []);
+      died(error);
     });
-    worker.on('exit', (code) => {
-      if (this.worker === worker) this.worker = undefined;
-      this.settle(new Error(`store writer thread exited (code ${code})`), []);
-    });
+    worker.on('exit', (code) => died(new Error(`store writer thread exited (code ${code})`)));
     worker.unref();
     this.worker = worker;
     return worker;
