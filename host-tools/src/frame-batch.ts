@@ -1,8 +1,7 @@
 /**
- * A batch of frames to store, in columns: what the ingest pipeline hands to the store (and to
- * the store writer thread: a few arrays and one transferred buffer per transaction, rather than
- * an object graph per frame, which would make the copy between threads cost as much as the
- * rest of the main thread's work on a frame).
+ * A batch of frames to store, in columns: what the ingest pipeline hands to the store, and to
+ * the store writer thread as a few arrays and one transferred buffer per transaction rather than
+ * an object graph per frame (fewer objects to build, copy between threads and collect).
  */
 import type { ReplayState } from '@sceau/protocol';
 import type { FrameToStore } from './store.js';
