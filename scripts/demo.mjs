@@ -39,7 +39,7 @@ const sink = await HostToolsGatewaySink.start({ db });
 const result = await runSimulation(resolveScenario(scenario), { sink, capture });
 console.log(formatSummary(result));
 
-const sceau = `node ${rel(join(root, 'host-tools/bin/sceau.js'))}`;
+const sceau = 'npx sceau';
 console.log(`
 The gateway stored every frame as received (signed bytes, outcome, source, time), the readings
 and the replay windows in ${rel(db)}; every datagram as sent is in ${rel(capture)}.
@@ -48,6 +48,6 @@ and the replay windows in ${rel(db)}; every datagram as sent is in ${rel(capture
   ${sceau} export --db ${rel(db)} --format csv > readings.csv        (or --format json, senml)
   ${sceau} export --db ${rel(db)} --kid demo-0 --since 2025-01-01T12:00:00Z --format json
   ${sceau} gateway serve --db ${rel(db)} --http 127.0.0.1:8750        (then GET /v1/frames, /v1/devices/<kid>/readings)
-  node simulator/bin/sceau-sim.js run --devices 100 --link lorawan-eu868-dr0 --loss 0.05 --attack replay=0.01
+  ${sceau} sim run --devices 100 --link lorawan-eu868-dr0 --loss 0.05 --attack replay=0.01
 `);
 process.exitCode = result.failures.length === 0 ? 0 : 1;
