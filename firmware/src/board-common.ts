@@ -5,34 +5,21 @@ import { startAHT20, startSHT30, startSHTC3 } from "@devicescript/drivers"
 import {
     LINK,
     LINK_MTU,
-    LORA_BW_HZ,
     LORA_CHIP,
-    LORA_CR,
     LORA_DUTY_CYCLE,
-    LORA_FREQ_HZ,
     LORA_MAX_WAIT_MS,
-    LORA_POWER_DBM,
-    LORA_SF,
-    LORA_SYNC_WORD,
     SENSOR,
     SENSOR_TIMEOUT_MS,
 } from "./config"
 import { startFirmware } from "./firmware"
 import { Link } from "./links"
+import { configuredLoraParams } from "./lora-config"
 import { LoraLink, LoraParams, LoraRadio, Sx126x, Sx127x } from "./lora"
 import { LoraPins, SpiRadioBus } from "./lora-spi"
 import { RoleClimate } from "./sensors"
 
 async function loraLink(pins: LoraPins): Promise<Link> {
-    const p: LoraParams = {
-        freqHz: LORA_FREQ_HZ,
-        sf: LORA_SF,
-        bwHz: LORA_BW_HZ,
-        cr: LORA_CR,
-        txPowerDbm: LORA_POWER_DBM,
-        preamble: 8,
-        syncWord: LORA_SYNC_WORD,
-    }
+    const p: LoraParams = configuredLoraParams()
     const bus = new SpiRadioBus(pins)
     const radio: LoraRadio = LORA_CHIP === "sx1262" ? new Sx126x(bus) : new Sx127x(bus)
     await radio.init(p)

@@ -8,19 +8,14 @@ import * as ds from "@devicescript/core"
 import {
     LINK,
     LINK_MTU,
-    LORA_BW_HZ,
-    LORA_CR,
     LORA_DUTY_CYCLE,
-    LORA_FREQ_HZ,
     LORA_MAX_WAIT_MS,
-    LORA_POWER_DBM,
-    LORA_SF,
-    LORA_SYNC_WORD,
     SENSOR_TIMEOUT_MS,
     VM_SENSORS,
 } from "./config"
 import { startFirmware } from "./firmware"
 import { Link } from "./links"
+import { configuredLoraParams } from "./lora-config"
 import { LoraLink, LoraParams, Sx127x } from "./lora"
 import { FakeSx1276 } from "./lora-fake"
 import { RoleClimate, SensorSource, SimulatedClimate } from "./sensors"
@@ -31,15 +26,7 @@ const sensor: SensorSource =
         : new SimulatedClimate()
 let link: Link = null
 if (LINK === "lora-fake") {
-    const p: LoraParams = {
-        freqHz: LORA_FREQ_HZ,
-        sf: LORA_SF,
-        bwHz: LORA_BW_HZ,
-        cr: LORA_CR,
-        txPowerDbm: LORA_POWER_DBM,
-        preamble: 8,
-        syncWord: LORA_SYNC_WORD,
-    }
+    const p: LoraParams = configuredLoraParams()
     const fake = new FakeSx1276()
     fake.echo = true
     const radio = new Sx127x(fake)
