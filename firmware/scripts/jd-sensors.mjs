@@ -98,35 +98,51 @@ export class VmClimateSensors {
     }
 
     announce() {
-        // control announce: flags (restart counter in the low 4 bits), packet count, reserved,
-        // then the service classes of services 1..N
-        const payload = new Uint8Array(4 + 8)
-        payload[0] = this.restarts
-        payload[1] = 0x01 // supports ACK
-        payload.set(u32(SRV_TEMPERATURE), 4)
-        payload.set(u32(SRV_HUMIDITY), 8)
-        this.send(frame(this.id, 0, [{ serviceIndex: 0, command: 0, payload }]))
+        this.send(announceFrame(this.id, this.restarts))
     }
 
     onFrame(f) {
-        const b = Uint8Array.from(f)
-        if (b.length < 16 || !(b[3] & FLAG_COMMAND)) return
-        for (let i = 0; i < 8; i++) if (b[4 + i] !== this.id[i]) return
-        let off = 12
-        const end = 12 + b[2]
-        while (off + 4 <= end) {
-            const size = b[off]
-            const serviceIndex = b[off + 1]
-            const command = b[off + 2] | (b[off + 3] << 8)
-            if (command === (CMD_GET_REG | REG_READING) && (serviceIndex === 1 || serviceIndex === 2)) {
-                this.reads++
-                // both readings are i22.10 fixed point (value * 1024)
-                const v = Math.round(this.values[serviceIndex] * 1024)
-                this.send(frame(this.id, 0, [{ serviceIndex, command, payload: i32(v) }]))
-            }
-            off += (4 + size + 3) & ~3
+        for (const serviceIndex of readingRequests(f, this.id)) {
+            this.reads++
+            this.send(readingReply(this.id, serviceIndex, this.values[serviceIndex]))
         }
     }
+}
+
+/**
+ * The reading registers (service 1 temperature, 2 humidity) that a command frame sent by the VM
+ * asks the emulated device `deviceId` for.
+ */
+export function readingRequests(f, deviceId) {
+    const b = Uint8Array.from(f)
+    const services = []
+    if (b.length < 16 || !(b[3] & FLAG_COMMAND)) return services
+    for (let i = 0; i < 8; i++) if (b[4 + i] !== deviceId[i]) return services
+    let off = 12
+    const end = 12 + b[2]
+    while (off + 4 <= end) {
+        const size = b[off]
+        const serviceIndex = b[off + 1]
+        const command = b[off + 2] | (b[off + 3] << 8)
+        if (command === (CMD_GET_REG | REG_READING) && (serviceIndex === 1 || serviceIndex === 2)) services.push(serviceIndex)
+        off += (4 + size + 3) & ~3
+    }
+    return services
+}
+
+/** The device's answer to a reading request: `value` (degrees, %RH) as i22.10 fixed point. */
+export function readingReply(deviceId, serviceIndex, value) {
+    return frame(deviceId, 0, [{ serviceIndex, command: CMD_GET_REG | REG_READING, payload: i32(Math.round(value * 1024)) }])
+}
+
+/** The control announce of a temperature + humidity device (restart counter in the low 4 bits). */
+export function announceFrame(deviceId, restarts = 1) {
+    const payload = new Uint8Array(4 + 8)
+    payload[0] = restarts
+    payload[1] = 0x01 // supports ACK
+    payload.set(u32(SRV_TEMPERATURE), 4)
+    payload.set(u32(SRV_HUMIDITY), 8)
+    return frame(deviceId, 0, [{ serviceIndex: 0, command: 0, payload }])
 }
 
 // for hosts that emulate other Jacdac traffic (scripts/sim-device.mjs)

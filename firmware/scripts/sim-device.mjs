@@ -22,7 +22,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { buildEntry, configSource } from "./build.mjs"
 import { FIRMWARE_DIR, consoleDatagrams, loadFactory } from "./devs-vm.mjs"
-import { CMD_GET_REG, FLAG_COMMAND, REG_READING, SRV_HUMIDITY, SRV_TEMPERATURE, jacdacFrame } from "./jd-sensors.mjs"
+import { FLAG_COMMAND, announceFrame, jacdacFrame, readingReply, readingRequests } from "./jd-sensors.mjs"
 
 const SRV_SETTINGS = 0x1107dc4a
 const SETTINGS_CMD_SET = 0x81
@@ -74,12 +74,6 @@ export function buildSimFirmware(options) {
 
 function hexId(deviceId) {
     return Uint8Array.from(Buffer.from(deviceId, "hex"))
-}
-
-function u32le(v) {
-    const b = new Uint8Array(4)
-    new DataView(b.buffer).setUint32(0, v >>> 0, true)
-    return b
 }
 
 /** A settings `set` command packet for the VM's own settings service (value: JSON, as writeSetting stores it). */
@@ -178,36 +172,17 @@ export class SimFirmwareDevice {
     onVmFrame(pkt) {
         const b = Uint8Array.from(pkt)
         if (this.onAnyFrame) this.onAnyFrame(b)
-        if (b.length < 16 || !(b[3] & FLAG_COMMAND)) return
-        for (let i = 0; i < 8; i++) if (b[4 + i] !== this.sensorId[i]) return
-        let off = 12
-        const end = 12 + b[2]
-        while (off + 4 <= end) {
-            const size = b[off]
-            const serviceIndex = b[off + 1]
-            const command = b[off + 2] | (b[off + 3] << 8)
-            if (command === (CMD_GET_REG | REG_READING) && (serviceIndex === 1 || serviceIndex === 2)) {
-                this.sensorReads++
-                const v = this.read(serviceIndex === 1 ? "temperature" : "humidity", this.now)
-                if (v !== null && v !== undefined) {
-                    // i22.10 fixed point of the value in degrees / %RH; the firmware rounds it back
-                    // to hundredths exactly (|error| <= 0.05 hundredths)
-                    const payload = new Uint8Array(4)
-                    new DataView(payload.buffer).setInt32(0, Math.round((v / 100) * 1024), true)
-                    this.inbox.push(jacdacFrame(this.sensorId, 0, [{ serviceIndex, command, payload }]))
-                }
-            }
-            off += (4 + size + 3) & ~3
+        for (const serviceIndex of readingRequests(b, this.sensorId)) {
+            this.sensorReads++
+            const v = this.read(serviceIndex === 1 ? "temperature" : "humidity", this.now)
+            // hundredths from the sensor model; the firmware rounds the i22.10 reply back to
+            // hundredths exactly (|error| <= 0.05 hundredths)
+            if (v !== null && v !== undefined) this.inbox.push(readingReply(this.sensorId, serviceIndex, v / 100))
         }
     }
 
     announce() {
-        const payload = new Uint8Array(12)
-        payload[0] = 1 // restart counter
-        payload[1] = 0x01
-        payload.set(u32le(SRV_TEMPERATURE), 4)
-        payload.set(u32le(SRV_HUMIDITY), 8)
-        this.inbox.push(jacdacFrame(this.sensorId, 0, [{ serviceIndex: 0, command: 0, payload }]))
+        this.inbox.push(announceFrame(this.sensorId))
     }
 
     inject(f) {
