@@ -2,7 +2,7 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--json]
 //
 // --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
 // writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof).
@@ -35,6 +35,7 @@ const JSON_OUT = args.includes('--json');
 const strArg = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const ONLY = strArg('--only');
 const PROFILE_DIR = strArg('--profile');
+const SYNCHRONOUS = strArg('--synchronous') ?? 'full';
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'host-tools', 'bin', 'sceau.js');
 const cores = cpus().length;
@@ -95,7 +96,7 @@ function pinSelf(cpu) {
 
 async function startGatewayProcess(db, { oneCore, workers }) {
   const nodeArgs = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR];
-  const gwArgs = [...nodeArgs, bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--json'];
+  const gwArgs = [...nodeArgs, bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--synchronous', SYNCHRONOUS, '--json'];
   const command = oneCore && hasTaskset ? 'taskset' : process.execPath;
   const child = spawn(command, oneCore && hasTaskset ? ['-c', '0', process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise((resolve, reject) => {
@@ -212,7 +213,7 @@ try {
     { name: 'http, 250 frames per request', transport: 'http-batch', oneCore: false, workers: 2 },
     { name: 'udp, one frame per datagram', transport: 'udp', oneCore: false, workers: 2 },
   ];
-  log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? 'yes' : 'no'}, Node ${process.version}`);
+  log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? "yes" : "no"}, synchronous=${SYNCHRONOUS}, Node ${process.version}`);
   let k = 0;
   for (const sc of scenarios) {
     if (ONLY !== undefined && !`${sc.oneCore ? '1 core' : `${cores} cores`} ${sc.name}`.includes(ONLY)) continue;

@@ -472,8 +472,13 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--workers <n>', 'verification worker threads', integerArg('--workers', 0, 64), 0)
     .option('--max-body <bytes>', 'largest HTTP body', integerArg('--max-body', 256, 64 * 1024 * 1024), 65536)
     .option('--channels <file>', 'user channel registry (JSON)')
+    .addOption(
+      new Option('--synchronous <level>', 'SQLite durability: full (a 2xx survives a power cut) or normal (survives a crash of the gateway, not of the machine; no fsync per commit)')
+        .choices(['full', 'normal'])
+        .default('full'),
+    )
     .option('--json', 'print the listening addresses as JSON')
-    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; channels?: string; json?: boolean }) => {
+    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
       const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
       // Signal handlers go in before anything is announced: a supervisor that reads the
       // addresses may signal at once, and a signal during start-up must still close cleanly.
@@ -508,6 +513,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             workers: opts.workers,
             maxBodyBytes: opts.maxBody,
             channels: loadChannels(opts.channels),
+            synchronous: opts.synchronous,
             log: (m) => io.err(m),
           });
         } catch (error) {
