@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4), one-shot, for the kid (first 8 bytes of SHA-256 of the public key).
 import * as ds from "@devicescript/core"
+import { be32, put32 } from "./sha512"
 
 const K = hex`
 428a2f98 71374491 b5c0fbcf e9b5dba5 3956c25b 59f111f1 923f82a4 ab1c5ed5 d807aa98 12835b01 243185be
@@ -9,17 +10,6 @@ const K = hex`
 d192e819 d6990624 f40e3585 106aa070 19a4c116 1e376c08 2748774c 34b0bcb5 391c0cb3 4ed8aa4a 5b9cca4f
 682e6ff3 748f82ee 78a5636f 84c87814 8cc70208 90befffa a4506ceb bef9a3f7 c67178f2
 `
-
-function be32(b: Buffer, off: number): number {
-    return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0
-}
-
-function put32(b: Buffer, off: number, v: number): void {
-    b[off] = (v >>> 24) & 255
-    b[off + 1] = (v >>> 16) & 255
-    b[off + 2] = (v >>> 8) & 255
-    b[off + 3] = v & 255
-}
 
 function rotr(x: number, n: number): number {
     return (x >>> n) | (x << (32 - n))

@@ -24,11 +24,11 @@ ab6fcb5f ecfad63a 8c19446c 1758474a
 `
 
 // Buffer.getAt is little-endian only; SHA-2 words are big-endian.
-function be32(b: Buffer, off: number): number {
+export function be32(b: Buffer, off: number): number {
     return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0
 }
 
-function put32(b: Buffer, off: number, v: number): void {
+export function put32(b: Buffer, off: number, v: number): void {
     b[off] = (v >>> 24) & 255
     b[off + 1] = (v >>> 16) & 255
     b[off + 2] = (v >>> 8) & 255

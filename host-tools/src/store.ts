@@ -103,18 +103,11 @@ export interface FrameRow {
   frame: string;
 }
 
-export interface ReadingRow {
+/** A stored reading as queried: the reading with its frame. `at` is Unix seconds of the measurement. */
+export interface ReadingRow extends StoredReading {
   kid: string;
   counter: number;
   frameId: number;
-  channel: number;
-  name: string;
-  value: number;
-  unit: string;
-  raw: number;
-  age: number;
-  /** Unix seconds of the measurement. */
-  at: number | null;
 }
 
 export interface StoreOptions {

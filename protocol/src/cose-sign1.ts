@@ -26,6 +26,8 @@ export interface Sign1Parts {
   tagged: boolean;
   protectedBytes: Bytes;
   protectedHeader: HeaderMap;
+  /** First departure of the protected bytes from core deterministic encoding, if any. */
+  protectedNonCanonical?: { offset: number; detail: string };
   unprotectedHeader: HeaderMap;
   payload: Bytes;
   signature: Bytes;
@@ -107,12 +109,14 @@ export function readSign1(item: CborItem, { requireTag = false } = {}): Sign1Par
   if (!(unprotectedHeader instanceof Map)) return unprotectedHeader;
 
   let protectedHeader: HeaderMap = new Map();
+  let protectedNonCanonical: { offset: number; detail: string } | undefined;
   if (protectedItem.value.length > 0) {
     const parsed = parseCbor(protectedItem.value);
     if (!parsed.ok) return { ok: false, code: 'bad-protected-header', detail: `protected header is not well-formed CBOR: ${parsed.detail}` };
     const map = headerMap(parsed.item, 'protected', 'bad-protected-header');
     if (!(map instanceof Map)) return map;
     protectedHeader = map;
+    protectedNonCanonical = parsed.nonCanonical;
   }
   for (const label of unprotectedHeader.keys()) {
     if (protectedHeader.has(label)) return { ok: false, code: 'bad-protected-header', detail: `label ${String(label)} is in both header buckets` };
@@ -132,6 +136,7 @@ export function readSign1(item: CborItem, { requireTag = false } = {}): Sign1Par
     tagged,
     protectedBytes: protectedItem.value,
     protectedHeader,
+    ...(protectedNonCanonical === undefined ? {} : { protectedNonCanonical }),
     unprotectedHeader,
     payload: payloadItem.value,
     signature: signatureItem.value,

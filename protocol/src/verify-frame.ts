@@ -78,8 +78,7 @@ export function verifyFrame(bytes: Bytes, keyring: Keyring, options: VerifyFrame
   if ('ok' in parts) return reject(parts.code, parts.detail);
   // sceau's profile of COSE_Sign1: protected holds alg only, deterministically encoded;
   // unprotected holds at most an 8-byte kid.
-  const protectedParse = parts.protectedBytes.length === 0 ? undefined : parseCbor(parts.protectedBytes);
-  if (protectedParse?.ok && protectedParse.nonCanonical) return reject('bad-protected-header', `protected header is not deterministic CBOR: ${protectedParse.nonCanonical.detail}`);
+  if (parts.protectedNonCanonical) return reject('bad-protected-header', `protected header is not deterministic CBOR: ${parts.protectedNonCanonical.detail}`);
   for (const label of parts.protectedHeader.keys()) {
     if (label !== HEADER_ALG) return reject('bad-protected-header', `protected header label ${String(label)}: a sceau frame protects alg only`);
   }

@@ -54,9 +54,7 @@ export class HostToolsGatewaySink implements FrameSink {
         store.addDevice(d.publicKey, { name: d.name, ...(eui !== undefined ? { devEui: eui.slice('deveui:'.length) } : {}) });
       }
     };
-    const db = (store as unknown as { db?: { transaction?: (fn: () => void) => () => void } }).db;
-    if (typeof db?.transaction === 'function') db.transaction(add)();
-    else add();
+    store.db.transaction(add)(); // one transaction for the whole fleet
   }
 
   async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {
