@@ -2,14 +2,14 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--json]
 //
 // --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
 // writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof).
 //
 // The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
 // for the one-core figures, with the load generator pinned to the other core. The two-core
-// figures give the gateway both cores (--workers 2 verification threads) and the load
+// figures give the gateway both cores (--workers 2: signatures checked on 2 threads of libuv's pool) and the load
 // generator shares them. Ratios are to the raw verify rate of one core (R1), measured just
 // before each scenario, so machine noise affects both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,7 +37,8 @@ const ONLY = strArg('--only');
 const PROFILE_DIR = strArg('--profile');
 const SYNCHRONOUS = strArg('--synchronous') ?? 'full';
 const root = join(import.meta.dirname, '..');
-const bin = join(root, 'host-tools', 'bin', 'sceau.js');
+// --bin runs another build's CLI (to compare two builds in alternating runs).
+const bin = strArg('--bin') ?? join(root, 'host-tools', 'bin', 'sceau.cjs');
 const cores = cpus().length;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const log = (m) => process.stderr.write(`${m}\n`);
@@ -90,6 +91,16 @@ function cpuSeconds(pid) {
   }
 }
 
+// Busy share of the whole machine (all cores) between two readings of /proc/stat (Linux).
+function machineTicks() {
+  try {
+    const t = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/ +/).slice(1).map(Number);
+    return { all: t.reduce((a, b) => a + b, 0), idle: t[3] + t[4] };
+  } catch {
+    return { all: Number.NaN, idle: Number.NaN };
+  }
+}
+
 function pinSelf(cpu) {
   if (hasTaskset) spawnSync('taskset', ['-a', '-cp', String(cpu), String(process.pid)], { stdio: 'ignore' });
 }
@@ -97,8 +108,10 @@ function pinSelf(cpu) {
 async function startGatewayProcess(db, { oneCore, workers }) {
   const nodeArgs = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR];
   const gwArgs = [...nodeArgs, bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--synchronous', SYNCHRONOUS, '--json'];
-  const command = oneCore && hasTaskset ? 'taskset' : process.execPath;
-  const child = spawn(command, oneCore && hasTaskset ? ['-c', '0', process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The CPUs are always given explicitly: a child inherits this process's affinity (pinned to
+  // CPU 1 while measuring raw verify), which would leave a "two-core" gateway one core.
+  const cpuList = oneCore ? '0' : `0-${cores - 1}`;
+  const child = spawn(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', cpuList, process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', process.env.SCEAU_TRACE ? 'inherit' : 'ignore'] });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (c) => reject(new Error(`gateway exited ${c}`)));
@@ -152,7 +165,7 @@ async function httpSingle(gw, frames, concurrency = 64) {
   return { rate: frames.length / s, ok };
 }
 
-async function httpBatch(gw, frames, batch = 250, concurrency = 4) {
+async function httpBatch(gw, frames, batch = 250, concurrency = 8) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const bodies = [];
   for (let i = 0; i < frames.length; i += batch) bodies.push(Buffer.from(JSON.stringify({ frames: frames.slice(i, i + batch).map((f) => Buffer.from(f.frame).toString('base64')) })));
@@ -231,13 +244,18 @@ try {
     if (sc.transport === 'udp') await udp(gw, warm, db);
     else await httpBatch(gw, warm, 100, 2);
     const cpuBefore = cpuSeconds(gw.child.pid);
+    const ticksBefore = machineTicks();
+    const clientBefore = process.cpuUsage();
     const run = sc.transport === 'http-single' ? await httpSingle(gw, frames) : sc.transport === 'http-batch' ? await httpBatch(gw, frames) : await udp(gw, frames, db);
     const gatewayCpu = cpuSeconds(gw.child.pid) - cpuBefore;
+    const ticks = machineTicks();
+    const client = process.cpuUsage(clientBefore);
+    const machineBusy = 1 - (ticks.idle - ticksBefore.idle) / (ticks.all - ticksBefore.all);
     await stopGateway(gw);
-    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1) };
+    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
     if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame})${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
   }
   const one = (t) => results.find((r) => r.gatewayCores === 1 && r.scenario.startsWith(t) && !r.scenario.includes('one frame per request'))?.framesPerSecond;
   const two = (t) => results.find((r) => r.gatewayCores > 1 && r.scenario.startsWith(t))?.framesPerSecond;

@@ -14,7 +14,7 @@ import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 import { Store } from '@sceau/host-tools';
 
 const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.js');
+const bin = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
 
 // Each device sends its frames one after the other, as a real device does; devices send in parallel.
 const DEVICES = 12;

@@ -244,7 +244,7 @@ describe('bearer token and the in-process API', () => {
     }
   });
 
-  it('ingests in-process and with verification worker threads, same outcomes', async () => {
+  it('ingests in-process and with signature checks on the thread pool (workers), same outcomes, in arrival order', async () => {
     const db = join(dir, 'workers.db');
     const pooled = await startGateway({ db, workers: 2, log: () => undefined });
     try {

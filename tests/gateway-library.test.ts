@@ -24,7 +24,7 @@ function runScript(script: string): string {
 }
 
 describe('startGateway in-process', () => {
-  it('with verification workers, a caller awaiting only ingestDatagram gets its answer (the process does not exit early)', () => {
+  it('with signature checks on the thread pool (workers), a caller awaiting only ingestDatagram gets its answer (the process does not exit early)', () => {
     const db = join(dir, 'workers.db');
     const out = runScript(`
       import { startGateway } from '@sceau/host-tools';

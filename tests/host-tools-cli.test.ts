@@ -9,7 +9,7 @@ import { fromHex, getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol
 
 const require = createRequire(import.meta.url);
 const hostTools = dirname(require.resolve('@sceau/host-tools/package.json'));
-const bin = join(hostTools, 'bin', 'sceau.js');
+const bin = join(hostTools, 'bin', 'sceau.cjs');
 const fixtures = join(hostTools, 'test-fixtures', 'lns');
 
 interface Run {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  fromHex, MemoryKeyring, ReplayWindow, ReplayWindows, sealRecord, toHex, verifyFrame, VERIFICATION_CODES, Reassembler, linkProfile,
+  fromHex, MemoryKeyring, ReplayWindow, ReplayWindows, sealRecord, toHex, verifyFrame, verifyFrameAsync, VERIFICATION_CODES, Reassembler, linkProfile, useCryptoBackend, cryptoBackend,
 } from '@sceau/protocol';
 import { buildVectors } from '../protocol/scripts/vectors.mjs';
 import { readVector } from './helpers/vectors.js';
@@ -36,6 +36,34 @@ describe('golden vectors (protocol/vectors)', () => {
     const r = verifyFrame(fromHex(v.frame), keyring, { replay });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.code).toBe(v.code);
+  });
+
+  it.each(['node', 'noble'] as const)('verifyFrameAsync (%s backend) gives what verifyFrame gives on every vector, concurrently', async (backend) => {
+    const before = cryptoBackend();
+    useCryptoBackend(backend);
+    try {
+      const cases = [
+        ...(frames.positive as any[]).map((v) => ({ frame: fromHex(v.frame), replay: undefined, deviceId: v.kid ? undefined : frames.keys.find((k: any) => k.seed === v.seed).deviceIds[0] })),
+        ...(frames.negative as any[]).map((v) => ({ frame: fromHex(v.frame), replay: v.replay, deviceId: undefined })),
+      ];
+      const windows = (c: (typeof cases)[number]) => {
+        const replay = new ReplayWindows();
+        if (c.replay) replay.set(frames.keys[0].kid, new ReplayWindow(c.replay));
+        return replay;
+      };
+      const expected = cases.map((c) => verifyFrame(c.frame, keyring, { replay: windows(c), deviceId: c.deviceId, now: 1_700_000_000 }));
+      // All started before any finishes: the checks run at once on the thread pool.
+      const actual = await Promise.all(cases.map((c) => verifyFrameAsync(c.frame, keyring, { replay: windows(c), deviceId: c.deviceId, now: 1_700_000_000 })));
+      expect(actual).toEqual(expected);
+      expect(expected.filter((r) => r.ok).length).toBe(frames.positive.length);
+    } finally {
+      useCryptoBackend(before);
+    }
+  });
+
+  it('verifyFrameAsync rejects (never resolves a wrong answer) when the keyring throws', async () => {
+    const broken = { resolve: () => { throw new Error('registry unavailable'); } };
+    await expect(verifyFrameAsync(fromHex((frames.positive as any[])[0].frame), broken as never)).rejects.toThrow('registry unavailable');
   });
 
   it('every verification code has at least one negative vector', () => {

@@ -469,7 +469,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--tcp <host:port>', 'TCP listen address (length-prefixed frames)')
     .option('--udp <host:port>', 'UDP listen address (frames and fragments)')
     .option('--token-file <file>', 'bearer token required on /v1/ routes (file mode 0600)')
-    .option('--workers <n>', 'verification worker threads', integerArg('--workers', 0, 64), 0)
+    .option('--workers <n>', 'threads checking signatures (libuv\'s pool; 0: the main thread)', integerArg('--workers', 0, 64), 0)
     .option('--max-body <bytes>', 'largest HTTP body', integerArg('--max-body', 256, 64 * 1024 * 1024), 65536)
     .option('--channels <file>', 'user channel registry (JSON)')
     .addOption(

@@ -3,7 +3,8 @@
  * the store writer thread as a few arrays and one transferred buffer per transaction rather than
  * an object graph per frame (fewer objects to build, copy between threads and collect).
  */
-import type { ReplayState } from '@sceau/protocol';
+import type { ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
+import { channelName } from './outcome.js';
 import type { FrameToStore } from './store.js';
 
 /** Per reading: frame index, channel, value, raw, age, at (NaN when unknown). */
@@ -65,6 +66,26 @@ export class FrameBatch {
       c.readings.push(index, r.channel, r.value, r.raw, r.age ?? 0, r.at ?? Number.NaN);
       c.readingName.push(r.name);
       c.readingUnit.push(r.unit);
+    }
+  }
+
+  /**
+   * A verified frame as the ingest pipeline stores it: readings in real units straight from the
+   * protocol's result (no intermediate objects: this runs once per frame received).
+   */
+  addResult(raw: Uint8Array, receivedAt: number, source: string, result: VerifyResult, registry: ChannelRegistry): void {
+    if (!result.ok) {
+      this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail);
+      return;
+    }
+    const index = this.frames.length;
+    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined);
+    const c = this.cols;
+    for (const r of result.readings) {
+      const channel = registry.get(r.channel);
+      c.readings.push(index, r.channel, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at ?? Number.NaN);
+      c.readingName.push(channelName(channel, r.channel));
+      c.readingUnit.push(channel?.unit ?? '');
     }
   }
 

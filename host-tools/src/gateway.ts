@@ -34,7 +34,7 @@ export interface GatewayOptions {
   tokenFile?: string | undefined;
   maxBodyBytes?: number;
   maxFrameBytes?: number;
-  /** Verification worker threads (default 0). */
+  /** Signature checks on libuv's thread pool (default 0: on this thread); see IngestorOptions.workers. */
   workers?: number;
   batchMax?: number;
   maxInFlight?: number;

@@ -1,6 +1,7 @@
 /**
- * The ingest pipeline shared by every transport and by `frame verify --db`: verify (inline or
- * on worker threads), apply the replay window in arrival order, then store the frame, its
+ * The ingest pipeline shared by every transport and by `frame verify --db`: verify (inline, or
+ * with the Ed25519 equation on libuv's thread pool so that several cores check signatures), apply
+ * the replay window in arrival order, then store the frame, its
  * readings and the changed windows in one batched transaction (on the store writer thread for a
  * database file, see store-writer.ts). A caller's promise resolves only once its frame is
  * committed, so a transport acknowledges only durable frames.
@@ -12,13 +13,12 @@
  * per frame. As soon as an event-loop turn brings no new frame (a lone frame, or every client
  * waiting for its answer), the queue is committed at once.
  */
-import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
 import type { Store } from './store.js';
 import { InlineStoreWriter, ThreadStoreWriter, type StoreWriter } from './store-writer.js';
-import { VerifyPool } from './verify-pool.js';
 
 export interface IngestOptions {
   /** Transport and peer, stored with the frame: `http`, `udp:127.0.0.1:5000`, `tts`, `cli:file`... */
@@ -54,7 +54,13 @@ export interface IngestorOptions {
   batchMax?: number;
   /** Frames received and not yet stored beyond which new ones are refused (default 20,000). */
   maxInFlight?: number;
-  /** Verification worker threads (default 0: verify on the main thread). Needs a database file. */
+  /**
+   * Threads checking signatures (default 0: every check on this thread). With N, the Ed25519
+   * equations run on libuv's thread pool (node:crypto), up to 32N queued there so that a thread
+   * finishing one finds the next without waiting for this thread; the pool's size,
+   * UV_THREADPOOL_SIZE (4 unless set when the process starts; `sceau gateway serve --workers N`
+   * sets N), bounds how many run at once. Frames still leave in arrival order.
+   */
   workers?: number;
   metrics?: Metrics;
   /** Longest wait between commits while frames keep arriving (default 50 ms); see above. */
@@ -74,8 +80,8 @@ interface Pending {
   /** Absent when the caller wants no result (UDP, TCP). */
   resolve: ((result: IngestResult) => void) | undefined;
   reject: (error: NotStoredError) => void;
-  /** Set once verified and the replay window applied. */
-  outcome?: FrameOutcome;
+  /** Set once verified and the replay window applied; `null`: the check itself failed. */
+  result?: VerifyResult | null;
 }
 
 export class Ingestor {
@@ -93,14 +99,23 @@ export class Ingestor {
   /** A transaction is running; frames queued meanwhile are committed when it ends. */
   private committing = false;
   private commitScheduled = false;
+  /** Set while a commit waits for the thread pool's checks, at the latest until the gap ends. */
+  private commitTimer: ReturnType<typeof setTimeout> | undefined;
   private arrivals = 0;
   private arrivalsAtCheck = 0;
   private lastCommitStart = 0;
   private commitGapMs = 0;
   private readonly maxCommitDelayMs: number;
   private closed = false;
-  private readonly pool: VerifyPool<Pending> | undefined;
   private idleWaiters: Array<() => void> = [];
+  /** Signature checks handed to the thread pool at once (0: inline). */
+  private readonly maxChecks: number;
+  private verifying = 0;
+  /** Frames in arrival order from the first not yet handed on (`head`); their checks finish in any order. */
+  private arrived: Array<Pending | undefined> = [];
+  private head = 0;
+  /** Frames waiting for a free verification slot, oldest first from `nextToStart`. */
+  private nextToStart = 0;
 
   constructor(store: Store, options: IngestorOptions = {}) {
     this.store = store;
@@ -112,14 +127,7 @@ export class Ingestor {
     this.maxCommitDelayMs = options.maxCommitDelayMs ?? 50;
     const inMemory = store.file === ':memory:' || store.file === '';
     this.writer = !inMemory && options.writerThread !== false ? ThreadStoreWriter.forStore(store) : new InlineStoreWriter(store);
-    const workers = options.workers ?? 0;
-    if (workers > 0) {
-      if (inMemory) throw new RangeError('workers: verification workers need a database file, not :memory:');
-      this.pool = new VerifyPool<Pending>(store.file, workers, this.afterVerify, (lost) => {
-        for (const p of lost) this.fail(p, new NotStoredError('verification worker failed', 'store-failed'));
-        this.notifyIdle();
-      });
-    }
+    this.maxChecks = 32 * (options.workers ?? 0);
   }
 
   /** Verifies and stores one frame; resolves once it is durably stored, with its outcome. */
@@ -143,14 +151,14 @@ export class Ingestor {
     }
     this.metrics.inFlight++;
     const pending: Pending = { frame, options, receivedAt: options.receivedAt ?? Date.now(), started: performance.now(), resolve: stored, reject: failed };
-    if (this.pool !== undefined && this.pool.size > 0) {
-      // Results come back in submission order, so windows are applied in arrival order.
-      this.pool.verify(pending, frame, Math.floor(pending.receivedAt / 1000), this.maxFrameBytes, options.deviceId);
+    if (this.maxChecks > 0) {
+      this.arrived.push(pending);
+      this.startChecks();
       return;
     }
     let verified: VerifyResult;
     try {
-      verified = this.verifyInline(pending);
+      verified = verifyFrame(frame, this.store, this.verifyOptions(pending));
     } catch (error) {
       this.metrics.inFlight--; // not queued: drain() must not wait for it
       throw error;
@@ -158,14 +166,53 @@ export class Ingestor {
     this.afterVerify(pending, verified);
   }
 
-  private verifyInline(p: Pending): VerifyResult {
-    const options: { now: number; maxFrameBytes: number; deviceId?: string } = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes };
+  private verifyOptions(p: Pending): VerifyFrameOptions {
+    const options: VerifyFrameOptions = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes };
     if (p.options.deviceId !== undefined) options.deviceId = p.options.deviceId;
-    return verifyFrame(p.frame, this.store, options);
+    return options;
+  }
+
+  /** Starts signature checks on the thread pool while slots are free, oldest frame first. */
+  private startChecks(): void {
+    while (this.verifying < this.maxChecks && this.nextToStart < this.arrived.length) {
+      const p = this.arrived[this.nextToStart++]!;
+      this.verifying++;
+      verifyFrameAsync(p.frame, this.store, this.verifyOptions(p)).then(
+        (result) => this.checked(p, result),
+        () => this.checked(p, null), // the registry could not be read: the frame is not stored
+      );
+    }
+  }
+
+  /** A check finished: start the next, and hand on every frame whose predecessors are done. */
+  private checked(p: Pending, result: VerifyResult | null): void {
+    this.verifying--;
+    p.result = result;
+    this.startChecks();
+    const arrived = this.arrived;
+    let head = this.head;
+    for (let next = arrived[head]; next !== undefined && next.result !== undefined; next = arrived[head]) {
+      arrived[head++] = undefined;
+      if (next.result === null) {
+        this.fail(next, new NotStoredError('the device registry could not be read', 'store-failed'));
+        this.notifyIdle();
+      } else this.afterVerify(next, next.result);
+    }
+    // Drop the handed-on prefix now and then (not on every frame: that would copy the array each time).
+    if (head === arrived.length) {
+      this.arrived = [];
+      this.nextToStart -= head;
+      head = 0;
+    } else if (head >= 1024) {
+      this.arrived = arrived.slice(head);
+      this.nextToStart -= head;
+      head = 0;
+    }
+    this.head = head;
   }
 
   /** Applies the replay window (in arrival order on this thread) and queues the frame for storage. */
-  private readonly afterVerify = (p: Pending, verified: VerifyResult): void => {
+  private afterVerify(p: Pending, verified: VerifyResult): void {
     let result = verified;
     if (result.ok) {
       const window = this.store.replay.get(result.kid);
@@ -176,33 +223,51 @@ export class Ingestor {
         this.windows.set(result.kid, window);
       }
     }
-    const outcome = describeResult(result, this.channels);
-    p.outcome = outcome;
-    this.batch.add(p.frame, p.receivedAt, p.options.source, outcome.code, outcome.kid, outcome.counter, outcome.detail, outcome.ok ? outcome.readings : undefined);
+    p.result = result;
+    this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
     this.queue.push(p);
     this.arrivals++;
     this.scheduleCommit();
-  };
+  }
 
   private scheduleCommit(): void {
-    if (this.committing || this.commitScheduled || this.queue.length === 0) return; // a running transaction schedules the next when it ends
+    if (this.committing || this.queue.length === 0) return; // a running transaction schedules the next when it ends
     if (this.queue.length >= this.batchMax) {
+      this.cancelWait();
       this.commit();
       return;
     }
+    // Waiting for the pool's checks, and the last has finished: look again after this turn.
+    if (this.commitTimer !== undefined && this.verifying === 0) this.cancelWait();
+    if (this.commitScheduled) return;
     this.commitScheduled = true;
     this.arrivalsAtCheck = this.arrivals;
     setImmediate(this.checkCommit);
   }
 
-  /** After an event-loop turn: commit now, unless frames are still arriving and the gap has not passed. */
-  private readonly checkCommit = (): void => {
+  private cancelWait(): void {
+    if (this.commitTimer === undefined) return;
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
     this.commitScheduled = false;
-    const stillArriving = this.arrivals !== this.arrivalsAtCheck;
-    if (stillArriving && performance.now() - this.lastCommitStart < this.commitGapMs && this.queue.length < this.batchMax) {
-      this.commitScheduled = true;
+  }
+
+  /**
+   * After an event-loop turn: commit now, unless frames are still coming and the gap has not
+   * passed. Frames are still coming when the turn brought some, or when signature checks are
+   * running on the thread pool: then the next check to finish (or, at the latest, the end of the
+   * gap) looks again, rather than a commit of the few frames that happened to be ready.
+   */
+  private readonly checkCommit = (): void => {
+    this.cancelWait();
+    this.commitScheduled = false;
+    const arrived = this.arrivals !== this.arrivalsAtCheck;
+    const waitLeft = this.commitGapMs - (performance.now() - this.lastCommitStart);
+    if ((arrived || this.verifying > 0) && waitLeft > 0 && this.queue.length < this.batchMax) {
       this.arrivalsAtCheck = this.arrivals;
-      setImmediate(this.checkCommit);
+      this.commitScheduled = true;
+      if (arrived) setImmediate(this.checkCommit);
+      else this.commitTimer = setTimeout(this.checkCommit, waitLeft);
       return;
     }
     this.commit();
@@ -241,12 +306,13 @@ export class Ingestor {
     const now = performance.now();
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      const outcome = p.outcome!;
+      const result = p.result!;
       const source = p.options.source;
       this.metrics.inFlight--;
-      this.metrics.countFrame(outcome.code, source.split(':', 1)[0]!);
+      this.metrics.countFrame(result.ok ? 'ok' : result.code, source.split(':', 1)[0]!);
       this.metrics.observeLatency((now - p.started) / 1000);
-      if (p.resolve !== undefined) p.resolve({ ...outcome, id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
+      // The outcome in units is built only for a caller that answers (HTTP), not for UDP or TCP.
+      if (p.resolve !== undefined) p.resolve({ ...describeResult(result, this.channels), id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
     }
   }
 
@@ -283,11 +349,10 @@ export class Ingestor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Refuses new frames, stores those in flight, stops the workers. */
+  /** Refuses new frames, stores those in flight, ends the store writer. */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
     await this.writer.close();
-    await this.pool?.close();
   }
 }

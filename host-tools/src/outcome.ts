@@ -2,7 +2,7 @@
  * What a verification means to a person or a script: the protocol's result with readings in
  * real units (value × scale, SenML unit) and dates, and its one-line and JSON renderings.
  */
-import { channels as builtInChannels, codeAnchor, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, codeAnchor, type Channel, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
 import type { StoredReading } from './store.js';
 
 export interface UnitReading {
@@ -32,12 +32,17 @@ export interface FrameOutcome {
   doc?: string;
 }
 
+/** A channel's name, or `channel-<id>` for a channel the registry does not know. */
+export function channelName(channel: Channel | undefined, id: number): string {
+  return channel?.name ?? `channel-${id}`;
+}
+
 /** Channel name and unit for a reading; unknown channels keep their number as name and no unit. */
 export function toUnitReading(registry: ChannelRegistry, r: { channel: number; value: number; age?: number; at?: number }): UnitReading {
   const channel = registry.get(r.channel);
   const out: UnitReading = {
     channel: r.channel,
-    name: channel?.name ?? `channel-${r.channel}`,
+    name: channelName(channel, r.channel),
     value: registry.toUnit(r.channel, r.value),
     unit: channel?.unit ?? '',
     raw: r.value,

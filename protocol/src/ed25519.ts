@@ -22,6 +22,11 @@ export interface Ed25519Backend {
   sign(seed: Bytes, message: Bytes): Bytes;
   /** The curve equation only: policy checks are done by `verifyEd25519` before this is called. */
   verifyEquation(publicKey: Bytes, message: Bytes, signature: Bytes): boolean;
+  /**
+   * The same equation off the calling thread, when the backend can (node:crypto: libuv's thread
+   * pool); `done` is called later, from the event loop.
+   */
+  verifyEquationAsync?(publicKey: Bytes, message: Bytes, signature: Bytes, done: (ok: boolean) => void): void;
 }
 
 /** The group order L, little-endian. */
@@ -117,6 +122,7 @@ interface NodeCrypto {
   createPublicKey(input: { key: { kty: string; crv: string; x: string }; format: 'jwk' }): NodeKeyObject;
   createPrivateKey(input: { key: Bytes; format: 'der'; type: 'pkcs8' }): NodeKeyObject;
   verify(algorithm: null, data: Bytes, key: NodeKeyObject, signature: Bytes): boolean;
+  verify(algorithm: null, data: Bytes, key: NodeKeyObject, signature: Bytes, callback: (error: Error | null, ok: boolean) => void): void;
   sign(algorithm: null, data: Bytes, key: NodeKeyObject): Uint8Array;
   createHash(name: 'sha256'): { update(data: Bytes): { digest(): Uint8Array } };
 }
@@ -201,6 +207,15 @@ function makeNodeBackend(c: NodeCrypto): Ed25519Backend {
       const key = publicKeyObject(publicKey);
       return key !== null && c.verify(null, message, key, signature);
     },
+    verifyEquationAsync(publicKey, message, signature, done) {
+      const key = publicKeyObject(publicKey);
+      if (key === null) {
+        done(false);
+        return;
+      }
+      // With a callback, node:crypto runs the check as a job on libuv's thread pool.
+      c.verify(null, message, key, signature, (error, ok) => done(error === null && ok));
+    },
   };
 }
 
@@ -272,6 +287,27 @@ export function verifyEd25519(publicKey: Bytes, message: Bytes, signature: Bytes
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   if (!scalarIsCanonical(signature) || !publicKeyAcceptableCached(publicKey)) return false;
   return backend.verifyEquation(publicKey, message, signature);
+}
+
+/**
+ * `verifyEd25519` with the curve equation computed off the calling thread where the backend can
+ * (node:crypto runs it on libuv's thread pool, so several checks use several cores); the same
+ * answers. `done` is always called later, never before this returns.
+ */
+export function verifyEd25519Async(publicKey: Bytes, message: Bytes, signature: Bytes, done: (ok: boolean) => void, backend: Ed25519Backend = active): void {
+  assertBytes(publicKey, 'publicKey');
+  assertBytes(message, 'message');
+  assertBytes(signature, 'signature');
+  if (publicKey.length !== 32 || signature.length !== 64 || !scalarIsCanonical(signature) || !publicKeyAcceptableCached(publicKey)) {
+    void Promise.resolve(false).then(done);
+    return;
+  }
+  if (backend.verifyEquationAsync !== undefined) {
+    backend.verifyEquationAsync(publicKey, message, signature, done);
+    return;
+  }
+  const ok = backend.verifyEquation(publicKey, message, signature);
+  void Promise.resolve(ok).then(done);
 }
 
 /** The key id: the first 8 bytes of SHA-256 of the public key. */

@@ -18,6 +18,7 @@ export {
   getPublicKey,
   signEd25519,
   verifyEd25519,
+  verifyEd25519Async,
   kidOf,
   cryptoBackend,
   useCryptoBackend,
@@ -36,7 +37,7 @@ export { MemoryKeyring } from './keyring.js';
 export type { ReplayState, ReplayWindowStore } from './replay-window.js';
 export { ReplayWindow, ReplayWindows, REPLAY_WINDOW_SIZE } from './replay-window.js';
 export type { VerifyFrameOptions, VerifyResult, FrameAccepted, FrameRejected, DatedReading } from './verify-frame.js';
-export { verifyFrame, DEFAULT_MAX_FRAME_BYTES } from './verify-frame.js';
+export { verifyFrame, verifyFrameAsync, DEFAULT_MAX_FRAME_BYTES } from './verify-frame.js';
 export type { LinkProfile, LoraRadio, SigfoxRadio } from './link-profiles.js';
 export { linkProfiles, linkProfile, airtimeMs, loraAirtimeMs } from './link-profiles.js';
 export type { FragmentOptions, ReassemblerOptions, PushResult, ReassemblerStats } from './fragmentation.js';

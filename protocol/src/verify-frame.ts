@@ -2,7 +2,7 @@ import { type Bytes, assertBytes, toHex } from './bytes.js';
 import { parseCbor } from './cbor-reader.js';
 import type { VerificationCode } from './codes.js';
 import { HEADER_ALG, HEADER_KID, eddsaAlgOf, readSign1, sigStructure } from './cose-sign1.js';
-import { kidOf, verifyEd25519 } from './ed25519.js';
+import { kidOf, verifyEd25519, verifyEd25519Async } from './ed25519.js';
 import type { Keyring } from './keyring.js';
 import { type Reading, type SceauRecord, recordFromItem } from './record.js';
 import type { ReplayWindowStore } from './replay-window.js';
@@ -60,11 +60,48 @@ function reject(code: VerificationCode, detail: string, kid?: string, counter?: 
   return result;
 }
 
+/** What a frame needs once its header, key and policy passed: the signature check, then the rest. */
+interface SignatureToCheck {
+  publicKey: Bytes;
+  message: Bytes;
+  signature: Bytes;
+  payload: Bytes;
+  kid: string;
+  kidInFrame: boolean;
+  alg: number;
+}
+
 /**
  * The full sceau check of an untrusted frame, in the order of docs/protocol.md; the first
  * failure wins and has one stable code. Never throws on untrusted bytes.
  */
 export function verifyFrame(bytes: Bytes, keyring: Keyring, options: VerifyFrameOptions = {}): VerifyResult {
+  const check = checkUpToSignature(bytes, keyring, options);
+  if (!('payload' in check)) return check;
+  return finishAfterSignature(check, verifyEd25519(check.publicKey, check.message, check.signature), options);
+}
+
+/**
+ * `verifyFrame` with the Ed25519 equation computed off the calling thread where the runtime can
+ * (node:crypto runs it on libuv's thread pool, so frames verified concurrently use several
+ * cores); the same checks, order and codes. Frames finish in any order: with `replay`, windows
+ * are applied in the order the checks finish, so a caller that needs arrival order applies the
+ * replay window itself, as the sceau gateway does.
+ */
+export function verifyFrameAsync(bytes: Bytes, keyring: Keyring, options: VerifyFrameOptions = {}): Promise<VerifyResult> {
+  let check: FrameRejected | SignatureToCheck;
+  try {
+    check = checkUpToSignature(bytes, keyring, options);
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  if (!('payload' in check)) return Promise.resolve(check);
+  const ready = check;
+  return new Promise((resolve) => verifyEd25519Async(ready.publicKey, ready.message, ready.signature, (ok) => resolve(finishAfterSignature(ready, ok, options))));
+}
+
+/** Size, CBOR, COSE_Sign1 profile, key and revocation: everything before the signature. */
+function checkUpToSignature(bytes: Bytes, keyring: Keyring, options: VerifyFrameOptions): FrameRejected | SignatureToCheck {
   assertBytes(bytes, 'bytes');
   const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   if (bytes.length > max) return reject('too-large', `${bytes.length} bytes, the limit is ${max}`);
@@ -100,11 +137,15 @@ export function verifyFrame(bytes: Bytes, keyring: Keyring, options: VerifyFrame
   const kid = frameKid !== undefined ? toHex(frameKid) : toHex(kidOf(entry.publicKey));
   if (entry.revoked) return reject('key-revoked', `key ${kid} is revoked`, kid);
 
-  if (!verifyEd25519(entry.publicKey, sigStructure(parts.protectedBytes, EMPTY, parts.payload), parts.signature)) {
-    return reject('bad-signature', 'Ed25519 signature does not verify', kid);
-  }
+  return { publicKey: entry.publicKey, message: sigStructure(parts.protectedBytes, EMPTY, parts.payload), signature: parts.signature, payload: parts.payload, kid, kidInFrame: frameKid !== undefined, alg };
+}
 
-  const payloadParse = parseCbor(parts.payload);
+/** The signature's verdict, then the record, the replay window and the dated readings. */
+function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, options: VerifyFrameOptions): VerifyResult {
+  const { kid, payload } = check;
+  if (!signatureOk) return reject('bad-signature', 'Ed25519 signature does not verify', kid);
+
+  const payloadParse = parseCbor(payload);
   if (!payloadParse.ok) return reject('bad-record', `payload is not well-formed CBOR: ${payloadParse.detail}`, kid);
   const payloadDeparture = payloadParse.nonCanonical ?? payloadParse.duplicateKey;
   if (payloadDeparture) return reject('bad-record', `payload is not deterministic CBOR: ${payloadDeparture.detail}`, kid);
@@ -122,5 +163,5 @@ export function verifyFrame(bytes: Bytes, keyring: Keyring, options: VerifyFrame
 
   const clock = record.time ?? options.now;
   const readings: DatedReading[] = record.readings.map((r) => (clock === undefined ? { ...r } : { ...r, at: clock - (r.age ?? 0) }));
-  return { ok: true, kid, kidInFrame: frameKid !== undefined, alg, counter: record.counter, time: record.time, record, readings };
+  return { ok: true, kid, kidInFrame: check.kidInFrame, alg: check.alg, counter: record.counter, time: record.time, record, readings };
 }

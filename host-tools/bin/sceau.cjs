@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The sceau command: runs the compiled CLI (build it first with `npm run build` at the repository root).
+//
+// CommonJS on purpose: `gateway serve --workers N` checks signatures on N threads of libuv's
+// pool, whose size is read from UV_THREADPOOL_SIZE once, when the pool first starts, and loading
+// an ES module starts it. This file sets the size (unless the environment already does), then
+// loads the CLI.
+'use strict';
+
+const workers = process.argv.indexOf('--workers');
+if (workers > 0 && process.env.UV_THREADPOOL_SIZE === undefined) {
+  const n = Number(process.argv[workers + 1]);
+  if (Number.isInteger(n) && n > 0 && n <= 64) process.env.UV_THREADPOOL_SIZE = String(n);
+}
+
+// Output piped into a reader that stops early (`sceau export ... | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
+import('../dist/cli.js').then(async ({ runCli }) => {
+  // Let stdout drain (piped output) before exiting with the code.
+  process.exitCode = await runCli(process.argv);
+});
