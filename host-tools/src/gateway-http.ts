@@ -138,9 +138,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     return timingSafeEqual(createHash('sha256').update(match[1]!.trim()).digest(), expected);
   };
 
-  const ingestOne = async (frame: Uint8Array, source: string, deviceId?: string, receivedAt?: number): Promise<IngestResult> => {
-    return options.ingestor.ingest(frame, { source, deviceId, receivedAt });
-  };
+  const ingestOne = (frame: Uint8Array, source: string, deviceId?: string, receivedAt?: number): Promise<IngestResult> => options.ingestor.ingest(frame, { source, deviceId, receivedAt });
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';

@@ -13,7 +13,7 @@
  * per frame. As soon as an event-loop turn brings no new frame (a lone frame, or every client
  * waiting for its answer), the queue is committed at once.
  */
-import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
@@ -82,6 +82,8 @@ interface Pending {
   reject: (error: NotStoredError) => void;
   /** Set once verified and the replay window applied; `null`: the check itself failed. */
   result?: VerifyResult | null;
+  /** The outcome code, kept once the frame is queued (the result itself only for a caller that answers). */
+  code?: 'ok' | VerificationCode;
 }
 
 export class Ingestor {
@@ -223,8 +225,10 @@ export class Ingestor {
         this.windows.set(result.kid, window);
       }
     }
-    p.result = result;
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
+    p.code = result.ok ? 'ok' : result.code;
+    // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
+    p.result = p.resolve === undefined ? undefined : result;
     this.queue.push(p);
     this.arrivals++;
     this.scheduleCommit();
@@ -306,13 +310,12 @@ export class Ingestor {
     const now = performance.now();
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      const result = p.result!;
       const source = p.options.source;
       this.metrics.inFlight--;
-      this.metrics.countFrame(result.ok ? 'ok' : result.code, source.split(':', 1)[0]!);
+      this.metrics.countFrame(p.code!, source.split(':', 1)[0]!);
       this.metrics.observeLatency((now - p.started) / 1000);
       // The outcome in units is built only for a caller that answers (HTTP), not for UDP or TCP.
-      if (p.resolve !== undefined) p.resolve({ ...describeResult(result, this.channels), id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
+      if (p.resolve !== undefined) p.resolve({ ...describeResult(p.result!, this.channels), id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
     }
   }
 
