@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as noble from '@noble/ed25519';
 import {
   fromHex, getPublicKey, kidOf, nobleBackend, nodeBackend, sha256, signEd25519, SMALL_ORDER_ENCODINGS, toHex,
-  useCryptoBackend, verifyEd25519, cryptoBackend,
+  useCryptoBackend, verifyEd25519, verifyEd25519Async, cryptoBackend,
 } from '@sceau/protocol';
 import { readVector } from './helpers/vectors.js';
 
@@ -37,6 +37,26 @@ describe('Ed25519 backends', () => {
           }
         }
         expect(count).toBe(wycheproof.numberOfTests);
+      });
+
+      it('verifyEd25519Async gives every Wycheproof verdict too, all checks started at once, never before returning', async () => {
+        const checks: Array<Promise<boolean>> = [];
+        const expected: boolean[] = [];
+        let returned = false;
+        let early = 0;
+        for (const group of wycheproof.testGroups) {
+          const pk = fromHex(group.publicKey.pk);
+          for (const t of group.tests) {
+            checks.push(new Promise((resolve) => verifyEd25519Async(pk, fromHex(t.msg), fromHex(t.sig), (ok) => {
+              if (!returned) early++;
+              resolve(ok);
+            }, backend)));
+            expected.push(t.result === 'valid');
+          }
+        }
+        returned = true;
+        expect(await Promise.all(checks)).toEqual(expected);
+        expect(early).toBe(0);
       });
     });
   }
