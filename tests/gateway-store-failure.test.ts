@@ -20,12 +20,13 @@ const frame = (counter: number): Uint8Array => sealRecord({ version: 1, counter,
 const FAIL = "CREATE TRIGGER fail_frames BEFORE INSERT ON frames BEGIN SELECT RAISE(ABORT, 'disk on fire'); END";
 
 describe.each([
-  ['a database file (writer thread)', 'file'],
-  [':memory: (main thread)', 'memory'],
-] as const)('a failed commit, %s', (_, kind) => {
+  ['a database file (writer thread)', 'file', 0],
+  ['a database file, signatures checked on the thread pool', 'file', 2],
+  [':memory: (main thread)', 'memory', 0],
+] as const)('a failed commit, %s', (_, kind, workers) => {
   it('refuses its frames, rolls back their windows, and stores them when retried', async () => {
-    const db = kind === 'file' ? join(dir, 'fail.db') : ':memory:';
-    const gw = await startGateway({ db, log: () => undefined });
+    const db = kind === 'file' ? join(dir, `fail-${workers}.db`) : ':memory:';
+    const gw = await startGateway({ db, workers, log: () => undefined });
     // The trigger comes from another connection for a file (as an outside failure would), from
     // the gateway's own connection for :memory:.
     const other = kind === 'file' ? new Database(db) : gw.store.db;
@@ -52,6 +53,30 @@ describe.each([
       expect(gw.store.getDevice(kid)?.highestCounter).toBe(4);
     } finally {
       if (other !== gw.store.db) other.close();
+      await gw.close();
+    }
+  });
+});
+
+describe('a registry that cannot be read while signatures are checked on the thread pool', () => {
+  it('refuses that frame (not stored, not acknowledged) and keeps the others in arrival order', async () => {
+    const gw = await startGateway({ db: join(dir, 'registry.db'), workers: 2, log: () => undefined });
+    try {
+      gw.store.addDevice(getPublicKey(seed));
+      const resolve = gw.store.resolve.bind(gw.store);
+      let calls = 0;
+      gw.store.resolve = (query) => {
+        if (++calls === 2) throw new Error('database is locked');
+        return resolve(query);
+      };
+      const settled = await Promise.allSettled([1, 2, 3, 4].map((c) => gw.ingest(frame(c))));
+      expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      expect(((settled[1] as PromiseRejectedResult).reason as NotStoredError).reason).toBe('store-failed');
+      expect(settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ code: string }>).value.code)).toEqual(['ok', 'ok', 'ok']);
+      // The refused frame was never stored, so the device can send it again.
+      expect((await gw.ingest(frame(2))).code).toBe('ok');
+      expect(gw.store.queryFrames({ limit: 100 }).map((f) => f.counter)).toEqual([1, 3, 4, 2]);
+    } finally {
       await gw.close();
     }
   });
