@@ -2,9 +2,10 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--json]
 //
-// --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
+// --rounds runs every scenario R times, round-robin (so a slow minute of the machine hits all
+// scenarios alike), and ends with each scenario's median ratio and range. --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
 // writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof).
 //
 // The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
@@ -31,6 +32,7 @@ const arg = (name, fallback) => {
 };
 const FRAMES = arg('--frames', Number(process.env.FRAMES ?? 12000));
 const DEVICES = arg('--devices', 100);
+const ROUNDS = arg('--rounds', 1);
 const JSON_OUT = args.includes('--json');
 const strArg = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const ONLY = strArg('--only');
@@ -228,14 +230,16 @@ try {
   ];
   log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? "yes" : "no"}, synchronous=${SYNCHRONOUS}, Node ${process.version}`);
   let k = 0;
-  for (const sc of scenarios) {
-    if (ONLY !== undefined && !`${sc.oneCore ? '1 core' : `${cores} cores`} ${sc.name}`.includes(ONLY)) continue;
+  const label = (sc) => `${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name}`;
+  const chosen = scenarios.filter((sc) => ONLY === undefined || label(sc).includes(ONLY));
+  for (let round = 1; round <= ROUNDS; round++)
+  for (const sc of chosen) {
     const frames = makeFrames(k * 1_000_000 + 10);
     const inputs = rawInputs(frames);
     pinSelf(1);
     rawVerifyRate(inputs.slice(0, 500)); // warm-up
     const r1 = rawVerifyRate(inputs);
-    const db = freshDb(dir, `${sc.transport}-${sc.workers}`);
+    const db = freshDb(dir, `${sc.transport}-${sc.workers}-${round}`);
     const gw = await startGatewayProcess(db, sc);
     if (sc.oneCore) pinSelf(1);
     else if (hasTaskset) spawnSync('taskset', ['-a', '-cp', `0-${cores - 1}`, String(process.pid)], { stdio: 'ignore' });
@@ -252,15 +256,28 @@ try {
     const client = process.cpuUsage(clientBefore);
     const machineBusy = 1 - (ticks.idle - ticksBefore.idle) / (ticks.all - ticksBefore.all);
     await stopGateway(gw);
-    const row = { scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
+    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
     if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name.padEnd(30)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
   }
-  const one = (t) => results.find((r) => r.gatewayCores === 1 && r.scenario.startsWith(t) && !r.scenario.includes('one frame per request'))?.framesPerSecond;
-  const two = (t) => results.find((r) => r.gatewayCores > 1 && r.scenario.startsWith(t))?.framesPerSecond;
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const span = (xs) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
+  if (ROUNDS > 1) {
+    for (const sc of chosen) {
+      const rows = results.filter((r) => r.scenario === sc.name && r.gatewayCores === (sc.oneCore ? 1 : cores));
+      log(`${label(sc).padEnd(38)} median ratio ${median(rows.map((r) => r.ratio)).toFixed(2)} (${span(rows.map((r) => r.ratio))} over ${rows.length} rounds), median ${median(rows.map((r) => r.framesPerSecond))} frames/s`);
+    }
+  }
+  // Two cores over one core, within each round (the same minute of the machine).
   for (const t of ['http', 'udp']) {
-    if (one(t) && two(t)) log(`${t}: ${cores} cores / 1 core = ${(two(t) / one(t)).toFixed(2)}x`);
+    const scaling = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      const one = results.find((r) => r.round === round && r.gatewayCores === 1 && r.scenario.startsWith(t) && !r.scenario.includes('one frame per request'));
+      const two = results.find((r) => r.round === round && r.gatewayCores > 1 && r.scenario.startsWith(t));
+      if (one && two) scaling.push(two.framesPerSecond / one.framesPerSecond);
+    }
+    if (scaling.length) log(`${t}: ${cores} cores / 1 core = ${median(scaling).toFixed(2)}x${scaling.length > 1 ? ` (median; ${span(scaling)} over ${scaling.length} rounds)` : ''}`);
   }
   if (JSON_OUT) process.stdout.write(`${JSON.stringify({ node: process.version, cores, frames: FRAMES, devices: DEVICES, results })}\n`);
 } finally {
