@@ -230,7 +230,7 @@ try {
   ];
   log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? "yes" : "no"}, synchronous=${SYNCHRONOUS}, Node ${process.version}`);
   let k = 0;
-  const label = (sc) => `${sc.oneCore ? '1 core ' : `${cores} cores`} ${sc.name}`;
+  const label = (sc) => `${sc.oneCore ? '1 core' : `${cores} cores`} ${sc.name}`;
   const chosen = scenarios.filter((sc) => ONLY === undefined || label(sc).includes(ONLY));
   for (let round = 1; round <= ROUNDS; round++)
   for (const sc of chosen) {
