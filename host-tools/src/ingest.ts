@@ -23,7 +23,7 @@ import { InlineStoreWriter, ThreadStoreWriter, type StoreWriter } from './store-
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
  * at most about 1/8 of the time and each commit carries several hundred frames (measured on the
- * store alone: 100 frames per commit cost about twice the CPU per frame of 500).
+ * store alone: 30-45 µs of CPU per frame at 100 frames per commit, 18-33 at 500 to 2,000).
  */
 const COMMIT_GAP_FACTOR = 8;
 

@@ -281,12 +281,15 @@ export function signEd25519(secretKey: Bytes, message: Bytes): Bytes {
  * small-order keys are `false`; only a non-Uint8Array argument throws.
  */
 export function verifyEd25519(publicKey: Bytes, message: Bytes, signature: Bytes, backend: Ed25519Backend = active): boolean {
+  return passesPolicy(publicKey, message, signature) && backend.verifyEquation(publicKey, message, signature);
+}
+
+/** The strict policy before the equation: lengths, S < L, a canonical key of large order. */
+function passesPolicy(publicKey: Bytes, message: Bytes, signature: Bytes): boolean {
   assertBytes(publicKey, 'publicKey');
   assertBytes(message, 'message');
   assertBytes(signature, 'signature');
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
-  if (!scalarIsCanonical(signature) || !publicKeyAcceptableCached(publicKey)) return false;
-  return backend.verifyEquation(publicKey, message, signature);
+  return publicKey.length === 32 && signature.length === 64 && scalarIsCanonical(signature) && publicKeyAcceptableCached(publicKey);
 }
 
 /**
@@ -295,10 +298,7 @@ export function verifyEd25519(publicKey: Bytes, message: Bytes, signature: Bytes
  * answers. `done` is always called later, never before this returns.
  */
 export function verifyEd25519Async(publicKey: Bytes, message: Bytes, signature: Bytes, done: (ok: boolean) => void, backend: Ed25519Backend = active): void {
-  assertBytes(publicKey, 'publicKey');
-  assertBytes(message, 'message');
-  assertBytes(signature, 'signature');
-  if (publicKey.length !== 32 || signature.length !== 64 || !scalarIsCanonical(signature) || !publicKeyAcceptableCached(publicKey)) {
+  if (!passesPolicy(publicKey, message, signature)) {
     void Promise.resolve(false).then(done);
     return;
   }
