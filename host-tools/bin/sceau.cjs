@@ -7,9 +7,11 @@
 // loads the CLI.
 'use strict';
 
-const workers = process.argv.indexOf('--workers');
-if (workers > 0 && process.env.UV_THREADPOOL_SIZE === undefined) {
-  const n = Number(process.argv[workers + 1]);
+// `--workers N` or `--workers=N`; the CLI itself checks the value (and refuses a bad one).
+const at = process.argv.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
+if (at > 0 && process.env.UV_THREADPOOL_SIZE === undefined) {
+  const arg = process.argv[at];
+  const n = Number(arg === '--workers' ? process.argv[at + 1] : arg.slice('--workers='.length));
   if (Number.isInteger(n) && n > 0 && n <= 64) process.env.UV_THREADPOOL_SIZE = String(n);
 }
 

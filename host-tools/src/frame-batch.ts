@@ -5,7 +5,7 @@
  */
 import type { ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
 import { channelName } from './outcome.js';
-import type { FrameToStore } from './store.js';
+import type { FrameToStore, StoredReading } from './store.js';
 
 /** Per reading: frame index, channel, value, raw, age, at (NaN when unknown). */
 export const READING_FIELDS = 6;
@@ -28,28 +28,14 @@ export interface FrameColumns {
   windows: Array<[string, ReplayState]>;
 }
 
-export interface ReadingToStore {
-  channel: number;
-  name: string;
-  value: number;
-  unit: string;
-  raw: number;
-  age?: number | undefined;
-  at?: number | null | undefined;
-}
-
 /** Collects frames one by one, then `finish` gives the columns. */
 export class FrameBatch {
   private readonly frames: Uint8Array[] = [];
   private rawBytes = 0;
   private readonly cols: Omit<FrameColumns, 'raw' | 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], rawEnd: [], readings: [], readingName: [], readingUnit: [] };
 
-  get length(): number {
-    return this.frames.length;
-  }
-
   /** Readings are stored only for a frame with kid and counter. */
-  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: readonly ReadingToStore[]): void {
+  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: readonly StoredReading[]): void {
     const c = this.cols;
     const index = this.frames.length;
     this.frames.push(raw);
@@ -63,7 +49,7 @@ export class FrameBatch {
     c.detail.push(detail ?? null);
     if (readings === undefined || kid === undefined || counter === undefined) return;
     for (const r of readings) {
-      c.readings.push(index, r.channel, r.value, r.raw, r.age ?? 0, r.at ?? Number.NaN);
+      c.readings.push(index, r.channel, r.value, r.raw, r.age, r.at ?? Number.NaN);
       c.readingName.push(r.name);
       c.readingUnit.push(r.unit);
     }

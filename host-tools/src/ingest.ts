@@ -10,8 +10,8 @@
  * next. While frames keep arriving, a commit starts once about eight times the last commit's
  * duration has passed since the previous one started (at most `maxCommitDelayMs`): each commit
  * rewrites the index pages it touches, so fewer, larger transactions cost the writer less CPU
- * per frame. As soon as an event-loop turn brings no new frame (a lone frame, or every client
- * waiting for its answer), the queue is committed at once.
+ * per frame. As soon as an event-loop turn brings no new frame and no signature check is running
+ * (a lone frame, or every client waiting for its answer), the queue is committed at once.
  */
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
@@ -110,8 +110,9 @@ export class Ingestor {
   private commitScheduled = false;
   /** Set while a commit waits for the thread pool's checks, at the latest until the gap ends. */
   private commitTimer: ReturnType<typeof setTimeout> | undefined;
-  private arrivals = 0;
-  private arrivalsAtCheck = 0;
+  /** Frames queued for storage so far, and that count when the pending commit check was scheduled. */
+  private queuedCount = 0;
+  private queuedAtCheck = 0;
   private lastCommitStart = 0;
   private commitGapMs = 0;
   private readonly maxCommitDelayMs: number;
@@ -237,7 +238,7 @@ export class Ingestor {
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
     p.result = p.resolve === undefined ? undefined : result;
     this.queue.push(p);
-    this.arrivals++;
+    this.queuedCount++;
     this.scheduleCommit();
   }
 
@@ -252,7 +253,7 @@ export class Ingestor {
     if (this.commitTimer !== undefined && this.verifying === 0) this.cancelWait();
     if (this.commitScheduled) return;
     this.commitScheduled = true;
-    this.arrivalsAtCheck = this.arrivals;
+    this.queuedAtCheck = this.queuedCount;
     setImmediate(this.checkCommit);
   }
 
@@ -272,12 +273,12 @@ export class Ingestor {
   private readonly checkCommit = (): void => {
     this.cancelWait();
     this.commitScheduled = false;
-    const arrived = this.arrivals !== this.arrivalsAtCheck;
+    const more = this.queuedCount !== this.queuedAtCheck;
     const waitLeft = this.commitGapMs - (performance.now() - this.lastCommitStart);
-    if ((arrived || this.verifying > 0) && waitLeft > 0 && this.queue.length < this.batchMax) {
-      this.arrivalsAtCheck = this.arrivals;
+    if ((more || this.verifying > 0) && waitLeft > 0 && this.queue.length < this.batchMax) {
+      this.queuedAtCheck = this.queuedCount;
       this.commitScheduled = true;
-      if (arrived) setImmediate(this.checkCommit);
+      if (more) setImmediate(this.checkCommit);
       else this.commitTimer = setTimeout(this.checkCommit, waitLeft);
       return;
     }

@@ -3,7 +3,6 @@
  * real units (value × scale, SenML unit) and dates, and its one-line and JSON renderings.
  */
 import { channels as builtInChannels, codeAnchor, type Channel, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
-import type { StoredReading } from './store.js';
 
 export interface UnitReading {
   channel: number;
@@ -69,12 +68,6 @@ export function describeResult(result: VerifyResult, registry: ChannelRegistry =
   if (result.counter !== undefined) out.counter = result.counter;
   out.doc = codeAnchor(result.code);
   return out;
-}
-
-/** The readings as the store keeps them. */
-export function storedReadings(outcome: FrameOutcome): StoredReading[] | undefined {
-  if (!outcome.ok || outcome.readings === undefined) return undefined;
-  return outcome.readings.map((r) => ({ channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age ?? 0, at: r.at ?? null }));
 }
 
 function formatValue(r: UnitReading): string {
