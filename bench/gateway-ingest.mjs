@@ -2,21 +2,23 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--threads] [--json]
 //
 // --rounds runs every scenario R times, round-robin (so a slow minute of the machine hits all
 // scenarios alike), and ends with each scenario's median ratio and range. --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
-// writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof).
+// writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof);
+// --threads prints the gateway's CPU per frame thread by thread.
 //
 // The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
 // for the one-core figures, with the load generator pinned to the other core. The two-core
 // figures give the gateway both cores (--workers 2: signatures checked on 2 threads of libuv's pool) and the load
-// generator shares them. Ratios are to the raw verify rate of one core (R1), measured just
-// before each scenario, so machine noise affects both sides alike.
+// generator shares them. Ratios are to the raw verify rate of one core (R1), the mean of the rates
+// measured on CPU 0 just before and just after each scenario, so the drift of a shared machine
+// affects both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ const strArg = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : u
 const ONLY = strArg('--only');
 const PROFILE_DIR = strArg('--profile');
 const SYNCHRONOUS = strArg('--synchronous') ?? 'full';
+const THREADS = args.includes('--threads');
 const root = join(import.meta.dirname, '..');
 // --bin runs another build's CLI (to compare two builds in alternating runs).
 const bin = strArg('--bin') ?? join(root, 'host-tools', 'bin', 'sceau.cjs');
@@ -94,6 +97,29 @@ function cpuSeconds(pid) {
 }
 
 // Busy share of the whole machine (all cores) between two readings of /proc/stat (Linux).
+// CPU seconds of each thread of a process by thread id (Linux; empty elsewhere). Node names
+// every thread `node`, so they are told apart by what they do: the main thread has the process's
+// id, the store writer, libuv's pool and V8's helpers show as the others.
+function threadCpu(pid) {
+  const out = new Map();
+  let ids = [];
+  try {
+    ids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of ids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 function machineTicks() {
   try {
     const t = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/ +/).slice(1).map(Number);
@@ -231,9 +257,11 @@ try {
   for (const sc of chosen) {
     const frames = makeFrames(k * 1_000_000 + 10);
     const inputs = rawInputs(frames);
-    pinSelf(1);
+    // Raw verify on CPU 0, the core the one-core gateway gets: the two cores of a shared host do
+    // not always run at the same speed.
+    pinSelf(0);
     rawVerifyRate(inputs.slice(0, 500)); // warm-up
-    const r1 = rawVerifyRate(inputs);
+    const r1Before = rawVerifyRate(inputs);
     const db = freshDb(dir, `${sc.transport}-${sc.workers}-${round}`);
     const gw = await startGatewayProcess(db, sc);
     if (sc.oneCore) pinSelf(1);
@@ -243,18 +271,33 @@ try {
     if (sc.transport === 'udp') await udp(gw, warm, db);
     else await httpBatch(gw, warm, 100, 2);
     const cpuBefore = cpuSeconds(gw.child.pid);
+    const threadsBefore = THREADS ? threadCpu(gw.child.pid) : undefined;
     const ticksBefore = machineTicks();
     const clientBefore = process.cpuUsage();
     const run = sc.transport === 'http-single' ? await httpSingle(gw, frames) : sc.transport === 'http-batch' ? await httpBatch(gw, frames) : await udp(gw, frames, db);
     const gatewayCpu = cpuSeconds(gw.child.pid) - cpuBefore;
+    const threads = threadsBefore === undefined ? undefined : threadCpu(gw.child.pid);
     const ticks = machineTicks();
     const client = process.cpuUsage(clientBefore);
     const machineBusy = 1 - (ticks.idle - ticksBefore.idle) / (ticks.all - ticksBefore.all);
     await stopGateway(gw);
-    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
+    // Raw verify again, just after: the machine's speed drifts, so the rate the gateway is held to
+    // is the mean of the rates just before and just after its run.
+    pinSelf(0);
+    const r1After = rawVerifyRate(inputs);
+    const r1 = (r1Before + r1After) / 2;
+    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), rawVerifyBeforeAfter: [Math.round(r1Before), Math.round(r1After)], ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
+    if (threads !== undefined) {
+      // Threads that used CPU during the run, busiest first, µs per frame (tid relative to main).
+      row.threadCpuMicrosPerFrame = [...threads]
+        .map(([tid, s]) => [tid === gw.child.pid ? 'main' : `+${tid - gw.child.pid}`, Math.round(((s - (threadsBefore.get(tid) ?? 0)) * 1e6) / FRAMES)])
+        .filter(([, us]) => us > 0)
+        .sort((x, y) => y[1] - x[1]);
+    }
     if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s (${row.rawVerifyBeforeAfter.join(' / ')})  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    if (row.threadCpuMicrosPerFrame) log(`    threads (µs/frame): ${row.threadCpuMicrosPerFrame.map(([t, us]) => `${t} ${us}`).join(', ')}`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const span = (xs) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;

@@ -1,7 +1,7 @@
 // A transaction that fails (here a trigger raising an error, standing for a full disk or an I/O
 // error): its frames are refused (not acknowledged) and the replay windows they advanced are
-// rolled back, so the same frames are accepted once the store works again. With the writer
-// thread (a database file) and on the main thread (:memory:).
+// rolled back, so the same frames are accepted once the store works again. For a database file
+// (WAL synced by the writer) and for :memory:.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +20,9 @@ const frame = (counter: number): Uint8Array => sealRecord({ version: 1, counter,
 const FAIL = "CREATE TRIGGER fail_frames BEFORE INSERT ON frames BEGIN SELECT RAISE(ABORT, 'disk on fire'); END";
 
 describe.each([
-  ['a database file (writer thread)', 'file', 0],
+  ['a database file', 'file', 0],
   ['a database file, signatures checked on the thread pool', 'file', 2],
-  [':memory: (main thread)', 'memory', 0],
+  [':memory:', 'memory', 0],
 ] as const)('a failed commit, %s', (_, kind, workers) => {
   it('refuses its frames, rolls back their windows, and stores them when retried', async () => {
     const db = kind === 'file' ? join(dir, `fail-${workers}.db`) : ':memory:';

@@ -269,7 +269,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       } else {
         const store = openDb(opts.db!);
         try {
-          const ingestor = new Ingestor(store, { channels: registry, writerThread: false }); // one transaction: no thread to start
+          const ingestor = new Ingestor(store, { channels: registry });
           const source = `cli:${input.name === 'stdin' ? 'stdin' : resolve(input.name)}`;
           const results = items.map((item) =>
             item.ok ? ingestor.ingest(item.frame, { source, deviceId: item.deviceId ?? fallbackDevice, receivedAt: item.receivedAt }) : undefined,

@@ -1,14 +1,12 @@
 /**
- * A batch of frames to store, in columns: what the ingest pipeline hands to the store, and to
- * the store writer thread as a few arrays and one transferred buffer per transaction rather than
- * an object graph per frame (fewer objects to build, copy between threads and collect).
+ * A batch of frames to store, in columns: what the ingest pipeline hands to the store writer,
+ * one transaction per batch. Readings are already in their stored form, one JSON text per
+ * accepted frame (docs/integrators.md#the-database): the store binds one value per frame rather
+ * than one row per reading.
  */
 import type { ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
 import { channelName } from './outcome.js';
 import type { FrameToStore, StoredReading } from './store.js';
-
-/** Per reading: frame index, channel, value, raw, age, at (NaN when unknown). */
-export const READING_FIELDS = 6;
 
 export interface FrameColumns {
   receivedAt: number[];
@@ -17,42 +15,40 @@ export interface FrameColumns {
   kid: Array<string | null>;
   counter: Array<number | null>;
   detail: Array<string | null>;
-  /** The frames' bytes end to end: frame i is `raw[rawEnd[i - 1] ?? 0, rawEnd[i])`. */
-  raw: Uint8Array;
-  rawEnd: number[];
-  /** Readings of accepted frames, READING_FIELDS numbers each, in frame order. */
-  readings: number[];
-  readingName: string[];
-  readingUnit: string[];
+  raw: Uint8Array[];
+  /** Readings of each frame as stored (`readingsJson`); null for a frame not accepted. */
+  readings: Array<string | null>;
   /** Replay windows as the batch leaves them (every frame that advanced them is in the batch). */
   windows: Array<[string, ReplayState]>;
 }
 
+/** One reading as stored: `[channel, name, value, unit, raw, age, at]` (at: Unix seconds or null). */
+function readingJson(channel: number, name: string, value: number, unit: string, raw: number, age: number, at: number | null | undefined): string {
+  const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+  return `[${channel},${JSON.stringify(name)},${num(value)},${JSON.stringify(unit)},${num(raw)},${num(age)},${at === null || at === undefined ? 'null' : num(at)}]`;
+}
+
+/** The readings of a frame as stored in `frames.readings` (JSON, read back through the `readings` view). */
+export function readingsJson(readings: readonly StoredReading[]): string {
+  return `[${readings.map((r) => readingJson(r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at)).join(',')}]`;
+}
+
 /** Collects frames one by one, then `finish` gives the columns. */
 export class FrameBatch {
-  private readonly frames: Uint8Array[] = [];
-  private rawBytes = 0;
-  private readonly cols: Omit<FrameColumns, 'raw' | 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], rawEnd: [], readings: [], readingName: [], readingUnit: [] };
+  private readonly cols: Omit<FrameColumns, 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], raw: [], readings: [] };
 
   /** Readings are stored only for a frame with kid and counter. */
-  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: readonly StoredReading[]): void {
+  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: string | readonly StoredReading[]): void {
     const c = this.cols;
-    const index = this.frames.length;
-    this.frames.push(raw);
-    this.rawBytes += raw.length;
-    c.rawEnd.push(this.rawBytes);
+    c.raw.push(raw);
     c.receivedAt.push(receivedAt);
     c.source.push(source);
     c.outcome.push(outcome);
     c.kid.push(kid ?? null);
     c.counter.push(counter ?? null);
     c.detail.push(detail ?? null);
-    if (readings === undefined || kid === undefined || counter === undefined) return;
-    for (const r of readings) {
-      c.readings.push(index, r.channel, r.value, r.raw, r.age, r.at ?? Number.NaN);
-      c.readingName.push(r.name);
-      c.readingUnit.push(r.unit);
-    }
+    const stored = readings === undefined || kid === undefined || counter === undefined ? null : typeof readings === 'string' ? readings : readingsJson(readings);
+    c.readings.push(stored);
   }
 
   /**
@@ -64,25 +60,17 @@ export class FrameBatch {
       this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail);
       return;
     }
-    const index = this.frames.length;
-    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined);
-    const c = this.cols;
+    let json = '';
     for (const r of result.readings) {
       const channel = registry.get(r.channel);
-      c.readings.push(index, r.channel, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at ?? Number.NaN);
-      c.readingName.push(channelName(channel, r.channel));
-      c.readingUnit.push(channel?.unit ?? '');
+      const reading = readingJson(r.channel, channelName(channel, r.channel), registry.toUnit(r.channel, r.value), channel?.unit ?? '', r.value, r.age ?? 0, r.at);
+      json = json === '' ? reading : `${json},${reading}`;
     }
+    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${json}]`);
   }
 
   finish(windows: Array<[string, ReplayState]> = []): FrameColumns {
-    const raw = new Uint8Array(this.rawBytes);
-    let at = 0;
-    for (const f of this.frames) {
-      raw.set(f, at);
-      at += f.length;
-    }
-    return { ...this.cols, raw, windows };
+    return { ...this.cols, windows };
   }
 
   static of(frames: readonly FrameToStore[], windows: Array<[string, ReplayState]> = []): FrameColumns {

@@ -6,6 +6,10 @@ export type { Gateway, GatewayOptions, GatewayAddresses, Endpoint } from './gate
 export { startGateway, parseEndpoint, readTokenFile, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT } from './gateway.js';
 export type { IngestOptions, IngestResult, IngestorOptions } from './ingest.js';
 export { Ingestor, NotStoredError } from './ingest.js';
+export type { WriteDone, SyncFile } from './store-writer.js';
+export { StoreWriter, syncFileData } from './store-writer.js';
+export type { FrameColumns } from './frame-batch.js';
+export { FrameBatch } from './frame-batch.js';
 export type { Device, FrameRow, ReadingRow, FrameToStore, StoredReading, StoreOptions } from './store.js';
 export { Store, SqliteReplayWindows, normalizeDevEui, devEuiDeviceId } from './store.js';
 export type { InputFormat, InputItem } from './formats.js';

@@ -2,9 +2,9 @@
  * The ingest pipeline shared by every transport and by `frame verify --db`: verify (inline, or
  * with the Ed25519 equation on libuv's thread pool so that several cores check signatures), apply
  * the replay window in arrival order, then store the frame, its
- * readings and the changed windows in one batched transaction (on the store writer thread for a
- * database file, see store-writer.ts). A caller's promise resolves only once its frame is
- * committed, so a transport acknowledges only durable frames.
+ * readings and the changed windows in one batched transaction (store-writer.ts: the commit runs
+ * on this thread, the sync of the WAL file on libuv's thread pool). A caller's promise resolves
+ * only once its frame is committed and synced, so a transport acknowledges only durable frames.
  *
  * Group commit: one transaction runs at a time; frames verified meanwhile are queued for the
  * next. While frames keep arriving, a commit starts once about eight times the last commit's
@@ -18,7 +18,7 @@ import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
 import type { Store } from './store.js';
-import { InlineStoreWriter, ThreadStoreWriter, type StoreWriter } from './store-writer.js';
+import { StoreWriter } from './store-writer.js';
 
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
@@ -72,11 +72,6 @@ export interface IngestorOptions {
   metrics?: Metrics;
   /** Longest wait between commits while frames keep arriving (default 100 ms); see above. */
   maxCommitDelayMs?: number;
-  /**
-   * Commit on a writer thread with its own connection (default true for a database file). A
-   * `:memory:` or temporary database is always written on this thread.
-   */
-  writerThread?: boolean;
 }
 
 interface Pending {
@@ -135,8 +130,7 @@ export class Ingestor {
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
     this.maxCommitDelayMs = options.maxCommitDelayMs ?? 100;
-    const inMemory = store.file === ':memory:' || store.file === '';
-    this.writer = !inMemory && options.writerThread !== false ? ThreadStoreWriter.forStore(store) : new InlineStoreWriter(store);
+    this.writer = new StoreWriter(store);
     this.maxChecks = 32 * (options.workers ?? 0);
   }
 
@@ -360,10 +354,10 @@ export class Ingestor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Refuses new frames, stores those in flight, ends the store writer. */
+  /** Refuses new frames, stores those in flight, gives the store back its own sync setting. */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
-    await this.writer.close();
+    this.writer.close();
   }
 }

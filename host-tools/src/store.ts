@@ -7,12 +7,24 @@
 import Database from 'better-sqlite3';
 import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
 import { ioError, usageError } from './errors.js';
-import { FrameBatch, READING_FIELDS, type FrameColumns } from './frame-batch.js';
+import { FrameBatch, type FrameColumns } from './frame-batch.js';
 
-const SCHEMA_VERSION = 1;
+/**
+ * Version 2 keeps the readings of a frame in its row, as JSON, and shows them one per row through
+ * the `readings` view: one row and two index entries per frame rather than another row and index
+ * entry per reading (a third of the store's CPU per frame). Version 1 kept a `readings` table; a
+ * database of version 1 is migrated when it is opened for writing, and read as it is otherwise.
+ */
+const SCHEMA_VERSION = 2;
+
+const READINGS_VIEW = `
+CREATE VIEW IF NOT EXISTS readings (frame_id, position, kid, counter, channel, name, value, unit, raw, age, at) AS
+  SELECT f.id, r.key, f.kid, f.counter, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6
+  FROM frames AS f, json_each(f.readings) AS r
+  WHERE f.readings IS NOT NULL;
+`;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS devices (
   kid TEXT PRIMARY KEY,
   public_key BLOB NOT NULL,
@@ -30,31 +42,32 @@ CREATE TABLE IF NOT EXISTS frames (
   kid TEXT,
   counter INTEGER,
   detail TEXT,
-  raw BLOB NOT NULL
+  raw BLOB NOT NULL,
+  -- Accepted frames: [[channel, name, value, unit, raw, age, at], ...] in real units.
+  readings TEXT
 );
 CREATE INDEX IF NOT EXISTS frames_kid ON frames (kid, received_at);
 -- A counter of a key is accepted at most once, whatever happens above this layer.
 CREATE UNIQUE INDEX IF NOT EXISTS frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
-CREATE TABLE IF NOT EXISTS readings (
-  id INTEGER PRIMARY KEY,
-  frame_id INTEGER NOT NULL REFERENCES frames (id),
-  kid TEXT NOT NULL,
-  counter INTEGER NOT NULL,
-  channel INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  value REAL NOT NULL,
-  unit TEXT NOT NULL,
-  raw INTEGER NOT NULL,
-  age INTEGER NOT NULL,
-  at INTEGER
-);
-CREATE INDEX IF NOT EXISTS readings_kid_at ON readings (kid, at);
 CREATE TABLE IF NOT EXISTS replay_windows (
   kid TEXT PRIMARY KEY,
   highest INTEGER NOT NULL,
   bitmap TEXT NOT NULL,
   updated_at INTEGER NOT NULL
 );
+${READINGS_VIEW}`;
+
+/** Version 1 to 2: each frame's readings move from the `readings` table into its row. */
+const MIGRATE_1_TO_2 = `
+ALTER TABLE frames ADD COLUMN readings TEXT;
+UPDATE frames SET readings = (
+  SELECT json_group_array(json_array(channel, name, value, unit, raw, age, at))
+  FROM (SELECT * FROM readings AS r WHERE r.frame_id = frames.id ORDER BY r.id)
+) WHERE outcome = 'ok';
+DROP INDEX IF EXISTS readings_kid_at;
+DROP TABLE readings;
+${READINGS_VIEW}
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 `;
 
 export interface Device {
@@ -161,12 +174,15 @@ export class Store implements Keyring {
   readonly db: Database.Database;
   readonly replay: SqliteReplayWindows;
   readonly file: string;
+  /** The schema version of the file (below SCHEMA_VERSION only when opened read-only). */
+  readonly schemaVersion: number;
   private readonly stmt;
   private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
-  private constructor(db: Database.Database, file: string) {
+  private constructor(db: Database.Database, file: string, schemaVersion: number) {
     this.db = db;
     this.file = file;
+    this.schemaVersion = schemaVersion;
     this.replay = new SqliteReplayWindows(db);
     this.stmt = {
       deviceByKid: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE kid = ?'),
@@ -175,44 +191,21 @@ export class Store implements Keyring {
       keyByKid: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE kid = ?'),
       keyByEui: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE dev_eui = ?'),
       highest: db.prepare<[string], { highest: number }>('SELECT highest FROM replay_windows WHERE kid = ?'),
-      insertFrame: db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      // Readings of one frame in one statement (1..4 rows): fewer statement executions per frame.
-      insertReadings: [1, 2, 3, 4].map((n) =>
-        db.prepare(`INSERT INTO readings (frame_id, kid, counter, channel, name, value, unit, raw, age, at) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`),
-      ),
-      upsertWindow: db.prepare(
+      insertFrame: db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      upsertWindow: db.readonly ? undefined : db.prepare(
         'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
       ),
     };
     this.writeFramesTx = db.transaction((batch: FrameColumns) => {
+      const insertFrame = this.stmt.insertFrame!;
       const n = batch.receivedAt.length;
       const ids = new Array<number>(n);
-      const readings = batch.readings;
-      const readingCount = batch.readingName.length;
-      let r = 0; // next reading
-      let start = 0;
       for (let i = 0; i < n; i++) {
-        const end = batch.rawEnd[i]!;
-        const info = this.stmt.insertFrame.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw.subarray(start, end));
-        start = end;
-        const id = Number(info.lastInsertRowid);
-        ids[i] = id;
-        while (r < readingCount && readings[r * READING_FIELDS] === i) {
-          // Up to 4 readings in one statement: fewer statement executions per frame.
-          let count = 1;
-          while (count < 4 && r + count < readingCount && readings[(r + count) * READING_FIELDS] === i) count++;
-          const values: unknown[] = [];
-          for (let k = r; k < r + count; k++) {
-            const o = k * READING_FIELDS;
-            const at = readings[o + 5]!;
-            values.push(id, batch.kid[i], batch.counter[i], readings[o + 1], batch.readingName[k], readings[o + 2], batch.readingUnit[k], readings[o + 3], readings[o + 4], Number.isNaN(at) ? null : at);
-          }
-          this.stmt.insertReadings[count - 1]!.run(...values);
-          r += count;
-        }
+        const info = insertFrame.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i]);
+        ids[i] = Number(info.lastInsertRowid);
       }
       const now = Date.now();
-      for (const [kid, s] of batch.windows) this.stmt.upsertWindow.run(kid, s.highest, s.bitmap, now);
+      for (const [kid, s] of batch.windows) this.stmt.upsertWindow!.run(kid, s.highest, s.bitmap, now);
       return ids;
     });
   }
@@ -238,12 +231,17 @@ export class Store implements Keyring {
         }
         db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
         db.pragma('foreign_keys = ON');
-        db.exec(SCHEMA);
-        const version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
-        if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-        else if (Number(version.value) !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${version.value}, this sceau reads ${SCHEMA_VERSION}`);
+        db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
       }
-      return new Store(db, file);
+      const version = schemaVersionOf(db, file);
+      if (!options.readonly) {
+        db.transaction(() => {
+          if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+          else if (version === 1) db.exec(MIGRATE_1_TO_2);
+          db.exec(SCHEMA);
+        })();
+      }
+      return new Store(db, file, options.readonly ? (version ?? SCHEMA_VERSION) : SCHEMA_VERSION);
     } catch (error) {
       db.close();
       if (error instanceof Error && error.name === 'SceauError') throw error;
@@ -407,7 +405,9 @@ export class Store implements Keyring {
       ['at >= ?', filter.since],
       ['at < ?', filter.until],
     ]);
-    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${clause} ORDER BY at, id`;
+    // Version 1 (read-only, not migrated) numbered its reading rows; version 2 orders them by frame and position.
+    const order = this.schemaVersion === 1 ? 'at, id' : 'at, frame_id, position';
+    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${clause} ORDER BY ${order}`;
     if (filter.limit !== undefined) {
       sql += ' LIMIT ?';
       args.push(filter.limit);
@@ -440,6 +440,16 @@ interface DeviceDbRow {
   revoked: number;
   created_at: number;
   revoked_at: number | null;
+}
+
+/** The schema version recorded in a database (undefined for a new one); a newer one is refused. */
+function schemaVersionOf(db: Database.Database, file: string): number | undefined {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const row = hasMeta ? db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get() : undefined;
+  if (row === undefined) return undefined;
+  const version = Number(row.value);
+  if (version !== 1 && version !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${row.value}, this sceau reads versions 1 and ${SCHEMA_VERSION}`);
+  return version;
 }
 
 /** The kid (hex) of a public key given as hex. */

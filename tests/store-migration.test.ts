@@ -1,0 +1,99 @@
+// The store's schema version 2 keeps each frame's readings in its row (JSON) behind a `readings`
+// view. A version-1 database (a `readings` table) is read as it is when opened read-only, and
+// migrated in one transaction when opened for writing, with the same readings in the same order.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EXIT, FrameBatch, Store } from '@sceau/host-tools';
+
+const dir = mkdtempSync(join(tmpdir(), 'sceau-migrate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A database as sceau's schema version 1 wrote it: two accepted frames, one refused. */
+function versionOneDatabase(file: string): void {
+  const db = new Database(file);
+  db.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema_version', '1');
+    CREATE TABLE devices (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT, dev_eui TEXT UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE TABLE frames (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, kid TEXT, counter INTEGER, detail TEXT, raw BLOB NOT NULL);
+    CREATE INDEX frames_kid ON frames (kid, received_at);
+    CREATE UNIQUE INDEX frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
+    CREATE TABLE readings (id INTEGER PRIMARY KEY, frame_id INTEGER NOT NULL REFERENCES frames (id), kid TEXT NOT NULL, counter INTEGER NOT NULL, channel INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, raw INTEGER NOT NULL, age INTEGER NOT NULL, at INTEGER);
+    CREATE INDEX readings_kid_at ON readings (kid, at);
+    CREATE TABLE replay_windows (kid TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL, updated_at INTEGER NOT NULL);
+    INSERT INTO frames VALUES (1, 1700000000000, 'http:127.0.0.1', 'ok', '00112233445566aa', 1, NULL, x'd2840101');
+    INSERT INTO frames VALUES (2, 1700000001000, 'http:127.0.0.1', 'bad-signature', '00112233445566aa', NULL, 'Ed25519 signature does not verify', x'd2840102');
+    INSERT INTO frames VALUES (3, 1700000002000, 'udp:127.0.0.1:5000', 'ok', '00112233445566aa', 2, NULL, x'd2840103');
+    INSERT INTO readings VALUES (1, 1, '00112233445566aa', 1, 1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000);
+    INSERT INTO readings VALUES (2, 1, '00112233445566aa', 1, 5, 'battery', 3.3, 'V', 3300, 30, 1699999970);
+    INSERT INTO readings VALUES (3, 3, '00112233445566aa', 2, 1, 'temperature', -4.25, 'Cel', -425, 0, NULL);
+    INSERT INTO readings VALUES (4, 3, '00112233445566aa', 2, 99, 'channel-99', 7, '', 7, 0, 1700000002);
+    INSERT INTO replay_windows VALUES ('00112233445566aa', 2, '0000000000000003', 1700000002000);
+  `);
+  db.close();
+}
+
+const expected = [
+  { kid: '00112233445566aa', counter: 2, frameId: 3, channel: 1, name: 'temperature', value: -4.25, unit: 'Cel', raw: -425, age: 0, at: null },
+  { kid: '00112233445566aa', counter: 1, frameId: 1, channel: 5, name: 'battery', value: 3.3, unit: 'V', raw: 3300, age: 30, at: 1699999970 },
+  { kid: '00112233445566aa', counter: 1, frameId: 1, channel: 1, name: 'temperature', value: 21.5, unit: 'Cel', raw: 2150, age: 0, at: 1700000000 },
+  { kid: '00112233445566aa', counter: 2, frameId: 3, channel: 99, name: 'channel-99', value: 7, unit: '', raw: 7, age: 0, at: 1700000002 },
+];
+
+describe('a store of schema version 1', () => {
+  it('is read as it is when opened read-only', () => {
+    const file = join(dir, 'readonly.db');
+    versionOneDatabase(file);
+    const store = Store.open(file, { readonly: true });
+    try {
+      expect(store.schemaVersion).toBe(1);
+      expect(store.queryReadings()).toEqual(expected);
+      expect(store.queryReadings({ kid: '00112233445566AA', since: 1700000000 }).map((r) => r.channel)).toEqual([1, 99]);
+    } finally {
+      store.close();
+    }
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '1' });
+    db.close();
+  });
+
+  it('is migrated to version 2 when opened for writing: same readings, same order, same frames', () => {
+    const file = join(dir, 'migrate.db');
+    versionOneDatabase(file);
+    const store = Store.open(file);
+    try {
+      expect(store.schemaVersion).toBe(2);
+      expect(store.queryReadings()).toEqual(expected);
+      expect(store.queryFrames().map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
+      const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE name IN ('readings', 'readings_kid_at')").all();
+      expect(objects).toEqual([{ type: 'view', name: 'readings' }]);
+      const stored = store.db.prepare('SELECT id, readings FROM frames ORDER BY id').all() as Array<{ id: number; readings: string | null }>;
+      expect(stored[1]!.readings).toBeNull();
+      expect(JSON.parse(stored[0]!.readings!)).toEqual([[1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000], [5, 'battery', 3.3, 'V', 3300, 30, 1699999970]]);
+      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '2' });
+      // The replay window survived, and new frames are stored in the new form.
+      expect(store.replay.get('00112233445566aa').highestAccepted).toBe(2);
+      store.writeBatch(FrameBatch.of([{ raw: Uint8Array.of(9), receivedAt: 1700000003000, source: 'test', outcome: 'ok', kid: '00112233445566aa', counter: 3, readings: [{ channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }] }]));
+      expect(store.queryReadings({ since: 1700000003 })).toEqual([{ kid: '00112233445566aa', counter: 3, frameId: 4, channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }]);
+    } finally {
+      store.close();
+    }
+    // Opening it again finds version 2 and changes nothing.
+    const again = Store.open(file);
+    expect(again.queryReadings()).toHaveLength(5);
+    again.close();
+  });
+
+  it('refuses a schema version it does not know, with an I/O error', () => {
+    const file = join(dir, 'future.db');
+    versionOneDatabase(file);
+    const db = new Database(file);
+    db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
+    db.close();
+    expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'SceauError', exitCode: EXIT.io, message: expect.stringMatching(/schema version 7/) }));
+    expect(() => Store.open(file, { readonly: true })).toThrow(/schema version 7/);
+  });
+});
