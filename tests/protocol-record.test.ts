@@ -80,6 +80,27 @@ describe('channels', () => {
     expect(() => channels.fromUnit(1, 21.555)).toThrow(/not a multiple/);
   });
 
+  it('toUnit gives, for every scale, what rounding value * scale to the scale\'s decimals gives', () => {
+    // toUnit divides by 10^d for scales 10^-d; the reference is the string round trip it skips.
+    const scales = [1, 0.5, 0.25, 0.2, 0.1, 0.01, 0.001, 1e-4, 1e-6, 1e-9, 1e-12, 1e-15, 2, 10, 1000];
+    const mine = channels.withUserChannels(scales.map((scale, i) => ({ id: 128 + i, name: `c${i}`, scale })));
+    const reference = (value: number, scale: number): number => {
+      const decimals = Math.max(0, Math.ceil(-Math.log10(scale)));
+      return Number((value * scale).toFixed(decimals));
+    };
+    let seed = 12345;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const values = [0, 1, -1, 2150, -2150, 3012, 999_999, 2 ** 31, -(2 ** 31), 2 ** 40 + 7, 999_999_999_999_999, -999_999_999_999_999, 2 ** 53 - 1, 2 ** 60, 1e21];
+    for (let i = 0; i < 3000; i++) values.push(Math.floor((random() - 0.5) * 2 ** (1 + Math.floor(random() * 52))));
+    for (const [i, scale] of scales.entries()) {
+      for (const value of values) {
+        const got = mine.toUnit(128 + i, value);
+        if (!Object.is(got, reference(value, scale))) expect({ scale, value, got }).toEqual({ scale, value, got: reference(value, scale) });
+      }
+    }
+    expect(channels.toUnit(99, 7)).toBe(7); // an unknown channel keeps its raw value
+  });
+
   it('loads user channels (ids >= 128) and refuses ids of the protocol', () => {
     const mine = channels.withUserChannels([{ id: 200, name: 'tank-level', unit: 'm', scale: 0.001 }]);
     expect(mine).toBeInstanceOf(ChannelRegistry);

@@ -22,15 +22,38 @@ export interface FrameColumns {
   windows: Array<[string, ReplayState]>;
 }
 
-/** One reading as stored: `[channel, name, value, unit, raw, age, at]` (at: Unix seconds or null). */
-function readingJson(channel: number, name: string, value: number, unit: string, raw: number, age: number, at: number | null | undefined): string {
-  const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
-  return `[${channel},${JSON.stringify(name)},${num(value)},${JSON.stringify(unit)},${num(raw)},${num(age)},${at === null || at === undefined ? 'null' : num(at)}]`;
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/**
+ * One reading as stored: `[channel, name, value, unit, raw, age, at]` (at: Unix seconds or null),
+ * from its channel's two fragments: `[channel,"name",` and `,"unit",`.
+ */
+function readingJson(head: string, unitPart: string, value: number, raw: number, age: number, at: number | null | undefined): string {
+  return `${head}${num(value)}${unitPart}${num(raw)},${num(age)},${at === null || at === undefined ? 'null' : num(at)}]`;
+}
+
+function fragmentsOf(channel: number, name: string, unit: string): [string, string] {
+  return [`[${channel},${JSON.stringify(name)},`, `,${JSON.stringify(unit)},`];
 }
 
 /** The readings of a frame as stored in `frames.readings` (JSON, read back through the `readings` view). */
 export function readingsJson(readings: readonly StoredReading[]): string {
-  return `[${readings.map((r) => readingJson(r.channel, r.name, r.value, r.unit, r.raw, r.age, r.at)).join(',')}]`;
+  return `[${readings.map((r) => readingJson(...fragmentsOf(r.channel, r.name, r.unit), r.value, r.raw, r.age, r.at)).join(',')}]`;
+}
+
+/** A registry's channel fragments by id, built once (at most 1,024 kept per registry). */
+const fragmentCache = new WeakMap<ChannelRegistry, Map<number, [string, string]>>();
+function channelFragments(registry: ChannelRegistry, id: number): [string, string] {
+  let byId = fragmentCache.get(registry);
+  if (byId === undefined) fragmentCache.set(registry, (byId = new Map()));
+  let fragments = byId.get(id);
+  if (fragments === undefined) {
+    const channel = registry.get(id);
+    fragments = fragmentsOf(id, channelName(channel, id), channel?.unit ?? '');
+    if (byId.size >= 1024) byId.clear();
+    byId.set(id, fragments);
+  }
+  return fragments;
 }
 
 /** Collects frames one by one, then `finish` gives the columns. */
@@ -62,8 +85,8 @@ export class FrameBatch {
     }
     let json = '';
     for (const r of result.readings) {
-      const channel = registry.get(r.channel);
-      const reading = readingJson(r.channel, channelName(channel, r.channel), registry.toUnit(r.channel, r.value), channel?.unit ?? '', r.value, r.age ?? 0, r.at);
+      const [head, unitPart] = channelFragments(registry, r.channel);
+      const reading = readingJson(head, unitPart, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at);
       json = json === '' ? reading : `${json},${reading}`;
     }
     this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${json}]`);

@@ -65,6 +65,14 @@ export class ChannelRegistry {
   /** The value in the channel's unit (`2150` on temperature is 21.5), or the raw value for an unknown channel. */
   toUnit(channel: number, value: number): number {
     const scale = this.byId.get(channel)?.scale ?? 1;
+    // Every reading of every frame comes here: the common cases skip roundScaled's string round
+    // trip with the same result. An integer over 10^d, d = 0..15, divided as doubles is the
+    // double nearest to the exact decimal, which is what toFixed(d) then Number gives.
+    if (Number.isSafeInteger(value) && Math.abs(value) < 1e15) {
+      if (scale === 1) return value === 0 ? 0 : value;
+      const power = POWERS_OF_TEN.get(scale);
+      if (power !== undefined) return value === 0 ? 0 : value / power;
+    }
     return roundScaled(value * scale, scale);
   }
 
@@ -116,6 +124,9 @@ function parseUserChannel(d: unknown, index: number): Channel {
     description: (o.description as string | undefined) ?? '',
   };
 }
+
+/** 10^d by the scale 10^-d it undoes (d = 1..15). */
+const POWERS_OF_TEN = new Map<number, number>(Array.from({ length: 15 }, (_, i) => [1 / 10 ** (i + 1), 10 ** (i + 1)]));
 
 /** Rounds away binary noise (21.5 rather than 21.500000000000004) to the scale's decimals. */
 function roundScaled(value: number, scale: number): number {

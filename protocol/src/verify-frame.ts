@@ -2,6 +2,7 @@ import { type Bytes, assertBytes, toHex } from './bytes.js';
 import { parseCbor } from './cbor-reader.js';
 import type { VerificationCode } from './codes.js';
 import { HEADER_ALG, HEADER_KID, eddsaAlgOf, readSign1, sigStructure } from './cose-sign1.js';
+import { type CanonicalFrame, readCanonicalFrame, readCanonicalRecord } from './frame-layout.js';
 import { kidOf, verifyEd25519, verifyEd25519Async } from './ed25519.js';
 import type { Keyring } from './keyring.js';
 import { type Reading, type SceauRecord, recordFromItem } from './record.js';
@@ -106,6 +107,24 @@ function checkUpToSignature(bytes: Bytes, keyring: Keyring, options: VerifyFrame
   const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   if (bytes.length > max) return reject('too-large', `${bytes.length} bytes, the limit is ${max}`);
 
+  const frame = readCanonicalFrame(bytes) ?? readFrameGeneric(bytes);
+  if ('code' in frame) return frame;
+  const { kid: frameKid, alg } = frame;
+
+  const query = frameKid !== undefined ? { kid: frameKid } : options.deviceId !== undefined ? { deviceId: options.deviceId } : undefined;
+  const entry = query === undefined ? undefined : keyring.resolve(query);
+  if (entry === undefined) {
+    if (frameKid !== undefined) return reject('unknown-kid', `no key for kid ${toHex(frameKid)}`, toHex(frameKid));
+    return reject('unknown-kid', options.deviceId === undefined ? 'frame has no kid and the transport named no device' : `no key for device ${options.deviceId}`);
+  }
+  const kid = frameKid !== undefined ? toHex(frameKid) : toHex(kidOf(entry.publicKey));
+  if (entry.revoked) return reject('key-revoked', `key ${kid} is revoked`, kid);
+
+  return { publicKey: entry.publicKey, message: sigStructure(frame.protectedBytes, EMPTY, frame.payload), signature: frame.signature, payload: frame.payload, kid, kidInFrame: frameKid !== undefined, alg };
+}
+
+/** Any frame through the generic strict parser: its parts in sceau's profile of COSE_Sign1, or the first failure. */
+function readFrameGeneric(bytes: Bytes): CanonicalFrame | FrameRejected {
   const parsed = parseCbor(bytes);
   if (!parsed.ok) return reject('malformed-cbor', `at offset ${parsed.offset}: ${parsed.detail}`);
   const departure = parsed.nonCanonical ?? parsed.duplicateKey;
@@ -119,25 +138,15 @@ function checkUpToSignature(bytes: Bytes, keyring: Keyring, options: VerifyFrame
   for (const label of parts.protectedHeader.keys()) {
     if (label !== HEADER_ALG) return reject('bad-protected-header', `protected header label ${String(label)}: a sceau frame protects alg only`);
   }
-  let frameKid: Bytes | undefined;
+  let kid: Bytes | undefined;
   for (const [label, value] of parts.unprotectedHeader) {
     if (label !== HEADER_KID) return reject('not-sign1', `unprotected header label ${String(label)}: a sceau frame carries kid only`);
     if (!(value instanceof Uint8Array) || value.length !== KID_BYTES) return reject('not-sign1', `kid is not a ${KID_BYTES}-byte string`);
-    frameKid = value;
+    kid = value;
   }
   const alg = eddsaAlgOf(parts);
   if (typeof alg !== 'number') return reject(alg.code, alg.detail);
-
-  const query = frameKid !== undefined ? { kid: frameKid } : options.deviceId !== undefined ? { deviceId: options.deviceId } : undefined;
-  const entry = query === undefined ? undefined : keyring.resolve(query);
-  if (entry === undefined) {
-    if (frameKid !== undefined) return reject('unknown-kid', `no key for kid ${toHex(frameKid)}`, toHex(frameKid));
-    return reject('unknown-kid', options.deviceId === undefined ? 'frame has no kid and the transport named no device' : `no key for device ${options.deviceId}`);
-  }
-  const kid = frameKid !== undefined ? toHex(frameKid) : toHex(kidOf(entry.publicKey));
-  if (entry.revoked) return reject('key-revoked', `key ${kid} is revoked`, kid);
-
-  return { publicKey: entry.publicKey, message: sigStructure(parts.protectedBytes, EMPTY, parts.payload), signature: parts.signature, payload: parts.payload, kid, kidInFrame: frameKid !== undefined, alg };
+  return { alg, protectedBytes: parts.protectedBytes, kid, payload: parts.payload, signature: parts.signature };
 }
 
 /** The signature's verdict, then the record, the replay window and the dated readings. */
@@ -145,13 +154,8 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
   const { kid, payload } = check;
   if (!signatureOk) return reject('bad-signature', 'Ed25519 signature does not verify', kid);
 
-  const payloadParse = parseCbor(payload);
-  if (!payloadParse.ok) return reject('bad-record', `payload is not well-formed CBOR: ${payloadParse.detail}`, kid);
-  const payloadDeparture = payloadParse.nonCanonical ?? payloadParse.duplicateKey;
-  if (payloadDeparture) return reject('bad-record', `payload is not deterministic CBOR: ${payloadDeparture.detail}`, kid);
-  const decoded = recordFromItem(payloadParse.item);
-  if (!decoded.ok) return reject(decoded.code, decoded.detail, kid);
-  const record = decoded.record;
+  const record = readCanonicalRecord(payload) ?? readRecordGeneric(payload, kid);
+  if ('code' in record) return record;
 
   if (options.replay !== undefined) {
     const window = options.replay.get(kid);
@@ -164,4 +168,14 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
   const clock = record.time ?? options.now;
   const readings: DatedReading[] = record.readings.map((r) => (clock === undefined ? { ...r } : { ...r, at: clock - (r.age ?? 0) }));
   return { ok: true, kid, kidInFrame: check.kidInFrame, alg: check.alg, counter: record.counter, time: record.time, record, readings };
+}
+
+/** Any payload through the generic strict parser: the record, or the first failure. */
+function readRecordGeneric(payload: Bytes, kid: string): SceauRecord | FrameRejected {
+  const parsed = parseCbor(payload);
+  if (!parsed.ok) return reject('bad-record', `payload is not well-formed CBOR: ${parsed.detail}`, kid);
+  const departure = parsed.nonCanonical ?? parsed.duplicateKey;
+  if (departure) return reject('bad-record', `payload is not deterministic CBOR: ${departure.detail}`, kid);
+  const decoded = recordFromItem(parsed.item);
+  return decoded.ok ? decoded.record : reject(decoded.code, decoded.detail, kid);
 }
