@@ -68,8 +68,15 @@ describe('a store of schema version 1', () => {
       expect(store.schemaVersion).toBe(2);
       expect(store.queryReadings()).toEqual(expected);
       expect(store.queryFrames().map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
-      const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE name IN ('readings', 'readings_kid_at')").all();
-      expect(objects).toEqual([{ type: 'view', name: 'readings' }]);
+      const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
+      expect(objects).toEqual([
+        { type: 'table', name: 'devices' },
+        { type: 'table', name: 'frames' },
+        { type: 'index', name: 'frames_by_kid' },
+        { type: 'table', name: 'meta' },
+        { type: 'view', name: 'readings' },
+        { type: 'table', name: 'replay_windows' },
+      ]);
       const stored = store.db.prepare('SELECT id, readings FROM frames ORDER BY id').all() as Array<{ id: number; readings: string | null }>;
       expect(stored[1]!.readings).toBeNull();
       expect(JSON.parse(stored[0]!.readings!)).toEqual([[1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000], [5, 'battery', 3.3, 'V', 3300, 30, 1699999970]]);
@@ -81,9 +88,15 @@ describe('a store of schema version 1', () => {
     } finally {
       store.close();
     }
+    // Still at most one accepted frame per counter of a key.
+    const raw = new Database(file);
+    expect(() => raw.prepare("INSERT INTO frames (received_at, source, outcome, kid, counter, raw) VALUES (1, 'x', 'ok', '00112233445566aa', 2, x'00')").run()).toThrow(/UNIQUE/);
+    raw.prepare("INSERT INTO frames (received_at, source, outcome, kid, counter, raw) VALUES (1, 'x', 'replay', '00112233445566aa', 2, x'00')").run();
+    raw.close();
     // Opening it again finds version 2 and changes nothing.
     const again = Store.open(file);
     expect(again.queryReadings()).toHaveLength(5);
+    expect(again.queryFrames({ kid: '00112233445566aa' }).map((f) => f.outcome)).toEqual(['ok', 'bad-signature', 'ok', 'ok', 'replay']);
     again.close();
   });
 

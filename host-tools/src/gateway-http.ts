@@ -140,6 +140,35 @@ export function createHttpApi(options: HttpApiOptions): Server {
 
   const ingestOne = (frame: Uint8Array, source: string, deviceId?: string, receivedAt?: number): Promise<IngestResult> => options.ingestor.ingest(frame, { source, deviceId, receivedAt });
 
+  /**
+   * Every frame of a batch, one promise for all (not one per frame: a batch is where the gateway
+   * is busiest): their results in order once all are stored, or the first failure (the others are
+   * stored all the same, as each frame stands alone).
+   */
+  const ingestAll = (items: ReadonlyArray<{ frame: Uint8Array; deviceId?: string | undefined }>, source: string): Promise<IngestResult[]> =>
+    new Promise((resolve, reject) => {
+      const results = new Array<IngestResult>(items.length);
+      let left = items.length;
+      let settled = false;
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      };
+      if (left === 0) resolve(results);
+      items.forEach((item, i) => {
+        const stored = (result: IngestResult): void => {
+          results[i] = result;
+          if (--left === 0 && !settled) resolve(results);
+        };
+        try {
+          options.ingestor.submit(item.frame, { source, deviceId: item.deviceId }, fail, stored);
+        } catch (error) {
+          fail(error);
+        }
+      });
+    });
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -185,12 +214,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
               const item = items[bad]!;
               throw new HttpError(400, 'bad-frame-field', `frames[${bad}]: ${'error' in item ? item.error : 'not a frame'}`);
             }
-            const results = await Promise.all(
-              items.map((i) => {
-                const ok = i as { frame: Uint8Array; deviceId?: string };
-                return ingestOne(ok.frame, `http:${peer}`, ok.deviceId);
-              }),
-            );
+            const results = await ingestAll(items as Array<{ frame: Uint8Array; deviceId?: string }>, `http:${peer}`);
             send(res, 200, { results: results.map(publicResult) });
             return;
           }

@@ -317,7 +317,13 @@ export class Ingestor {
       this.metrics.countFrame(p.code!, source.split(':', 1)[0]!);
       this.metrics.observeLatency((now - p.started) / 1000);
       // The outcome in units is built only for a caller that answers (HTTP), not for UDP or TCP.
-      if (p.resolve !== undefined) p.resolve({ ...describeResult(p.result!, this.channels), id: ids[i]!, receivedAt: new Date(p.receivedAt).toISOString(), source });
+      if (p.resolve !== undefined) {
+        const result = describeResult(p.result!, this.channels) as IngestResult; // a new object: completed in place
+        result.id = ids[i]!;
+        result.receivedAt = new Date(p.receivedAt).toISOString();
+        result.source = source;
+        p.resolve(result);
+      }
     }
   }
 

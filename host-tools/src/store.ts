@@ -11,9 +11,10 @@ import { FrameBatch, type FrameColumns } from './frame-batch.js';
 
 /**
  * Version 2 keeps the readings of a frame in its row, as JSON, and shows them one per row through
- * the `readings` view: one row and two index entries per frame rather than another row and index
- * entry per reading (a third of the store's CPU per frame). Version 1 kept a `readings` table; a
- * database of version 1 is migrated when it is opened for writing, and read as it is otherwise.
+ * the `readings` view, and indexes frames once: one row and one index entry per frame, where
+ * version 1 wrote a row and two index entries per frame plus a row and an index entry per reading
+ * (the store's CPU per frame: about a third of version 1's). A database of version 1 is migrated
+ * when it is opened for writing, and read as it is otherwise.
  */
 const SCHEMA_VERSION = 2;
 
@@ -46,9 +47,10 @@ CREATE TABLE IF NOT EXISTS frames (
   -- Accepted frames: [[channel, name, value, unit, raw, age, at], ...] in real units.
   readings TEXT
 );
-CREATE INDEX IF NOT EXISTS frames_kid ON frames (kid, received_at);
--- A counter of a key is accepted at most once, whatever happens above this layer.
-CREATE UNIQUE INDEX IF NOT EXISTS frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
+-- One index for two jobs: a device's frames by kid, and a counter of a key accepted at most once
+-- whatever happens above this layer (accepted frames share the third column, 0; any other frame
+-- is told apart by its id). Each index costs the store about a third of its CPU per frame.
+CREATE UNIQUE INDEX IF NOT EXISTS frames_by_kid ON frames (kid, counter, (CASE WHEN outcome = 'ok' THEN 0 ELSE id END));
 CREATE TABLE IF NOT EXISTS replay_windows (
   kid TEXT PRIMARY KEY,
   highest INTEGER NOT NULL,
@@ -66,6 +68,8 @@ UPDATE frames SET readings = (
 ) WHERE outcome = 'ok';
 DROP INDEX IF EXISTS readings_kid_at;
 DROP TABLE readings;
+DROP INDEX IF EXISTS frames_kid;
+DROP INDEX IF EXISTS frames_accepted;
 ${READINGS_VIEW}
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 `;
