@@ -2,7 +2,7 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--threads] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--threads] [--node-arg FLAG] [--json]
 //
 // --rounds runs every scenario R times, round-robin (so a slow minute of the machine hits all
 // scenarios alike), and ends with each scenario's median ratio and range. --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
@@ -41,6 +41,8 @@ const ONLY = strArg('--only');
 const PROFILE_DIR = strArg('--profile');
 const SYNCHRONOUS = strArg('--synchronous') ?? 'full';
 const THREADS = args.includes('--threads');
+// --node-arg FLAG (repeatable): a V8 / Node flag for the gateway process (--trace-gc, --max-semi-space-size=64...).
+const NODE_ARGS = args.flatMap((a, i) => (a === '--node-arg' && i + 1 < args.length ? [args[i + 1]] : []));
 const root = join(import.meta.dirname, '..');
 // --bin runs another build's CLI (to compare two builds in alternating runs).
 const bin = strArg('--bin') ?? join(root, 'host-tools', 'bin', 'sceau.cjs');
@@ -134,17 +136,22 @@ function pinSelf(cpu) {
 }
 
 async function startGatewayProcess(db, { oneCore, workers }) {
-  const nodeArgs = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR];
+  const nodeArgs = [...NODE_ARGS, ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR])];
   const gwArgs = [...nodeArgs, bin, 'gateway', 'serve', '--db', db, '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--workers', String(workers), '--max-body', String(4 * 1024 * 1024), '--synchronous', SYNCHRONOUS, '--json'];
   // The CPUs are always given explicitly: a child inherits this process's affinity (pinned to
   // CPU 1 while measuring raw verify), which would leave a "two-core" gateway one core.
   const cpuList = oneCore ? '0' : `0-${cores - 1}`;
   const child = spawn(hasTaskset ? 'taskset' : process.execPath, hasTaskset ? ['-c', cpuList, process.execPath, ...gwArgs] : gwArgs, { stdio: ['ignore', 'pipe', process.env.SCEAU_TRACE ? 'inherit' : 'ignore'] });
-  const line = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', resolve);
+  // The first JSON line with the addresses (V8's --trace-gc, given with --node-arg, prints too).
+  const listening = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      if (line.startsWith('{') && line.includes('"listening"')) resolve(JSON.parse(line).listening);
+      else if (NODE_ARGS.length > 0) process.stderr.write(`gateway: ${line}\n`);
+    });
     child.once('exit', (c) => reject(new Error(`gateway exited ${c}`)));
   });
-  return { child, ...JSON.parse(line).listening };
+  return { child, ...listening };
 }
 
 function stopGateway(gw) {
