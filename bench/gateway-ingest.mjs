@@ -2,19 +2,19 @@
 // Gateway ingest throughput: signed frames over HTTP and UDP into SQLite (WAL, synchronous=FULL),
 // frames/s, against raw node:crypto Ed25519 verify of the same frames measured in the same run.
 //
-//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--threads] [--node-arg FLAG] [--json]
+//   node bench/gateway-ingest.mjs [--frames N] [--devices D] [--rounds R] [--slices S] [--only TEXT] [--profile DIR] [--synchronous full|normal] [--bin PATH] [--threads] [--node-arg FLAG] [--json]
 //
 // --rounds runs every scenario R times, round-robin (so a slow minute of the machine hits all
 // scenarios alike), and ends with each scenario's median ratio and range. --only runs the scenarios whose name contains TEXT (`udp`, `250`, `2 cores`...); --profile
 // writes a CPU profile of each gateway process (all its threads) into DIR (node --cpu-prof);
-// --threads prints the gateway's CPU per frame thread by thread.
+// --threads prints the gateway's CPU per frame thread by thread, with its share in the kernel.
 //
 // The gateway runs as its own process (`sceau gateway serve`), pinned with taskset to one core
 // for the one-core figures, with the load generator pinned to the other core. The two-core
 // figures give the gateway both cores (--workers 2: signatures checked on 2 threads of libuv's pool) and the load
-// generator shares them. Ratios are to the raw verify rate of one core (R1), the mean of the rates
-// measured on CPU 0 just before and just after each scenario, so the drift of a shared machine
-// affects both sides alike.
+// generator shares them. Ratios are to the raw verify rate of one core (R1) on CPU 0, measured in
+// --slices S parts (default 4) taken turn about with the gateway's S parts of the frames, so the
+// drift of a shared machine affects both sides alike.
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -35,6 +35,7 @@ const arg = (name, fallback) => {
 const FRAMES = arg('--frames', Number(process.env.FRAMES ?? 12000));
 const DEVICES = arg('--devices', 100);
 const ROUNDS = arg('--rounds', 1);
+const SLICES = arg('--slices', 4);
 const JSON_OUT = args.includes('--json');
 const strArg = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const ONLY = strArg('--only');
@@ -77,13 +78,13 @@ function rawInputs(frames) {
     return { key: keyObjects[d], message: sigStructure(PROTECTED_EDDSA, new Uint8Array(0), items[2].value), signature: items[3].value };
   });
 }
-function rawVerifyRate(inputs) {
+function rawVerifySeconds(inputs) {
   const t = process.hrtime.bigint();
   let ok = 0;
   for (const x of inputs) if (verify(null, x.message, x.key, x.signature)) ok++;
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   if (ok !== inputs.length) throw new Error('raw verify failed');
-  return inputs.length / s;
+  return s;
 }
 
 // --- gateway process ----------------------------------------------------------------------------
@@ -114,7 +115,7 @@ function threadCpu(pid) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / 100);
+      out.set(Number(tid), { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 });
     } catch {
       // the thread ended meanwhile
     }
@@ -198,7 +199,7 @@ async function postAll(gw, bodies, type, concurrency, frameCount, accepted) {
   );
   const s = Number(process.hrtime.bigint() - t) / 1e9;
   agent.destroy();
-  return { rate: frameCount / s, ok };
+  return { rate: frameCount / s, seconds: s, ok };
 }
 
 function httpSingle(gw, frames, concurrency = 64) {
@@ -242,7 +243,7 @@ async function udp(gw, frames, db, window = 1500) {
   const ok = reader.prepare("SELECT COUNT(*) AS n FROM frames WHERE outcome = 'ok' AND id > ?").get(base).n;
   reader.close();
   socket.close();
-  return { rate: n / s, ok, lost: frames.length - n };
+  return { rate: n / s, seconds: s, ok, lost: frames.length - n };
 }
 
 // --- run ---------------------------------------------------------------------------------------
@@ -264,47 +265,76 @@ try {
   for (const sc of chosen) {
     const frames = makeFrames(k * 1_000_000 + 10);
     const inputs = rawInputs(frames);
-    // Raw verify on CPU 0, the core the one-core gateway gets: the two cores of a shared host do
-    // not always run at the same speed.
+    // Raw verify on CPU 0, the core the one-core gateway gets (the two cores of a shared host do
+    // not always run at the same speed), in slices taken turn about with the gateway's: the host's
+    // speed drifts within seconds, and both sides see the same drift.
     pinSelf(0);
-    rawVerifyRate(inputs.slice(0, 500)); // warm-up
-    const r1Before = rawVerifyRate(inputs);
+    rawVerifySeconds(inputs.slice(0, 500)); // warm-up
     const db = freshDb(dir, `${sc.transport}-${sc.workers}-${round}`);
     const gw = await startGatewayProcess(db, sc);
-    if (sc.oneCore) pinSelf(1);
-    else if (hasTaskset) spawnSync('taskset', ['-a', '-cp', `0-${cores - 1}`, String(process.pid)], { stdio: 'ignore' });
+    const clientCpus = () => {
+      if (sc.oneCore) pinSelf(1);
+      else if (hasTaskset) spawnSync('taskset', ['-a', '-cp', `0-${cores - 1}`, String(process.pid)], { stdio: 'ignore' });
+    };
+    clientCpus();
     // Warm the gateway (JIT, key cache) with earlier counters of the same devices.
     const warm = makeFrames(k++ * 1_000_000).slice(0, 400);
     if (sc.transport === 'udp') await udp(gw, warm, db);
     else await httpBatch(gw, warm, 100, 2);
-    const cpuBefore = cpuSeconds(gw.child.pid);
     const threadsBefore = THREADS ? threadCpu(gw.child.pid) : undefined;
-    const ticksBefore = machineTicks();
-    const clientBefore = process.cpuUsage();
-    const run = sc.transport === 'http-single' ? await httpSingle(gw, frames) : sc.transport === 'http-batch' ? await httpBatch(gw, frames) : await udp(gw, frames, db);
-    const gatewayCpu = cpuSeconds(gw.child.pid) - cpuBefore;
+    let rawSeconds = 0;
+    let gatewaySeconds = 0;
+    let gatewayCpu = 0;
+    let busyTicks = 0;
+    let allTicks = 0;
+    let clientMicros = 0;
+    let accepted = 0;
+    let lost = 0;
+    const sliceRates = [];
+    for (let slice = 0; slice < SLICES; slice++) {
+      const from = Math.floor((slice * FRAMES) / SLICES);
+      const to = Math.floor(((slice + 1) * FRAMES) / SLICES);
+      pinSelf(0);
+      const raw = rawVerifySeconds(inputs.slice(from, to));
+      rawSeconds += raw;
+      sliceRates.push(Math.round((to - from) / raw));
+      clientCpus();
+      const cpuBefore = cpuSeconds(gw.child.pid);
+      const ticksBefore = machineTicks();
+      const clientBefore = process.cpuUsage();
+      const part = frames.slice(from, to);
+      const run = sc.transport === 'http-single' ? await httpSingle(gw, part) : sc.transport === 'http-batch' ? await httpBatch(gw, part) : await udp(gw, part, db);
+      gatewaySeconds += run.seconds;
+      gatewayCpu += cpuSeconds(gw.child.pid) - cpuBefore;
+      const ticks = machineTicks();
+      busyTicks += ticks.all - ticksBefore.all - (ticks.idle - ticksBefore.idle);
+      allTicks += ticks.all - ticksBefore.all;
+      const client = process.cpuUsage(clientBefore);
+      clientMicros += client.user + client.system;
+      accepted += run.ok;
+      lost += run.lost ?? 0;
+    }
     const threads = threadsBefore === undefined ? undefined : threadCpu(gw.child.pid);
-    const ticks = machineTicks();
-    const client = process.cpuUsage(clientBefore);
-    const machineBusy = 1 - (ticks.idle - ticksBefore.idle) / (ticks.all - ticksBefore.all);
     await stopGateway(gw);
-    // Raw verify again, just after: the machine's speed drifts, so the rate the gateway is held to
-    // is the mean of the rates just before and just after its run.
-    pinSelf(0);
-    const r1After = rawVerifyRate(inputs);
-    const r1 = (r1Before + r1After) / 2;
-    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(run.rate), rawVerifyPerSecondOneCore: Math.round(r1), rawVerifyBeforeAfter: [Math.round(r1Before), Math.round(r1After)], ratio: Number((run.rate / r1).toFixed(2)), accepted: run.ok, lost: run.lost ?? 0, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round((client.user + client.system) / FRAMES), machineBusy: Number(machineBusy.toFixed(2)) };
+    const rate = (FRAMES - lost) / gatewaySeconds;
+    const r1 = FRAMES / rawSeconds;
+    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(rate), rawVerifyPerSecondOneCore: Math.round(r1), rawVerifyBySlice: sliceRates, ratio: Number((rate / r1).toFixed(2)), accepted, lost, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round(clientMicros / FRAMES), machineBusy: Number((busyTicks / allTicks).toFixed(2)) };
     if (threads !== undefined) {
-      // Threads that used CPU during the run, busiest first, µs per frame (tid relative to main).
+      // Threads that used CPU during the run, busiest first: µs per frame, and of it in the
+      // kernel (system calls: datagrams, sockets, writes, syncs), tid relative to main.
+      const perFrame = (seconds) => Math.round((seconds * 1e6) / FRAMES);
       row.threadCpuMicrosPerFrame = [...threads]
-        .map(([tid, s]) => [tid === gw.child.pid ? 'main' : `+${tid - gw.child.pid}`, Math.round(((s - (threadsBefore.get(tid) ?? 0)) * 1e6) / FRAMES)])
+        .map(([tid, t]) => {
+          const before = threadsBefore.get(tid) ?? { user: 0, system: 0 };
+          return [tid === gw.child.pid ? 'main' : `+${tid - gw.child.pid}`, perFrame(t.user - before.user + t.system - before.system), perFrame(t.system - before.system)];
+        })
         .filter(([, us]) => us > 0)
         .sort((x, y) => y[1] - x[1]);
     }
-    if (run.ok !== FRAMES) row.note = `only ${run.ok} of ${FRAMES} accepted`;
+    if (accepted !== FRAMES) row.note = `only ${accepted} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s (${row.rawVerifyBeforeAfter.join(' / ')})  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
-    if (row.threadCpuMicrosPerFrame) log(`    threads (µs/frame): ${row.threadCpuMicrosPerFrame.map(([t, us]) => `${t} ${us}`).join(', ')}`);
+    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s (slices ${Math.min(...sliceRates)}-${Math.max(...sliceRates)})  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    if (row.threadCpuMicrosPerFrame) log(`    threads (µs/frame, of it in the kernel): ${row.threadCpuMicrosPerFrame.map(([t, us, sys]) => `${t} ${us} (${sys})`).join(', ')}`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
   const span = (xs) => `${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)}`;
