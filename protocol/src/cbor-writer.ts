@@ -96,9 +96,13 @@ export class CborWriter {
     return this;
   }
 
-  /** A copy of what was written. */
+  /**
+   * What was written: the buffer itself when it is exactly full (a writer sized exactly, as
+   * Sig_structure is for every frame verified, then costs no copy), else a copy. Any later write
+   * moves to a new buffer, so the result never changes.
+   */
   finish(): Bytes {
-    return this.buffer.slice(0, this.length);
+    return this.length === this.buffer.length ? this.buffer : this.buffer.slice(0, this.length);
   }
 }
 

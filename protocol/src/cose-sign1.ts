@@ -1,6 +1,6 @@
 import { type Bytes, assertBytes } from './bytes.js';
 import { type CborItem, parseCbor, SIMPLE_FALSE, SIMPLE_NULL, SIMPLE_TRUE, SIMPLE_UNDEFINED } from './cbor-reader.js';
-import { CborWriter } from './cbor-writer.js';
+import { CborWriter, headSize } from './cbor-writer.js';
 import type { Sign1Code } from './codes.js';
 import { verifyEd25519 } from './ed25519.js';
 
@@ -148,7 +148,8 @@ const SIGNATURE1_PREFIX = Uint8Array.from([0x84, 0x6a, 0x53, 0x69, 0x67, 0x6e, 0
 
 /** Sig_structure for COSE_Sign1: ["Signature1", protected (as received), external_aad, payload]. */
 export function sigStructure(protectedBytes: Bytes, externalAad: Bytes, payload: Bytes): Bytes {
-  const w = new CborWriter(SIGNATURE1_PREFIX.length + protectedBytes.length + externalAad.length + payload.length + 16);
+  const size = SIGNATURE1_PREFIX.length + headSize(protectedBytes.length) + protectedBytes.length + headSize(externalAad.length) + externalAad.length + headSize(payload.length) + payload.length;
+  const w = new CborWriter(size); // exactly: finish() then hands over the buffer without a copy
   return w.raw(SIGNATURE1_PREFIX).bytes(protectedBytes).bytes(externalAad).bytes(payload).finish();
 }
 
