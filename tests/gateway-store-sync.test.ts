@@ -20,14 +20,20 @@ function heldSync(): { sync: SyncFile; calls: Array<{ path: string; finish: (err
 }
 
 describe('StoreWriter on a database file with synchronous=full', () => {
-  it('commits with NORMAL, reports the batch only after the WAL file is synced, and restores FULL on close', () => {
+  it('reports the batch only after it syncs the WAL file, and leaves the connection at FULL', () => {
     const file = join(dir, 'full.db');
     const store = Store.open(file);
     try {
       expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
       const { sync, calls } = heldSync();
       const writer = new StoreWriter(store, sync);
-      expect(store.db.pragma('synchronous', { simple: true })).toBe(1);
+      // The level SQLite commits with: NORMAL, the writer syncing the WAL itself.
+      const levels: unknown[] = [];
+      const writeBatch = store.writeBatch.bind(store);
+      store.writeBatch = (columns) => {
+        levels.push(store.db.pragma('synchronous', { simple: true }));
+        return writeBatch(columns);
+      };
       const reported: Array<[Error | undefined, number[]]> = [];
       writer.write(batch(1), (error, ids) => reported.push([error, ids]));
       // Committed (another reader sees it), not yet reported: the sync is still running.
@@ -40,7 +46,8 @@ describe('StoreWriter on a database file with synchronous=full', () => {
       expect(reported).toHaveLength(1);
       expect(reported[0]![0]).toBeUndefined();
       expect(reported[0]![1]).toHaveLength(1);
-      writer.close();
+      // Only the writer's own transactions run at NORMAL: any other write keeps FULL.
+      expect(levels).toEqual([1]);
       expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
     } finally {
       store.close();
@@ -56,7 +63,6 @@ describe('StoreWriter on a database file with synchronous=full', () => {
       writer.write(batch(1), (error) => (reported = error));
       calls[0]!.finish(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
       expect(reported?.message).toMatch(/sync of .*fails\.db-wal failed: EIO/);
-      writer.close();
     } finally {
       store.close();
     }
@@ -80,7 +86,6 @@ describe('StoreWriter without a sync of its own', () => {
       });
       expect(ids).toHaveLength(1);
       expect(calls).toEqual([]);
-      writer.close();
       expect(store.db.pragma('synchronous', { simple: true })).toBe(level);
     } finally {
       store.close();

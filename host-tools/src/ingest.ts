@@ -360,10 +360,9 @@ export class Ingestor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Refuses new frames, stores those in flight, gives the store back its own sync setting. */
+  /** Refuses new frames and stores those in flight. */
   async close(): Promise<void> {
     this.closed = true;
     await this.drain();
-    this.writer.close();
   }
 }

@@ -4,9 +4,10 @@
  * windows they advanced.
  *
  * The main thread never waits for the disk. With `synchronous=full` on a database file, the
- * writer runs its transactions with SQLite's `synchronous=NORMAL` (in WAL mode the commit is then
- * written to the WAL file without a sync) and syncs the WAL file itself, `fdatasync` on libuv's
- * thread pool, before it reports the batch stored. That sync is the one that `FULL` adds in WAL
+ * writer runs its own transactions with SQLite's `synchronous=NORMAL` (in WAL mode the commit is
+ * then written to the WAL file without a sync; any other write on the connection keeps `FULL`)
+ * and syncs the WAL file itself, `fdatasync` on libuv's thread pool, before it reports the batch
+ * stored. That sync is the one that `FULL` adds in WAL
  * mode (https://sqlite.org/pragma.html#pragma_synchronous), so a batch reported stored survives a
  * power cut as with `FULL`. Checkpoints (every 10,000 WAL pages, see store.ts) still sync on this
  * thread: SQLite runs them inside the commit that fills the WAL.
@@ -16,6 +17,7 @@
  * thread (bench/README.md, gateway ingest).
  */
 import { close, fdatasync, open } from 'node:fs';
+import { resolve } from 'node:path';
 import type { FrameColumns } from './frame-batch.js';
 import type { Store } from './store.js';
 
@@ -39,18 +41,17 @@ export const syncFileData: SyncFile = (path, done) => {
 export class StoreWriter {
   /** The WAL file this writer syncs after each commit (undefined: SQLite syncs, or nothing to sync). */
   private readonly walToSync: string | undefined;
+  /** The connection's own `synchronous` level, restored after each of this writer's transactions. */
+  private readonly ownLevel: number;
   private busy = false;
 
   constructor(
     private readonly store: Store,
     private readonly syncFile: SyncFile = syncFileData,
   ) {
-    const level = store.db.pragma('synchronous', { simple: true }) as number; // 0 off, 1 normal, 2 full, 3 extra
+    this.ownLevel = store.db.pragma('synchronous', { simple: true }) as number; // 0 off, 1 normal, 2 full, 3 extra
     const wal = (store.db.pragma('journal_mode', { simple: true }) as string).toLowerCase() === 'wal';
-    if (wal && level >= 2) {
-      this.walToSync = `${store.file}-wal`;
-      store.db.pragma('synchronous = NORMAL');
-    }
+    if (wal && this.ownLevel >= 2) this.walToSync = `${resolve(store.file)}-wal`;
   }
 
   /** One transaction, then the WAL sync; the next write may start only once `done` was called. */
@@ -58,7 +59,7 @@ export class StoreWriter {
     if (this.busy) throw new Error('store writer: one transaction at a time');
     let ids: number[];
     try {
-      ids = this.store.writeBatch(batch);
+      ids = this.commit(batch);
     } catch (error) {
       done(error as Error, []);
       return;
@@ -78,8 +79,15 @@ export class StoreWriter {
     });
   }
 
-  /** Gives the connection back its `synchronous=FULL` (after the last write's sync). */
-  close(): void {
-    if (this.walToSync !== undefined && this.store.db.open) this.store.db.pragma('synchronous = FULL');
+  /** The transaction, with SQLite's own sync left to this writer when it syncs the WAL itself. */
+  private commit(batch: FrameColumns): number[] {
+    if (this.walToSync === undefined) return this.store.writeBatch(batch);
+    // exec, not a prepared statement: SQLite applies this pragma when it compiles it.
+    this.store.db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return this.store.writeBatch(batch);
+    } finally {
+      this.store.db.exec(`PRAGMA synchronous = ${this.ownLevel}`);
+    }
   }
 }
