@@ -7,8 +7,8 @@
  * writer runs its own transactions with SQLite's `synchronous=NORMAL` (in WAL mode the commit is
  * then written to the WAL file without a sync; any other write on the connection keeps `FULL`)
  * and syncs the WAL file itself, `fdatasync` on libuv's thread pool, before it reports the batch
- * stored. That sync is the one that `FULL` adds in WAL
- * mode (https://sqlite.org/pragma.html#pragma_synchronous), so a batch reported stored survives a
+ * stored. That sync is the one that `FULL` adds in WAL mode
+ * (https://sqlite.org/pragma.html#pragma_synchronous), so a batch reported stored survives a
  * power cut as with `FULL`. Checkpoints (every 10,000 WAL pages, see store.ts) still sync on this
  * thread: SQLite runs them inside the commit that fills the WAL.
  *
