@@ -155,6 +155,20 @@ async function startGatewayProcess(db, { oneCore, workers }) {
   return { child, ...listening };
 }
 
+// SQLite transactions the gateway committed so far (its /metrics), to report frames per commit.
+async function storeBatches(gw) {
+  const text = await new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: gw.http.port, path: '/metrics' }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    })
+      .on('error', reject)
+      .end();
+  });
+  return Number(/^sceau_store_batches_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
 function stopGateway(gw) {
   return new Promise((resolve) => {
     gw.child.once('exit', resolve);
@@ -282,6 +296,7 @@ try {
     if (sc.transport === 'udp') await udp(gw, warm, db);
     else await httpBatch(gw, warm, 100, 2);
     const threadsBefore = THREADS ? threadCpu(gw.child.pid) : undefined;
+    const commitsBefore = await storeBatches(gw);
     let rawSeconds = 0;
     let gatewaySeconds = 0;
     let gatewayCpu = 0;
@@ -315,10 +330,11 @@ try {
       lost += run.lost ?? 0;
     }
     const threads = threadsBefore === undefined ? undefined : threadCpu(gw.child.pid);
+    const commits = await storeBatches(gw);
     await stopGateway(gw);
     const rate = (FRAMES - lost) / gatewaySeconds;
     const r1 = FRAMES / rawSeconds;
-    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(rate), rawVerifyPerSecondOneCore: Math.round(r1), rawVerifyBySlice: sliceRates, ratio: Number((rate / r1).toFixed(2)), accepted, lost, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round(clientMicros / FRAMES), machineBusy: Number((busyTicks / allTicks).toFixed(2)) };
+    const row = { round, scenario: sc.name, gatewayCores: sc.oneCore ? 1 : cores, workers: sc.workers, framesPerSecond: Math.round(rate), rawVerifyPerSecondOneCore: Math.round(r1), rawVerifyBySlice: sliceRates, ratio: Number((rate / r1).toFixed(2)), accepted, lost, gatewayCpuMicrosPerFrame: Math.round((gatewayCpu * 1e6) / FRAMES), rawVerifyCpuMicrosPerFrame: Math.round(1e6 / r1), loadGeneratorCpuMicrosPerFrame: Math.round(clientMicros / FRAMES), machineBusy: Number((busyTicks / allTicks).toFixed(2)), framesPerCommit: Math.round(FRAMES / (commits - commitsBefore)) };
     if (threads !== undefined) {
       // Threads that used CPU during the run, busiest first: µs per frame, and of it in the
       // kernel (system calls: datagrams, sockets, writes, syncs), tid relative to main.
@@ -333,7 +349,7 @@ try {
     }
     if (accepted !== FRAMES) row.note = `only ${accepted} of ${FRAMES} accepted`;
     results.push(row);
-    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s (slices ${Math.min(...sliceRates)}-${Math.max(...sliceRates)})  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
+    log(`${ROUNDS > 1 ? `round ${round}  ` : ''}${label(sc).padEnd(38)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify (1 core) ${String(row.rawVerifyPerSecondOneCore).padStart(6)}/s (slices ${Math.min(...sliceRates)}-${Math.max(...sliceRates)})  ratio ${row.ratio.toFixed(2)}  gateway CPU ${row.gatewayCpuMicrosPerFrame} µs/frame (raw verify ${row.rawVerifyCpuMicrosPerFrame}, load generator ${row.loadGeneratorCpuMicrosPerFrame})  machine ${Math.round(row.machineBusy * 100)}% busy  ${row.framesPerCommit} frames/commit${row.lost ? `  lost ${row.lost}` : ''}${row.note ? `  (${row.note})` : ''}`);
     if (row.threadCpuMicrosPerFrame) log(`    threads (µs/frame, of it in the kernel): ${row.threadCpuMicrosPerFrame.map(([t, us, sys]) => `${t} ${us} (${sys})`).join(', ')}`);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
