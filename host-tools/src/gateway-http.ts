@@ -49,13 +49,14 @@ const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'appl
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
+  // Encoded once (a batch's answer runs to hundreds of kilobytes): its length is then the buffer's.
+  const bytes = Buffer.from(typeof body === 'string' ? body : `${JSON.stringify(body)}\n`);
   res.writeHead(status, {
     'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
+    'content-length': bytes.length,
     ...headers,
   });
-  res.end(text);
+  res.end(bytes);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {

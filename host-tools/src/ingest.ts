@@ -126,6 +126,8 @@ export class Ingestor {
   /** An idle turn already waited `idleGraceMs` for more frames since the last frame came. */
   private graced = false;
   private readonly idleGraceMs: number;
+  private lastIsoMs = Number.NaN;
+  private lastIso = '';
   private lastCommitStart = 0;
   private commitGapMs = 0;
   private readonly maxCommitDelayMs: number;
@@ -353,11 +355,20 @@ export class Ingestor {
       if (p.resolve !== undefined) {
         const result = describeResult(p.result!, this.channels) as IngestResult; // a new object: completed in place
         result.id = ids[i]!;
-        result.receivedAt = new Date(p.receivedAt).toISOString();
+        result.receivedAt = this.isoDate(p.receivedAt);
         result.source = source;
         p.resolve(result);
       }
     }
+  }
+
+  /** ISO 8601 of a receive time; frames of one request share their millisecond, so the last one is kept. */
+  private isoDate(ms: number): string {
+    if (ms !== this.lastIsoMs) {
+      this.lastIsoMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
 
   /**
