@@ -83,13 +83,13 @@ export class FrameBatch {
       this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail);
       return;
     }
-    let json = '';
+    // Every number here is finite (integers on the wire and their values in units): no check.
+    const parts: string[] = [];
     for (const r of result.readings) {
       const [head, unitPart] = channelFragments(registry, r.channel);
-      const reading = readingJson(head, unitPart, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at);
-      json = json === '' ? reading : `${json},${reading}`;
+      parts.push(`${head}${registry.toUnit(r.channel, r.value)}${unitPart}${r.value},${r.age ?? 0},${r.at ?? 'null'}]`);
     }
-    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${json}]`);
+    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`);
   }
 
   finish(windows: Array<[string, ReplayState]> = []): FrameColumns {
