@@ -83,11 +83,10 @@ export class FrameBatch {
       this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail);
       return;
     }
-    // Every number here is finite (integers on the wire and their values in units): no check.
     const parts: string[] = [];
     for (const r of result.readings) {
       const [head, unitPart] = channelFragments(registry, r.channel);
-      parts.push(`${head}${registry.toUnit(r.channel, r.value)}${unitPart}${r.value},${r.age ?? 0},${r.at ?? 'null'}]`);
+      parts.push(readingJson(head, unitPart, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at));
     }
     this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`);
   }

@@ -18,9 +18,12 @@ import { FrameBatch, type FrameColumns } from './frame-batch.js';
  */
 const SCHEMA_VERSION = 2;
 
+// json_extract rather than ->> (SQLite 3.38): an older SQLite client must still be able to parse
+// the schema, or it cannot open the file at all.
 const READINGS_VIEW = `
 CREATE VIEW IF NOT EXISTS readings (frame_id, position, kid, counter, channel, name, value, unit, raw, age, at) AS
-  SELECT f.id, r.key, f.kid, f.counter, r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, r.value ->> 5, r.value ->> 6
+  SELECT f.id, r.key, f.kid, f.counter, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
+    json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
   FROM frames AS f, json_each(f.readings) AS r
   WHERE f.readings IS NOT NULL;
 `;

@@ -28,7 +28,8 @@ export interface CanonicalFrame {
  */
 export function readCanonicalFrame(bytes: Bytes): CanonicalFrame | undefined {
   const n = bytes.length;
-  if (n < 7 + 2 + 66 || bytes[0] !== 0xd2 || bytes[1] !== 0x84 || bytes[2] !== 0x43 || bytes[3] !== 0xa1 || bytes[4] !== 0x01) return undefined;
+  // The smallest: 7 bytes of headers without kid, an empty payload's head, 66 of signature.
+  if (n < 7 + 1 + 66 || bytes[0] !== 0xd2 || bytes[1] !== 0x84 || bytes[2] !== 0x43 || bytes[3] !== 0xa1 || bytes[4] !== 0x01) return undefined;
   const algByte = bytes[5];
   const alg = algByte === 0x27 ? ALG_EDDSA : algByte === 0x32 ? ALG_ED25519 : undefined;
   if (alg === undefined) return undefined;
@@ -64,8 +65,10 @@ export function readCanonicalFrame(bytes: Bytes): CanonicalFrame | undefined {
 
 /** A cursor over a record's bytes; every read returns -1 (not this layout) or the value. */
 class RecordCursor {
-  pos = 0;
-  constructor(private readonly bytes: Bytes) {}
+  constructor(
+    private readonly bytes: Bytes,
+    public pos: number,
+  ) {}
 
   /** The argument of a head of `major` in shortest form, up to 2^32 - 1; -1 otherwise. */
   argument(major: number): number {
@@ -108,8 +111,7 @@ class RecordCursor {
  */
 export function readCanonicalRecord(bytes: Bytes): SceauRecord | undefined {
   if (bytes[0] !== 0x84 || bytes[1] !== RECORD_VERSION) return undefined;
-  const c = new RecordCursor(bytes);
-  c.pos = 2;
+  const c = new RecordCursor(bytes, 2); // after the array head and the version
   const counter = c.argument(0);
   if (counter < 1) return undefined;
   let time: number | null = null;
