@@ -15,7 +15,7 @@
  * for its answer), and after `idleGraceMs` without a new frame otherwise (UDP and TCP senders get
  * no answer, and their datagrams come in bursts).
  */
-import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
@@ -241,12 +241,9 @@ export class Ingestor {
     let result = verified;
     if (result.ok) {
       const window = this.store.replay.get(result.kid);
-      if (!window.isFresh(result.counter)) {
-        result = { ok: false, code: 'replay', detail: `counter ${result.counter} already accepted or older than the window (highest ${window.highestAccepted})`, kid: result.kid, counter: result.counter };
-      } else {
-        window.accept(result.counter);
-        this.windows.set(result.kid, window);
-      }
+      const replayed = checkReplayWindow(window, result.kid, result.counter);
+      if (replayed === undefined) this.windows.set(result.kid, window);
+      else result = replayed;
     }
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
     p.code = result.ok ? 'ok' : result.code;
@@ -284,7 +281,8 @@ export class Ingestor {
    * After an event-loop turn: commit now, unless frames are still coming and the gap has not
    * passed. Frames are still coming when the turn brought some, or when signature checks are
    * running on the thread pool: then the next check to finish (or, at the latest, the end of the
-   * gap) looks again, rather than a commit of the few frames that happened to be ready.
+   * gap) looks again, rather than a commit of the few frames that happened to be ready. A turn
+   * that brought none commits at once if a caller awaits an answer, else after `idleGraceMs`.
    */
   private readonly checkCommit = (): void => {
     this.cancelWait();
@@ -345,11 +343,17 @@ export class Ingestor {
   private committed(batch: Pending[], ids: number[]): void {
     this.metrics.storeBatches++;
     const now = performance.now();
+    let source = '';
+    let transport = '';
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
-      const source = p.options.source;
+      if (p.options.source !== source) {
+        // Frames of a batch mostly share their source: its transport is worked out once per run of them.
+        source = p.options.source;
+        transport = source.split(':', 1)[0]!;
+      }
       this.metrics.inFlight--;
-      this.metrics.countFrame(p.code!, source.split(':', 1)[0]!);
+      this.metrics.countFrame(p.code!, transport);
       this.metrics.observeLatency((now - p.started) / 1000);
       // The outcome in units is built only for a caller that answers (HTTP), not for UDP or TCP.
       if (p.resolve !== undefined) {

@@ -210,7 +210,7 @@ function makeNodeBackend(c: NodeCrypto): Ed25519Backend {
     verifyEquationAsync(publicKey, message, signature, done) {
       const key = publicKeyObject(publicKey);
       if (key === null) {
-        done(false);
+        void Promise.resolve(false).then(done); // later, as from the pool
         return;
       }
       // With a callback, node:crypto runs the check as a job on libuv's thread pool.

@@ -37,7 +37,7 @@ export { MemoryKeyring } from './keyring.js';
 export type { ReplayState, ReplayWindowStore } from './replay-window.js';
 export { ReplayWindow, ReplayWindows, REPLAY_WINDOW_SIZE } from './replay-window.js';
 export type { VerifyFrameOptions, VerifyResult, FrameAccepted, FrameRejected, DatedReading } from './verify-frame.js';
-export { verifyFrame, verifyFrameAsync, DEFAULT_MAX_FRAME_BYTES } from './verify-frame.js';
+export { verifyFrame, verifyFrameAsync, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES } from './verify-frame.js';
 export type { CanonicalFrame } from './frame-layout.js';
 export { readCanonicalFrame, readCanonicalRecord } from './frame-layout.js';
 export type { LinkProfile, LoraRadio, SigfoxRadio } from './link-profiles.js';

@@ -6,7 +6,7 @@ import { type CanonicalFrame, readCanonicalFrame, readCanonicalRecord } from './
 import { kidOf, verifyEd25519, verifyEd25519Async } from './ed25519.js';
 import type { Keyring } from './keyring.js';
 import { type Reading, type SceauRecord, recordFromItem } from './record.js';
-import type { ReplayWindowStore } from './replay-window.js';
+import type { ReplayWindow, ReplayWindowStore } from './replay-window.js';
 
 /** Frames above this size are refused before any parsing, unless `maxFrameBytes` says otherwise. */
 export const DEFAULT_MAX_FRAME_BYTES = 2048;
@@ -158,11 +158,8 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
   if ('code' in record) return record;
 
   if (options.replay !== undefined) {
-    const window = options.replay.get(kid);
-    if (!window.isFresh(record.counter)) {
-      return reject('replay', `counter ${record.counter} already accepted or older than the window (highest ${window.highestAccepted})`, kid, record.counter);
-    }
-    if (options.commit !== false) window.accept(record.counter);
+    const replayed = checkReplayWindow(options.replay.get(kid), kid, record.counter, options.commit !== false);
+    if (replayed !== undefined) return replayed;
   }
 
   const clock = record.time ?? options.now;
@@ -174,6 +171,17 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
     readings.push(dated);
   }
   return { ok: true, kid, kidInFrame: check.kidInFrame, alg: check.alg, counter: record.counter, time: record.time, record, readings };
+}
+
+/**
+ * Check 12 on its own, for a verifier that applies replay windows in its own order (the gateway,
+ * after `verifyFrameAsync`): the `replay` rejection of a counter already accepted or older than
+ * the window, else undefined, the counter then accepted in the window when `commit` (default true).
+ */
+export function checkReplayWindow(window: ReplayWindow, kid: string, counter: number, commit = true): FrameRejected | undefined {
+  if (!window.isFresh(counter)) return reject('replay', `counter ${counter} already accepted or older than the window (highest ${window.highestAccepted})`, kid, counter);
+  if (commit) window.accept(counter);
+  return undefined;
 }
 
 /** Any payload through the generic strict parser: the record, or the first failure. */

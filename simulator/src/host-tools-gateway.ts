@@ -5,7 +5,7 @@ import type { DatagramMeta, DeviceRegistration, FrameSink, SinkOutcome } from '.
 export interface HostToolsGatewayOptions {
   /** SQLite file of the gateway's store, or ':memory:' (default). */
   db?: string;
-  /** Verification worker threads of the gateway (default 0). */
+  /** Threads of libuv's pool checking the gateway's signatures (default 0: on its main thread). */
   workers?: number;
 }
 
