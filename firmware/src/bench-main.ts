@@ -2,12 +2,17 @@
 // id (16 hex digits): digits 0-1 mode, digits 2-7 a count.
 //   mode 00: time `count` signatures; prints "#t <name> <ms>" lines
 //   mode 01: allocate `count` heap blocks of 256 bytes (ballast), then stop
+//            then the LoRaWAN work in the same run: "#aes <ms per 100 AES-128 blocks>" and
+//            "#lw <ms per 10 uplinks>" (CMAC + FRMPayload encryption of a 107-byte payload, the
+//            session's keys expanded once, as the MAC keeps them)
 //   mode 02: the same ballast, then derive a key and seal a record (peak-heap probe: Node finds
 //            the largest ballast that still lets the seal finish; the difference to mode 01 is
 //            the seal's peak heap, within one block)
 import * as ds from "@devicescript/core"
 import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
 import { SensorRecord, encodeRecord, kidOf, sealRecord } from "./seal"
+import { aesEncryptBlock, aesExpandKey } from "./aes"
+import { LorawanSession, Uplink, encodeUplink } from "./lorawan-frames"
 
 function hexDigits(s: string, from: number, to: number): number {
     let v = 0
@@ -50,6 +55,22 @@ if (mode === 0) {
         await sealRecord(key, rec, kid)
         const t3 = ds.millis()
         console.log(`#t ${t1 - t0} ${t2 - t1} ${t3 - t2}`)
+    }
+    const aes = aesExpandKey(hex`2b7e151628aed2a6abf7158809cf4f3c`)
+    const block = Buffer.alloc(16)
+    const session = new LorawanSession(hex`26011f2a`, hex`44024241ed4ce9a68c6a8bc055233fd3`, hex`ec925802ae430ca77fd3dd73cb2cc588`)
+    const frame = Buffer.alloc(107)
+    for (let i = 0; i < 107; i++) frame[i] = i
+    for (let i = 0; i < count; i++) {
+        await ds.sleep(0)
+        const t0 = ds.millis()
+        for (let j = 0; j < 100; j++) aesEncryptBlock(aes, block, 0, block, 0)
+        const t1 = ds.millis()
+        await ds.sleep(0)
+        const t2 = ds.millis()
+        for (let j = 0; j < 10; j++) encodeUplink(session, new Uplink(i * 10 + j, 1, frame))
+        const t3 = ds.millis()
+        console.log(`#lwt ${t1 - t0} ${t3 - t2}`)
     }
 } else {
     const ballast: Buffer[] = []
