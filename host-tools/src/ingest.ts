@@ -54,11 +54,24 @@ export interface IngestResult extends FrameOutcome {
   source: string;
 }
 
+/**
+ * Why a frame was not stored: `overloaded`, `store-failed`, `store-unavailable` (the database is
+ * locked by another connection: writes are refused until a probe succeeds) and `closed` are
+ * worth a retry (HTTP 503); `too-large` and `malformed-cbor` are input the gateway refuses to
+ * store at all (docs/protocol.md#floods): no retry helps.
+ */
+export type NotStoredReason = 'overloaded' | 'store-failed' | 'store-unavailable' | 'closed' | 'too-large' | 'malformed-cbor';
+
+/** Reasons that are the input's fault, not the gateway's: a retry gets the same answer. */
+export function isRefusal(reason: NotStoredReason): reason is 'too-large' | 'malformed-cbor' {
+  return reason === 'too-large' || reason === 'malformed-cbor';
+}
+
 /** Thrown (rejected) when a frame could not be stored: the caller must not acknowledge it. */
 export class NotStoredError extends Error {
   constructor(
     message: string,
-    readonly reason: 'overloaded' | 'store-failed' | 'closed',
+    readonly reason: NotStoredReason,
   ) {
     super(message);
     this.name = 'NotStoredError';
@@ -68,6 +81,20 @@ export class NotStoredError extends Error {
 export interface IngestorOptions {
   channels?: ChannelRegistry;
   maxFrameBytes?: number;
+  /**
+   * Store frames that are not even one CBOR item (`malformed-cbor`) or over `maxFrameBytes`
+   * (`too-large`), as the CLI's `frame verify --db` does (default true). The gateway passes
+   * false: unauthenticated garbage then costs no storage, it is refused with its code
+   * (docs/protocol.md#floods). Well-formed frames are stored whatever their outcome.
+   */
+  storeUnframed?: boolean;
+  /**
+   * While another connection holds the database's write lock (a commit failed with SQLITE_BUSY),
+   * new frames are refused at once (`store-unavailable`) rather than each commit waiting out the
+   * busy timeout on this thread; a probe that does not wait (`BEGIN IMMEDIATE` with a zero busy
+   * timeout) runs this often, in ms, and reopens writes when it gets the lock (default 250).
+   */
+  lockProbeMs?: number;
   /** Queued frames beyond which a commit starts at once rather than after the event-loop turn (default 512). */
   batchMax?: number;
   /** Frames received and not yet stored beyond which new ones are refused (default 20,000). */
@@ -101,11 +128,18 @@ interface Pending {
   code?: 'ok' | VerificationCode;
 }
 
+/** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
+export function isLockError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 export class Ingestor {
   readonly metrics: Metrics;
   private readonly store: Store;
   private readonly channels: ChannelRegistry;
   private readonly maxFrameBytes: number;
+  private readonly storeUnframed: boolean;
   private readonly batchMax: number;
   private readonly maxInFlight: number;
   /** Verified frames waiting for the next transaction, and the same frames in columns. */
@@ -132,6 +166,10 @@ export class Ingestor {
   private commitGapMs = 0;
   private readonly maxCommitDelayMs: number;
   private closed = false;
+  /** Set while writes are refused because another connection holds the write lock. */
+  private unavailable: { since: number; detail: string } | undefined;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly lockProbeMs: number;
   private idleWaiters: Array<() => void> = [];
   /** Signature checks handed to the thread pool at once (0: inline). */
   private readonly maxChecks: number;
@@ -146,6 +184,8 @@ export class Ingestor {
     this.store = store;
     this.channels = options.channels ?? builtInChannels;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.storeUnframed = options.storeUnframed ?? true;
+    this.lockProbeMs = options.lockProbeMs ?? 250;
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
@@ -168,6 +208,10 @@ export class Ingestor {
   submit(frame: Uint8Array, options: IngestOptions, failed: (error: NotStoredError) => void, stored?: (result: IngestResult) => void): void {
     if (this.closed) {
       failed(new NotStoredError('the gateway is closing', 'closed'));
+      return;
+    }
+    if (this.unavailable !== undefined) {
+      failed(new NotStoredError(`database locked by another connection since ${new Date(this.unavailable.since).toISOString()}: ${this.unavailable.detail}`, 'store-unavailable'));
       return;
     }
     if (this.metrics.inFlight >= this.maxInFlight) {
@@ -238,6 +282,11 @@ export class Ingestor {
 
   /** Applies the replay window (in arrival order on this thread) and queues the frame for storage. */
   private afterVerify(p: Pending, verified: VerifyResult): void {
+    if (!verified.ok && !this.storeUnframed && isRefusal(verified.code as NotStoredReason)) {
+      this.fail(p, new NotStoredError(verified.detail, verified.code as 'too-large' | 'malformed-cbor'));
+      this.notifyIdle();
+      return;
+    }
     let result = verified;
     if (result.ok) {
       const window = this.store.replay.get(result.kid);
@@ -382,6 +431,7 @@ export class Ingestor {
    */
   private failed(batch: Pending[], error: Error): void {
     this.metrics.storeFailures++;
+    if (isLockError(error)) this.refuseWrites(error.message);
     const failing = batch.concat(this.queue);
     this.queue = [];
     this.answerable = 0;
@@ -409,9 +459,52 @@ export class Ingestor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Whether writes go through: `{ writable: false }` while another connection holds the write
+   * lock (since when, and SQLite's message). Answers from memory: never touches the database.
+   */
+  writeState(): { writable: true } | { writable: false; since: number; detail: string } {
+    return this.unavailable === undefined ? { writable: true } : { writable: false, ...this.unavailable };
+  }
+
+  /** Refuses new frames until a probe gets the write lock. */
+  private refuseWrites(detail: string): void {
+    if (this.unavailable === undefined) this.unavailable = { since: Date.now(), detail };
+    if (this.probeTimer !== undefined || this.closed) return;
+    this.probeTimer = setInterval(() => {
+      if (this.committing || this.probeWrite()) {
+        clearInterval(this.probeTimer);
+        this.probeTimer = undefined;
+        this.unavailable = undefined;
+      }
+    }, this.lockProbeMs);
+    this.probeTimer.unref();
+  }
+
+  /** Takes and releases the write lock without waiting for it: true when it was free. */
+  private probeWrite(): boolean {
+    const db = this.store.db;
+    if (!db.open) return true;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return true;
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: (error as Error).message };
+      return false;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
   /** Refuses new frames and stores those in flight. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
     await this.drain();
   }
 }
