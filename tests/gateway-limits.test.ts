@@ -149,6 +149,31 @@ describe('gateway over UDP, TCP and HTTP', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
+  it('HTTP: a body that stops coming is cut off; TCP: connections past the cap are closed', async () => {
+    const s = connect(gw.addresses.http!.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    const started = Date.now();
+    let answer = '';
+    s.on('data', (c: Buffer) => (answer += c.toString()));
+    s.write('POST /v1/frames HTTP/1.1\r\nhost: x\r\ncontent-type: application/cose\r\ncontent-length: 100\r\n\r\n\xd2\x84');
+    await new Promise<void>((r) => s.once('close', () => r()));
+    expect(Date.now() - started).toBeLessThan(5000); // the request timeout is 400 ms here
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(gw.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="request-timeout",transport="http"\} [1-9]/);
+
+    const tcp: Socket[] = [];
+    const closedEarly: Array<Promise<void>> = [];
+    for (let i = 0; i < 10; i++) {
+      const c = connect(gw.addresses.tcp!.port, '127.0.0.1');
+      c.on('error', () => undefined);
+      closedEarly.push(new Promise((r) => c.once('close', () => r())));
+      tcp.push(c);
+    }
+    await Promise.race([Promise.all(closedEarly.slice(8)), waitFor(() => /reason="connection-limit",transport="tcp"\} 2/.test(gw.renderMetrics()))]);
+    await waitFor(() => /reason="connection-limit",transport="tcp"\} 2/.test(gw.renderMetrics()));
+    for (const c of tcp) c.destroy();
+  });
+
   it('HTTP: the default body limit holds a batch of the documented 1,000 frames', async () => {
     const g = await startGateway({ db: ':memory:', http: '127.0.0.1:0', log: () => undefined });
     try {

@@ -361,9 +361,11 @@ export function createHttpApi(options: HttpApiOptions): Server {
       send(res, 500, { error: 'internal', detail: 'internal error; see the gateway log' });
     });
   });
-  server.on('clientError', (error, socket) => {
-    options.metrics.countError('client-error', 'http');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    // Headers or body not received in time (a slow client): 408, counted apart from bad requests.
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    options.metrics.countError(timeout ? 'request-timeout' : 'client-error', 'http');
+    if (socket.writable) socket.end(timeout ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });
   // Node checks these timeouts every connectionsCheckingInterval (default 30 s, so a slow client
