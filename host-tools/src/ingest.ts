@@ -380,7 +380,10 @@ export class Ingestor {
       (error, ids) => {
         this.committing = false;
         this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * COMMIT_GAP_FACTOR);
-        if (error === undefined) this.committed(batch, ids);
+        if (error === undefined) {
+          this.unavailable = undefined; // a commit went through: so will the next (the probe stops itself)
+          this.committed(batch, ids);
+        }
         else this.failed(batch, error);
         this.scheduleCommit();
         this.notifyIdle();
@@ -472,7 +475,7 @@ export class Ingestor {
     if (this.unavailable === undefined) this.unavailable = { since: Date.now(), detail };
     if (this.probeTimer !== undefined || this.closed) return;
     this.probeTimer = setInterval(() => {
-      if (this.committing || this.probeWrite()) {
+      if (this.unavailable === undefined || this.committing || this.probeWrite()) {
         clearInterval(this.probeTimer);
         this.probeTimer = undefined;
         this.unavailable = undefined;

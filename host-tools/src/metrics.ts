@@ -100,6 +100,9 @@ export class Metrics {
     lines.push('# HELP sceau_ingest_in_flight Frames received and not yet stored.');
     lines.push('# TYPE sceau_ingest_in_flight gauge');
     lines.push(`sceau_ingest_in_flight ${this.inFlight}`);
+    lines.push('# HELP process_resident_memory_bytes Resident memory of the gateway process (RSS), in bytes.');
+    lines.push('# TYPE process_resident_memory_bytes gauge');
+    lines.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
     lines.push('# HELP sceau_uptime_seconds Seconds since the gateway started.');
     lines.push('# TYPE sceau_uptime_seconds gauge');
     lines.push(`sceau_uptime_seconds ${(Date.now() - this.started) / 1000}`);
