@@ -198,6 +198,14 @@ describe('gateway over UDP, TCP and HTTP', () => {
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: 'too-large', doc: 'docs/protocol.md#code-too-large' });
     expect(gw.store.queryFrames({ limit: 1000 }).length).toBe(before);
+    // In a batch, the garbage frame alone is refused; the others are stored and answered (200).
+    const good = sealRecord(record(40), seed);
+    const batch = await fetch(`${base}/v1/frames`, { method: 'POST', body: JSON.stringify({ frames: [toHex(good), 'd2ff0013'] }), headers: { 'content-type': 'application/json' } });
+    expect(batch.status).toBe(200);
+    const results = ((await batch.json()) as { results: Array<{ code: string; stored?: boolean }> }).results;
+    expect(results.map((r) => r.code)).toEqual(['ok', 'malformed-cbor']);
+    expect(results[1]).toMatchObject({ ok: false, stored: false, doc: 'docs/protocol.md#code-malformed-cbor' });
+    expect(gw.store.queryFrames({ limit: 1000 }).length).toBe(before + 1);
   });
 
   it('ChirpStack with the Protobuf encoding: told to set the encoding to JSON, nothing binary echoed', async () => {

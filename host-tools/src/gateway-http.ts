@@ -145,8 +145,22 @@ function limitParam(value: string | null, max = 10_000): number {
   return n;
 }
 
-function publicResult(r: IngestResult): IngestResult {
+function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
   return r;
+}
+
+/** The answer for a frame refused unstored (docs/protocol.md#floods): a code, and `stored: false`. */
+interface RefusedFrame {
+  ok: false;
+  error: 'too-large' | 'malformed-cbor';
+  code: 'too-large' | 'malformed-cbor';
+  detail: string;
+  doc: string;
+  stored: false;
+}
+
+function refusedFrame(code: 'too-large' | 'malformed-cbor', detail: string): RefusedFrame {
+  return { ok: false, error: code, code, detail, doc: `docs/protocol.md#code-${code}`, stored: false };
 }
 
 export function createHttpApi(options: HttpApiOptions): Server {
@@ -169,9 +183,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
    * is busiest): their results in order once all are stored, or the first failure (the others are
    * stored all the same, as each frame stands alone).
    */
-  const ingestAll = (items: ReadonlyArray<{ frame: Uint8Array; deviceId?: string | undefined }>, source: string): Promise<IngestResult[]> =>
+  const ingestAll = (items: ReadonlyArray<{ frame: Uint8Array; deviceId?: string | undefined }>, source: string): Promise<Array<IngestResult | RefusedFrame>> =>
     new Promise((resolve, reject) => {
-      const results = new Array<IngestResult>(items.length);
+      const results = new Array<IngestResult | RefusedFrame>(items.length);
       let left = items.length;
       let settled = false;
       const fail = (error: unknown): void => {
@@ -181,12 +195,19 @@ export function createHttpApi(options: HttpApiOptions): Server {
       };
       if (left === 0) resolve(results);
       items.forEach((item, i) => {
-        const stored = (result: IngestResult): void => {
+        const stored = (result: IngestResult | RefusedFrame): void => {
           results[i] = result;
           if (--left === 0 && !settled) resolve(results);
         };
+        // A garbage or oversized frame of a batch is refused alone: the others are stored and
+        // answered, so the batch's answer stays 200 with that frame's refusal in its place.
+        const failed = (error: NotStoredError): void => {
+          if (!isRefusal(error.reason)) return fail(error);
+          options.metrics.countError(error.reason, 'http');
+          stored(refusedFrame(error.reason, error.message));
+        };
         try {
-          options.ingestor.submit(item.frame, { source, deviceId: item.deviceId }, fail, stored);
+          options.ingestor.submit(item.frame, { source, deviceId: item.deviceId }, failed, stored);
         } catch (error) {
           fail(error);
         }
@@ -347,7 +368,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       if (error instanceof NotStoredError && isRefusal(error.reason)) {
         // Garbage or an oversized frame: refused, not stored (docs/protocol.md#floods).
         options.metrics.countError(error.reason, 'http');
-        send(res, error.reason === 'too-large' ? 413 : 400, { ok: false, error: error.reason, code: error.reason, detail: error.message, doc: `docs/protocol.md#code-${error.reason}` });
+        send(res, error.reason === 'too-large' ? 413 : 400, refusedFrame(error.reason, error.message));
         return;
       }
       if (error instanceof NotStoredError) {
