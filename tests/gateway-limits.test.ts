@@ -2,18 +2,21 @@
 // bounded reassembly, garbage and oversized frames refused before the store, slow clients cut
 // off, connection caps, a default body that holds the documented batch, and a ChirpStack
 // Protobuf body named as such. Real sockets on 127.0.0.1, a real SQLite file.
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, GatewayReassembler, startGateway, type Gateway } from '@sceau/host-tools';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
+const bin = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
 
 const seed = new Uint8Array(32).fill(0x21);
 const strangerSeed = new Uint8Array(32).fill(0x22);
@@ -225,5 +228,37 @@ describe('gateway over UDP, TCP and HTTP', () => {
     const bad = await (await fetch(`${base}/v1/frames`, { method: 'POST', body: '{"frame": "\u0001', headers: { 'content-type': 'application/json' } })).json();
     expect(bad.error).toBe('malformed-json');
     expect(JSON.stringify(bad)).not.toContain('\\u0001');
+  });
+});
+
+describe('sceau gateway serve', () => {
+  it('applies --headers-timeout and --max-connections, and accepts --busy-timeout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sceau-limits-cli-'));
+    const child = spawn(process.execPath, [bin, 'gateway', 'serve', '--db', join(dir, 'g.db'), '--http', '127.0.0.1:0', '--headers-timeout', '300', '--max-connections', '2', '--busy-timeout', '50', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr!.resume();
+    try {
+      const { listening } = await new Promise<{ listening: { http: { port: number; url: string } } }>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+        child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
+      });
+      const started = Date.now();
+      const closed = Array.from({ length: 3 }, () => {
+        const s = connect(listening.http.port, '127.0.0.1');
+        s.on('error', () => undefined);
+        s.resume(); // read the 408, so that 'close' comes
+        s.write('GET /healthz HTTP/1.1\r\n');
+        return new Promise<number>((r) => s.once('close', () => r(Date.now() - started)));
+      });
+      const times = (await Promise.all(closed)).sort((a, b) => a - b);
+      expect(times[2]).toBeLessThan(5000); // 300 ms headers timeout, checked twice a second (the default is 10 s)
+      const metrics = await (await fetch(`${listening.http.url}/metrics`)).text();
+      expect(metrics).toContain('sceau_ingest_errors_total{reason="connection-limit",transport="http"} 1');
+      expect(metrics).toContain('sceau_ingest_errors_total{reason="request-timeout",transport="http"} 2');
+      expect(metrics).not.toContain('reason="client-error"'); // a timed-out client is counted once
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -382,7 +382,14 @@ export function createHttpApi(options: HttpApiOptions): Server {
       send(res, 500, { error: 'internal', detail: 'internal error; see the gateway log' });
     });
   });
+  // Sockets already answered 400 / 408 here: a later error on one (its peer resetting it) is not counted again.
+  const answered = new WeakSet<object>();
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (answered.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
     // Headers or body not received in time (a slow client): 408, counted apart from bad requests.
     const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     options.metrics.countError(timeout ? 'request-timeout' : 'client-error', 'http');
