@@ -3,6 +3,7 @@
 // on its only thread: /healthz answers at once and says writes are failing, POSTs are refused
 // fast with 503 and retry-after, and writes resume by themselves once the lock is released.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +69,7 @@ const health = async (): Promise<{ status: number; body: any }> => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-lock-'));
-  gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', log: () => undefined });
+  gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', udp: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
   gw.store.addDevice(getPublicKey(seed));
 });
@@ -106,6 +107,14 @@ it('answers /healthz fast and says writes are failing while another process hold
     expect(r.body.error).toBe('store-unavailable');
   }
   expect(gw.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="store-unavailable",transport="http"\} 2\d/);
+
+  // UDP senders get no answer: their frames are refused at once too, and counted.
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.send(frame(50), gw.addresses.udp!.port, '127.0.0.1', () => r()));
+  const deadline = Date.now() + 3000;
+  while (!/reason="store-unavailable",transport="udp"\} 1/.test(gw.renderMetrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  udp.close();
+  expect(gw.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="store-unavailable",transport="udp"\} 1/);
 
   // Released: a probe finds the lock free and writes resume without a restart.
   await lock.release();
