@@ -108,13 +108,14 @@ it('answers /healthz fast and says writes are failing while another process hold
   }
   expect(gw.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="store-unavailable",transport="http"\} 2\d/);
 
-  // UDP senders get no answer: their frames are refused at once too, and counted.
+  // UDP senders get no answer and cannot retry: their frames are held (bounded), not lost.
   const udp = createSocket('udp4');
   await new Promise<void>((r) => udp.send(frame(50), gw.addresses.udp!.port, '127.0.0.1', () => r()));
   const deadline = Date.now() + 3000;
-  while (!/reason="store-unavailable",transport="udp"\} 1/.test(gw.renderMetrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (!/^sceau_ingest_held 1$/m.test(gw.renderMetrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   udp.close();
-  expect(gw.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="store-unavailable",transport="udp"\} 1/);
+  expect(gw.renderMetrics()).toMatch(/^sceau_ingest_held 1$/m);
+  expect((await health()).body).toMatchObject({ degraded: 'store-unavailable', held: 1 });
 
   // Released: a probe finds the lock free and writes resume without a restart.
   await lock.release();
@@ -126,5 +127,8 @@ it('answers /healthz fast and says writes are failing while another process hold
   const after = await post(2); // refused before, so never stored: accepted now
   expect(after.status).toBe(200);
   expect(after.body.code).toBe('ok');
-  expect(gw.store.queryFrames({ outcome: 'ok', limit: 10 }).map((f) => f.counter).sort()).toEqual([1, 2]);
+  await gw.drain();
+  // The UDP frame held during the lock is stored too, with its receive time.
+  expect(gw.store.queryFrames({ outcome: 'ok', limit: 10 }).map((f) => f.counter).sort((a, b) => a! - b!)).toEqual([1, 2, 50]);
+  expect(gw.renderMetrics()).toMatch(/^sceau_ingest_held 0$/m);
 });

@@ -223,7 +223,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       // From memory: a database locked by another connection must not hold this answer.
       const writes = options.ingestor.writeState();
       if (!writes.writable) {
-        send(res, 503, { ok: false, degraded: 'store-unavailable', since: new Date(writes.since).toISOString(), detail: `writes are failing: ${writes.detail}` }, { 'retry-after': '1' });
+        send(res, 503, { ok: false, degraded: 'store-unavailable', since: new Date(writes.since).toISOString(), held: writes.held, detail: `writes are failing: ${writes.detail}` }, { 'retry-after': '1' });
         return;
       }
       try {

@@ -95,6 +95,12 @@ export interface IngestorOptions {
    * timeout) runs this often, in ms, and reopens writes when it gets the lock (default 250).
    */
   lockProbeMs?: number;
+  /**
+   * Frames nobody awaits an answer for (UDP, TCP) held while writes are refused, then stored in
+   * arrival order once they resume (default 10,000: at most 20 MB of frames); beyond, refused
+   * and counted `store-unavailable`. Frames with a caller (HTTP) are answered 503 instead.
+   */
+  maxHeld?: number;
   /** Queued frames beyond which a commit starts at once rather than after the event-loop turn (default 512). */
   batchMax?: number;
   /** Frames received and not yet stored beyond which new ones are refused (default 20,000). */
@@ -170,6 +176,9 @@ export class Ingestor {
   private unavailable: { since: number; detail: string } | undefined;
   private probeTimer: ReturnType<typeof setInterval> | undefined;
   private readonly lockProbeMs: number;
+  private readonly maxHeld: number;
+  /** Unanswered frames held while writes are refused, in arrival order (receive time kept). */
+  private held: Array<{ frame: Uint8Array; options: IngestOptions; failed: (error: NotStoredError) => void }> = [];
   private idleWaiters: Array<() => void> = [];
   /** Signature checks handed to the thread pool at once (0: inline). */
   private readonly maxChecks: number;
@@ -186,6 +195,7 @@ export class Ingestor {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.storeUnframed = options.storeUnframed ?? true;
     this.lockProbeMs = options.lockProbeMs ?? 250;
+    this.maxHeld = options.maxHeld ?? 10_000;
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
@@ -211,6 +221,7 @@ export class Ingestor {
       return;
     }
     if (this.unavailable !== undefined) {
+      if (stored === undefined && this.hold(frame, options.receivedAt === undefined ? { ...options, receivedAt: Date.now() } : options, failed)) return;
       failed(new NotStoredError(`database locked by another connection since ${new Date(this.unavailable.since).toISOString()}: ${this.unavailable.detail}`, 'store-unavailable'));
       return;
     }
@@ -381,8 +392,8 @@ export class Ingestor {
         this.committing = false;
         this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * COMMIT_GAP_FACTOR);
         if (error === undefined) {
-          this.unavailable = undefined; // a commit went through: so will the next (the probe stops itself)
           this.committed(batch, ids);
+          if (this.unavailable !== undefined) this.resumeWrites(); // a commit went through: so will the next
         }
         else this.failed(batch, error);
         this.scheduleCommit();
@@ -434,14 +445,48 @@ export class Ingestor {
    */
   private failed(batch: Pending[], error: Error): void {
     this.metrics.storeFailures++;
-    if (isLockError(error)) this.refuseWrites(error.message);
+    const locked = isLockError(error);
+    if (locked) this.refuseWrites(error.message);
     const failing = batch.concat(this.queue);
     this.queue = [];
     this.answerable = 0;
     this.batch = new FrameBatch();
     this.windows = new Map();
     this.store.replay.forget();
-    for (const p of failing) this.fail(p, new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+    for (const p of failing) {
+      // Locked by another connection: frames nobody awaits are held and verified again later.
+      if (locked && p.resolve === undefined) {
+        this.metrics.inFlight--;
+        if (!this.hold(p.frame, { ...p.options, receivedAt: p.receivedAt }, p.reject)) p.reject(new NotStoredError(`database locked by another connection, and ${this.maxHeld} frames already held: ${error.message}`, 'store-unavailable'));
+        continue;
+      }
+      this.fail(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+    }
+  }
+
+  /** Holds an unanswered frame while writes are refused; false when the hold is full. */
+  private hold(frame: Uint8Array, options: IngestOptions, failed: (error: NotStoredError) => void): boolean {
+    if (this.held.length >= this.maxHeld || this.closed) return false;
+    this.held.push({ frame, options, failed });
+    this.metrics.held = this.held.length;
+    return true;
+  }
+
+  /** Writes go through again: the probe stops, and the frames held are submitted in arrival order. */
+  private resumeWrites(): void {
+    this.unavailable = undefined;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    this.metrics.held = 0;
+    for (const h of held) {
+      try {
+        this.submit(h.frame, h.options, h.failed);
+      } catch (error) {
+        h.failed(new NotStoredError(`internal: ${(error as Error).message}`, 'store-failed'));
+      }
+    }
   }
 
   private fail(p: Pending, error: NotStoredError): void {
@@ -466,8 +511,8 @@ export class Ingestor {
    * Whether writes go through: `{ writable: false }` while another connection holds the write
    * lock (since when, and SQLite's message). Answers from memory: never touches the database.
    */
-  writeState(): { writable: true } | { writable: false; since: number; detail: string } {
-    return this.unavailable === undefined ? { writable: true } : { writable: false, ...this.unavailable };
+  writeState(): { writable: true } | { writable: false; since: number; detail: string; held: number } {
+    return this.unavailable === undefined ? { writable: true } : { writable: false, ...this.unavailable, held: this.held.length };
   }
 
   /** Refuses new frames until a probe gets the write lock. */
@@ -475,11 +520,7 @@ export class Ingestor {
     if (this.unavailable === undefined) this.unavailable = { since: Date.now(), detail };
     if (this.probeTimer !== undefined || this.closed) return;
     this.probeTimer = setInterval(() => {
-      if (this.unavailable === undefined || this.committing || this.probeWrite()) {
-        clearInterval(this.probeTimer);
-        this.probeTimer = undefined;
-        this.unavailable = undefined;
-      }
+      if (this.unavailable === undefined || this.committing || this.probeWrite()) this.resumeWrites();
     }, this.lockProbeMs);
     this.probeTimer.unref();
   }
@@ -508,6 +549,11 @@ export class Ingestor {
     this.closed = true;
     if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
     this.probeTimer = undefined;
+    // Still locked at close: the frames held cannot be stored (counted by their transports).
+    const held = this.held;
+    this.held = [];
+    this.metrics.held = 0;
+    for (const h of held) h.failed(new NotStoredError('the gateway closed while the database was locked by another connection', 'closed'));
     await this.drain();
   }
 }

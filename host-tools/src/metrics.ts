@@ -20,6 +20,8 @@ export class Metrics {
   storeBatches = 0;
   storeFailures = 0;
   inFlight = 0;
+  /** Unanswered frames (UDP, TCP) held while another connection holds the database's write lock. */
+  held = 0;
   private readonly started = Date.now();
 
   countFrame(outcome: string, transport: string): void {
@@ -100,6 +102,9 @@ export class Metrics {
     lines.push('# HELP sceau_ingest_in_flight Frames received and not yet stored.');
     lines.push('# TYPE sceau_ingest_in_flight gauge');
     lines.push(`sceau_ingest_in_flight ${this.inFlight}`);
+    lines.push('# HELP sceau_ingest_held UDP and TCP frames held while another connection holds the database write lock (stored once it is released).');
+    lines.push('# TYPE sceau_ingest_held gauge');
+    lines.push(`sceau_ingest_held ${this.held}`);
     lines.push('# HELP process_resident_memory_bytes Resident memory of the gateway process (RSS), in bytes.');
     lines.push('# TYPE process_resident_memory_bytes gauge');
     lines.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
