@@ -132,3 +132,24 @@ it('answers /healthz fast and says writes are failing while another process hold
   expect(gw.store.queryFrames({ outcome: 'ok', limit: 10 }).map((f) => f.counter).sort((a, b) => a! - b!)).toEqual([1, 2, 50]);
   expect(gw.renderMetrics()).toMatch(/^sceau_ingest_held 0$/m);
 });
+
+it('closes without waiting for the lock: frames still held are counted closed, not hung on', async () => {
+  const file = join(dir, 'close.db');
+  const g = await startGateway({ db: file, udp: '127.0.0.1:0', log: () => undefined });
+  g.store.addDevice(getPublicKey(seed));
+  const lock = await holdWriteLock(file);
+  try {
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.send(frame(7), g.addresses.udp!.port, '127.0.0.1', () => r()));
+    udp.close();
+    const deadline = Date.now() + 3000;
+    while (!/^sceau_ingest_held 1$/m.test(g.renderMetrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(g.renderMetrics()).toMatch(/^sceau_ingest_held 1$/m);
+    const closing = await timed(() => g.close());
+    expect(closing.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 5);
+    expect(g.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="closed",transport="udp"\} 1/);
+    expect(g.renderMetrics()).toMatch(/^sceau_ingest_held 0$/m);
+  } finally {
+    await lock.release();
+  }
+});

@@ -495,7 +495,7 @@ export class Ingestor {
   }
 
   private notifyIdle(): void {
-    if (this.metrics.inFlight > 0) return;
+    if (this.metrics.inFlight > 0 || this.held.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -503,7 +503,8 @@ export class Ingestor {
 
   /** Resolves once every frame received so far is stored (or failed). */
   drain(): Promise<void> {
-    if (this.metrics.inFlight === 0) return Promise.resolve();
+    // Frames held while the database is locked count: drain waits for the lock's release (close does not).
+    if (this.metrics.inFlight === 0 && this.held.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -521,8 +522,7 @@ export class Ingestor {
     if (this.probeTimer !== undefined || this.closed) return;
     this.probeTimer = setInterval(() => {
       if (this.unavailable === undefined || this.committing || this.probeWrite()) this.resumeWrites();
-    }, this.lockProbeMs);
-    this.probeTimer.unref();
+    }, this.lockProbeMs); // not unref'd: frames may be held until it finds the lock free
   }
 
   /** Takes and releases the write lock without waiting for it: true when it was free. */
@@ -554,6 +554,7 @@ export class Ingestor {
     this.held = [];
     this.metrics.held = 0;
     for (const h of held) h.failed(new NotStoredError('the gateway closed while the database was locked by another connection', 'closed'));
+    this.notifyIdle();
     await this.drain();
   }
 }
