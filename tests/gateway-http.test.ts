@@ -78,7 +78,7 @@ describe('POST /v1/frames', () => {
     ]);
   });
 
-  it('stores and reports rejected frames too: replay, unknown kid, bad signature, garbage', async () => {
+  it('stores and reports rejected frames too (replay, unknown kid, bad signature); refuses garbage unstored', async () => {
     const frame = sealRecord(record(2), seed);
     expect((await post('/v1/frames', frame, 'application/octet-stream')).json.code).toBe('ok');
     const replay = await post('/v1/frames', frame, 'application/octet-stream');
@@ -88,11 +88,11 @@ describe('POST /v1/frames', () => {
     const tampered = sealRecord(record(3), seed);
     tampered[tampered.length - 5]! ^= 0x40;
     expect((await post('/v1/frames', tampered, 'application/cose')).json.code).toBe('bad-signature');
+    // Not one CBOR item: refused with its code, and nothing stored (docs/protocol.md#floods).
     const garbage = await post('/v1/frames', new Uint8Array([0xd2, 0xff, 0x00, 0x13]), 'application/cose');
-    expect(garbage.status).toBe(200);
-    expect(garbage.json.code).toBe('malformed-cbor');
-    const stored = await get(`/v1/frames?outcome=malformed-cbor`);
-    expect(stored.json.frames.at(-1).frame).toBe('d2ff0013');
+    expect(garbage.status).toBe(400);
+    expect(garbage.json).toMatchObject({ ok: false, error: 'malformed-cbor', code: 'malformed-cbor', doc: 'docs/protocol.md#code-malformed-cbor' });
+    expect((await get(`/v1/frames?outcome=malformed-cbor`)).json.frames).toEqual([]);
   });
 
   it('accepts JSON { frame } in base64 or hex, and a batch { frames: [...] }', async () => {

@@ -30,7 +30,8 @@ import { describeError, EXIT, ioError, SceauError, usageError } from './errors.j
 import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from './export.js';
 import { planFlash, runFlash } from './flash.js';
 import { INPUT_FORMATS, parseInput, type InputFormat, type InputItem } from './formats.js';
-import { startGateway } from './gateway.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, startGateway } from './gateway.js';
+import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from './gateway-http.js';
 import { Ingestor } from './ingest.js';
 import { generateSeed, parsePublicKey, readPublicKey, readSecretKey, writeKeyPair } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
@@ -470,7 +471,11 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--udp <host:port>', 'UDP listen address (frames and fragments)')
     .option('--token-file <file>', 'bearer token required on /v1/ routes (file mode 0600)')
     .option('--workers <n>', 'threads checking signatures (libuv\'s pool; 0: the main thread)', integerArg('--workers', 0, 64), 0)
-    .option('--max-body <bytes>', 'largest HTTP body', integerArg('--max-body', 256, 64 * 1024 * 1024), 65536)
+    .option('--max-body <bytes>', 'largest HTTP body (the default fits a batch of 1,000 frames of up to 380 bytes in base64)', integerArg('--max-body', 256, 64 * 1024 * 1024), DEFAULT_MAX_BODY_BYTES)
+    .option('--max-connections <n>', 'open connections per listener, HTTP and TCP (default 256 HTTP, 1024 TCP)', integerArg('--max-connections', 1, 1_000_000))
+    .option('--headers-timeout <ms>', 'HTTP: request line and headers within this', integerArg('--headers-timeout', 100, 600_000), DEFAULT_HEADERS_TIMEOUT_MS)
+    .option('--body-timeout <ms>', 'HTTP: the whole request within this (default 30000); TCP: a frame once begun (default 10000)', integerArg('--body-timeout', 100, 600_000))
+    .option('--busy-timeout <ms>', 'how long a commit waits for another connection\'s write lock before writes answer 503', integerArg('--busy-timeout', 0, 60_000), DEFAULT_BUSY_TIMEOUT_MS)
     .option('--channels <file>', 'user channel registry (JSON)')
     .addOption(
       new Option('--synchronous <level>', 'SQLite durability: full (a 2xx survives a power cut) or normal (survives a crash of the gateway, not of the machine; no fsync per commit)')
@@ -478,7 +483,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
         .default('full'),
     )
     .option('--json', 'print the listening addresses as JSON')
-    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
+    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; maxConnections?: number; headersTimeout: number; bodyTimeout?: number; busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
       const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
       // Signal handlers go in before anything is announced: a supervisor that reads the
       // addresses may signal at once, and a signal during start-up must still close cleanly.
@@ -512,6 +517,10 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             tokenFile: opts.tokenFile,
             workers: opts.workers,
             maxBodyBytes: opts.maxBody,
+            maxConnections: opts.maxConnections,
+            headersTimeoutMs: opts.headersTimeout,
+            bodyTimeoutMs: opts.bodyTimeout,
+            busyTimeoutMs: opts.busyTimeout,
             channels: loadChannels(opts.channels),
             synchronous: opts.synchronous,
             log: (m) => io.err(m),

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseTimeArg } from './export.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
-import { NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
+import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
@@ -25,14 +25,20 @@ export interface HttpApiOptions {
   metrics: Metrics;
   /** Bearer token required on /v1/ routes when set. */
   token?: string | undefined;
-  /** Largest request body in bytes (default 65,536). */
+  /** Largest request body in bytes (default 524,288: a batch of 1,000 frames of up to 380 bytes in base64). */
   maxBodyBytes?: number;
+  /** The request line and headers must arrive within this, in ms (default 10,000). */
+  headersTimeoutMs?: number;
+  /** The whole request, body included, must arrive within this, in ms (default 30,000). */
+  requestTimeoutMs?: number;
+  /** Open connections at once (default 256); more are closed on arrival and counted `connection-limit`. */
+  maxConnections?: number;
   /** Most frames in one `{ "frames": [...] }` request (default 1,000). */
   maxBatch?: number;
   renderMetrics: () => string;
   log: (message: string) => void;
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
-  reassemble: (datagram: Uint8Array, key: string) => PushResult;
+  reassemble: (datagram: Uint8Array, key: string, origin: string) => PushResult;
 }
 
 class HttpError extends Error {
@@ -94,11 +100,28 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function parseJson(body: Buffer): unknown {
+/** Defaults of the HTTP listener (docs/integrators.md#limits). */
+export const DEFAULT_MAX_BODY_BYTES = 512 * 1024;
+export const DEFAULT_MAX_BATCH = 1000;
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 256;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * The body as JSON. The parser's own message quotes the input, which for a binary body (a
+ * ChirpStack integration left on Protobuf) is garbage echoed back: the error says where, never what.
+ */
+function parseJson(body: Buffer, chirpstack = false): unknown {
+  const text = body.toString('utf8');
   try {
-    return JSON.parse(body.toString('utf8'));
+    return JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'malformed-json', `malformed JSON: ${(error as Error).message}`);
+    const first = text.trimStart().charAt(0);
+    const binary = body.some((b) => b < 0x09 || (b > 0x0d && b < 0x20)) || text.includes('\ufffd');
+    if (chirpstack && binary) throw new HttpError(415, 'chirpstack-protobuf', "the body is not JSON but binary (ChirpStack's Protobuf encoding?): set the integration's encoding to JSON");
+    if (binary) throw new HttpError(400, 'malformed-json', `malformed JSON: the body of ${body.length} bytes is binary, not JSON text`);
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new HttpError(400, 'malformed-json', `malformed JSON${at === undefined ? '' : ` at byte ${at}`}${first === '{' || first === '[' ? '' : ': a JSON object was expected'}`);
   }
 }
 
@@ -122,13 +145,27 @@ function limitParam(value: string | null, max = 10_000): number {
   return n;
 }
 
-function publicResult(r: IngestResult): IngestResult {
+function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
   return r;
 }
 
+/** The answer for a frame refused unstored (docs/protocol.md#floods): a code, and `stored: false`. */
+interface RefusedFrame {
+  ok: false;
+  error: 'too-large' | 'malformed-cbor';
+  code: 'too-large' | 'malformed-cbor';
+  detail: string;
+  doc: string;
+  stored: false;
+}
+
+function refusedFrame(code: 'too-large' | 'malformed-cbor', detail: string): RefusedFrame {
+  return { ok: false, error: code, code, detail, doc: `docs/protocol.md#code-${code}`, stored: false };
+}
+
 export function createHttpApi(options: HttpApiOptions): Server {
-  const maxBody = options.maxBodyBytes ?? 65_536;
-  const maxBatch = options.maxBatch ?? 1000;
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const expected = options.token === undefined ? undefined : createHash('sha256').update(options.token).digest();
 
   const authorized = (req: IncomingMessage): boolean => {
@@ -146,9 +183,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
    * is busiest): their results in order once all are stored, or the first failure (the others are
    * stored all the same, as each frame stands alone).
    */
-  const ingestAll = (items: ReadonlyArray<{ frame: Uint8Array; deviceId?: string | undefined }>, source: string): Promise<IngestResult[]> =>
+  const ingestAll = (items: ReadonlyArray<{ frame: Uint8Array; deviceId?: string | undefined }>, source: string): Promise<Array<IngestResult | RefusedFrame>> =>
     new Promise((resolve, reject) => {
-      const results = new Array<IngestResult>(items.length);
+      const results = new Array<IngestResult | RefusedFrame>(items.length);
       let left = items.length;
       let settled = false;
       const fail = (error: unknown): void => {
@@ -158,12 +195,19 @@ export function createHttpApi(options: HttpApiOptions): Server {
       };
       if (left === 0) resolve(results);
       items.forEach((item, i) => {
-        const stored = (result: IngestResult): void => {
+        const stored = (result: IngestResult | RefusedFrame): void => {
           results[i] = result;
           if (--left === 0 && !settled) resolve(results);
         };
+        // A garbage or oversized frame of a batch is refused alone: the others are stored and
+        // answered, so the batch's answer stays 200 with that frame's refusal in its place.
+        const failed = (error: NotStoredError): void => {
+          if (!isRefusal(error.reason)) return fail(error);
+          options.metrics.countError(error.reason, 'http');
+          stored(refusedFrame(error.reason, error.message));
+        };
         try {
-          options.ingestor.submit(item.frame, { source, deviceId: item.deviceId }, fail, stored);
+          options.ingestor.submit(item.frame, { source, deviceId: item.deviceId }, failed, stored);
         } catch (error) {
           fail(error);
         }
@@ -176,6 +220,12 @@ export function createHttpApi(options: HttpApiOptions): Server {
 
     if (path === '/healthz') {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', 'use GET');
+      // From memory: a database locked by another connection must not hold this answer.
+      const writes = options.ingestor.writeState();
+      if (!writes.writable) {
+        send(res, 503, { ok: false, degraded: 'store-unavailable', since: new Date(writes.since).toISOString(), held: writes.held, detail: `writes are failing: ${writes.detail}` }, { 'retry-after': '1' });
+        return;
+      }
       try {
         options.store.db.prepare('SELECT 1').get();
       } catch (error) {
@@ -194,6 +244,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
     if (!authorized(req)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
 
     if (req.method === 'POST') {
+      // Writes are refused while another connection holds the lock: answer before reading the body.
+      const writes = options.ingestor.writeState();
+      if (!writes.writable) throw new NotStoredError(`database locked by another connection since ${new Date(writes.since).toISOString()}: ${writes.detail}`, 'store-unavailable');
       if (path === '/v1/frames') {
         const body = await readBody(req, maxBody);
         const type = mediaType(req);
@@ -231,7 +284,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const tts = path.endsWith('tts');
         const event = url.searchParams.get('event');
         const body = await readBody(req, maxBody);
-        const value = parseJson(body);
+        const value = parseJson(body, !tts);
         if (!tts && event !== null && event !== 'up') {
           send(res, 204, '');
           return;
@@ -245,7 +298,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
         let frame = parsed.frame;
         if ((frame[0]! & 0x80) === 0) {
           // A fragment (docs/protocol.md#fragments): the network server names the device.
-          const pushed = options.reassemble(frame, parsed.deviceId ?? peer);
+          const pushed = options.reassemble(frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer);
           options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
           if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
           if (pushed.kind !== 'frame') {
@@ -296,7 +349,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
   }
 
-  const server = createServer((req, res) => {
+  const server = createServer({ headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 500 }, (req, res) => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');
@@ -312,8 +365,15 @@ export function createHttpApi(options: HttpApiOptions): Server {
         if (error.status === 413) req.resume();
         return;
       }
+      if (error instanceof NotStoredError && isRefusal(error.reason)) {
+        // Garbage or an oversized frame: refused, not stored (docs/protocol.md#floods).
+        options.metrics.countError(error.reason, 'http');
+        send(res, error.reason === 'too-large' ? 413 : 400, refusedFrame(error.reason, error.message));
+        return;
+      }
       if (error instanceof NotStoredError) {
         options.metrics.countError(error.reason, 'http');
+        if (!req.complete) res.setHeader('connection', 'close'); // the body was not read
         send(res, 503, { error: error.reason, detail: error.message }, { 'retry-after': '1' });
         return;
       }
@@ -322,14 +382,25 @@ export function createHttpApi(options: HttpApiOptions): Server {
       send(res, 500, { error: 'internal', detail: 'internal error; see the gateway log' });
     });
   });
-  server.on('clientError', (error, socket) => {
-    options.metrics.countError('client-error', 'http');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  // Sockets already answered 400 / 408 here: a later error on one (its peer resetting it) is not counted again.
+  const answered = new WeakSet<object>();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (answered.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    answered.add(socket);
+    // Headers or body not received in time (a slow client): 408, counted apart from bad requests.
+    const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    options.metrics.countError(timeout ? 'request-timeout' : 'client-error', 'http');
+    if (socket.writable) socket.end(timeout ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  // Node checks these timeouts every connectionsCheckingInterval (default 30 s, so a slow client
+  // outlived its 10 s headers timeout by up to 30 s): checked twice a second here.
   server.keepAliveTimeout = 5_000;
+  server.maxConnections = options.maxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS;
+  server.on('drop', () => options.metrics.countError('connection-limit', 'http'));
   return server;
 }
 

@@ -4,18 +4,20 @@
  * peer address, hint and tag. There is no reply: UDP senders get no acknowledgement.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import type { Reassembler } from '@sceau/protocol';
+import type { GatewayReassembler } from './gateway-reassembly.js';
 import type { Ingestor, NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 
 export interface UdpIngestOptions {
   ingestor: Ingestor;
   metrics: Metrics;
-  reassembler: Reassembler;
+  reassembler: GatewayReassembler;
   /** Reassembly clock in ms (default Date.now). */
   clock?: () => number;
   log: (message: string) => void;
   ipv6?: boolean;
+  /** Longer datagrams are refused unread and counted `too-large` (default 2,051: a 2,048-byte frame's fragment with header and sender hint). */
+  maxDatagramBytes?: number;
 }
 
 export function createUdpIngest(options: UdpIngestOptions): Socket {
@@ -25,9 +27,15 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
     options.log(`udp: ${error.message}`);
   });
   const failed = (error: NotStoredError): void => options.metrics.countError(error.reason, 'udp');
+  const maxDatagram = options.maxDatagramBytes ?? 2051;
   socket.on('message', (message, rinfo) => {
+    if (message.length > maxDatagram) {
+      options.metrics.countError('too-large', 'udp');
+      return;
+    }
     const source = `udp:${rinfo.address}:${rinfo.port}`;
-    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), (options.clock ?? Date.now)(), source);
+    // Messages are keyed by address and port; the per-origin limit counts the address alone.
+    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), (options.clock ?? Date.now)(), source, rinfo.address);
     options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
     if (pushed.kind !== 'frame') {
       if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');

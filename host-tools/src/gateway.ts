@@ -7,11 +7,12 @@ import type { Server } from 'node:http';
 import type { Server as NetServer, AddressInfo } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { readFileSync, statSync } from 'node:fs';
-import { channels as builtInChannels, linkProfiles, Reassembler, type ChannelRegistry } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry } from '@sceau/protocol';
+import { GatewayReassembler } from './gateway-reassembly.js';
 import { createHttpApi } from './gateway-http.js';
 import { createTcpIngest } from './gateway-tcp.js';
 import { createUdpIngest } from './gateway-udp.js';
-import { Ingestor, type IngestOptions, type IngestResult } from './ingest.js';
+import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store.js';
 import { usageError } from './errors.js';
@@ -40,6 +41,24 @@ export interface GatewayOptions {
   maxInFlight?: number;
   /** Incomplete fragmented messages expire after this long (default 10 minutes). */
   reassemblyExpiryMs?: number;
+  /** Bytes held by incomplete fragmented messages, per reassembler (default 16 MiB; docs/protocol.md#floods). */
+  reassemblyMaxBytes?: number;
+  /** Incomplete messages per reassembler (default 10,000). */
+  reassemblyMaxPending?: number;
+  /** Incomplete messages one origin (IP address, network-server device) may hold (default 64). */
+  reassemblyMaxPerOrigin?: number;
+  /**
+   * How long a commit waits for another connection's write lock, in ms (default 100). Past it,
+   * writes are refused at once (503, `store-unavailable`) until a probe gets the lock: a locked
+   * database never holds the event loop for longer than this.
+   */
+  busyTimeoutMs?: number;
+  /** HTTP: the request line and headers must arrive within this, in ms (default 10,000). */
+  headersTimeoutMs?: number;
+  /** HTTP: the whole request, body included, within this; TCP: a frame once begun (default 30,000 HTTP, 10,000 TCP). */
+  bodyTimeoutMs?: number;
+  /** Open connections per listener, HTTP and TCP; beyond, new ones are closed at once and counted (default 256 HTTP, 1,024 TCP). */
+  maxConnections?: number;
   /**
    * The clock of reassembly, in ms (default `Date.now`). A simulator running on virtual time
    * passes its own, so fragment expiry follows virtual time and never mixes the two clocks.
@@ -79,6 +98,8 @@ export interface Gateway {
 }
 
 export const DEFAULT_HTTP_PORT = 8750;
+/** The gateway's busy timeout on its own database connection, ms (the CLI's read commands keep 5 s). */
+export const DEFAULT_BUSY_TIMEOUT_MS = 100;
 export const DEFAULT_TCP_PORT = 8751;
 export const DEFAULT_UDP_PORT = 8752;
 
@@ -153,24 +174,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const store = typeof options.db === 'string' ? Store.open(options.db, { synchronous: options.synchronous ?? 'full' }) : options.db;
   const metrics = new Metrics();
   const channels = options.channels ?? builtInChannels;
+  if (ownStore || options.busyTimeoutMs !== undefined) store.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
   const ingestor = new Ingestor(store, {
     channels,
     metrics,
+    storeUnframed: false,
     ...(options.maxFrameBytes === undefined ? {} : { maxFrameBytes: options.maxFrameBytes }),
     ...(options.batchMax === undefined ? {} : { batchMax: options.batchMax }),
     ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
     ...(options.workers === undefined ? {} : { workers: options.workers }),
   });
   const expiryMs = options.reassemblyExpiryMs ?? 600_000;
-  // Links that name the sender (LoRaWAN via a network server, TCP): fragments without hint.
-  const namedReassembler = new Reassembler({ senderHint: false, expiryMs });
-  // UDP and other links that do not: fragments carry the 2-byte sender hint.
-  const hintedReassembler = Reassembler.forProfile(linkProfiles.udp!, { expiryMs });
-  const renderMetrics = (): string => {
-    const a = namedReassembler.stats();
-    const b = hintedReassembler.stats();
-    return metrics.render({ reassemblyExpired: a.expired + b.expired, reassemblyPending: a.pending + b.pending });
+  const limits = {
+    expiryMs,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    ...(options.reassemblyMaxBytes === undefined ? {} : { maxBytes: options.reassemblyMaxBytes }),
+    ...(options.reassemblyMaxPending === undefined ? {} : { maxPending: options.reassemblyMaxPending }),
+    ...(options.reassemblyMaxPerOrigin === undefined ? {} : { maxPendingPerOrigin: options.reassemblyMaxPerOrigin }),
   };
+  // Links that name the sender (LoRaWAN via a network server, TCP): fragments without hint.
+  const namedReassembler = new GatewayReassembler({ ...limits, senderHint: false });
+  // UDP and other links that do not: fragments carry the 2-byte sender hint.
+  const hintedReassembler = new GatewayReassembler({ ...limits, senderHint: true });
+  const renderMetrics = (): string => metrics.render({ reassembly: [namedReassembler.stats(), hintedReassembler.stats()] });
   const clock = options.clock ?? Date.now;
   const expiryTimer = setInterval(() => {
     const now = clock();
@@ -208,18 +234,39 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
   try {
     if (options.http !== undefined && options.http !== false) {
-      http = createHttpApi({ store, ingestor, metrics, token, renderMetrics, log, reassemble: (d, key) => namedReassembler.push(d, clock(), key), ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }) });
+      http = createHttpApi({
+        store,
+        ingestor,
+        metrics,
+        token,
+        renderMetrics,
+        log,
+        reassemble: (d, key, origin) => namedReassembler.push(d, clock(), key, origin),
+        ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
+        ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      });
       const e = await listen(http, parseEndpoint(options.http, DEFAULT_HTTP_PORT, '--http'));
       const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
       addresses.http = { ...e, url: `http://${hostInUrl}:${e.port}` };
     }
     if (options.tcp !== undefined && options.tcp !== false) {
-      tcp = createTcpIngest({ ingestor, metrics, reassembler: namedReassembler, clock, log });
+      tcp = createTcpIngest({
+        ingestor,
+        metrics,
+        reassembler: namedReassembler,
+        clock,
+        log,
+        maxFrameBytes: limits.maxFrameBytes,
+        ...(options.bodyTimeoutMs === undefined ? {} : { frameTimeoutMs: options.bodyTimeoutMs }),
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+      });
       addresses.tcp = await listen(tcp, parseEndpoint(options.tcp, DEFAULT_TCP_PORT, '--tcp'));
     }
     if (options.udp !== undefined && options.udp !== false) {
       const endpoint = parseEndpoint(options.udp, DEFAULT_UDP_PORT, '--udp');
-      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, clock, log, ipv6: endpoint.host.includes(':') });
+      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, clock, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: limits.maxFrameBytes + 3 });
       addresses.udp = await bindUdp(udp, endpoint);
     }
   } catch (error) {
@@ -242,7 +289,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const pushed = reassembler.push(datagram, opts.nowMs ?? clock(), opts.deviceId ?? opts.source);
       metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
       if (pushed.kind !== 'frame') return pushed.kind === 'invalid' ? { kind: 'invalid', detail: pushed.detail } : { kind: pushed.kind };
-      return ingestor.ingest(pushed.frame, opts);
+      try {
+        return await ingestor.ingest(pushed.frame, opts);
+      } catch (error) {
+        // Garbage and oversized frames are refused, not stored (docs/protocol.md#floods).
+        if (!(error instanceof NotStoredError) || !isRefusal(error.reason)) throw error;
+        metrics.countError(error.reason, opts.source.split(':', 1)[0]!);
+        return { kind: 'invalid', detail: `${error.reason}: ${error.message}` };
+      }
     },
     drain: () => ingestor.drain(),
     renderMetrics,

@@ -3,9 +3,13 @@
  * `startGateway` in-process; integrators can embed the store, the parsers and the pipeline.
  */
 export type { Gateway, GatewayOptions, GatewayAddresses, Endpoint } from './gateway.js';
-export { startGateway, parseEndpoint, readTokenFile, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT } from './gateway.js';
-export type { IngestOptions, IngestResult, IngestorOptions } from './ingest.js';
-export { Ingestor, NotStoredError } from './ingest.js';
+export { startGateway, parseEndpoint, readTokenFile, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, DEFAULT_BUSY_TIMEOUT_MS } from './gateway.js';
+export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BATCH, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './gateway-http.js';
+export { DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_FRAME_TIMEOUT_MS } from './gateway-tcp.js';
+export type { GatewayReassemblerOptions, GatewayReassemblerStats, ReassemblyDropReason } from './gateway-reassembly.js';
+export { GatewayReassembler, REASSEMBLY_DROP_REASONS, DEFAULT_REASSEMBLY_MAX_BYTES, DEFAULT_REASSEMBLY_MAX_PENDING, DEFAULT_REASSEMBLY_MAX_PER_ORIGIN } from './gateway-reassembly.js';
+export type { IngestOptions, IngestResult, IngestorOptions, NotStoredReason } from './ingest.js';
+export { Ingestor, NotStoredError, isRefusal, isLockError } from './ingest.js';
 export type { WriteDone, SyncFile } from './store-writer.js';
 export { StoreWriter, syncFileData } from './store-writer.js';
 export type { FrameColumns } from './frame-batch.js';

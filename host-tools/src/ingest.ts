@@ -54,11 +54,24 @@ export interface IngestResult extends FrameOutcome {
   source: string;
 }
 
+/**
+ * Why a frame was not stored: `overloaded`, `store-failed`, `store-unavailable` (the database is
+ * locked by another connection: writes are refused until a probe succeeds) and `closed` are
+ * worth a retry (HTTP 503); `too-large` and `malformed-cbor` are input the gateway refuses to
+ * store at all (docs/protocol.md#floods): no retry helps.
+ */
+export type NotStoredReason = 'overloaded' | 'store-failed' | 'store-unavailable' | 'closed' | 'too-large' | 'malformed-cbor';
+
+/** Reasons that are the input's fault, not the gateway's: a retry gets the same answer. */
+export function isRefusal(reason: NotStoredReason): reason is 'too-large' | 'malformed-cbor' {
+  return reason === 'too-large' || reason === 'malformed-cbor';
+}
+
 /** Thrown (rejected) when a frame could not be stored: the caller must not acknowledge it. */
 export class NotStoredError extends Error {
   constructor(
     message: string,
-    readonly reason: 'overloaded' | 'store-failed' | 'closed',
+    readonly reason: NotStoredReason,
   ) {
     super(message);
     this.name = 'NotStoredError';
@@ -68,6 +81,26 @@ export class NotStoredError extends Error {
 export interface IngestorOptions {
   channels?: ChannelRegistry;
   maxFrameBytes?: number;
+  /**
+   * Store frames that are not even one CBOR item (`malformed-cbor`) or over `maxFrameBytes`
+   * (`too-large`), as the CLI's `frame verify --db` does (default true). The gateway passes
+   * false: unauthenticated garbage then costs no storage, it is refused with its code
+   * (docs/protocol.md#floods). Well-formed frames are stored whatever their outcome.
+   */
+  storeUnframed?: boolean;
+  /**
+   * While another connection holds the database's write lock (a commit failed with SQLITE_BUSY),
+   * new frames are refused at once (`store-unavailable`) rather than each commit waiting out the
+   * busy timeout on this thread; a probe that does not wait (`BEGIN IMMEDIATE` with a zero busy
+   * timeout) runs this often, in ms, and reopens writes when it gets the lock (default 250).
+   */
+  lockProbeMs?: number;
+  /**
+   * Frames nobody awaits an answer for (UDP, TCP) held while writes are refused, then stored in
+   * arrival order once they resume (default 10,000: at most 20 MB of frames); beyond, refused
+   * and counted `store-unavailable`. Frames with a caller (HTTP) are answered 503 instead.
+   */
+  maxHeld?: number;
   /** Queued frames beyond which a commit starts at once rather than after the event-loop turn (default 512). */
   batchMax?: number;
   /** Frames received and not yet stored beyond which new ones are refused (default 20,000). */
@@ -101,11 +134,18 @@ interface Pending {
   code?: 'ok' | VerificationCode;
 }
 
+/** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
+export function isLockError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 export class Ingestor {
   readonly metrics: Metrics;
   private readonly store: Store;
   private readonly channels: ChannelRegistry;
   private readonly maxFrameBytes: number;
+  private readonly storeUnframed: boolean;
   private readonly batchMax: number;
   private readonly maxInFlight: number;
   /** Verified frames waiting for the next transaction, and the same frames in columns. */
@@ -132,6 +172,13 @@ export class Ingestor {
   private commitGapMs = 0;
   private readonly maxCommitDelayMs: number;
   private closed = false;
+  /** Set while writes are refused because another connection holds the write lock. */
+  private unavailable: { since: number; detail: string } | undefined;
+  private probeTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly lockProbeMs: number;
+  private readonly maxHeld: number;
+  /** Unanswered frames held while writes are refused, in arrival order (receive time kept). */
+  private held: Array<{ frame: Uint8Array; options: IngestOptions; failed: (error: NotStoredError) => void }> = [];
   private idleWaiters: Array<() => void> = [];
   /** Signature checks handed to the thread pool at once (0: inline). */
   private readonly maxChecks: number;
@@ -146,6 +193,9 @@ export class Ingestor {
     this.store = store;
     this.channels = options.channels ?? builtInChannels;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.storeUnframed = options.storeUnframed ?? true;
+    this.lockProbeMs = options.lockProbeMs ?? 250;
+    this.maxHeld = options.maxHeld ?? 10_000;
     this.batchMax = options.batchMax ?? 512;
     this.maxInFlight = options.maxInFlight ?? 20_000;
     this.metrics = options.metrics ?? new Metrics();
@@ -168,6 +218,11 @@ export class Ingestor {
   submit(frame: Uint8Array, options: IngestOptions, failed: (error: NotStoredError) => void, stored?: (result: IngestResult) => void): void {
     if (this.closed) {
       failed(new NotStoredError('the gateway is closing', 'closed'));
+      return;
+    }
+    if (this.unavailable !== undefined) {
+      if (stored === undefined && this.hold(frame, options.receivedAt === undefined ? { ...options, receivedAt: Date.now() } : options, failed)) return;
+      failed(new NotStoredError(`database locked by another connection since ${new Date(this.unavailable.since).toISOString()}: ${this.unavailable.detail}`, 'store-unavailable'));
       return;
     }
     if (this.metrics.inFlight >= this.maxInFlight) {
@@ -238,6 +293,11 @@ export class Ingestor {
 
   /** Applies the replay window (in arrival order on this thread) and queues the frame for storage. */
   private afterVerify(p: Pending, verified: VerifyResult): void {
+    if (!verified.ok && !this.storeUnframed && isRefusal(verified.code as NotStoredReason)) {
+      this.fail(p, new NotStoredError(verified.detail, verified.code as 'too-large' | 'malformed-cbor'));
+      this.notifyIdle();
+      return;
+    }
     let result = verified;
     if (result.ok) {
       const window = this.store.replay.get(result.kid);
@@ -331,7 +391,10 @@ export class Ingestor {
       (error, ids) => {
         this.committing = false;
         this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * COMMIT_GAP_FACTOR);
-        if (error === undefined) this.committed(batch, ids);
+        if (error === undefined) {
+          this.committed(batch, ids);
+          if (this.unavailable !== undefined) this.resumeWrites(); // a commit went through: so will the next
+        }
         else this.failed(batch, error);
         this.scheduleCommit();
         this.notifyIdle();
@@ -382,13 +445,48 @@ export class Ingestor {
    */
   private failed(batch: Pending[], error: Error): void {
     this.metrics.storeFailures++;
+    const locked = isLockError(error);
+    if (locked) this.refuseWrites(error.message);
     const failing = batch.concat(this.queue);
     this.queue = [];
     this.answerable = 0;
     this.batch = new FrameBatch();
     this.windows = new Map();
     this.store.replay.forget();
-    for (const p of failing) this.fail(p, new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+    for (const p of failing) {
+      // Locked by another connection: frames nobody awaits are held and verified again later.
+      if (locked && p.resolve === undefined) {
+        this.metrics.inFlight--;
+        if (!this.hold(p.frame, { ...p.options, receivedAt: p.receivedAt }, p.reject)) p.reject(new NotStoredError(`database locked by another connection, and ${this.maxHeld} frames already held: ${error.message}`, 'store-unavailable'));
+        continue;
+      }
+      this.fail(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+    }
+  }
+
+  /** Holds an unanswered frame while writes are refused; false when the hold is full. */
+  private hold(frame: Uint8Array, options: IngestOptions, failed: (error: NotStoredError) => void): boolean {
+    if (this.held.length >= this.maxHeld || this.closed) return false;
+    this.held.push({ frame, options, failed });
+    this.metrics.held = this.held.length;
+    return true;
+  }
+
+  /** Writes go through again: the probe stops, and the frames held are submitted in arrival order. */
+  private resumeWrites(): void {
+    this.unavailable = undefined;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    const held = this.held;
+    this.held = [];
+    this.metrics.held = 0;
+    for (const h of held) {
+      try {
+        this.submit(h.frame, h.options, h.failed);
+      } catch (error) {
+        h.failed(new NotStoredError(`internal: ${(error as Error).message}`, 'store-failed'));
+      }
+    }
   }
 
   private fail(p: Pending, error: NotStoredError): void {
@@ -397,7 +495,7 @@ export class Ingestor {
   }
 
   private notifyIdle(): void {
-    if (this.metrics.inFlight > 0) return;
+    if (this.metrics.inFlight > 0 || this.held.length > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
@@ -405,13 +503,58 @@ export class Ingestor {
 
   /** Resolves once every frame received so far is stored (or failed). */
   drain(): Promise<void> {
-    if (this.metrics.inFlight === 0) return Promise.resolve();
+    // Frames held while the database is locked count: drain waits for the lock's release (close does not).
+    if (this.metrics.inFlight === 0 && this.held.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Whether writes go through: `{ writable: false }` while another connection holds the write
+   * lock (since when, and SQLite's message). Answers from memory: never touches the database.
+   */
+  writeState(): { writable: true } | { writable: false; since: number; detail: string; held: number } {
+    return this.unavailable === undefined ? { writable: true } : { writable: false, ...this.unavailable, held: this.held.length };
+  }
+
+  /** Refuses new frames until a probe gets the write lock. */
+  private refuseWrites(detail: string): void {
+    if (this.unavailable === undefined) this.unavailable = { since: Date.now(), detail };
+    if (this.probeTimer !== undefined || this.closed) return;
+    this.probeTimer = setInterval(() => {
+      if (this.unavailable === undefined || this.committing || this.probeWrite()) this.resumeWrites();
+    }, this.lockProbeMs); // not unref'd: frames may be held until it finds the lock free
+  }
+
+  /** Takes and releases the write lock without waiting for it: true when it was free. */
+  private probeWrite(): boolean {
+    const db = this.store.db;
+    if (!db.open) return true;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return true;
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: (error as Error).message };
+      return false;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
   }
 
   /** Refuses new frames and stores those in flight. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.probeTimer !== undefined) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+    // Still locked at close: the frames held cannot be stored (counted by their transports).
+    const held = this.held;
+    this.held = [];
+    this.metrics.held = 0;
+    for (const h of held) h.failed(new NotStoredError('the gateway closed while the database was locked by another connection', 'closed'));
+    this.notifyIdle();
     await this.drain();
   }
 }

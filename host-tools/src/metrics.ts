@@ -1,5 +1,6 @@
 /** Gateway counters and a latency histogram, rendered in the Prometheus text format (0.0.4). */
 import { VERIFICATION_CODES } from '@sceau/protocol';
+import { REASSEMBLY_DROP_REASONS, type GatewayReassemblerStats } from './gateway-reassembly.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -19,6 +20,8 @@ export class Metrics {
   storeBatches = 0;
   storeFailures = 0;
   inFlight = 0;
+  /** Unanswered frames (UDP, TCP) held while another connection holds the database's write lock. */
+  held = 0;
   private readonly started = Date.now();
 
   countFrame(outcome: string, transport: string): void {
@@ -48,7 +51,9 @@ export class Metrics {
     return n;
   }
 
-  render(extra: { reassemblyExpired?: number; reassemblyPending?: number } = {}): string {
+  render(extra: { reassembly?: readonly GatewayReassemblerStats[] } = {}): string {
+    const reassembly = extra.reassembly ?? [];
+    const dropped = (reason: (typeof REASSEMBLY_DROP_REASONS)[number]): number => reassembly.reduce((n, r) => n + r.dropped[reason], 0);
     const lines: string[] = [];
     lines.push('# HELP sceau_frames_total Frames stored by the gateway, by verification outcome and transport.');
     lines.push('# TYPE sceau_frames_total counter');
@@ -70,12 +75,18 @@ export class Metrics {
     lines.push('# HELP sceau_fragments_total Datagrams seen by the reassemblers, by kind.');
     lines.push('# TYPE sceau_fragments_total counter');
     for (const [kind, value] of this.fragments) lines.push(`sceau_fragments_total{kind="${escapeLabel(kind)}"} ${value}`);
-    lines.push('# HELP sceau_reassembly_expired_total Incomplete fragmented messages given up.');
+    lines.push('# HELP sceau_reassembly_expired_total Incomplete fragmented messages given up after the expiry time.');
     lines.push('# TYPE sceau_reassembly_expired_total counter');
-    lines.push(`sceau_reassembly_expired_total ${extra.reassemblyExpired ?? 0}`);
+    lines.push(`sceau_reassembly_expired_total ${dropped('expired')}`);
+    lines.push('# HELP sceau_reassembly_dropped_total Fragments refused and incomplete messages given up, by reason (docs/protocol.md#floods).');
+    lines.push('# TYPE sceau_reassembly_dropped_total counter');
+    for (const reason of REASSEMBLY_DROP_REASONS) lines.push(`sceau_reassembly_dropped_total{reason="${reason}"} ${dropped(reason)}`);
     lines.push('# HELP sceau_reassembly_pending Incomplete fragmented messages held now.');
     lines.push('# TYPE sceau_reassembly_pending gauge');
-    lines.push(`sceau_reassembly_pending ${extra.reassemblyPending ?? 0}`);
+    lines.push(`sceau_reassembly_pending ${reassembly.reduce((n, r) => n + r.pending, 0)}`);
+    lines.push('# HELP sceau_reassembly_bytes Bytes of fragments held by incomplete messages now.');
+    lines.push('# TYPE sceau_reassembly_bytes gauge');
+    lines.push(`sceau_reassembly_bytes ${reassembly.reduce((n, r) => n + r.bytes, 0)}`);
     lines.push('# HELP sceau_ingest_latency_seconds Time from receipt of a frame to its durable storage.');
     lines.push('# TYPE sceau_ingest_latency_seconds histogram');
     LATENCY_BUCKETS.forEach((le, i) => lines.push(`sceau_ingest_latency_seconds_bucket{le="${le}"} ${this.buckets[i]}`));
@@ -91,6 +102,12 @@ export class Metrics {
     lines.push('# HELP sceau_ingest_in_flight Frames received and not yet stored.');
     lines.push('# TYPE sceau_ingest_in_flight gauge');
     lines.push(`sceau_ingest_in_flight ${this.inFlight}`);
+    lines.push('# HELP sceau_ingest_held UDP and TCP frames held while another connection holds the database write lock (stored once it is released).');
+    lines.push('# TYPE sceau_ingest_held gauge');
+    lines.push(`sceau_ingest_held ${this.held}`);
+    lines.push('# HELP process_resident_memory_bytes Resident memory of the gateway process (RSS), in bytes.');
+    lines.push('# TYPE process_resident_memory_bytes gauge');
+    lines.push(`process_resident_memory_bytes ${process.memoryUsage.rss()}`);
     lines.push('# HELP sceau_uptime_seconds Seconds since the gateway started.');
     lines.push('# TYPE sceau_uptime_seconds gauge');
     lines.push(`sceau_uptime_seconds ${(Date.now() - this.started) / 1000}`);

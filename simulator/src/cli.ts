@@ -51,7 +51,7 @@ Output:
   -h, --help
 
 Exit status: 0 pass; 1 an attack or duplicate was accepted, a delivered genuine frame was
-rejected or a link rule was broken; 2 usage; 3 gateway or file I/O; 4 internal error.`;
+rejected, a link rule was broken or records were left unsent; 2 usage; 3 gateway or file I/O; 4 internal error.`;
 
 const OPTIONS = {
   devices: { type: 'string' },

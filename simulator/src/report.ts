@@ -14,7 +14,7 @@ export function formatSummary(r: RunResult): string {
     `  records sealed       ${s.recordsSealed}`,
     `  datagrams            ${s.datagrams} (${s.bytesOnAir} bytes, ${(s.airtimeMs / 1000).toFixed(1)} s on air)`,
     `  duty-cycle violations ${s.dutyCycleViolations}`,
-    `  delivered            ${s.delivered}`,
+    `  delivered            ${s.delivered}${s.verified === null ? ' sent whole to the gateway; whether it stored them is not observable over UDP (count them in its database or /metrics)' : ''}`,
     `  verified             ${s.verified === null ? 'not observable over UDP' : s.verified}`,
     `  rejected             ${rejected}`,
     `  lost                 ${s.lost.total}${lost ? ` (${lost})` : ''}`,
@@ -52,6 +52,7 @@ export function formatJunit(r: RunResult): string {
     },
     { name: 'no attack accepted', ...(s.falseAccepts > 0 ? { failure: `${s.falseAccepts} attack or duplicate frames accepted` } : {}), out: JSON.stringify(r.attacks) },
     { name: 'every attack detected', ...(s.verified !== null && noVerdict > 0 ? { failure: `${noVerdict} attacks got no verdict` } : {}) },
+    { name: 'every record sent before the drain time ended', ...(s.lost.unsent > 0 ? { failure: `${s.lost.unsent} records still queued: lengthen --drain or send less` } : {}) },
     { name: 'no delivered genuine frame rejected', ...(genuine > 0 ? { failure: `${genuine} rejected: ${JSON.stringify(r.genuineRejected)}` } : {}) },
     ...r.groups.map((g) => ({ name: `group ${g.name}: ${g.recordsSealed} records, ${g.delivered} delivered, ${g.lost} lost (explained)`, out: JSON.stringify(g) })),
   ];

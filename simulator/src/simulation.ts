@@ -482,6 +482,8 @@ export class Simulation {
     if (genuine > 0) failures.push(`${genuine} delivered genuine frames were rejected: ${JSON.stringify(this.genuineRejected)}`);
     const undetected = s.attacksInjected - s.attacksDetected - s.falseAccepts;
     if (this.sink.observable && undetected > 0) failures.push(`${undetected} injected attacks got no verdict from the gateway`);
+    // Records still queued at the end were never sent, so never tested: a run with any does not pass.
+    if (s.lost.unsent > 0) failures.push(`${s.lost.unsent} records were never sent (still queued when the drain time ended): lengthen --drain, or send less (a longer --interval, fewer sensors, a faster link)`);
     if (s.delivered + s.lost.total !== s.recordsSealed) failures.push(`internal: ${s.recordsSealed} records sealed but ${s.delivered} delivered + ${s.lost.total} lost`);
     return {
       summary: { ...s, airtimeMs: Math.round(s.airtimeMs * 1000) / 1000, rejected: { ...s.rejected }, lost: { ...s.lost } },
@@ -800,6 +802,9 @@ export class Simulation {
       this.s.duplicatesSuppressed++;
       return;
     }
+    // Sent over a link that gives no answer (UDP): the simulator cannot know whether the gateway
+    // stored it, so it is neither verified nor lost (the shadow reassembler's verdict stands).
+    if (out.kind === 'unknown') return;
     if (out.kind !== 'accepted' && out.kind !== 'rejected') {
       if (role === 'first' && a.track !== null) {
         // The shadow reassembler rebuilt the frame, the gateway did not (its reassembly expired
