@@ -60,27 +60,31 @@ describe('a store of schema version 1', () => {
     db.close();
   });
 
-  it('is migrated to version 2 when opened for writing: same readings, same order, same frames', () => {
+  it('is migrated (through version 2 to 3) when opened for writing: same readings, same order, same frames', () => {
     const file = join(dir, 'migrate.db');
     versionOneDatabase(file);
     const store = Store.open(file);
     try {
-      expect(store.schemaVersion).toBe(2);
+      expect(store.schemaVersion).toBe(3);
       expect(store.queryReadings()).toEqual(expected);
       expect(store.queryFrames().map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
-        { type: 'table', name: 'devices' },
+        { type: 'view', name: 'devices' },
         { type: 'table', name: 'frames' },
         { type: 'index', name: 'frames_by_kid' },
         { type: 'table', name: 'meta' },
         { type: 'view', name: 'readings' },
+        { type: 'table', name: 'registry_devices' },
+        { type: 'table', name: 'registry_keys' },
+        { type: 'index', name: 'registry_keys_by_device' },
+        { type: 'index', name: 'registry_one_registered_key' },
         { type: 'table', name: 'replay_windows' },
       ]);
       const stored = store.db.prepare('SELECT id, readings FROM frames ORDER BY id').all() as Array<{ id: number; readings: string | null }>;
       expect(stored[1]!.readings).toBeNull();
       expect(JSON.parse(stored[0]!.readings!)).toEqual([[1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000], [5, 'battery', 3.3, 'V', 3300, 30, 1699999970]]);
-      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '2' });
+      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
       // The replay window survived, and new frames are stored in the new form.
       expect(store.replay.get('00112233445566aa').highestAccepted).toBe(2);
       store.writeBatch(FrameBatch.of([{ raw: Uint8Array.of(9), receivedAt: 1700000003000, source: 'test', outcome: 'ok', kid: '00112233445566aa', counter: 3, readings: [{ channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }] }]));
