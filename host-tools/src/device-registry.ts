@@ -12,7 +12,7 @@
  * code.
  */
 import type Database from 'better-sqlite3';
-import { equalBytes, kidOf, SMALL_ORDER_ENCODINGS, toHex, type Bytes } from '@sceau/protocol';
+import { equalBytes, kidOf, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
 import { EXIT, SceauError, type ExitCode } from './errors.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
@@ -33,6 +33,12 @@ export const REGISTRY_CODES = [
   'symlink-refused',
 ] as const;
 export type RegistryCode = (typeof REGISTRY_CODES)[number];
+
+/**
+ * The outcomes a stored frame can have, which frame queries accept: `ok` and the protocol's
+ * verification codes. A code the gateway comes to store besides these is added here.
+ */
+export const STORED_OUTCOMES: ReadonlySet<string> = new Set(['ok', ...VERIFICATION_CODES]);
 
 /** A field that differs between a registration and the registry. */
 export interface Difference {
@@ -325,6 +331,31 @@ export class DeviceRegistry {
       const floor = this.stmt.highest.get(kid);
       if (floor !== undefined) registration.counterFloor = floor.highest;
       return registration;
+    });
+  }
+
+  /**
+   * Registers many keys in one transaction: all of them, or none when any is refused (the
+   * refusal lists every entry refused, with where it was read).
+   */
+  registerMany(entries: ReadonlyArray<{ where: string; publicKey: Bytes; name?: string | undefined; devEui?: string | undefined }>, options: { update?: boolean | undefined } = {}): Array<Registration & { where: string }> {
+    return this.write(() => {
+      const results: Array<Registration & { where: string }> = [];
+      const refused: Array<{ where: string; error: RegistryError }> = [];
+      for (const e of entries) {
+        try {
+          results.push({ where: e.where, ...this.register(e.publicKey, { name: e.name, devEui: e.devEui, update: options.update }) });
+        } catch (error) {
+          if (!(error instanceof RegistryError)) throw error;
+          refused.push({ where: e.where, error });
+        }
+      }
+      if (refused.length > 0) {
+        const listed = refused.slice(0, 10).map((r) => `${r.where}: ${r.error.message}`).join('; ');
+        const exit = refused.some((r) => r.error.exitCode === EXIT.io) ? EXIT.io : EXIT.usage;
+        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, exit);
+      }
+      return results;
     });
   }
 
