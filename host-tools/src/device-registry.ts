@@ -206,8 +206,8 @@ export class DeviceRegistry {
 
   constructor(
     private readonly db: Database.Database,
-    /** Called after every change (drops the keyring's cache). */
-    private readonly changed: () => void,
+    /** Called after every change (drops the keyring's cache, and the cached windows of deleted keys). */
+    private readonly changed: (deletedKids: readonly string[]) => void,
   ) {
     this.stmt = {
       keyByKid: db.prepare<[string], KeyRow>(`SELECT ${KEY_COLUMNS} FROM ${KEY_FROM} WHERE k.kid = ?`),
@@ -405,8 +405,14 @@ export class DeviceRegistry {
     return this.write(() => {
       const record = this.show(ref);
       const { deviceId } = this.resolve(ref);
+      // The floor: every counter up to the highest accepted is refused from now on, including
+      // those the sliding window would still have taken (ReplayWindow.fromFloor).
+      const floor = this.db.prepare("UPDATE replay_windows SET bitmap = 'ffffffffffffffff', updated_at = ? WHERE kid = ? AND highest > 0");
+      const now = Date.now();
+      for (const key of record.keys) floor.run(now, key.kid);
       this.db.prepare('DELETE FROM registry_keys WHERE device_id = ?').run(deviceId);
       this.db.prepare('DELETE FROM registry_devices WHERE id = ?').run(deviceId);
+      this.deletedKids = record.keys.map((k) => k.kid);
       return record;
     });
   }
@@ -439,9 +445,13 @@ export class DeviceRegistry {
     try {
       return this.db.transaction(fn)();
     } finally {
-      this.changed();
+      const deleted = this.deletedKids;
+      this.deletedKids = [];
+      this.changed(deleted);
     }
   }
+
+  private deletedKids: string[] = [];
 
   // --- Internals ----------------------------------------------------------------------------
 

@@ -208,7 +208,10 @@ export class Store implements Keyring {
     this.schemaVersion = schemaVersion;
     this.renamedByMigration = renamed;
     this.replay = new SqliteReplayWindows(db);
-    this.registry = new DeviceRegistry(db, () => this.keyCache.clear());
+    this.registry = new DeviceRegistry(db, (deleted) => {
+      this.keyCache.clear();
+      if (deleted.length > 0) this.replay.forget(deleted);
+    });
     this.stmt = {
       keyByKid: db.prepare<[string], { public_key: Buffer; state: string }>('SELECT public_key, state FROM registry_keys WHERE kid = ?'),
       // A DevEUI names a device: its registered key, or after a revocation its latest key.
