@@ -13,7 +13,7 @@
  */
 import type Database from 'better-sqlite3';
 import { equalBytes, kidOf, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
-import { EXIT, SceauError, type ExitCode } from './errors.js';
+import { EXIT, ioError, SceauError, type ExitCode } from './errors.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
 export const REGISTRY_CODES = [
@@ -440,10 +440,19 @@ export class DeviceRegistry {
     });
   }
 
-  /** Runs `fn` in a transaction (a savepoint inside another) and tells the keyring. */
+  /**
+   * Runs `fn` in a transaction (a savepoint inside another) and tells the keyring. IMMEDIATE:
+   * the write lock is taken before `fn` reads, so two processes registering the same name at
+   * once cannot both find it free. A database that stays locked past the busy timeout is an
+   * I/O error (exit 3).
+   */
   write<T>(fn: () => T): T {
     try {
-      return this.db.transaction(fn)();
+      return this.db.transaction(fn).immediate();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('SQLITE_')) throw ioError(`registry: ${(error as Error).message} (${code})`);
+      throw error;
     } finally {
       const deleted = this.deletedKids;
       this.deletedKids = [];
