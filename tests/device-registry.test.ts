@@ -3,6 +3,7 @@
 // follows rotations, revocations and deletions.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import * as noble from '@noble/ed25519';
 import { getPublicKey, kidOf, sealRecord, SMALL_ORDER_ENCODINGS, fromHex, toHex, verifyFrame } from '@sceau/protocol';
 import { checkRegistrationKey, EXIT, RegistryError, Store } from '@sceau/host-tools';
 
@@ -14,6 +15,30 @@ describe('checkRegistrationKey', () => {
       expect(() => checkRegistrationKey(fromHex(hex))).toThrow(RegistryError);
     }
     expect(() => checkRegistrationKey(new Uint8Array(31))).toThrow(/non-canonical-public-key/);
+  });
+
+  it('accepts exactly the encodings that @noble/ed25519 decodes strictly and that are not of small order (property, pinned seed)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        let decodes = true;
+        try {
+          noble.Point.fromBytes(bytes, false);
+        } catch {
+          decodes = false;
+        }
+        const expected = decodes && !SMALL_ORDER_ENCODINGS.includes(toHex(bytes));
+        let accepted = true;
+        try {
+          checkRegistrationKey(bytes);
+        } catch {
+          accepted = false;
+        }
+        expect(accepted).toBe(expected);
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+    // y = 2 is not on the curve.
+    expect(() => checkRegistrationKey(fromHex('0200000000000000000000000000000000000000000000000000000000000000'))).toThrow(/off-curve-public-key/);
   });
 
   it('accepts every key made from a seed (property, pinned seed)', () => {

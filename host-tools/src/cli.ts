@@ -333,7 +333,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
           const ms = Number(process.hrtime.bigint() - started) / 1e6;
           for (const r of results) io.out(opts.json ? JSON.stringify({ ...r.device, result: r.result, ...(r.counterFloor === undefined ? {} : { counterFloor: r.counterFloor }) }) : `${r.result.padEnd(9)} ${deviceLine(r.device)}`);
           const count = (what: string): number => results.filter((r) => r.result === what).length;
-          io.err(`${results.length} keys in one transaction (${ms.toFixed(1)} ms): ${count('created')} created, ${count('unchanged')} unchanged, ${count('updated')} updated`);
+          io.err(`${results.length} keys checked and registered in one transaction (${ms.toFixed(1)} ms): ${count('created')} created, ${count('unchanged')} unchanged, ${count('updated')} updated`);
         } finally {
           store.close();
         }
