@@ -86,7 +86,8 @@ describe('UDP ingest', () => {
 
   it('the in-process datagram API reassembles too (the simulator\'s in-process gateway)', async () => {
     const big = sealRecord(record(200, 10), seed, { kid: false });
-    gw.store.addDevice(getPublicKey(seed), { devEui: '70b3d57ed0000001' });
+    // The key is registered without a DevEUI: giving it one is an update (docs/integrators.md).
+    gw.store.addDevice(getPublicKey(seed), { devEui: '70b3d57ed0000001', update: true });
     const parts = fragment(big, linkProfiles['lorawan-eu868-dr0']!);
     const answers = [];
     for (const p of parts) answers.push(await gw.ingestDatagram(p, { source: 'sim', deviceId: 'deveui:70b3d57ed0000001' }));

@@ -1,12 +1,19 @@
 // The store's schema version 2 keeps each frame's readings in its row (JSON) behind a `readings`
-// view. A version-1 database (a `readings` table) is read as it is when opened read-only, and
+// view; version 3 splits the registry into devices with unique names and their keys. A version-1 database (a `readings` table) is read as it is when opened read-only, and
 // migrated in one transaction when opened for writing, with the same readings in the same order.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fromHex, getPublicKey, kidOf, toHex } from '@sceau/protocol';
 import { EXIT, FrameBatch, Store } from '@sceau/host-tools';
+
+const bin = join(dirname(createRequire(import.meta.url).resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
+const sceau = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+const kidOfHex = (publicKey: string): string => toHex(kidOf(fromHex(publicKey)));
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-migrate-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,27 +67,31 @@ describe('a store of schema version 1', () => {
     db.close();
   });
 
-  it('is migrated to version 2 when opened for writing: same readings, same order, same frames', () => {
+  it('is migrated (through version 2 to 3) when opened for writing: same readings, same order, same frames', () => {
     const file = join(dir, 'migrate.db');
     versionOneDatabase(file);
     const store = Store.open(file);
     try {
-      expect(store.schemaVersion).toBe(2);
+      expect(store.schemaVersion).toBe(3);
       expect(store.queryReadings()).toEqual(expected);
       expect(store.queryFrames().map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
-        { type: 'table', name: 'devices' },
+        { type: 'view', name: 'devices' },
         { type: 'table', name: 'frames' },
         { type: 'index', name: 'frames_by_kid' },
         { type: 'table', name: 'meta' },
         { type: 'view', name: 'readings' },
+        { type: 'table', name: 'registry_devices' },
+        { type: 'table', name: 'registry_keys' },
+        { type: 'index', name: 'registry_keys_by_device' },
+        { type: 'index', name: 'registry_one_registered_key' },
         { type: 'table', name: 'replay_windows' },
       ]);
       const stored = store.db.prepare('SELECT id, readings FROM frames ORDER BY id').all() as Array<{ id: number; readings: string | null }>;
       expect(stored[1]!.readings).toBeNull();
       expect(JSON.parse(stored[0]!.readings!)).toEqual([[1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000], [5, 'battery', 3.3, 'V', 3300, 30, 1699999970]]);
-      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '2' });
+      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
       // The replay window survived, and new frames are stored in the new form.
       expect(store.replay.get('00112233445566aa').highestAccepted).toBe(2);
       store.writeBatch(FrameBatch.of([{ raw: Uint8Array.of(9), receivedAt: 1700000003000, source: 'test', outcome: 'ok', kid: '00112233445566aa', counter: 3, readings: [{ channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }] }]));
@@ -108,5 +119,97 @@ describe('a store of schema version 1', () => {
     db.close();
     expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'SceauError', exitCode: EXIT.io, message: expect.stringMatching(/schema version 7/) }));
     expect(() => Store.open(file, { readonly: true })).toThrow(/schema version 7/);
+  });
+});
+
+/**
+ * A database as sceau's schema version 2 wrote it, with what version 2 let in: two devices
+ * named `pump`, a device named like a kid, a revoked key with a DevEUI, and an accepted frame.
+ */
+function versionTwoDatabase(file: string, keys: { a: string; b: string; c: string; d: string }): void {
+  const db = new Database(file);
+  db.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema_version', '2');
+    CREATE TABLE devices (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT, dev_eui TEXT UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE TABLE frames (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, kid TEXT, counter INTEGER, detail TEXT, raw BLOB NOT NULL, readings TEXT);
+    CREATE UNIQUE INDEX frames_by_kid ON frames (kid, counter, (CASE WHEN outcome = 'ok' THEN 0 ELSE id END));
+    CREATE TABLE replay_windows (kid TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL, updated_at INTEGER NOT NULL);
+  `);
+  const add = db.prepare('INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?)');
+  add.run(kidOfHex(keys.a), Buffer.from(keys.a, 'hex'), 'pump', null, 0, 1700000000000, null);
+  add.run(kidOfHex(keys.b), Buffer.from(keys.b, 'hex'), 'pump', '70b3d57ed0000002', 1, 1700000001000, 1700000005000);
+  add.run(kidOfHex(keys.c), Buffer.from(keys.c, 'hex'), '0011223344556677', null, 0, 1700000002000, null);
+  add.run(kidOfHex(keys.d), Buffer.from(keys.d, 'hex'), 'tank', null, 0, 1700000003000, null);
+  db.prepare("INSERT INTO frames VALUES (1, 1700000004000, 'test', 'ok', ?, 7, NULL, x'00', '[[1,\"temperature\",21.5,\"Cel\",2150,0,1700000004]]')").run(kidOfHex(keys.a));
+  db.prepare("INSERT INTO replay_windows VALUES (?, 7, '0000000000000001', 1700000004000)").run(kidOfHex(keys.a));
+  db.close();
+}
+
+describe('a store of schema version 2 with duplicate names', () => {
+  const keys = { a: toHex(getPublicKey(new Uint8Array(32).fill(71))), b: toHex(getPublicKey(new Uint8Array(32).fill(72))), c: toHex(getPublicKey(new Uint8Array(32).fill(73))), d: toHex(getPublicKey(new Uint8Array(32).fill(74))) };
+  const [a, b, c, d] = [keys.a, keys.b, keys.c, keys.d].map(kidOfHex) as [string, string, string, string];
+
+  it('is read as it is when opened read-only: a shared name is ambiguous, never the first device', () => {
+    const file = join(dir, 'v2-readonly.db');
+    versionTwoDatabase(file, keys);
+    const store = Store.open(file, { readonly: true });
+    try {
+      expect(store.schemaVersion).toBe(2);
+      expect(store.listDevices().map((x) => [x.kid, x.name, x.state])).toEqual([[a, 'pump', 'registered'], [b, 'pump', 'revoked'], [c, '0011223344556677', 'registered'], [d, 'tank', 'registered']]);
+      expect(() => store.getDevice('pump')).toThrow(expect.objectContaining({ code: 'ambiguous-device', exitCode: EXIT.usage }));
+      expect(store.getDevice('70B3D57ED0000002')?.kid).toBe(b);
+      expect(store.registry.kidsOf('tank')).toEqual([d]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('is migrated to version 3 when opened for writing: shared and kid-like names become name~kid, recorded in meta', () => {
+    const file = join(dir, 'v2-migrate.db');
+    versionTwoDatabase(file, keys);
+    const store = Store.open(file);
+    try {
+      expect(store.schemaVersion).toBe(3);
+      const renamed = [
+        { kid: a, from: 'pump', to: `pump~${a}` },
+        { kid: b, from: 'pump', to: `pump~${b}` },
+        { kid: c, from: '0011223344556677', to: `0011223344556677~${c}` },
+      ];
+      expect(store.renamedByMigration).toEqual(renamed);
+      expect(JSON.parse((store.db.prepare("SELECT value FROM meta WHERE key = 'renamed_by_migration_3'").get() as { value: string }).value)).toEqual(renamed);
+      expect(store.listDevices().map((x) => [x.kid, x.name, x.devEui, x.state, x.revokedAt])).toEqual([
+        [a, `pump~${a}`, null, 'registered', null],
+        [b, `pump~${b}`, '70b3d57ed0000002', 'revoked', new Date(1700000005000).toISOString()],
+        [c, `0011223344556677~${c}`, null, 'registered', null],
+        [d, 'tank', null, 'registered', null],
+      ]);
+      expect(store.getDevice('pump')).toBeUndefined();
+      expect(() => store.registry.resolve('pump')).toThrow(/unknown-device.*known: pump~/);
+      expect(store.getDevice(`pump~${a}`)?.highestCounter).toBe(7);
+      // The version-2 columns stay readable by SQL through the `devices` view.
+      expect(store.db.prepare('SELECT kid, name, dev_eui, revoked FROM devices WHERE kid = ?').get(b)).toEqual({ kid: b, name: `pump~${b}`, dev_eui: '70b3d57ed0000002', revoked: 1 });
+      // Names are unique from now on.
+      expect(() => store.registry.update(`pump~${a}`, { name: 'tank' })).toThrow(/name-taken/);
+      expect(store.queryReadings({ kids: store.registry.kidsOf(`pump~${a}`) })).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+    const again = Store.open(file);
+    expect(again.renamedByMigration).toEqual([]);
+    again.close();
+  });
+
+  it('with the CLI: read commands report the ambiguity (exit 2); the first write migrates and says what it renamed', () => {
+    const file = join(dir, 'v2-cli.db');
+    versionTwoDatabase(file, keys);
+    const show = sceau(['devices', 'show', 'pump', '--db', file]);
+    expect(show.status).toBe(2);
+    expect(show.stderr).toMatch(/ambiguous-device: "pump" names 2 devices/);
+    const revoke = sceau(['devices', 'revoke', 'tank', '--db', file]);
+    expect(revoke.status).toBe(0);
+    expect(revoke.stderr).toContain(`warning: ${file}: device ${a} renamed "pump" -> "pump~${a}"`);
+    expect(revoke.stderr.match(/renamed/g)).toHaveLength(3);
+    expect(sceau(['devices', 'show', `pump~${b}`, '--db', file, '--json']).stdout).toContain('"state":"revoked"');
   });
 });

@@ -35,7 +35,9 @@ import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from './gateway-ht
 import { Ingestor } from './ingest.js';
 import { generateSeed, parsePublicKey, readPublicKey, readSecretKey, writeKeyPair } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
-import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey } from './provision.js';
+import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from './provision.js';
+import { readBulkEntries } from './device-bulk.js';
+import { RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import { Store, type Device } from './store.js';
 
 const VERSION = '0.1.0';
@@ -294,30 +296,66 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     });
 
   // --- devices -------------------------------------------------------------------------------
-  const devices = program.command('devices').description('the device registry (kid, public key, name, DevEUI, revoked)');
+  // States and references: device-registry.ts and docs/integrators.md#device-states.
+  const devices = program.command('devices').description('the device registry: devices (unique name, DevEUI) and their keys (registered or revoked)');
+  /** Prints a registry refusal as a JSON line on stdout too with --json, then lets it exit (2 or 3). */
+  const refusing = <T>(json: boolean | undefined, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (error) {
+      if (json && error instanceof RegistryError) io.out(JSON.stringify(registryErrorBody(error)));
+      throw error;
+    }
+  };
+  const openRegistry = (file: string, readonly = false): Store => {
+    const store = openDb(file, readonly);
+    for (const r of store.renamedByMigration) io.err(`warning: ${file}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
+    return store;
+  };
   devices
     .command('add')
-    .description('register a device public key')
+    .description('register a device public key, or many in one transaction with --from; the same registration again is no change (exit 0), a different one is refused (exit 3) unless --update')
     .requiredOption('--db <file>', 'registry database')
-    .requiredOption('--public-key <hex|file>', 'public key: 64 hex characters, or a .pub / PEM file')
-    .option('--name <name>', 'device name')
+    .option('--public-key <hex|file>', 'public key: 64 hex characters, or a .pub / PEM file')
+    .option('--from <dir|file>', 'many keys: a directory of <kid>.pub (names from <kid>.json, as keys generate writes them), a .json array or a .csv with a header (publicKey,name,devEui)')
+    .option('--name <name>', 'device name (unique; not 16 hex digits)')
     .option('--dev-eui <eui>', 'LoRaWAN DevEUI, for frames sent without kid')
+    .option('--update', 'apply a different name or DevEUI to a registered key instead of refusing')
     .option('--json', 'print JSON')
-    .action((opts: { db: string; publicKey: string; name?: string; devEui?: string; json?: boolean }) => {
-      const publicKey = readPublicKey(opts.publicKey);
-      const store = openDb(opts.db);
+    .action((opts: { db: string; publicKey?: string; from?: string; name?: string; devEui?: string; update?: boolean; json?: boolean }) => {
+      if ((opts.publicKey === undefined) === (opts.from === undefined)) throw usageError('give either --public-key KEY or --from DIR|FILE');
+      if (opts.from !== undefined && (opts.name !== undefined || opts.devEui !== undefined)) throw usageError('--name and --dev-eui go with --public-key; with --from they come from the entries');
+      if (opts.from !== undefined) {
+        const entries = readBulkEntries(opts.from);
+        const store = openRegistry(opts.db);
+        try {
+          const started = process.hrtime.bigint();
+          const results = refusing(opts.json, () => store.registry.registerMany(entries, { update: opts.update }));
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          for (const r of results) io.out(opts.json ? JSON.stringify({ ...r.device, result: r.result, ...(r.counterFloor === undefined ? {} : { counterFloor: r.counterFloor }) }) : `${r.result.padEnd(9)} ${deviceLine(r.device)}`);
+          const count = (what: string): number => results.filter((r) => r.result === what).length;
+          io.err(`${results.length} keys checked and registered in one transaction (${ms.toFixed(1)} ms): ${count('created')} created, ${count('unchanged')} unchanged, ${count('updated')} updated`);
+        } finally {
+          store.close();
+        }
+        return;
+      }
+      const publicKey = readPublicKey(opts.publicKey!);
+      const store = openRegistry(opts.db);
       try {
-        const device = store.addDevice(publicKey, { name: opts.name, devEui: opts.devEui });
-        io.out(opts.json ? JSON.stringify(device) : deviceLine(device));
+        const r = refusing(opts.json, () => store.registerDevice(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update }));
+        io.out(opts.json ? JSON.stringify({ ...r.device, result: r.result, ...(r.counterFloor === undefined ? {} : { counterFloor: r.counterFloor }) }) : deviceLine(r.device));
+        if (r.result === 'unchanged') io.err(`already registered: ${r.device.kid}`);
+        if (r.counterFloor !== undefined) io.err(`${r.device.kid} was deleted before: counters up to ${r.counterFloor} stay refused`);
       } finally {
         store.close();
       }
     });
   devices
     .command('list')
-    .description('list registered devices')
+    .description('list registered keys with their device (a device has several after a key rotation, one registered)')
     .requiredOption('--db <file>', 'registry database')
-    .option('--json', 'one JSON object per device')
+    .option('--json', 'one JSON object per key')
     .action((opts: { db: string; json?: boolean }) => {
       const store = openDb(opts.db, true);
       try {
@@ -328,32 +366,76 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     });
   devices
     .command('show')
-    .description('show one device (by kid, DevEUI or name)')
+    .description('show one device and all its keys (by kid, DevEUI or name)')
     .argument('<device>', 'kid, DevEUI or name')
     .requiredOption('--db <file>', 'registry database')
     .option('--json', 'print JSON')
     .action((ref: string, opts: { db: string; json?: boolean }) => {
       const store = openDb(opts.db, true);
       try {
-        const d = store.getDevice(ref);
-        if (d === undefined) throw usageError(`no device ${JSON.stringify(ref)} in ${opts.db}`);
+        const d = refusing(opts.json, () => store.registry.show(ref));
         if (opts.json) io.out(JSON.stringify(d));
-        else for (const [k, v] of Object.entries(d)) io.out(`${k}: ${v ?? '-'}`);
+        else {
+          for (const [k, v] of Object.entries(d)) if (k !== 'keys') io.out(`${k}: ${v ?? '-'}`);
+          if (d.keys.length > 1) for (const key of d.keys) io.out(`key: ${key.kid} ${key.state} created ${key.createdAt}${key.revokedAt ? ` revoked ${key.revokedAt}` : ''} counter=${key.highestCounter}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+  /** A command that changes one device and prints it. */
+  const change = (name: string, description: string, fn: (store: Store, ref: string) => Device): void => {
+    devices
+      .command(name)
+      .description(description)
+      .argument('<device>', 'kid, DevEUI or name')
+      .requiredOption('--db <file>', 'registry database')
+      .option('--json', 'print JSON')
+      .action((ref: string, opts: { db: string; json?: boolean }) => {
+        const store = openRegistry(opts.db);
+        try {
+          const d = refusing(opts.json, () => fn(store, ref));
+          io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        } finally {
+          store.close();
+        }
+      });
+  };
+  change('revoke', 'revoke a key (a device\'s registered key by name or DevEUI): its frames are refused with key-revoked', (store, ref) => store.registry.revoke(ref));
+  change('unrevoke', 'register a revoked key again (refused when its device has another registered key, as after a rotation)', (store, ref) => store.registry.unrevoke(ref));
+  devices
+    .command('update')
+    .description('change a device\'s name or DevEUI')
+    .argument('<device>', 'kid, DevEUI or name')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--name <name>', 'new name (unique; not 16 hex digits)')
+    .option('--dev-eui <eui>', 'new DevEUI')
+    .option('--no-dev-eui', 'remove the DevEUI')
+    .option('--json', 'print JSON')
+    .action((ref: string, opts: { db: string; name?: string; devEui?: string | boolean; json?: boolean }) => {
+      // commander: --dev-eui X gives a string, --no-dev-eui false, neither true (the negation's default).
+      const devEui = opts.devEui === false ? null : typeof opts.devEui === 'string' ? opts.devEui : undefined;
+      if (opts.name === undefined && devEui === undefined) throw usageError('give --name NAME, --dev-eui EUI or --no-dev-eui');
+      const store = openRegistry(opts.db);
+      try {
+        const d = refusing(opts.json, () => store.registry.update(ref, { name: opts.name, devEui }));
+        io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
       } finally {
         store.close();
       }
     });
   devices
-    .command('revoke')
-    .description('revoke a device key: its frames are refused with key-revoked')
+    .command('delete')
+    .description('delete a device and its keys from the registry; frames stay, and each key\'s counter floor stays, so a key added again never accepts an old frame')
     .argument('<device>', 'kid, DevEUI or name')
     .requiredOption('--db <file>', 'registry database')
     .option('--json', 'print JSON')
     .action((ref: string, opts: { db: string; json?: boolean }) => {
-      const store = openDb(opts.db);
+      const store = openRegistry(opts.db);
       try {
-        const d = store.revokeDevice(ref);
-        io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        const d = refusing(opts.json, () => store.registry.delete(ref));
+        if (opts.json) io.out(JSON.stringify({ deleted: d }));
+        else io.out(`deleted ${d.name ?? d.kid}: ${d.keys.map((k) => `${k.kid} (counter floor ${k.highestCounter})`).join(', ')}`);
       } finally {
         store.close();
       }
@@ -362,7 +444,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
   // --- provision -----------------------------------------------------------------------------
   program
     .command('provision')
-    .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning)')
+    .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning); --rotate replaces a device\'s key')
     .requiredOption('--db <file>', 'registry database')
     .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
     .option('--log <file>', 'saved console log to read instead of a port')
@@ -370,21 +452,25 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--timeout <seconds>', 'how long to wait for the line on a port', integerArg('--timeout', 1, 3600), 60)
     .option('--write-key <env-file>', `factory provisioning: write a key into the firmware settings file (${FIRMWARE_KEY_SETTING}=<seed> in e.g. firmware/.env.local) and register it`)
     .option('--key <file>', 'with --write-key: use this secret key file instead of generating one')
+    .option('--force', `with --write-key: replace a different ${FIRMWARE_KEY_SETTING} already in the file (that board's key is lost)`)
+    .option('--rotate <device>', 'key rotation (after a compromise): the new key becomes DEVICE\'s registered key, its old key is revoked, its name and history stay')
     .option('--name <name>', 'device name')
     .option('--dev-eui <eui>', 'LoRaWAN DevEUI')
+    .option('--update', 'apply a different --name or --dev-eui to an already registered key')
     .option('--json', 'print JSON')
-    .action(async (opts: { db: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; name?: string; devEui?: string; json?: boolean }) => {
+    .action(async (opts: { db: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; json?: boolean }) => {
       const sources = [opts.port, opts.log, opts.writeKey].filter((x) => x !== undefined).length;
       if (sources !== 1) throw usageError('give exactly one of --port PATH, --log FILE or --write-key ENV-FILE');
       if (opts.key !== undefined && opts.writeKey === undefined) throw usageError('--key goes with --write-key');
+      if (opts.force && opts.writeKey === undefined) throw usageError('--force goes with --write-key');
+      if (opts.rotate !== undefined && (opts.name !== undefined || opts.devEui !== undefined || opts.update)) throw usageError('--rotate keeps the device\'s name and DevEUI; change them with sceau devices update');
       let publicKey: Uint8Array;
+      let seed: Uint8Array | undefined;
       let via: string;
       if (opts.writeKey !== undefined) {
-        const seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
-        writeFirmwareKey(opts.writeKey, seed);
+        seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
         publicKey = getPublicKey(seed);
         via = opts.writeKey;
-        io.err(`wrote ${FIRMWARE_KEY_SETTING} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
       } else if (opts.log !== undefined) {
         const found = readKeyLog(opts.log);
         for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
@@ -399,12 +485,41 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
         publicKey = key.publicKey;
         via = opts.port!;
       }
-      const store = openDb(opts.db);
+      const store = openRegistry(opts.db);
       try {
-        const existing = store.getDevice(toHex(kidOf(publicKey)));
-        const device = store.addDevice(publicKey, { name: opts.name, devEui: opts.devEui });
-        if (opts.json) io.out(JSON.stringify({ ...device, provisionedFrom: via, alreadyRegistered: existing !== undefined }));
-        else io.out(`${existing !== undefined ? 'already registered' : 'registered'} ${deviceLine(device)}`);
+        // The registry changes and the settings file are written together: the file is written
+        // inside the transaction (a refusal writes nothing), and put back if the commit fails.
+        let written: WrittenKey | undefined;
+        const write = (replaces?: string[]): void => {
+          if (opts.writeKey !== undefined) written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces });
+        };
+        let outcome: Registration & { revoked?: string[] };
+        try {
+          outcome = refusing(opts.json, () =>
+            store.registry.write(() => {
+              if (opts.rotate === undefined) {
+                const r = store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
+                write();
+                return r;
+              }
+              const before = store.registry.show(opts.rotate);
+              const r = store.registry.rotate(opts.rotate, publicKey);
+              if (r.result === 'unchanged' && opts.writeKey === undefined) {
+                throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`, EXIT.io);
+              }
+              write(before.keys.map((k) => k.kid));
+              return r;
+            }),
+          );
+        } catch (error) {
+          written?.restore();
+          throw error;
+        }
+        if (opts.writeKey !== undefined) io.err(`wrote ${FIRMWARE_KEY_SETTING} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+        const revoked = outcome.revoked ?? [];
+        if (opts.json) io.out(JSON.stringify({ ...outcome.device, provisionedFrom: via, result: outcome.result, alreadyRegistered: outcome.result !== 'created', ...(opts.rotate === undefined ? {} : { revoked }) }));
+        else if (opts.rotate !== undefined) io.out(`${outcome.result === 'unchanged' ? 'already rotated' : `rotated (revoked ${revoked.join(', ') || 'none'})`} ${deviceLine(outcome.device)}`);
+        else io.out(`${outcome.result === 'created' ? 'registered' : 'already registered'} ${deviceLine(outcome.device)}`);
       } finally {
         store.close();
       }
@@ -442,14 +557,10 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat }) => {
       const store = openDb(opts.db, true);
       try {
-        let kid: string | undefined;
-        if (opts.kid !== undefined) {
-          const d = store.getDevice(opts.kid);
-          if (d === undefined && !/^[0-9a-fA-F]{16}$/.test(opts.kid)) throw usageError(`--kid ${opts.kid}: no such device`);
-          kid = d?.kid ?? opts.kid.toLowerCase();
-        }
+        // A name or a DevEUI selects every key of the device (its history across rotations).
+        const kids = opts.kid === undefined ? undefined : store.registry.kidsOf(opts.kid);
         const filter = {
-          kid,
+          kids,
           since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
           until: opts.until === undefined ? undefined : parseTimeArg(opts.until, '--until'),
         };

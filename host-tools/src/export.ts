@@ -12,6 +12,8 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportFilter {
   kid?: string | undefined;
+  /** The keys of one device (several after a key rotation). */
+  kids?: readonly string[] | undefined;
   /** Unix seconds. */
   since?: number | undefined;
   until?: number | undefined;

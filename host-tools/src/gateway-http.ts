@@ -4,8 +4,10 @@
  *                                 or JSON { "frame": base64|hex, "devEui"? } or { "frames": [...] }
  *   POST /v1/uplinks/tts          The Things Stack v3 webhook (uplink message)
  *   POST /v1/uplinks/chirpstack   ChirpStack v4 HTTP integration (?event=up; other events are acknowledged and ignored)
- *   GET  /v1/devices, /v1/devices/:kid, /v1/devices/:kid/readings?since=&limit=
+ *   GET  /v1/devices, /v1/devices/:ref, /v1/devices/:ref/readings?since=&limit=
  *   GET  /v1/frames?kid=&since=&outcome=&after=&limit=
+ *        (ref and kid: a kid, a DevEUI or a name, as everywhere; an unknown one is 404 in the
+ *        path, 400 in the query, as is an unknown outcome code)
  *   GET  /metrics (Prometheus text), GET /healthz
  * A 2xx on ingest means the frame is durably stored (accepted or not: the body says which).
  * 4xx means nothing was stored; 503 means it could not be stored now (retry).
@@ -16,6 +18,7 @@ import { parseTimeArg } from './export.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
+import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
 
@@ -143,6 +146,23 @@ function limitParam(value: string | null, max = 10_000): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'bad-query', `limit: expected an integer in 1..${max}`);
   return n;
+}
+
+/** `outcome`: `ok` or a stored outcome code (STORED_OUTCOMES); anything else is a 400 that lists them. */
+function outcomeParam(value: string | null): string | undefined {
+  if (value === null || value === '') return undefined;
+  if (!STORED_OUTCOMES.has(value)) throw new HttpError(400, 'bad-query', `outcome: unknown code ${JSON.stringify(value)}; known: ${[...STORED_OUTCOMES].join(', ')}`);
+  return value;
+}
+
+/** A registry lookup for a query: its refusal (unknown or ambiguous device) as an HTTP error. */
+function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : httpStatusOf(error), error.code, error.message.slice(error.code.length + 2));
+    throw error;
+  }
 }
 
 function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
@@ -321,23 +341,27 @@ export function createHttpApi(options: HttpApiOptions): Server {
       }
       const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
       if (device !== null) {
-        const found = options.store.getDevice(decodeURIComponent(device[1]!));
-        if (found === undefined) throw new HttpError(404, 'unknown-device', `no device ${device[1]}`);
+        // The path names a resource: an unknown device is 404 here, where a query parameter's is 400.
+        const ref = decodeURIComponent(device[1]!);
+        const found = registryQuery(() => options.store.registry.show(ref), 404);
         if (device[2] === undefined) {
           send(res, 200, found);
           return;
         }
-        const readings = options.store.queryReadings({ kid: found.kid, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
+        const kids = registryQuery(() => options.store.registry.kidsOf(ref), 404);
+        const readings = options.store.queryReadings({ kids, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
         send(res, 200, { kid: found.kid, readings: readings.map((r) => ({ ...r, time: r.at === null ? null : new Date(r.at * 1000).toISOString() })) });
         return;
       }
       if (path === '/v1/frames') {
         const since = sinceParam(url.searchParams.get('since'));
         const after = url.searchParams.get('after');
+        if (after !== null && !/^\d{1,15}$/.test(after)) throw new HttpError(400, 'bad-query', `after: expected a frame id, got ${JSON.stringify(after)}`);
+        const kid = url.searchParams.get('kid');
         const frames = options.store.queryFrames({
-          kid: url.searchParams.get('kid') ?? undefined,
+          kids: kid === null || kid === '' ? undefined : registryQuery(() => options.store.registry.kidsOf(kid), 400),
           since: since === undefined ? undefined : since * 1000,
-          outcome: url.searchParams.get('outcome') ?? undefined,
+          outcome: outcomeParam(url.searchParams.get('outcome')),
           afterId: after === null ? undefined : Number(after),
           limit: limitParam(url.searchParams.get('limit')),
         });

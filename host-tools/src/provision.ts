@@ -10,10 +10,12 @@
  * board never has to generate one.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fromHex, kidOf, toHex, type Bytes } from '@sceau/protocol';
-import { ioError, usageError } from './errors.js';
+import { fromHex, getPublicKey, kidOf, toHex, type Bytes } from '@sceau/protocol';
+import { RegistryError } from './device-registry.js';
+import { EXIT, ioError, usageError } from './errors.js';
 
 /**
  * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag);
@@ -104,23 +106,84 @@ export async function readKeyFromPort(port: string, options: { baud: number; tim
 /** The settings line the firmware reads its factory key from. */
 export const FIRMWARE_KEY_SETTING = 'sceau_seed';
 
+/** The seed a settings file holds (`sceau_seed=...`, quoted or not), or `invalid` when the line is not a seed. */
+export function seedInSettings(text: string): Bytes | 'invalid' | undefined {
+  const line = text.split(/\r?\n/).find((l) => l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
+  if (line === undefined) return undefined;
+  const value = /^"?([0-9a-fA-F]{64})"?\s*$/.exec(line.slice(FIRMWARE_KEY_SETTING.length + 1));
+  return value === null ? 'invalid' : fromHex(value[1]!);
+}
+
+export interface WriteKeyOptions {
+  /** Replace a different seed already in the file. */
+  force?: boolean | undefined;
+  /** A seed whose key has one of these kids may be replaced without `force` (a rotation of that device's key). */
+  replaces?: readonly string[] | undefined;
+}
+
+/** What a write replaced, to put it back when the registration that goes with it fails. */
+export interface WrittenKey {
+  /** The seed the file held before (undefined: none, or the same one). */
+  replacedKid?: string | undefined;
+  restore(): void;
+}
+
 /**
- * Writes (or replaces) `sceau_seed="<seed hex>"` in a DeviceScript settings file such as
- * `firmware/.env.local`, keeping its other lines; the file is written 0600.
+ * Writes `sceau_seed="<seed hex>"` into a DeviceScript settings file such as
+ * `firmware/.env.local`, keeping its other lines; the file is written 0600 through a temporary
+ * file and a rename (never half-written). Refused: a symbolic link (`symlink-refused`), and a
+ * file that already holds another seed (`seed-exists`: that board's key would be lost) unless
+ * `force` or the seed is the key being rotated (`replaces`). The same seed again is no change.
  */
-export function writeFirmwareKey(envFile: string, seed: Bytes): void {
-  let lines: string[] = [];
+export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKeyOptions = {}): WrittenKey {
+  let previous: string | undefined;
+  let replacedKid: string | undefined;
+  let link: boolean;
+  try {
+    link = lstatSync(envFile).isSymbolicLink();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
+    link = false;
+  }
+  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`, EXIT.io);
   if (existsSync(envFile)) {
     const mode = statSync(envFile).mode;
     if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
-    lines = readFileSync(envFile, 'utf8').split(/\r?\n/).filter((l) => l.length > 0 && !l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
+    try {
+      previous = readFileSync(envFile, 'utf8');
+    } catch (error) {
+      throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
+    }
+    const existing = seedInSettings(previous);
+    if (existing !== undefined) {
+      const same = existing !== 'invalid' && toHex(existing) === toHex(seed);
+      replacedKid = existing === 'invalid' || same ? undefined : toHex(kidOf(getPublicKey(existing)));
+      const rotating = replacedKid !== undefined && (options.replaces ?? []).includes(replacedKid);
+      if (!same && !rotating && !options.force) {
+        throw new RegistryError('seed-exists', `${envFile} already holds ${FIRMWARE_KEY_SETTING}${replacedKid ? ` (key ${replacedKid})` : ''}; replacing it loses that board's key: give --force to replace it, or --rotate DEVICE to rotate that key`, EXIT.io);
+      }
+    }
   }
+  const lines = (previous ?? '').split(/\r?\n/).filter((l) => l.length > 0 && !l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
   // Quoted: the DeviceScript CLI JSON-parses .env values, and a seed of decimal digits only
   // would otherwise become a number; quoted, it is always the JSON string the firmware reads.
   lines.push(`${FIRMWARE_KEY_SETTING}="${toHex(seed)}"`);
-  try {
-    writeFileSync(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
-  } catch (error) {
-    throw ioError(`cannot write ${envFile}: ${(error as Error).message}`);
-  }
+  const write = (text: string): void => {
+    const temporary = join(dirname(envFile), `.${basename(envFile)}.${process.pid}.tmp`);
+    try {
+      writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+      renameSync(temporary, envFile);
+    } catch (error) {
+      rmSync(temporary, { force: true });
+      throw ioError(`cannot write ${envFile}: ${(error as Error).message}`);
+    }
+  };
+  write(`${lines.join('\n')}\n`);
+  return {
+    replacedKid,
+    restore: () => {
+      if (previous === undefined) rmSync(envFile, { force: true });
+      else write(previous);
+    },
+  };
 }

@@ -6,18 +6,29 @@
  */
 import Database from 'better-sqlite3';
 import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
-import { ioError, usageError } from './errors.js';
+import { DEVICES_VIEW, DeviceRegistry, nameLooksLikeId, REGISTRY_READ_ONLY_VIEWS, REGISTRY_TABLES, type Device, type Registration, type RegisterOptions } from './device-registry.js';
+import { ioError } from './errors.js';
 import { FrameBatch, type FrameColumns } from './frame-batch.js';
+
+export type { Device } from './device-registry.js';
+export { normalizeDevEui } from './device-registry.js';
 
 /**
  * Version 2 keeps the readings of a frame in its row, as JSON, and shows them one per row through
  * the `readings` view, and indexes frames once: one row and one index entry per frame, where
  * version 1 wrote a row and two index entries per frame plus a row and an index entry per reading
  * (on the store alone: 16-22 µs of CPU per frame for version 1's writes, 6.4-10 for a frame with
- * its readings as JSON even before the second index went; bench/README.md). A database of version 1 is migrated when it is opened for writing, and read
- * as it is otherwise.
+ * its readings as JSON even before the second index went; bench/README.md).
+ *
+ * Version 3 splits the registry into devices (`registry_devices`: a unique name, a DevEUI) and
+ * their keys (`registry_keys`: one registered at most, the others revoked after a rotation), so
+ * that a device keeps its name and history across key rotations; `devices` is a view of the keys
+ * with their device's columns, as the version-2 table had them, for SQL readers.
+ *
+ * A database of an older version is migrated when it is opened for writing, and read as it is
+ * otherwise.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 // json_extract rather than ->> (SQLite 3.38): an older SQLite client must still be able to parse
 // the schema, or it cannot open the file at all.
@@ -30,15 +41,8 @@ CREATE VIEW IF NOT EXISTS readings (frame_id, position, kid, counter, channel, n
 `;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS devices (
-  kid TEXT PRIMARY KEY,
-  public_key BLOB NOT NULL,
-  name TEXT,
-  dev_eui TEXT UNIQUE,
-  revoked INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
+${REGISTRY_TABLES}
+${DEVICES_VIEW}
 CREATE TABLE IF NOT EXISTS frames (
   id INTEGER PRIMARY KEY,
   received_at INTEGER NOT NULL,
@@ -78,16 +82,30 @@ ${READINGS_VIEW}
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 `;
 
-export interface Device {
-  kid: string;
-  publicKey: string;
-  name: string | null;
-  devEui: string | null;
-  revoked: boolean;
-  createdAt: string;
-  revokedAt: string | null;
-  /** Highest accepted counter (0 before any frame). */
-  highestCounter: number;
+/**
+ * Version 2 to 3: each row of the `devices` table becomes a device with one key. Names that
+ * version 2 let two devices share, or that look like a kid or a DevEUI, are renamed `name~kid`
+ * (all the devices of a shared name: none of them silently keeps it); the renames are returned
+ * and recorded in `meta` under `renamed_by_migration_3`.
+ */
+function migrate2To3(db: Database.Database): Array<{ kid: string; from: string; to: string }> {
+  const rows = db.prepare<[], { kid: string; name: string | null }>('SELECT kid, name FROM devices ORDER BY rowid').all();
+  const count = new Map<string, number>();
+  for (const r of rows) if (r.name !== null) count.set(r.name, (count.get(r.name) ?? 0) + 1);
+  const renames = rows
+    .filter((r): r is { kid: string; name: string } => r.name !== null && (count.get(r.name)! > 1 || nameLooksLikeId(r.name)))
+    .map((r) => ({ kid: r.kid, from: r.name, to: `${r.name}~${r.kid}` }));
+  const rename = db.prepare('UPDATE devices SET name = ? WHERE kid = ?');
+  for (const r of renames) rename.run(r.to, r.kid);
+  db.exec(`${REGISTRY_TABLES}
+    INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT rowid, name, dev_eui, created_at FROM devices;
+    INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at)
+      SELECT rowid, kid, rowid, public_key, CASE WHEN revoked = 0 THEN 'registered' ELSE 'revoked' END, created_at, revoked_at FROM devices;`);
+  db.exec(`DROP TABLE devices;
+    ${DEVICES_VIEW}`);
+  if (renames.length > 0) db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('renamed_by_migration_3', ?)").run(JSON.stringify(renames));
+  db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  return renames;
 }
 
 export interface StoredReading {
@@ -140,13 +158,6 @@ export interface StoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-/** A DevEUI as 16 lower-case hex digits, or a usage error. */
-export function normalizeDevEui(eui: string): string {
-  const clean = eui.replace(/[-:\s]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{16}$/.test(clean)) throw usageError(`DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`);
-  return clean;
-}
-
 /** The transport identity the protocol's keyring receives for a LoRaWAN device. */
 export function devEuiDeviceId(eui: string): string {
   return `deveui:${eui.toLowerCase()}`;
@@ -184,21 +195,29 @@ export class Store implements Keyring {
   readonly file: string;
   /** The schema version of the file (below SCHEMA_VERSION only when opened read-only). */
   readonly schemaVersion: number;
+  /** The device registry (devices, their keys, their states). */
+  readonly registry: DeviceRegistry;
+  /** Devices renamed when this open migrated the database to version 3 (duplicate or kid-like names). */
+  readonly renamedByMigration: ReadonlyArray<{ kid: string; from: string; to: string }>;
   private readonly stmt;
   private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
-  private constructor(db: Database.Database, file: string, schemaVersion: number) {
+  private constructor(db: Database.Database, file: string, schemaVersion: number, renamed: Array<{ kid: string; from: string; to: string }> = []) {
     this.db = db;
     this.file = file;
     this.schemaVersion = schemaVersion;
+    this.renamedByMigration = renamed;
     this.replay = new SqliteReplayWindows(db);
+    this.registry = new DeviceRegistry(db, (deleted) => {
+      this.keyCache.clear();
+      if (deleted.length > 0) this.replay.forget(deleted);
+    });
     this.stmt = {
-      deviceByKid: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE kid = ?'),
-      deviceByEui: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE dev_eui = ?'),
-      deviceByName: db.prepare<[string], DeviceDbRow>('SELECT * FROM devices WHERE name = ?'),
-      keyByKid: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE kid = ?'),
-      keyByEui: db.prepare<[string], { public_key: Buffer; revoked: number }>('SELECT public_key, revoked FROM devices WHERE dev_eui = ?'),
-      highest: db.prepare<[string], { highest: number }>('SELECT highest FROM replay_windows WHERE kid = ?'),
+      keyByKid: db.prepare<[string], { public_key: Buffer; state: string }>('SELECT public_key, state FROM registry_keys WHERE kid = ?'),
+      // A DevEUI names a device: its registered key, or after a revocation its latest key.
+      keyByEui: db.prepare<[string], { public_key: Buffer; state: string }>(
+        "SELECT k.public_key, k.state FROM registry_devices AS d JOIN registry_keys AS k ON k.device_id = d.id WHERE d.dev_eui = ? ORDER BY k.state = 'registered' DESC, k.id DESC LIMIT 1",
+      ),
       insertFrame: db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       upsertWindow: db.readonly ? undefined : db.prepare(
         'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
@@ -242,14 +261,19 @@ export class Store implements Keyring {
         db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
       }
       const version = schemaVersionOf(db, file);
+      let renamed: Array<{ kid: string; from: string; to: string }> = [];
       if (!options.readonly) {
         db.transaction(() => {
           if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-          else if (version === 1) db.exec(MIGRATE_1_TO_2);
+          if (version === 1) db.exec(MIGRATE_1_TO_2);
+          if (version === 1 || version === 2) renamed = migrate2To3(db);
           db.exec(SCHEMA);
         })();
+      } else if (version !== undefined && version < 3) {
+        // Read as it is: the registry's tables as temporary views of the version-1/2 `devices` table.
+        db.exec(REGISTRY_READ_ONLY_VIEWS);
       }
-      return new Store(db, file, options.readonly ? (version ?? SCHEMA_VERSION) : SCHEMA_VERSION);
+      return new Store(db, file, options.readonly ? (version ?? SCHEMA_VERSION) : SCHEMA_VERSION, renamed);
     } catch (error) {
       db.close();
       if (error instanceof Error && error.name === 'SceauError') throw error;
@@ -288,79 +312,45 @@ export class Store implements Keyring {
     if (cacheKey === undefined) return undefined;
     const cached = this.keyCache.get(cacheKey);
     if (cached !== undefined) return cached ?? undefined;
-    let row: { public_key: Buffer; revoked: number } | undefined;
+    let row: { public_key: Buffer; state: string } | undefined;
     if (query.kid !== undefined) row = this.stmt.keyByKid.get(cacheKey);
     else if (query.deviceId?.startsWith('deveui:')) row = this.stmt.keyByEui.get(query.deviceId.slice('deveui:'.length).toLowerCase());
     else if (query.deviceId?.startsWith('kid:')) row = this.stmt.keyByKid.get(query.deviceId.slice('kid:'.length).toLowerCase());
-    const entry = row === undefined ? null : { publicKey: new Uint8Array(row.public_key), revoked: row.revoked !== 0 };
+    const entry = row === undefined ? null : { publicKey: new Uint8Array(row.public_key), revoked: row.state !== 'registered' };
     if (this.keyCache.size >= 100_000) this.keyCache.clear();
     this.keyCache.set(cacheKey, entry);
     return entry ?? undefined;
   }
 
-  // --- Registry ----------------------------------------------------------------------------
+  // --- Registry (device-registry.ts) ----------------------------------------------------
 
   /**
-   * Registers a public key. Adding a key already registered updates its name and DevEUI when
-   * given (re-provisioning keeps the replay window, so old counters stay refused).
+   * Registers a public key as a new device, or again with the same name and DevEUI (unchanged).
+   * A difference is refused with a `RegistryError` listing it unless `update` is set; see
+   * `DeviceRegistry.register`.
    */
-  addDevice(publicKey: Bytes, options: { name?: string | undefined; devEui?: string | undefined } = {}): Device {
-    const kid = toHex(kidOf(publicKey));
-    const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
-    if (devEui !== undefined) {
-      const other = this.stmt.deviceByEui.get(devEui);
-      if (other !== undefined && other.kid !== kid) throw usageError(`DevEUI ${devEui} is already mapped to ${other.kid}`);
-    }
-    this.keyCache.clear();
-    const existing = this.stmt.deviceByKid.get(kid);
-    if (existing === undefined) {
-      this.db
-        .prepare('INSERT INTO devices (kid, public_key, name, dev_eui, revoked, created_at) VALUES (?, ?, ?, ?, 0, ?)')
-        .run(kid, Buffer.from(publicKey), options.name ?? null, devEui ?? null, Date.now());
-    } else {
-      this.db
-        .prepare('UPDATE devices SET name = COALESCE(?, name), dev_eui = COALESCE(?, dev_eui) WHERE kid = ?')
-        .run(options.name ?? null, devEui ?? null, kid);
-    }
-    return this.getDevice(kid)!;
+  addDevice(publicKey: Bytes, options: RegisterOptions = {}): Device {
+    return this.registry.register(publicKey, options).device;
   }
 
-  /** A device by kid, DevEUI or name. */
+  /** Registration with its result (created, unchanged, updated). */
+  registerDevice(publicKey: Bytes, options: RegisterOptions = {}): Registration {
+    return this.registry.register(publicKey, options);
+  }
+
+  /** A device by kid, DevEUI or name (the key a kid names, else the device's current key). */
   getDevice(ref: string): Device | undefined {
-    const key = ref.trim();
-    let row = /^[0-9a-fA-F]{16}$/.test(key) ? this.stmt.deviceByKid.get(key.toLowerCase()) : undefined;
-    if (row === undefined) {
-      const eui = key.replace(/[-:]/g, '').toLowerCase();
-      if (/^[0-9a-f]{16}$/.test(eui)) row = this.stmt.deviceByEui.get(eui);
-    }
-    row ??= this.stmt.deviceByName.get(key);
-    return row === undefined ? undefined : this.toDevice(row);
+    return this.registry.find(ref)?.device;
   }
 
+  /** Every key of every device, oldest first. */
   listDevices(): Device[] {
-    return this.db.prepare<[], DeviceDbRow>('SELECT * FROM devices ORDER BY created_at, kid').all().map((row) => this.toDevice(row));
+    return this.registry.list();
   }
 
   /** Revokes a key: its frames are refused with `key-revoked` from now on. */
   revokeDevice(ref: string): Device {
-    const device = this.getDevice(ref);
-    if (device === undefined) throw usageError(`no device ${JSON.stringify(ref)} in the registry`);
-    if (!device.revoked) this.db.prepare('UPDATE devices SET revoked = 1, revoked_at = ? WHERE kid = ?').run(Date.now(), device.kid);
-    this.keyCache.clear();
-    return this.getDevice(device.kid)!;
-  }
-
-  private toDevice(row: DeviceDbRow): Device {
-    return {
-      kid: row.kid,
-      publicKey: toHex(new Uint8Array(row.public_key)),
-      name: row.name,
-      devEui: row.dev_eui,
-      revoked: row.revoked !== 0,
-      createdAt: new Date(row.created_at).toISOString(),
-      revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
-      highestCounter: this.stmt.highest.get(row.kid)?.highest ?? 0,
-    };
+    return this.registry.revoke(ref);
   }
 
   // --- Frames ------------------------------------------------------------------------------
@@ -378,9 +368,10 @@ export class Store implements Keyring {
     return this.writeFramesTx(batch);
   }
 
-  queryFrames(filter: { kid?: string | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
+  /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. */
+  queryFrames(filter: { kid?: string | undefined; kids?: readonly string[] | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
     const { clause, args } = whereClause([
-      ['kid = ?', filter.kid?.toLowerCase()],
+      ...kidConditions(filter),
       ['received_at >= ?', filter.since],
       ['outcome = ?', filter.outcome],
       ['id > ?', filter.afterId],
@@ -403,13 +394,13 @@ export class Store implements Keyring {
   }
 
   /** Readings of accepted frames, oldest first; `since` in Unix seconds. */
-  queryReadings(filter: { kid?: string | undefined; since?: number | undefined; until?: number | undefined; limit?: number | undefined } = {}): ReadingRow[] {
+  queryReadings(filter: ReadingFilter = {}): ReadingRow[] {
     return [...this.iterateReadings(filter)];
   }
 
-  *iterateReadings(filter: { kid?: string | undefined; since?: number | undefined; until?: number | undefined; limit?: number | undefined } = {}): IterableIterator<ReadingRow> {
+  *iterateReadings(filter: ReadingFilter = {}): IterableIterator<ReadingRow> {
     const { clause, args } = whereClause([
-      ['kid = ?', filter.kid?.toLowerCase()],
+      ...kidConditions(filter),
       ['at >= ?', filter.since],
       ['at < ?', filter.until],
     ]);
@@ -434,21 +425,32 @@ export class Store implements Keyring {
   }
 }
 
-/** `WHERE a AND b ...` of the conditions whose value is given, with their arguments in order. */
-function whereClause(conditions: Array<[string, string | number | undefined]>): { clause: string; args: unknown[] } {
-  const given = conditions.filter(([, value]) => value !== undefined);
-  return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.map(([, value]) => value) };
+/** Readings of one key (`kid`) or of the keys of one device (`kids`); `since`, `until` in Unix seconds. */
+export interface ReadingFilter {
+  kid?: string | undefined;
+  kids?: readonly string[] | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  limit?: number | undefined;
 }
 
-interface DeviceDbRow {
-  kid: string;
-  public_key: Buffer;
-  name: string | null;
-  dev_eui: string | null;
-  revoked: number;
-  created_at: number;
-  revoked_at: number | null;
+/** `kid = ?` for one key, `kid IN (?, ...)` for the keys of a device (several after a rotation). */
+function kidConditions(filter: { kid?: string | undefined; kids?: readonly string[] | undefined }): Condition[] {
+  const kids = filter.kids ?? (filter.kid === undefined ? undefined : [filter.kid]);
+  if (kids === undefined) return [];
+  if (kids.length === 0) return [['0 = ?', 1]];
+  if (kids.length === 1) return [['kid = ?', kids[0]!.toLowerCase()]];
+  return [[`kid IN (${kids.map(() => '?').join(', ')})`, kids.map((k) => k.toLowerCase())]];
 }
+
+type Condition = [string, string | number | readonly string[] | undefined];
+
+/** `WHERE a AND b ...` of the conditions whose value is given, with their arguments in order (an array: one per `?`). */
+function whereClause(conditions: Condition[]): { clause: string; args: unknown[] } {
+  const given = conditions.filter(([, value]) => value !== undefined);
+  return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.flatMap(([, value]) => (Array.isArray(value) ? value : [value])) };
+}
+
 
 /** The schema version recorded in a database (undefined for a new one); a newer one is refused. */
 function schemaVersionOf(db: Database.Database, file: string): number | undefined {
@@ -456,7 +458,7 @@ function schemaVersionOf(db: Database.Database, file: string): number | undefine
   const row = hasMeta ? db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get() : undefined;
   if (row === undefined) return undefined;
   const version = Number(row.value);
-  if (version !== 1 && version !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${row.value}, this sceau reads versions 1 and ${SCHEMA_VERSION}`);
+  if (version !== 1 && version !== 2 && version !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${row.value}, this sceau reads versions 1 to ${SCHEMA_VERSION}`);
   return version;
 }
 
