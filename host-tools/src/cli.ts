@@ -32,10 +32,12 @@ import { planFlash, runFlash } from './flash.js';
 import { INPUT_FORMATS, parseInput, type InputFormat, type InputItem } from './formats.js';
 import { startGateway } from './gateway.js';
 import { Ingestor } from './ingest.js';
+import { secretInGitWarning } from './git-check.js';
 import { generateSeed, parsePublicKey, readPublicKey, readSecretKey, writeKeyPair } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
 import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey } from './provision.js';
-import { Store, type Device } from './store.js';
+import { openStore, type DbMode } from './db-open.js';
+import type { Device, Store } from './store.js';
 
 const VERSION = '0.1.0';
 
@@ -110,7 +112,7 @@ function keyringFromDir(path: string): MemoryKeyring {
 /** CHANNEL=VALUE[@AGE], channel by name or id, value in the channel's unit. */
 export function parseReadingArg(text: string, registry: ChannelRegistry): Reading {
   const match = /^([^=]+)=(-?[0-9]+(?:\.[0-9]+)?)(?:@([0-9]+))?$/.exec(text.trim());
-  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5 or 1=2150@60`);
+  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5, or 1=21.5@60 (channel 1 at 21.5 Cel, measured 60 s before the record)`);
   const ref = match[1]!.trim();
   const channel = /^\d+$/.test(ref) ? registry.get(Number(ref)) : registry.get(ref);
   if (channel === undefined) throw usageError(`--reading ${text}: unknown channel ${JSON.stringify(ref)}; known: ${registry.list().map((c) => c.name).join(', ')}`);
@@ -135,15 +137,9 @@ function deviceLine(d: Device): string {
   return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
 }
 
-function openDb(file: string, readonly = false): Store {
-  if (readonly) {
-    try {
-      statSync(file);
-    } catch {
-      throw ioError(`database ${file} does not exist`);
-    }
-  }
-  return Store.open(file, readonly ? { readonly: true } : {});
+/** `readonly` and `existing` refuse a missing, empty or foreign database (db-open.ts). */
+function openDb(file: string, mode: boolean | DbMode = false): Store {
+  return openStore(file, mode === true ? 'readonly' : mode === false ? 'create' : mode);
 }
 
 export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c)): Command {
@@ -166,6 +162,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       if (opts.json) io.out(JSON.stringify(result));
       else io.out(JSON.stringify({ kid: result.kid, publicKey: result.publicKey }));
       io.err(`wrote ${result.secretKeyFile} (secret, 0600) and ${result.publicKeyFile}`);
+      const warning = secretInGitWarning(result.secretKeyFile, 'secret key');
+      if (warning !== undefined) io.err(warning);
     });
 
   // --- frame ---------------------------------------------------------------------------------
@@ -176,7 +174,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .requiredOption('--key <file>', 'secret key file (PKCS#8 PEM or 64 hex; mode 0600)')
     .requiredOption('--counter <n>', 'record counter, 1..4294967295', integerArg('--counter', 1, 0xffffffff))
     .option('--time <t>', 'device time: Unix seconds, an ISO date, or "now" (default: none, as most LoRa nodes)')
-    .option('--reading <channel=value[@age]>', 'a reading in the channel\'s unit, repeatable (temperature=21.5, 2=45.5@600)', collect)
+    .option('--reading <channel=value[@age]>', 'a reading in the channel\'s unit (not the raw wire value), repeatable: temperature=21.5, 2=45.5@600 (@: age in seconds)', collect)
     .option('--no-kid', 'leave the kid out (the transport names the device, e.g. LoRaWAN DevEUI)')
     .option('--channels <file>', 'user channel registry (JSON)')
     .option('--json', 'print { frame, kid, bytes } as JSON')
@@ -267,7 +265,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
           show(item, describeResult(verifyFrame(item.frame, keyring, { replay, now, ...(deviceId === undefined ? {} : { deviceId }) }), registry));
         }
       } else {
-        const store = openDb(opts.db!);
+        const store = openDb(opts.db!, 'existing');
         try {
           const ingestor = new Ingestor(store, { channels: registry });
           const source = `cli:${input.name === 'stdin' ? 'stdin' : resolve(input.name)}`;
@@ -320,7 +318,9 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .action((opts: { db: string; json?: boolean }) => {
       const store = openDb(opts.db, true);
       try {
-        for (const d of store.listDevices()) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        const list = store.listDevices();
+        for (const d of list) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        if (list.length === 0) io.err(`no devices registered in ${opts.db} (register one with \`sceau devices add --db ${opts.db} --public-key FILE\`)`);
       } finally {
         store.close();
       }
@@ -349,7 +349,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .requiredOption('--db <file>', 'registry database')
     .option('--json', 'print JSON')
     .action((ref: string, opts: { db: string; json?: boolean }) => {
-      const store = openDb(opts.db);
+      const store = openDb(opts.db, 'existing');
       try {
         const d = store.revokeDevice(ref);
         io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
@@ -617,7 +617,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       return EXIT.usage;
     }
     if (error instanceof SceauError) {
-      io.err(`sceau: ${error.message}`);
+      io.err(`sceau: ${error.message}${error.code === undefined ? '' : ` [${error.code}]`}`);
       return error.exitCode;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
