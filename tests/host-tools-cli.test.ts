@@ -23,12 +23,14 @@ function sceau(args: string[], input?: string | Uint8Array): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The JSON lines of stdout; `frame verify --json` ends with a `{"summary": {...}}` line, left out here. */
 function jsonLines(text: string): Array<Record<string, unknown>> {
   return text
     .trim()
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((o) => !('summary' in o));
 }
 
 let dir: string;
@@ -127,6 +129,7 @@ describe('sceau frame seal / inspect / verify', () => {
     const r = sceau(['frame', 'verify', '--keys', keyDir, '--json'], `${a}\n${a}\n`);
     expect(r.status).toBe(1);
     expect(jsonLines(r.stdout).map((x) => x.code)).toEqual(['ok', 'replay']);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ summary: { frames: 2, codes: { ok: 1, replay: 1 } } });
   });
 
   it('reports an unknown kid and garbage lines with a code, never a crash', () => {
