@@ -166,3 +166,208 @@ describe('databases that do not exist (read commands)', () => {
     expect(r.stderr).toContain('no devices registered');
   });
 });
+
+/** Runs sceau with a pipe on stdin; resolves when it exits. */
+function spawnSceau(args: string[]): { child: ReturnType<typeof spawn>; stdout: () => string; stderr: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function waitFor(check: () => boolean, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('frame verify reads stdin as a stream', () => {
+  it('sceau frame seal | sceau frame verify - (a pipe from another process)', () => {
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${bin}" frame seal --key "${keyFile}" --counter 40 --reading temperature=21.5 | "${process.execPath}" "${bin}" frame verify - --keys "${keyDir}"`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).not.toContain('EAGAIN');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`stdin:1: ok kid=${kid} counter=40 temperature=21.5 Cel`);
+    expect(r.stderr).toContain('summary: 1 frame (ok 1)');
+  });
+
+  it('a slow producer: (sleep; cat) | sceau frame verify -', () => {
+    const file = join(dir, 'slow.hex');
+    writeFileSync(file, `${toHex(seal(41))}\n`);
+    const r = spawnSync('sh', ['-c', `(sleep 1; cat "${file}") | "${process.execPath}" "${bin}" frame verify - --keys "${keyDir}" --json`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(0);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ ok: true, counter: 41 });
+  });
+
+  it('prints each line\'s result as the line arrives, before the input ends (--keys and --db)', async () => {
+    const db = join(dir, 'stream.db');
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', pubFile]).status).toBe(0);
+    for (const [option, value] of [['--keys', keyDir], ['--db', db]] as const) {
+      const p = spawnSceau(['frame', 'verify', '-', option, value, '--json']);
+      p.child.stdin!.write(`${toHex(seal(option === '--keys' ? 50 : 60))}\n`);
+      await waitFor(() => p.stdout().includes('\n'));
+      expect(jsonLines(p.stdout())).toHaveLength(1);
+      expect(jsonLines(p.stdout())[0]).toMatchObject({ ok: true, counter: option === '--keys' ? 50 : 60 });
+      p.child.stdin!.write(`${toHex(seal(option === '--keys' ? 51 : 61))}\n`);
+      await waitFor(() => p.stdout().split('\n').length > 2);
+      expect(jsonLines(p.stdout())[1]).toMatchObject({ ok: true, counter: option === '--keys' ? 51 : 61 });
+      p.child.stdin!.end();
+      expect(await p.exit).toBe(0);
+      expect(jsonLines(p.stdout()).at(-1)).toEqual({ summary: expect.objectContaining({ frames: 2, codes: { ok: 2 } }) });
+    }
+  });
+});
+
+describe('bounded input', () => {
+  it('frame verify /dev/urandom --format bin stops at the bound (exit 2, input-too-large)', () => {
+    for (const args of [['--format', 'bin'], []]) {
+      const r = sceau(['frame', 'verify', '/dev/urandom', '--keys', keyDir, ...args]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('[input-too-large]');
+    }
+  });
+
+  it('a line longer than the bound is reported and skipped; the lines after it are verified', () => {
+    const r = sceau(['frame', 'verify', '-', '--keys', keyDir, '--format', 'hex', '--json'], `${'ab'.repeat(600_000)}\n${toHex(seal(70))}\n`);
+    expect(r.status).toBe(1);
+    const lines = jsonLines(r.stdout);
+    expect(lines[0]).toMatchObject({ where: 'stdin:1', code: 'unreadable-input' });
+    expect(String(lines[0]!.detail)).toContain('longer than');
+    expect(lines[1]).toMatchObject({ where: 'stdin:2', ok: true, counter: 70 });
+  });
+});
+
+/** The firmware's console printing (firmware/src/console-lines.ts): chunks of 200 hex digits. */
+function consoleLines(tag: string, hex: string): string[] {
+  const out: string[] = [];
+  let off = 0;
+  while (hex.length - off > 200) {
+    out.push(`${tag}+ ${hex.slice(off, off + 200)}`);
+    off += 200;
+  }
+  out.push(`${tag} ${hex.slice(off)}`);
+  return out;
+}
+
+describe('inputs users have', () => {
+  it('a serial console log: boot lines ignored, sceau-frame continuation lines joined, fragments reassembled, sceau-error reported', async () => {
+    const { fragment } = await import('@sceau/protocol');
+    const long = sealRecord({ version: 1, counter: 80, time: null, readings: Array.from({ length: 20 }, (_, i) => ({ channel: 1, value: 2000 + i, age: i * 60 })) }, seed);
+    expect(long.length).toBeGreaterThan(100);
+    const pieces = fragment(seal(81), { name: 'console-40', mtu: 40, identifiesSender: true } as never);
+    expect(pieces.length).toBeGreaterThan(1);
+    const log = [
+      'ESP-ROM:esp32c3-api1-20210207',
+      'boot: chip revision v0.4',
+      `[00:00:01.950] sceau-key v1 kid=${kid} pub=${readFileSync(pubFile, 'utf8').trim()}`,
+      ...consoleLines('sceau-frame', toHex(long)).map((l) => `[00:00:02.100] ${l}`),
+      ...pieces.flatMap((p) => consoleLines('sceau-fragment', toHex(p))),
+      'sceau-error settings did not answer in time',
+      `sceau-frame ${toHex(seal(80))}`,
+    ].join('\r\n');
+    const file = join(dir, 'console.log');
+    writeFileSync(file, `${log}\r\n`);
+    const r = sceau(['frame', 'verify', file, '--keys', keyDir, '--json']);
+    const lines = jsonLines(r.stdout);
+    expect(lines.slice(0, -1).map((l) => [l.code, l.counter])).toEqual([
+      ['ok', 80],
+      ['ok', 81],
+      ['replay', 80],
+    ]);
+    expect(lines[1]).toMatchObject({ fragments: pieces.length });
+    expect(lines.at(-1)).toEqual({ summary: { frames: 3, codes: { ok: 2, replay: 1 }, fragments: pieces.length, reassembled: 1, duplicateFragments: 0, incomplete: 0, ignoredLines: 3 } });
+    expect(r.stderr).toContain('firmware error: settings did not answer in time');
+    expect(r.status).toBe(1);
+    // Text mode: the summary goes to stderr, results to stdout.
+    const text = sceau(['frame', 'verify', file, '--keys', keyDir]);
+    expect(text.stdout).not.toContain('summary');
+    expect(text.stderr).toContain(`summary: 3 frames (ok 2, replay 1); ${pieces.length} fragments, 1 frames reassembled, 0 incomplete messages; 3 lines without a frame ignored`);
+  });
+
+  it('a console datagram cut short (continuation lines without their final line) is unreadable, not dropped', () => {
+    const hex = toHex(sealRecord({ version: 1, counter: 90, time: null, readings: Array.from({ length: 20 }, (_, i) => ({ channel: 1, value: i })) }, seed));
+    const lines = consoleLines('sceau-frame', hex);
+    const r = sceau(['frame', 'verify', '-', '--keys', keyDir, '--json'], `${lines.slice(0, -1).join('\n')}\n`);
+    expect(r.status).toBe(1);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ code: 'unreadable-input' });
+  });
+
+  it('a JSON array of uplinks under --format auto (network-server export), devices by DevEUI', () => {
+    const eui = '0004a30b001c0531';
+    const db = join(dir, 'uplinks.db');
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', pubFile, '--dev-eui', eui]).status).toBe(0);
+    const uplinks = [100, 101].map((counter) => ({
+      end_device_ids: { device_id: 'd', dev_eui: eui.toUpperCase() },
+      received_at: '2024-05-01T10:00:00Z',
+      uplink_message: { f_port: 1, frm_payload: Buffer.from(seal(counter, { kid: false })).toString('base64') },
+    }));
+    const file = join(dir, 'uplinks.json');
+    writeFileSync(file, JSON.stringify(uplinks, null, 2));
+    const r = sceau(['frame', 'verify', file, '--db', db, '--json']);
+    expect(r.status).toBe(0);
+    const lines = jsonLines(r.stdout);
+    expect(lines.slice(0, 2).map((l) => [l.where, l.code, l.counter, l.kid])).toEqual([
+      [`${file}[0]`, 'ok', 100, kid],
+      [`${file}[1]`, 'ok', 101, kid],
+    ]);
+    expect(lines[2]).toMatchObject({ summary: { frames: 2, codes: { ok: 2 } } });
+  });
+
+  it('a capture with hinted fragments of several senders, interleaved: reassembled per kid; sceau sim verify judges attacks', async () => {
+    const { fragment } = await import('@sceau/protocol');
+    const otherSeed = new Uint8Array(32).fill(9);
+    const otherKid = toHex(kidOf(getPublicKey(otherSeed)));
+    const keys = join(dir, 'capture-keys');
+    mkdirSync(keys);
+    writeFileSync(join(keys, `${kid}.pub`), readFileSync(pubFile));
+    writeFileSync(join(keys, `${otherKid}.pub`), `${toHex(getPublicKey(otherSeed))}\n`);
+    const profile = { name: 'raw-lora', mtu: 30, identifiesSender: false } as never;
+    const a = fragment(seal(200), profile);
+    const b = fragment(sealRecord({ version: 1, counter: 200, time: null, readings: [{ channel: 1, value: 5 }] }, otherSeed), profile);
+    const tampered = seal(201);
+    tampered[tampered.length - 1]! ^= 1;
+    const record = (k: string, d: Uint8Array, attack: string | null, t: number) => JSON.stringify({ t, kid: k, datagram: toHex(d), attack });
+    const lines: string[] = [];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]) lines.push(record(kid, a[i]!, null, i));
+      if (b[i]) lines.push(record(otherKid, b[i]!, null, i));
+    }
+    lines.push(record(kid, tampered, 'tamper', 100));
+    lines.push(record(kid, a[0]!, null, 101)); // a lost message's first fragment: incomplete
+    const capture = join(dir, 'capture.ndjson');
+    writeFileSync(capture, `${lines.join('\n')}\n`);
+    const r = sceau(['sim', 'verify', capture, '--keys', keys, '--json']);
+    const out = jsonLines(r.stdout);
+    expect(out.slice(0, 3).map((l) => [l.kid, l.code, l.attack])).toEqual([
+      [kid, 'ok', null],
+      [otherKid, 'ok', null],
+      [kid, 'bad-signature', 'tamper'],
+    ]);
+    expect(out[0]!.fragments).toBe(a.length);
+    expect(out.at(-1)).toMatchObject({ summary: { frames: 3, codes: { ok: 2, 'bad-signature': 1 }, reassembled: 2, incomplete: 1, attacksAccepted: 0, genuineRejected: 0 } });
+    expect(r.status).toBe(0);
+    // An injected datagram that verifies is a failure of the run.
+    writeFileSync(capture, `${record(kid, seal(300), 'replay', 1)}\n`);
+    const accepted = sceau(['sim', 'verify', capture, '--keys', keys, '--json']);
+    expect(accepted.status).toBe(1);
+    expect(jsonLines(accepted.stdout).at(-1)).toMatchObject({ summary: { attacksAccepted: 1 } });
+  });
+
+  it('sceau sim verify on a capture written by sceau sim run (fragments on LoRaWAN DR0, attacks)', () => {
+    const capture = join(dir, 'sim.ndjson');
+    const keys = join(dir, 'sim-keys');
+    const run = sceau(['sim', 'run', '--devices', '2', '--duration', '1h', '--interval', '20m', '--link', 'lorawan-eu868-dr0', '--seed', 'cli-h', '--attack', 'replay=0.2,tamper=0.2', '--capture', capture, '--keys-out', keys, '--json']);
+    expect(run.status).toBe(0);
+    const r = sceau(['sim', 'verify', capture, '--keys', keys, '--json']);
+    expect(r.status).toBe(0);
+    const summary = jsonLines(r.stdout).at(-1)!.summary as Record<string, number>;
+    expect(summary.fragments).toBeGreaterThan(summary.reassembled);
+    expect(summary.frames).toBeGreaterThan(0);
+    expect(summary.attacksAccepted).toBe(0);
+    expect(summary.genuineRejected).toBe(0);
+  });
+});
