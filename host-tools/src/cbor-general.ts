@@ -36,6 +36,15 @@ export function encodeCbor(value: unknown): Uint8Array {
   return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
+/** The head of a definite-length CBOR array of `count` items, in its shortest form (RFC 8949 §3). */
+export function cborArrayHeader(count: number): Uint8Array {
+  if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) throw new RangeError(`count: expected an integer in 0..2^32-1, got ${count}`);
+  if (count < 24) return Uint8Array.of(0x80 | count);
+  if (count < 0x100) return Uint8Array.of(0x98, count);
+  if (count < 0x10000) return Uint8Array.of(0x99, count >> 8, count & 0xff);
+  return Uint8Array.of(0x9a, count >>> 24, (count >> 16) & 0xff, (count >> 8) & 0xff, count & 0xff);
+}
+
 /** SenML CBOR labels (RFC 8428 §6, Table 6). */
 export const SENML_CBOR_LABELS = { bver: -1, bn: -2, bt: -3, bu: -4, bv: -5, bs: -6, n: 0, u: 1, v: 2, vs: 3, vb: 4, s: 5, t: 6, ut: 7, vd: 8 } as const;
 export type SenmlLabel = keyof typeof SENML_CBOR_LABELS;
@@ -53,8 +62,99 @@ export function senmlRecordToCbor(record: Partial<Record<SenmlLabel, string | nu
 
 export type DecodeGeneral = { ok: true; items: unknown[] } | { ok: false; detail: string };
 
-/** Decodes a CBOR sequence (usually one item); never throws on bad input. */
+/**
+ * Checks that `bytes` is a well-formed CBOR sequence (RFC 8949 §5 and Appendix C: every head
+ * complete, reserved additional information 28-30 refused, a break only inside an
+ * indefinite-length item, indefinite strings made of definite chunks of their own type). cbor-x
+ * is lenient (it reads a lone 0xff break as an empty map); this runs first.
+ */
+export function checkWellFormed(bytes: Uint8Array): { ok: true; items: number } | { ok: false; detail: string } {
+  let at = 0;
+  const fail = (detail: string): never => {
+    throw new RangeError(`${detail} at offset ${at}`);
+  };
+  const head = (): { major: number; ai: number; arg: number } => {
+    if (at >= bytes.length) fail('unexpected end of input');
+    const ib = bytes[at++]!;
+    const major = ib >> 5;
+    const ai = ib & 0x1f;
+    if (ai < 24) return { major, ai, arg: ai };
+    if (ai >= 28 && ai <= 30) fail(`reserved additional information ${ai}`);
+    if (ai === 31) return { major, ai, arg: -1 };
+    const size = 1 << (ai - 24);
+    if (at + size > bytes.length) fail('unexpected end of input');
+    let arg = 0;
+    for (let i = 0; i < size; i++) arg = arg * 256 + bytes[at++]!;
+    return { major, ai, arg };
+  };
+  // Returns true when it read a break (only allowed where `breakOk`).
+  const item = (depth: number, breakOk: boolean): boolean => {
+    if (depth > 256) fail('nesting deeper than 256');
+    const h = head();
+    if (h.ai === 31) {
+      if (h.major === 7) {
+        if (!breakOk) fail('break outside an indefinite-length item');
+        return true;
+      }
+      if (h.major === 0 || h.major === 1 || h.major === 6) fail(`indefinite length on major type ${h.major}`);
+      if (h.major === 2 || h.major === 3) {
+        for (;;) {
+          const start = at;
+          const c = head();
+          if (c.major === 7 && c.ai === 31) break;
+          if (c.major !== h.major || c.ai === 31) {
+            at = start;
+            fail('chunk of an indefinite-length string is not a definite string of the same type');
+          }
+          if (at + c.arg > bytes.length) fail('unexpected end of input');
+          at += c.arg;
+        }
+        return false;
+      }
+      let n = 0;
+      while (!item(depth + 1, true)) n++;
+      if (h.major === 5 && n % 2 !== 0) fail('indefinite-length map with an odd number of items');
+      return false;
+    }
+    switch (h.major) {
+      case 2:
+      case 3:
+        if (at + h.arg > bytes.length) fail('unexpected end of input');
+        at += h.arg;
+        return false;
+      case 4:
+        for (let i = 0; i < h.arg; i++) if (item(depth + 1, false)) fail('unexpected break');
+        return false;
+      case 5:
+        for (let i = 0; i < 2 * h.arg; i++) if (item(depth + 1, false)) fail('unexpected break');
+        return false;
+      case 6:
+        if (item(depth + 1, false)) fail('unexpected break');
+        return false;
+      case 7:
+        if (h.ai === 24 && h.arg < 32) fail('simple value below 32 in two bytes');
+        return false;
+      default:
+        return false;
+    }
+  };
+  try {
+    let items = 0;
+    while (at < bytes.length) {
+      item(0, false);
+      items++;
+    }
+    if (items === 0) return { ok: false, detail: 'empty input' };
+    return { ok: true, items };
+  } catch (error) {
+    return { ok: false, detail: (error as Error).message };
+  }
+}
+
+/** Decodes a well-formed CBOR sequence (usually one item); never throws on bad input. */
 export function decodeCborSequence(bytes: Uint8Array): DecodeGeneral {
+  const wellFormed = checkWellFormed(bytes);
+  if (!wellFormed.ok) return { ok: false, detail: `not well-formed CBOR: ${wellFormed.detail}` };
   try {
     const items: unknown[] = [];
     decoder.decodeMultiple(bytes, (value: unknown) => {

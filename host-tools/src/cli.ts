@@ -342,13 +342,16 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
   // --- export --------------------------------------------------------------------------------
   program
     .command('export')
-    .description('readings in real units with their dates: json, csv or SenML (RFC 8428)')
+    .description('readings in real units with their dates: json, csv, SenML JSON or SenML CBOR (RFC 8428)')
     .requiredOption('--db <file>', 'store database')
     .option('--kid <kid>', 'one device (kid, DevEUI or name)')
     .option('--since <t>', 'from this time: Unix seconds, ISO 8601, or a duration back from now (24h, 7d)')
     .option('--until <t>', 'before this time')
-    .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS as unknown as string[]).default('json'))
-    .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat }) => {
+    .addOption(new Option('--format <format>', 'output format (senml-cbor: binary, RFC 8428 §6 integer labels)').choices(EXPORT_FORMATS as unknown as string[]).default('json'))
+    .option('--channels <file>', 'user channel registry (JSON): names, units and scales of user channels')
+    .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat; channels?: string }) => {
+      const registry = opts.channels === undefined ? undefined : loadChannels(opts.channels);
+      if (opts.format === 'senml-cbor' && process.stdout.isTTY) throw usageError('--format senml-cbor writes binary CBOR: redirect stdout to a file or a pipe', 'binary-to-terminal');
       const store = openDb(opts.db, true);
       try {
         let kid: string | undefined;
@@ -362,7 +365,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
           since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
           until: opts.until === undefined ? undefined : parseTimeArg(opts.until, '--until'),
         };
-        const n = await exportReadings(store, opts.format, filter, process.stdout);
+        const n = await exportReadings(store, opts.format, filter, process.stdout, registry);
         io.err(`exported ${n} readings`);
       } finally {
         store.close();
