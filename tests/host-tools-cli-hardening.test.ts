@@ -371,3 +371,51 @@ describe('inputs users have', () => {
     expect(summary.genuineRejected).toBe(0);
   });
 });
+
+describe('sceau flash', () => {
+  let image: string;
+  let fakeDevs: string;
+
+  beforeAll(() => {
+    image = join(dir, 'devicescript-esp32c3 (1).bin');
+    writeFileSync(image, new Uint8Array(16));
+    // A stand-in for `devs` that fails as it does without a board: colours and a stack trace.
+    fakeDevs = join(dir, 'fake-devs');
+    writeFileSync(
+      fakeDevs,
+      `#!${process.execPath}\n` +
+        `if (process.env.FAKE_DEVS_OK) { console.log(JSON.stringify(process.argv.slice(2))); process.exit(0); }\n` +
+        `console.log('\\x1b[34musing devs: v2.16.4\\x1b[0m');\n` +
+        `console.error('/x/devicescript-cli.cjs:4242\\n    throw new Error("No serial port found");\\n    ^\\n\\nError: No serial port found\\n    at flashEsp32 (/x/devicescript-cli.cjs:4242:11)\\n    at main (/x/devicescript-cli.cjs:1:1)\\n\\nNode.js v20.20.2');\n` +
+        `process.exit(1);\n`,
+      { mode: 0o755 },
+    );
+  });
+
+  it('without a board: one clear line and exit 3, before the wrapped tool runs', () => {
+    const missingPort = sceau(['flash', '--board', 'esp32c3_bare', '--image', image, '--port', join(dir, 'ttyUSB9'), '--devs', fakeDevs]);
+    expect(missingPort.status).toBe(3);
+    expect(missingPort.stderr).toContain('does not exist: is the board connected?');
+    expect(missingPort.stderr).toContain('[no-board]');
+    expect(missingPort.stderr).not.toContain('devs:');
+  });
+
+  it('the wrapped tool\'s failure is shown without ANSI codes or stack trace (exit 3)', () => {
+    const r = sceau(['flash', '--board', 'esp32c3_bare', '--image', image, '--port', '/dev/null', '--devs', fakeDevs]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).not.toMatch(/\x1b\[/);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.stderr).not.toContain('Node.js v');
+    expect(r.stderr).toContain('sceau: devs flash failed (exit 1): Error: No serial port found [flash-failed]');
+  });
+
+  it('--dry-run prints a command line that runs as printed (quoting included)', () => {
+    const r = sceau(['flash', '--board', 'esp32c3_bare', '--image', image, '--port', '/dev/ttyUSB0', '--dry-run', '--devs', fakeDevs]);
+    expect(r.status).toBe(0);
+    const line = r.stdout.trim();
+    expect(line).toBe(`${fakeDevs} flash esp32 --board esp32c3_bare --file '${image}' --once --port /dev/ttyUSB0`);
+    const ran = spawnSync('sh', ['-c', line], { encoding: 'utf8', env: { ...process.env, FAKE_DEVS_OK: '1' } });
+    expect(ran.status).toBe(0);
+    expect(JSON.parse(ran.stdout)).toEqual(['flash', 'esp32', '--board', 'esp32c3_bare', '--file', image, '--once', '--port', '/dev/ttyUSB0']);
+  });
+});

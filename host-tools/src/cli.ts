@@ -23,7 +23,7 @@ import {
 } from '@sceau/protocol';
 import { describeError, EXIT, ioError, SceauError, usageError } from './errors.js';
 import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from './export.js';
-import { planFlash, runFlash } from './flash.js';
+import { checkBoardPresent, flashCommandLine, planFlash, runFlash } from './flash.js';
 import { CLI_INPUT_FORMATS, openInput, type CliInputFormat } from './input-stream.js';
 import { keyringFromPath, runInspect, runVerify } from './verify-command.js';
 import { startGateway } from './gateway.js';
@@ -328,15 +328,18 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--port <path>', 'serial port (ESP32)')
     .option('--baud <rate>', 'serial speed (ESP32)', integerArg('--baud', 9600, 4_000_000))
     .option('--devs <path>', 'the devs command (default: node_modules/.bin/devs, then PATH)')
-    .option('--dry-run', 'print the devs command as JSON instead of running it')
-    .action(async (opts: { board: string; image: string; port?: string; baud?: number; devs?: string; dryRun?: boolean }) => {
+    .option('--dry-run', 'print the devs command line (to run by hand) instead of running it')
+    .option('--no-board-check', 'do not look for the board (serial port, RPI-RP2 drive) before running devs')
+    .option('--json', 'with --dry-run: the plan as JSON { command, args, family }')
+    .action(async (opts: { board: string; image: string; port?: string; baud?: number; devs?: string; dryRun?: boolean; boardCheck: boolean; json?: boolean }) => {
       const plan = planFlash(opts);
       if (opts.dryRun) {
-        io.out(JSON.stringify(plan));
+        io.out(opts.json ? JSON.stringify(plan) : flashCommandLine(plan));
         return;
       }
-      const code = await runFlash(plan);
-      if (code !== 0) throw new SceauError(`devs flash failed with exit code ${code}`, EXIT.io);
+      if (opts.boardCheck) checkBoardPresent(plan, opts.port);
+      const { code, lastLine } = await runFlash(plan, (line) => io.err(line));
+      if (code !== 0) throw new SceauError(`devs flash failed (exit ${code})${lastLine !== undefined ? `: ${lastLine}` : ''}`, EXIT.io, 'flash-failed');
     });
 
   // --- export --------------------------------------------------------------------------------
