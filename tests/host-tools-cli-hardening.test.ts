@@ -419,3 +419,24 @@ describe('sceau flash', () => {
     expect(JSON.parse(ran.stdout)).toEqual(['flash', 'esp32', '--board', 'esp32c3_bare', '--file', image, '--once', '--port', '/dev/ttyUSB0']);
   });
 });
+
+describe('before a build', () => {
+  it('the sceau command in a checkout that was never built prints one line saying to build (no ERR_MODULE_NOT_FOUND)', () => {
+    const pkg = join(dir, 'unbuilt', 'host-tools');
+    mkdirSync(join(pkg, 'bin'), { recursive: true });
+    writeFileSync(join(pkg, 'bin', 'sceau.cjs'), readFileSync(bin));
+    const r = spawnSync(process.execPath, [join(pkg, 'bin', 'sceau.cjs'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(4);
+    expect(r.stderr).not.toContain('ERR_MODULE_NOT_FOUND');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('run `npm run build`');
+  });
+
+  it('the root package builds on install (prepare) and its engines field matches vite\'s', () => {
+    const root = join(hostTools, '..');
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; engines: { node: string } };
+    expect(pkg.scripts.prepare).toBe('node scripts/prepare.mjs');
+    const vite = JSON.parse(readFileSync(join(root, 'node_modules', 'vite', 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(pkg.engines.node).toBe(vite.engines.node);
+  });
+});
