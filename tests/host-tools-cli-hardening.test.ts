@@ -222,6 +222,24 @@ describe('frame verify reads stdin as a stream', () => {
   });
 });
 
+describe('frame verify reads NDJSON from a pipe as it comes', () => {
+  it('an MQTT-style stream of JSON lines, the first one arriving in two pieces: each result before the input ends', async () => {
+    const p = spawnSceau(['frame', 'verify', '-', '--keys', keyDir, '--json']);
+    const line = (counter: number) => `${JSON.stringify({ frame: toHex(seal(counter)) })}\n`;
+    const first = line(110);
+    p.child.stdin!.write(first.slice(0, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    p.child.stdin!.write(first.slice(20));
+    await waitFor(() => p.stdout().includes('\n'));
+    expect(jsonLines(p.stdout())[0]).toMatchObject({ where: 'stdin:1', ok: true, counter: 110 });
+    p.child.stdin!.write(line(111));
+    await waitFor(() => p.stdout().split('\n').length > 2);
+    expect(jsonLines(p.stdout())[1]).toMatchObject({ where: 'stdin:2', ok: true, counter: 111 });
+    p.child.stdin!.end();
+    expect(await p.exit).toBe(0);
+  });
+});
+
 describe('bounded input', () => {
   it('frame verify /dev/urandom --format bin stops at the bound (exit 2, input-too-large)', () => {
     for (const args of [['--format', 'bin'], []]) {

@@ -239,8 +239,15 @@ export async function* readDatagrams(input: OpenedInput, format: CliInputFormat)
   if (jsonish && (leadByte === 0x5b || leadByte === 0x7b)) {
     let whole = leadByte === 0x5b;
     if (!whole) {
-      // Peek the first line: NDJSON when it is a JSON value by itself.
-      const text = Buffer.concat(head.map((h) => Buffer.from(h))).toString('utf8');
+      // Peek the first line (reading on until it is complete): NDJSON when it is a JSON value by itself.
+      let headBytes = head.reduce((a, h) => a + h.length, 0);
+      while (!head.some((h) => h.includes(0x0a)) && headBytes <= MAX_LINE_BYTES) {
+        const next = await iterator.next();
+        if (next.done) break;
+        head.push(next.value);
+        headBytes += next.value.length;
+      }
+      const text = Buffer.concat(head.map((h) => Buffer.from(h.buffer, h.byteOffset, h.byteLength))).toString('utf8');
       const nl = text.indexOf('\n', lead);
       if (nl >= 0) {
         try {
@@ -248,7 +255,7 @@ export async function* readDatagrams(input: OpenedInput, format: CliInputFormat)
         } catch {
           whole = true;
         }
-      } else whole = true; // no newline yet: one document (or a single line; parsed the same)
+      } else whole = true; // one line without newline (or a first line over the bound): one document
     }
     if (whole) {
       const data = await readBounded(head, iterator, MAX_DOCUMENT_BYTES, name, 'a JSON document');

@@ -144,6 +144,9 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
       const { id: _id, receivedAt: _at, source: _source, ...outcome } = r2;
       show({ where: frame.where, ...outcome, ...extra(frame) });
     });
+    // Marked handled here (it is awaited below or at the end): a store failure while the input
+    // is idle must end the command with its message, not as an unhandled rejection.
+    printed.catch(() => undefined);
     // Bounded memory: at most this many frames wait for their commit.
     if (inFlight >= 1000) await printed;
   };
