@@ -134,6 +134,7 @@ const HEX_RE = /^(?:[0-9a-fA-F]{2})+$/;
 const BASE64_RE = /^[A-Za-z0-9+/_-]+={0,2}$/;
 /** A firmware console datagram line, possibly after a timestamp or tag (firmware/README.md "Console lines"). */
 const CONSOLE_RE = /(?:^|[\s\]>:|])sceau-(frame|fragment)(\+?) ([0-9a-fA-F]*)\s*$/;
+const ANSI_RE = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g;
 const CONSOLE_ERROR_RE = /(?:^|[\s\]>:|])sceau-error (.*)$/;
 
 /** Whether bytes look like text (UTF-8 without control characters other than tab, CR, LF, ESC). */
@@ -281,8 +282,9 @@ async function* lineEvents(lines: AsyncIterable<{ line: string; n: number } | { 
       yield { kind: 'unreadable', error: `line longer than ${l.overlong} bytes, skipped`, where };
       continue;
     }
-    const line = l.line.trim();
-    if (line.length === 0 || (line.startsWith('#') && format !== 'console')) continue;
+    // Serial terminals and loggers may colour their lines: the escape codes are not content.
+    const line = (l.line.includes('\x1b') ? l.line.replace(ANSI_RE, '') : l.line).trim();
+    if (line.length === 0 || line.startsWith('#')) continue;
     if (format === 'auto' || format === 'console') {
       const c = CONSOLE_RE.exec(line);
       if (c !== null) {
