@@ -8,7 +8,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   cborDiagnostic,
+  kidOf,
   MemoryKeyring,
+  toHex,
   ReplayWindows,
   verifyFrame,
   type ChannelRegistry,
@@ -46,8 +48,7 @@ export function keyringFromPath(path: string): MemoryKeyring {
       throw ioError(`--keys ${file}: ${describeError(error)}`, 'keys-unreadable');
     }
     const publicKey = parsePublicKey(text, file);
-    const kid = keyring.add(publicKey);
-    keyring.add(publicKey, { deviceIds: [captureDeviceId(kid)] });
+    keyring.add(publicKey, { deviceIds: [captureDeviceId(toHex(kidOf(publicKey)))] });
   }
   return keyring;
 }
