@@ -82,6 +82,13 @@ describe('key file kinds (--key)', () => {
     expect(sceau(['frame', 'seal', '--key', meta, '--counter', '1', '--reading', 'temperature=1']).stderr).toContain('[key-is-public]');
   });
 
+  it('a secret key given as --keys is refused with key-is-secret (exit 2)', () => {
+    const r = sceau(['frame', 'verify', '-', '--keys', keyFile], toHex(seal(1)));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('[key-is-secret]');
+    expect(sceau(['frame', 'verify', '-', '--keys', pubFile], toHex(seal(1))).status).toBe(0);
+  });
+
   it('a directory as --key is a usage error (exit 2), not an internal error', () => {
     const r = sceau(['frame', 'seal', '--key', keyDir, '--counter', '1', '--reading', 'temperature=1']);
     expect(r.status).toBe(2);

@@ -21,7 +21,7 @@ import { coseKind, decodeCborSequence, generalDiagnostic } from './cbor-general.
 import { describeError, EXIT, ioError, usageError } from './errors.js';
 import { readDatagrams, type CliInputFormat, type InputEvent, type OpenedInput } from './input-stream.js';
 import { Ingestor, NotStoredError } from './ingest.js';
-import { parsePublicKey } from './key-files.js';
+import { keyFileKind, parsePublicKey } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
 import type { Store } from './store.js';
 
@@ -47,6 +47,8 @@ export function keyringFromPath(path: string): MemoryKeyring {
     } catch (error) {
       throw ioError(`--keys ${file}: ${describeError(error)}`, 'keys-unreadable');
     }
+    // A PKCS#8 PEM would yield its public key, but a secret key has no business here: say so.
+    if (keyFileKind(text, file) === 'secret-pem') throw usageError(`--keys ${file} is a secret key; give the public key (${file.replace(/\.key$/, '.pub')}) or a directory of .pub files`, 'key-is-secret');
     const publicKey = parsePublicKey(text, file);
     keyring.add(publicKey, { deviceIds: [captureDeviceId(toHex(kidOf(publicKey)))] });
   }
