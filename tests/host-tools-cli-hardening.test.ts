@@ -229,6 +229,28 @@ describe('frame verify reads stdin as a stream', () => {
   });
 });
 
+describe('frame verify --db when the store fails mid-stream', () => {
+  it('ends with store-failed (exit 3) while the input is still open, not at its end', async () => {
+    const db = join(dir, 'locked.db');
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', pubFile]).status).toBe(0);
+    // Another process holds the write lock (beyond SQLite's 5 s busy timeout).
+    const sqlite = createRequire(join(hostTools, 'package.json')).resolve('better-sqlite3');
+    const locker = spawn(process.execPath, ['-e', `const D = require(${JSON.stringify(sqlite)}); const db = new D(${JSON.stringify(db)}); db.exec('BEGIN EXCLUSIVE'); console.log('locked'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => locker.stdout!.once('data', () => resolve()));
+      const p = spawnSceau(['frame', 'verify', '-', '--db', db, '--json']);
+      p.child.stdin!.write(`${toHex(seal(120))}\n`); // and the input stays open
+      const code = await Promise.race([p.exit, new Promise<string>((r) => setTimeout(() => r('still running'), 15_000))]);
+      expect(code).toBe(3);
+      expect(p.stderr()).toContain('[store-failed]');
+      expect(p.stderr()).not.toContain('internal error');
+      p.child.stdin!.destroy();
+    } finally {
+      locker.kill();
+    }
+  }, 30_000);
+});
+
 describe('frame verify reads NDJSON from a pipe as it comes', () => {
   it('an MQTT-style stream of JSON lines, the first one arriving in two pieces: each result before the input ends', async () => {
     const p = spawnSceau(['frame', 'verify', '-', '--keys', keyDir, '--json']);

@@ -78,8 +78,25 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
   const replay = new ReplayWindows();
   const ingestor = options.store === undefined ? undefined : new Ingestor(options.store, { channels: options.registry });
   const source = `cli:${input.name === 'stdin' ? 'stdin' : resolve(input.name)}`;
+  // Results waiting for the store are printed from this chain, in input order; `queued` counts
+  // what is on it, and a result known at once is printed directly only when nothing is queued.
   let printed: Promise<void> = Promise.resolve();
-  let inFlight = 0;
+  let queued = 0;
+  let failure: unknown;
+  const enqueue = (print: () => void | Promise<void>): void => {
+    queued++;
+    printed = printed.then(print).finally(() => {
+      queued--;
+    });
+    // A store failure while the input is idle ends the command at once, with its message (not an
+    // unhandled rejection, nor a silent stop of the output until the input ends).
+    printed.catch((error: unknown) => {
+      if (failure === undefined) {
+        failure = error;
+        input.stream.destroy();
+      }
+    });
+  };
 
   const show = (item: Shown): void => {
     summary.count(item.code, item);
@@ -99,8 +116,8 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
   };
   /** Output in input order: synchronous results wait for the stored ones before them. */
   const inOrder = (print: () => void): void => {
-    if (inFlight === 0) print();
-    else printed = printed.then(print);
+    if (queued === 0) print();
+    else enqueue(print);
   };
 
   const handle = async (event: InputEvent): Promise<void> => {
@@ -131,32 +148,31 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
       inOrder(() => show({ where: frame.where, ...outcome, ...extra(frame) }));
       return;
     }
-    inFlight++;
     const result = ingestor.ingest(frame.frame, { source, deviceId, receivedAt: frame.receivedAt });
     result.catch(() => undefined); // handled in order below
-    printed = printed.then(async () => {
-      let r2;
+    enqueue(async () => {
+      let stored;
       try {
-        r2 = await result;
+        stored = await result;
       } catch (error) {
         if (error instanceof NotStoredError) throw ioError(`${frame.where}: not stored: ${error.message}`, 'store-failed');
         throw error;
-      } finally {
-        inFlight--;
       }
-      const { id: _id, receivedAt: _at, source: _source, ...outcome } = r2;
+      const { id: _id, receivedAt: _at, source: _source, ...outcome } = stored;
       show({ where: frame.where, ...outcome, ...extra(frame) });
     });
-    // Marked handled here (it is awaited below or at the end): a store failure while the input
-    // is idle must end the command with its message, not as an unhandled rejection.
-    printed.catch(() => undefined);
     // Bounded memory: at most this many frames wait for their commit.
-    if (inFlight >= 1000) await printed;
+    if (queued >= 1000) await printed;
   };
 
   try {
-    for await (const event of readDatagrams(input, options.format)) await handle(event);
+    for await (const event of readDatagrams(input, options.format)) {
+      if (failure !== undefined) break;
+      await handle(event);
+    }
     await printed;
+  } catch (error) {
+    throw failure ?? error;
   } finally {
     if (ingestor !== undefined) await ingestor.close();
   }
