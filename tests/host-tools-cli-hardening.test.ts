@@ -278,6 +278,14 @@ describe('bounded input', () => {
     }
   });
 
+  it('a ChirpStack Protobuf body is refused in one line that says to set the encoding to JSON, with no binary echoed', () => {
+    const protobuf = Uint8Array.from([0x0a, 0x24, 0x08, 0x12, 0x00, 0x01, 0xff, 0xfe, 0x1a, 0x10, 0x00, 0x04, 0xa3, 0x0b]);
+    const r = sceau(['frame', 'verify', '-', '--keys', keyDir, '--format', 'chirpstack'], protobuf);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("set the integration's encoding to JSON [input-not-json]");
+    expect(r.stderr).not.toMatch(/[\x00-\x08\x0e-\x1f]/);
+  });
+
   it('a line longer than the bound is reported and skipped; the lines after it are verified', () => {
     const r = sceau(['frame', 'verify', '-', '--keys', keyDir, '--format', 'hex', '--json'], `${'ab'.repeat(600_000)}\n${toHex(seal(70))}\n`);
     expect(r.status).toBe(1);

@@ -148,6 +148,13 @@ function looksLikeText(bytes: Uint8Array): boolean {
   }
 }
 
+/** A message that may quote the input (JSON.parse does), with control characters shown as escapes, cut to 200 characters. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
@@ -178,7 +185,7 @@ function parseJsonLine(line: string, where: string, format: CliInputFormat): Inp
   try {
     value = JSON.parse(line);
   } catch (error) {
-    return { kind: 'unreadable', error: `malformed JSON: ${(error as Error).message}`, where };
+    return { kind: 'unreadable', error: `malformed JSON: ${printable((error as Error).message)}`, where };
   }
   return fromJsonValue(value, where, format);
 }
@@ -189,7 +196,7 @@ function documentEvents(text: string, name: string, format: CliInputFormat): Inp
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return [{ kind: 'unreadable', error: `malformed JSON: ${(error as Error).message}`, where: name }];
+    return [{ kind: 'unreadable', error: `malformed JSON: ${printable((error as Error).message)}`, where: name }];
   }
   const values = Array.isArray(value) ? value : [value];
   const out: InputEvent[] = [];
@@ -229,6 +236,9 @@ export async function* readDatagrams(input: OpenedInput, format: CliInputFormat)
   const leadByte = lead < 0 ? undefined : first[lead];
   if (format === 'auto') {
     if (first[0] === 0xd2 || !looksLikeText(first)) chosen = 'bin';
+  }
+  if ((format === 'tts' || format === 'chirpstack' || format === 'ndjson') && !looksLikeText(first)) {
+    throw usageError(`${name}: binary input, not JSON${format === 'chirpstack' ? ": a ChirpStack integration with Protobuf encoding? set the integration's encoding to JSON" : ''}`, 'input-not-json');
   }
   if (chosen === 'bin') {
     const data = await readBounded(head, iterator, MAX_BIN_BYTES, name, format === 'bin' ? '--format bin takes one raw frame; the input is' : 'binary input (one raw frame) is');
