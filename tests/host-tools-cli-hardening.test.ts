@@ -412,6 +412,34 @@ describe('inputs users have', () => {
     expect(jsonLines(accepted.stdout).at(-1)).toMatchObject({ summary: { attacksAccepted: 1 } });
   });
 
+  it('fragments of two LoRaWAN devices without kid, same tag, interleaved: reassembled per DevEUI', async () => {
+    const { fragment, linkProfile } = await import('@sceau/protocol');
+    const otherSeed = new Uint8Array(32).fill(11);
+    const db = join(dir, 'deveui.db');
+    const [euiA, euiB] = ['70b3d57ed0000001', '70b3d57ed0000002'];
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', pubFile, '--dev-eui', euiA]).status).toBe(0);
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', toHex(getPublicKey(otherSeed)), '--dev-eui', euiB]).status).toBe(0);
+    const readings = Array.from({ length: 6 }, (_, i) => ({ channel: 1, value: 2000 + i, age: 60 * i }));
+    const dr0 = linkProfile('lorawan-eu868-dr0');
+    const a = fragment(sealRecord({ version: 1, counter: 8, time: null, readings }, seed, { kid: false }), dr0);
+    const b = fragment(sealRecord({ version: 1, counter: 16, time: null, readings }, otherSeed, { kid: false }), dr0);
+    expect(a.length).toBeGreaterThan(1);
+    expect(a[0]![0]! >> 4).toBe(b[0]![0]! >> 4); // the same message tag
+    const lines: string[] = [];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]) lines.push(JSON.stringify({ frame: toHex(a[i]!), devEui: euiA }));
+      if (b[i]) lines.push(JSON.stringify({ frame: toHex(b[i]!), devEui: euiB }));
+    }
+    const r = sceau(['frame', 'verify', '-', '--db', db, '--json'], `${lines.join('\n')}\n`);
+    expect(r.status).toBe(0);
+    const out = jsonLines(r.stdout);
+    expect(out.slice(0, 2).map((l) => [l.code, l.counter, l.kidInFrame])).toEqual([
+      ['ok', 8, false],
+      ['ok', 16, false],
+    ]);
+    expect(out[2]).toMatchObject({ summary: { frames: 2, reassembled: 2, incomplete: 0 } });
+  });
+
   it('sceau sim verify on a capture written by sceau sim run (fragments on LoRaWAN DR0, attacks)', () => {
     const capture = join(dir, 'sim.ndjson');
     const keys = join(dir, 'sim-keys');
