@@ -28,7 +28,8 @@ function jsonLines(text: string): Array<Record<string, any>> {
     .trim()
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, any>);
+    .map((l) => JSON.parse(l) as Record<string, any>)
+    .filter((r) => r.summary === undefined); // frame verify --json ends with a summary line
 }
 
 const seedOf = (n: number): Uint8Array => new Uint8Array(32).fill(n);

@@ -23,12 +23,14 @@ function sceau(args: string[], input?: string | Uint8Array): Run {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The JSON lines of stdout; `frame verify --json` ends with a `{"summary": {...}}` line, left out here. */
 function jsonLines(text: string): Array<Record<string, unknown>> {
   return text
     .trim()
     .split('\n')
     .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((o) => !('summary' in o));
 }
 
 let dir: string;
@@ -127,6 +129,7 @@ describe('sceau frame seal / inspect / verify', () => {
     const r = sceau(['frame', 'verify', '--keys', keyDir, '--json'], `${a}\n${a}\n`);
     expect(r.status).toBe(1);
     expect(jsonLines(r.stdout).map((x) => x.code)).toEqual(['ok', 'replay']);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ summary: { frames: 2, codes: { ok: 1, replay: 1 } } });
   });
 
   it('reports an unknown kid and garbage lines with a code, never a crash', () => {
@@ -286,12 +289,12 @@ describe('sceau provision and flash', () => {
   it('flash: builds the devs command for a board and image, and fails clearly without the image', () => {
     const image = join(dir, 'devicescript-esp32c3.bin');
     writeFileSync(image, new Uint8Array(16));
-    const plan = sceau(['flash', '--board', 'esp32c3_bare', '--image', image, '--port', '/dev/ttyUSB0', '--dry-run', '--devs', '/opt/devs']);
+    const plan = sceau(['flash', '--board', 'esp32c3_bare', '--image', image, '--port', '/dev/ttyUSB0', '--dry-run', '--json', '--devs', '/opt/devs']);
     expect(plan.status).toBe(0);
     expect(JSON.parse(plan.stdout)).toEqual({ command: '/opt/devs', family: 'esp32', args: ['flash', 'esp32', '--board', 'esp32c3_bare', '--file', image, '--once', '--port', '/dev/ttyUSB0'] });
     const uf2 = join(dir, 'devicescript-rp2040w.uf2');
     writeFileSync(uf2, new Uint8Array(16));
-    expect(JSON.parse(sceau(['flash', '--board', 'pico_w', '--image', uf2, '--dry-run', '--devs', 'devs']).stdout).args).toEqual(['flash', 'rp2040', '--board', 'pico_w', '--file', uf2, '--once']);
+    expect(JSON.parse(sceau(['flash', '--board', 'pico_w', '--image', uf2, '--dry-run', '--json', '--devs', 'devs']).stdout).args).toEqual(['flash', 'rp2040', '--board', 'pico_w', '--file', uf2, '--once']);
     const missing = sceau(['flash', '--board', 'esp32c3_bare', '--image', join(dir, 'nope.bin')]);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toContain('runtime image');

@@ -23,6 +23,14 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
+const path = require('node:path');
+const cli = path.join(__dirname, '..', 'dist', 'cli.js');
+if (!require('node:fs').existsSync(cli)) {
+  // A checkout that was never built (npm ci runs the root "prepare" build; npm install --ignore-scripts does not).
+  process.stderr.write(`sceau: the CLI is not built (${path.relative(process.cwd(), cli) || cli} is missing): run \`npm run build\` at the root of the sceau repository\n`);
+  process.exit(4);
+}
+
 import('../dist/cli.js').then(async ({ runCli }) => {
   // Let stdout drain (piped output) before exiting with the code.
   process.exitCode = await runCli(process.argv);

@@ -4,43 +4,49 @@
  * device, 4 internal. Secrets are read from files, never taken on argv.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   channels as builtInChannels,
-  cborDiagnostic,
   codeAnchor,
   decodeRecord,
   getPublicKey,
   kidOf,
-  MemoryKeyring,
   parseCbor,
-  ReplayWindows,
   sealRecord,
   toHex,
-  verifyFrame,
   type ChannelRegistry,
-  type Keyring,
   type Reading,
 } from '@sceau/protocol';
 import { describeError, EXIT, ioError, SceauError, usageError } from './errors.js';
 import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from './export.js';
-import { planFlash, runFlash } from './flash.js';
-import { INPUT_FORMATS, parseInput, type InputFormat, type InputItem } from './formats.js';
+import { checkBoardPresent, flashCommandLine, planFlash, runFlash } from './flash.js';
+import { CLI_INPUT_FORMATS, openInput, type CliInputFormat } from './input-stream.js';
+import { keyringFromPath, runInspect, runVerify } from './verify-command.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, startGateway } from './gateway.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from './gateway-http.js';
-import { Ingestor } from './ingest.js';
+import { secretInGitWarning } from './git-check.js';
 import { generateSeed, parsePublicKey, readPublicKey, readSecretKey, writeKeyPair } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
 import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from './provision.js';
 import { readBulkEntries } from './device-bulk.js';
 import { RegistryError, registryErrorBody, type Registration } from './device-registry.js';
-import { Store, type Device } from './store.js';
+import { openStore, type DbMode } from './db-open.js';
+import type { Device, Store } from './store.js';
 
 const VERSION = '0.1.0';
+
+interface VerifyCommandOptions {
+  format: CliInputFormat;
+  keys?: string;
+  db?: string;
+  devEui?: string;
+  channels?: string;
+  json?: boolean;
+}
 
 interface Io {
   out: (line: string) => void;
@@ -80,40 +86,10 @@ function loadChannels(file: string | undefined): ChannelRegistry {
   }
 }
 
-function readInput(file: string | undefined): { data: Uint8Array; name: string } {
-  if (file === undefined || file === '-') {
-    if (process.stdin.isTTY) throw usageError('no input: give a FILE, or pipe frames on stdin');
-    try {
-      return { data: new Uint8Array(readFileSync(0)), name: 'stdin' };
-    } catch (error) {
-      throw ioError(`cannot read stdin: ${describeError(error)}`);
-    }
-  }
-  try {
-    return { data: new Uint8Array(readFileSync(file)), name: file };
-  } catch (error) {
-    throw ioError(`cannot read ${file}: ${describeError(error)}`);
-  }
-}
-
-/** A keyring from a directory of `<kid>.pub` files (or one public key file). */
-function keyringFromDir(path: string): MemoryKeyring {
-  const keyring = new MemoryKeyring();
-  let files: string[];
-  try {
-    files = statSync(path).isDirectory() ? readdirSync(path).filter((f) => f.endsWith('.pub')).map((f) => join(path, f)) : [path];
-  } catch (error) {
-    throw ioError(`--keys ${path}: ${describeError(error)}`);
-  }
-  if (files.length === 0) throw usageError(`--keys ${path}: no .pub files`);
-  for (const file of files) keyring.add(parsePublicKey(readFileSync(file, 'utf8'), file));
-  return keyring;
-}
-
 /** CHANNEL=VALUE[@AGE], channel by name or id, value in the channel's unit. */
 export function parseReadingArg(text: string, registry: ChannelRegistry): Reading {
   const match = /^([^=]+)=(-?[0-9]+(?:\.[0-9]+)?)(?:@([0-9]+))?$/.exec(text.trim());
-  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5 or 1=2150@60`);
+  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5, or 1=21.5@60 (channel 1 at 21.5 Cel, measured 60 s before the record)`);
   const ref = match[1]!.trim();
   const channel = /^\d+$/.test(ref) ? registry.get(Number(ref)) : registry.get(ref);
   if (channel === undefined) throw usageError(`--reading ${text}: unknown channel ${JSON.stringify(ref)}; known: ${registry.list().map((c) => c.name).join(', ')}`);
@@ -129,27 +105,30 @@ export function parseReadingArg(text: string, registry: ChannelRegistry): Readin
   return reading;
 }
 
-function printOutcome(io: Io, json: boolean, outcome: FrameOutcome & { where?: string }, label?: string): void {
-  if (json) io.out(JSON.stringify(outcome));
-  else io.out(formatOutcomeLine(outcome, label));
-}
-
 function deviceLine(d: Device): string {
   return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
 }
 
-function openDb(file: string, readonly = false): Store {
-  if (readonly) {
-    try {
-      statSync(file);
-    } catch {
-      throw ioError(`database ${file} does not exist`);
-    }
-  }
-  return Store.open(file, readonly ? { readonly: true } : {});
+/** `readonly` and `existing` refuse a missing, empty or foreign database (db-open.ts). */
+function openDb(file: string, mode: boolean | DbMode = false): Store {
+  return openStore(file, mode === true ? 'readonly' : mode === false ? 'create' : mode);
 }
 
 export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c)): Command {
+  const verifyCommand = async (file: string | undefined, opts: VerifyCommandOptions): Promise<number> => {
+    if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
+    const registry = loadChannels(opts.channels);
+    const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
+    const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
+    try {
+      const input = openInput(file);
+      const fallbackDevice = opts.devEui === undefined ? undefined : `deveui:${opts.devEui.replace(/[-:]/g, '').toLowerCase()}`;
+      return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}) });
+    } finally {
+      store?.close();
+    }
+  };
+
   const program = new Command('sceau')
     .description('sceau: sealed measurement frames (COSE_Sign1 Ed25519): keys, devices, verification, gateway, export')
     .version(VERSION, '-V, --version')
@@ -169,6 +148,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       if (opts.json) io.out(JSON.stringify(result));
       else io.out(JSON.stringify({ kid: result.kid, publicKey: result.publicKey }));
       io.err(`wrote ${result.secretKeyFile} (secret, 0600) and ${result.publicKeyFile}`);
+      const warning = secretInGitWarning(result.secretKeyFile, 'secret key');
+      if (warning !== undefined) io.err(warning);
     });
 
   // --- frame ---------------------------------------------------------------------------------
@@ -179,7 +160,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .requiredOption('--key <file>', 'secret key file (PKCS#8 PEM or 64 hex; mode 0600)')
     .requiredOption('--counter <n>', 'record counter, 1..4294967295', integerArg('--counter', 1, 0xffffffff))
     .option('--time <t>', 'device time: Unix seconds, an ISO date, or "now" (default: none, as most LoRa nodes)')
-    .option('--reading <channel=value[@age]>', 'a reading in the channel\'s unit, repeatable (temperature=21.5, 2=45.5@600)', collect)
+    .option('--reading <channel=value[@age]>', 'a reading in the channel\'s unit (not the raw wire value), repeatable: temperature=21.5, 2=45.5@600 (@: age in seconds)', collect)
     .option('--no-kid', 'leave the kid out (the transport names the device, e.g. LoRaWAN DevEUI)')
     .option('--channels <file>', 'user channel registry (JSON)')
     .option('--json', 'print { frame, kid, bytes } as JSON')
@@ -198,101 +179,29 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
 
   frame
     .command('inspect')
-    .description('CBOR diagnostic notation and the decoded record, without verifying')
-    .argument('[file]', 'input file, or - for stdin')
-    .addOption(new Option('--format <format>', 'input format').choices(INPUT_FORMATS as unknown as string[]).default('auto'))
+    .description('CBOR diagnostic notation and the decoded record, without verifying; other CBOR and COSE are shown as general CBOR')
+    .argument('[file]', 'input file, or - for stdin (read as a stream)')
+    .addOption(new Option('--format <format>', 'input format').choices(CLI_INPUT_FORMATS as unknown as string[]).default('auto'))
+    .option('--channels <file>', 'user channel registry (JSON): names and units of user channels')
     .option('--json', 'one JSON object per frame')
-    .action((file: string | undefined, opts: { format: InputFormat; json?: boolean }) => {
-      const input = readInput(file);
-      const items = parseInput(input.data, opts.format, input.name);
-      if (items.length === 0) throw usageError(`${input.name}: no frames found`);
-      let bad = false;
-      for (const item of items) {
-        if (!item.ok) {
-          bad = true;
-          if (opts.json) io.out(JSON.stringify({ where: item.where, ok: false, error: item.error }));
-          else io.out(`${item.where}: ${item.error}`);
-          continue;
-        }
-        const diagnostic = cborDiagnostic(item.frame, { embedded: true });
-        const info = inspectFrame(item.frame);
-        if (!diagnostic.ok) bad = true;
-        if (opts.json) {
-          io.out(JSON.stringify({ where: item.where, bytes: item.frame.length, diagnostic: diagnostic.ok ? diagnostic.text : null, error: diagnostic.ok ? undefined : diagnostic.detail, ...info }));
-        } else {
-          io.out(`# ${item.where}: ${item.frame.length} bytes${info.kid ? `, kid ${info.kid}` : ', no kid'}`);
-          io.out(diagnostic.ok ? diagnostic.text : `(not CBOR: ${diagnostic.detail})`);
-          if (info.record !== undefined) io.out(`record: ${JSON.stringify(info.record)}`);
-          else if (info.recordError !== undefined) io.out(`record: (${info.recordError})`);
-          for (const r of info.readings ?? []) io.out(`  ${r.name} = ${r.value}${r.unit ? ` ${r.unit}` : ''}${r.age ? ` (age ${r.age} s)` : ''}`);
-        }
-      }
-      setExit(bad ? EXIT.verificationFailed : EXIT.ok);
+    .action(async (file: string | undefined, opts: { format: CliInputFormat; channels?: string; json?: boolean }) => {
+      const registry = loadChannels(opts.channels);
+      const input = openInput(file);
+      setExit(await runInspect(io, input, { format: opts.format, json: opts.json ?? false, inspectFrame: (bytes) => inspectFrame(bytes, registry) }));
     });
 
   frame
     .command('verify')
-    .description('verify frames: exit 0 when all verify, 1 when any is rejected')
-    .argument('[file]', 'input file, or - for stdin')
-    .addOption(new Option('--format <format>', 'input format').choices(INPUT_FORMATS as unknown as string[]).default('auto'))
+    .description('verify frames as they arrive (a file, or a pipe on stdin: one result per line as it comes); fragments reassembled per sender; a summary at the end. Exit 0 when all verify, 1 when any is rejected or incomplete')
+    .argument('[file]', 'input file, or - for stdin (read as a stream)')
+    .addOption(new Option('--format <format>', 'input format (auto: raw frame, JSON array or document, or lines of hex, base64, NDJSON, console lines)').choices(CLI_INPUT_FORMATS as unknown as string[]).default('auto'))
     .option('--keys <dir>', 'directory of <kid>.pub public key files')
-    .option('--db <file>', 'device registry and store (replay windows apply across runs; frames are stored)')
+    .option('--db <file>', 'an existing device registry and store (replay windows apply across runs; frames are stored)')
     .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
     .option('--channels <file>', 'user channel registry (JSON)')
-    .option('--json', 'one JSON object per frame')
-    .action(async (file: string | undefined, opts: { format: InputFormat; keys?: string; db?: string; devEui?: string; channels?: string; json?: boolean }) => {
-      if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
-      const registry = loadChannels(opts.channels);
-      const input = readInput(file);
-      const items = parseInput(input.data, opts.format, input.name);
-      if (items.length === 0) throw usageError(`${input.name}: no frames found (format ${opts.format})`);
-      const fallbackDevice = opts.devEui === undefined ? undefined : `deveui:${opts.devEui.replace(/[-:]/g, '').toLowerCase()}`;
-      let rejected = 0;
-      const show = (item: InputItem, outcome: FrameOutcome): void => {
-        if (!outcome.ok) rejected++;
-        printOutcome(io, opts.json ?? false, { where: item.where, ...outcome }, item.where);
-      };
-      const unreadable = (item: InputItem & { ok: false }): void => {
-        rejected++;
-        if (opts.json) io.out(JSON.stringify({ where: item.where, ok: false, code: 'unreadable-input', detail: item.error }));
-        else io.out(`${item.where}: rejected unreadable-input: ${item.error}`);
-      };
-      if (opts.keys !== undefined) {
-        const keyring: Keyring = keyringFromDir(opts.keys);
-        const replay = new ReplayWindows();
-        for (const item of items) {
-          if (!item.ok) {
-            unreadable(item);
-            continue;
-          }
-          const deviceId = item.deviceId ?? fallbackDevice;
-          const now = Math.floor((item.receivedAt ?? Date.now()) / 1000);
-          show(item, describeResult(verifyFrame(item.frame, keyring, { replay, now, ...(deviceId === undefined ? {} : { deviceId }) }), registry));
-        }
-      } else {
-        const store = openDb(opts.db!);
-        try {
-          const ingestor = new Ingestor(store, { channels: registry });
-          const source = `cli:${input.name === 'stdin' ? 'stdin' : resolve(input.name)}`;
-          const results = items.map((item) =>
-            item.ok ? ingestor.ingest(item.frame, { source, deviceId: item.deviceId ?? fallbackDevice, receivedAt: item.receivedAt }) : undefined,
-          );
-          for (let i = 0; i < items.length; i++) {
-            const item = items[i]!;
-            if (!item.ok) {
-              unreadable(item);
-              continue;
-            }
-            const r = await results[i]!;
-            const { id: _id, receivedAt: _at, source: _source, ...outcome } = r;
-            show(item, outcome);
-          }
-          await ingestor.close();
-        } finally {
-          store.close();
-        }
-      }
-      setExit(rejected > 0 ? EXIT.verificationFailed : EXIT.ok);
+    .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
+    .action(async (file: string | undefined, opts: VerifyCommandOptions) => {
+      setExit(await verifyCommand(file, opts));
     });
 
   // --- devices -------------------------------------------------------------------------------
@@ -307,8 +216,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       throw error;
     }
   };
-  const openRegistry = (file: string, readonly = false): Store => {
-    const store = openDb(file, readonly);
+  const openRegistry = (file: string, mode: boolean | DbMode = false): Store => {
+    const store = openDb(file, mode);
     for (const r of store.renamedByMigration) io.err(`warning: ${file}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
     return store;
   };
@@ -359,7 +268,9 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .action((opts: { db: string; json?: boolean }) => {
       const store = openDb(opts.db, true);
       try {
-        for (const d of store.listDevices()) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        const list = store.listDevices();
+        for (const d of list) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
+        if (list.length === 0) io.err(`no devices registered in ${opts.db} (register one with \`sceau devices add --db ${opts.db} --public-key FILE\`)`);
       } finally {
         store.close();
       }
@@ -392,7 +303,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       .requiredOption('--db <file>', 'registry database')
       .option('--json', 'print JSON')
       .action((ref: string, opts: { db: string; json?: boolean }) => {
-        const store = openRegistry(opts.db);
+        // the device must exist, so the database must: a misspelled path is not created
+        const store = openRegistry(opts.db, 'existing');
         try {
           const d = refusing(opts.json, () => fn(store, ref));
           io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
@@ -416,7 +328,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       // commander: --dev-eui X gives a string, --no-dev-eui false, neither true (the negation's default).
       const devEui = opts.devEui === false ? null : typeof opts.devEui === 'string' ? opts.devEui : undefined;
       if (opts.name === undefined && devEui === undefined) throw usageError('give --name NAME, --dev-eui EUI or --no-dev-eui');
-      const store = openRegistry(opts.db);
+      const store = openRegistry(opts.db, 'existing');
       try {
         const d = refusing(opts.json, () => store.registry.update(ref, { name: opts.name, devEui }));
         io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
@@ -431,7 +343,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .requiredOption('--db <file>', 'registry database')
     .option('--json', 'print JSON')
     .action((ref: string, opts: { db: string; json?: boolean }) => {
-      const store = openRegistry(opts.db);
+      const store = openRegistry(opts.db, 'existing');
       try {
         const d = refusing(opts.json, () => store.registry.delete(ref));
         if (opts.json) io.out(JSON.stringify({ deleted: d }));
@@ -534,27 +446,33 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--port <path>', 'serial port (ESP32)')
     .option('--baud <rate>', 'serial speed (ESP32)', integerArg('--baud', 9600, 4_000_000))
     .option('--devs <path>', 'the devs command (default: node_modules/.bin/devs, then PATH)')
-    .option('--dry-run', 'print the devs command as JSON instead of running it')
-    .action(async (opts: { board: string; image: string; port?: string; baud?: number; devs?: string; dryRun?: boolean }) => {
+    .option('--dry-run', 'print the devs command line (to run by hand) instead of running it')
+    .option('--no-board-check', 'do not look for the board (serial port, RPI-RP2 drive) before running devs')
+    .option('--json', 'with --dry-run: the plan as JSON { command, args, family }')
+    .action(async (opts: { board: string; image: string; port?: string; baud?: number; devs?: string; dryRun?: boolean; boardCheck: boolean; json?: boolean }) => {
       const plan = planFlash(opts);
       if (opts.dryRun) {
-        io.out(JSON.stringify(plan));
+        io.out(opts.json ? JSON.stringify(plan) : flashCommandLine(plan));
         return;
       }
-      const code = await runFlash(plan);
-      if (code !== 0) throw new SceauError(`devs flash failed with exit code ${code}`, EXIT.io);
+      if (opts.boardCheck) checkBoardPresent(plan, opts.port);
+      const { code, lastLine } = await runFlash(plan, (line) => io.err(line));
+      if (code !== 0) throw new SceauError(`devs flash failed (exit ${code})${lastLine !== undefined ? `: ${lastLine}` : ''}`, EXIT.io, 'flash-failed');
     });
 
   // --- export --------------------------------------------------------------------------------
   program
     .command('export')
-    .description('readings in real units with their dates: json, csv or SenML (RFC 8428)')
+    .description('readings in real units with their dates: json, csv, SenML JSON or SenML CBOR (RFC 8428)')
     .requiredOption('--db <file>', 'store database')
     .option('--kid <kid>', 'one device (kid, DevEUI or name)')
     .option('--since <t>', 'from this time: Unix seconds, ISO 8601, or a duration back from now (24h, 7d)')
     .option('--until <t>', 'before this time')
-    .addOption(new Option('--format <format>', 'output format').choices(EXPORT_FORMATS as unknown as string[]).default('json'))
-    .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat }) => {
+    .addOption(new Option('--format <format>', 'output format (senml-cbor: binary, RFC 8428 §6 integer labels)').choices(EXPORT_FORMATS as unknown as string[]).default('json'))
+    .option('--channels <file>', 'user channel registry (JSON): names, units and scales of user channels')
+    .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat; channels?: string }) => {
+      const registry = opts.channels === undefined ? undefined : loadChannels(opts.channels);
+      if (opts.format === 'senml-cbor' && process.stdout.isTTY) throw usageError('--format senml-cbor writes binary CBOR: redirect stdout to a file or a pipe', 'binary-to-terminal');
       const store = openDb(opts.db, true);
       try {
         // A name or a DevEUI selects every key of the device (its history across rotations).
@@ -564,7 +482,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
           since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
           until: opts.until === undefined ? undefined : parseTimeArg(opts.until, '--until'),
         };
-        const n = await exportReadings(store, opts.format, filter, process.stdout);
+        const n = await exportReadings(store, opts.format, filter, process.stdout, registry);
         io.err(`exported ${n} readings`);
       } finally {
         store.close();
@@ -660,14 +578,37 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
   // `sceau sim ...` runs the simulator's own command (`sceau-sim`) when @sceau/simulator is installed.
   program
     .command('sim')
-    .description('fleet simulator: `sceau sim run --help` (runs @sceau/simulator\'s sceau-sim)')
+    .description('fleet simulator: `sceau sim run --help` (runs @sceau/simulator\'s sceau-sim); `sceau sim verify CAPTURE --keys DIR` checks a capture again')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .argument('[args...]', 'passed to sceau-sim')
     .action(async (args: string[]) => {
+      if (args[0] === 'verify') {
+        setExit(await simVerify(args.slice(1)));
+        return;
+      }
       setExit(await runSimulator(args));
     });
+
+  /** `sceau sim verify CAPTURE`: `frame verify` of a simulator capture (docs/simulator.md). */
+  const simVerify = async (args: string[]): Promise<number> => {
+    let code: number = EXIT.ok;
+    const verify = new Command('sceau sim verify')
+      .description('verify a simulator capture (--capture FILE of sceau sim run) again: fragments reassembled per kid, each datagram\'s verdict, a summary; exit 0 when no injected datagram is accepted and no genuine frame refused')
+      .argument('<capture>', 'capture file (NDJSON {t, kid, datagram, attack}), or - for stdin')
+      .option('--keys <dir>', 'the fleet\'s public keys (sceau sim run --keys-out DIR)')
+      .option('--db <file>', 'an existing registry holding the fleet\'s keys instead')
+      .option('--channels <file>', 'user channel registry (JSON)')
+      .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
+      .exitOverride()
+      .configureOutput({ writeOut: (t) => process.stdout.write(t), writeErr: (t) => process.stderr.write(t) })
+      .action(async (capture: string, opts: { keys?: string; db?: string; channels?: string; json?: boolean }) => {
+        code = await verifyCommand(capture, { ...opts, format: 'ndjson' });
+      });
+    await verify.parseAsync(args, { from: 'user' });
+    return code;
+  };
 
   return program;
 }
@@ -696,7 +637,7 @@ async function runSimulator(args: string[]): Promise<number> {
   }
 }
 
-function inspectFrame(bytes: Uint8Array): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {
+function inspectFrame(bytes: Uint8Array, registry: ChannelRegistry = builtInChannels): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {
   const parsed = parseCbor(bytes);
   if (!parsed.ok || parsed.item.kind !== 'tag' || parsed.item.item.kind !== 'array') return { recordError: 'not a COSE_Sign1 frame' };
   const parts = parsed.item.item.items;
@@ -711,8 +652,8 @@ function inspectFrame(bytes: Uint8Array): { kid?: string; record?: unknown; reco
   if (!record.ok) return { ...out, recordError: `${record.code}: ${record.detail}` };
   out.record = record.record;
   out.readings = record.record.readings.map((r) => {
-    const c = builtInChannels.get(r.channel);
-    const item: { name: string; value: number; unit: string; age?: number } = { name: c?.name ?? `channel-${r.channel}`, value: builtInChannels.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
+    const c = registry.get(r.channel);
+    const item: { name: string; value: number; unit: string; age?: number } = { name: c?.name ?? `channel-${r.channel}`, value: registry.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
     if (r.age !== undefined) item.age = r.age;
     return item;
   });
@@ -737,7 +678,7 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       return EXIT.usage;
     }
     if (error instanceof SceauError) {
-      io.err(`sceau: ${error.message}`);
+      io.err(`sceau: ${error.message}${error.code === undefined || error.message.startsWith(`${error.code}: `) ? '' : ` [${error.code}]`}`);
       return error.exitCode;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -50,13 +50,15 @@ export interface Difference {
 
 /** A refusal of the registry: `code` is stable, the message is one line for people. */
 export class RegistryError extends SceauError {
+  declare readonly code: RegistryCode;
   constructor(
-    readonly code: RegistryCode,
+    code: RegistryCode,
     detail: string,
     exitCode: ExitCode,
     readonly differences: Difference[] = [],
   ) {
-    super(`${code}: ${detail}`, exitCode);
+    // the message starts with the code (the CLI's error line then does not repeat it)
+    super(`${code}: ${detail}`, exitCode, code);
   }
 }
 

@@ -17,18 +17,20 @@ export class SceauError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCode = EXIT.usage,
+    /** A stable name for scripts (`key-is-public`, `database-missing`, ...), printed after the message. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'SceauError';
   }
 }
 
-export function usageError(message: string): SceauError {
-  return new SceauError(message, EXIT.usage);
+export function usageError(message: string, code?: string): SceauError {
+  return new SceauError(message, EXIT.usage, code);
 }
 
-export function ioError(message: string): SceauError {
-  return new SceauError(message, EXIT.io);
+export function ioError(message: string, code?: string): SceauError {
+  return new SceauError(message, EXIT.io, code);
 }
 
 /** A short message for an unknown thrown value (Node system errors keep their code). */

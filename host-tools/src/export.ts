@@ -1,13 +1,15 @@
 /**
- * Export of stored readings in real units: JSON (an array), CSV (RFC 4180) and SenML JSON
- * (RFC 8428): one pack per export, a base name `urn:dev:sceau:<kid>:` per device, absolute
- * times in seconds and the channel registry's SenML names and units.
+ * Export of stored readings in real units: JSON (an array), CSV (RFC 4180), SenML JSON and
+ * SenML CBOR (RFC 8428 §5 and §6): one pack per export, a base name `urn:dev:sceau:<kid>:` per
+ * device, absolute times in seconds and the channel registry's SenML names and units.
  */
 import type { Writable } from 'node:stream';
+import type { ChannelRegistry } from '@sceau/protocol';
+import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { ReadingRow, Store } from './store.js';
 import { usageError } from './errors.js';
 
-export const EXPORT_FORMATS = ['json', 'csv', 'senml'] as const;
+export const EXPORT_FORMATS = ['json', 'csv', 'senml', 'senml-cbor'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportFilter {
@@ -47,14 +49,40 @@ function senmlSafe(name: string): string {
   return name.replace(/[^A-Za-z0-9\-:./_]/g, '_');
 }
 
+/**
+ * A stored reading seen through a user channel registry (`--channels`): the gateway may have
+ * stored a user channel it did not know as `channel-<id>` without a unit; the registry names it.
+ */
+function* relabel(rows: Iterable<ReadingRow>, registry: ChannelRegistry | undefined): Iterable<ReadingRow> {
+  for (const r of rows) {
+    const c = registry?.get(r.channel);
+    if (c === undefined || registry === undefined) yield r;
+    else yield { ...r, name: c.name, unit: c.unit, value: registry.toUnit(r.channel, r.raw) };
+  }
+}
+
 /** Writes the readings to `out`; resolves with how many were written. */
-export async function exportReadings(store: Store, format: ExportFormat, filter: ExportFilter, out: Writable): Promise<number> {
+export async function exportReadings(store: Store, format: ExportFormat, filter: ExportFilter, out: Writable, registry?: ChannelRegistry): Promise<number> {
   const names = new Map(store.listDevices().map((d) => [d.kid, d.name] as const));
   let count = 0;
-  const write = async (text: string): Promise<void> => {
+  const write = async (text: string | Uint8Array): Promise<void> => {
     if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
-  const rows: Iterable<ReadingRow> = store.iterateReadings(filter);
+  const rows: Iterable<ReadingRow> = relabel(store.iterateReadings(filter), registry);
+  if (format === 'senml-cbor') {
+    // One definite-length CBOR array (no indefinite lengths): the records are encoded as they
+    // come (a few tens of bytes each) and the array header, which needs the count, goes first.
+    const encoded: Uint8Array[] = [];
+    let currentBase: string | undefined;
+    for (const r of rows) {
+      encoded.push(encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase))));
+      currentBase = `urn:dev:sceau:${r.kid}:`;
+      count++;
+    }
+    await write(cborArrayHeader(count));
+    for (const e of encoded) await write(e);
+    return count;
+  }
   if (format === 'csv') {
     await write('time,at,kid,device,counter,channel,name,value,unit,raw\r\n');
     for (const r of rows) {
@@ -78,19 +106,23 @@ export async function exportReadings(store: Store, format: ExportFormat, filter:
   await write('[');
   let currentBase: string | undefined;
   for (const r of rows) {
-    const record: Record<string, unknown> = {};
-    const base = `urn:dev:sceau:${r.kid}:`;
-    if (base !== currentBase) {
-      record.bn = base;
-      currentBase = base;
-    }
-    record.n = senmlSafe(r.name);
-    if (r.unit !== '') record.u = r.unit;
-    record.v = r.value;
-    if (r.at !== null) record.t = r.at;
+    const record = senmlRecord(r, currentBase);
+    currentBase = `urn:dev:sceau:${r.kid}:`;
     await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(record)}`);
     count++;
   }
   await write(count === 0 ? ']\n' : '\n]\n');
   return count;
+}
+
+/** One SenML record (JSON labels, in the order bn n u v t); the base name only when the device changes. */
+function senmlRecord(r: ReadingRow, currentBase: string | undefined): { bn?: string; n: string; u?: string; v: number; t?: number } {
+  const record: { bn?: string; n: string; u?: string; v: number; t?: number } = {} as never;
+  const base = `urn:dev:sceau:${r.kid}:`;
+  if (base !== currentBase) record.bn = base;
+  record.n = senmlSafe(r.name);
+  if (r.unit !== '') record.u = r.unit;
+  record.v = r.value;
+  if (r.at !== null) record.t = r.at;
+  return record;
 }

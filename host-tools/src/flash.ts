@@ -4,8 +4,9 @@
  * Nothing is downloaded: the image must be a local file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ioError, usageError } from './errors.js';
 
 export interface FlashPlan {
@@ -29,16 +30,19 @@ export function boardFamily(board: string): 'esp32' | 'rp2040' {
   return family;
 }
 
-/** `devs` from the nearest node_modules/.bin above `from`, or from PATH. */
+/** `devs` from the nearest node_modules/.bin above `from`, then above this package (the repository's), or from PATH. */
 export function findDevs(from = process.cwd()): string {
-  let dir = resolve(from);
-  for (;;) {
-    const candidate = join(dir, 'node_modules', '.bin', 'devs');
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) return 'devs';
-    dir = parent;
+  for (const start of [resolve(from), dirname(fileURLToPath(import.meta.url))]) {
+    let dir = start;
+    for (;;) {
+      const candidate = join(dir, 'node_modules', '.bin', 'devs');
+      if (existsSync(candidate)) return candidate;
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
   }
+  return 'devs';
 }
 
 export function planFlash(options: { board: string; image: string; port?: string | undefined; baud?: number | undefined; devs?: string | undefined }): FlashPlan {
@@ -60,11 +64,122 @@ export function planFlash(options: { board: string; image: string; port?: string
   return { command: options.devs ?? process.env.SCEAU_DEVS ?? findDevs(), args, family };
 }
 
-/** Runs the plan with the terminal attached; resolves with devs's exit code. */
-export function runFlash(plan: FlashPlan): Promise<number> {
+/** The plan as one shell command line (POSIX quoting), to run by hand. */
+export function flashCommandLine(plan: FlashPlan): string {
+  return [plan.command, ...plan.args].map(shellQuote).join(' ');
+}
+
+function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Serial ports a board may be on (Linux and macOS names). */
+export function serialPortCandidates(devDir = '/dev'): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(devDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^(ttyUSB\d+|ttyACM\d+|cu\.usbserial.*|cu\.usbmodem.*|cu\.SLAB_USBtoUART.*|cu\.wchusbserial.*)$/.test(n)).sort().map((n) => join(devDir, n));
+}
+
+/** Mounted RP2040 boot drives (RPI-RP2) in the usual mount places. */
+export function uf2DriveCandidates(roots = ['/media', '/run/media', '/Volumes', '/mnt']): string[] {
+  const found: string[] = [];
+  const look = (dir: string, depth: number): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (n === 'RPI-RP2') found.push(join(dir, n));
+      else if (depth > 0) look(join(dir, n), depth - 1);
+    }
+  };
+  for (const root of roots) look(root, 1);
+  return found;
+}
+
+/**
+ * Checks that a board is there before the wrapped tool runs (as provision does for its port):
+ * the serial port for ESP32 boards, a mounted RPI-RP2 drive for RP2040 boards. Errors are one
+ * line with what to do (exit 3), not the wrapped tool's stack trace.
+ */
+export function checkBoardPresent(plan: FlashPlan, port: string | undefined): void {
+  if (plan.family === 'esp32') {
+    if (port !== undefined) {
+      if (!existsSync(port)) throw ioError(`serial port ${port} does not exist: is the board connected? (ports seen: ${serialPortCandidates().join(', ') || 'none'})`, 'no-board');
+      return;
+    }
+    const ports = serialPortCandidates();
+    if (ports.length === 0) throw ioError('no serial port found (/dev/ttyUSB*, /dev/ttyACM*): connect the board by USB, then give its port with --port', 'no-board');
+    return;
+  }
+  if (uf2DriveCandidates().length === 0) {
+    throw ioError('no RPI-RP2 drive mounted: hold BOOTSEL while plugging the board in, wait for the drive to appear, then run this again (--no-board-check skips this check)', 'no-board');
+  }
+}
+
+// ANSI escape sequences (colours, cursor moves) of the wrapped tool's output.
+const ANSI_RE = /\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)/g;
+
+/** One line of the wrapped tool's output as sceau shows it: no colour codes, no stack frames. */
+export function cleanToolLine(line: string): string | undefined {
+  const text = line.replace(ANSI_RE, '').replace(/\r/g, '').trimEnd();
+  if (text.length === 0) return undefined;
+  if (/^\s+at\s/.test(text)) return undefined; // a stack frame
+  if (/^\s*\^+\s*$/.test(text) || /^Node\.js v\d/.test(text)) return undefined;
+  if (/^\/.*\.c?js:\d+$/.test(text.trim())) return undefined; // "file.cjs:123" above a thrown line
+  return text;
+}
+
+/**
+ * Runs the plan; the tool's output goes to stderr line by line, without ANSI codes, source
+ * excerpts, stack traces or dumped error objects. Resolves with its exit code and the first
+ * error line it printed (`Error: ...`), the one-line reason of a failure.
+ */
+export function runFlash(plan: FlashPlan, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<{ code: number; lastLine: string | undefined }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(plan.command, plan.args, { stdio: ['inherit', 'inherit', 'inherit'] });
-    child.on('error', (error) => reject(ioError(`cannot run ${plan.command}: ${error.message}`)));
-    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 : 1)));
+    const child = spawn(plan.command, plan.args, { stdio: ['inherit', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    let errorLine: string | undefined;
+    let lastLine: string | undefined;
+    let excerpt = false; // inside "file:line / source / ^" printed by Node above an uncaught error
+    const take = (raw: string): void => {
+      const clean = raw.replace(ANSI_RE, '').replace(/\r/g, '').trimEnd();
+      if (clean.trim().length === 0) {
+        excerpt = false;
+        return;
+      }
+      if (/^\S+:\d+$/.test(clean.trim())) {
+        excerpt = true;
+        return;
+      }
+      if (excerpt || errorLine !== undefined) return; // the excerpt, or what follows the error: stack, object dump
+      const text = cleanToolLine(clean);
+      if (text === undefined) return;
+      if (/^\s*(?:[A-Za-z]*Error|error)\b[^:]*:/.test(text)) errorLine = text.trim();
+      lastLine = text.trim();
+      log(`devs: ${text}`);
+    };
+    const follow = (stream: NodeJS.ReadableStream): void => {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buf += chunk;
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        for (const l of lines) take(l);
+      });
+      stream.on('end', () => {
+        if (buf.length > 0) take(buf);
+      });
+    };
+    follow(child.stdout!);
+    follow(child.stderr!);
+    child.on('error', (error) => reject(ioError(`cannot run ${plan.command}: ${error.message} (install the pinned DeviceScript CLI with npm ci in the sceau repository, or give --devs PATH)`, 'flash-tool-missing')));
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), lastLine: errorLine ?? lastLine }));
   });
 }

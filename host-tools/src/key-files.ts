@@ -4,8 +4,8 @@
  * refused. A public key file holds the 32-byte key as 64 hex characters (PEM SPKI is read too).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fromHex, getPublicKey, kidOf, parseHex, toHex, type Bytes } from '@sceau/protocol';
 import { ioError, usageError } from './errors.js';
 
@@ -40,7 +40,20 @@ export function seedToPem(seed: Bytes): string {
 export function writeKeyPair(dir: string, seed: Bytes, name?: string): GeneratedKey {
   const publicKey = getPublicKey(seed);
   const kid = toHex(kidOf(publicKey));
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(dir);
+  } catch {
+    existing = undefined;
+  }
+  if (existing !== undefined && !existing.isDirectory()) throw usageError(`--out ${dir} is an existing file; --out takes a directory (the key files are written as DIR/<kid>.key and DIR/<kid>.pub)`, 'out-not-a-directory');
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw usageError(`--out ${dir}: a part of the path is a file, not a directory`, 'out-not-a-directory');
+    throw ioError(`cannot create ${dir}: ${(error as Error).message}`);
+  }
   const secretKeyFile = join(dir, `${kid}.key`);
   const publicKeyFile = join(dir, `${kid}.pub`);
   try {
@@ -59,7 +72,30 @@ export function writeKeyPair(dir: string, seed: Bytes, name?: string): Generated
   return result;
 }
 
-/** The 32-byte seed in a secret key file (PKCS#8 PEM or 64 hex characters). Refuses group/world-readable files. */
+/**
+ * What a key file holds, from its name and content. `keys generate` writes `<kid>.key` (PKCS#8
+ * PEM), `<kid>.pub` (64 hex) and `<kid>.json` (`{ kid, publicKey, name }`); firmware settings
+ * files hold `sceau_seed="<64 hex>"`. A seed and a public key are both 64 hex characters, so
+ * the name tells them apart: a `.pub` file, or a file named after the fingerprint of its
+ * content read as a public key, is a public key.
+ */
+export type KeyFileKind = 'secret-pem' | 'secret-hex' | 'public-pem' | 'public-hex' | 'key-metadata' | 'firmware-settings' | 'unknown';
+
+export function keyFileKind(text: string, file: string): KeyFileKind {
+  const trimmed = text.trim();
+  if (/-----BEGIN (?:ENCRYPTED )?PRIVATE KEY-----/.test(trimmed)) return 'secret-pem';
+  if (trimmed.includes('-----BEGIN PUBLIC KEY-----')) return 'public-pem';
+  if (trimmed.startsWith('{')) return 'key-metadata';
+  if (/^sceau_seed=/m.test(trimmed)) return 'firmware-settings';
+  if (!/^[0-9a-fA-F]{64}$/.test(trimmed)) return 'unknown';
+  const name = basename(file);
+  if (name.endsWith('.pub')) return 'public-hex';
+  const stem = name.replace(/\.[^.]*$/, '').toLowerCase();
+  if (/^[0-9a-f]{16}$/.test(stem) && stem === toHex(kidOf(fromHex(trimmed.toLowerCase())))) return 'public-hex';
+  return 'secret-hex';
+}
+
+/** The 32-byte seed in a secret key file (PKCS#8 PEM or 64 hex characters). Refuses public keys and group/world-readable files. */
 export function readSecretKey(file: string): Bytes {
   let text: string;
   let fd: number;
@@ -68,14 +104,26 @@ export function readSecretKey(file: string): Bytes {
   } catch (error) {
     throw ioError(`cannot read secret key ${file}: ${(error as Error).message}`);
   }
+  let mode: number;
   try {
-    const mode = fstatSync(fd).mode;
-    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-      throw usageError(`secret key ${file} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${file}`);
-    }
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw usageError(`secret key ${file} is a directory; give the key file itself (keys generate writes DIR/<kid>.key)`, 'key-is-directory');
+    if (!st.isFile()) throw usageError(`secret key ${file} is not a regular file`, 'key-not-a-file');
+    // A secret key is a few hundred bytes; do not read a large file given by mistake.
+    if (st.size > 16 * 1024) throw usageError(`secret key ${file} is ${st.size} bytes: not a key file`, 'key-file-unknown');
+    mode = st.mode;
     text = readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
+  }
+  // The kind first: a public key given as --key must say so, whatever its mode.
+  const kind = keyFileKind(text, file);
+  if (kind === 'public-hex' || kind === 'public-pem' || kind === 'key-metadata') {
+    throw usageError(`${file} is a public key (${kind === 'key-metadata' ? 'key metadata JSON' : kind === 'public-pem' ? 'SPKI PEM' : '64 hex in a .pub file'}), not a secret key; give the matching .key file`, 'key-is-public');
+  }
+  if (kind === 'firmware-settings') throw usageError(`${file} is a firmware settings file, not a key file; give a .key file written by \`sceau keys generate\``, 'key-file-unknown');
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw usageError(`secret key ${file} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${file}`, 'key-mode');
   }
   return parseSecretKey(text, file);
 }

@@ -35,6 +35,8 @@ Fleet (a --scenario file may describe several groups; these options then set eve
                          DeviceScript VMs, on virtual time, beside the model devices
   --firmware-tick D      run idle VMs at most every D of virtual time (default 0: every 10 ms
                          runtime tick; 1s makes long runs ~100x cheaper, timing quantized to D)
+  --drain D              after --duration, devices stop sampling and get this long to empty
+                         their queues (default 2h)
   --start ISO            wall-clock time of virtual time 0 (default ${'2025-01-01T00:00:00Z'})
   --scenario FILE        JSON or YAML scenario (docs/simulator.md)
 Gateway:
@@ -43,7 +45,8 @@ Gateway:
                          | http://HOST:PORT | udp://HOST:PORT
   --db FILE              new SQLite file for the in-process gateway (default: memory only)
 Output:
-  --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}
+  --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}; check it again
+                         later with: sceau sim verify FILE --keys DIR (DIR from --keys-out)
   --keys-out DIR         the fleet's public keys as DIR/<kid>.pub (64 hex characters)
   --report FILE          the summary as JSON
   --junit FILE           JUnit XML for CI
