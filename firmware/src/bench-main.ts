@@ -11,23 +11,14 @@
 //            the largest ballast that still lets the seal finish; the difference to mode 01 is
 //            the seal's peak heap, within one block)
 import * as ds from "@devicescript/core"
+import { deviceIdParam } from "./device-id-params"
 import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
 import { SensorRecord, encodeRecord, kidOf, sealRecord } from "./seal"
 import { aesEncryptBlock, aesExpandKey } from "./aes"
 import { LorawanSession, Uplink, encodeUplink } from "./lorawan-frames"
 
-function hexDigits(s: string, from: number, to: number): number {
-    let v = 0
-    for (let i = from; i < to; i++) {
-        const c = s.charCodeAt(i)
-        v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87)
-    }
-    return v
-}
-
-const id = ds.deviceIdentifier("self")
-const mode = hexDigits(id, 0, 2)
-const count = hexDigits(id, 2, 8)
+const mode = deviceIdParam(0, 2)
+const count = deviceIdParam(2, 8)
 const seed = hex`9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60`
 const rec: SensorRecord = {
     counter: 1,

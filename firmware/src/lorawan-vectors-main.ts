@@ -6,19 +6,11 @@
 //   VM -> host  one result line (JSON) per case, in order, then "more" again
 // Hex in and out is in display order (EUIs and DevAddr big-endian), as this module's API takes it.
 import * as ds from "@devicescript/core"
+import { deviceIdParam } from "./device-id-params"
 import { connect } from "@devicescript/net"
 import { aesEncryptBlock, aesExpandKey } from "./aes"
 import { aesCmac, cmacKey } from "./cmac"
 import { LorawanSession, Uplink, cryptFrmPayload, dataMic, deriveSessionKeys10, encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept } from "./lorawan-frames"
-
-function hexDigits(s: string, from: number, to: number): number {
-    let v = 0
-    for (let i = from; i < to; i++) {
-        const c = s.charCodeAt(i)
-        v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87)
-    }
-    return v
-}
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -95,7 +87,7 @@ function runCase(c: any): string {
     throw new TypeError("unknown op")
 }
 
-const port = hexDigits(ds.deviceIdentifier("self"), 0, 4)
+const port = deviceIdParam(0, 4)
 const sock = await connect({ host: "127.0.0.1", port: port, proto: "tcp" })
 let done = 0
 while (true) {
