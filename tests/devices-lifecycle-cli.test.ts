@@ -1,36 +1,12 @@
 // One device lifecycle (docs/integrators.md#device-states), with the built `sceau` run as a child
 // process: unique names, idempotent registration, update / delete / unrevoke, bulk registration,
 // key rotation, seeds never overwritten silently, registration of unusable public keys refused.
-import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines, sceau } from './helpers/cli';
 import { getPublicKey, kidOf, sealRecord, SMALL_ORDER_ENCODINGS, toHex } from '@sceau/protocol';
-
-const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sceau(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function jsonLines(text: string): Array<Record<string, any>> {
-  return text
-    .trim()
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, any>)
-    .filter((r) => r.summary === undefined); // frame verify --json ends with a summary line
-}
 
 const seedOf = (n: number): Uint8Array => new Uint8Array(32).fill(n);
 const pubHex = (seed: Uint8Array): string => toHex(getPublicKey(seed));

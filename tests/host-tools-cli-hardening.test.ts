@@ -7,31 +7,16 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines as readJsonLines, sceau, type Run } from './helpers/cli';
+
+/** Every JSON line, the final summary included. */
+const jsonLines = (text: string) => readJsonLines(text, { summary: true });
 import { Store } from '@sceau/host-tools';
 import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 
 const require = createRequire(import.meta.url);
 const hostTools = dirname(require.resolve('@sceau/host-tools/package.json'));
 const bin = join(hostTools, 'bin', 'sceau.cjs');
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sceau(args: string[], input?: string | Uint8Array, options: { cwd?: string } = {}): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', timeout: 30_000, cwd: options.cwd });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function jsonLines(text: string): Array<Record<string, unknown>> {
-  return text
-    .trim()
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 let dir: string;
 let keyDir: string;

@@ -1,37 +1,16 @@
 // The sceau CLI run as a child process, as users and scripts run it: stdout, stderr, exit codes.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonLines, sceau } from './helpers/cli';
 import { fromHex, getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 
 const require = createRequire(import.meta.url);
 const hostTools = dirname(require.resolve('@sceau/host-tools/package.json'));
 const bin = join(hostTools, 'bin', 'sceau.cjs');
 const fixtures = join(hostTools, 'test-fixtures', 'lns');
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function sceau(args: string[], input?: string | Uint8Array): Run {
-  const r = spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', timeout: 30_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The JSON lines of stdout; `frame verify --json` ends with a `{"summary": {...}}` line, left out here. */
-function jsonLines(text: string): Array<Record<string, unknown>> {
-  return text
-    .trim()
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((o) => !('summary' in o));
-}
 
 let dir: string;
 let keyDir: string;
