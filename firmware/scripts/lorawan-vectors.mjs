@@ -132,6 +132,50 @@ export function checkItem(item, i) {
             if (c.msg.length === 0) throw new LorawanInputError(`item ${i}: msg: expected at least one byte (MHDR)`)
             return c
         }
+        case "region":
+            return {
+                op: item.op,
+                region: regionField(item, i),
+                freqs: intList(item, i, "freqs", 2 ** 31 - 1, 64),
+                airtimeMs: intField(item, i, "airtimeMs", 100000),
+            }
+        case "mac-init": {
+            const c = {
+                op: item.op,
+                region: regionField(item, i),
+                subBand: intField(item, i, "subBand", 8),
+                dlSettings: item.dlSettings === null || item.dlSettings === undefined ? null : intField(item, i, "dlSettings", 255),
+                rxDelay: 0,
+                cfList: hexField(item, i, "cfList", 16, { optional: true }),
+            }
+            if (c.dlSettings !== null) c.rxDelay = intField(item, i, "rxDelay", 255)
+            return c
+        }
+        case "mac-commands": {
+            const region = regionField(item, i)
+            const steps = item.steps
+            if (!Array.isArray(steps) || steps.length > 32)
+                throw new LorawanInputError(`item ${i}: steps: expected an array of at most 32 steps`)
+            steps.forEach((s, k) => {
+                if (s === "up" || s === "link-check" || s === "device-time") return
+                if (typeof s !== "string" || !/^down:([0-9a-fA-F]{2}){0,242}$/.test(s))
+                    throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up", "link-check", "device-time" or "down:<hex commands>"`)
+            })
+            return { op: item.op, region, state: macStateField(item, i, region), steps: steps.map(s => s.toLowerCase()) }
+        }
+        case "fcnt-down": {
+            const frames = item.frames
+            if (!Array.isArray(frames) || frames.length === 0 || frames.length > 16)
+                throw new LorawanInputError(`item ${i}: frames: expected an array of 1 to 16 frames`)
+            return {
+                op: item.op,
+                nwkSKey: hexField(item, i, "nwkSKey", 16),
+                appSKey: hexField(item, i, "appSKey", 16),
+                devAddr: hexField(item, i, "devAddr", 4),
+                last: item.last === null ? null : intField(item, i, "last", 0xffffffff),
+                frames: frames.map((f, k) => boundedHex({ f }, `${i} frames[${k}]`, "f")),
+            }
+        }
         default:
             throw new LorawanInputError(
                 `item ${i}: op: expected one of ${OPS.map(o => JSON.stringify(o)).join(", ")}, got ${JSON.stringify(item.op)}`,
@@ -139,7 +183,48 @@ export function checkItem(item, i) {
     }
 }
 
-export const OPS = ["join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic"]
+export const OPS = [
+    "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
+    "region", "mac-init", "mac-commands", "fcnt-down",
+]
+
+export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }
+
+function regionField(item, i) {
+    if (!Object.hasOwn(REGIONS, item.region)) throw new LorawanInputError(`item ${i}: region: expected one of ${Object.keys(REGIONS).join(", ")}`)
+    return item.region
+}
+
+function intList(item, i, name, max, maxLen) {
+    const v = item[name]
+    if (!Array.isArray(v) || v.length > maxLen) throw new LorawanInputError(`item ${i}: ${name}: expected an array of at most ${maxLen} integers`)
+    v.forEach((x, k) => intField({ x }, `${i} ${name}[${k}]`, "x", max))
+    return v
+}
+
+const MAC_STATE_INTS = {
+    dr: 15, txPower: 15, nbTrans: 15, rx1DrOffset: 7, rx1Delay: 15, rx2Dr: 15, rx2Freq: 2 ** 31 - 1, maxDutyCycle: 15, battery: 255,
+}
+
+/** The `state` of a mac-commands item: the shape the VM returns from mac-init. */
+function macStateField(item, i, region) {
+    const s = item.state
+    if (typeof s !== "object" || s === null) throw new LorawanInputError(`item ${i}: state: expected an object (as mac-init returns it)`)
+    for (const [k, max] of Object.entries(MAC_STATE_INTS)) intField(s, `${i} state`, k, max)
+    for (const k of ["snr", "linkMargin", "gwCnt", "gpsSeconds", "gpsFrac"])
+        if (!Number.isInteger(s[k]) || s[k] < -128 || s[k] > 0xffffffff) throw new LorawanInputError(`item ${i} state: ${k}: expected an integer`)
+    boolField(s, `${i} state`, "adr")
+    const r = REGIONS[region]
+    intList(s, `${i} state`, "chMask", 0xffff, r.words)
+    if (s.chMask.length !== r.words) throw new LorawanInputError(`item ${i} state: chMask: expected ${r.words} words`)
+    for (const k of ["freqs", "drMin", "drMax", "dlFreqs"]) {
+        intList(s, `${i} state`, k, 2 ** 31 - 1, r.channels)
+        if (s[k].length !== r.channels) throw new LorawanInputError(`item ${i} state: ${k}: expected ${r.channels} entries`)
+    }
+    const queued = hexField(s, `${i} state`, "queued")
+    if (queued.length / 2 > 64) throw new LorawanInputError(`item ${i} state: queued: at most 64 bytes`)
+    return { ...s, queued }
+}
 
 function boundedHex(item, i, name) {
     const v = hexField(item, i, name)
