@@ -254,7 +254,8 @@ function linkAdrBlock(r: Region, st: MacState, b: Buffer, start: number, count: 
     if (dr === 15 || st.adr === false) dr = st.dr
     if (pw === 15 || st.adr === false) pw = st.txPower
     if (st.adr === false) nb = st.nbTrans
-    const drOk = dr <= r.maxUplinkDr && loraDr(r, dr) && anyEnabled(r, st, mask, dr)
+    // the DR must suit an enabled channel of the new mask, or of the current one when the new mask is refused
+    const drOk = dr <= r.maxUplinkDr && loraDr(r, dr) && anyEnabled(r, st, maskOk ? mask : st.chMask, dr)
     const pwOk = pw <= r.maxTxPowerIndex
     const status = (pwOk ? 4 : 0) | (drOk ? 2 : 0) | (maskOk ? 1 : 0)
     if (status === 7) {
