@@ -252,6 +252,34 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     expect(r.state.dr).toBe(5);
   }, 120_000);
 
+  it('RX windows: RX1 after RxDelay (5 s for a join) on the RX1 channel and DR, RX2 1 s later, widened by the timing error', async () => {
+    const tsym = (sf: number, bwKHz: number) => (2 ** sf / (bwKHz * 1000)) * 1000;
+    // open `error` ms early, listen 2 * error + 6 symbols (LoRaWAN's minimum preamble detection)
+    const w = (nominal: number, freqHz: number, dr: number, sf: number, bwKHz: number, error = 10) =>
+      ({ openMs: nominal - error, windowMs: 2 * error + 6 * tsym(sf, bwKHz), freqHz, dr, sf, bwHz: bwKHz * 1000 });
+    const ttn = { ...init.eu, rx1DrOffset: 2, rx1Delay: 5, rx2Dr: 3 }; // what a TTN join-accept sets
+    const cases: [string, unknown, number, number, boolean, ReturnType<typeof w>[]][] = [
+      ['EU868', init.eu, 1, 5, false, [w(1000, 868.3e6, 5, 7, 125), w(2000, 869.525e6, 0, 12, 125)]],
+      ['EU868', init.eu, 0, 0, true, [w(5000, 868.1e6, 0, 12, 125), w(6000, 869.525e6, 0, 12, 125)]],
+      ['EU868', ttn, 2, 5, false, [w(5000, 868.5e6, 3, 9, 125), w(6000, 869.525e6, 3, 9, 125)]],
+      ['EU868', ttn, 2, 5, true, [w(5000, 868.5e6, 5, 7, 125), w(6000, 869.525e6, 3, 9, 125)]], // a join uses offset 0
+      ['US915', init.us2, 9, 3, false, [w(1000, 923.9e6, 13, 7, 500), w(2000, 923.3e6, 8, 12, 500)]],
+      ['US915', init.us2, 65, 4, false, [w(1000, 923.9e6, 13, 7, 500), w(2000, 923.3e6, 8, 12, 500)]],
+      ['US915', { ...init.us2, rx1DrOffset: 3 }, 15, 0, false, [w(1000, 927.5e6, 8, 12, 500), w(2000, 923.3e6, 8, 12, 500)]],
+    ];
+    const out = await runLorawanVectors(cases.map(([region, state, channel, dr, join]) => ({ op: 'rx-windows', region, state, channel, dr, join, errorMs: 10 })));
+    cases.forEach((c, i) => {
+      const got = out[i].windows;
+      expect(got).toHaveLength(2);
+      c[5].forEach((want, k) => {
+        const { windowMs, ...rest } = got[k];
+        const { windowMs: wantMs, ...wantRest } = want;
+        expect(rest, `case ${i} window ${k}`).toEqual(wantRest);
+        expect(windowMs, `case ${i} window ${k}`).toBeCloseTo(wantMs, 6);
+      });
+    });
+  }, 120_000);
+
   it(`matches the test-side model on ${N} random command streams (EU868 and US915)`, async () => {
     const out = await runLorawanVectors(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
     const seen = new Set<string>();

@@ -163,6 +163,19 @@ export function checkItem(item, i) {
             })
             return { op: item.op, region, state: macStateField(item, i, region), steps: steps.map(s => s.toLowerCase()) }
         }
+        case "rx-windows": {
+            const region = regionField(item, i)
+            const c = {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                channel: intField(item, i, "channel", region === "EU868" ? 15 : 71),
+                dr: intField(item, i, "dr", region === "EU868" ? 6 : 4), // the LoRa uplink DRs
+                join: boolField(item, i, "join"),
+                errorMs: intField(item, i, "errorMs", 1000),
+            }
+            return c
+        }
         case "fcnt-down": {
             const frames = item.frames
             if (!Array.isArray(frames) || frames.length === 0 || frames.length > 16)
@@ -185,7 +198,7 @@ export function checkItem(item, i) {
 
 export const OPS = [
     "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
-    "region", "mac-init", "mac-commands", "fcnt-down",
+    "region", "mac-init", "mac-commands", "rx-windows", "fcnt-down",
 ]
 
 export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }

@@ -12,7 +12,7 @@
 //   a class A downlink arrives (1.0.4 sections 5.4, 5.7, 5.9). Other answers go out once.
 // - NewChannelReq, DlChannelReq (regions with a fixed channel grid) and TxParamSetupReq (EU868,
 //   US915) are read past without an answer, as RP002 says for those regions.
-import { Region, bandOf, downlinkFreqOk, loraDr, uplinkFreqOk } from "./lorawan-region"
+import { Region, bandOf, downlinkFreqOk, loraDr, rx1Dr, uplinkFreqOk } from "./lorawan-region"
 
 export const CID_LINK_CHECK = 0x02
 export const CID_LINK_ADR = 0x03
@@ -421,4 +421,50 @@ function newChannel(r: Region, st: MacState, b: Buffer, o: number): number {
 /** The duty-cycle band of channel `ch` (EU868), for the caller's time-off bookkeeping. */
 export function channelBand(r: Region, st: MacState, ch: number): number {
     return bandOf(r, channelFreq(r, st, ch))
+}
+
+/** One class A receive window, relative to the end of the uplink's transmission. */
+export class RxWindow {
+    /** when to start listening (ms after TX end; the nominal delay minus the timing error) */
+    openMs: number
+    /** how long to listen for a preamble (ms) */
+    windowMs: number
+    freqHz: number
+    dr: number
+    sf: number
+    bwHz: number
+    constructor(openMs: number, windowMs: number, freqHz: number, dr: number, sf: number, bwHz: number) {
+        this.openMs = openMs
+        this.windowMs = windowMs
+        this.freqHz = freqHz
+        this.dr = dr
+        this.sf = sf
+        this.bwHz = bwHz
+    }
+}
+
+/** LoRaWAN 1.0.4 section 3.3: a preamble must be seen for at least this many symbols to be detected. */
+export const MIN_RX_SYMBOLS = 6
+/** JOIN_ACCEPT_DELAY1 and RECEIVE_DELAY2 - RECEIVE_DELAY1 (1.0.4 / RP002 defaults) */
+export const JOIN_ACCEPT_DELAY1_MS = 5000
+export const RX2_AFTER_RX1_MS = 1000
+
+function rxWindow(r: Region, nominalMs: number, freq: number, dr: number, errorMs: number): RxWindow {
+    // the downlink's preamble starts within [nominal - error, nominal + error] of our clock: listen
+    // from the earliest start until MIN_RX_SYMBOLS symbols after the latest one
+    const tsym = ((1 << r.sf[dr]) / (r.bwKHz[dr] * 1000)) * 1000
+    return new RxWindow(nominalMs - errorMs, 2 * errorMs + MIN_RX_SYMBOLS * tsym, freq, dr, r.sf[dr], r.bwKHz[dr] * 1000)
+}
+
+/**
+ * RX1 and RX2 after an uplink on channel `ch` at `upDr` (class A, 1.0.4 section 3.3): RX1 after
+ * RxDelay (JOIN_ACCEPT_DELAY1 for a join-request) on the region's RX1 frequency and DR, RX2 one
+ * second later on the RX2 frequency and DR. `errorMs` is the worst timing error of the device's
+ * clock and scheduling, by which each window opens early and stays longer.
+ */
+export function rxWindows(r: Region, st: MacState, ch: number, upDr: number, join: boolean, errorMs: number): RxWindow[] {
+    const d1 = join ? JOIN_ACCEPT_DELAY1_MS : st.rx1Delay * 1000
+    const w1 = rxWindow(r, d1, rx1Freq(r, st, ch), rx1Dr(r, upDr, join ? 0 : st.rx1DrOffset), errorMs)
+    const w2 = rxWindow(r, d1 + RX2_AFTER_RX1_MS, st.rx2Freq, st.rx2Dr, errorMs)
+    return [w1, w2]
 }

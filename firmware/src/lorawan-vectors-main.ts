@@ -22,6 +22,7 @@ import {
     requestDeviceTime,
     requestLinkCheck,
     rx1Freq,
+    rxWindows,
     uplinkCommands,
     uplinkSent,
 } from "./lorawan-mac-commands"
@@ -100,6 +101,15 @@ function runMacCase(c: any, op: string): string {
         const cfOk = c.cfList === null ? false : applyCfList(r, st, bytes(c.cfList))
         return `{"cfListApplied":${cfOk},"state":${macStateJson(st)}}`
     }
+    if (op === "rx-windows") {
+        const ws = rxWindows(r, macStateOf(c.state), c.channel, c.dr, c.join, c.errorMs)
+        let out = "["
+        for (let i = 0; i < ws.length; i++) {
+            const w = ws[i]
+            out += (i > 0 ? "," : "") + `{"openMs":${w.openMs},"windowMs":${w.windowMs},"freqHz":${w.freqHz},"dr":${w.dr},"sf":${w.sf},"bwHz":${w.bwHz}}`
+        }
+        return `{"windows":${out}]}`
+    }
     if (op === "mac-commands") {
         const st = macStateOf(c.state)
         let ups = "["
@@ -162,7 +172,7 @@ function runFCntDown(c: any): string {
 
 function runCase(c: any): string {
     const op: string = c.op
-    if (op === "mac-init" || op === "mac-commands" || op === "region") return runMacCase(c, op)
+    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows") return runMacCase(c, op)
     if (op === "fcnt-down") return runFCntDown(c)
     if (op === "aes") {
         const out = Buffer.alloc(16)
