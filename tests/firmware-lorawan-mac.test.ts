@@ -297,6 +297,36 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
   }, 600_000);
 });
 
+describe('firmware class A downlink handling in the DeviceScript VM', () => {
+  it('a confirmed FPort 0 downlink with a LinkADRReq block, RXParamSetupReq and DevStatusReq, then DeviceTimeAns in FOpts; replays change nothing', async () => {
+    const keys = { nwkSKey: '000102030405060708090a0b0c0d0e0f', appSKey: 'f0e0d0c0b0a090807060504030201000', devAddr: '260b1234' };
+    const [us] = await runLorawanVectors([{ op: 'mac-init', region: 'US915', subBand: 0, dlSettings: null, cfList: null }]);
+    const cmds = hexOf([...adr(3, 2, 0x0002, 7, 0), ...adr(3, 2, 0xff00, 0, 1), 0x05, 0x0a, ...f24(923.3e6), 0x06]);
+    const d0 = ref.encodeData(1, { ...keys, fCnt: 0, fPort: 0, payload: cmds, confirmed: true });
+    const d1 = ref.encodeData(1, { ...keys, fCnt: 1, fPort: 10, payload: 'aa55', confirmed: false, fOpts: hexOf([0x0d, 0x8a, 0x3d, 0xa8, 0x52, 0x40]) });
+    const d2 = ref.encodeData(1, { ...keys, fCnt: 2, fPort: null, payload: '', confirmed: false, fOpts: '0802' });
+    const [r] = await runLorawanVectors([{
+      op: 'mac-downlinks', region: 'US915', state: { ...us.state, battery: 254 }, ...keys, last: null,
+      steps: [{ phy: d0, snr: -3 }, 'up', 'up', { phy: d1, snr: 5 }, 'up', { phy: d2, snr: 5 }, 'up', { phy: d2, snr: 5 }, { phy: d0, snr: 5 }, 'up'],
+    }]);
+    expect(r.results).toEqual([
+      { ok: true, fCnt: 0, fPort: 0, payload: cmds },
+      // one status per LinkADRReq of the block; RXParamSetupAns (RX1DROffset 0, RX2 DR10, 923.3 MHz) OK; battery 254, margin -3
+      { up: '0307' + '0307' + '0507' + '06fe3d', ack: true },
+      { up: '0507', ack: false }, // sticky until a downlink
+      { ok: true, fCnt: 1, fPort: 10, payload: 'aa55' },
+      { up: '', ack: false },
+      { ok: true, fCnt: 2, fPort: -1, payload: '' },
+      { up: '08', ack: false },
+      { ok: false, error: 'mic' }, // replay of FCnt 2
+      { ok: false, error: 'mic' }, // replay of FCnt 0
+      { up: '08', ack: false }, // refused frames did not end the repetition
+    ]);
+    expect(r.last).toBe(2);
+    expect(r.state).toMatchObject({ chMask: [0xff00, 0, 0, 0, 0x0002], dr: 3, txPower: 2, nbTrans: 1, rx2Dr: 10, rx1Delay: 2, gpsSeconds: 0x52a83d8a, gpsFrac: 0x40, snr: 5 });
+  }, 120_000);
+});
+
 describe('firmware downlink counter (32 bits from 16 on air) in the DeviceScript VM', () => {
   const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '000102030405060708090a0b0c0d0e0f', devAddr: '26011bda' };
   const frame = (fCnt: number, fOpts = '') => ref.encodeData(1, { ...keys, fCnt, fPort: fOpts === '' ? 1 : null, payload: fOpts === '' ? 'aa' : '', confirmed: false, fOpts });

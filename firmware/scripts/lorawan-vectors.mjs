@@ -163,6 +163,27 @@ export function checkItem(item, i) {
             })
             return { op: item.op, region, state: macStateField(item, i, region), steps: steps.map(s => s.toLowerCase()) }
         }
+        case "mac-downlinks": {
+            const region = regionField(item, i)
+            const steps = item.steps
+            if (!Array.isArray(steps) || steps.length === 0 || steps.length > 16)
+                throw new LorawanInputError(`item ${i}: steps: expected an array of 1 to 16 steps`)
+            return {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                nwkSKey: hexField(item, i, "nwkSKey", 16),
+                appSKey: hexField(item, i, "appSKey", 16),
+                devAddr: hexField(item, i, "devAddr", 4),
+                last: item.last === null ? null : intField(item, i, "last", 0xffffffff),
+                steps: steps.map((st, k) => {
+                    if (st === "up") return st
+                    if (typeof st !== "object" || st === null || !Number.isInteger(st.snr) || st.snr < -40 || st.snr > 40)
+                        throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up" or {phy, snr} (snr an integer -40..40 dB)`)
+                    return { phy: boundedHex(st, `${i} steps[${k}]`, "phy"), snr: st.snr }
+                }),
+            }
+        }
         case "rx-windows": {
             const region = regionField(item, i)
             const c = {
@@ -198,7 +219,7 @@ export function checkItem(item, i) {
 
 export const OPS = [
     "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
-    "region", "mac-init", "mac-commands", "rx-windows", "fcnt-down",
+    "region", "mac-init", "mac-commands", "mac-downlinks", "rx-windows", "fcnt-down",
 ]
 
 export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }

@@ -65,7 +65,10 @@ export class MacState {
     gpsFrac: number
     /** the commands the next uplink carries, in order (answers and device requests) */
     queued: Buffer
+    /** a confirmed downlink was accepted: the next uplink sets ACK */
+    ackDown: boolean
     constructor() {
+        this.ackDown = false
         this.dr = 0
         this.txPower = 0
         this.nbTrans = 1
@@ -316,6 +319,7 @@ export function uplinkCommands(st: MacState): Buffer {
 
 export function uplinkSent(st: MacState): void {
     filterQueued(st, true)
+    st.ackDown = false
 }
 
 /**

@@ -27,6 +27,7 @@ import {
     uplinkSent,
 } from "./lorawan-mac-commands"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
+import { handleDownlink } from "./lorawan-mac"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -62,7 +63,7 @@ function macStateJson(st: MacState): string {
         `"freqs":${nums(st.freqs)},"drMin":${nums(st.drMin)},"drMax":${nums(st.drMax)},"dlFreqs":${nums(st.dlFreqs)},` +
         `"rx1DrOffset":${st.rx1DrOffset},"rx1Delay":${st.rx1Delay},"rx2Dr":${st.rx2Dr},"rx2Freq":${st.rx2Freq},` +
         `"maxDutyCycle":${st.maxDutyCycle},"battery":${st.battery},"snr":${st.snr},"linkMargin":${st.linkMargin},` +
-        `"gwCnt":${st.gwCnt},"gpsSeconds":${st.gpsSeconds},"gpsFrac":${st.gpsFrac},"queued":${hexOf(st.queued)}}`
+        `"gwCnt":${st.gwCnt},"gpsSeconds":${st.gpsSeconds},"gpsFrac":${st.gpsFrac},"queued":${hexOf(st.queued)},"ackDown":${st.ackDown}}`
     )
 }
 
@@ -89,6 +90,7 @@ function macStateOf(v: any): MacState {
     st.gpsSeconds = v.gpsSeconds
     st.gpsFrac = v.gpsFrac
     st.queued = bytes(v.queued)
+    st.ackDown = v.ackDown === true
     return st
 }
 
@@ -100,6 +102,28 @@ function runMacCase(c: any, op: string): string {
         if (c.dlSettings !== null) applyJoinSettings(st, c.dlSettings, c.rxDelay)
         const cfOk = c.cfList === null ? false : applyCfList(r, st, bytes(c.cfList))
         return `{"cfListApplied":${cfOk},"state":${macStateJson(st)}}`
+    }
+    if (op === "mac-downlinks") {
+        const st = macStateOf(c.state)
+        const session = new LorawanSession(bytes(c.devAddr), bytes(c.nwkSKey), bytes(c.appSKey))
+        const dc = new DownlinkCounter()
+        dc.last = c.last === null ? -1 : c.last
+        let out = "["
+        for (let i = 0; i < c.steps.length; i++) {
+            const step = c.steps[i]
+            let res = ""
+            if (step === "up") {
+                res = `{"up":${hexOf(uplinkCommands(st))},"ack":${st.ackDown}}`
+                uplinkSent(st)
+            } else {
+                const d = handleDownlink(r, session, dc, st, bytes(step.phy), step.snr)
+                res = d.ok
+                    ? `{"ok":true,"fCnt":${dc.last},"fPort":${d.fPort},"payload":${hexOf(d.payload)}}`
+                    : `{"ok":false,"error":"${d.error}"}`
+            }
+            out += (i > 0 ? "," : "") + res
+        }
+        return `{"results":${out}],"last":${dc.last < 0 ? "null" : dc.last},"state":${macStateJson(st)}}`
     }
     if (op === "rx-windows") {
         const ws = rxWindows(r, macStateOf(c.state), c.channel, c.dr, c.join, c.errorMs)
@@ -172,7 +196,7 @@ function runFCntDown(c: any): string {
 
 function runCase(c: any): string {
     const op: string = c.op
-    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows") return runMacCase(c, op)
+    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks") return runMacCase(c, op)
     if (op === "fcnt-down") return runFCntDown(c)
     if (op === "aes") {
         const out = Buffer.alloc(16)
