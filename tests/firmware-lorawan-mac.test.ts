@@ -327,6 +327,38 @@ describe('firmware class A downlink handling in the DeviceScript VM', () => {
   }, 120_000);
 });
 
+describe('firmware class A uplinks with MAC commands in the DeviceScript VM', () => {
+  it('answers ride in FOpts when they fit beside the payload within N, else first in their own FPort 0 uplink; sticky repeats never hold the payload back', async () => {
+    const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '3c4fcf098815f7aba6d2ae2816157e2b', devAddr: '26011f2a' };
+    const [eu] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
+    const state = { ...eu.state, dr: 0 }; // EU868 DR0: N = 51
+    const rxParam = [0x05, 0x03, ...f24(869.525e6)]; // RX2 DR3 (SF9), offset 0
+    const d0 = ref.encodeData(1, { ...keys, fCnt: 0, fPort: null, payload: '', confirmed: true, fOpts: hexOf([...rxParam, 0x06]) });
+    const d1 = ref.encodeData(1, { ...keys, fCnt: 1, fPort: 1, payload: 'aa', confirmed: false });
+    const big = 'ab'.repeat(50);
+    const small = 'cd'.repeat(10);
+    const app = (fCnt: number, payload: string) => ({ fCnt, fPort: 1, payload, confirmed: false });
+    const [r] = await runLorawanVectors([{
+      op: 'mac-downlinks', region: 'EU868', state, ...keys, last: null,
+      steps: [{ phy: d0, snr: 4 }, app(0, big), app(1, big), app(2, small), app(3, small), { phy: d1, snr: 4 }, app(4, small)],
+    }]);
+    const answers = '0507' + '06ff04'; // RXParamSetupAns OK, DevStatusAns (battery unknown, margin 4 dB)
+    const up = (f: Partial<ref.DataFrame>) => ref.encodeData(0, { ...keys, confirmed: false, adr: true, ...f } as ref.DataFrame);
+    expect(r.results).toEqual([
+      { ok: true, fCnt: 0, fPort: -1, payload: '' },
+      // 50 + 5 > 51: the answers go alone on FPort 0 (encrypted with NwkSKey), with the ACK owed
+      { phy: up({ fCnt: 0, fPort: 0, payload: answers, ack: true }), carriedApp: false, carriedMac: true },
+      // only the sticky RXParamSetupAns is left and 50 + 2 > 51: the payload goes without it
+      { phy: up({ fCnt: 1, fPort: 1, payload: big }), carriedApp: true, carriedMac: false },
+      { phy: up({ fCnt: 2, fPort: 1, payload: small, fOpts: '0507' }), carriedApp: true, carriedMac: true },
+      { phy: up({ fCnt: 3, fPort: 1, payload: small, fOpts: '0507' }), carriedApp: true, carriedMac: true },
+      { ok: true, fCnt: 1, fPort: 1, payload: 'aa' },
+      { phy: up({ fCnt: 4, fPort: 1, payload: small }), carriedApp: true, carriedMac: false },
+    ]);
+    expect(r.state).toMatchObject({ rx2Dr: 3, queued: '', ackDown: false });
+  }, 120_000);
+});
+
 describe('firmware downlink counter (32 bits from 16 on air) in the DeviceScript VM', () => {
   const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '000102030405060708090a0b0c0d0e0f', devAddr: '26011bda' };
   const frame = (fCnt: number, fOpts = '') => ref.encodeData(1, { ...keys, fCnt, fPort: fOpts === '' ? 1 : null, payload: fOpts === '' ? 'aa' : '', confirmed: false, fOpts });

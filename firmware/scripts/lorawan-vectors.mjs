@@ -178,8 +178,18 @@ export function checkItem(item, i) {
                 last: item.last === null ? null : intField(item, i, "last", 0xffffffff),
                 steps: steps.map((st, k) => {
                     if (st === "up") return st
+                    if (typeof st === "object" && st !== null && st.fPort !== undefined) {
+                        const u = {
+                            fCnt: intField(st, `${i} steps[${k}]`, "fCnt", 0xffffffff),
+                            fPort: intField(st, `${i} steps[${k}]`, "fPort", 223),
+                            payload: boundedHex(st, `${i} steps[${k}]`, "payload"),
+                            confirmed: boolField(st, `${i} steps[${k}]`, "confirmed", { optional: true }),
+                        }
+                        if (u.fPort === 0 || u.payload.length / 2 > 242) throw new LorawanInputError(`item ${i}: steps[${k}]: an application uplink on FPort 1..223 with at most 242 bytes`)
+                        return u
+                    }
                     if (typeof st !== "object" || st === null || !Number.isInteger(st.snr) || st.snr < -40 || st.snr > 40)
-                        throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up" or {phy, snr} (snr an integer -40..40 dB)`)
+                        throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up", {phy, snr} (snr an integer -40..40 dB) or {fCnt, fPort, payload, confirmed}`)
                     return { phy: boundedHex(st, `${i} steps[${k}]`, "phy"), snr: st.snr }
                 }),
             }

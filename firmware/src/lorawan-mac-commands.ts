@@ -30,6 +30,11 @@ const DOWN_LEN = [-1, -1, 2, 4, 1, 4, 0, 5, 1, 1, 4, -1, -1, 5]
 /** Payload bytes of each device-to-network command by CID. */
 const UP_LEN = [-1, -1, 0, 1, 0, 1, 2, 1, 0, 0, 1, -1, -1, 0]
 
+/** Payload bytes of a device-to-network command (-1: unknown). */
+export function upLen(cid: number): number {
+    return cid < UP_LEN.length ? UP_LEN[cid] : -1
+}
+
 function isSticky(cid: number): boolean {
     return cid === CID_RX_PARAM_SETUP || cid === CID_RX_TIMING_SETUP || cid === CID_DL_CHANNEL || cid === CID_TX_PARAM_SETUP
 }
@@ -67,8 +72,11 @@ export class MacState {
     queued: Buffer
     /** a confirmed downlink was accepted: the next uplink sets ACK */
     ackDown: boolean
+    /** `queued` holds something no uplink carried yet (not only repeats of sticky answers) */
+    fresh: boolean
     constructor() {
         this.ackDown = false
+        this.fresh = false
         this.dr = 0
         this.txPower = 0
         this.nbTrans = 1
@@ -278,6 +286,7 @@ function queue(st: MacState, cid: number, len: number, v0: number, v1: number): 
     if (len > 0) q[o + 1] = v0
     if (len > 1) q[o + 2] = v1
     st.queued = q
+    st.fresh = true
 }
 
 /** Keeps the queued commands that satisfy `keepSticky` (true: only sticky ones; false: only others). */
@@ -320,6 +329,7 @@ export function uplinkCommands(st: MacState): Buffer {
 export function uplinkSent(st: MacState): void {
     filterQueued(st, true)
     st.ackDown = false
+    st.fresh = false
 }
 
 /**

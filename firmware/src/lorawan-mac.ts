@@ -3,10 +3,10 @@
 // is kept for DevStatusAns, its MAC commands (FOpts, or the FRMPayload of FPort 0, decrypted with
 // NwkSKey) are applied, and a confirmed one makes the next uplink carry ACK. A refused frame
 // (replay, other device, bad MIC) changes nothing: sticky answers keep being repeated.
-import { Downlink, LorawanSession } from "./lorawan-frames"
+import { Downlink, LorawanSession, MAX_FOPTS, Uplink, encodeUplink } from "./lorawan-frames"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
-import { MacState, processDownlinkCommands } from "./lorawan-mac-commands"
-import { Region } from "./lorawan-region"
+import { MacState, processDownlinkCommands, upLen, uplinkSent } from "./lorawan-mac-commands"
+import { Region, maxPayloadOf } from "./lorawan-region"
 
 export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter, st: MacState, phy: Buffer, snrDb: number): Downlink {
     const d = acceptDownlink(s, dc, phy)
@@ -15,4 +15,61 @@ export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter
     if (d.confirmed) st.ackDown = true
     processDownlinkCommands(r, st, d.fPort === 0 ? d.payload : d.fOpts)
     return d
+}
+
+/** One uplink to send, and what it carries. */
+export class UplinkOut {
+    phy: Buffer
+    /** the application payload went in this frame (else send it again with the next FCnt) */
+    carriedApp: boolean
+    /** the queued MAC commands went in this frame */
+    carriedMac: boolean
+    constructor(phy: Buffer, carriedApp: boolean, carriedMac: boolean) {
+        this.phy = phy
+        this.carriedApp = carriedApp
+        this.carriedMac = carriedMac
+    }
+}
+
+/**
+ * The next uplink with counter `fCnt` for an application payload on `fPort` (1..223), at the
+ * state's DR. The queued MAC commands ride in FOpts when they fit there (15 bytes) and beside the
+ * payload within the DR's N; otherwise, when some of them were never sent, they go first in an
+ * FPort 0 frame of their own (as many whole commands as N allows) and the payload waits for the
+ * next counter; when they are only repeats of sticky answers, the payload goes without them and
+ * they stay queued. ADR is the state's, ACK is owed after a confirmed downlink. Call `uplinkDone`
+ * once the frame is on air.
+ */
+export function nextUplink(r: Region, s: LorawanSession, st: MacState, fCnt: number, fPort: number, payload: Buffer, confirmed: boolean): UplinkOut {
+    const n = maxPayloadOf(r, st.dr)
+    const q = st.queued
+    let mac = 0 // 0 none, 1 FOpts, 2 FPort 0
+    if (q.length > 0) {
+        if (q.length <= MAX_FOPTS && payload.length + q.length <= n) mac = 1
+        else if (st.fresh) mac = 2
+    }
+    let up: Uplink
+    if (mac === 2) {
+        // whole commands up to N bytes
+        let len = 0
+        while (len < q.length) {
+            const next = len + 1 + upLen(q[len])
+            if (next > n) break
+            len = next
+        }
+        up = new Uplink(fCnt, 0, q.slice(0, len))
+    } else {
+        up = new Uplink(fCnt, fPort, payload)
+        if (mac === 1) up.fOpts = q
+        up.confirmed = confirmed
+    }
+    up.adr = st.adr
+    up.ack = st.ackDown
+    return new UplinkOut(encodeUplink(s, up), mac !== 2, mac !== 0)
+}
+
+/** After `out` went on air: the MAC commands it carried are done with (sticky answers stay), the ACK is given. */
+export function uplinkDone(st: MacState, out: UplinkOut): void {
+    if (out.carriedMac) uplinkSent(st)
+    else st.ackDown = false
 }

@@ -27,7 +27,7 @@ import {
     uplinkSent,
 } from "./lorawan-mac-commands"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
-import { handleDownlink } from "./lorawan-mac"
+import { handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -91,6 +91,7 @@ function macStateOf(v: any): MacState {
     st.gpsFrac = v.gpsFrac
     st.queued = bytes(v.queued)
     st.ackDown = v.ackDown === true
+    st.fresh = v.fresh === true
     return st
 }
 
@@ -115,6 +116,10 @@ function runMacCase(c: any, op: string): string {
             if (step === "up") {
                 res = `{"up":${hexOf(uplinkCommands(st))},"ack":${st.ackDown}}`
                 uplinkSent(st)
+            } else if (step.fPort !== undefined) {
+                const o = nextUplink(r, session, st, step.fCnt, step.fPort, bytes(step.payload), step.confirmed === true)
+                uplinkDone(st, o)
+                res = `{"phy":${hexOf(o.phy)},"carriedApp":${o.carriedApp},"carriedMac":${o.carriedMac}}`
             } else {
                 const d = handleDownlink(r, session, dc, st, bytes(step.phy), step.snr)
                 res = d.ok
