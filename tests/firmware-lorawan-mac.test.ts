@@ -280,6 +280,27 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     });
   }, 120_000);
 
+  it('channel choice: EU868 duty cycle per sub-band (T_off = T_air / dc - T_air), DutyCycleReq aggregate, US915 sub-band and DR4 on 500 kHz', async () => {
+    const cf0 = [...f24(867.1e6), ...f24(867.3e6), ...f24(867.5e6), ...f24(867.7e6), ...f24(867.9e6), 0];
+    const [withCf] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
+    const send = (now: number, dr: number, rnd: number, airtimeMs: number) => ({ now, dr, rnd, airtimeMs });
+    const out = await runLorawanVectors([
+      // default channels, all in 868.0-868.6 MHz (1 %): 100 ms on air closes them for 10 s from the start
+      { op: 'channels', region: 'EU868', state: init.eu, sends: [send(0, 5, 1, 100), send(5000, 5, 0, 100), send(10000, 5, 2, 100), send(10000, 6, 0, 100)] },
+      // CFList channels 3-7 are in 865-868 MHz, another 1 % sub-band: open while the first is closed
+      { op: 'channels', region: 'EU868', state: withCf.state, sends: [send(0, 0, 0, 1000), send(1000, 0, 7, 1000), send(2000, 0, 0, 1000)] },
+      // DutyCycleReq MaxDCycle 4: 1/16 over all channels
+      { op: 'channels', region: 'EU868', state: { ...withCf.state, maxDutyCycle: 4 }, sends: [send(0, 0, 0, 1000), send(1000, 0, 0, 1000), send(16000, 0, 0, 1000)] },
+      // US915 sub-band 2: DR0-3 on channels 8-15, DR4 on channel 65; no duty cycle
+      { op: 'channels', region: 'US915', state: init.us2, sends: [send(0, 3, 13, 400), send(0, 4, 5, 100), send(0, 0, 0, 400)] },
+    ]);
+    const got = out.map((o: any) => o.sends.map((x: any) => [x.channel, x.freqHz, x.waitMs]));
+    expect(got[0]).toEqual([[1, 868.3e6, 0], [-1, 0, 5000], [2, 868.5e6, 0], [-1, 0, -1]]); // DR6 is on no channel
+    expect(got[1]).toEqual([[0, 868.1e6, 0], [5, 867.5e6, 0], [-1, 0, 98000]]); // rnd 7 among channels 3-7
+    expect(got[2]).toEqual([[0, 868.1e6, 0], [-1, 0, 15000], [3, 867.1e6, 0]]);
+    expect(got[3]).toEqual([[13, 904.9e6, 0], [65, 904.6e6, 0], [8, 903.9e6, 0]]);
+  }, 120_000);
+
   it(`matches the test-side model on ${N} random command streams (EU868 and US915)`, async () => {
     const out = await runLorawanVectors(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
     const seen = new Set<string>();

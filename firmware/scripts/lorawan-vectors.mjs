@@ -194,6 +194,23 @@ export function checkItem(item, i) {
                 }),
             }
         }
+        case "channels": {
+            const region = regionField(item, i)
+            const sends = item.sends
+            if (!Array.isArray(sends) || sends.length === 0 || sends.length > 32)
+                throw new LorawanInputError(`item ${i}: sends: expected an array of 1 to 32 sends`)
+            return {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                sends: sends.map((t, k) => ({
+                    now: intField(t, `${i} sends[${k}]`, "now", 2 ** 31 - 1),
+                    dr: intField(t, `${i} sends[${k}]`, "dr", 15),
+                    rnd: intField(t, `${i} sends[${k}]`, "rnd", 2 ** 31 - 1),
+                    airtimeMs: intField(t, `${i} sends[${k}]`, "airtimeMs", 100000),
+                })),
+            }
+        }
         case "rx-windows": {
             const region = regionField(item, i)
             const c = {
@@ -229,7 +246,7 @@ export function checkItem(item, i) {
 
 export const OPS = [
     "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
-    "region", "mac-init", "mac-commands", "mac-downlinks", "rx-windows", "fcnt-down",
+    "region", "mac-init", "mac-commands", "mac-downlinks", "channels", "rx-windows", "fcnt-down",
 ]
 
 export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }

@@ -193,7 +193,7 @@ export function rx1Freq(r: Region, st: MacState, ch: number): number {
     return dl !== 0 ? dl : st.freqs[ch]
 }
 
-function channelSupportsDr(r: Region, st: MacState, ch: number, dr: number): boolean {
+export function channelSupportsDr(r: Region, st: MacState, ch: number, dr: number): boolean {
     if (r.dynamic) return st.freqs[ch] !== 0 && dr >= st.drMin[ch] && dr <= st.drMax[ch]
     return ch < r.first500 ? dr <= r.dr125Max : dr === r.dr500
 }

@@ -5,7 +5,7 @@
 // (replay, other device, bad MIC) changes nothing: sticky answers keep being repeated.
 import { Downlink, LorawanSession, MAX_FOPTS, Uplink, encodeUplink } from "./lorawan-frames"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
-import { MacState, processDownlinkCommands, upLen, uplinkSent } from "./lorawan-mac-commands"
+import { MacState, channelBand, channelEnabled, channelSupportsDr, processDownlinkCommands, upLen, uplinkSent } from "./lorawan-mac-commands"
 import { Region, maxPayloadOf } from "./lorawan-region"
 
 export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter, st: MacState, phy: Buffer, snrDb: number): Downlink {
@@ -72,4 +72,66 @@ export function nextUplink(r: Region, s: LorawanSession, st: MacState, fCnt: num
 export function uplinkDone(st: MacState, out: UplinkOut): void {
     if (out.carriedMac) uplinkSent(st)
     else st.ackDown = false
+}
+
+/**
+ * Uplink channel choice under the regional duty cycle (EU868: per sub-band, T_off = T_air / dc -
+ * T_air) and DutyCycleReq's aggregated limit (1 / 2^MaxDCycle over all channels). Times are ms on
+ * the caller's clock. (Kept in RAM: persisting time-off across reboots is still to do.)
+ */
+export class ChannelPicker {
+    /** per duty-cycle band of the region: when it opens again */
+    bandFreeAt: number[]
+    /** the aggregated limit's */
+    aggFreeAt: number
+    /** set by pick(): the wait when no channel is open (ms), else 0 */
+    waitMs: number
+    constructor(r: Region) {
+        this.bandFreeAt = []
+        for (let i = 0; i < r.bands.length; i += 3) this.bandFreeAt.push(0)
+        this.aggFreeAt = 0
+        this.waitMs = 0
+    }
+
+    private openAt(r: Region, st: MacState, ch: number): number {
+        const b = channelBand(r, st, ch)
+        const band = b < 0 ? 0 : this.bandFreeAt[b]
+        return band > this.aggFreeAt ? band : this.aggFreeAt
+    }
+
+    /**
+     * An enabled channel that supports `dr` and is open at `now`, chosen by `rnd` (any
+     * non-negative integer: the caller's random draw) among the open ones; -1 when none is open
+     * (then `waitMs` says how long until one is) or none supports `dr` (then `waitMs` is -1).
+     */
+    pick(r: Region, st: MacState, dr: number, now: number, rnd: number): number {
+        let open = 0
+        let soonest = -1
+        for (let ch = 0; ch < r.nbChannels; ch++) {
+            if (channelEnabled(st, ch) === false || channelSupportsDr(r, st, ch, dr) === false) continue
+            const at = this.openAt(r, st, ch)
+            if (at <= now) open++
+            else if (soonest < 0 || at < soonest) soonest = at
+        }
+        if (open === 0) {
+            this.waitMs = soonest < 0 ? -1 : soonest - now
+            return -1
+        }
+        this.waitMs = 0
+        let k = rnd % open
+        for (let ch = 0; ch < r.nbChannels; ch++) {
+            if (channelEnabled(st, ch) === false || channelSupportsDr(r, st, ch, dr) === false) continue
+            if (this.openAt(r, st, ch) > now) continue
+            if (k === 0) return ch
+            k--
+        }
+        return -1
+    }
+
+    /** A transmission of `airtimeMs` on channel `ch` started at `start`. */
+    record(r: Region, st: MacState, ch: number, start: number, airtimeMs: number): void {
+        const b = channelBand(r, st, ch)
+        if (b >= 0) this.bandFreeAt[b] = start + airtimeMs * r.bands[3 * b + 2]
+        if (st.maxDutyCycle > 0) this.aggFreeAt = start + airtimeMs * (1 << st.maxDutyCycle)
+    }
 }

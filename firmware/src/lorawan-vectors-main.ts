@@ -27,7 +27,7 @@ import {
     uplinkSent,
 } from "./lorawan-mac-commands"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
-import { handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
+import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -130,6 +130,18 @@ function runMacCase(c: any, op: string): string {
         }
         return `{"results":${out}],"last":${dc.last < 0 ? "null" : dc.last},"state":${macStateJson(st)}}`
     }
+    if (op === "channels") {
+        const st = macStateOf(c.state)
+        const cp = new ChannelPicker(r)
+        let out = "["
+        for (let i = 0; i < c.sends.length; i++) {
+            const t = c.sends[i]
+            const ch = cp.pick(r, st, t.dr, t.now, t.rnd)
+            if (ch >= 0) cp.record(r, st, ch, t.now, t.airtimeMs)
+            out += (i > 0 ? "," : "") + `{"channel":${ch},"freqHz":${ch < 0 ? 0 : channelFreq(r, st, ch)},"waitMs":${cp.waitMs}}`
+        }
+        return `{"sends":${out}]}`
+    }
     if (op === "rx-windows") {
         const ws = rxWindows(r, macStateOf(c.state), c.channel, c.dr, c.join, c.errorMs)
         let out = "["
@@ -201,7 +213,7 @@ function runFCntDown(c: any): string {
 
 function runCase(c: any): string {
     const op: string = c.op
-    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks") return runMacCase(c, op)
+    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks" || op === "channels") return runMacCase(c, op)
     if (op === "fcnt-down") return runFCntDown(c)
     if (op === "aes") {
         const out = Buffer.alloc(16)
