@@ -1,0 +1,111 @@
+// OTAA join of a class A device (LoRaWAN 1.0.4 section 6.2): a DevNonce stored before use, the
+// join-request on an open channel, RX1 at JOIN_ACCEPT_DELAY1 and RX2 one second later (inverted
+// IQ), the join-accept opened and its JoinNonce checked and stored, then the 1.0.x session keys
+// and the join-accept's DLSettings, RxDelay and CFList. Retries and the 1.0.4 join back-off are
+// the caller's (not done yet).
+import * as ds from "@devicescript/core"
+import { LoraParams, LoraRadio, loraAirtimeMs } from "./lora"
+import { CmacKey } from "./cmac"
+import { LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
+import { DownlinkCounter } from "./lorawan-counters"
+import { LorawanCounters } from "./lorawan-state"
+import { MacState, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
+import { ChannelPicker } from "./lorawan-mac"
+import { Region } from "./lorawan-region"
+
+/** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
+export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
+    return {
+        freqHz: freqHz,
+        sf: r.sf[dr],
+        bwHz: r.bwKHz[dr] * 1000,
+        cr: 1,
+        txPowerDbm: r.maxEirpDbm - 2 * txPowerIndex,
+        preamble: 8,
+        syncWord: 0x34,
+    }
+}
+
+export class OtaaKeys {
+    appKey: CmacKey
+    /** display order */
+    joinEui: Buffer
+    devEui: Buffer
+    constructor(appKey: CmacKey, joinEui: Buffer, devEui: Buffer) {
+        this.appKey = appKey
+        this.joinEui = joinEui
+        this.devEui = devEui
+    }
+}
+
+/** What a device needs across joins and sessions. */
+export class LorawanDevice {
+    region: Region
+    radio: LoraRadio
+    counters: LorawanCounters
+    picker: ChannelPicker
+    st: MacState
+    session: LorawanSession
+    down: DownlinkCounter
+    /** worst timing error of the receive windows (ms) */
+    errorMs: number
+    /** the last join's DevNonce */
+    devNonce: number
+    /** US915: the sub-band to join on (1..8), 0 for all channels */
+    subBand: number
+    constructor(region: Region, radio: LoraRadio, counters: LorawanCounters, subBand: number, errorMs: number) {
+        this.subBand = subBand
+        this.region = region
+        this.radio = radio
+        this.counters = counters
+        this.picker = new ChannelPicker(region)
+        this.st = initMacState(region, subBand)
+        this.session = null
+        this.down = null
+        this.errorMs = errorMs
+        this.devNonce = -1
+    }
+}
+
+/**
+ * One join attempt at `dr` from the region's default MAC state (`rnd`: a random draw for the channel). Returns "" when joined, else
+ * why not: "no-channel" (none open: see dev.picker.waitMs), "no-join-accept", "join-nonce" (a
+ * replayed join-accept, ignored).
+ */
+export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, rnd: number): Promise<string> {
+    const r = dev.region
+    // a join starts from the region's defaults (default channels, RX2, RX1 offset 0): the
+    // session being replaced configured them for itself
+    const st = initMacState(r, dev.subBand)
+    dev.st = st
+    const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
+    if (ch < 0) return "no-channel"
+    const devNonce = await dev.counters.takeDevNonce()
+    dev.devNonce = devNonce
+    const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    const start = ds.millis()
+    await dev.radio.transmit(phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
+    const ws = rxWindows(r, st, ch, dr, true, dev.errorMs)
+    for (let i = 0; i < ws.length; i++) {
+        const w = ws[i]
+        const wait = end + w.openMs - ds.millis()
+        if (wait > 0) await ds.sleep(wait)
+        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        if (pkt === null) continue
+        const ja = openJoinAccept(keys.appKey, pkt.payload)
+        if (ja.ok === false) continue
+        if ((await dev.counters.acceptJoin(ja.joinNonce)) === false) return "join-nonce"
+        const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
+        dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
+        dev.down = new DownlinkCounter()
+        applyJoinSettings(st, ja.dlSettings, ja.rxDelay)
+        if (ja.cfList !== null) applyCfList(r, st, ja.cfList)
+        st.snr = Math.round(pkt.snrDb)
+        return ""
+    }
+    return "no-join-accept"
+}
