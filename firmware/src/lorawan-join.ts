@@ -6,11 +6,11 @@
 import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, loraAirtimeMs } from "./lora"
 import { CmacKey } from "./cmac"
-import { LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
+import { Downlink, LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanCounters } from "./lorawan-state"
 import { MacState, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
-import { ChannelPicker } from "./lorawan-mac"
+import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 import { Region } from "./lorawan-region"
 
 /** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
@@ -108,4 +108,59 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
         return ""
     }
     return "no-join-accept"
+}
+
+/** What one class A uplink cycle gave. */
+export class SendResult {
+    /** "" when sent; "no-channel" (none open: see dev.picker.waitMs) */
+    error: string
+    /** the accepted downlink heard in RX1 or RX2, or null */
+    downlink: Downlink
+    /** the application payload went (false: the MAC commands took the frame, send it again) */
+    carriedApp: boolean
+    constructor(error: string) {
+        this.error = error
+        this.downlink = null
+        this.carriedApp = false
+    }
+}
+
+/**
+ * One class A cycle: an uplink of `payload` on `fPort` at the state's DR on an open channel,
+ * with the next stored FCnt up and the queued MAC commands, then RX1 after RxDelay and RX2 one
+ * second later (inverted IQ); the first accepted downlink ends the cycle (RX2 is not opened after
+ * a downlink in RX1). NbTrans repetitions are the caller's (not done yet).
+ */
+export async function classACycle(dev: LorawanDevice, fPort: number, payload: Buffer, confirmed: boolean, rnd: number): Promise<SendResult> {
+    const r = dev.region
+    const st = dev.st
+    const dr = st.dr
+    const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
+    if (ch < 0) return new SendResult("no-channel")
+    const fCnt = await dev.counters.takeFCntUp()
+    const out = nextUplink(r, dev.session, st, fCnt, fPort, payload, confirmed)
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(out.phy.length, p)
+    const start = ds.millis()
+    await dev.radio.transmit(out.phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
+    uplinkDone(st, out)
+    const res = new SendResult("")
+    res.carriedApp = out.carriedApp
+    // the windows of this uplink, fixed before a downlink changes the state
+    const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+    for (let i = 0; i < ws.length; i++) {
+        const w = ws[i]
+        const wait = end + w.openMs - ds.millis()
+        if (wait > 0) await ds.sleep(wait)
+        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        if (pkt === null) continue
+        const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
+        if (d.ok) {
+            res.downlink = d
+            return res
+        }
+    }
+    return res
 }
