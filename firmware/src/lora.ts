@@ -1,7 +1,8 @@
 // LoRa radios over SPI: Semtech SX127x (SX1276/77/78/79, register interface) and SX126x (SX1261/62,
-// command interface), transmit and single receive windows (inverted IQ for LoRaWAN downlinks), with LoRa time on air (Semtech AN1200.13) and duty-cycle
-// accounting. The radio sends the datagram as a raw LoRa packet (explicit header, CRC on): this
-// is not a LoRaWAN MAC (no join, no MIC); a LoRaWAN stack, where needed, would sit above it.
+// command interface): transmit, and single receive windows (inverted IQ for LoRaWAN downlinks),
+// with LoRa time on air (Semtech AN1200.13) and duty-cycle accounting. `LoraLink` sends each
+// datagram as a raw LoRa packet (explicit header, CRC on), without a LoRaWAN MAC; the LoRaWAN
+// MAC (src/lorawan-join.ts) drives a `LoraRadio` directly.
 // SPI does not exist in the DeviceScript simulator, so tests drive these drivers against fake
 // register models (src/lora-fake.ts); see README.md for what was checked on hardware.
 import * as ds from "@devicescript/core"
