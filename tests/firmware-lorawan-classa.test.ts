@@ -21,7 +21,7 @@ const frf127 = (f: number) => Math.round((f / 32e6) * 2 ** 19).toString(16).padS
 let lines: string[] = [];
 beforeAll(async () => {
   const { binary } = buildEntry('src/lorawan-classa-test-main.ts', {
-    'src/vector-input.ts': `export const CASES: string[] = [${JSON.stringify(JSON.stringify({ ...keys, downlink }))}]\n`,
+    'src/vector-input.ts': `export const CASES: string[] = [${JSON.stringify(JSON.stringify({ ...keys, downlink, cycles: 3 }))}]\n`,
   });
   lines = await runToMarker(binary, { timeoutMs: 90_000, flash: {} });
 }, 150_000);
@@ -47,5 +47,27 @@ describe('class A cycles in the DeviceScript VM (fake SX1276, network model in t
     expect(rx[0].slice(0, 6)).toBe(frf127(868.1e6));
     expect(rx[2]).toBe(`${frf127(869.525e6)} 72 90 0b 67 19`); // SF9: 20 ms + 6 x 4.096 ms = 11 symbols
     expect(rx[4]).toBe(rx[2]);
+  });
+});
+
+describe('NbTrans in the DeviceScript VM (fake SX1276, network model in the test)', () => {
+  // LinkADRReq with NbTrans 2: each later unconfirmed uplink goes twice, the same frame (same FCnt)
+  const fOpts2 = Buffer.from([0x03, 0x50, 0x07, 0x00, 0x02]).toString('hex');
+  const down2 = ref.encodeData(1, { ...keys, fCnt: 0, fPort: null, payload: '', confirmed: false, fOpts: fOpts2 });
+  let out: string[] = [];
+  beforeAll(async () => {
+    const { binary } = buildEntry('src/lorawan-classa-test-main.ts', {
+      'src/vector-input.ts': `export const CASES: string[] = [${JSON.stringify(JSON.stringify({ ...keys, downlink: down2, cycles: 2 }))}]\n`,
+    });
+    out = await runToMarker(binary, { timeoutMs: 120_000, flash: {} });
+  }, 180_000);
+
+  it('repeats the next uplink NbTrans times with the same FCnt, answering once', () => {
+    const sent = out.filter(l => l.startsWith('#sent ')).map(l => l.slice(6));
+    const up = (fCnt: number, fOpts: string | null) => ref.encodeData(0, { ...keys, fCnt, fPort: 1, payload: 'd201', confirmed: false, adr: true, fOpts });
+    expect(sent).toEqual([up(0, null), up(1, '0307'), up(1, '0307')]);
+    expect(out.filter(l => l.startsWith('#down '))).toEqual(['#down -1 ', '#down none']);
+    // 1 + 2 + 2 windows: RX1 only in the first cycle, then RX1 and RX2 after each transmission
+    expect(out.filter(l => l.startsWith('#rx '))).toHaveLength(5);
   });
 });

@@ -27,7 +27,7 @@ dev.st.dr = 5
 dev.st.battery = 200
 
 fake.putOnAir(new AirPacket(Buffer.from(c.downlink, "hex"), 868100000, 7, 125000, true))
-for (let k = 0; k < 3; k++) {
+for (let k = 0; k < c.cycles; k++) {
     let res = await classACycle(dev, 1, Buffer.from("d201", "hex"), false, 0)
     while (res.error === "no-channel") {
         await ds.sleep(dev.picker.waitMs)

@@ -129,25 +129,49 @@ export class SendResult {
  * One class A cycle: an uplink of `payload` on `fPort` at the state's DR on an open channel,
  * with the next stored FCnt up and the queued MAC commands, then RX1 after RxDelay and RX2 one
  * second later (inverted IQ); the first accepted downlink ends the cycle (RX2 is not opened after
- * a downlink in RX1). NbTrans repetitions are the caller's (not done yet).
+ * a downlink in RX1). An unconfirmed uplink goes NbTrans times (LinkADRReq), the same frame each
+ * time on a channel drawn again (waiting for the duty cycle when needed), until a downlink arrives.
  */
 export async function classACycle(dev: LorawanDevice, fPort: number, payload: Buffer, confirmed: boolean, rnd: number): Promise<SendResult> {
     const r = dev.region
     const st = dev.st
     const dr = st.dr
-    const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
+    let ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
     if (ch < 0) return new SendResult("no-channel")
     const fCnt = await dev.counters.takeFCntUp()
     const out = nextUplink(r, dev.session, st, fCnt, fPort, payload, confirmed)
-    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
-    const airtime = loraAirtimeMs(out.phy.length, p)
-    const start = ds.millis()
-    await dev.radio.transmit(out.phy, 2 * airtime + 200)
-    const end = ds.millis()
-    dev.picker.record(r, st, ch, start, airtime)
-    uplinkDone(st, out)
     const res = new SendResult("")
     res.carriedApp = out.carriedApp
+    const times = confirmed ? 1 : st.nbTrans
+    for (let t = 0; t < times; t++) {
+        if (t > 0) {
+            ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
+            while (ch < 0) {
+                if (dev.picker.waitMs < 0) return res // no channel takes this DR any more
+                await ds.sleep(dev.picker.waitMs)
+                ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
+            }
+        }
+        const d = await transmitAndListen(dev, out.phy, ch, dr)
+        if (t === 0) uplinkDone(st, out)
+        if (d !== null) {
+            res.downlink = d
+            return res
+        }
+    }
+    return res
+}
+
+/** One transmission on `ch` at `dr`, then RX1 and RX2 (stopping at an accepted downlink). */
+async function transmitAndListen(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<Downlink> {
+    const r = dev.region
+    const st = dev.st
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    const start = ds.millis()
+    await dev.radio.transmit(phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
     // the windows of this uplink, fixed before a downlink changes the state
     const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
     for (let i = 0; i < ws.length; i++) {
@@ -157,10 +181,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
         const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
         if (pkt === null) continue
         const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
-        if (d.ok) {
-            res.downlink = d
-            return res
-        }
+        if (d.ok) return d
     }
-    return res
+    return null
 }
