@@ -380,6 +380,35 @@ describe('firmware class A uplinks with MAC commands in the DeviceScript VM', ()
   }, 120_000);
 });
 
+describe('firmware ADR acknowledgement back-off in the DeviceScript VM', () => {
+  it('ADRACKReq after ADR_ACK_LIMIT (64) uplinks without downlink; every ADR_ACK_DELAY (32) more: default power, lower DR, default channels', async () => {
+    const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '3c4fcf098815f7aba6d2ae2816157e2b', devAddr: '26011f2b' };
+    const [eu] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
+    const app = (fCnt: number) => ({ fCnt, fPort: 1, payload: 'd2', confirmed: false });
+    const up = (fCnt: number, adrAckReq: boolean, adr = true) => ({
+      phy: ref.encodeData(0, { ...keys, fCnt, fPort: 1, payload: 'd2', confirmed: false, adr, adrAckReq }), carriedApp: true, carriedMac: false,
+    });
+    const down = ref.encodeData(1, { ...keys, fCnt: 0, fPort: 1, payload: '00', confirmed: false });
+    const item = (state: Record<string, unknown>, steps: unknown[]) => ({ op: 'mac-downlinks', region: 'EU868', state: { ...eu.state, ...state }, ...keys, last: null, steps });
+    const out = await runLorawanVectors([
+      item({ dr: 5, txPower: 3, adrAckCnt: 62 }, [app(0), app(1), { phy: down, snr: 0 }, app(2)]),
+      item({ dr: 5, txPower: 3, adrAckCnt: 95 }, [app(0)]), // the 96th: power back to default
+      item({ dr: 5, txPower: 0, adrAckCnt: 126 }, [app(0), app(1)]), // 127th: nothing; 128th: DR5 -> DR4
+      item({ dr: 0, txPower: 0, adrAckCnt: 159, chMask: [1] }, [app(0)]), // lowest DR: default channels back
+      item({ dr: 5, txPower: 3, adrAckCnt: 0, adr: false }, [app(0)]), // ADR off: no counting, no back-off
+    ]);
+    expect(out[0].results).toEqual([up(0, false), up(1, true), { ok: true, fCnt: 0, fPort: 1, payload: '00' }, up(2, false)]);
+    expect(out[0].state.adrAckCnt).toBe(1);
+    expect(out[1].results).toEqual([up(0, true)]);
+    expect(out[1].state).toMatchObject({ adrAckCnt: 96, txPower: 0, dr: 5 });
+    expect(out[2].results).toEqual([up(0, true), up(1, true)]);
+    expect(out[2].state).toMatchObject({ adrAckCnt: 128, txPower: 0, dr: 4 });
+    expect(out[3].state).toMatchObject({ adrAckCnt: 160, dr: 0, chMask: [7] });
+    expect(out[4].results).toEqual([up(0, false, false)]);
+    expect(out[4].state).toMatchObject({ adrAckCnt: 0, txPower: 3, dr: 5 });
+  }, 120_000);
+});
+
 describe('firmware downlink counter (32 bits from 16 on air) in the DeviceScript VM', () => {
   const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '000102030405060708090a0b0c0d0e0f', devAddr: '26011bda' };
   const frame = (fCnt: number, fOpts = '') => ref.encodeData(1, { ...keys, fCnt, fPort: fOpts === '' ? 1 : null, payload: fOpts === '' ? 'aa' : '', confirmed: false, fOpts });

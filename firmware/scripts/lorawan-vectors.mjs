@@ -282,6 +282,7 @@ function macStateField(item, i, region) {
         intList(s, `${i} state`, k, 2 ** 31 - 1, r.channels)
         if (s[k].length !== r.channels) throw new LorawanInputError(`item ${i} state: ${k}: expected ${r.channels} entries`)
     }
+    if (s.adrAckCnt !== undefined) intField(s, `${i} state`, "adrAckCnt", 0xffffffff)
     const queued = hexField(s, `${i} state`, "queued")
     if (queued.length / 2 > 64) throw new LorawanInputError(`item ${i} state: queued: at most 64 bytes`)
     return { ...s, queued }

@@ -35,7 +35,7 @@ for (let k = 0; k < 2; k++) {
     if (res === "") {
         const fCnt = await counters.takeFCntUp()
         const o = nextUplink(r, dev.session, dev.st, fCnt, 1, Buffer.from("d20102", "hex"), false)
-        uplinkDone(dev.st, o)
+        uplinkDone(r, dev.st, o)
         console.log(`#uplink ${o.phy.toString("hex")}`)
         console.log(`#state ${dev.st.rx1Delay} ${dev.st.rx2Dr} ${dev.st.chMask[0]}`)
     }

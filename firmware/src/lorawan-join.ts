@@ -153,7 +153,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
             }
         }
         const d = await transmitAndListen(dev, out.phy, ch, dr)
-        if (t === 0) uplinkDone(st, out)
+        if (t === 0) uplinkDone(r, st, out)
         if (d !== null) {
             res.downlink = d
             return res

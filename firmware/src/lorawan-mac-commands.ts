@@ -74,7 +74,10 @@ export class MacState {
     ackDown: boolean
     /** `queued` holds something no uplink carried yet (not only repeats of sticky answers) */
     fresh: boolean
+    /** ADR_ACK_CNT: uplinks since the last downlink, counted while ADR is on */
+    adrAckCnt: number
     constructor() {
+        this.adrAckCnt = 0
         this.ackDown = false
         this.fresh = false
         this.dr = 0
@@ -481,4 +484,40 @@ export function rxWindows(r: Region, st: MacState, ch: number, upDr: number, joi
     const w1 = rxWindow(r, d1, rx1Freq(r, st, ch), rx1Dr(r, upDr, join ? 0 : st.rx1DrOffset), errorMs)
     const w2 = rxWindow(r, d1 + RX2_AFTER_RX1_MS, st.rx2Freq, st.rx2Dr, errorMs)
     return [w1, w2]
+}
+
+/** LoRaWAN 1.0.4 section 4.3.1.1 defaults (RP002: ADR_ACK_LIMIT 64, ADR_ACK_DELAY 32 in EU868 and US915). */
+export const ADR_ACK_LIMIT = 64
+export const ADR_ACK_DELAY = 32
+
+/**
+ * An uplink (a new FCnt) is being built: counts it while ADR is on and says whether it sets
+ * ADRACKReq (ADR_ACK_CNT >= ADR_ACK_LIMIT).
+ */
+export function adrCountUplink(st: MacState): boolean {
+    if (st.adr === false) return false
+    st.adrAckCnt++
+    return st.adrAckCnt >= ADR_ACK_LIMIT
+}
+
+/**
+ * After that uplink went: every ADR_ACK_DELAY uplinks past ADR_ACK_LIMIT + ADR_ACK_DELAY
+ * without a downlink, one back-off step (1.0.4 section 4.3.1.1): TX power back to the default
+ * (index 0), else the next lower data rate, else (at the lowest) every default channel enabled again.
+ */
+export function adrBackOff(r: Region, st: MacState): void {
+    if (st.adr === false) return
+    const past = st.adrAckCnt - ADR_ACK_LIMIT
+    if (past < ADR_ACK_DELAY || past % ADR_ACK_DELAY !== 0) return
+    if (st.txPower !== 0) st.txPower = 0
+    else if (st.dr > 0) st.dr--
+    else {
+        const def = initMacState(r, 0)
+        for (let w = 0; w < st.chMask.length; w++) st.chMask[w] |= def.chMask[w]
+    }
+}
+
+/** A downlink was accepted: the network is heard again. */
+export function adrDownlinkHeard(st: MacState): void {
+    st.adrAckCnt = 0
 }

@@ -5,13 +5,25 @@
 // (replay, other device, bad MIC) changes nothing: sticky answers keep being repeated.
 import { Downlink, LorawanSession, MAX_FOPTS, Uplink, encodeUplink } from "./lorawan-frames"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
-import { MacState, channelBand, channelEnabled, channelSupportsDr, processDownlinkCommands, upLen, uplinkSent } from "./lorawan-mac-commands"
+import {
+    MacState,
+    adrBackOff,
+    adrCountUplink,
+    adrDownlinkHeard,
+    channelBand,
+    channelEnabled,
+    channelSupportsDr,
+    processDownlinkCommands,
+    upLen,
+    uplinkSent,
+} from "./lorawan-mac-commands"
 import { Region, maxPayloadOf } from "./lorawan-region"
 
 export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter, st: MacState, phy: Buffer, snrDb: number): Downlink {
     const d = acceptDownlink(s, dc, phy)
     if (d.ok === false) return d
     st.snr = Math.round(snrDb)
+    adrDownlinkHeard(st)
     if (d.confirmed) st.ackDown = true
     processDownlinkCommands(r, st, d.fPort === 0 ? d.payload : d.fOpts)
     return d
@@ -37,8 +49,8 @@ export class UplinkOut {
  * payload within the DR's N; otherwise, when some of them were never sent, they go first in an
  * FPort 0 frame of their own (as many whole commands as N allows) and the payload waits for the
  * next counter; when they are only repeats of sticky answers, the payload goes without them and
- * they stay queued. ADR is the state's, ACK is owed after a confirmed downlink. Call `uplinkDone`
- * once the frame is on air.
+ * they stay queued. ADR is the state's, ACK is owed after a confirmed downlink, ADRACKReq is set
+ * after ADR_ACK_LIMIT uplinks without a downlink. Call `uplinkDone` once the frame is on air.
  */
 export function nextUplink(r: Region, s: LorawanSession, st: MacState, fCnt: number, fPort: number, payload: Buffer, confirmed: boolean): UplinkOut {
     const n = maxPayloadOf(r, st.dr)
@@ -64,14 +76,16 @@ export function nextUplink(r: Region, s: LorawanSession, st: MacState, fCnt: num
         up.confirmed = confirmed
     }
     up.adr = st.adr
+    up.adrAckReq = adrCountUplink(st)
     up.ack = st.ackDown
     return new UplinkOut(encodeUplink(s, up), mac !== 2, mac !== 0)
 }
 
-/** After `out` went on air: the MAC commands it carried are done with (sticky answers stay), the ACK is given. */
-export function uplinkDone(st: MacState, out: UplinkOut): void {
+/** After `out` went on air: the MAC commands it carried are done with (sticky answers stay), the ACK is given, the ADR back-off steps. */
+export function uplinkDone(r: Region, st: MacState, out: UplinkOut): void {
     if (out.carriedMac) uplinkSent(st)
     else st.ackDown = false
+    adrBackOff(r, st)
 }
 
 /**

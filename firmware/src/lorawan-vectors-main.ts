@@ -63,7 +63,8 @@ function macStateJson(st: MacState): string {
         `"freqs":${nums(st.freqs)},"drMin":${nums(st.drMin)},"drMax":${nums(st.drMax)},"dlFreqs":${nums(st.dlFreqs)},` +
         `"rx1DrOffset":${st.rx1DrOffset},"rx1Delay":${st.rx1Delay},"rx2Dr":${st.rx2Dr},"rx2Freq":${st.rx2Freq},` +
         `"maxDutyCycle":${st.maxDutyCycle},"battery":${st.battery},"snr":${st.snr},"linkMargin":${st.linkMargin},` +
-        `"gwCnt":${st.gwCnt},"gpsSeconds":${st.gpsSeconds},"gpsFrac":${st.gpsFrac},"queued":${hexOf(st.queued)},"ackDown":${st.ackDown}}`
+        `"gwCnt":${st.gwCnt},"gpsSeconds":${st.gpsSeconds},"gpsFrac":${st.gpsFrac},"queued":${hexOf(st.queued)},` +
+        `"ackDown":${st.ackDown},"fresh":${st.fresh},"adrAckCnt":${st.adrAckCnt}}`
     )
 }
 
@@ -92,6 +93,7 @@ function macStateOf(v: any): MacState {
     st.queued = bytes(v.queued)
     st.ackDown = v.ackDown === true
     st.fresh = v.fresh === true
+    st.adrAckCnt = typeof v.adrAckCnt === "number" ? v.adrAckCnt : 0
     return st
 }
 
@@ -118,7 +120,7 @@ function runMacCase(c: any, op: string): string {
                 uplinkSent(st)
             } else if (step.fPort !== undefined) {
                 const o = nextUplink(r, session, st, step.fCnt, step.fPort, bytes(step.payload), step.confirmed === true)
-                uplinkDone(st, o)
+                uplinkDone(r, st, o)
                 res = `{"phy":${hexOf(o.phy)},"carriedApp":${o.carriedApp},"carriedMac":${o.carriedMac}}`
             } else {
                 const d = handleDownlink(r, session, dc, st, bytes(step.phy), step.snr)
