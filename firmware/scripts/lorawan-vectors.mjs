@@ -132,6 +132,111 @@ export function checkItem(item, i) {
             if (c.msg.length === 0) throw new LorawanInputError(`item ${i}: msg: expected at least one byte (MHDR)`)
             return c
         }
+        case "region":
+            return {
+                op: item.op,
+                region: regionField(item, i),
+                freqs: intList(item, i, "freqs", 2 ** 31 - 1, 64),
+                airtimeMs: intField(item, i, "airtimeMs", 100000),
+            }
+        case "mac-init": {
+            const c = {
+                op: item.op,
+                region: regionField(item, i),
+                subBand: intField(item, i, "subBand", 8),
+                dlSettings: item.dlSettings === null || item.dlSettings === undefined ? null : intField(item, i, "dlSettings", 255),
+                rxDelay: 0,
+                cfList: hexField(item, i, "cfList", 16, { optional: true }),
+            }
+            if (c.dlSettings !== null) c.rxDelay = intField(item, i, "rxDelay", 255)
+            return c
+        }
+        case "mac-commands": {
+            const region = regionField(item, i)
+            const steps = item.steps
+            if (!Array.isArray(steps) || steps.length > 32)
+                throw new LorawanInputError(`item ${i}: steps: expected an array of at most 32 steps`)
+            steps.forEach((s, k) => {
+                if (s === "up" || s === "link-check" || s === "device-time") return
+                if (typeof s !== "string" || !/^down:([0-9a-fA-F]{2}){0,242}$/.test(s))
+                    throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up", "link-check", "device-time" or "down:<hex commands>"`)
+            })
+            return { op: item.op, region, state: macStateField(item, i, region), steps: steps.map(s => s.toLowerCase()) }
+        }
+        case "mac-downlinks": {
+            const region = regionField(item, i)
+            const steps = item.steps
+            if (!Array.isArray(steps) || steps.length === 0 || steps.length > 16)
+                throw new LorawanInputError(`item ${i}: steps: expected an array of 1 to 16 steps`)
+            return {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                nwkSKey: hexField(item, i, "nwkSKey", 16),
+                appSKey: hexField(item, i, "appSKey", 16),
+                devAddr: hexField(item, i, "devAddr", 4),
+                last: item.last === null ? null : intField(item, i, "last", 0xffffffff),
+                steps: steps.map((st, k) => {
+                    if (st === "up") return st
+                    if (typeof st === "object" && st !== null && st.fPort !== undefined) {
+                        const u = {
+                            fCnt: intField(st, `${i} steps[${k}]`, "fCnt", 0xffffffff),
+                            fPort: intField(st, `${i} steps[${k}]`, "fPort", 223),
+                            payload: boundedHex(st, `${i} steps[${k}]`, "payload"),
+                            confirmed: boolField(st, `${i} steps[${k}]`, "confirmed", { optional: true }),
+                        }
+                        if (u.fPort === 0 || u.payload.length / 2 > 242) throw new LorawanInputError(`item ${i}: steps[${k}]: an application uplink on FPort 1..223 with at most 242 bytes`)
+                        return u
+                    }
+                    if (typeof st !== "object" || st === null || !Number.isInteger(st.snr) || st.snr < -40 || st.snr > 40)
+                        throw new LorawanInputError(`item ${i}: steps[${k}]: expected "up", {phy, snr} (snr an integer -40..40 dB) or {fCnt, fPort, payload, confirmed}`)
+                    return { phy: boundedHex(st, `${i} steps[${k}]`, "phy"), snr: st.snr }
+                }),
+            }
+        }
+        case "channels": {
+            const region = regionField(item, i)
+            const sends = item.sends
+            if (!Array.isArray(sends) || sends.length === 0 || sends.length > 32)
+                throw new LorawanInputError(`item ${i}: sends: expected an array of 1 to 32 sends`)
+            return {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                sends: sends.map((t, k) => ({
+                    now: intField(t, `${i} sends[${k}]`, "now", 2 ** 31 - 1),
+                    dr: intField(t, `${i} sends[${k}]`, "dr", 15),
+                    rnd: intField(t, `${i} sends[${k}]`, "rnd", 2 ** 31 - 1),
+                    airtimeMs: intField(t, `${i} sends[${k}]`, "airtimeMs", 100000),
+                })),
+            }
+        }
+        case "rx-windows": {
+            const region = regionField(item, i)
+            const c = {
+                op: item.op,
+                region,
+                state: macStateField(item, i, region),
+                channel: intField(item, i, "channel", region === "EU868" ? 15 : 71),
+                dr: intField(item, i, "dr", region === "EU868" ? 6 : 4), // the LoRa uplink DRs
+                join: boolField(item, i, "join"),
+                errorMs: intField(item, i, "errorMs", 1000),
+            }
+            return c
+        }
+        case "fcnt-down": {
+            const frames = item.frames
+            if (!Array.isArray(frames) || frames.length === 0 || frames.length > 16)
+                throw new LorawanInputError(`item ${i}: frames: expected an array of 1 to 16 frames`)
+            return {
+                op: item.op,
+                nwkSKey: hexField(item, i, "nwkSKey", 16),
+                appSKey: hexField(item, i, "appSKey", 16),
+                devAddr: hexField(item, i, "devAddr", 4),
+                last: item.last === null ? null : intField(item, i, "last", 0xffffffff),
+                frames: frames.map((f, k) => boundedHex({ f }, `${i} frames[${k}]`, "f")),
+            }
+        }
         default:
             throw new LorawanInputError(
                 `item ${i}: op: expected one of ${OPS.map(o => JSON.stringify(o)).join(", ")}, got ${JSON.stringify(item.op)}`,
@@ -139,7 +244,49 @@ export function checkItem(item, i) {
     }
 }
 
-export const OPS = ["join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic"]
+export const OPS = [
+    "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
+    "region", "mac-init", "mac-commands", "mac-downlinks", "channels", "rx-windows", "fcnt-down",
+]
+
+export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }
+
+function regionField(item, i) {
+    if (!Object.hasOwn(REGIONS, item.region)) throw new LorawanInputError(`item ${i}: region: expected one of ${Object.keys(REGIONS).join(", ")}`)
+    return item.region
+}
+
+function intList(item, i, name, max, maxLen) {
+    const v = item[name]
+    if (!Array.isArray(v) || v.length > maxLen) throw new LorawanInputError(`item ${i}: ${name}: expected an array of at most ${maxLen} integers`)
+    v.forEach((x, k) => intField({ x }, `${i} ${name}[${k}]`, "x", max))
+    return v
+}
+
+const MAC_STATE_INTS = {
+    dr: 15, txPower: 15, nbTrans: 15, rx1DrOffset: 7, rx1Delay: 15, rx2Dr: 15, rx2Freq: 2 ** 31 - 1, maxDutyCycle: 15, battery: 255,
+}
+
+/** The `state` of a mac-commands item: the shape the VM returns from mac-init. */
+function macStateField(item, i, region) {
+    const s = item.state
+    if (typeof s !== "object" || s === null) throw new LorawanInputError(`item ${i}: state: expected an object (as mac-init returns it)`)
+    for (const [k, max] of Object.entries(MAC_STATE_INTS)) intField(s, `${i} state`, k, max)
+    for (const k of ["snr", "linkMargin", "gwCnt", "gpsSeconds", "gpsFrac"])
+        if (!Number.isInteger(s[k]) || s[k] < -128 || s[k] > 0xffffffff) throw new LorawanInputError(`item ${i} state: ${k}: expected an integer`)
+    boolField(s, `${i} state`, "adr")
+    const r = REGIONS[region]
+    intList(s, `${i} state`, "chMask", 0xffff, r.words)
+    if (s.chMask.length !== r.words) throw new LorawanInputError(`item ${i} state: chMask: expected ${r.words} words`)
+    for (const k of ["freqs", "drMin", "drMax", "dlFreqs"]) {
+        intList(s, `${i} state`, k, 2 ** 31 - 1, r.channels)
+        if (s[k].length !== r.channels) throw new LorawanInputError(`item ${i} state: ${k}: expected ${r.channels} entries`)
+    }
+    if (s.adrAckCnt !== undefined) intField(s, `${i} state`, "adrAckCnt", 0xffffffff)
+    const queued = hexField(s, `${i} state`, "queued")
+    if (queued.length / 2 > 64) throw new LorawanInputError(`item ${i} state: queued: at most 64 bytes`)
+    return { ...s, queued }
+}
 
 function boundedHex(item, i, name) {
     const v = hexField(item, i, name)

@@ -7,6 +7,8 @@ export const SAMPLE_INTERVAL_MS = 60000
 export const BATCH_SIZE = 1
 /** Counter values reserved per settings write (a power cut skips at most this many). */
 export const COUNTER_BLOCK = 16
+/** LoRaWAN FCnt up values reserved per settings write (src/lorawan-state.ts). */
+export const LORAWAN_FCNT_BLOCK = 16
 /** Put the kid in the unprotected header (false where the transport names the device). */
 export const WITH_KID: boolean = true
 /** Give up on a settings read or write after this long (the settings server may be absent). */

@@ -5,6 +5,32 @@
 import { RadioBus } from "./lora"
 import { printLong } from "./console-lines"
 
+function hexBytes(v: number, n: number): string {
+    const b = Buffer.alloc(n)
+    for (let i = 0; i < n; i++) b[i] = (v >>> (8 * (n - 1 - i))) & 255
+    return b.toString("hex")
+}
+
+/** A packet on air for a fake radio, and how it was modulated. */
+export class AirPacket {
+    payload: Buffer
+    freqHz: number
+    sf: number
+    bwHz: number
+    invertedIq: boolean
+    rssiDbm: number
+    snrDb: number
+    constructor(payload: Buffer, freqHz: number, sf: number, bwHz: number, invertedIq: boolean) {
+        this.payload = payload
+        this.freqHz = freqHz
+        this.sf = sf
+        this.bwHz = bwHz
+        this.invertedIq = invertedIq
+        this.rssiDbm = -80
+        this.snrDb = 7.25
+    }
+}
+
 export class FakeSx1276 implements RadioBus {
     regs: Buffer
     fifo: Buffer
@@ -12,8 +38,13 @@ export class FakeSx1276 implements RadioBus {
     resets: number
     /** print every packet sent as "sceau-radio <hex>" (and keep none), for whole-firmware runs */
     echo: boolean
+    air: AirPacket
+    /** per RX started: "frf mc1 mc2 symbTimeoutLsb invertIq invertIq2" (hex registers) */
+    rxLog: string[]
 
     constructor() {
+        this.air = null
+        this.rxLog = []
         this.echo = false
         this.regs = Buffer.alloc(128)
         this.fifo = Buffer.alloc(256)
@@ -62,6 +93,11 @@ export class FakeSx1276 implements RadioBus {
             if ((this.regs[0x01] & 7) !== 0) v = (v & 0x7f) | (this.regs[0x01] & 0x80)
             const lora = (v & 0x80) !== 0
             this.regs[0x01] = v
+            if (lora && (v & 7) === 6) {
+                this.rxSingle()
+                this.regs[0x01] = (v & 0xf8) | 1 // RX single ends in standby
+                return
+            }
             if (lora && (v & 7) === 3) {
                 const base = this.regs[0x0e]
                 const len = this.regs[0x22]
@@ -76,6 +112,40 @@ export class FakeSx1276 implements RadioBus {
         }
         this.regs[addr] = v
     }
+
+    putOnAir(pkt: AirPacket): void {
+        this.air = pkt
+    }
+
+    private rxSingle(): void {
+        const r = this.regs
+        const b = (x: number) => hexBytes(x, 1)
+        // (a template literal with more than 8 substitutions crashes the compiler)
+        this.rxLog.push(`${b(r[6])}${b(r[7])}${b(r[8])} ${b(r[0x1d])} ${b(r[0x1e])}` + ` ${b(r[0x1f])} ${b(r[0x33])} ${b(r[0x3b])}`)
+        const a = this.air
+        const bwCode = a === null ? -1 : a.bwHz === 500000 ? 9 : a.bwHz === 250000 ? 8 : 7
+        const frf = a === null ? -1 : Math.round((a.freqHz / 32000000) * 524288)
+        const inverted = (r[0x33] & 0x40) !== 0 && r[0x3b] === 0x19
+        const normal = (r[0x33] & 0x40) === 0 && r[0x3b] === 0x1d
+        const match =
+            a !== null &&
+            ((r[6] << 16) | (r[7] << 8) | r[8]) === frf &&
+            r[0x1e] >> 4 === a.sf &&
+            r[0x1d] >> 4 === bwCode &&
+            (a.invertedIq ? inverted : normal)
+        if (match === false) {
+            r[0x12] |= 0x80 // RxTimeout
+            return
+        }
+        const base = r[0x0f]
+        for (let i = 0; i < a.payload.length; i++) this.fifo[(base + i) & 255] = a.payload[i]
+        r[0x10] = base
+        r[0x13] = a.payload.length
+        r[0x19] = Math.round(a.snrDb * 4) & 255
+        r[0x1a] = a.rssiDbm + 157
+        r[0x12] |= 0x50 // RxDone, ValidHeader
+        this.air = null
+    }
 }
 
 export class FakeSx1262 implements RadioBus {
@@ -88,8 +158,22 @@ export class FakeSx1262 implements RadioBus {
     syncWord: Buffer
     resets: number
     busyCount: number
+    air: AirPacket
+    /** register 0x0736 (IQ polarity setup, bit 2 set after reset) */
+    iqReg: number
+    rxLen: number
+    rxBase: number
+    /** per RX started: "<SetRfFrequency args> <SetModulationParams args> <SetPacketParams args> <reg 0x0736> <SetRx args>" */
+    rxLog: string[]
+    lastRx: AirPacket
 
     constructor() {
+        this.air = null
+        this.lastRx = null
+        this.iqReg = 0x0d
+        this.rxLen = 0
+        this.rxBase = 0
+        this.rxLog = []
         this.buffer = Buffer.alloc(256)
         this.sent = []
         this.last = []
@@ -126,6 +210,23 @@ export class FakeSx1262 implements RadioBus {
                 this.syncWord[0] = tx[3]
                 this.syncWord[1] = tx[4]
             }
+            if (tx[1] === 0x07 && tx[2] === 0x36) this.iqReg = tx[3]
+        } else if (op === 0x1d) {
+            // ReadRegister: opcode, address (2), status, then data
+            if (tx[1] === 0x07 && tx[2] === 0x36) rx[4] = this.iqReg
+        } else if (op === 0x82) {
+            this.setRx(tx)
+        } else if (op === 0x13) {
+            rx[2] = this.rxLen
+            rx[3] = this.rxBase
+        } else if (op === 0x1e) {
+            // ReadBuffer: opcode, offset, status, then data
+            for (let i = 3; i < tx.length; i++) rx[i] = this.buffer[(tx[1] + i - 3) & 255]
+        } else if (op === 0x14) {
+            const a = this.lastRx
+            rx[2] = -2 * a.rssiDbm
+            rx[3] = Math.round(4 * a.snrDb) & 255
+            rx[4] = rx[2]
         } else if (op === 0x8c) {
             this.packetLength = tx[4]
         } else if (op === 0x02) {
@@ -138,5 +239,36 @@ export class FakeSx1262 implements RadioBus {
             this.irq |= 0x0001 // TxDone
         }
         return rx
+    }
+
+    putOnAir(pkt: AirPacket): void {
+        this.air = pkt
+    }
+
+    private setRx(tx: Buffer): void {
+        this.rxLog.push(`${this.last[0x86]} ${this.last[0x8b]} ${this.last[0x8c]} ${hexBytes(this.iqReg, 1)} ${tx.slice(1).toString("hex")}`)
+        const a = this.air
+        const mod = Buffer.from(this.last[0x8b], "hex")
+        const pkt = Buffer.from(this.last[0x8c], "hex")
+        const bwCode = a === null ? -1 : a.bwHz === 500000 ? 6 : a.bwHz === 250000 ? 5 : 4
+        const rf = a === null ? -1 : Math.round((a.freqHz / 32000000) * 33554432)
+        const inverted = pkt[5] === 1 && (this.iqReg & 4) === 0
+        const normal = pkt[5] === 0 && (this.iqReg & 4) !== 0
+        const match =
+            a !== null &&
+            this.last[0x86] === hexBytes(rf, 4) &&
+            mod[0] === a.sf &&
+            mod[1] === bwCode &&
+            (a.invertedIq ? inverted : normal)
+        if (match === false) {
+            this.irq |= 0x0200 // Timeout
+            return
+        }
+        this.rxBase = 0x80
+        for (let i = 0; i < a.payload.length; i++) this.buffer[(this.rxBase + i) & 255] = a.payload[i]
+        this.rxLen = a.payload.length
+        this.lastRx = a
+        this.air = null
+        this.irq |= 0x0002 // RxDone
     }
 }

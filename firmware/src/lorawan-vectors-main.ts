@@ -11,6 +11,23 @@ import { connect } from "@devicescript/net"
 import { aesEncryptBlock, aesExpandKey } from "./aes"
 import { aesCmac, cmacKey } from "./cmac"
 import { LorawanSession, Uplink, cryptFrmPayload, dataMic, deriveSessionKeys10, encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept } from "./lorawan-frames"
+import { Region, bandOf, downlinkFreqOk, maxPayloadOf, regionByName, rx1Dr, timeOffMs, uplinkFreqOk } from "./lorawan-region"
+import {
+    MacState,
+    applyCfList,
+    applyJoinSettings,
+    channelFreq,
+    initMacState,
+    processDownlinkCommands,
+    requestDeviceTime,
+    requestLinkCheck,
+    rx1Freq,
+    rxWindows,
+    uplinkCommands,
+    uplinkSent,
+} from "./lorawan-mac-commands"
+import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
+import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -28,8 +45,178 @@ function dir(c: any): number {
     return c.dir === "down" ? 1 : 0
 }
 
+function nums(a: number[]): string {
+    let s = "["
+    for (let i = 0; i < a.length; i++) s += (i > 0 ? "," : "") + a[i]
+    return s + "]"
+}
+
+function numArray(v: any): number[] {
+    const out: number[] = []
+    for (let i = 0; i < v.length; i++) out.push(v[i])
+    return out
+}
+
+function macStateJson(st: MacState): string {
+    return (
+        `{"dr":${st.dr},"txPower":${st.txPower},"nbTrans":${st.nbTrans},"adr":${st.adr},"chMask":${nums(st.chMask)},` +
+        `"freqs":${nums(st.freqs)},"drMin":${nums(st.drMin)},"drMax":${nums(st.drMax)},"dlFreqs":${nums(st.dlFreqs)},` +
+        `"rx1DrOffset":${st.rx1DrOffset},"rx1Delay":${st.rx1Delay},"rx2Dr":${st.rx2Dr},"rx2Freq":${st.rx2Freq},` +
+        `"maxDutyCycle":${st.maxDutyCycle},"battery":${st.battery},"snr":${st.snr},"linkMargin":${st.linkMargin},` +
+        `"gwCnt":${st.gwCnt},"gpsSeconds":${st.gpsSeconds},"gpsFrac":${st.gpsFrac},"queued":${hexOf(st.queued)},` +
+        `"ackDown":${st.ackDown},"fresh":${st.fresh},"adrAckCnt":${st.adrAckCnt}}`
+    )
+}
+
+function macStateOf(v: any): MacState {
+    const st = new MacState()
+    st.dr = v.dr
+    st.txPower = v.txPower
+    st.nbTrans = v.nbTrans
+    st.adr = v.adr === true
+    st.chMask = numArray(v.chMask)
+    st.freqs = numArray(v.freqs)
+    st.drMin = numArray(v.drMin)
+    st.drMax = numArray(v.drMax)
+    st.dlFreqs = numArray(v.dlFreqs)
+    st.rx1DrOffset = v.rx1DrOffset
+    st.rx1Delay = v.rx1Delay
+    st.rx2Dr = v.rx2Dr
+    st.rx2Freq = v.rx2Freq
+    st.maxDutyCycle = v.maxDutyCycle
+    st.battery = v.battery
+    st.snr = v.snr
+    st.linkMargin = v.linkMargin
+    st.gwCnt = v.gwCnt
+    st.gpsSeconds = v.gpsSeconds
+    st.gpsFrac = v.gpsFrac
+    st.queued = bytes(v.queued)
+    st.ackDown = v.ackDown === true
+    st.fresh = v.fresh === true
+    st.adrAckCnt = typeof v.adrAckCnt === "number" ? v.adrAckCnt : 0
+    return st
+}
+
+function runMacCase(c: any, op: string): string {
+    const r: Region = regionByName(c.region)
+    if (r === null) throw new TypeError("unknown region")
+    if (op === "mac-init") {
+        const st = initMacState(r, c.subBand)
+        if (c.dlSettings !== null) applyJoinSettings(st, c.dlSettings, c.rxDelay)
+        const cfOk = c.cfList === null ? false : applyCfList(r, st, bytes(c.cfList))
+        return `{"cfListApplied":${cfOk},"state":${macStateJson(st)}}`
+    }
+    if (op === "mac-downlinks") {
+        const st = macStateOf(c.state)
+        const session = new LorawanSession(bytes(c.devAddr), bytes(c.nwkSKey), bytes(c.appSKey))
+        const dc = new DownlinkCounter()
+        dc.last = c.last === null ? -1 : c.last
+        let out = "["
+        for (let i = 0; i < c.steps.length; i++) {
+            const step = c.steps[i]
+            let res = ""
+            if (step === "up") {
+                res = `{"up":${hexOf(uplinkCommands(st))},"ack":${st.ackDown}}`
+                uplinkSent(st)
+            } else if (step.fPort !== undefined) {
+                const o = nextUplink(r, session, st, step.fCnt, step.fPort, bytes(step.payload), step.confirmed === true)
+                uplinkDone(r, st, o)
+                res = `{"phy":${hexOf(o.phy)},"carriedApp":${o.carriedApp},"carriedMac":${o.carriedMac}}`
+            } else {
+                const d = handleDownlink(r, session, dc, st, bytes(step.phy), step.snr)
+                res = d.ok
+                    ? `{"ok":true,"fCnt":${dc.last},"fPort":${d.fPort},"payload":${hexOf(d.payload)}}`
+                    : `{"ok":false,"error":"${d.error}"}`
+            }
+            out += (i > 0 ? "," : "") + res
+        }
+        return `{"results":${out}],"last":${dc.last < 0 ? "null" : dc.last},"state":${macStateJson(st)}}`
+    }
+    if (op === "channels") {
+        const st = macStateOf(c.state)
+        const cp = new ChannelPicker(r)
+        let out = "["
+        for (let i = 0; i < c.sends.length; i++) {
+            const t = c.sends[i]
+            const ch = cp.pick(r, st, t.dr, t.now, t.rnd)
+            if (ch >= 0) cp.record(r, st, ch, t.now, t.airtimeMs)
+            out += (i > 0 ? "," : "") + `{"channel":${ch},"freqHz":${ch < 0 ? 0 : channelFreq(r, st, ch)},"waitMs":${cp.waitMs}}`
+        }
+        return `{"sends":${out}]}`
+    }
+    if (op === "rx-windows") {
+        const ws = rxWindows(r, macStateOf(c.state), c.channel, c.dr, c.join, c.errorMs)
+        let out = "["
+        for (let i = 0; i < ws.length; i++) {
+            const w = ws[i]
+            out += (i > 0 ? "," : "") + `{"openMs":${w.openMs},"windowMs":${w.windowMs},"freqHz":${w.freqHz},"dr":${w.dr},"sf":${w.sf},"bwHz":${w.bwHz}}`
+        }
+        return `{"windows":${out}]}`
+    }
+    if (op === "mac-commands") {
+        const st = macStateOf(c.state)
+        let ups = "["
+        let parsed = "["
+        for (let i = 0; i < c.steps.length; i++) {
+            const step: string = c.steps[i]
+            if (step === "up") {
+                ups += (ups.length > 1 ? "," : "") + hexOf(uplinkCommands(st))
+                uplinkSent(st)
+            } else if (step === "link-check") requestLinkCheck(st)
+            else if (step === "device-time") requestDeviceTime(st)
+            else {
+                const n = processDownlinkCommands(r, st, bytes(step.slice(5)))
+                parsed += (parsed.length > 1 ? "," : "") + n
+            }
+        }
+        return `{"uplinks":${ups}],"parsed":${parsed}],"state":${macStateJson(st)}}`
+    }
+    // op === "region": the region's derived values on its default channels (sub-band 0)
+    const st = initMacState(r, 0)
+    const chs: number[] = []
+    const rx1s: number[] = []
+    for (let ch = 0; ch < r.nbChannels; ch++) {
+        chs.push(channelFreq(r, st, ch))
+        rx1s.push(channelFreq(r, st, ch) === 0 ? 0 : rx1Freq(r, st, ch))
+    }
+    const rx1: number[] = []
+    for (let dr = 0; dr <= r.maxUplinkDr; dr++) for (let off = 0; off <= r.maxRx1DrOffset; off++) rx1.push(rx1Dr(r, dr, off))
+    const payload: number[] = []
+    for (let dr = 0; dr < 16; dr++) payload.push(maxPayloadOf(r, dr))
+    const band: number[] = []
+    const up: number[] = []
+    const down: number[] = []
+    const off: number[] = []
+    for (let i = 0; i < c.freqs.length; i++) {
+        const f: number = c.freqs[i]
+        band.push(bandOf(r, f))
+        up.push(uplinkFreqOk(r, f) ? 1 : 0)
+        down.push(downlinkFreqOk(r, f) ? 1 : 0)
+        off.push(timeOffMs(r, f, c.airtimeMs))
+    }
+    return (
+        `{"channels":${nums(chs)},"rx1Freqs":${nums(rx1s)},"rx1Dr":${nums(rx1)},"maxPayload":${nums(payload)},` +
+        `"rx2":[${r.rx2Freq},${r.rx2Dr}],"dwellMs":${r.dwellMs},"band":${nums(band)},"uplinkOk":${nums(up)},` +
+        `"downlinkOk":${nums(down)},"timeOffMs":${nums(off)}}`
+    )
+}
+
+function runFCntDown(c: any): string {
+    const session = new LorawanSession(bytes(c.devAddr), bytes(c.nwkSKey), bytes(c.appSKey))
+    const dc = new DownlinkCounter()
+    dc.last = c.last === null ? -1 : c.last
+    let out = "["
+    for (let i = 0; i < c.frames.length; i++) {
+        const d = acceptDownlink(session, dc, bytes(c.frames[i]))
+        out += (i > 0 ? "," : "") + (d.ok ? `{"ok":true,"fCnt":${dc.last},"fOpts":${hexOf(d.fOpts)},"fPort":${d.fPort}}` : `{"ok":false,"error":"${d.error}"}`)
+    }
+    return `{"results":${out}],"last":${dc.last < 0 ? "null" : dc.last}}`
+}
+
 function runCase(c: any): string {
     const op: string = c.op
+    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks" || op === "channels") return runMacCase(c, op)
+    if (op === "fcnt-down") return runFCntDown(c)
     if (op === "aes") {
         const out = Buffer.alloc(16)
         aesEncryptBlock(aesExpandKey(bytes(c.key)), bytes(c.plaintext), 0, out, 0)

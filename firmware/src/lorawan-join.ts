@@ -1,0 +1,187 @@
+// OTAA join of a class A device (LoRaWAN 1.0.4 section 6.2): a DevNonce stored before use, the
+// join-request on an open channel, RX1 at JOIN_ACCEPT_DELAY1 and RX2 one second later (inverted
+// IQ), the join-accept opened and its JoinNonce checked and stored, then the 1.0.x session keys
+// and the join-accept's DLSettings, RxDelay and CFList. Retries and the 1.0.4 join back-off are
+// the caller's (not done yet).
+import * as ds from "@devicescript/core"
+import { LoraParams, LoraRadio, loraAirtimeMs } from "./lora"
+import { CmacKey } from "./cmac"
+import { Downlink, LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
+import { DownlinkCounter } from "./lorawan-counters"
+import { LorawanCounters } from "./lorawan-state"
+import { MacState, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
+import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
+import { Region } from "./lorawan-region"
+
+/** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
+export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
+    return {
+        freqHz: freqHz,
+        sf: r.sf[dr],
+        bwHz: r.bwKHz[dr] * 1000,
+        cr: 1,
+        txPowerDbm: r.maxEirpDbm - 2 * txPowerIndex,
+        preamble: 8,
+        syncWord: 0x34,
+    }
+}
+
+export class OtaaKeys {
+    appKey: CmacKey
+    /** display order */
+    joinEui: Buffer
+    devEui: Buffer
+    constructor(appKey: CmacKey, joinEui: Buffer, devEui: Buffer) {
+        this.appKey = appKey
+        this.joinEui = joinEui
+        this.devEui = devEui
+    }
+}
+
+/** What a device needs across joins and sessions. */
+export class LorawanDevice {
+    region: Region
+    radio: LoraRadio
+    counters: LorawanCounters
+    picker: ChannelPicker
+    st: MacState
+    session: LorawanSession
+    down: DownlinkCounter
+    /** worst timing error of the receive windows (ms) */
+    errorMs: number
+    /** the last join's DevNonce */
+    devNonce: number
+    /** US915: the sub-band to join on (1..8), 0 for all channels */
+    subBand: number
+    constructor(region: Region, radio: LoraRadio, counters: LorawanCounters, subBand: number, errorMs: number) {
+        this.subBand = subBand
+        this.region = region
+        this.radio = radio
+        this.counters = counters
+        this.picker = new ChannelPicker(region)
+        this.st = initMacState(region, subBand)
+        this.session = null
+        this.down = null
+        this.errorMs = errorMs
+        this.devNonce = -1
+    }
+}
+
+/**
+ * One join attempt at `dr` from the region's default MAC state (`rnd`: a random draw for the channel). Returns "" when joined, else
+ * why not: "no-channel" (none open: see dev.picker.waitMs), "no-join-accept", "join-nonce" (a
+ * replayed join-accept, ignored).
+ */
+export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, rnd: number): Promise<string> {
+    const r = dev.region
+    // a join starts from the region's defaults (default channels, RX2, RX1 offset 0): the
+    // session being replaced configured them for itself
+    const st = initMacState(r, dev.subBand)
+    dev.st = st
+    const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
+    if (ch < 0) return "no-channel"
+    const devNonce = await dev.counters.takeDevNonce()
+    dev.devNonce = devNonce
+    const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    const start = ds.millis()
+    await dev.radio.transmit(phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
+    const ws = rxWindows(r, st, ch, dr, true, dev.errorMs)
+    for (let i = 0; i < ws.length; i++) {
+        const w = ws[i]
+        const wait = end + w.openMs - ds.millis()
+        if (wait > 0) await ds.sleep(wait)
+        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        if (pkt === null) continue
+        const ja = openJoinAccept(keys.appKey, pkt.payload)
+        if (ja.ok === false) continue
+        if ((await dev.counters.acceptJoin(ja.joinNonce)) === false) return "join-nonce"
+        const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
+        dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
+        dev.down = new DownlinkCounter()
+        applyJoinSettings(st, ja.dlSettings, ja.rxDelay)
+        if (ja.cfList !== null) applyCfList(r, st, ja.cfList)
+        st.snr = Math.round(pkt.snrDb)
+        return ""
+    }
+    return "no-join-accept"
+}
+
+/** What one class A uplink cycle gave. */
+export class SendResult {
+    /** "" when sent; "no-channel" (none open: see dev.picker.waitMs) */
+    error: string
+    /** the accepted downlink heard in RX1 or RX2, or null */
+    downlink: Downlink
+    /** the application payload went (false: the MAC commands took the frame, send it again) */
+    carriedApp: boolean
+    constructor(error: string) {
+        this.error = error
+        this.downlink = null
+        this.carriedApp = false
+    }
+}
+
+/**
+ * One class A cycle: an uplink of `payload` on `fPort` at the state's DR on an open channel,
+ * with the next stored FCnt up and the queued MAC commands, then RX1 after RxDelay and RX2 one
+ * second later (inverted IQ); the first accepted downlink ends the cycle (RX2 is not opened after
+ * a downlink in RX1). An unconfirmed uplink goes NbTrans times (LinkADRReq), the same frame each
+ * time on a channel drawn again (waiting for the duty cycle when needed), until a downlink arrives.
+ */
+export async function classACycle(dev: LorawanDevice, fPort: number, payload: Buffer, confirmed: boolean, rnd: number): Promise<SendResult> {
+    const r = dev.region
+    const st = dev.st
+    const dr = st.dr
+    let ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
+    if (ch < 0) return new SendResult("no-channel")
+    const fCnt = await dev.counters.takeFCntUp()
+    const out = nextUplink(r, dev.session, st, fCnt, fPort, payload, confirmed)
+    const res = new SendResult("")
+    res.carriedApp = out.carriedApp
+    const times = confirmed ? 1 : st.nbTrans
+    for (let t = 0; t < times; t++) {
+        if (t > 0) {
+            ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
+            while (ch < 0) {
+                if (dev.picker.waitMs < 0) return res // no channel takes this DR any more
+                await ds.sleep(dev.picker.waitMs)
+                ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
+            }
+        }
+        const d = await transmitAndListen(dev, out.phy, ch, dr)
+        if (t === 0) uplinkDone(r, st, out)
+        if (d !== null) {
+            res.downlink = d
+            return res
+        }
+    }
+    return res
+}
+
+/** One transmission on `ch` at `dr`, then RX1 and RX2 (stopping at an accepted downlink). */
+async function transmitAndListen(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<Downlink> {
+    const r = dev.region
+    const st = dev.st
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    const start = ds.millis()
+    await dev.radio.transmit(phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
+    // the windows of this uplink, fixed before a downlink changes the state
+    const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+    for (let i = 0; i < ws.length; i++) {
+        const w = ws[i]
+        const wait = end + w.openMs - ds.millis()
+        if (wait > 0) await ds.sleep(wait)
+        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        if (pkt === null) continue
+        const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
+        if (d.ok) return d
+    }
+    return null
+}

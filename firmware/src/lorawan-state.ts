@@ -1,0 +1,90 @@
+// The LoRaWAN counters a power cut must not roll back, kept in settings next to `sceau_state`
+// (src/state.ts) and with the same rule: a value is stored (written and read back) before the
+// first use of anything it covers, so a power cut can skip values but never repeat one.
+//
+//   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit]
+//     devNonceNext   the next DevNonce (1.0.4: a counter from 0, never reused for this JoinEUI/AppKey);
+//                    written as n + 1 before join-request n goes on air
+//     lastJoinNonce  the JoinNonce of the last accepted join-accept (-1: none); a join-accept must
+//                    carry a greater one (1.0.4 section 6.2.3), stored before the session is used
+//     fCntUpLimit    every FCnt up below it may have been used in the current session; reserved
+//                    ahead by LORAWAN_FCNT_BLOCK (a join starts a session at 0 with limit = block)
+//
+// One JSON array, one write: a join stores its JoinNonce and the new session's first FCnt block
+// together, so no cut can leave an accepted JoinNonce with the old session's counter.
+import { LORAWAN_FCNT_BLOCK } from "./config"
+import { readSettingTimed, writeSettingTimed } from "./state"
+import { FCNT_MAX, joinNonceOk } from "./lorawan-counters"
+
+export const LORAWAN_SETTING = "sceau_lorawan"
+export const DEV_NONCE_MAX = 65535
+
+function isInt(v: any): boolean {
+    return typeof v === "number" && v === Math.floor(v)
+}
+
+export class LorawanCounters {
+    devNonceNext: number
+    lastJoinNonce: number
+    /** the next FCnt up, and the reservation limit (read-only outside this class) */
+    fCntNext: number
+    fCntLimit: number
+    constructor() {
+        this.devNonceNext = 0
+        this.lastJoinNonce = -1
+        this.fCntNext = 0
+        this.fCntLimit = 0
+    }
+
+    /** Reads the stored counters (absent or malformed: a new device). Does not write. */
+    async load(): Promise<void> {
+        const st = await readSettingTimed(LORAWAN_SETTING)
+        if (Array.isArray(st) && st.length === 3 && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
+            this.devNonceNext = st[0] < 0 ? 0 : st[0]
+            this.lastJoinNonce = st[1]
+            this.fCntLimit = st[2] < 0 ? 0 : st[2]
+        }
+        // a session resumed after a reboot (ABP) continues above everything that may have been used
+        this.fCntNext = this.fCntLimit
+    }
+
+    private async store(devNonceNext: number, lastJoinNonce: number, fCntLimit: number): Promise<void> {
+        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit])
+        this.devNonceNext = devNonceNext
+        this.lastJoinNonce = lastJoinNonce
+        this.fCntLimit = fCntLimit
+    }
+
+    /** The DevNonce of the next join-request, stored as used before it is returned. Throws when all 65,536 are used. */
+    async takeDevNonce(): Promise<number> {
+        const n = this.devNonceNext
+        if (n > DEV_NONCE_MAX) throw new Error("lorawan: DevNonce exhausted (re-key the device)")
+        await this.store(n + 1, this.lastJoinNonce, this.fCntLimit)
+        return n
+    }
+
+    /**
+     * A join-accept that passed its MIC check: refused (false, nothing stored) when its JoinNonce
+     * is not above the last accepted one; else the JoinNonce and the new session's first FCnt
+     * block are stored, and FCnt up restarts at 0.
+     */
+    async acceptJoin(joinNonce: number): Promise<boolean> {
+        if (joinNonceOk(this.lastJoinNonce, joinNonce) === false) return false
+        await this.store(this.devNonceNext, joinNonce, LORAWAN_FCNT_BLOCK)
+        this.fCntNext = 0
+        return true
+    }
+
+    /** The next FCnt up of the session, reserved ahead in settings (throws when the 32-bit space is used up). */
+    async takeFCntUp(): Promise<number> {
+        const c = this.fCntNext
+        if (c > FCNT_MAX) throw new Error("lorawan: FCnt up exhausted (rejoin)")
+        if (c >= this.fCntLimit) {
+            let limit = c + LORAWAN_FCNT_BLOCK
+            if (limit > FCNT_MAX + 1) limit = FCNT_MAX + 1
+            await this.store(this.devNonceNext, this.lastJoinNonce, limit)
+        }
+        this.fCntNext = c + 1
+        return c
+    }
+}
