@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type Bytes, getPublicKey, kidOf, sha256, toHex } from '@sceau/protocol';
 import { deviceSecret } from './simulation.js';
 
@@ -104,8 +104,10 @@ export function registrationEntries(fleet: readonly LorawanDevice[], activation:
 
 /** True when `dir` is inside a git work tree (the file holds root keys: it must not be committed). */
 export function insideGitWorkTree(dir: string): boolean {
+  let existing = resolve(dir);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
   try {
-    return execFileSync('git', ['-C', dir, 'rev-parse', '--is-inside-work-tree'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'true';
+    return execFileSync('git', ['-C', existing, 'rev-parse', '--is-inside-work-tree'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'true';
   } catch {
     return false;
   }
@@ -143,7 +145,7 @@ export class FleetState {
 
   get(devEui: Bytes): DeviceState {
     const key = toHex(devEui);
-    this.state[key] ??= { devNonce: 0, fCntUp: 0, counter: 0 };
+    this.state[key] ??= { devNonce: 0, fCntUp: 0, counter: 1 }; // sceau counters start at 1
     return this.state[key];
   }
 

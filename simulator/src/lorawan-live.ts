@@ -245,8 +245,8 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
 
   const runDevice = async (dev: Device): Promise<void> => {
     const st = state.get(dev.d.devEui);
-    // stagger the fleet over the first interval (at most 10 s) so the server is not hit at once
-    await sleep(dev.rng.float() * Math.min(o.intervalMs, 10_000));
+    // stagger the fleet over the first interval (at most 10 s, and half the run) so the server is not hit at once
+    await sleep(dev.rng.float() * Math.min(o.intervalMs, 10_000, o.durationMs / 2));
     if (o.activation === 'otaa') {
       while (dev.devAddr === null && performance.now() < end) {
         const devNonce = st.devNonce;
@@ -260,6 +260,12 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     }
     let next = performance.now();
     while (next < end) {
+      if (dev.nextTxAllowed > next) {
+        // the record is due while the duty cycle still silences the device: it waits (counted once here)
+        s.dutyCycleWaits++;
+        if (dev.nextTxAllowed >= end) break;
+        next = dev.nextTxAllowed;
+      }
       await sleep(next - performance.now());
       if (performance.now() >= end) break;
       const readings: { channel: number; value: number; at: number }[] = [];
