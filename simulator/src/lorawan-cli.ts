@@ -1,8 +1,11 @@
 /** `sceau sim lorawan` (= `sceau-sim lorawan`): the wall-clock GWMP fleet (docs/simulator.md). */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from './duration.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
-import { type Activation, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
+import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
+import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
 import { THRESHOLDS, regionPlan, runLorawan } from './lorawan-live.js';
 import { linkProfile } from '@sceau/protocol';
 
@@ -141,5 +144,75 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     }
     io.stderr(`sceau-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return 4;
+  }
+}
+
+export const LNS_USAGE = `Usage: sceau-sim lns devices --from DIR --format tts|chirpstack|csv [options]
+       sceau-sim lns formatter --format tts|chirpstack
+       (the same as: sceau sim lns ...)
+
+devices: what a network server imports for the fleet in DIR/lorawan-devices.json (sceau sim lorawan --keys-out DIR), on stdout.
+  --format tts           JSON stream of end devices (MAC 1.0.4, RP002 1.0.3) for the Console import or ttn-lw-cli
+  --frequency-plan ID    TTS frequency plan (default EU_863_870_TTN)
+  --format chirpstack    JSON {devices, deviceKeys, deviceActivations}: ChirpStack v4 REST bodies
+  --application-id ID --device-profile-id ID   (required with chirpstack)
+  --script FILE          also write a POSIX script posting them with curl (CHIRPSTACK_URL, CHIRPSTACK_API_TOKEN from the environment)
+  --format csv           one line per device
+formatter: one ES5.1 decodeUplink(input) decoding whole sceau frames into readings in units (the signature is NOT verified there).`;
+
+const LNS_OPTIONS = {
+  from: { type: 'string' },
+  format: { type: 'string' },
+  'frequency-plan': { type: 'string' },
+  'application-id': { type: 'string' },
+  'device-profile-id': { type: 'string' },
+  script: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** `sceau-sim lns devices|formatter`. */
+export async function lnsMain(argv: string[], io: LorawanCliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  try {
+    const { values: v } = parseArgs({ args: rest, options: LNS_OPTIONS, allowPositionals: false, strict: true });
+    if (v.help || sub === undefined || sub === '--help' || sub === '-h') {
+      io.stdout(`${LNS_USAGE}\n`);
+      return sub === undefined ? 2 : 0;
+    }
+    if (sub === 'formatter') {
+      if (v.format !== 'tts' && v.format !== 'chirpstack') throw new UsageError(`--format: expected tts or chirpstack, got ${JSON.stringify(v.format)}`);
+      io.stdout(generateFormatter(v.format));
+      return 0;
+    }
+    if (sub !== 'devices') throw new UsageError(`unknown command lns ${JSON.stringify(sub)}; expected devices or formatter`);
+    const from = required(v.from, 'from');
+    const path = join(from, DEVICES_FILE);
+    const entries = parseRegistration(readFileSync(path, 'utf8'), path);
+    switch (v.format) {
+      case 'tts':
+        io.stdout(ttsDevices(entries, v['frequency-plan'] ?? 'EU_863_870_TTN'));
+        return 0;
+      case 'csv':
+        io.stdout(csvDevices(entries));
+        return 0;
+      case 'chirpstack': {
+        const imp = chirpstackImport(entries, required(v['application-id'], 'application-id'), required(v['device-profile-id'], 'device-profile-id'));
+        if (v.script !== undefined) writeFileSync(v.script, chirpstackScript(imp), { mode: 0o700 });
+        io.stdout(`${JSON.stringify(imp, null, 2)}\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`--format: expected tts, chirpstack or csv, got ${JSON.stringify(v.format)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lns --help for the options)\n`);
+      return 2;
+    }
+    if (e instanceof SyntaxError || typeof (e as { code?: unknown }).code === 'string') {
+      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
+      return 3;
+    }
+    throw e;
   }
 }

@@ -27,3 +27,6 @@ export { runLorawan, regionPlan, localEuiFor, SCEAU_FPORT, JOIN_ACCEPT_DELAY_MS,
 export type { LorawanRunOptions, LorawanSummary, RegionPlan } from './lorawan-live.js';
 export { lorawanMain, LORAWAN_USAGE } from './lorawan-cli.js';
 export type { LorawanCliIo } from './lorawan-cli.js';
+export { lnsMain, LNS_USAGE } from './lorawan-cli.js';
+export { ttsDevices, chirpstackImport, chirpstackScript, csvDevices, parseRegistration, generateFormatter, deviceId } from './lorawan-lns.js';
+export type { LnsFormat, ChirpstackImport } from './lorawan-lns.js';
