@@ -409,6 +409,26 @@ describe('sceau sim lorawan: usage', () => {
     expect(sigfox.stderr).toMatch(/--link: expected lorawan-eu868-drX or lorawan-us915-drX/);
     expect(existsSync(join(dir, 'v'))).toBe(false);
   });
+  it('--duration 0s writes the registration file and prints the gateway EUIs, sends nothing', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    try {
+      const keys = join(dir, 'zero');
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--gateways', '2', '--devices', '4', '--duration', '0s', '--interval', '1m', '--link', 'lorawan-eu868-dr3', '--activation', 'otaa', '--keys-out', keys, '--json']);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { gateways: string[]; devices: number };
+      expect(out.devices).toBe(4);
+      expect(out.gateways).toHaveLength(2);
+      expect(out.gateways[0]).toMatch(/^[0-9a-f]{16}$/);
+      expect(r.stderr).toContain(out.gateways.join(' '));
+      expect(JSON.parse(readFileSync(join(keys, 'lorawan-devices.json'), 'utf8'))).toHaveLength(4);
+      await new Promise((res) => setTimeout(res, 200));
+      expect(ns.counts.pushData + ns.counts.pullData).toBe(0);
+    } finally {
+      await ns.close();
+    }
+  });
+
   it('warns when --keys-out is inside a git work tree', async () => {
     const repo = join(dir, 'repo');
     const { execFileSync } = await import('node:child_process');

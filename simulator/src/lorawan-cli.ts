@@ -6,8 +6,8 @@ import { parseDuration } from './duration.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
 import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
 import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
-import { THRESHOLDS, regionPlan, runLorawan } from './lorawan-live.js';
-import { linkProfile } from '@sceau/protocol';
+import { THRESHOLDS, localEuiFor, regionPlan, runLorawan } from './lorawan-live.js';
+import { linkProfile, toHex } from '@sceau/protocol';
 
 export const LORAWAN_USAGE = `Usage: sceau-sim lorawan --gwmp HOST:PORT --devices N --duration D --interval D
          --link lorawan-eu868-drX|lorawan-us915-drX --activation otaa|abp --keys-out DIR [options]
@@ -19,7 +19,8 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --gwmp HOST:PORT       the network server's UDP packet forwarder port (TTS, ChirpStack Gateway Bridge: 1700)
   --gateways G           virtual gateways, each hearing every uplink (default 1)
   --devices N            devices (required)
-  --duration D           how long devices send, e.g. 30s, 10m (required)
+  --duration D           how long devices send, e.g. 30s, 10m (required; 0s writes --keys-out and
+                         prints the gateway EUIs without sending anything)
   --interval D           time between records per device, e.g. 1m (required)
   --link PROFILE         lorawan-eu868-dr0..5 or lorawan-us915-dr0..4 (required)
   --activation otaa|abp  (required)
@@ -121,6 +122,13 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       return 3;
     }
     throw e;
+  }
+  if (options.durationMs === 0) {
+    // --duration 0: only the registration file and the gateway EUIs, nothing sent
+    const euis = Array.from({ length: options.gateways }, (_, g) => toHex(localEuiFor(options.seed, g)));
+    io.stderr(`sceau-sim: gateway EUIs (register them in the network server): ${euis.join(' ')}\n`);
+    if (json) io.stdout(`${JSON.stringify({ gateways: euis, devices: options.fleet.length })}\n`);
+    return 0;
   }
   try {
     const gws = options.gateways;
