@@ -30,6 +30,9 @@ class StandInNetworkServer {
   port = 0;
   joinDelayUs = 5_000_000;
   answerJoins = true;
+  /** Answer each device's first data uplink with a downlink in RX1 (FOpts LinkCheckAns, no FPort). */
+  dataDownlinks = false;
+  readonly downlinked = new Set<string>();
   /** Set by the test: where the simulator writes lorawan-devices.json. */
   keysDir = '';
   readonly errors: string[] = [];
@@ -132,7 +135,7 @@ class StandInNetworkServer {
     this.dedup.set(key, performance.now());
     const mhdr = phy[0]!;
     if (mhdr === 0x00) this.join(gatewayEui, rx, phy);
-    else if (mhdr === 0x40) this.data(phy);
+    else if (mhdr === 0x40) this.data(gatewayEui, rx, phy);
     else this.fail(`MHDR 0x${mhdr.toString(16)}`);
   }
 
@@ -185,7 +188,15 @@ class StandInNetworkServer {
     this.socket.send(Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, 0x03]), Buffer.from(JSON.stringify({ txpk }))]), to.port, to.address);
   }
 
-  private data(phy: Buffer): void {
+  private pullResp(gatewayEui: string, txpk: Record<string, unknown>): void {
+    const to = this.pullAddr.get(gatewayEui);
+    if (to === undefined) return this.fail(`no PULL_DATA yet from gateway ${gatewayEui}`);
+    const token = Math.floor(Math.random() * 65536);
+    this.pendingTxAck.set(token, gatewayEui);
+    this.socket.send(Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, 0x03]), Buffer.from(JSON.stringify({ txpk }))]), to.port, to.address);
+  }
+
+  private data(gatewayEui: string, rx: Record<string, unknown>, phy: Buffer): void {
     const devAddr = Buffer.from(phy.subarray(1, 5)).reverse().toString('hex');
     const s = this.sessions.get(devAddr);
     if (s === undefined) return this.fail(`uplink from unknown DevAddr ${devAddr}`);
@@ -200,6 +211,12 @@ class StandInNetworkServer {
     }
     s.lastFCnt = fCnt;
     this.counts.uplinks++;
+    if (this.dataDownlinks && !this.downlinked.has(devAddr)) {
+      this.downlinked.add(devAddr);
+      const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: 0, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
+      // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
+      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, freq: rx.freq, rfch: 0, powe: 14, modu: 'LORA', datr: rx.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
+    }
     const fPort = phy[8 + fOptsLen];
     if (fPort !== 1) return this.fail(`FPort ${fPort}`);
     const datagram = ref.frmPayload(s.appSKey, 0, devAddr, fCnt, phy.subarray(9 + fOptsLen, msgLen));
@@ -227,6 +244,7 @@ describe.sequential('sceau sim lorawan against a stand-in network server (GWMP v
     const ns = new StandInNetworkServer();
     await ns.start();
     ns.keysDir = join(dir, 'otaa');
+    ns.dataDownlinks = true;
     try {
       const started = performance.now();
       const r = await runCli([
@@ -247,12 +265,15 @@ describe.sequential('sceau sim lorawan against a stand-in network server (GWMP v
       expect(summary.joinsAccepted).toBe(3);
       expect(summary.joinsRequested).toBe(3);
       expect(ns.counts.joinAccepts).toBe(3);
-      // one PULL_RESP per join, each answered by TX_ACK error NONE, each landing in RX1
-      expect(summary.downlinks).toBe(3);
-      expect(summary.downlinksAnswered).toBe(3);
-      expect(ns.counts.txAck).toBe(3);
-      expect(ns.counts.txAckNone).toBe(3);
-      expect(summary.downlinksReceived).toBe(3);
+      // one PULL_RESP per join and one after each device's first uplink, each answered by TX_ACK
+      // error NONE, each landing in RX1 and opening (join-accept MIC, data downlink MIC)
+      expect(ns.downlinked.size).toBe(3);
+      expect(summary.downlinks).toBe(6);
+      expect(summary.downlinksAnswered).toBe(6);
+      expect(ns.counts.txAck).toBe(6);
+      expect(ns.counts.txAckNone).toBe(6);
+      expect(summary.downlinksReceived).toBe(6);
+      expect(summary.downlinksMissed).toBe(0);
       // both gateways forwarded; the stand-in dropped the second copies
       expect(ns.gatewaysSeen.size).toBe(2);
       expect(ns.counts.duplicates).toBe(ns.counts.pushData - ns.counts.joinRequests - ns.counts.uplinks);
@@ -395,6 +416,16 @@ describe.sequential('GwmpGateway', () => {
 });
 
 describe('sceau sim lorawan: usage', () => {
+  it('runs through both binaries: sceau-sim lorawan and sceau sim lorawan', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const root = join(import.meta.dirname, '..');
+    const own = spawnSync(process.execPath, [join(root, 'simulator', 'bin', 'sceau-sim.js'), 'lorawan', '--help'], { encoding: 'utf8' });
+    expect(own.status).toBe(0);
+    expect(own.stdout).toMatch(/--gwmp HOST:PORT/);
+    const host = spawnSync(process.execPath, [join(root, 'host-tools', 'bin', 'sceau.cjs'), 'sim', 'lorawan', '--devices', 'x'], { encoding: 'utf8' });
+    expect(host.status).toBe(2);
+    expect(host.stderr).toMatch(/--devices: expected an integer|--gwmp is required/);
+  });
   it('refuses --firmware-vm, naming the MAC issue', async () => {
     const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '1']);
     expect(r.code).toBe(2);
