@@ -175,8 +175,11 @@ export class GwmpGateway {
     return Buffer.from([GWMP_VERSION, (token >> 8) & 0xff, token & 0xff, id]);
   }
 
-  private token(): number {
-    return Math.floor(this.random() * 65536) & 0xffff;
+  /** A random token not awaiting an acknowledgement of the same kind (a reused token would make a late ACK count for the wrong datagram). */
+  private token(kind: 'push' | 'pull'): number {
+    let t = Math.floor(this.random() * 65536) & 0xffff;
+    for (let i = 0; i < 8 && this.pending.has(`${kind}:${t}`); i++) t = Math.floor(this.random() * 65536) & 0xffff;
+    return t;
   }
 
   private send(buf: Buffer): void {
@@ -207,7 +210,7 @@ export class GwmpGateway {
   }
 
   private pull(): void {
-    const token = this.token();
+    const token = this.token('pull');
     this.stats.pullData++;
     this.expectAck('pull', token);
     this.send(Buffer.concat([this.header(PULL_DATA, token), Buffer.from(this.options.eui)]));
@@ -231,7 +234,7 @@ export class GwmpGateway {
       size: rx.phyPayload.length,
       data: toB64(rx.phyPayload),
     };
-    const token = this.token();
+    const token = this.token('push');
     this.stats.pushData++;
     this.expectAck('push', token);
     this.send(Buffer.concat([this.header(PUSH_DATA, token), Buffer.from(this.options.eui), Buffer.from(JSON.stringify({ rxpk: [rxpk] }))]));
