@@ -352,6 +352,28 @@ describe.sequential('sceau sim lorawan against a stand-in network server (GWMP v
   }, 30_000);
 });
 
+describe.sequential('sceau sim lorawan: join back-off', () => {
+  it('retransmits join-requests at most 1 % of the time in the first hour, even where the band has no duty cycle (US915)', async () => {
+    const ns = new StandInNetworkServer();
+    ns.answerJoins = false;
+    await ns.start();
+    ns.keysDir = join(dir, 'backoff');
+    try {
+      // SF7, 23 bytes: ~57 ms on air, so the next join-request may leave ~5.7 s after the first;
+      // RX2 closes 1.2 s after it (--join-delay 200ms) and a retry would otherwise follow 1-3 s later
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '5500ms', '--interval', '1s', '--link', 'lorawan-us915-dr3', '--activation', 'otaa', '--keys-out', ns.keysDir, '--join-delay', '200ms', '--json']);
+      expect(r.code).toBe(1);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      expect(summary.joinsRequested).toBe(1);
+      expect(ns.counts.joinRequests).toBe(1);
+      expect(summary.dutyCycleWaits).toBe(1); // the retry fell due inside the back-off, after which the run was over
+      expect(summary.wallMs).toBeLessThan(9000);
+    } finally {
+      await ns.close();
+    }
+  }, 30_000);
+});
+
 describe.sequential('GwmpGateway', () => {
   /** A raw UDP server that records what it gets and answers as told. */
   async function rawServer(answer: (msg: Buffer, from: RemoteInfo, sock: ReturnType<typeof createSocket>) => void) {

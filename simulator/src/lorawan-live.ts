@@ -114,6 +114,8 @@ interface Device {
   rxDelayMs: number;
   nextTxAllowed: number;
   window: Window | null;
+  /** When the device started (the join back-off counts from there). */
+  started: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -149,6 +151,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       rxDelayMs: 1000,
       nextTxAllowed: 0,
       window: null,
+      started: 0,
     };
   });
 
@@ -225,6 +228,13 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     const air = loraAirtimeMs(radio, phy.length);
     const start = performance.now();
     if (profile.dutyCycle !== undefined) dev.nextTxAllowed = start + air / profile.dutyCycle;
+    if (kind === 'join') {
+      // join-request retransmission back-off (LoRaWAN L2 1.0.4 §7 / RP002): at most 1 % of the time
+      // in the first hour, 0.1 % until hour 11, 0.01 % after; in every region
+      const age = start - dev.started;
+      const share = age < 3_600_000 ? 0.01 : age < 39_600_000 ? 0.001 : 0.0001;
+      dev.nextTxAllowed = Math.max(dev.nextTxAllowed, start + air / share);
+    }
     await sleep(air);
     const txEnd = performance.now();
     let heard = 0;
@@ -247,8 +257,15 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     const st = state.get(dev.d.devEui);
     // stagger the fleet over the first interval (at most 10 s, and half the run) so the server is not hit at once
     await sleep(dev.rng.float() * Math.min(o.intervalMs, 10_000, o.durationMs / 2));
+    dev.started = performance.now();
     if (o.activation === 'otaa') {
       while (dev.devAddr === null && performance.now() < end) {
+        const wait = dev.nextTxAllowed - performance.now();
+        if (wait > 0) {
+          s.dutyCycleWaits++;
+          if (dev.nextTxAllowed >= end) break; // no join-request before the end of the run
+          await sleep(wait);
+        }
         const devNonce = st.devNonce;
         st.devNonce = (st.devNonce + 1) & 0xffff;
         state.save(); // before the join-request leaves: a DevNonce is never reused (1.0.4 §6.2.4)
