@@ -374,6 +374,41 @@ describe.sequential('sceau sim lorawan: join back-off', () => {
   }, 30_000);
 });
 
+describe.sequential('sceau sim lorawan: Ctrl-C', () => {
+  it('SIGINT ends a long run at once with its summary', async () => {
+    const { spawn } = await import('node:child_process');
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'sigint');
+    try {
+      const root = join(import.meta.dirname, '..');
+      const child = spawn(process.execPath, [join(root, 'simulator', 'bin', 'sceau-sim.js'), 'lorawan', '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '3', '--duration', '1h', '--interval', '2s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir, '--json']);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      // wait until every device has sent at least once, then interrupt
+      const started = performance.now();
+      while (ns.counts.uplinks < 3 && performance.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
+      const interrupted = performance.now();
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(performance.now() - interrupted).toBeLessThan(8000);
+      expect(stderr).toMatch(/stopping \(signal\)/);
+      expect(code).toBe(0);
+      const summary = JSON.parse(stdout) as Record<string, number>;
+      expect(summary.uplinks).toBeGreaterThanOrEqual(3);
+      expect(summary.uplinks).toBe(ns.counts.uplinks);
+      expect(summary.wallMs).toBeLessThan(30_000);
+      expect(ns.errors).toEqual([]);
+    } finally {
+      await ns.close();
+    }
+  }, 60_000);
+});
+
 describe.sequential('GwmpGateway', () => {
   /** A raw UDP server that records what it gets and answers as told. */
   async function rawServer(answer: (msg: Buffer, from: RemoteInfo, sock: ReturnType<typeof createSocket>) => void) {

@@ -132,7 +132,21 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
   }
   try {
     const gws = options.gateways;
-    const summary = await runLorawan(options);
+    // Ctrl-C / SIGTERM end the run early with a summary, as --duration would
+    const controller = new AbortController();
+    const onSignal = (): void => {
+      io.stderr('sceau-sim: stopping (signal): finishing with a summary\n');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    let summary: Awaited<ReturnType<typeof runLorawan>>;
+    try {
+      summary = await runLorawan({ ...options, signal: controller.signal });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     io.stderr(`sceau-sim: gateway EUIs (register them in the network server): ${summary.gateways.join(' ')}\n`);
     if (json) io.stdout(`${JSON.stringify(summary)}\n`);
     else {

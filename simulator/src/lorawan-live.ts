@@ -62,6 +62,8 @@ export interface LorawanRunOptions {
   keepaliveMs?: number;
   ackTimeoutMs?: number;
   onLog?: (line: string) => void;
+  /** Ends the run early (Ctrl-C): devices stop, the summary covers what was sent. */
+  signal?: AbortSignal;
 }
 
 export interface LorawanSummary {
@@ -118,7 +120,6 @@ interface Device {
   started: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 /** Exit-status thresholds (docs/simulator.md "sceau sim lorawan"): below them the run fails. */
 export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
@@ -134,7 +135,29 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
   const t0 = performance.now();
-  const end = t0 + o.durationMs;
+  let end = t0 + o.durationMs;
+  // Every wait of the run goes through sleep(), so that an abort (Ctrl-C) wakes them all at once.
+  let stopped = false;
+  const sleepers = new Set<() => void>();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (stopped) return resolve();
+      const wake = (): void => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, ms));
+      sleepers.add(wake);
+    });
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    end = Math.min(end, performance.now());
+    for (const wake of [...sleepers]) wake();
+  };
+  if (o.signal?.aborted) stop();
+  o.signal?.addEventListener('abort', stop, { once: true });
   const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0 };
   const devices: Device[] = o.fleet.map((d) => {
     const st = state.get(d.devEui);
@@ -237,6 +260,12 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     }
     await sleep(air);
     const txEnd = performance.now();
+    if (stopped) return { kind, rx1: txEnd, rx2: txEnd, rx1Freq: 0, rx2Freq: 0, devNonce, done: true }; // cut off the air
+    if (kind === 'join') s.joinsRequested++;
+    else {
+      s.uplinks++;
+      s.datagrams++;
+    }
     let heard = 0;
     for (const g of gateways) {
       if (dev.linkRng.chance(o.loss)) continue;
@@ -269,7 +298,6 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         const devNonce = st.devNonce;
         st.devNonce = (st.devNonce + 1) & 0xffff;
         state.save(); // before the join-request leaves: a DevNonce is never reused (1.0.4 §6.2.4)
-        s.joinsRequested++;
         await transmit(dev, encodeJoinRequest({ appKey: dev.d.appKey, joinEui: dev.d.joinEui, devEui: dev.d.devEui, devNonce }), 'join', devNonce);
         if (dev.devAddr === null) await sleep(1000 + dev.rng.float() * 2000);
       }
@@ -297,14 +325,13 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       s.records++;
       const datagrams = frame.length <= profile.mtu ? [frame] : fragment(frame, profile, { tag: counter % 8 });
       for (const datagram of datagrams) {
+        if (stopped) break;
         const fCnt = dev.fCntUp++;
         if (o.activation === 'abp') {
           st.fCntUp = dev.fCntUp;
           state.save();
         }
         const phy = encodeUplink({ nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr!, fCnt, fPort: SCEAU_FPORT, payload: datagram, confirmed: false });
-        s.uplinks++;
-        s.datagrams++;
         await transmit(dev, phy, 'data');
         dev.sensors.drainForAirtime(loraAirtimeMs(radio, phy.length));
       }
@@ -315,6 +342,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   try {
     await Promise.all(devices.map(runDevice));
   } finally {
+    o.signal?.removeEventListener('abort', stop);
     for (const g of gateways) await g.stop();
     state.save();
   }
