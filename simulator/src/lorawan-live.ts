@@ -202,7 +202,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       if (w.kind === 'data' && dev.devAddr !== null) {
         const f16 = peekDownlinkFCnt(dev.devAddr, e.phyPayload);
         if (f16 < 0) continue;
-        let full = (dev.fCntDown & 0xffff0000) + f16;
+        let full = Math.floor(dev.fCntDown / 0x10000) * 0x10000 + f16; // not `& 0xffff0000`: counters reach 2^31
         if (full < dev.fCntDown) full += 0x10000;
         const r = openDownlink({ nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr }, full >>> 0, e.phyPayload);
         if (!r.ok) continue;
