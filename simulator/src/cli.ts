@@ -9,6 +9,7 @@ import { HostToolsGatewaySink } from './host-tools-gateway.js';
 import { InProcessGateway } from './in-process-gateway.js';
 import { GatewayError, networkSink } from './network-sinks.js';
 import { formatJunit, formatSummary } from './report.js';
+import { lnsMain, lorawanMain } from './lorawan-cli.js';
 import { Simulation } from './simulation.js';
 
 /** Exit statuses of the sceau CLI family (STYLE.md). */
@@ -144,8 +145,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     io.stdout(`${USAGE}\n`);
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (command === 'lorawan') return lorawanMain(rest, io);
+  if (command === 'lns') return lnsMain(rest, io);
   if (command !== 'run') {
-    io.stderr(`sceau-sim: unknown command ${JSON.stringify(command)}; expected "run"\n${USAGE}\n`);
+    io.stderr(`sceau-sim: unknown command ${JSON.stringify(command)}; expected "run", "lorawan" or "lns"\n${USAGE}\n`);
     return EXIT.usage;
   }
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];

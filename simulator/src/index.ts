@@ -38,3 +38,4 @@ export type { Summary, LostBreakdown, RunResult, RunOptions, GroupReport } from 
 export { formatSummary, formatJunit } from './report.js';
 export { main as simCli, USAGE as SIM_USAGE, EXIT } from './cli.js';
 export type { CliIo } from './cli.js';
+export * from './lorawan-index.js';

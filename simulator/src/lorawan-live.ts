@@ -1,0 +1,380 @@
+/**
+ * `sceau sim lorawan`: a small fleet of class A LoRaWAN 1.0.x devices behind one or more virtual
+ * GWMP gateways, on the WALL CLOCK, for a real network server (TTS, ChirpStack) or the test's
+ * stand-in. It never shares a clock with the virtual-time simulator (simulation.ts): a network
+ * server expects RX windows within seconds of `tmst` and deduplicates within ~200 ms.
+ *
+ * Each device seals records with @sceau/protocol, fragments them per the link profile when a frame
+ * is larger than the profile's MTU, joins (OTAA, RX1 5 s / RX2 6 s after the join-request) or uses
+ * ABP, and sends unconfirmed uplinks on FPort 1 through every gateway that hears it, waiting out
+ * the duty cycle. It answers nothing: downlinks are counted, MAC commands are not answered yet.
+ */
+import { type Bytes, type LinkProfile, type LoraRadio, fragment, linkProfile, loraAirtimeMs, sealRecord } from '@sceau/protocol';
+import { GwmpGateway, type Emission, type GwmpStats, parseHostPort } from './gwmp-gateway.js';
+import { type Activation, FleetState, type LorawanDevice, localEui } from './lorawan-fleet.js';
+import { encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept, peekDownlinkFCnt, MTYPE_JOIN_ACCEPT } from './lorawan-frames.js';
+import { Prng } from './prng.js';
+import { SensorModel } from './sensors.js';
+
+/** The FPort of sceau datagrams (whole frames and fragments alike; the first byte tells them apart). */
+export const SCEAU_FPORT = 1;
+/** JOIN_ACCEPT_DELAY1 (LoRaWAN L2 1.0.4 §6.2.6; RP002 default 5 s); RX2 is one second later. */
+export const JOIN_ACCEPT_DELAY_MS = 5000;
+/** A downlink counts as in a window when it starts within this much of the window's opening (the radio listens for a few preamble symbols; references use 10 ms guards). */
+export const RX_WINDOW_TOLERANCE_MS = 20;
+
+export interface RegionPlan {
+  name: 'eu868' | 'us915';
+  /** Uplink channels in MHz, with their concentrator IF index. */
+  uplink: { freq: number; chan: number }[];
+  rx1Freq: (uplinkFreq: number, chan: number) => number;
+  rx2Freq: number;
+}
+
+/** Channel plan of a link profile: EU868's three default channels; US915 sub-band 2 (TTN's FSB 2). */
+export function regionPlan(profile: LinkProfile): RegionPlan {
+  if (profile.name.startsWith('lorawan-eu868')) {
+    return { name: 'eu868', uplink: [868.1, 868.3, 868.5].map((freq, chan) => ({ freq, chan })), rx1Freq: (f) => f, rx2Freq: 869.525 };
+  }
+  if (profile.name.startsWith('lorawan-us915')) {
+    const wide = (profile.radio as LoraRadio).bandwidthHz === 500_000;
+    // 125 kHz channels 8..15 (903.9..905.3 MHz); 500 kHz channel 65 (904.6 MHz). RX1: 923.3 + 0.6 * (ch mod 8).
+    const uplink = wide ? [{ freq: 904.6, chan: 65 }] : Array.from({ length: 8 }, (_, k) => ({ freq: Math.round((903.9 + 0.2 * k) * 10) / 10, chan: 8 + k }));
+    return { name: 'us915', uplink, rx1Freq: (_f, chan) => Math.round((923.3 + 0.6 * (chan % 8)) * 10) / 10, rx2Freq: 923.3 };
+  }
+  throw new RangeError(`--link: expected lorawan-eu868-drX or lorawan-us915-drX, got ${JSON.stringify(profile.name)}`);
+}
+
+export interface LorawanRunOptions {
+  gwmp: string;
+  gateways: number;
+  fleet: LorawanDevice[];
+  activation: Activation;
+  durationMs: number;
+  intervalMs: number;
+  link: string;
+  seed: string;
+  loss: number;
+  /** Where DevNonce, ABP FCntUp and sceau counters persist between runs (the --keys-out DIR). */
+  stateDir: string;
+  /** JOIN_ACCEPT_DELAY1 of the devices (default 5 s; a test may shorten it in the stand-in AND here). */
+  joinDelayMs?: number;
+  keepaliveMs?: number;
+  ackTimeoutMs?: number;
+  onLog?: (line: string) => void;
+  /** Ends the run early (Ctrl-C): devices stop, the summary covers what was sent. */
+  signal?: AbortSignal;
+}
+
+export interface LorawanSummary {
+  devices: number;
+  joinsRequested: number;
+  joinsAccepted: number;
+  uplinks: number;
+  pushAckMissing: number;
+  /** PULL_RESP downlinks received by the gateways. */
+  downlinks: number;
+  /** Downlinks answered with TX_ACK (one per PULL_RESP, error NONE or not). */
+  downlinksAnswered: number;
+  dutyCycleWaits: number;
+  wallMs: number;
+  // beyond the issue's list
+  gateways: string[];
+  pullAckMissing: number;
+  /** Downlinks that started inside a device's RX1 or RX2 window and opened (MIC good). */
+  downlinksReceived: number;
+  /** Downlinks that reached no open window or matched no device. */
+  downlinksMissed: number;
+  /** Records sealed, and sceau datagrams (frames or fragments) sent. */
+  records: number;
+  datagrams: number;
+  /** Uplinks not heard by any gateway (--loss). */
+  uplinksLost: number;
+  failures: string[];
+}
+
+interface Window {
+  kind: 'join' | 'data';
+  rx1: number;
+  rx2: number;
+  rx1Freq: number;
+  rx2Freq: number;
+  devNonce: number;
+  done: boolean;
+}
+
+interface Device {
+  d: LorawanDevice;
+  rng: Prng;
+  linkRng: Prng;
+  sensors: SensorModel;
+  nwkSKey: Bytes | null;
+  appSKey: Bytes | null;
+  devAddr: Bytes | null;
+  fCntUp: number;
+  fCntDown: number;
+  rxDelayMs: number;
+  nextTxAllowed: number;
+  window: Window | null;
+  /** When the device started (the join back-off counts from there). */
+  started: number;
+}
+
+
+/** Exit-status thresholds (docs/simulator.md "sceau sim lorawan"): below them the run fails. */
+export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
+
+export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
+  const profile = linkProfile(o.link);
+  const plan = regionPlan(profile);
+  const radio = profile.radio as LoraRadio;
+  const datr = `SF${radio.spreadingFactor}BW${radio.bandwidthHz / 1000}`;
+  const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
+  const worstAir = loraAirtimeMs(radio, profile.mtu + profile.overheadBytes);
+  if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
+  const { host, port } = parseHostPort(o.gwmp);
+  const state = new FleetState(o.stateDir);
+  const t0 = performance.now();
+  let end = t0 + o.durationMs;
+  // Every wait of the run goes through sleep(), so that an abort (Ctrl-C) wakes them all at once.
+  let stopped = false;
+  const sleepers = new Set<() => void>();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (stopped) return resolve();
+      const wake = (): void => {
+        clearTimeout(timer);
+        sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, Math.max(0, ms));
+      sleepers.add(wake);
+    });
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    end = Math.min(end, performance.now());
+    for (const wake of [...sleepers]) wake();
+  };
+  if (o.signal?.aborted) stop();
+  o.signal?.addEventListener('abort', stop, { once: true });
+  const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0 };
+  const devices: Device[] = o.fleet.map((d) => {
+    const st = state.get(d.devEui);
+    return {
+      d,
+      rng: Prng.from(o.seed, `lorawan-device|${d.index}`),
+      linkRng: Prng.from(o.seed, `lorawan-link|${d.index}`),
+      sensors: new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now()),
+      nwkSKey: d.nwkSKey,
+      appSKey: d.appSKey,
+      devAddr: d.devAddr,
+      fCntUp: o.activation === 'abp' ? st.fCntUp : 0,
+      fCntDown: 0,
+      rxDelayMs: 1000,
+      nextTxAllowed: 0,
+      window: null,
+      started: 0,
+    };
+  });
+
+  const onEmit = (e: Emission): void => {
+    for (const dev of devices) {
+      const w = dev.window;
+      if (w === null || w.done) continue;
+      const inRx1 = Math.abs(e.wallMs - w.rx1) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx1Freq) < 0.0005);
+      const inRx2 = Math.abs(e.wallMs - w.rx2) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx2Freq) < 0.0005);
+      if (!inRx1 && !inRx2) continue;
+      if (w.kind === 'join' && e.phyPayload[0] === MTYPE_JOIN_ACCEPT) {
+        const r = openJoinAccept(dev.d.appKey, w.devNonce, e.phyPayload);
+        if (!r.ok) continue; // another device's join-accept
+        w.done = true;
+        dev.devAddr = r.devAddr;
+        dev.nwkSKey = r.nwkSKey;
+        dev.appSKey = r.appSKey;
+        dev.fCntUp = 0;
+        dev.fCntDown = 0;
+        dev.rxDelayMs = Math.max(1, r.rxDelay & 0x0f) * 1000;
+        s.joinsAccepted++;
+        s.downlinksReceived++;
+        return;
+      }
+      if (w.kind === 'data' && dev.devAddr !== null) {
+        const f16 = peekDownlinkFCnt(dev.devAddr, e.phyPayload);
+        if (f16 < 0) continue;
+        let full = Math.floor(dev.fCntDown / 0x10000) * 0x10000 + f16; // not `& 0xffff0000`: counters reach 2^31
+        if (full < dev.fCntDown) full += 0x10000;
+        const r = openDownlink({ nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr }, full >>> 0, e.phyPayload);
+        if (!r.ok) continue;
+        w.done = true;
+        dev.fCntDown = full + 1;
+        s.downlinksReceived++;
+        return;
+      }
+    }
+    s.downlinksMissed++;
+  };
+
+  const gateways: GwmpGateway[] = [];
+  const gwRng = Prng.from(o.seed, 'lorawan-gateways');
+  for (let g = 0; g < o.gateways; g++) {
+    const eui = localEuiFor(o.seed, g);
+    gateways.push(
+      new GwmpGateway({
+        eui,
+        host,
+        port,
+        keepaliveMs: o.keepaliveMs ?? 10_000,
+        ackTimeoutMs: o.ackTimeoutMs ?? 2000,
+        tmstStart: gwRng.nextUint32(),
+        random: () => gwRng.float(),
+        onEmit,
+        ...(o.onLog ? { onLog: o.onLog } : {}),
+      }),
+    );
+  }
+  try {
+    for (const g of gateways) await g.start();
+  } catch (e) {
+    for (const g of gateways) await g.stop();
+    throw e;
+  }
+
+  /** One uplink on air: wait for the duty cycle, stay on air, then every gateway that hears it forwards it; RX windows follow. */
+  const transmit = async (dev: Device, phy: Bytes, kind: 'join' | 'data', devNonce = 0): Promise<Window> => {
+    const now = performance.now();
+    if (dev.nextTxAllowed > now) {
+      s.dutyCycleWaits++;
+      await sleep(dev.nextTxAllowed - now);
+    }
+    const ch = plan.uplink[dev.rng.int(plan.uplink.length)]!;
+    const air = loraAirtimeMs(radio, phy.length);
+    const start = performance.now();
+    if (profile.dutyCycle !== undefined) dev.nextTxAllowed = start + air / profile.dutyCycle;
+    if (kind === 'join') {
+      // join-request retransmission back-off (LoRaWAN L2 1.0.4 §7 / RP002): at most 1 % of the time
+      // in the first hour, 0.1 % until hour 11, 0.01 % after; in every region
+      const age = start - dev.started;
+      const share = age < 3_600_000 ? 0.01 : age < 39_600_000 ? 0.001 : 0.0001;
+      dev.nextTxAllowed = Math.max(dev.nextTxAllowed, start + air / share);
+    }
+    await sleep(air);
+    const txEnd = performance.now();
+    if (stopped) return { kind, rx1: txEnd, rx2: txEnd, rx1Freq: 0, rx2Freq: 0, devNonce, done: true }; // cut off the air
+    if (kind === 'join') s.joinsRequested++;
+    else {
+      s.uplinks++;
+      s.datagrams++;
+    }
+    let heard = 0;
+    for (const g of gateways) {
+      if (dev.linkRng.chance(o.loss)) continue;
+      heard++;
+      g.push({ phyPayload: phy, freq: ch.freq, chan: ch.chan % 8, datr, rssi: -60 - 50 * dev.linkRng.float(), lsnr: -5 + 15 * dev.linkRng.float(), tmst: g.tmstAt(txEnd) });
+    }
+    if (heard === 0) s.uplinksLost++;
+    const d1 = kind === 'join' ? joinDelay : dev.rxDelayMs;
+    const w: Window = { kind, rx1: txEnd + d1, rx2: txEnd + d1 + 1000, rx1Freq: plan.rx1Freq(ch.freq, ch.chan), rx2Freq: plan.rx2Freq, devNonce, done: false };
+    dev.window = w;
+    // class A: nothing is sent before RX2 has passed
+    await sleep(w.rx2 + RX_WINDOW_TOLERANCE_MS + 5 - performance.now());
+    dev.window = null;
+    return w;
+  };
+
+  const runDevice = async (dev: Device): Promise<void> => {
+    const st = state.get(dev.d.devEui);
+    // stagger the fleet over the first interval (at most 10 s, and half the run) so the server is not hit at once
+    await sleep(dev.rng.float() * Math.min(o.intervalMs, 10_000, o.durationMs / 2));
+    dev.started = performance.now();
+    if (o.activation === 'otaa') {
+      while (dev.devAddr === null && performance.now() < end) {
+        const wait = dev.nextTxAllowed - performance.now();
+        if (wait > 0) {
+          s.dutyCycleWaits++;
+          if (dev.nextTxAllowed >= end) break; // no join-request before the end of the run
+          await sleep(wait);
+        }
+        const devNonce = st.devNonce;
+        st.devNonce = (st.devNonce + 1) & 0xffff;
+        state.save(); // before the join-request leaves: a DevNonce is never reused (1.0.4 §6.2.4)
+        await transmit(dev, encodeJoinRequest({ appKey: dev.d.appKey, joinEui: dev.d.joinEui, devEui: dev.d.devEui, devNonce }), 'join', devNonce);
+        if (dev.devAddr === null) await sleep(1000 + dev.rng.float() * 2000);
+      }
+      if (dev.devAddr === null) return;
+    }
+    let next = performance.now();
+    while (next < end) {
+      if (dev.nextTxAllowed > next) {
+        // the record is due while the duty cycle still silences the device: it waits (counted once here)
+        s.dutyCycleWaits++;
+        if (dev.nextTxAllowed >= end) break;
+        next = dev.nextTxAllowed;
+      }
+      await sleep(next - performance.now());
+      if (performance.now() >= end) break;
+      const readings: { channel: number; value: number; at: number }[] = [];
+      const t = performance.now() - t0;
+      dev.sensors.sample(t, readings);
+      const counter = st.counter++;
+      state.save();
+      const frame = sealRecord(
+        { version: 1, counter, time: Math.floor(Date.now() / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
+        dev.d.secret,
+      );
+      s.records++;
+      const datagrams = frame.length <= profile.mtu ? [frame] : fragment(frame, profile, { tag: counter % 8 });
+      for (const datagram of datagrams) {
+        if (stopped) break;
+        const fCnt = dev.fCntUp++;
+        if (o.activation === 'abp') {
+          st.fCntUp = dev.fCntUp;
+          state.save();
+        }
+        const phy = encodeUplink({ nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr!, fCnt, fPort: SCEAU_FPORT, payload: datagram, confirmed: false });
+        await transmit(dev, phy, 'data');
+        dev.sensors.drainForAirtime(loraAirtimeMs(radio, phy.length));
+      }
+      next += o.intervalMs * (0.9 + 0.2 * dev.rng.float());
+    }
+  };
+
+  try {
+    await Promise.all(devices.map(runDevice));
+  } finally {
+    o.signal?.removeEventListener('abort', stop);
+    for (const g of gateways) await g.stop();
+    state.save();
+  }
+  const total = (k: keyof GwmpStats): number => gateways.reduce((a, g) => a + g.stats[k], 0);
+  const summary: LorawanSummary = {
+    devices: devices.length,
+    joinsRequested: s.joinsRequested,
+    joinsAccepted: s.joinsAccepted,
+    uplinks: s.uplinks,
+    pushAckMissing: total('pushAckMissing'),
+    downlinks: total('pullResp'),
+    downlinksAnswered: total('txAck'),
+    dutyCycleWaits: s.dutyCycleWaits,
+    wallMs: Math.round(performance.now() - t0),
+    gateways: gateways.map((g) => g.euiHex),
+    pullAckMissing: total('pullAckMissing'),
+    downlinksReceived: s.downlinksReceived,
+    downlinksMissed: s.downlinksMissed,
+    records: s.records,
+    datagrams: s.datagrams,
+    uplinksLost: s.uplinksLost,
+    failures: [],
+  };
+  if (o.activation === 'otaa' && summary.joinsAccepted < THRESHOLDS.joinRatio * summary.devices) summary.failures.push(`joins: ${summary.joinsAccepted} of ${summary.devices} devices joined`);
+  const pushes = total('pushData');
+  const pulls = total('pullData');
+  if (pushes > 0 && summary.pushAckMissing > THRESHOLDS.ackMissingRatio * pushes) summary.failures.push(`PUSH_ACK: ${summary.pushAckMissing} of ${pushes} PUSH_DATA unacknowledged`);
+  if (pulls > 0 && summary.pullAckMissing > THRESHOLDS.ackMissingRatio * pulls) summary.failures.push(`PULL_ACK: ${summary.pullAckMissing} of ${pulls} PULL_DATA unacknowledged`);
+  return summary;
+}
+
+/** Gateway EUIs: locally administered, from the seed (register them in the network server once). */
+export function localEuiFor(seed: string, g: number): Bytes {
+  return localEui(seed, `gateway-eui|${g}`);
+}

@@ -1,0 +1,537 @@
+// The proof of `sceau sim lorawan` (issue 12): the simulator's virtual gateways and devices against
+// a network-server stand-in written HERE from the LoRaWAN L2 1.0.4 specification and the packet
+// forwarder's PROTOCOL.TXT. It shares no code with the simulator: its LoRaWAN crypto is
+// tests/helpers/lorawan-reference.ts (the independent node:crypto oracle of the firmware tests),
+// its GWMP parsing is below, and its sceau checks are @sceau/protocol's verifyFrame and Reassembler.
+//
+// It receives GWMP on loopback UDP, acknowledges PUSH_DATA and PULL_DATA, answers each join-request
+// with a PULL_RESP join-accept scheduled at the uplink's tmst + 5 s (JOIN_ACCEPT_DELAY1, RX1 on the
+// uplink frequency), checks every MIC, decrypts every FRMPayload, and verifies the sceau frames.
+// Wall-clock assertions leave generous margins; the file runs serially (describe.sequential).
+import { type RemoteInfo, createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryKeyring, Reassembler, fromHex, verifyFrame } from '@sceau/protocol';
+import { GwmpGateway, simCli } from '@sceau/simulator';
+import * as ref from './helpers/lorawan-reference.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-lorawan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const RXPK_FIELDS = ['time', 'tmst', 'chan', 'rfch', 'freq', 'stat', 'modu', 'datr', 'codr', 'rssi', 'lsnr', 'size', 'data'] as const;
+
+interface Session { devEui: string; devAddr: string; nwkSKey: string; appSKey: string; lastFCnt: number }
+
+/** A LoRaWAN 1.0.x network server in miniature, from the specification. */
+class StandInNetworkServer {
+  readonly socket = createSocket('udp4');
+  port = 0;
+  joinDelayUs = 5_000_000;
+  answerJoins = true;
+  /** Answer each device's first data uplink with a downlink in RX1 (FOpts LinkCheckAns, no FPort). */
+  dataDownlinks = false;
+  readonly downlinked = new Set<string>();
+  /** Set by the test: where the simulator writes lorawan-devices.json. */
+  keysDir = '';
+  readonly errors: string[] = [];
+  readonly pullAddr = new Map<string, RemoteInfo>();
+  readonly gatewaysSeen = new Set<string>();
+  readonly sessions = new Map<string, Session>();
+  readonly devNonces = new Map<string, Set<number>>();
+  readonly pendingTxAck = new Map<number, string>();
+  readonly dedup = new Map<string, number>();
+  registry: Array<Record<string, string>> | null = null;
+  registryExistedAtFirstPacket: boolean | null = null;
+  keyring = new MemoryKeyring();
+  reassembler = new Reassembler({ senderHint: false });
+  counts = { pushData: 0, pullData: 0, joinRequests: 0, joinAccepts: 0, txAck: 0, txAckNone: 0, uplinks: 0, duplicates: 0, micFailures: 0 };
+  readonly verified = new Map<string, number[]>(); // kid -> counters
+  private nextDevAddr = 0x00000100;
+  private joinNonce = 1;
+
+  async start(): Promise<void> {
+    this.socket.on('message', (m, r) => {
+      try {
+        this.receive(m, r);
+      } catch (e) {
+        this.errors.push(`stand-in: ${(e as Error).stack}`);
+      }
+    });
+    await new Promise<void>((res) => this.socket.bind(0, '127.0.0.1', () => res()));
+    this.port = this.socket.address().port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((res) => this.socket.close(() => res()));
+  }
+
+  private fail(text: string): void {
+    this.errors.push(text);
+  }
+
+  private loadRegistry(): void {
+    if (this.registry !== null) return;
+    const file = join(this.keysDir, 'lorawan-devices.json');
+    this.registryExistedAtFirstPacket = existsSync(file);
+    this.registry = JSON.parse(readFileSync(file, 'utf8')) as Array<Record<string, string>>;
+    for (const d of this.registry) {
+      this.keyring.add(fromHex(d.publicKey!));
+      if (d.devAddr !== undefined) this.sessions.set(d.devAddr, { devEui: d.devEui!, devAddr: d.devAddr, nwkSKey: d.nwkSKey!, appSKey: d.appSKey!, lastFCnt: -1 });
+    }
+  }
+
+  private receive(msg: Buffer, from: RemoteInfo): void {
+    if (msg[0] !== 2) return this.fail(`protocol version ${msg[0]}, expected 2`);
+    const token = msg.readUInt16BE(1);
+    const id = msg[3];
+    if (id === 0x02) {
+      // PULL_DATA: version, token, 0x02, gateway EUI
+      if (msg.length !== 12) return this.fail(`PULL_DATA of ${msg.length} bytes`);
+      this.counts.pullData++;
+      this.pullAddr.set(msg.subarray(4, 12).toString('hex'), from);
+      this.socket.send(Buffer.from([2, msg[1]!, msg[2]!, 0x04]), from.port, from.address);
+      return;
+    }
+    if (id === 0x05) {
+      // TX_ACK: the PULL_RESP's token, gateway EUI, optional {"txpk_ack":{"error":...}}
+      const eui = this.pendingTxAck.get(token);
+      if (eui === undefined) return this.fail(`TX_ACK with unknown token ${token}`);
+      if (msg.subarray(4, 12).toString('hex') !== eui) this.fail('TX_ACK from another gateway');
+      this.pendingTxAck.delete(token);
+      this.counts.txAck++;
+      const error = msg.length > 12 ? (JSON.parse(msg.subarray(12).toString()) as { txpk_ack: { error: string } }).txpk_ack.error : 'NONE';
+      if (error === 'NONE') this.counts.txAckNone++;
+      else this.fail(`TX_ACK error ${error}`);
+      return;
+    }
+    if (id !== 0x00) return this.fail(`unexpected packet id ${id}`);
+    // PUSH_DATA: acknowledge at once (PROTOCOL.TXT 3.3)
+    this.socket.send(Buffer.from([2, msg[1]!, msg[2]!, 0x01]), from.port, from.address);
+    this.counts.pushData++;
+    const eui = msg.subarray(4, 12).toString('hex');
+    this.gatewaysSeen.add(eui);
+    const body = JSON.parse(msg.subarray(12).toString('utf8')) as { rxpk?: Record<string, unknown>[] };
+    for (const rx of body.rxpk ?? []) this.uplink(eui, rx);
+  }
+
+  private uplink(gatewayEui: string, rx: Record<string, unknown>): void {
+    this.loadRegistry();
+    for (const f of RXPK_FIELDS) if (!(f in rx)) this.fail(`rxpk without ${f}`);
+    const tmst = rx.tmst as number;
+    if (!Number.isInteger(tmst) || tmst < 0 || tmst >= 2 ** 32) this.fail(`tmst ${tmst} is not a 32-bit counter`);
+    if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(rx.time as string)) this.fail(`time ${rx.time as string}: expected ISO 8601 with microseconds`);
+    if (rx.stat !== 1 || rx.modu !== 'LORA' || !/^SF\d+BW\d+$/.test(rx.datr as string) || rx.codr !== '4/5') this.fail(`rxpk radio fields ${JSON.stringify(rx)}`);
+    const phy = Buffer.from(rx.data as string, 'base64');
+    if (phy.length !== rx.size) this.fail(`size ${rx.size as number} but data has ${phy.length} bytes`);
+    // deduplicate the copies of several gateways (network servers wait ~200 ms)
+    const key = phy.toString('hex');
+    const seen = this.dedup.get(key);
+    if (seen !== undefined && performance.now() - seen < 200) {
+      this.counts.duplicates++;
+      return;
+    }
+    this.dedup.set(key, performance.now());
+    const mhdr = phy[0]!;
+    if (mhdr === 0x00) this.join(gatewayEui, rx, phy);
+    else if (mhdr === 0x40) this.data(gatewayEui, rx, phy);
+    else this.fail(`MHDR 0x${mhdr.toString(16)}`);
+  }
+
+  private join(gatewayEui: string, rx: Record<string, unknown>, phy: Buffer): void {
+    this.counts.joinRequests++;
+    if (phy.length !== 23) return this.fail(`join-request of ${phy.length} bytes`);
+    const joinEui = Buffer.from(phy.subarray(1, 9)).reverse().toString('hex');
+    const devEui = Buffer.from(phy.subarray(9, 17)).reverse().toString('hex');
+    const devNonce = phy.readUInt16LE(17);
+    const dev = this.registry!.find((d) => d.devEui === devEui);
+    if (dev === undefined) return this.fail(`join-request from unknown DevEUI ${devEui}`);
+    if (dev.joinEui !== joinEui) this.fail(`JoinEUI ${joinEui}, registered ${dev.joinEui}`);
+    const mic = ref.cmac(Buffer.from(dev.appKey!, 'hex'), phy.subarray(0, 19)).subarray(0, 4);
+    if (!mic.equals(phy.subarray(19))) {
+      this.counts.micFailures++;
+      return this.fail(`join-request MIC of ${devEui}`);
+    }
+    const nonces = this.devNonces.get(devEui) ?? new Set<number>();
+    if (nonces.has(devNonce)) return this.fail(`DevNonce ${devNonce} reused by ${devEui}`);
+    nonces.add(devNonce);
+    this.devNonces.set(devEui, nonces);
+    if (!this.answerJoins) return;
+    const devAddr = (this.nextDevAddr++).toString(16).padStart(8, '0');
+    const joinNonce = (this.joinNonce++).toString(16).padStart(6, '0');
+    const netId = '000013';
+    const dn = devNonce.toString(16).padStart(4, '0');
+    const accept = Buffer.from(ref.encodeJoinAccept(dev.appKey!, { joinNonce, netId, devAddr, dlSettings: 0, rxDelay: 1, cfList: null }), 'hex');
+    const keys = ref.sessionKeys(dev.appKey!, joinNonce, netId, dn);
+    // a fresh join replaces the session under a new DevAddr
+    for (const [a, s] of this.sessions) if (s.devEui === devEui) this.sessions.delete(a);
+    this.sessions.set(devAddr, { devEui, devAddr, ...keys, lastFCnt: -1 });
+    this.counts.joinAccepts++;
+    const txpk = {
+      imme: false,
+      tmst: ((rx.tmst as number) + this.joinDelayUs) % 2 ** 32, // RX1 = JOIN_ACCEPT_DELAY1 after the end of the uplink
+      freq: rx.freq, // EU868 RX1: the uplink channel, DR offset 0
+      rfch: 0,
+      powe: 14,
+      modu: 'LORA',
+      datr: rx.datr,
+      codr: '4/5',
+      ipol: true,
+      size: accept.length,
+      data: accept.toString('base64'),
+    };
+    const to = this.pullAddr.get(gatewayEui);
+    if (to === undefined) return this.fail(`no PULL_DATA yet from gateway ${gatewayEui}`);
+    const token = Math.floor(Math.random() * 65536);
+    this.pendingTxAck.set(token, gatewayEui);
+    this.socket.send(Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, 0x03]), Buffer.from(JSON.stringify({ txpk }))]), to.port, to.address);
+  }
+
+  private pullResp(gatewayEui: string, txpk: Record<string, unknown>): void {
+    const to = this.pullAddr.get(gatewayEui);
+    if (to === undefined) return this.fail(`no PULL_DATA yet from gateway ${gatewayEui}`);
+    const token = Math.floor(Math.random() * 65536);
+    this.pendingTxAck.set(token, gatewayEui);
+    this.socket.send(Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, 0x03]), Buffer.from(JSON.stringify({ txpk }))]), to.port, to.address);
+  }
+
+  private data(gatewayEui: string, rx: Record<string, unknown>, phy: Buffer): void {
+    const devAddr = Buffer.from(phy.subarray(1, 5)).reverse().toString('hex');
+    const s = this.sessions.get(devAddr);
+    if (s === undefined) return this.fail(`uplink from unknown DevAddr ${devAddr}`);
+    const fCtrl = phy[5]!;
+    const fOptsLen = fCtrl & 15;
+    const f16 = phy.readUInt16LE(6);
+    const fCnt = s.lastFCnt < 0 ? f16 : (s.lastFCnt & 0xffff0000) + f16 + (f16 <= (s.lastFCnt & 0xffff) ? 0x10000 : 0);
+    const msgLen = phy.length - 4;
+    if (!ref.dataMic(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(0, msgLen)).equals(phy.subarray(msgLen))) {
+      this.counts.micFailures++;
+      return this.fail(`uplink MIC of ${devAddr} at FCnt ${fCnt}`);
+    }
+    s.lastFCnt = fCnt;
+    this.counts.uplinks++;
+    if (this.dataDownlinks && !this.downlinked.has(devAddr)) {
+      this.downlinked.add(devAddr);
+      const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: 0, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
+      // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
+      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, freq: rx.freq, rfch: 0, powe: 14, modu: 'LORA', datr: rx.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
+    }
+    const fPort = phy[8 + fOptsLen];
+    if (fPort !== 1) return this.fail(`FPort ${fPort}`);
+    const datagram = ref.frmPayload(s.appSKey, 0, devAddr, fCnt, phy.subarray(9 + fOptsLen, msgLen));
+    const pushed = this.reassembler.push(new Uint8Array(datagram), performance.now(), s.devEui);
+    if (pushed.kind === 'invalid') return this.fail(`datagram: ${pushed.detail}`);
+    if (pushed.kind !== 'frame') return;
+    const v = verifyFrame(pushed.frame, this.keyring);
+    if (!v.ok) return this.fail(`sceau frame of ${s.devEui} refused: ${v.code} ${v.detail}`);
+    const dev = this.registry!.find((d) => d.devEui === s.devEui)!;
+    if (v.kid !== dev.kid) this.fail(`frame of ${s.devEui} signed by ${v.kid}, registered ${dev.kid}`);
+    this.verified.set(v.kid, [...(this.verified.get(v.kid) ?? []), v.counter]);
+  }
+}
+
+interface Captured { code: number; stdout: string; stderr: string }
+async function runCli(args: string[]): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const code = await simCli(['lorawan', ...args], { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTty: false });
+  return { code, stdout, stderr };
+}
+
+describe.sequential('sceau sim lorawan against a stand-in network server (GWMP v2 on loopback)', () => {
+  it('OTAA: every device joins through the join-accept at tmst + 5 s, every uplink MIC checks, every sceau frame verifies', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'otaa');
+    ns.dataDownlinks = true;
+    try {
+      const started = performance.now();
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--gateways', '2', '--devices', '3', '--duration', '22s', '--interval', '8s',
+        '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-otaa', '--json',
+      ]);
+      const wall = performance.now() - started;
+      expect(ns.errors).toEqual([]);
+      expect(r.stderr).not.toMatch(/FAIL|internal error/);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      for (const k of ['devices', 'joinsRequested', 'joinsAccepted', 'uplinks', 'pushAckMissing', 'downlinks', 'downlinksAnswered', 'dutyCycleWaits', 'wallMs']) expect(summary).toHaveProperty(k);
+      expect(ns.registryExistedAtFirstPacket).toBe(true);
+      expect(ns.registry).toHaveLength(3);
+      for (const d of ns.registry!) expect(Object.keys(d).sort()).toEqual(['appKey', 'devEui', 'joinEui', 'kid', 'publicKey']);
+      // every device joined, each with exactly one join (the stand-in answers all)
+      expect(summary.devices).toBe(3);
+      expect(summary.joinsAccepted).toBe(3);
+      expect(summary.joinsRequested).toBe(3);
+      expect(ns.counts.joinAccepts).toBe(3);
+      // one PULL_RESP per join and one after each device's first uplink, each answered by TX_ACK
+      // error NONE, each landing in RX1 and opening (join-accept MIC, data downlink MIC)
+      expect(ns.downlinked.size).toBe(3);
+      expect(summary.downlinks).toBe(6);
+      expect(summary.downlinksAnswered).toBe(6);
+      expect(ns.counts.txAck).toBe(6);
+      expect(ns.counts.txAckNone).toBe(6);
+      expect(summary.downlinksReceived).toBe(6);
+      expect(summary.downlinksMissed).toBe(0);
+      // both gateways forwarded; the stand-in dropped the second copies
+      expect(ns.gatewaysSeen.size).toBe(2);
+      expect(ns.counts.duplicates).toBe(ns.counts.pushData - ns.counts.joinRequests - ns.counts.uplinks);
+      expect(summary.pushAckMissing).toBe(0);
+      // every uplink passed its MIC; every device's frames verified, counters increasing
+      expect(ns.counts.micFailures).toBe(0);
+      expect(summary.uplinks).toBeGreaterThanOrEqual(3);
+      expect(ns.counts.uplinks).toBe(summary.uplinks);
+      expect(ns.verified.size).toBe(3);
+      for (const d of ns.registry!) {
+        const counters = ns.verified.get(d.kid!) ?? [];
+        expect(counters.length).toBeGreaterThanOrEqual(1);
+        expect(counters).toEqual([...counters].sort((a, b) => a - b));
+      }
+      // SF7 at 1 %: a 120-byte uplink (~200 ms) silences the device ~20 s, longer than the 8 s interval
+      expect(summary.dutyCycleWaits).toBeGreaterThanOrEqual(1);
+      expect(wall).toBeLessThan(60_000);
+    } finally {
+      await ns.close();
+    }
+  }, 90_000);
+
+  it('ABP on US915 DR1: frames larger than the 53-byte MTU travel as fragments and are rebuilt; state persists DevNonce/FCnt/counters', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'abp');
+    try {
+      const args = [
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--duration', '1s', '--interval', '1m',
+        '--link', 'lorawan-us915-dr1', '--activation', 'abp', '--keys-out', ns.keysDir, '--dev-addr-prefix', '26000000/8', '--seed', 'e2e-abp', '--json',
+      ];
+      const r = await runCli(args);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      expect(summary.records).toBe(2);
+      expect(summary.uplinks).toBeGreaterThanOrEqual(4); // at least 2 fragments per frame
+      expect(summary.joinsRequested).toBe(0);
+      for (const d of ns.registry!) {
+        expect(Object.keys(d).sort()).toEqual(['appSKey', 'devAddr', 'devEui', 'kid', 'nwkSKey', 'publicKey']);
+        expect(d.devAddr!.startsWith('26')).toBe(true);
+        expect(ns.verified.get(d.kid!)).toEqual([1]);
+      }
+      // a second run continues FCntUp and the sceau counters (the server would refuse replays)
+      const state = JSON.parse(readFileSync(join(ns.keysDir, 'lorawan-state.json'), 'utf8')) as Record<string, { fCntUp: number; counter: number }>;
+      for (const s of Object.values(state)) expect(s).toMatchObject({ counter: 2 });
+      expect(Object.values(state).every((s) => s.fCntUp >= 2)).toBe(true);
+      const r2 = await runCli(args);
+      expect(ns.errors).toEqual([]);
+      expect(r2.code).toBe(0);
+      for (const d of ns.registry!) expect(ns.verified.get(d.kid!)).toEqual([1, 2]);
+    } finally {
+      await ns.close();
+    }
+  }, 90_000);
+
+  it('exit 1 when the server never accepts a join; the registration file exists before the first packet', async () => {
+    const ns = new StandInNetworkServer();
+    ns.answerJoins = false;
+    await ns.start();
+    ns.keysDir = join(dir, 'nojoin');
+    try {
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '3s', '--interval', '10s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', ns.keysDir, '--join-delay', '1s', '--json']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/FAIL: joins: 0 of 1 devices joined/);
+      expect(ns.registryExistedAtFirstPacket).toBe(true);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      expect(summary.joinsRequested).toBeGreaterThanOrEqual(1);
+      expect(summary.joinsAccepted).toBe(0);
+      expect(summary.uplinks).toBe(0);
+      // DevNonces never repeat, even across the retries
+      expect(ns.devNonces.get(ns.registry![0]!.devEui!)!.size).toBe(ns.counts.joinRequests);
+    } finally {
+      await ns.close();
+    }
+  }, 30_000);
+});
+
+describe.sequential('sceau sim lorawan: join back-off', () => {
+  it('retransmits join-requests at most 1 % of the time in the first hour, even where the band has no duty cycle (US915)', async () => {
+    const ns = new StandInNetworkServer();
+    ns.answerJoins = false;
+    await ns.start();
+    ns.keysDir = join(dir, 'backoff');
+    try {
+      // SF7, 23 bytes: ~57 ms on air, so the next join-request may leave ~5.7 s after the first;
+      // RX2 closes 1.2 s after it (--join-delay 200ms) and a retry would otherwise follow 1-3 s later
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '5500ms', '--interval', '1s', '--link', 'lorawan-us915-dr3', '--activation', 'otaa', '--keys-out', ns.keysDir, '--join-delay', '200ms', '--json']);
+      expect(r.code).toBe(1);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      expect(summary.joinsRequested).toBe(1);
+      expect(ns.counts.joinRequests).toBe(1);
+      expect(summary.dutyCycleWaits).toBe(1); // the retry fell due inside the back-off, after which the run was over
+      expect(summary.wallMs).toBeLessThan(9000);
+    } finally {
+      await ns.close();
+    }
+  }, 30_000);
+});
+
+describe.sequential('sceau sim lorawan: Ctrl-C', () => {
+  it('SIGINT ends a long run at once with its summary', async () => {
+    const { spawn } = await import('node:child_process');
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'sigint');
+    try {
+      const root = join(import.meta.dirname, '..');
+      const child = spawn(process.execPath, [join(root, 'simulator', 'bin', 'sceau-sim.js'), 'lorawan', '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '3', '--duration', '1h', '--interval', '2s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir, '--json']);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      // wait until every device has sent at least once, then interrupt
+      const started = performance.now();
+      while (ns.counts.uplinks < 3 && performance.now() - started < 20_000) await new Promise((r) => setTimeout(r, 50));
+      const interrupted = performance.now();
+      child.kill('SIGINT');
+      const code = await exited;
+      expect(performance.now() - interrupted).toBeLessThan(8000);
+      expect(stderr).toMatch(/stopping \(signal\)/);
+      expect(code).toBe(0);
+      const summary = JSON.parse(stdout) as Record<string, number>;
+      expect(summary.uplinks).toBeGreaterThanOrEqual(3);
+      expect(summary.uplinks).toBe(ns.counts.uplinks);
+      expect(summary.wallMs).toBeLessThan(30_000);
+      expect(ns.errors).toEqual([]);
+    } finally {
+      await ns.close();
+    }
+  }, 60_000);
+});
+
+describe.sequential('GwmpGateway', () => {
+  /** A raw UDP server that records what it gets and answers as told. */
+  async function rawServer(answer: (msg: Buffer, from: RemoteInfo, sock: ReturnType<typeof createSocket>) => void) {
+    const sock = createSocket('udp4');
+    const got: Buffer[] = [];
+    sock.on('message', (m, r) => {
+      got.push(m);
+      answer(m, r, sock);
+    });
+    await new Promise<void>((res) => sock.bind(0, '127.0.0.1', () => res()));
+    return { sock, got, port: sock.address().port, close: () => new Promise<void>((res) => sock.close(() => res())) };
+  }
+
+  it('counts PUSH_ACKs and PULL_ACKs that never come', async () => {
+    const srv = await rawServer(() => undefined);
+    const gw = new GwmpGateway({ eui: fromHex('0200000000000001'), host: '127.0.0.1', port: srv.port, ackTimeoutMs: 100, keepaliveMs: 60_000 });
+    await gw.start();
+    gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7 });
+    gw.push({ phyPayload: new Uint8Array(13), freq: 868.3, chan: 1, datr: 'SF7BW125', rssi: -80, lsnr: 7 });
+    await gw.stop();
+    expect(gw.stats).toMatchObject({ pushData: 2, pushAck: 0, pushAckMissing: 2, pullData: 1, pullAckMissing: 1 });
+    expect(srv.got.map((m) => m[3])).toEqual([0x02, 0x00, 0x00]);
+    expect(srv.got[0]!.subarray(4).toString('hex')).toBe('0200000000000001');
+    await srv.close();
+  });
+
+  it('answers each PULL_RESP with a TX_ACK: NONE in time, TOO_LATE in the past, TOO_EARLY beyond 30 s, GPS_UNLOCKED for `time`; emits at tmst', async () => {
+    const acks: { token: number; error: string }[] = [];
+    let gwAddr: RemoteInfo | null = null;
+    const srv = await rawServer((m, from, sock) => {
+      if (m[3] === 0x02) {
+        gwAddr = from;
+        sock.send(Buffer.from([2, m[1]!, m[2]!, 0x04]), from.port, from.address);
+      }
+      if (m[3] === 0x05) acks.push({ token: m.readUInt16BE(1), error: (JSON.parse(m.subarray(12).toString()) as { txpk_ack: { error: string } }).txpk_ack.error });
+    });
+    const emitted: { tmst: number; wallMs: number; at: number }[] = [];
+    // start the counter just below the wrap: schedules must cross it
+    const gw = new GwmpGateway({ eui: fromHex('0200000000000002'), host: '127.0.0.1', port: srv.port, keepaliveMs: 60_000, tmstStart: 2 ** 32 - 100_000, onEmit: (e) => emitted.push({ tmst: e.tmst, wallMs: e.wallMs, at: performance.now() }) });
+    await gw.start();
+    while (gwAddr === null) await new Promise((r) => setTimeout(r, 5));
+    const send = (token: number, txpk: object) => srv.sock.send(Buffer.concat([Buffer.from([2, token >> 8, token & 0xff, 3]), Buffer.from(JSON.stringify({ txpk }))]), gwAddr!.port, gwAddr!.address);
+    const data = Buffer.from([0x60, 1, 2, 3, 4, 0, 0, 0, 1, 2, 3, 4]).toString('base64');
+    const target = (gw.tmstNow() + 300_000) % 2 ** 32;
+    send(0x1111, { tmst: target, freq: 869.525, data });
+    send(0x2222, { tmst: (gw.tmstNow() - 1000 + 2 ** 32) % 2 ** 32, data });
+    send(0x3333, { tmst: (gw.tmstNow() + 40_000_000) % 2 ** 32, data });
+    send(0x4444, { time: '2026-01-01T00:00:00Z', data });
+    send(0x5555, { imme: true, data });
+    await new Promise((r) => setTimeout(r, 600));
+    await gw.stop();
+    expect(acks.sort((a, b) => a.token - b.token)).toEqual([
+      { token: 0x1111, error: 'NONE' }, { token: 0x2222, error: 'TOO_LATE' }, { token: 0x3333, error: 'TOO_EARLY' }, { token: 0x4444, error: 'GPS_UNLOCKED' }, { token: 0x5555, error: 'NONE' },
+    ]);
+    expect(gw.stats).toMatchObject({ pullResp: 5, txAck: 5, txAckErrors: 3, pullAck: 1, pullAckMissing: 0 });
+    expect(emitted).toHaveLength(2);
+    const scheduled = emitted.find((e) => e.tmst === target)!;
+    expect(target).toBeLessThan(300_000); // it wrapped
+    expect(Math.abs(scheduled.at - scheduled.wallMs)).toBeLessThan(100);
+    await srv.close();
+  });
+});
+
+describe('sceau sim lorawan: usage', () => {
+  it('runs through both binaries: sceau-sim lorawan and sceau sim lorawan', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const root = join(import.meta.dirname, '..');
+    const own = spawnSync(process.execPath, [join(root, 'simulator', 'bin', 'sceau-sim.js'), 'lorawan', '--help'], { encoding: 'utf8' });
+    expect(own.status).toBe(0);
+    expect(own.stdout).toMatch(/--gwmp HOST:PORT/);
+    const host = spawnSync(process.execPath, [join(root, 'host-tools', 'bin', 'sceau.cjs'), 'sim', 'lorawan', '--devices', 'x'], { encoding: 'utf8' });
+    expect(host.status).toBe(2);
+    expect(host.stderr).toMatch(/--devices: expected an integer|--gwmp is required/);
+  });
+  it('refuses --firmware-vm, naming the MAC issue', async () => {
+    const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--firmware-vm: not available yet .*LoRaWAN MAC/);
+  });
+  it('names the missing or bad option (exit 2), writes nothing', async () => {
+    const base = ['--devices', '1', '--duration', '1s', '--interval', '1s', '--activation', 'otaa', '--keys-out', join(dir, 'v')];
+    expect((await runCli([...base, '--link', 'lorawan-eu868-dr5'])).stderr).toMatch(/--gwmp is required/);
+    expect((await runCli([...base, '--gwmp', 'localhost', '--link', 'lorawan-eu868-dr5'])).stderr).toMatch(/--gwmp: expected HOST:PORT/);
+    const sigfox = await runCli([...base, '--gwmp', '127.0.0.1:1700', '--link', 'sigfox']);
+    expect(sigfox.code).toBe(2);
+    expect(sigfox.stderr).toMatch(/--link: expected lorawan-eu868-drX or lorawan-us915-drX/);
+    expect(existsSync(join(dir, 'v'))).toBe(false);
+  });
+  it('--duration 0s writes the registration file and prints the gateway EUIs, sends nothing', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    try {
+      const keys = join(dir, 'zero');
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--gateways', '2', '--devices', '4', '--duration', '0s', '--interval', '1m', '--link', 'lorawan-eu868-dr3', '--activation', 'otaa', '--keys-out', keys, '--json']);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { gateways: string[]; devices: number };
+      expect(out.devices).toBe(4);
+      expect(out.gateways).toHaveLength(2);
+      expect(out.gateways[0]).toMatch(/^[0-9a-f]{16}$/);
+      expect(r.stderr).toContain(out.gateways.join(' '));
+      expect(JSON.parse(readFileSync(join(keys, 'lorawan-devices.json'), 'utf8'))).toHaveLength(4);
+      await new Promise((res) => setTimeout(res, 200));
+      expect(ns.counts.pushData + ns.counts.pullData).toBe(0);
+    } finally {
+      await ns.close();
+    }
+  });
+
+  it('warns when --keys-out is inside a git work tree', async () => {
+    const repo = join(dir, 'repo');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('git', ['init', '-q', repo]);
+    writeFileSync(join(repo, 'README'), 'x');
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(repo, 'keys');
+    try {
+      const r = await runCli(['--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '1s', '--interval', '1m', '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir]);
+      expect(r.stderr).toMatch(/warning: --keys-out .* is inside a git work tree/);
+      expect(r.code).toBe(0);
+      expect(ns.errors).toEqual([]);
+    } finally {
+      await ns.close();
+    }
+  }, 30_000);
+});
