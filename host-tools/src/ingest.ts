@@ -48,10 +48,17 @@ export interface IngestOptions {
 }
 
 export interface IngestResult extends FrameOutcome {
-  /** Row id of the stored frame. */
+  /** Row id of the stored frame (of the original frame for a `duplicate` delivery). */
   id: number;
+  /** When the frame was received (the original's receive time for a `duplicate` delivery). */
   receivedAt: string;
   source: string;
+  /**
+   * `new`: this delivery was stored. `duplicate`: the same bytes as a frame already accepted for
+   * its (kid, counter), answered with that frame's verdict and id and not stored again
+   * (docs/protocol.md#duplicate-deliveries).
+   */
+  delivery: 'new' | 'duplicate';
 }
 
 /**
@@ -132,6 +139,21 @@ interface Pending {
   result?: VerifyResult | null;
   /** The outcome code, kept once the frame is queued (the result itself only for a caller that answers). */
   code?: 'ok' | VerificationCode;
+  /** Once committed: the frame's row id and ISO receive time (read by duplicates waiting on it). */
+  id?: number;
+  /** Accepted frames: their (kid, counter) key in `Ingestor.accepted` until committed or failed. */
+  acceptedKey?: string;
+  /** Deliveries of the same bytes that arrived before this accepted frame was committed. */
+  duplicates?: Pending[];
+}
+
+/** The key of an accepted (kid, counter) among frames not yet committed. */
+const acceptedKey = (kid: string, counter: number): string => `${kid}/${counter}`;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
@@ -152,6 +174,8 @@ export class Ingestor {
   private queue: Pending[] = [];
   private batch = new FrameBatch();
   private windows = new Map<string, ReplayWindow>();
+  /** Accepted frames queued or being committed, by (kid, counter): where a duplicate delivery waits. */
+  private accepted = new Map<string, Pending>();
   private readonly writer: StoreWriter;
   /** A transaction is running; frames queued meanwhile are committed when it ends. */
   private committing = false;
@@ -303,8 +327,10 @@ export class Ingestor {
       const window = this.store.replay.get(result.kid);
       const replayed = checkReplayWindow(window, result.kid, result.counter);
       if (replayed === undefined) this.windows.set(result.kid, window);
+      else if (this.answerDuplicate(p, result)) return;
       else result = replayed;
     }
+    if (result.ok) this.accepted.set((p.acceptedKey = acceptedKey(result.kid, result.counter)), p);
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
     p.code = result.ok ? 'ok' : result.code;
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
@@ -313,6 +339,45 @@ export class Ingestor {
     this.queuedCount++;
     if (p.resolve !== undefined) this.answerable++;
     this.scheduleCommit();
+  }
+
+  /**
+   * A counter already accepted: when the bytes are those of the accepted frame, this is the same
+   * delivery again (a webhook retry, a redelivery after a crash), not an attack. It gets the
+   * original verdict and frame id, is not stored again, and is counted as a `duplicate`
+   * delivery. The original is either still on its way to the store (the duplicate waits for its
+   * commit) or stored (answered from the store at once). False: different bytes, a `replay`.
+   */
+  private answerDuplicate(p: Pending, verified: VerifyResult & { ok: true }): boolean {
+    const waiting = this.accepted.get(acceptedKey(verified.kid, verified.counter));
+    if (waiting !== undefined) {
+      if (!sameBytes(waiting.frame, p.frame)) return false;
+      (waiting.duplicates ??= []).push(p);
+      return true;
+    }
+    const original = this.store.acceptedFrame(verified.kid, verified.counter);
+    if (original === undefined || !sameBytes(original.raw, p.frame)) return false;
+    this.settleDuplicate(p, original.id, original.receivedAt, original.source, () => {
+      const outcome = describeResult(verified, this.channels);
+      if (original.readings !== undefined) outcome.readings = original.readings;
+      return outcome;
+    });
+    return true;
+  }
+
+  /** Answers a duplicate delivery with the original frame's id and receive time; nothing is stored. */
+  private settleDuplicate(p: Pending, id: number, receivedAt: number, source: string, outcome: () => FrameOutcome): void {
+    this.metrics.inFlight--;
+    this.metrics.countDuplicate(p.options.source.split(':', 1)[0]!);
+    if (p.resolve !== undefined) {
+      const result = outcome() as IngestResult;
+      result.id = id;
+      result.receivedAt = new Date(receivedAt).toISOString();
+      result.source = source;
+      result.delivery = 'duplicate';
+      p.resolve(result);
+    }
+    this.notifyIdle();
   }
 
   private scheduleCommit(): void {
@@ -424,9 +489,30 @@ export class Ingestor {
         result.id = ids[i]!;
         result.receivedAt = this.isoDate(p.receivedAt);
         result.source = source;
+        result.delivery = 'new';
         p.resolve(result);
       }
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, ids[i]!);
     }
+  }
+
+  /**
+   * An accepted frame is committed (its row id) or failed (the error its sender got): the
+   * deliveries of the same bytes waiting on it get the same answer.
+   */
+  private settleAccepted(p: Pending, outcome: number | NotStoredError): void {
+    if (this.accepted.get(p.acceptedKey!) === p) this.accepted.delete(p.acceptedKey!);
+    const duplicates = p.duplicates;
+    if (duplicates === undefined) return;
+    p.duplicates = undefined;
+    if (typeof outcome !== 'number') {
+      for (const d of duplicates) this.fail(d, outcome);
+      return;
+    }
+    // The verdict for the original's receive time: clock-less readings are dated from that receipt.
+    let verdict: FrameOutcome | undefined;
+    const describe = (): FrameOutcome => (verdict ??= describeResult(verifyFrame(p.frame, this.store, this.verifyOptions(p)), this.channels));
+    for (const d of duplicates) this.settleDuplicate(d, outcome, p.receivedAt, p.options.source, () => ({ ...describe() }));
   }
 
   /** ISO 8601 of a receive time; frames of one request share their millisecond, so the last one is kept. */
@@ -453,7 +539,9 @@ export class Ingestor {
     this.batch = new FrameBatch();
     this.windows = new Map();
     this.store.replay.forget();
+    this.accepted.clear();
     for (const p of failing) {
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
       // Locked by another connection: frames nobody awaits are held and verified again later.
       if (locked && p.resolve === undefined) {
         this.metrics.inFlight--;

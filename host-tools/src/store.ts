@@ -9,6 +9,7 @@ import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Ke
 import { DEVICES_VIEW, DeviceRegistry, nameLooksLikeId, REGISTRY_READ_ONLY_VIEWS, REGISTRY_TABLES, type Device, type Registration, type RegisterOptions } from './device-registry.js';
 import { ioError } from './errors.js';
 import { FrameBatch, type FrameColumns } from './frame-batch.js';
+import type { UnitReading } from './outcome.js';
 
 export type { Device } from './device-registry.js';
 export { normalizeDevEui } from './device-registry.js';
@@ -149,6 +150,16 @@ export interface ReadingRow extends StoredReading {
   frameId: number;
 }
 
+/** An accepted frame as stored: what a duplicate delivery of it is answered with. */
+export interface AcceptedFrame {
+  id: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  source: string;
+  raw: Uint8Array;
+  readings?: UnitReading[];
+}
+
 export interface StoreOptions {
   readonly?: boolean;
   /**
@@ -200,6 +211,7 @@ export class Store implements Keyring {
   /** Devices renamed when this open migrated the database to version 3 (duplicate or kid-like names). */
   readonly renamedByMigration: ReadonlyArray<{ kid: string; from: string; to: string }>;
   private readonly stmt;
+  private acceptedFrameStmt: Database.Statement<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }> | undefined;
   private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
   private constructor(db: Database.Database, file: string, schemaVersion: number, renamed: Array<{ kid: string; from: string; to: string }> = []) {
@@ -361,6 +373,29 @@ export class Store implements Keyring {
    */
   writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
     return this.writeFramesTx(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
+  }
+
+  /**
+   * The frame accepted for (kid, counter), if any (at most one: the `frames_by_kid` index), with
+   * its readings as an ingest result gives them (age and at left out when 0 and unknown).
+   */
+  acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
+    // Prepared on first use: a version-1 file opened read-only has no `readings` column.
+    this.acceptedFrameStmt ??= this.db.prepare<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }>(
+      "SELECT id, received_at, source, raw, readings FROM frames WHERE kid = ? AND counter = ? AND outcome = 'ok'",
+    );
+    const row = this.acceptedFrameStmt.get(kid, counter);
+    if (row === undefined) return undefined;
+    const frame: AcceptedFrame = { id: row.id, receivedAt: row.received_at, source: row.source, raw: new Uint8Array(row.raw) };
+    if (row.readings !== null) {
+      frame.readings = (JSON.parse(row.readings) as Array<[number, string, number, string, number, number, number | null]>).map(([channel, name, value, unit, raw, age, at]) => {
+        const reading: UnitReading = { channel, name, value, unit, raw };
+        if (age !== 0) reading.age = age;
+        if (at !== null) reading.at = at;
+        return reading;
+      });
+    }
+    return frame;
   }
 
   /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts). */

@@ -78,7 +78,7 @@ export function outcomeFromJson(body: Record<string, unknown>): SinkOutcome {
   if (status === 'duplicate') return { kind: 'duplicate' };
   const kid = typeof inner.kid === 'string' ? inner.kid : undefined;
   const counter = typeof inner.counter === 'number' ? inner.counter : undefined;
-  if (inner.ok === true || status === 'accepted') return { kind: 'accepted', kid: kid ?? '', counter: counter ?? 0 };
+  if (inner.ok === true || status === 'accepted') return { kind: 'accepted', kid: kid ?? '', counter: counter ?? 0, ...(inner.delivery === 'duplicate' ? { delivery: 'duplicate' as const } : {}) };
   const code = (inner.code ?? body.code) as VerificationCode;
   if (inner.ok === false && (VERIFICATION_CODES as readonly string[]).includes(String(code))) {
     const out: SinkOutcome = { kind: 'rejected', code };

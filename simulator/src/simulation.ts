@@ -821,10 +821,13 @@ export class Simulation {
       const attack = a.attack!;
       if (attack.resolved) return;
       attack.resolved = true;
-      if (out.kind === 'rejected') {
+      // A replay of the exact bytes is answered as a duplicate delivery of the accepted frame: not
+      // accepted twice, so detected all the same (counted as `duplicate` among the refusals).
+      const duplicate = out.kind === 'accepted' && out.delivery === 'duplicate';
+      if (out.kind === 'rejected' || duplicate) {
         this.s.attacksDetected++;
         this.attackStats[attack.kind].detected++;
-        reject(out.code, false);
+        reject(out.kind === 'rejected' ? out.code : 'duplicate', false);
       } else if (observable) {
         this.s.falseAccepts++;
       }
@@ -837,7 +840,7 @@ export class Simulation {
         } else reject(out.code, true);
         break;
       case 'copy':
-        if (out.kind === 'rejected' && out.code === 'replay') this.s.duplicatesSuppressed++;
+        if ((out.kind === 'rejected' && out.code === 'replay') || (out.kind === 'accepted' && out.delivery === 'duplicate')) this.s.duplicatesSuppressed++;
         else if (out.kind === 'accepted') this.s.falseAccepts++; // a link duplicate accepted twice: the replay window failed
         else reject(out.code, true);
         break;
