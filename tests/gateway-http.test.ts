@@ -266,3 +266,42 @@ describe('bearer token and the in-process API', () => {
     }
   });
 });
+
+describe('POST /v1/devices (registration)', () => {
+  it('registers behind the token, idempotently: 201, 200 for the same again, 409 listing the differences', async () => {
+    const token = 'registration-test-token-0123456789abcdef';
+    const secured = await startGateway({ db: join(dir, 'register.db'), http: '127.0.0.1:0', token, log: () => undefined });
+    try {
+      const url = `${secured.addresses.http!.url}/v1/devices`;
+      const key = getPublicKey(new Uint8Array(32).fill(0x51));
+      const register = (body: unknown, auth = `Bearer ${token}`): Promise<Response> => fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: auth } });
+      const body = { publicKey: toHex(key), name: 'meter-1', devEui: '70B3D57ED0000001' };
+      expect((await register(body, 'Bearer wrong')).status).toBe(401);
+      const created = await register(body);
+      expect(created.status).toBe(201);
+      expect(await created.json()).toMatchObject({ kid: toHex(kidOf(key)), name: 'meter-1', devEui: '70b3d57ed0000001', result: 'created' });
+      const again = await register(body);
+      expect(again.status).toBe(200);
+      expect((await again.json()).result).toBe('unchanged');
+      const conflict = await register({ ...body, name: 'meter-2' });
+      expect(conflict.status).toBe(409);
+      expect(await conflict.json()).toMatchObject({ error: 'registration-conflict', differences: [{ field: 'name', registered: 'meter-1', given: 'meter-2' }] });
+      expect(secured.store.getDevice(toHex(kidOf(key)))?.name).toBe('meter-1'); // never applied
+      expect((await register({ publicKey: 'zz' })).status).toBe(400);
+      // A list in one transaction: all or nothing.
+      const other = getPublicKey(new Uint8Array(32).fill(0x52));
+      const list = await register({ devices: [{ publicKey: toHex(other), name: 'meter-3' }, { ...body, name: 'meter-9' }] });
+      expect(list.status).toBe(409);
+      expect(secured.store.getDevice(toHex(kidOf(other)))).toBeUndefined();
+      const ok = await register({ devices: [{ publicKey: toHex(other), name: 'meter-3' }, body] });
+      expect(ok.status).toBe(201);
+      expect(((await ok.json()).results as Array<{ result: string }>).map((r) => r.result)).toEqual(['created', 'unchanged']);
+      // Frames of a key registered through the API are accepted at once (the key cache is dropped).
+      const frame = sealRecord(record(1), new Uint8Array(32).fill(0x52));
+      const res = await fetch(`${secured.addresses.http!.url}/v1/frames`, { method: 'POST', body: frame, headers: { 'content-type': 'application/cose', authorization: `Bearer ${token}` } });
+      expect((await res.json()).code).toBe('ok');
+    } finally {
+      await secured.close();
+    }
+  });
+});

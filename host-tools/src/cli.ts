@@ -36,6 +36,7 @@ import { readBulkEntries } from './device-bulk.js';
 import { RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
+import { devEuiDeviceId } from './device-identity.js';
 
 const VERSION = '0.1.0';
 
@@ -122,7 +123,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
     try {
       const input = openInput(file);
-      const fallbackDevice = opts.devEui === undefined ? undefined : `deveui:${opts.devEui.replace(/[-:]/g, '').toLowerCase()}`;
+      const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
       return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}) });
     } finally {
       store?.close();

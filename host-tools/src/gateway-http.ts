@@ -1,9 +1,12 @@
 /**
  * The gateway's HTTP API (node:http):
- *   POST /v1/frames               raw frame (application/cose, application/octet-stream, application/cbor)
+ *   POST /v1/frames               raw frame or fragment (application/cose, application/octet-stream, application/cbor; ?devEui=)
  *                                 or JSON { "frame": base64|hex, "devEui"? } or { "frames": [...] }
  *   POST /v1/uplinks/tts          The Things Stack v3 webhook (uplink message)
  *   POST /v1/uplinks/chirpstack   ChirpStack v4 HTTP integration (?event=up; other events are acknowledged and ignored)
+ *   POST /v1/devices              register a device: JSON { "publicKey": hex, "name"?, "devEui"? }, or
+ *                                 { "devices": [...] } in one transaction; idempotent: 201 created,
+ *                                 200 the same registration again, 409 a different one (the differences listed)
  *   GET  /v1/devices, /v1/devices/:ref, /v1/devices/:ref/readings?since=&limit=
  *   GET  /v1/frames?kid=&since=&outcome=&after=&limit=
  *        (ref and kid: a kid, a DevEUI or a name, as everywhere; an unknown one is 404 in the
@@ -15,10 +18,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseTimeArg } from './export.js';
+import { devEuiDeviceId } from './device-identity.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
-import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
+import { httpStatusOf, RegistryError, registryErrorBody, STORED_OUTCOMES, type Registration } from './device-registry.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
 
@@ -41,7 +45,8 @@ export interface HttpApiOptions {
   renderMetrics: () => string;
   log: (message: string) => void;
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
-  reassemble: (datagram: Uint8Array, key: string, origin: string) => PushResult;
+  /** Pushes a fragment through the gateway's reassembler for links that name the sender, or (`hinted`) whose fragments carry a sender hint. */
+  reassemble: (datagram: Uint8Array, key: string, origin: string, hinted: boolean) => PushResult;
 }
 
 class HttpError extends Error {
@@ -165,6 +170,42 @@ function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
   }
 }
 
+/** One registration of a `POST /v1/devices` body: the CLI's `devices add` fields. */
+function registrationEntry(value: unknown, where: string): { where: string; publicKey: Uint8Array; name?: string; devEui?: string } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, 'bad-registration', `${where}: expected an object { publicKey, name?, devEui? }`);
+  const { publicKey, name, devEui } = value as Record<string, unknown>;
+  if (typeof publicKey !== 'string' || !/^[0-9a-fA-F]{64}$/.test(publicKey)) throw new HttpError(400, 'bad-registration', `${where}.publicKey: expected 64 hex characters`);
+  if (name !== undefined && typeof name !== 'string') throw new HttpError(400, 'bad-registration', `${where}.name: expected a string`);
+  if (devEui !== undefined && typeof devEui !== 'string') throw new HttpError(400, 'bad-registration', `${where}.devEui: expected a string`);
+  return { where, publicKey: new Uint8Array(Buffer.from(publicKey, 'hex')), ...(name === undefined ? {} : { name }), ...(devEui === undefined ? {} : { devEui }) };
+}
+
+/**
+ * `POST /v1/devices`, as `sceau devices add` (device-registry.ts): the same registration again
+ * is no change (200), a new one is 201, a different one is refused (409 with the differences)
+ * and never applied: the gateway's API has no `--update`. A list is registered in one
+ * transaction, all or nothing.
+ */
+function registerDevices(store: Store, body: unknown): { status: number; body: unknown } {
+  const list = body !== null && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : undefined;
+  try {
+    if (list === undefined) {
+      const entry = registrationEntry(body, 'body');
+      const r = store.registerDevice(entry.publicKey, entry);
+      return { status: r.result === 'created' ? 201 : 200, body: registrationBody(r) };
+    }
+    const results = store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
+    return { status: results.some((r) => r.result === 'created') ? 201 : 200, body: { results: results.map(registrationBody) } };
+  } catch (error) {
+    if (error instanceof RegistryError) return { status: httpStatusOf(error), body: registryErrorBody(error) };
+    throw error;
+  }
+}
+
+function registrationBody(r: Registration): Record<string, unknown> {
+  return { ...r.device, result: r.result, ...(r.counterFloor === undefined ? {} : { counterFloor: r.counterFloor }) };
+}
+
 function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
   return r;
 }
@@ -234,6 +275,21 @@ export function createHttpApi(options: HttpApiOptions): Server {
       });
     });
 
+  /**
+   * A datagram that is a fragment (docs/protocol.md#fragments) goes through the gateway's
+   * reassembler: the frame it completes, or undefined once answered 202 (more fragments to
+   * come) or 400 (an invalid fragment). A whole frame is returned as it is.
+   */
+  const reassembled = (res: ServerResponse, datagram: Uint8Array, key: string, origin: string, hinted: boolean): Uint8Array | undefined => {
+    if ((datagram[0]! & 0x80) !== 0) return datagram;
+    const pushed = options.reassemble(datagram, key, origin, hinted);
+    options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
+    if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
+    if (pushed.kind === 'frame') return pushed.frame;
+    send(res, 202, { fragment: pushed.kind });
+    return undefined;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -272,8 +328,13 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const type = mediaType(req);
         if (RAW_TYPES.has(type)) {
           if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
-          const deviceId = url.searchParams.get('devEui');
-          const result = await ingestOne(new Uint8Array(body), `http:${peer}`, deviceId ? `deveui:${deviceId.toLowerCase()}` : undefined);
+          const eui = url.searchParams.get('devEui');
+          const deviceId = eui ? devEuiDeviceId(eui) : undefined;
+          // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
+          const origin = req.socket.remoteAddress ?? peer;
+          const frame = reassembled(res, new Uint8Array(body), deviceId ?? origin, deviceId ?? origin, deviceId === undefined);
+          if (frame === undefined) return;
+          const result = await ingestOne(frame, `http:${peer}`, deviceId);
           send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
           return;
         }
@@ -315,20 +376,16 @@ export function createHttpApi(options: HttpApiOptions): Server {
           return;
         }
         if (!parsed.ok) throw new HttpError(400, 'bad-uplink', parsed.error);
-        let frame = parsed.frame;
-        if ((frame[0]! & 0x80) === 0) {
-          // A fragment (docs/protocol.md#fragments): the network server names the device.
-          const pushed = options.reassemble(frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer);
-          options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
-          if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
-          if (pushed.kind !== 'frame') {
-            send(res, 202, { fragment: pushed.kind });
-            return;
-          }
-          frame = pushed.frame;
-        }
+        // A fragment: the network server names the device.
+        const frame = reassembled(res, parsed.frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer, false);
+        if (frame === undefined) return;
         const result = await ingestOne(frame, `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, parsed.deviceId, parsed.receivedAt);
         send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+        return;
+      }
+      if (path === '/v1/devices') {
+        const answer = registerDevices(options.store, parseJson(await readBody(req, maxBody)));
+        send(res, answer.status, answer.body);
         return;
       }
       throw new HttpError(path.startsWith('/v1/devices') || path === '/v1/frames' ? 405 : 404, 'not-found', `no route POST ${path}`);

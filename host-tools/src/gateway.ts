@@ -241,7 +241,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         token,
         renderMetrics,
         log,
-        reassemble: (d, key, origin) => namedReassembler.push(d, clock(), key, origin),
+        reassemble: (d, key, origin, hinted) => (hinted ? hintedReassembler : namedReassembler).push(d, clock(), key, origin),
         ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
         ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
         ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),

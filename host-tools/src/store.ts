@@ -10,6 +10,9 @@ import { DEVICES_VIEW, DeviceRegistry, nameLooksLikeId, REGISTRY_READ_ONLY_VIEWS
 import { ioError } from './errors.js';
 import { FrameBatch, type FrameColumns } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
+import { devEuiOf } from './device-identity.js';
+
+export { devEuiDeviceId } from './device-identity.js';
 
 export type { Device } from './device-registry.js';
 export { normalizeDevEui } from './device-registry.js';
@@ -169,10 +172,6 @@ export interface StoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-/** The transport identity the protocol's keyring receives for a LoRaWAN device. */
-export function devEuiDeviceId(eui: string): string {
-  return `deveui:${eui.toLowerCase()}`;
-}
 
 /** Replay windows persisted in `replay_windows`; cached in memory between transactions. */
 export class SqliteReplayWindows implements ReplayWindowStore {
@@ -326,7 +325,7 @@ export class Store implements Keyring {
     if (cached !== undefined) return cached ?? undefined;
     let row: { public_key: Buffer; state: string } | undefined;
     if (query.kid !== undefined) row = this.stmt.keyByKid.get(cacheKey);
-    else if (query.deviceId?.startsWith('deveui:')) row = this.stmt.keyByEui.get(query.deviceId.slice('deveui:'.length).toLowerCase());
+    else if (query.deviceId !== undefined && devEuiOf(query.deviceId) !== undefined) row = this.stmt.keyByEui.get(devEuiOf(query.deviceId)!);
     else if (query.deviceId?.startsWith('kid:')) row = this.stmt.keyByKid.get(query.deviceId.slice('kid:'.length).toLowerCase());
     const entry = row === undefined ? null : { publicKey: new Uint8Array(row.public_key), revoked: row.state !== 'registered' };
     if (this.keyCache.size >= 100_000) this.keyCache.clear();

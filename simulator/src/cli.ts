@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
@@ -6,7 +6,6 @@ import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.
 import { formatDuration } from './duration.js';
 import type { FrameSink } from './frame-sink.js';
 import { HostToolsGatewaySink } from './host-tools-gateway.js';
-import { InProcessGateway } from './in-process-gateway.js';
 import { GatewayError, networkSink } from './network-sinks.js';
 import { formatJunit, formatSummary } from './report.js';
 import { Simulation } from './simulation.js';
@@ -41,8 +40,9 @@ Fleet (a --scenario file may describe several groups; these options then set eve
   --scenario FILE        JSON or YAML scenario (docs/simulator.md)
 Gateway:
   --gateway G            in-process (default: the @sceau/host-tools gateway in this process)
-                         | builtin (a minimal gateway on @sceau/protocol only)
-                         | http://HOST:PORT | udp://HOST:PORT
+                         | http://HOST:PORT (its HTTP API: keys registered with POST /v1/devices)
+                         | udp://HOST:PORT
+  --token-file FILE      the gateway's bearer token (HTTP), read from FILE (never on argv)
   --db FILE              new SQLite file for the in-process gateway (default: memory only)
 Output:
   --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}; check it again
@@ -78,6 +78,7 @@ const OPTIONS = {
   scenario: { type: 'string' },
   gateway: { type: 'string' },
   db: { type: 'string' },
+  'token-file': { type: 'string' },
   capture: { type: 'string' },
   'keys-out': { type: 'string' },
   report: { type: 'string' },
@@ -137,6 +138,13 @@ export function scenarioFromArgs(values: Record<string, string | boolean | strin
   return input;
 }
 
+/** The bearer token in a file (its first line, trimmed); an empty one is a usage error. */
+function readToken(file: string): string {
+  const token = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.trim();
+  if (token === '') throw new UsageError(`--token-file ${file}: the file holds no token`);
+  return token;
+}
+
 /** `sceau-sim <argv>`; returns the exit status. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -160,17 +168,19 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const input = scenarioFromArgs(values);
     const config = resolveScenario(input);
     const gateway = input.gateway ?? 'in-process';
-    if (gateway === 'in-process' || gateway === 'builtin') {
+    if (gateway === 'builtin') throw new UsageError('--gateway builtin was removed: the simulator runs against the one gateway (in-process, or http:// / udp://)');
+    if (values['token-file'] !== undefined && !/^https?:\/\//.test(gateway)) throw new UsageError('--token-file: only for --gateway http://HOST:PORT');
+    if (gateway === 'in-process') {
       if (values.db !== undefined) {
         // A simulated fleet sends the same keys and counters on every run with the same seed:
         // the replay windows of an earlier run in the same file would refuse all of them.
         if (existsSync(values.db)) throw new UsageError(`--db ${values.db}: the file exists; use a new file per run (same seed, same counters: an earlier run's replay windows would refuse every frame)`);
         mkdirSync(dirname(values.db), { recursive: true });
       }
-      sink = gateway === 'builtin' ? new InProcessGateway(values.db === undefined ? {} : { db: values.db }) : await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
+      sink = await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
     } else {
       if (values.db !== undefined) throw new UsageError('--db: only for --gateway in-process (a remote gateway has its own store)');
-      sink = networkSink(gateway, (line) => io.stderr(`sceau-sim: ${line}\n`));
+      sink = networkSink(gateway, { token: values['token-file'] === undefined ? undefined : readToken(values['token-file']) });
     }
     simulation = new Simulation(config);
   } catch (e) {

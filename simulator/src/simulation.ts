@@ -799,6 +799,15 @@ export class Simulation {
       if (genuine) this.genuineRejected[code] = (this.genuineRejected[code] ?? 0) + 1;
     };
     if (out.kind === 'duplicate') {
+      // A replay's fragments, met by a gateway that still remembers the message they completed
+      // (a gateway on real time, over HTTP): dropped as copies, so not accepted twice: detected.
+      if (role === 'attack' && a.attack!.kind === 'replay' && !a.attack!.resolved) {
+        a.attack!.resolved = true;
+        this.s.attacksDetected++;
+        this.attackStats.replay.detected++;
+        reject('duplicate', false);
+        return;
+      }
       this.s.duplicatesSuppressed++;
       return;
     }
