@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, getPublicKey, kidOf, toHex } from '@sceau/protocol';
-import { EXIT, FrameBatch, Store } from '@sceau/host-tools';
+import { EXIT, FrameBatch, MIGRATIONS, migrateSqlite, SCHEMA_VERSION, Store, StoreError } from '@sceau/host-tools';
 
 const bin = join(dirname(createRequire(import.meta.url).resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
 const sceau = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -111,14 +111,50 @@ describe('a store of schema version 1', () => {
     again.close();
   });
 
-  it('refuses a schema version it does not know, with an I/O error', () => {
+  it('refuses a schema version it does not know, with a typed store error (exit 3 in the CLI)', () => {
     const file = join(dir, 'future.db');
     versionOneDatabase(file);
     const db = new Database(file);
     db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
     db.close();
-    expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'SceauError', exitCode: EXIT.io, message: expect.stringMatching(/schema version 7/) }));
-    expect(() => Store.open(file, { readonly: true })).toThrow(/schema version 7/);
+    expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'schema-too-new', message: expect.stringMatching(/schema version 7/) }));
+    expect(() => Store.open(file, { readonly: true })).toThrow(StoreError);
+    const cli = sceau(['devices', 'list', '--db', file]);
+    expect(cli.status).toBe(EXIT.io);
+    expect(cli.stderr).toMatch(/schema version 7, this sceau reads versions 1 to \d+ \[schema-too-new\]/);
+  });
+});
+
+describe('numbered migrations', () => {
+  const schemaOf = (file: string): string[] => {
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare("SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{ type: string; name: string }>;
+    db.close();
+    return rows.map((r) => `${r.type} ${r.name}`);
+  };
+
+  it('are numbered 1..N without gaps, the last being the schema version written', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1));
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect(MIGRATIONS.every((m) => m.description.length > 0)).toBe(true);
+  });
+
+  it('build a new database to the same schema as an old one migrated, and applying them again changes nothing', () => {
+    const fresh = join(dir, 'fresh.db');
+    Store.open(fresh).close();
+    const old = join(dir, 'old.db');
+    versionOneDatabase(old);
+    Store.open(old).close();
+    expect(schemaOf(fresh)).toEqual(schemaOf(old));
+    expect(schemaOf(fresh)).toEqual(expect.arrayContaining(['index frames_by_kid', 'table registry_keys', 'view readings', 'view devices']));
+    const db = new Database(fresh);
+    expect(migrateSqlite(db, fresh)).toEqual({ applied: [], renamed: [] });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
+    db.close();
+    // An empty database gets every migration, in order.
+    const blank = new Database(':memory:');
+    expect(migrateSqlite(blank, ':memory:').applied).toEqual(MIGRATIONS.map((m) => m.version));
+    blank.close();
   });
 });
 

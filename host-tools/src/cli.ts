@@ -37,6 +37,7 @@ import { RegistryError, registryErrorBody, type Registration } from './device-re
 import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
 import { devEuiDeviceId } from './device-identity.js';
+import { StoreError } from './store-errors.js';
 
 const VERSION = '0.1.0';
 
@@ -556,7 +557,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             log: (m) => io.err(m),
           });
         } catch (error) {
-          if (error instanceof SceauError) throw error;
+          if (error instanceof SceauError || error instanceof StoreError) throw error;
           throw ioError(`cannot start the gateway: ${describeError(error)}`);
         }
         const a = gw.addresses;
@@ -681,6 +682,11 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     if (error instanceof SceauError) {
       io.err(`sceau: ${error.message}${error.code === undefined || error.message.startsWith(`${error.code}: `) ? '' : ` [${error.code}]`}`);
       return error.exitCode;
+    }
+    if (error instanceof StoreError) {
+      // The store's typed errors are I/O to the CLI (docs/architecture.md#errors).
+      io.err(`sceau: ${error.message} [${error.code}]`);
+      return EXIT.io;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT.internal;

@@ -22,6 +22,7 @@ import { devEuiDeviceId } from './device-identity.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
+import { StoreError } from './store-errors.js';
 import { httpStatusOf, RegistryError, registryErrorBody, STORED_OUTCOMES, type Registration } from './device-registry.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
@@ -450,6 +451,12 @@ export function createHttpApi(options: HttpApiOptions): Server {
         // Garbage or an oversized frame: refused, not stored (docs/protocol.md#floods).
         options.metrics.countError(error.reason, 'http');
         send(res, error.reason === 'too-large' ? 413 : 400, refusedFrame(error.reason, error.message));
+        return;
+      }
+      if (error instanceof StoreError) {
+        // The store's typed errors: the database, not the request, is at fault (docs/architecture.md#errors).
+        options.metrics.countError(error.code, 'http');
+        send(res, 503, { error: error.code, detail: error.message }, { 'retry-after': '1' });
         return;
       }
       if (error instanceof NotStoredError) {

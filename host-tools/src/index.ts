@@ -36,3 +36,7 @@ export { KEY_LINE_RE, parseKeyLine, keyLinesOfText, FIRMWARE_KEY_SETTING, writeF
 export { planFlash, boardFamily, BOARDS } from './flash.js';
 export { runCli, buildProgram, parseReadingArg } from './cli.js';
 export { EXIT, SceauError } from './errors.js';
+export { StoreError, STORE_ERROR_CODES } from './store-errors.js';
+export type { StoreErrorCode } from './store-errors.js';
+export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION } from './store-migrations.js';
+export type { Migration } from './store-migrations.js';
