@@ -303,10 +303,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
         send(res, 503, { ok: false, degraded: 'store-unavailable', since: new Date(writes.since).toISOString(), held: writes.held, detail: `writes are failing: ${writes.detail}` }, { 'retry-after': '1' });
         return;
       }
-      try {
-        options.store.db.prepare('SELECT 1').get();
-      } catch (error) {
-        send(res, 503, { ok: false, detail: `database: ${(error as Error).message}` });
+      const unhealthy = options.store.health();
+      if (unhealthy !== undefined) {
+        send(res, 503, { ok: false, detail: unhealthy });
         return;
       }
       send(res, 200, { ok: true });

@@ -40,3 +40,4 @@ export { StoreError, STORE_ERROR_CODES } from './store-errors.js';
 export type { StoreErrorCode } from './store-errors.js';
 export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION } from './store-migrations.js';
 export type { Migration } from './store-migrations.js';
+export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } from './store-interface.js';

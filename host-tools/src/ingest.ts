@@ -19,8 +19,7 @@ import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
-import type { Store } from './store.js';
-import { StoreWriter } from './store-writer.js';
+import type { IngestStore } from './store-interface.js';
 
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
@@ -156,15 +155,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
-export function isLockError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
-}
+export { isLockError } from './store-writer.js';
 
 export class Ingestor {
   readonly metrics: Metrics;
-  private readonly store: Store;
+  private readonly store: IngestStore;
   private readonly channels: ChannelRegistry;
   private readonly maxFrameBytes: number;
   private readonly storeUnframed: boolean;
@@ -176,7 +171,6 @@ export class Ingestor {
   private windows = new Map<string, ReplayWindow>();
   /** Accepted frames queued or being committed, by (kid, counter): where a duplicate delivery waits. */
   private accepted = new Map<string, Pending>();
-  private readonly writer: StoreWriter;
   /** A transaction is running; frames queued meanwhile are committed when it ends. */
   private committing = false;
   private commitScheduled = false;
@@ -213,7 +207,7 @@ export class Ingestor {
   /** Frames waiting for a free verification slot, oldest first from `nextToStart`. */
   private nextToStart = 0;
 
-  constructor(store: Store, options: IngestorOptions = {}) {
+  constructor(store: IngestStore, options: IngestorOptions = {}) {
     this.store = store;
     this.channels = options.channels ?? builtInChannels;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -225,7 +219,6 @@ export class Ingestor {
     this.metrics = options.metrics ?? new Metrics();
     this.maxCommitDelayMs = options.maxCommitDelayMs ?? 100;
     this.idleGraceMs = options.idleGraceMs ?? IDLE_GRACE_MS;
-    this.writer = new StoreWriter(store);
     this.maxChecks = 32 * (options.workers ?? 0);
   }
 
@@ -451,7 +444,7 @@ export class Ingestor {
     this.committing = true;
     const started = performance.now();
     this.lastCommitStart = started;
-    this.writer.write(
+    this.store.commitBatch(
       columns,
       (error, ids) => {
         this.committing = false;
@@ -531,7 +524,7 @@ export class Ingestor {
    */
   private failed(batch: Pending[], error: Error): void {
     this.metrics.storeFailures++;
-    const locked = isLockError(error);
+    const locked = this.store.isContention(error);
     if (locked) this.refuseWrites(error.message);
     const failing = batch.concat(this.queue);
     this.queue = [];
@@ -615,21 +608,10 @@ export class Ingestor {
 
   /** Takes and releases the write lock without waiting for it: true when it was free. */
   private probeWrite(): boolean {
-    const db = this.store.db;
-    if (!db.open) return true;
-    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
-    db.pragma('busy_timeout = 0');
-    try {
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('ROLLBACK');
-      return true;
-    } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: (error as Error).message };
-      return false;
-    } finally {
-      db.pragma(`busy_timeout = ${timeout}`);
-    }
+    const refused = this.store.probeWrite();
+    if (refused === undefined) return true;
+    this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: refused };
+    return false;
   }
 
   /** Refuses new frames and stores those in flight. */

@@ -5,69 +5,24 @@
  * they accepted.
  */
 import Database from 'better-sqlite3';
-import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
+import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
 import { DeviceRegistry, REGISTRY_READ_ONLY_VIEWS, type Device, type Registration, type RegisterOptions } from './device-registry.js';
 import { StoreError } from './store-errors.js';
 import { migrateSqlite, SCHEMA_VERSION, schemaVersionOf } from './store-migrations.js';
-import { FrameBatch, type FrameColumns } from './frame-batch.js';
+import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.js';
+
+export type { FrameToStore } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
 import { devEuiOf } from './device-identity.js';
+import { isLockError, StoreWriter } from './store-writer.js';
+import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, IngestStore, QueryStore, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
+
+export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
 
 export { devEuiDeviceId } from './device-identity.js';
 
 export type { Device } from './device-registry.js';
 export { normalizeDevEui } from './device-registry.js';
-
-export interface StoredReading {
-  channel: number;
-  name: string;
-  value: number;
-  unit: string;
-  raw: number;
-  age: number;
-  at: number | null;
-}
-
-/** One frame to store, accepted or not. */
-export interface FrameToStore {
-  raw: Bytes;
-  receivedAt: number;
-  source: string;
-  /** 'ok' or a verification code. */
-  outcome: string;
-  kid?: string | undefined;
-  counter?: number | undefined;
-  detail?: string | undefined;
-  readings?: StoredReading[];
-}
-
-export interface FrameRow {
-  id: number;
-  receivedAt: string;
-  source: string;
-  outcome: string;
-  kid: string | null;
-  counter: number | null;
-  detail: string | null;
-  frame: string;
-}
-
-/** A stored reading as queried: the reading with its frame. `at` is Unix seconds of the measurement. */
-export interface ReadingRow extends StoredReading {
-  kid: string;
-  counter: number;
-  frameId: number;
-}
-
-/** An accepted frame as stored: what a duplicate delivery of it is answered with. */
-export interface AcceptedFrame {
-  id: number;
-  /** ms since the epoch. */
-  receivedAt: number;
-  source: string;
-  raw: Uint8Array;
-  readings?: UnitReading[];
-}
 
 export interface StoreOptions {
   readonly?: boolean;
@@ -105,7 +60,8 @@ export class SqliteReplayWindows implements ReplayWindowStore {
   }
 }
 
-export class Store implements Keyring {
+/** The SQLite store: both sides of the store interface (store-interface.ts), and the device registry. */
+export class Store implements IngestStore, QueryStore {
   readonly db: Database.Database;
   readonly replay: SqliteReplayWindows;
   readonly file: string;
@@ -297,13 +253,52 @@ export class Store implements Keyring {
     return frame;
   }
 
+  private writer: StoreWriter | undefined;
+
+  /** `IngestStore.commitBatch`: the transaction on this thread, then the WAL's sync on libuv's pool (store-writer.ts). */
+  commitBatch(batch: FrameColumns, done: CommitDone): void {
+    (this.writer ??= new StoreWriter(this)).write(batch, done);
+  }
+
+  /** Another connection holds the write lock (SQLITE_BUSY, SQLITE_LOCKED). */
+  isContention(error: unknown): boolean {
+    return isLockError(error);
+  }
+
+  /** Takes and releases the write lock without waiting for it: undefined when it was free, else SQLite's message. */
+  probeWrite(): string | undefined {
+    const db = this.db;
+    if (!db.open) return undefined;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return undefined;
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      return (error as Error).message;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
+  health(): string | undefined {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return undefined;
+    } catch (error) {
+      return `database: ${(error as Error).message}`;
+    }
+  }
+
   /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts). */
   writeBatch(batch: FrameColumns): number[] {
     return this.writeFramesTx(batch);
   }
 
   /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. */
-  queryFrames(filter: { kid?: string | undefined; kids?: readonly string[] | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
+  queryFrames(filter: FrameFilter = {}): FrameRow[] {
     const { clause, args } = whereClause([
       ...kidConditions(filter),
       ['received_at >= ?', filter.since],
@@ -357,15 +352,6 @@ export class Store implements Keyring {
     for (const row of this.db.prepare<[], { outcome: string; n: number }>('SELECT outcome, COUNT(*) AS n FROM frames GROUP BY outcome').all()) out[row.outcome] = row.n;
     return out;
   }
-}
-
-/** Readings of one key (`kid`) or of the keys of one device (`kids`); `since`, `until` in Unix seconds. */
-export interface ReadingFilter {
-  kid?: string | undefined;
-  kids?: readonly string[] | undefined;
-  since?: number | undefined;
-  until?: number | undefined;
-  limit?: number | undefined;
 }
 
 /** `kid = ?` for one key, `kid IN (?, ...)` for the keys of a device (several after a rotation). */
