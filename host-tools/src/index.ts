@@ -41,3 +41,6 @@ export type { StoreErrorCode } from './store-errors.js';
 export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION } from './store-migrations.js';
 export type { Migration } from './store-migrations.js';
 export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } from './store-interface.js';
+export type { TransportDefinition, TransportContext, StartedTransport } from './transport-registry.js';
+export { registerTransport, unregisterTransport, registeredTransports } from './transport-registry.js';
+export type { DatagramIntake, DatagramMeta } from './datagram-intake.js';
