@@ -21,16 +21,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A database as sceau's schema version 1 wrote it: two accepted frames, one refused. */
 function versionOneDatabase(file: string): void {
   const db = new Database(file);
+  // Migration 1 is schema version 1 as sceau wrote it (its tables and indexes, unchanged since).
+  MIGRATIONS[0]!.sqlite(db);
   db.exec(`
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta VALUES ('schema_version', '1');
-    CREATE TABLE devices (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT, dev_eui TEXT UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, revoked_at INTEGER);
-    CREATE TABLE frames (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, kid TEXT, counter INTEGER, detail TEXT, raw BLOB NOT NULL);
-    CREATE INDEX frames_kid ON frames (kid, received_at);
-    CREATE UNIQUE INDEX frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
-    CREATE TABLE readings (id INTEGER PRIMARY KEY, frame_id INTEGER NOT NULL REFERENCES frames (id), kid TEXT NOT NULL, counter INTEGER NOT NULL, channel INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, raw INTEGER NOT NULL, age INTEGER NOT NULL, at INTEGER);
-    CREATE INDEX readings_kid_at ON readings (kid, at);
-    CREATE TABLE replay_windows (kid TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL, updated_at INTEGER NOT NULL);
     INSERT INTO frames VALUES (1, 1700000000000, 'http:127.0.0.1', 'ok', '00112233445566aa', 1, NULL, x'd2840101');
     INSERT INTO frames VALUES (2, 1700000001000, 'http:127.0.0.1', 'bad-signature', '00112233445566aa', NULL, 'Ed25519 signature does not verify', x'd2840102');
     INSERT INTO frames VALUES (3, 1700000002000, 'udp:127.0.0.1:5000', 'ok', '00112233445566aa', 2, NULL, x'd2840103');
