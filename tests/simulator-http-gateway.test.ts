@@ -68,7 +68,7 @@ describe('sceau-sim --gateway http://', () => {
 
   it('stops with exit 3 when the token is wrong or a registration conflicts; 2 for a token without an HTTP gateway', async () => {
     const wrong = join(dir, 'wrong');
-    writeFileSync(wrong, 'not-the-token');
+    writeFileSync(wrong, 'not-the-token-but-long-enough', { mode: 0o600 });
     const unauthorized = await sim(['run', '--devices', '1', '--duration', '1h', '--gateway', gw.addresses.http!.url, '--token-file', wrong]);
     expect(unauthorized.code).toBe(3);
     expect(unauthorized.stderr).toMatch(/registration refused \(HTTP 401/);
@@ -77,7 +77,13 @@ describe('sceau-sim --gateway http://', () => {
     expect(clash.code).toBe(3);
     expect(clash.stderr).toMatch(/HTTP 409 (registration-conflict|name-taken)/);
     expect((await sim(['run', '--devices', '1', '--token-file', tokenFile])).code).toBe(2);
-    expect((await sim(['run', '--devices', '1', '--gateway', gw.addresses.http!.url, '--token-file', join(dir, 'missing')])).code).toBe(3);
+    // The token file is checked as the gateway checks its own: missing, readable by others, short.
+    expect((await sim(['run', '--devices', '1', '--gateway', gw.addresses.http!.url, '--token-file', join(dir, 'missing')])).code).toBe(2);
+    const open = join(dir, 'open');
+    writeFileSync(open, `${TOKEN}\n`, { mode: 0o644 });
+    const readable = await sim(['run', '--devices', '1', '--gateway', gw.addresses.http!.url, '--token-file', open]);
+    expect(readable.code).toBe(2);
+    expect(readable.stderr).toMatch(/readable by group or others/);
     expect((await sim(['run', '--gateway', 'builtin'])).code).toBe(2);
   });
 });

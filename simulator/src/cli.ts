@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
+import { EXIT as SCEAU_EXIT, readTokenFile } from '@sceau/host-tools';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
 import type { FrameSink } from './frame-sink.js';
@@ -10,8 +11,11 @@ import { GatewayError, networkSink } from './network-sinks.js';
 import { formatJunit, formatSummary } from './report.js';
 import { Simulation } from './simulation.js';
 
-/** Exit statuses of the sceau CLI family (STYLE.md). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, io: 3, internal: 4 } as const;
+/**
+ * Exit statuses: the one table of the sceau CLI family (host-tools/src/errors.ts), with `failed`
+ * naming its status 1 as a run's outcome (an attack accepted, a genuine frame rejected, ...).
+ */
+export const EXIT = { ...SCEAU_EXIT, failed: SCEAU_EXIT.verificationFailed } as const;
 
 export const USAGE = `Usage: sceau-sim run [options]        (the same as: sceau sim run [options])
 
@@ -42,7 +46,8 @@ Gateway:
   --gateway G            in-process (default: the @sceau/host-tools gateway in this process)
                          | http://HOST:PORT (its HTTP API: keys registered with POST /v1/devices)
                          | udp://HOST:PORT
-  --token-file FILE      the gateway's bearer token (HTTP), read from FILE (never on argv)
+  --token-file FILE      the gateway's bearer token (HTTP): the first line of FILE, mode 0600,
+                         at least 16 characters, as for sceau gateway serve (never on argv)
   --db FILE              new SQLite file for the in-process gateway (default: memory only)
 Output:
   --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}; check it again
@@ -138,13 +143,6 @@ export function scenarioFromArgs(values: Record<string, string | boolean | strin
   return input;
 }
 
-/** The bearer token in a file (its first line, trimmed); an empty one is a usage error. */
-function readToken(file: string): string {
-  const token = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.trim();
-  if (token === '') throw new UsageError(`--token-file ${file}: the file holds no token`);
-  return token;
-}
-
 /** `sceau-sim <argv>`; returns the exit status. */
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -180,11 +178,12 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       sink = await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
     } else {
       if (values.db !== undefined) throw new UsageError('--db: only for --gateway in-process (a remote gateway has its own store)');
-      sink = networkSink(gateway, { token: values['token-file'] === undefined ? undefined : readToken(values['token-file']) });
+      sink = networkSink(gateway, { token: values['token-file'] === undefined ? undefined : readTokenFile(values['token-file']) });
     }
     simulation = new Simulation(config);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // The gateway's own checks (readTokenFile: a missing file, one readable by others, a short token) are usage errors.
+    if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim run --help for the options)\n`);
       return EXIT.usage;
     }
