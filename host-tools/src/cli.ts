@@ -12,10 +12,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   channels as builtInChannels,
   codeAnchor,
-  decodeRecord,
   getPublicKey,
+  inspectFrame,
   kidOf,
-  parseCbor,
   sealRecord,
   toHex,
   type ChannelRegistry,
@@ -637,29 +636,6 @@ async function runSimulator(args: string[]): Promise<number> {
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
-}
-
-function inspectFrame(bytes: Uint8Array, registry: ChannelRegistry = builtInChannels): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {
-  const parsed = parseCbor(bytes);
-  if (!parsed.ok || parsed.item.kind !== 'tag' || parsed.item.item.kind !== 'array') return { recordError: 'not a COSE_Sign1 frame' };
-  const parts = parsed.item.item.items;
-  const out: { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } = {};
-  const unprotected = parts[1];
-  if (unprotected?.kind === 'map') {
-    for (const [k, v] of unprotected.entries) if (k.kind === 'uint' && k.value === 4 && v.kind === 'bytes') out.kid = toHex(v.value);
-  }
-  const payload = parts[2];
-  if (payload?.kind !== 'bytes') return { ...out, recordError: 'no payload' };
-  const record = decodeRecord(payload.value);
-  if (!record.ok) return { ...out, recordError: `${record.code}: ${record.detail}` };
-  out.record = record.record;
-  out.readings = record.record.readings.map((r) => {
-    const c = registry.get(r.channel);
-    const item: { name: string; value: number; unit: string; age?: number } = { name: c?.name ?? `channel-${r.channel}`, value: registry.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
-    if (r.age !== undefined) item.age = r.age;
-    return item;
-  });
-  return out;
 }
 
 /** Runs the CLI; resolves with the exit code (the caller exits). */
