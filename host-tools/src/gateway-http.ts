@@ -17,13 +17,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseTimeArg } from './export.js';
 import { devEuiDeviceId } from './device-identity.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
 import { StoreError } from './store-errors.js';
-import { httpStatusOf, RegistryError, registryErrorBody, STORED_OUTCOMES, type Registration } from './device-registry.js';
+import { HttpError, send } from './http-common.js';
+import { handleReadRoute } from './gateway-read-routes.js';
+import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
 
@@ -50,29 +51,7 @@ export interface HttpApiOptions {
   reassemble: (datagram: Uint8Array, key: string, origin: string, hinted: boolean) => PushResult;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'application/cbor', 'application/cose; cose-type="cose-sign1"']);
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  // Encoded once (a batch's answer runs to hundreds of kilobytes): its length is then the buffer's.
-  const bytes = Buffer.from(typeof body === 'string' ? body : `${JSON.stringify(body)}\n`);
-  res.writeHead(status, {
-    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
-    'content-length': bytes.length,
-    ...headers,
-  });
-  res.end(bytes);
-}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -136,39 +115,6 @@ function parseJson(body: Buffer, chirpstack = false): unknown {
 
 function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-}
-
-function sinceParam(value: string | null): number | undefined {
-  if (value === null || value === '') return undefined;
-  try {
-    return parseTimeArg(value, 'since');
-  } catch {
-    throw new HttpError(400, 'bad-query', `since: expected Unix seconds, an ISO 8601 date or a duration such as 24h, got ${JSON.stringify(value)}`);
-  }
-}
-
-function limitParam(value: string | null, max = 10_000): number {
-  if (value === null || value === '') return 1000;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'bad-query', `limit: expected an integer in 1..${max}`);
-  return n;
-}
-
-/** `outcome`: `ok` or a stored outcome code (STORED_OUTCOMES); anything else is a 400 that lists them. */
-function outcomeParam(value: string | null): string | undefined {
-  if (value === null || value === '') return undefined;
-  if (!STORED_OUTCOMES.has(value)) throw new HttpError(400, 'bad-query', `outcome: unknown code ${JSON.stringify(value)}; known: ${[...STORED_OUTCOMES].join(', ')}`);
-  return value;
-}
-
-/** A registry lookup for a query: its refusal (unknown or ambiguous device) as an HTTP error. */
-function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : httpStatusOf(error), error.code, error.message.slice(error.code.length + 2));
-    throw error;
-  }
 }
 
 /** One registration of a `POST /v1/devices` body: the CLI's `devices add` fields. */
@@ -392,40 +338,8 @@ export function createHttpApi(options: HttpApiOptions): Server {
     }
 
     if (req.method === 'GET') {
-      if (path === '/v1/devices') {
-        send(res, 200, { devices: options.store.listDevices() });
-        return;
-      }
-      const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
-      if (device !== null) {
-        // The path names a resource: an unknown device is 404 here, where a query parameter's is 400.
-        const ref = decodeURIComponent(device[1]!);
-        const found = registryQuery(() => options.store.registry.show(ref), 404);
-        if (device[2] === undefined) {
-          send(res, 200, found);
-          return;
-        }
-        const kids = registryQuery(() => options.store.registry.kidsOf(ref), 404);
-        const readings = options.store.queryReadings({ kids, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
-        send(res, 200, { kid: found.kid, readings: readings.map((r) => ({ ...r, time: r.at === null ? null : new Date(r.at * 1000).toISOString() })) });
-        return;
-      }
-      if (path === '/v1/frames') {
-        const since = sinceParam(url.searchParams.get('since'));
-        const after = url.searchParams.get('after');
-        if (after !== null && !/^\d{1,15}$/.test(after)) throw new HttpError(400, 'bad-query', `after: expected a frame id, got ${JSON.stringify(after)}`);
-        const kid = url.searchParams.get('kid');
-        const frames = options.store.queryFrames({
-          kids: kid === null || kid === '' ? undefined : registryQuery(() => options.store.registry.kidsOf(kid), 400),
-          since: since === undefined ? undefined : since * 1000,
-          outcome: outcomeParam(url.searchParams.get('outcome')),
-          afterId: after === null ? undefined : Number(after),
-          limit: limitParam(url.searchParams.get('limit')),
-        });
-        send(res, 200, { frames });
-        return;
-      }
-      throw new HttpError(404, 'not-found', `no route GET ${path}`);
+      handleReadRoute(options.store, path, url, res);
+      return;
     }
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
   }
