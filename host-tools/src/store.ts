@@ -5,9 +5,12 @@
  * they accepted.
  */
 import Database from 'better-sqlite3';
-import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
+import { fromHex, kidOf, toHex, type Bytes, type KeyQuery, type KeyringEntry, type ReplayWindow } from '@sceau/protocol';
 import { DeviceRegistry, REGISTRY_READ_ONLY_VIEWS, type Device, type Registration, type RegisterOptions } from './device-registry.js';
 import { StoreError } from './store-errors.js';
+import { SqliteReplayWindows } from './store-replay-windows.js';
+
+export { SqliteReplayWindows } from './store-replay-windows.js';
 import { migrateSqlite, SCHEMA_VERSION, schemaVersionOf } from './store-migrations.js';
 import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.js';
 
@@ -33,32 +36,6 @@ export interface StoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-
-/** Replay windows persisted in `replay_windows`; cached in memory between transactions. */
-export class SqliteReplayWindows implements ReplayWindowStore {
-  private readonly cache = new Map<string, ReplayWindow>();
-  private readonly load: Database.Statement<[string], { highest: number; bitmap: string }>;
-
-  constructor(db: Database.Database) {
-    this.load = db.prepare('SELECT highest, bitmap FROM replay_windows WHERE kid = ?');
-  }
-
-  get(kid: string): ReplayWindow {
-    let window = this.cache.get(kid);
-    if (window === undefined) {
-      const row = this.load.get(kid);
-      window = row === undefined ? new ReplayWindow() : new ReplayWindow({ highest: row.highest, bitmap: row.bitmap });
-      this.cache.set(kid, window);
-    }
-    return window;
-  }
-
-  /** Drops cached windows so they are read again from the database (after a failed transaction). */
-  forget(kids?: Iterable<string>): void {
-    if (kids === undefined) this.cache.clear();
-    else for (const kid of kids) this.cache.delete(kid);
-  }
-}
 
 /** The SQLite store: both sides of the store interface (store-interface.ts), and the device registry. */
 export class Store implements IngestStore, QueryStore {
