@@ -2,34 +2,32 @@
 // Simulator throughput, end to end (seal, link model, reassembly, verify and store at the
 // in-process gateway), against raw node:crypto Ed25519 sign + verify of the same number of
 // frames in the same run; then a simulated day of a large fleet; then memory per device.
-//   node bench/simulator-fleet.mjs [--ratio-devices 300] [--day-devices 10000] [--gateway in-process|builtin] [--workers 1]
+//   node bench/simulator-fleet.mjs [--ratio-devices 300] [--day-devices 10000] [--workers 1]
 // The in-process gateway verifies on its main thread, or on `--workers` threads (default 0).
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { HostToolsGatewaySink, InProcessGateway, Simulation, resolveScenario, runSimulation } from '@sceau/simulator';
+import { HostToolsGatewaySink, Simulation, resolveScenario, runSimulation } from '@sceau/simulator';
 
 const { values } = parseArgs({
   options: {
     'ratio-devices': { type: 'string', default: '300' },
     'day-devices': { type: 'string', default: '10000' },
-    gateway: { type: 'string', default: 'in-process' },
     workers: { type: 'string', default: '0' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'sceau-bench-sim-'));
 let dbCount = 0;
-const sinkFor = async (kind) =>
-  kind === 'builtin' ? new InProcessGateway({ db: join(dir, `b${++dbCount}.db`) }) : HostToolsGatewaySink.start({ db: join(dir, `h${++dbCount}.db`), workers: Number(values.workers) });
+const sinkFor = async () => HostToolsGatewaySink.start({ db: join(dir, `h${++dbCount}.db`), workers: Number(values.workers) });
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
-console.log(`node ${process.version}, ${process.arch}, gateway ${values.gateway}${values.gateway === 'builtin' ? '' : `, ${values.workers} verification worker(s)`}`);
+console.log(`node ${process.version}, ${process.arch}, gateway in-process (host-tools), ${values.workers} verification worker(s)`);
 
 // 1. End to end vs raw crypto, same frame count.
 const ratioDevices = Number(values['ratio-devices']);
 const scenario = { seed: 'bench', devices: ratioDevices, duration: '24h', interval: '10m', link: 'lorawan-eu868-dr3' };
-const result = await runSimulation(resolveScenario(scenario), { sink: await sinkFor(values.gateway) });
+const result = await runSimulation(resolveScenario(scenario), { sink: await sinkFor() });
 const frames = result.summary.recordsSealed;
 const simRate = frames / (result.summary.wallMs / 1000);
 
@@ -60,7 +58,7 @@ const dayDevices = Number(values['day-devices']);
 if (dayDevices > 0) {
   let peakRss = 0;
   const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 1000);
-  const day = await runSimulation(resolveScenario({ ...scenario, seed: 'bench-day', devices: dayDevices }), { sink: await sinkFor(values.gateway) });
+  const day = await runSimulation(resolveScenario({ ...scenario, seed: 'bench-day', devices: dayDevices }), { sink: await sinkFor() });
   clearInterval(timer);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   const s = day.summary;

@@ -72,7 +72,7 @@ describe('UDP ingest', () => {
       expect(parts.length).toBeGreaterThan(2);
       for (const p of [parts[2]!, parts[0]!, parts[0]!, ...parts.slice(1)]) await send(p);
       await send(new Uint8Array([0x01])); // a fragment with nothing in it
-      await send(sealRecord(record(105), seed)); // replay
+      await send(sealRecord(record(105, 2), seed)); // replay: an accepted counter, other bytes
       await waitFor(() => okCounters().includes(110) && gw.store.queryFrames({ outcome: 'replay', limit: 10 }).length === 1);
       expect(okCounters().filter((c) => c >= 100)).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
       const metrics = gw.renderMetrics();

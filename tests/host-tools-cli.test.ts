@@ -168,11 +168,16 @@ describe('sceau devices, frame verify --db, network-server uplinks, export', () 
     expect(sceau(['devices', 'add', '--db', db, '--public-key', 'zz']).status).toBe(2);
   });
 
-  it('applies the replay window across runs with --db', () => {
+  it('applies the replay window across runs with --db; the same bytes again are a duplicate delivery', () => {
     const frame = toHex(sealRecord({ version: 1, counter: 100, time: 1700000100, readings: [{ channel: 1, value: 2000 }] }, seed));
     const first = sceau(['frame', 'verify', '--db', db, '--json'], frame);
     expect(first.status).toBe(0);
-    const second = sceau(['frame', 'verify', '--db', db, '--json'], frame);
+    // The same bytes again: a duplicate delivery, the original verdict, not stored twice.
+    const again = sceau(['frame', 'verify', '--db', db, '--json'], frame);
+    expect(again.status).toBe(0);
+    expect(jsonLines(again.stdout)[0]).toMatchObject({ ok: true, code: 'ok', kid, counter: 100, delivery: 'duplicate' });
+    const other = toHex(sealRecord({ version: 1, counter: 100, time: 1700000100, readings: [{ channel: 1, value: 2001 }] }, seed));
+    const second = sceau(['frame', 'verify', '--db', db, '--json'], other);
     expect(second.status).toBe(1);
     expect(jsonLines(second.stdout)[0]).toMatchObject({ ok: false, code: 'replay', kid, counter: 100 });
   });

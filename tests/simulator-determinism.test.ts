@@ -2,7 +2,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HostToolsGatewaySink, InProcessGateway, Prng, EventQueue, resolveScenario, runSimulation, simCli } from '@sceau/simulator';
+import { HostToolsGatewaySink, Prng, EventQueue, resolveScenario, runSimulation, simCli } from '@sceau/simulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-det-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,9 +17,9 @@ const scenario = {
   ],
 };
 
-async function capture(name: string, seed = scenario.seed, sink: 'builtin' | 'host-tools' = 'builtin'): Promise<{ bytes: Buffer; summary: unknown }> {
+async function capture(name: string, seed = scenario.seed, workers = 0): Promise<{ bytes: Buffer; summary: unknown }> {
   const file = join(dir, `${name}.ndjson`);
-  const s = sink === 'builtin' ? new InProcessGateway() : await HostToolsGatewaySink.start();
+  const s = await HostToolsGatewaySink.start({ workers });
   const r = await runSimulation(resolveScenario({ ...scenario, seed }), { sink: s, capture: file });
   expect(r.failures).toEqual([]);
   const { wallMs: _w, ...summary } = r.summary;
@@ -37,11 +37,11 @@ describe('determinism', () => {
     expect(other.bytes.equals(one.bytes)).toBe(false);
   });
 
-  it('gives the same capture and summary with the host-tools gateway as with the builtin one', async () => {
-    const builtin = await capture('builtin');
-    const hostTools = await capture('host-tools', scenario.seed, 'host-tools');
-    expect(hostTools.bytes.equals(builtin.bytes)).toBe(true);
-    expect(hostTools.summary).toEqual(builtin.summary);
+  it('gives the same capture and summary with the gateway checking signatures on the thread pool', async () => {
+    const inline = await capture('inline');
+    const pooled = await capture('pooled', scenario.seed, 2);
+    expect(pooled.bytes.equals(inline.bytes)).toBe(true);
+    expect(pooled.summary).toEqual(inline.summary);
   });
 
   it('writes one JSON object per datagram with t, kid, datagram and attack', async () => {

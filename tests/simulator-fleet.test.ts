@@ -145,8 +145,10 @@ groups:
       expect((JSON.parse(udp.stdout) as { verified: unknown }).verified).toBeNull();
       await gw.drain();
       const counts = gw.store.countFramesByOutcome();
-      // Over UDP the same frames came again: the gateway refused them all as replays.
-      expect(counts.replay).toBe(s.delivered);
+      // Over UDP the same frames came again: duplicate deliveries, counted and not stored again.
+      expect(counts.ok).toBe(s.delivered);
+      expect(counts.replay).toBeUndefined();
+      expect(gw.metrics.duplicateDeliveries()).toBe(s.delivered);
     } finally {
       await gw.close();
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { airtimeMs, fromHex, linkProfiles } from '@sceau/protocol';
-import { InProcessGateway, LinkAuditor, resolveScenario, runSimulation } from '@sceau/simulator';
+import { HostToolsGatewaySink, LinkAuditor, resolveScenario, runSimulation } from '@sceau/simulator';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-links-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +26,7 @@ describe('link model', () => {
       // A record every 3 minutes (batching held to 1): far more than a duty-cycled link carries, so
       // devices queue and the scheduler is what keeps them legal.
       const r = await runSimulation(resolveScenario({ seed: name, devices: 3, duration: '26h', drain: '0s', link: name, interval: name === 'sigfox' ? '20m' : '3m', batch: name === 'sigfox' ? 'auto' : 1, reboots: 0 }), {
-        sink: new InProcessGateway(),
+        sink: await HostToolsGatewaySink.start(),
         capture: file,
       });
       expect(r.summary.dutyCycleViolations).toBe(0);
@@ -76,7 +76,7 @@ describe('link model', () => {
     it(`cuts frames into fragments on ${name} and the gateway rebuilds every one`, async () => {
       const file = join(dir, `frag-${name}.ndjson`);
       const r = await runSimulation(resolveScenario({ seed: `frag-${name}`, devices: 8, duration: '12h', link: name, interval: name === 'sigfox' ? '1h' : '15m', reboots: 0, reorder: 0.2, jitter: '20s', dup: 0.1 }), {
-        sink: new InProcessGateway(),
+        sink: await HostToolsGatewaySink.start(),
         capture: file,
       });
       const s = r.summary;
@@ -94,16 +94,16 @@ describe('link model', () => {
 
   it('keeps frames through an outage (store-and-forward) and loses only what the queue cannot hold', async () => {
     const base = { seed: 'outage', devices: 5, duration: '12h', link: 'lorawan-eu868-dr5', interval: '5m', reboots: 0, faults: 0 };
-    const held = await runSimulation(resolveScenario({ ...base, outages: ['2h-5h'] }), { sink: new InProcessGateway() });
+    const held = await runSimulation(resolveScenario({ ...base, outages: ['2h-5h'] }), { sink: await HostToolsGatewaySink.start() });
     expect(held.summary.lost.total).toBe(0);
     expect(held.summary.delivered).toBe(held.summary.recordsSealed);
-    const small = await runSimulation(resolveScenario({ ...base, outages: ['2h-5h'], queueLimit: 10 }), { sink: new InProcessGateway() });
+    const small = await runSimulation(resolveScenario({ ...base, outages: ['2h-5h'], queueLimit: 10 }), { sink: await HostToolsGatewaySink.start() });
     expect(small.summary.lost.queueOverflow).toBe(5 * (36 - 10));
     expect(small.summary.lost.total).toBe(small.summary.lost.queueOverflow);
   });
 
   it('counts power cuts: counters skip ahead, never repeat, and the next record carries the boot count', async () => {
-    const r = await runSimulation(resolveScenario({ seed: 'reboots', devices: 10, duration: '24h', reboots: 6, link: 'lorawan-eu868-dr5' }), { sink: new InProcessGateway() });
+    const r = await runSimulation(resolveScenario({ seed: 'reboots', devices: 10, duration: '24h', reboots: 6, link: 'lorawan-eu868-dr5' }), { sink: await HostToolsGatewaySink.start() });
     expect(r.groups[0]!.reboots).toBeGreaterThan(20);
     expect(r.genuineRejected).toEqual({}); // a repeated counter would be refused as a replay
     expect(r.summary.lost.powerCut).toBeGreaterThanOrEqual(0);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromHex, getPublicKey, kidOf, toHex } from '@sceau/protocol';
-import { EXIT, FrameBatch, Store } from '@sceau/host-tools';
+import { EXIT, FrameBatch, MIGRATIONS, migrateSqlite, SCHEMA_VERSION, Store, StoreError } from '@sceau/host-tools';
 
 const bin = join(dirname(createRequire(import.meta.url).resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
 const sceau = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
@@ -21,16 +21,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** A database as sceau's schema version 1 wrote it: two accepted frames, one refused. */
 function versionOneDatabase(file: string): void {
   const db = new Database(file);
+  // Migration 1 is schema version 1 as sceau wrote it (its tables and indexes, unchanged since).
+  MIGRATIONS[0]!.sqlite(db);
   db.exec(`
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta VALUES ('schema_version', '1');
-    CREATE TABLE devices (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT, dev_eui TEXT UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, revoked_at INTEGER);
-    CREATE TABLE frames (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, kid TEXT, counter INTEGER, detail TEXT, raw BLOB NOT NULL);
-    CREATE INDEX frames_kid ON frames (kid, received_at);
-    CREATE UNIQUE INDEX frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
-    CREATE TABLE readings (id INTEGER PRIMARY KEY, frame_id INTEGER NOT NULL REFERENCES frames (id), kid TEXT NOT NULL, counter INTEGER NOT NULL, channel INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, raw INTEGER NOT NULL, age INTEGER NOT NULL, at INTEGER);
-    CREATE INDEX readings_kid_at ON readings (kid, at);
-    CREATE TABLE replay_windows (kid TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL, updated_at INTEGER NOT NULL);
     INSERT INTO frames VALUES (1, 1700000000000, 'http:127.0.0.1', 'ok', '00112233445566aa', 1, NULL, x'd2840101');
     INSERT INTO frames VALUES (2, 1700000001000, 'http:127.0.0.1', 'bad-signature', '00112233445566aa', NULL, 'Ed25519 signature does not verify', x'd2840102');
     INSERT INTO frames VALUES (3, 1700000002000, 'udp:127.0.0.1:5000', 'ok', '00112233445566aa', 2, NULL, x'd2840103');
@@ -111,14 +106,50 @@ describe('a store of schema version 1', () => {
     again.close();
   });
 
-  it('refuses a schema version it does not know, with an I/O error', () => {
+  it('refuses a schema version it does not know, with a typed store error (exit 3 in the CLI)', () => {
     const file = join(dir, 'future.db');
     versionOneDatabase(file);
     const db = new Database(file);
     db.exec("UPDATE meta SET value = '7' WHERE key = 'schema_version'");
     db.close();
-    expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'SceauError', exitCode: EXIT.io, message: expect.stringMatching(/schema version 7/) }));
-    expect(() => Store.open(file, { readonly: true })).toThrow(/schema version 7/);
+    expect(() => Store.open(file)).toThrow(expect.objectContaining({ name: 'StoreError', code: 'schema-too-new', message: expect.stringMatching(/schema version 7/) }));
+    expect(() => Store.open(file, { readonly: true })).toThrow(StoreError);
+    const cli = sceau(['devices', 'list', '--db', file]);
+    expect(cli.status).toBe(EXIT.io);
+    expect(cli.stderr).toMatch(/schema version 7, this sceau reads versions 1 to \d+ \[schema-too-new\]/);
+  });
+});
+
+describe('numbered migrations', () => {
+  const schemaOf = (file: string): string[] => {
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare("SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{ type: string; name: string }>;
+    db.close();
+    return rows.map((r) => `${r.type} ${r.name}`);
+  };
+
+  it('are numbered 1..N without gaps, the last being the schema version written', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1));
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect(MIGRATIONS.every((m) => m.description.length > 0)).toBe(true);
+  });
+
+  it('build a new database to the same schema as an old one migrated, and applying them again changes nothing', () => {
+    const fresh = join(dir, 'fresh.db');
+    Store.open(fresh).close();
+    const old = join(dir, 'old.db');
+    versionOneDatabase(old);
+    Store.open(old).close();
+    expect(schemaOf(fresh)).toEqual(schemaOf(old));
+    expect(schemaOf(fresh)).toEqual(expect.arrayContaining(['index frames_by_kid', 'table registry_keys', 'view readings', 'view devices']));
+    const db = new Database(fresh);
+    expect(migrateSqlite(db, fresh)).toEqual({ applied: [], renamed: [] });
+    expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
+    db.close();
+    // An empty database gets every migration, in order.
+    const blank = new Database(':memory:');
+    expect(migrateSqlite(blank, ':memory:').applied).toEqual(MIGRATIONS.map((m) => m.version));
+    blank.close();
   });
 });
 

@@ -12,10 +12,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   channels as builtInChannels,
   codeAnchor,
-  decodeRecord,
   getPublicKey,
+  inspectFrame,
   kidOf,
-  parseCbor,
   sealRecord,
   toHex,
   type ChannelRegistry,
@@ -36,6 +35,8 @@ import { readBulkEntries } from './device-bulk.js';
 import { RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
+import { devEuiDeviceId } from './device-identity.js';
+import { StoreError } from './store-errors.js';
 
 const VERSION = '0.1.0';
 
@@ -122,7 +123,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
     try {
       const input = openInput(file);
-      const fallbackDevice = opts.devEui === undefined ? undefined : `deveui:${opts.devEui.replace(/[-:]/g, '').toLowerCase()}`;
+      const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
       return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}) });
     } finally {
       store?.close();
@@ -555,7 +556,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             log: (m) => io.err(m),
           });
         } catch (error) {
-          if (error instanceof SceauError) throw error;
+          if (error instanceof SceauError || error instanceof StoreError) throw error;
           throw ioError(`cannot start the gateway: ${describeError(error)}`);
         }
         const a = gw.addresses;
@@ -637,29 +638,6 @@ async function runSimulator(args: string[]): Promise<number> {
   }
 }
 
-function inspectFrame(bytes: Uint8Array, registry: ChannelRegistry = builtInChannels): { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } {
-  const parsed = parseCbor(bytes);
-  if (!parsed.ok || parsed.item.kind !== 'tag' || parsed.item.item.kind !== 'array') return { recordError: 'not a COSE_Sign1 frame' };
-  const parts = parsed.item.item.items;
-  const out: { kid?: string; record?: unknown; recordError?: string; readings?: Array<{ name: string; value: number; unit: string; age?: number }> } = {};
-  const unprotected = parts[1];
-  if (unprotected?.kind === 'map') {
-    for (const [k, v] of unprotected.entries) if (k.kind === 'uint' && k.value === 4 && v.kind === 'bytes') out.kid = toHex(v.value);
-  }
-  const payload = parts[2];
-  if (payload?.kind !== 'bytes') return { ...out, recordError: 'no payload' };
-  const record = decodeRecord(payload.value);
-  if (!record.ok) return { ...out, recordError: `${record.code}: ${record.detail}` };
-  out.record = record.record;
-  out.readings = record.record.readings.map((r) => {
-    const c = registry.get(r.channel);
-    const item: { name: string; value: number; unit: string; age?: number } = { name: c?.name ?? `channel-${r.channel}`, value: registry.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
-    if (r.age !== undefined) item.age = r.age;
-    return item;
-  });
-  return out;
-}
-
 /** Runs the CLI; resolves with the exit code (the caller exits). */
 export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode: number = EXIT.ok;
@@ -680,6 +658,11 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     if (error instanceof SceauError) {
       io.err(`sceau: ${error.message}${error.code === undefined || error.message.startsWith(`${error.code}: `) ? '' : ` [${error.code}]`}`);
       return error.exitCode;
+    }
+    if (error instanceof StoreError) {
+      // The store's typed errors are I/O to the CLI (docs/architecture.md#errors).
+      io.err(`sceau: ${error.message} [${error.code}]`);
+      return EXIT.io;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT.internal;

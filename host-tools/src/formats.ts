@@ -9,7 +9,7 @@
  * - tts: a The Things Stack v3 uplink message (`uplink_message.frm_payload`, `end_device_ids.dev_eui`)
  * - chirpstack: a ChirpStack v4 uplink event (`data`, `deviceInfo.devEui`)
  */
-import { devEuiDeviceId } from './store.js';
+import { devEuiDeviceId } from './device-identity.js';
 
 export const INPUT_FORMATS = ['auto', 'hex', 'base64', 'bin', 'tts', 'chirpstack', 'ndjson'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];

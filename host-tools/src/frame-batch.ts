@@ -4,9 +4,23 @@
  * accepted frame (docs/integrators.md#the-database): the store binds one value per frame rather
  * than one row per reading.
  */
-import type { ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
+import type { Bytes, ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
 import { channelName } from './outcome.js';
-import type { FrameToStore, StoredReading } from './store.js';
+import type { StoredReading } from './store-interface.js';
+
+/** One frame to store, accepted or not. */
+export interface FrameToStore {
+  raw: Bytes;
+  receivedAt: number;
+  source: string;
+  /** 'ok' or a verification code. */
+  outcome: string;
+  kid?: string | undefined;
+  counter?: number | undefined;
+  detail?: string | undefined;
+  readings?: StoredReading[];
+}
+
 
 export interface FrameColumns {
   receivedAt: number[];

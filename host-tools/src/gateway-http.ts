@@ -1,9 +1,12 @@
 /**
  * The gateway's HTTP API (node:http):
- *   POST /v1/frames               raw frame (application/cose, application/octet-stream, application/cbor)
+ *   POST /v1/frames               raw frame or fragment (application/cose, application/octet-stream, application/cbor; ?devEui=)
  *                                 or JSON { "frame": base64|hex, "devEui"? } or { "frames": [...] }
  *   POST /v1/uplinks/tts          The Things Stack v3 webhook (uplink message)
  *   POST /v1/uplinks/chirpstack   ChirpStack v4 HTTP integration (?event=up; other events are acknowledged and ignored)
+ *   POST /v1/devices              register a device: JSON { "publicKey": hex, "name"?, "devEui"? }, or
+ *                                 { "devices": [...] } in one transaction; idempotent: 201 created,
+ *                                 200 the same registration again, 409 a different one (the differences listed)
  *   GET  /v1/devices, /v1/devices/:ref, /v1/devices/:ref/readings?since=&limit=
  *   GET  /v1/frames?kid=&since=&outcome=&after=&limit=
  *        (ref and kid: a kid, a DevEUI or a name, as everywhere; an unknown one is 404 in the
@@ -14,11 +17,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseTimeArg } from './export.js';
+import { devEuiDeviceId } from './device-identity.js';
 import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { Metrics } from './metrics.js';
-import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
+import { StoreError } from './store-errors.js';
+import { HttpError, send } from './http-common.js';
+import { handleReadRoute } from './gateway-read-routes.js';
+import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import type { Store } from './store.js';
 import type { PushResult } from '@sceau/protocol';
 
@@ -41,32 +47,11 @@ export interface HttpApiOptions {
   renderMetrics: () => string;
   log: (message: string) => void;
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
-  reassemble: (datagram: Uint8Array, key: string, origin: string) => PushResult;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    message: string,
-  ) {
-    super(message);
-  }
+  /** Pushes a fragment through the gateway's reassembler for links that name the sender, or (`hinted`) whose fragments carry a sender hint. */
+  reassemble: (datagram: Uint8Array, key: string, origin: string, hinted: boolean) => PushResult;
 }
 
 const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'application/cbor', 'application/cose; cose-type="cose-sign1"']);
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  // Encoded once (a batch's answer runs to hundreds of kilobytes): its length is then the buffer's.
-  const bytes = Buffer.from(typeof body === 'string' ? body : `${JSON.stringify(body)}\n`);
-  res.writeHead(status, {
-    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
-    'content-length': bytes.length,
-    ...headers,
-  });
-  res.end(bytes);
-}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -132,37 +117,40 @@ function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
 }
 
-function sinceParam(value: string | null): number | undefined {
-  if (value === null || value === '') return undefined;
+/** One registration of a `POST /v1/devices` body: the CLI's `devices add` fields. */
+function registrationEntry(value: unknown, where: string): { where: string; publicKey: Uint8Array; name?: string; devEui?: string } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, 'bad-registration', `${where}: expected an object { publicKey, name?, devEui? }`);
+  const { publicKey, name, devEui } = value as Record<string, unknown>;
+  if (typeof publicKey !== 'string' || !/^[0-9a-fA-F]{64}$/.test(publicKey)) throw new HttpError(400, 'bad-registration', `${where}.publicKey: expected 64 hex characters`);
+  if (name !== undefined && typeof name !== 'string') throw new HttpError(400, 'bad-registration', `${where}.name: expected a string`);
+  if (devEui !== undefined && typeof devEui !== 'string') throw new HttpError(400, 'bad-registration', `${where}.devEui: expected a string`);
+  return { where, publicKey: new Uint8Array(Buffer.from(publicKey, 'hex')), ...(name === undefined ? {} : { name }), ...(devEui === undefined ? {} : { devEui }) };
+}
+
+/**
+ * `POST /v1/devices`, as `sceau devices add` (device-registry.ts): the same registration again
+ * is no change (200), a new one is 201, a different one is refused (409 with the differences)
+ * and never applied: the gateway's API has no `--update`. A list is registered in one
+ * transaction, all or nothing.
+ */
+function registerDevices(store: Store, body: unknown): { status: number; body: unknown } {
+  const list = body !== null && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : undefined;
   try {
-    return parseTimeArg(value, 'since');
-  } catch {
-    throw new HttpError(400, 'bad-query', `since: expected Unix seconds, an ISO 8601 date or a duration such as 24h, got ${JSON.stringify(value)}`);
-  }
-}
-
-function limitParam(value: string | null, max = 10_000): number {
-  if (value === null || value === '') return 1000;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new HttpError(400, 'bad-query', `limit: expected an integer in 1..${max}`);
-  return n;
-}
-
-/** `outcome`: `ok` or a stored outcome code (STORED_OUTCOMES); anything else is a 400 that lists them. */
-function outcomeParam(value: string | null): string | undefined {
-  if (value === null || value === '') return undefined;
-  if (!STORED_OUTCOMES.has(value)) throw new HttpError(400, 'bad-query', `outcome: unknown code ${JSON.stringify(value)}; known: ${[...STORED_OUTCOMES].join(', ')}`);
-  return value;
-}
-
-/** A registry lookup for a query: its refusal (unknown or ambiguous device) as an HTTP error. */
-function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
-  try {
-    return fn();
+    if (list === undefined) {
+      const entry = registrationEntry(body, 'body');
+      const r = store.registerDevice(entry.publicKey, entry);
+      return { status: r.result === 'created' ? 201 : 200, body: registrationBody(r) };
+    }
+    const results = store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
+    return { status: results.some((r) => r.result === 'created') ? 201 : 200, body: { results: results.map(registrationBody) } };
   } catch (error) {
-    if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : httpStatusOf(error), error.code, error.message.slice(error.code.length + 2));
+    if (error instanceof RegistryError) return { status: httpStatusOf(error), body: registryErrorBody(error) };
     throw error;
   }
+}
+
+function registrationBody(r: Registration): Record<string, unknown> {
+  return { ...r.device, result: r.result, ...(r.counterFloor === undefined ? {} : { counterFloor: r.counterFloor }) };
 }
 
 function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
@@ -234,6 +222,21 @@ export function createHttpApi(options: HttpApiOptions): Server {
       });
     });
 
+  /**
+   * A datagram that is a fragment (docs/protocol.md#fragments) goes through the gateway's
+   * reassembler: the frame it completes, or undefined once answered 202 (more fragments to
+   * come) or 400 (an invalid fragment). A whole frame is returned as it is.
+   */
+  const reassembled = (res: ServerResponse, datagram: Uint8Array, key: string, origin: string, hinted: boolean): Uint8Array | undefined => {
+    if ((datagram[0]! & 0x80) !== 0) return datagram;
+    const pushed = options.reassemble(datagram, key, origin, hinted);
+    options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
+    if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
+    if (pushed.kind === 'frame') return pushed.frame;
+    send(res, 202, { fragment: pushed.kind });
+    return undefined;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -246,10 +249,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
         send(res, 503, { ok: false, degraded: 'store-unavailable', since: new Date(writes.since).toISOString(), held: writes.held, detail: `writes are failing: ${writes.detail}` }, { 'retry-after': '1' });
         return;
       }
-      try {
-        options.store.db.prepare('SELECT 1').get();
-      } catch (error) {
-        send(res, 503, { ok: false, detail: `database: ${(error as Error).message}` });
+      const unhealthy = options.store.health();
+      if (unhealthy !== undefined) {
+        send(res, 503, { ok: false, detail: unhealthy });
         return;
       }
       send(res, 200, { ok: true });
@@ -272,8 +274,13 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const type = mediaType(req);
         if (RAW_TYPES.has(type)) {
           if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
-          const deviceId = url.searchParams.get('devEui');
-          const result = await ingestOne(new Uint8Array(body), `http:${peer}`, deviceId ? `deveui:${deviceId.toLowerCase()}` : undefined);
+          const eui = url.searchParams.get('devEui');
+          const deviceId = eui ? devEuiDeviceId(eui) : undefined;
+          // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
+          const origin = req.socket.remoteAddress ?? peer;
+          const frame = reassembled(res, new Uint8Array(body), deviceId ?? origin, deviceId ?? origin, deviceId === undefined);
+          if (frame === undefined) return;
+          const result = await ingestOne(frame, `http:${peer}`, deviceId);
           send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
           return;
         }
@@ -315,60 +322,24 @@ export function createHttpApi(options: HttpApiOptions): Server {
           return;
         }
         if (!parsed.ok) throw new HttpError(400, 'bad-uplink', parsed.error);
-        let frame = parsed.frame;
-        if ((frame[0]! & 0x80) === 0) {
-          // A fragment (docs/protocol.md#fragments): the network server names the device.
-          const pushed = options.reassemble(frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer);
-          options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
-          if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
-          if (pushed.kind !== 'frame') {
-            send(res, 202, { fragment: pushed.kind });
-            return;
-          }
-          frame = pushed.frame;
-        }
+        // A fragment: the network server names the device.
+        const frame = reassembled(res, parsed.frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer, false);
+        if (frame === undefined) return;
         const result = await ingestOne(frame, `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, parsed.deviceId, parsed.receivedAt);
         send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+        return;
+      }
+      if (path === '/v1/devices') {
+        const answer = registerDevices(options.store, parseJson(await readBody(req, maxBody)));
+        send(res, answer.status, answer.body);
         return;
       }
       throw new HttpError(path.startsWith('/v1/devices') || path === '/v1/frames' ? 405 : 404, 'not-found', `no route POST ${path}`);
     }
 
     if (req.method === 'GET') {
-      if (path === '/v1/devices') {
-        send(res, 200, { devices: options.store.listDevices() });
-        return;
-      }
-      const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
-      if (device !== null) {
-        // The path names a resource: an unknown device is 404 here, where a query parameter's is 400.
-        const ref = decodeURIComponent(device[1]!);
-        const found = registryQuery(() => options.store.registry.show(ref), 404);
-        if (device[2] === undefined) {
-          send(res, 200, found);
-          return;
-        }
-        const kids = registryQuery(() => options.store.registry.kidsOf(ref), 404);
-        const readings = options.store.queryReadings({ kids, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
-        send(res, 200, { kid: found.kid, readings: readings.map((r) => ({ ...r, time: r.at === null ? null : new Date(r.at * 1000).toISOString() })) });
-        return;
-      }
-      if (path === '/v1/frames') {
-        const since = sinceParam(url.searchParams.get('since'));
-        const after = url.searchParams.get('after');
-        if (after !== null && !/^\d{1,15}$/.test(after)) throw new HttpError(400, 'bad-query', `after: expected a frame id, got ${JSON.stringify(after)}`);
-        const kid = url.searchParams.get('kid');
-        const frames = options.store.queryFrames({
-          kids: kid === null || kid === '' ? undefined : registryQuery(() => options.store.registry.kidsOf(kid), 400),
-          since: since === undefined ? undefined : since * 1000,
-          outcome: outcomeParam(url.searchParams.get('outcome')),
-          afterId: after === null ? undefined : Number(after),
-          limit: limitParam(url.searchParams.get('limit')),
-        });
-        send(res, 200, { frames });
-        return;
-      }
-      throw new HttpError(404, 'not-found', `no route GET ${path}`);
+      handleReadRoute(options.store, path, url, res);
+      return;
     }
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
   }
@@ -393,6 +364,12 @@ export function createHttpApi(options: HttpApiOptions): Server {
         // Garbage or an oversized frame: refused, not stored (docs/protocol.md#floods).
         options.metrics.countError(error.reason, 'http');
         send(res, error.reason === 'too-large' ? 413 : 400, refusedFrame(error.reason, error.message));
+        return;
+      }
+      if (error instanceof StoreError) {
+        // The store's typed errors: the database, not the request, is at fault (docs/architecture.md#errors).
+        options.metrics.countError(error.code, 'http');
+        send(res, 503, { error: error.code, detail: error.message }, { 'retry-after': '1' });
         return;
       }
       if (error instanceof NotStoredError) {

@@ -8,19 +8,17 @@
  * `frameTimeoutMs` (a slow sender is disconnected); at most `maxConnections` at once.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { GatewayReassembler } from './gateway-reassembly.js';
-import type { Ingestor, NotStoredError } from './ingest.js';
+import type { DatagramIntake } from './datagram-intake.js';
+import type { NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 
 export const DEFAULT_TCP_MAX_CONNECTIONS = 1024;
 export const DEFAULT_TCP_FRAME_TIMEOUT_MS = 10_000;
 
 export interface TcpIngestOptions {
-  ingestor: Ingestor;
   metrics: Metrics;
-  reassembler: GatewayReassembler;
-  /** Reassembly clock in ms (default Date.now). */
-  clock?: () => number;
+  /** Reassembles, counts and submits (datagram-intake.ts). */
+  intake: DatagramIntake;
   log: (message: string) => void;
   /** Connections idle this long are closed (default 10 minutes: devices keep theirs open). */
   idleMs?: number;
@@ -76,11 +74,8 @@ export function createTcpIngest(options: TcpIngestOptions): Server {
         const datagram = new Uint8Array(buffer.subarray(2, 2 + length));
         buffer = buffer.subarray(2 + length);
         progressed = true;
-        const pushed = options.reassembler.push(datagram, (options.clock ?? Date.now)(), source, address);
-        options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
-        if (pushed.kind !== 'frame') continue;
         try {
-          options.ingestor.submit(pushed.frame, { source }, failed); // no answer on TCP: no result to build
+          options.intake(datagram, { hinted: false, key: source, origin: address, ingest: { source } }, failed); // no answer on TCP: no result to build
         } catch (error) {
           options.metrics.countError('internal', 'tcp');
           options.log(`tcp: ${(error as Error).message}`);

@@ -4,16 +4,14 @@
  * peer address, hint and tag. There is no reply: UDP senders get no acknowledgement.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import type { GatewayReassembler } from './gateway-reassembly.js';
-import type { Ingestor, NotStoredError } from './ingest.js';
+import type { DatagramIntake } from './datagram-intake.js';
+import type { NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 
 export interface UdpIngestOptions {
-  ingestor: Ingestor;
   metrics: Metrics;
-  reassembler: GatewayReassembler;
-  /** Reassembly clock in ms (default Date.now). */
-  clock?: () => number;
+  /** Reassembles, counts and submits (datagram-intake.ts). */
+  intake: DatagramIntake;
   log: (message: string) => void;
   ipv6?: boolean;
   /** Longer datagrams are refused unread and counted `too-large` (default 2,051: a 2,048-byte frame's fragment with header and sender hint). */
@@ -34,15 +32,11 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
       return;
     }
     const source = `udp:${rinfo.address}:${rinfo.port}`;
-    // Messages are keyed by address and port; the per-origin limit counts the address alone.
-    const pushed = options.reassembler.push(new Uint8Array(message.buffer, message.byteOffset, message.length), (options.clock ?? Date.now)(), source, rinfo.address);
-    options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
-    if (pushed.kind !== 'frame') {
-      if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');
-      return;
-    }
     try {
-      options.ingestor.submit(pushed.frame, { source }, failed); // no answer on UDP: no result to build
+      // Messages are keyed by address and port; the per-origin limit counts the address alone.
+      // No answer on UDP: no result to build.
+      const pushed = options.intake(new Uint8Array(message.buffer, message.byteOffset, message.length), { hinted: true, key: source, origin: rinfo.address, ingest: { source } }, failed);
+      if (pushed.kind === 'invalid') options.metrics.countError('invalid-datagram', 'udp');
     } catch (error) {
       options.metrics.countError('internal', 'udp');
       options.log(`udp: ${(error as Error).message}`);

@@ -3,24 +3,20 @@
  * (HTTP, TCP, UDP; 127.0.0.1 by default) and returns their addresses, an in-process `ingest`
  * (the simulator's in-process gateway) and `close`.
  */
-import type { Server } from 'node:http';
-import type { Server as NetServer, AddressInfo } from 'node:net';
-import type { Socket as UdpSocket } from 'node:dgram';
 import { readFileSync, statSync } from 'node:fs';
-import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry, type PushResult } from '@sceau/protocol';
 import { GatewayReassembler } from './gateway-reassembly.js';
-import { createHttpApi } from './gateway-http.js';
-import { createTcpIngest } from './gateway-tcp.js';
-import { createUdpIngest } from './gateway-udp.js';
+import { createDatagramIntake } from './datagram-intake.js';
+import { registeredTransports, type StartedTransport, type TransportContext } from './transport-registry.js';
+import './transports.js';
 import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { Store } from './store.js';
 import { usageError } from './errors.js';
+import { DEFAULT_BUSY_TIMEOUT_MS, type Endpoint } from './endpoint.js';
 
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+export type { Endpoint } from './endpoint.js';
+export { parseEndpoint, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, DEFAULT_BUSY_TIMEOUT_MS } from './endpoint.js';
 
 export interface GatewayOptions {
   /** A database file (created when missing), ':memory:', or an open `Store`. */
@@ -71,6 +67,8 @@ export interface GatewayOptions {
 }
 
 export interface GatewayAddresses {
+  /** Any registered transport's address, under its name (transport-registry.ts). */
+  [transport: string]: (Endpoint & { url?: string }) | undefined;
   http?: Endpoint & { url: string };
   tcp?: Endpoint;
   udp?: Endpoint;
@@ -97,38 +95,6 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export const DEFAULT_HTTP_PORT = 8750;
-/** The gateway's busy timeout on its own database connection, ms (the CLI's read commands keep 5 s). */
-export const DEFAULT_BUSY_TIMEOUT_MS = 100;
-export const DEFAULT_TCP_PORT = 8751;
-export const DEFAULT_UDP_PORT = 8752;
-
-/** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` to an endpoint; host defaults to 127.0.0.1. */
-export function parseEndpoint(value: string | number | Endpoint, defaultPort: number, what = 'address'): Endpoint {
-  if (typeof value === 'object') return value;
-  if (typeof value === 'number') return { host: '127.0.0.1', port: value };
-  const text = value.trim();
-  let host = '127.0.0.1';
-  let portText = '';
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (v6 !== null) {
-    host = v6[1]!;
-    portText = v6[2] ?? '';
-  } else if (/^\d+$/.test(text)) {
-    portText = text;
-  } else {
-    const i = text.lastIndexOf(':');
-    if (i < 0) host = text;
-    else {
-      host = text.slice(0, i) || '127.0.0.1';
-      portText = text.slice(i + 1);
-    }
-  }
-  const port = portText === '' ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`${what} ${JSON.stringify(value)}: expected HOST:PORT with a port in 0..65535`);
-  return { host, port };
-}
-
 /** The bearer token in a file: its first line; the file must not be readable by group or others. */
 export function readTokenFile(file: string): string {
   let mode: number;
@@ -141,30 +107,6 @@ export function readTokenFile(file: string): string {
   const token = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.trim();
   if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters`);
   return token;
-}
-
-function listen(server: Server | NetServer, endpoint: Endpoint): Promise<Endpoint> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
-    server.once('error', onError);
-    server.listen(endpoint.port, endpoint.host, () => {
-      server.off('error', onError);
-      const address = server.address() as AddressInfo;
-      resolve({ host: address.address, port: address.port });
-    });
-  });
-}
-
-function bindUdp(socket: UdpSocket, endpoint: Endpoint): Promise<Endpoint> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
-    socket.once('error', onError);
-    socket.bind(endpoint.port, endpoint.host, () => {
-      socket.off('error', onError);
-      const address = socket.address();
-      resolve({ host: address.address, port: address.port });
-    });
-  });
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -206,68 +148,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   expiryTimer.unref();
 
   const addresses: GatewayAddresses = {};
-  let http: Server | undefined;
-  let tcp: NetServer | undefined;
-  let udp: UdpSocket | undefined;
+  const intake = createDatagramIntake({ ingestor, metrics, named: namedReassembler, hinted: hintedReassembler, clock });
+  const started: StartedTransport[] = [];
   const cleanup = async (): Promise<void> => {
     clearInterval(expiryTimer);
-    const closing: Array<Promise<void>> = [];
-    if (http !== undefined) {
-      const h = http;
-      closing.push(new Promise((resolve) => h.close(() => resolve())));
-      h.closeIdleConnections();
-    }
-    if (tcp !== undefined) {
-      const t = tcp;
-      closing.push(new Promise((resolve) => t.close(() => resolve())));
-    }
-    if (udp !== undefined) {
-      const u = udp;
-      closing.push(new Promise((resolve) => u.close(() => resolve())));
-    }
+    const closing = started.map((t) => t.stop());
     await ingestor.close();
-    // Idle keep-alive sockets would hold close() open; in-flight requests were answered above.
-    http?.closeAllConnections();
+    for (const t of started) t.afterDrain?.();
     await Promise.all(closing);
     if (ownStore) store.close();
   };
 
   try {
-    if (options.http !== undefined && options.http !== false) {
-      http = createHttpApi({
-        store,
-        ingestor,
-        metrics,
-        token,
-        renderMetrics,
-        log,
-        reassemble: (d, key, origin) => namedReassembler.push(d, clock(), key, origin),
-        ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-        ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
-        ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      });
-      const e = await listen(http, parseEndpoint(options.http, DEFAULT_HTTP_PORT, '--http'));
-      const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
-      addresses.http = { ...e, url: `http://${hostInUrl}:${e.port}` };
-    }
-    if (options.tcp !== undefined && options.tcp !== false) {
-      tcp = createTcpIngest({
-        ingestor,
-        metrics,
-        reassembler: namedReassembler,
-        clock,
-        log,
-        maxFrameBytes: limits.maxFrameBytes,
-        ...(options.bodyTimeoutMs === undefined ? {} : { frameTimeoutMs: options.bodyTimeoutMs }),
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-      });
-      addresses.tcp = await listen(tcp, parseEndpoint(options.tcp, DEFAULT_TCP_PORT, '--tcp'));
-    }
-    if (options.udp !== undefined && options.udp !== false) {
-      const endpoint = parseEndpoint(options.udp, DEFAULT_UDP_PORT, '--udp');
-      udp = createUdpIngest({ ingestor, metrics, reassembler: hintedReassembler, clock, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: limits.maxFrameBytes + 3 });
-      addresses.udp = await bindUdp(udp, endpoint);
+    // Every registered transport these options ask for (transports.ts registers them).
+    const context: TransportContext = { options, ingestor, metrics, intake, named: namedReassembler, hinted: hintedReassembler, store, token, clock, renderMetrics, log };
+    for (const transport of registeredTransports()) {
+      if (!transport.wanted(options)) continue;
+      const t = await transport.start(context);
+      started.push(t);
+      if (t.address !== undefined) addresses[transport.name] = t.address;
     }
   } catch (error) {
     await cleanup().catch(() => undefined);
@@ -285,12 +184,17 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics,
     ingest,
     async ingestDatagram(datagram, opts) {
-      const reassembler = opts.hinted ? hintedReassembler : namedReassembler;
-      const pushed = reassembler.push(datagram, opts.nowMs ?? clock(), opts.deviceId ?? opts.source);
-      metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
-      if (pushed.kind !== 'frame') return pushed.kind === 'invalid' ? { kind: 'invalid', detail: pushed.detail } : { kind: pushed.kind };
+      const key = opts.deviceId ?? opts.source;
+      let pushed: PushResult | undefined;
+      const result = new Promise<IngestResult>((resolve, reject) => {
+        pushed = intake(datagram, { hinted: opts.hinted ?? false, key, origin: key, nowMs: opts.nowMs, ingest: opts }, reject, resolve);
+      });
+      if (pushed!.kind !== 'frame') {
+        const p = pushed!;
+        return p.kind === 'invalid' ? { kind: 'invalid', detail: p.detail } : { kind: p.kind };
+      }
       try {
-        return await ingestor.ingest(pushed.frame, opts);
+        return await result;
       } catch (error) {
         // Garbage and oversized frames are refused, not stored (docs/protocol.md#floods).
         if (!(error instanceof NotStoredError) || !isRefusal(error.reason)) throw error;

@@ -19,8 +19,7 @@ import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
-import type { Store } from './store.js';
-import { StoreWriter } from './store-writer.js';
+import type { IngestStore } from './store-interface.js';
 
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
@@ -48,10 +47,17 @@ export interface IngestOptions {
 }
 
 export interface IngestResult extends FrameOutcome {
-  /** Row id of the stored frame. */
+  /** Row id of the stored frame (of the original frame for a `duplicate` delivery). */
   id: number;
+  /** When the frame was received (the original's receive time for a `duplicate` delivery). */
   receivedAt: string;
   source: string;
+  /**
+   * `new`: this delivery was stored. `duplicate`: the same bytes as a frame already accepted for
+   * its (kid, counter), answered with that frame's verdict and id and not stored again
+   * (docs/protocol.md#duplicate-deliveries).
+   */
+  delivery: 'new' | 'duplicate';
 }
 
 /**
@@ -132,17 +138,28 @@ interface Pending {
   result?: VerifyResult | null;
   /** The outcome code, kept once the frame is queued (the result itself only for a caller that answers). */
   code?: 'ok' | VerificationCode;
+  /** Once committed: the frame's row id and ISO receive time (read by duplicates waiting on it). */
+  id?: number;
+  /** Accepted frames: their (kid, counter) key in `Ingestor.accepted` until committed or failed. */
+  acceptedKey?: string;
+  /** Deliveries of the same bytes that arrived before this accepted frame was committed. */
+  duplicates?: Pending[];
 }
 
-/** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
-export function isLockError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+/** The key of an accepted (kid, counter) among frames not yet committed. */
+const acceptedKey = (kid: string, counter: number): string => `${kid}/${counter}`;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
+
+export { isLockError } from './store-writer.js';
 
 export class Ingestor {
   readonly metrics: Metrics;
-  private readonly store: Store;
+  private readonly store: IngestStore;
   private readonly channels: ChannelRegistry;
   private readonly maxFrameBytes: number;
   private readonly storeUnframed: boolean;
@@ -152,7 +169,8 @@ export class Ingestor {
   private queue: Pending[] = [];
   private batch = new FrameBatch();
   private windows = new Map<string, ReplayWindow>();
-  private readonly writer: StoreWriter;
+  /** Accepted frames queued or being committed, by (kid, counter): where a duplicate delivery waits. */
+  private accepted = new Map<string, Pending>();
   /** A transaction is running; frames queued meanwhile are committed when it ends. */
   private committing = false;
   private commitScheduled = false;
@@ -189,7 +207,7 @@ export class Ingestor {
   /** Frames waiting for a free verification slot, oldest first from `nextToStart`. */
   private nextToStart = 0;
 
-  constructor(store: Store, options: IngestorOptions = {}) {
+  constructor(store: IngestStore, options: IngestorOptions = {}) {
     this.store = store;
     this.channels = options.channels ?? builtInChannels;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -201,7 +219,6 @@ export class Ingestor {
     this.metrics = options.metrics ?? new Metrics();
     this.maxCommitDelayMs = options.maxCommitDelayMs ?? 100;
     this.idleGraceMs = options.idleGraceMs ?? IDLE_GRACE_MS;
-    this.writer = new StoreWriter(store);
     this.maxChecks = 32 * (options.workers ?? 0);
   }
 
@@ -303,8 +320,10 @@ export class Ingestor {
       const window = this.store.replay.get(result.kid);
       const replayed = checkReplayWindow(window, result.kid, result.counter);
       if (replayed === undefined) this.windows.set(result.kid, window);
+      else if (this.answerDuplicate(p, result)) return;
       else result = replayed;
     }
+    if (result.ok) this.accepted.set((p.acceptedKey = acceptedKey(result.kid, result.counter)), p);
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
     p.code = result.ok ? 'ok' : result.code;
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
@@ -313,6 +332,45 @@ export class Ingestor {
     this.queuedCount++;
     if (p.resolve !== undefined) this.answerable++;
     this.scheduleCommit();
+  }
+
+  /**
+   * A counter already accepted: when the bytes are those of the accepted frame, this is the same
+   * delivery again (a webhook retry, a redelivery after a crash), not an attack. It gets the
+   * original verdict and frame id, is not stored again, and is counted as a `duplicate`
+   * delivery. The original is either still on its way to the store (the duplicate waits for its
+   * commit) or stored (answered from the store at once). False: different bytes, a `replay`.
+   */
+  private answerDuplicate(p: Pending, verified: VerifyResult & { ok: true }): boolean {
+    const waiting = this.accepted.get(acceptedKey(verified.kid, verified.counter));
+    if (waiting !== undefined) {
+      if (!sameBytes(waiting.frame, p.frame)) return false;
+      (waiting.duplicates ??= []).push(p);
+      return true;
+    }
+    const original = this.store.acceptedFrame(verified.kid, verified.counter);
+    if (original === undefined || !sameBytes(original.raw, p.frame)) return false;
+    this.settleDuplicate(p, original.id, original.receivedAt, original.source, () => {
+      const outcome = describeResult(verified, this.channels);
+      if (original.readings !== undefined) outcome.readings = original.readings;
+      return outcome;
+    });
+    return true;
+  }
+
+  /** Answers a duplicate delivery with the original frame's id and receive time; nothing is stored. */
+  private settleDuplicate(p: Pending, id: number, receivedAt: number, source: string, outcome: () => FrameOutcome): void {
+    this.metrics.inFlight--;
+    this.metrics.countDuplicate(p.options.source.split(':', 1)[0]!);
+    if (p.resolve !== undefined) {
+      const result = outcome() as IngestResult;
+      result.id = id;
+      result.receivedAt = new Date(receivedAt).toISOString();
+      result.source = source;
+      result.delivery = 'duplicate';
+      p.resolve(result);
+    }
+    this.notifyIdle();
   }
 
   private scheduleCommit(): void {
@@ -386,7 +444,7 @@ export class Ingestor {
     this.committing = true;
     const started = performance.now();
     this.lastCommitStart = started;
-    this.writer.write(
+    this.store.commitBatch(
       columns,
       (error, ids) => {
         this.committing = false;
@@ -424,9 +482,30 @@ export class Ingestor {
         result.id = ids[i]!;
         result.receivedAt = this.isoDate(p.receivedAt);
         result.source = source;
+        result.delivery = 'new';
         p.resolve(result);
       }
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, ids[i]!);
     }
+  }
+
+  /**
+   * An accepted frame is committed (its row id) or failed (the error its sender got): the
+   * deliveries of the same bytes waiting on it get the same answer.
+   */
+  private settleAccepted(p: Pending, outcome: number | NotStoredError): void {
+    if (this.accepted.get(p.acceptedKey!) === p) this.accepted.delete(p.acceptedKey!);
+    const duplicates = p.duplicates;
+    if (duplicates === undefined) return;
+    p.duplicates = undefined;
+    if (typeof outcome !== 'number') {
+      for (const d of duplicates) this.fail(d, outcome);
+      return;
+    }
+    // The verdict for the original's receive time: clock-less readings are dated from that receipt.
+    let verdict: FrameOutcome | undefined;
+    const describe = (): FrameOutcome => (verdict ??= describeResult(verifyFrame(p.frame, this.store, this.verifyOptions(p)), this.channels));
+    for (const d of duplicates) this.settleDuplicate(d, outcome, p.receivedAt, p.options.source, () => ({ ...describe() }));
   }
 
   /** ISO 8601 of a receive time; frames of one request share their millisecond, so the last one is kept. */
@@ -445,7 +524,7 @@ export class Ingestor {
    */
   private failed(batch: Pending[], error: Error): void {
     this.metrics.storeFailures++;
-    const locked = isLockError(error);
+    const locked = this.store.isContention(error);
     if (locked) this.refuseWrites(error.message);
     const failing = batch.concat(this.queue);
     this.queue = [];
@@ -453,7 +532,9 @@ export class Ingestor {
     this.batch = new FrameBatch();
     this.windows = new Map();
     this.store.replay.forget();
+    this.accepted.clear();
     for (const p of failing) {
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
       // Locked by another connection: frames nobody awaits are held and verified again later.
       if (locked && p.resolve === undefined) {
         this.metrics.inFlight--;
@@ -527,21 +608,10 @@ export class Ingestor {
 
   /** Takes and releases the write lock without waiting for it: true when it was free. */
   private probeWrite(): boolean {
-    const db = this.store.db;
-    if (!db.open) return true;
-    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
-    db.pragma('busy_timeout = 0');
-    try {
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('ROLLBACK');
-      return true;
-    } catch (error) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: (error as Error).message };
-      return false;
-    } finally {
-      db.pragma(`busy_timeout = ${timeout}`);
-    }
+    const refused = this.store.probeWrite();
+    if (refused === undefined) return true;
+    this.unavailable = { since: this.unavailable?.since ?? Date.now(), detail: refused };
+    return false;
   }
 
   /** Refuses new frames and stores those in flight. */

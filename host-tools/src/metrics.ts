@@ -14,6 +14,8 @@ export class Metrics {
   /** Input refused before it became a frame (not stored), by reason. */
   readonly errors = new Map<string, number>();
   readonly fragments = new Map<string, number>();
+  /** Deliveries of a frame already accepted (same bytes), answered from the store and not stored again, by transport. */
+  readonly duplicates = new Map<string, number>();
   private readonly buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   private latencyCount = 0;
   private latencySum = 0;
@@ -32,6 +34,17 @@ export class Metrics {
   countError(reason: string, transport: string): void {
     const key = `${reason}|${transport}`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  countDuplicate(transport: string): void {
+    this.duplicates.set(transport, (this.duplicates.get(transport) ?? 0) + 1);
+  }
+
+  /** Duplicate deliveries over all transports. */
+  duplicateDeliveries(): number {
+    let n = 0;
+    for (const value of this.duplicates.values()) n += value;
+    return n;
   }
 
   countFragment(kind: string): void {
@@ -66,6 +79,10 @@ export class Metrics {
       const [outcome, transport] = key.split('|') as [string, string];
       lines.push(`sceau_frames_total{outcome="${escapeLabel(outcome)}",transport="${escapeLabel(transport)}"} ${value}`);
     }
+    lines.push('# HELP sceau_duplicate_deliveries_total Deliveries of the same bytes as a frame already accepted: answered with its verdict and id, not stored again (docs/protocol.md#duplicate-deliveries).');
+    lines.push('# TYPE sceau_duplicate_deliveries_total counter');
+    if (this.duplicates.size === 0) lines.push('sceau_duplicate_deliveries_total{transport="all"} 0');
+    for (const [transport, value] of this.duplicates) lines.push(`sceau_duplicate_deliveries_total{transport="${escapeLabel(transport)}"} ${value}`);
     lines.push('# HELP sceau_ingest_errors_total Input refused before it could be stored as a frame (bad requests, oversized bodies, auth, overload, store failures).');
     lines.push('# TYPE sceau_ingest_errors_total counter');
     for (const [key, value] of this.errors) {

@@ -21,6 +21,12 @@ import { resolve } from 'node:path';
 import type { FrameColumns } from './frame-batch.js';
 import type { Store } from './store.js';
 
+/** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
+export function isLockError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 /** Called once per write: the stored frames' row ids, or the error (then the batch is not reported stored). */
 export type WriteDone = (error: Error | undefined, ids: number[]) => void;
 

@@ -5,149 +5,27 @@
  * they accepted.
  */
 import Database from 'better-sqlite3';
-import { fromHex, kidOf, ReplayWindow, toHex, type Bytes, type KeyQuery, type Keyring, type KeyringEntry, type ReplayWindowStore } from '@sceau/protocol';
-import { DEVICES_VIEW, DeviceRegistry, nameLooksLikeId, REGISTRY_READ_ONLY_VIEWS, REGISTRY_TABLES, type Device, type Registration, type RegisterOptions } from './device-registry.js';
-import { ioError } from './errors.js';
-import { FrameBatch, type FrameColumns } from './frame-batch.js';
+import { fromHex, kidOf, toHex, type Bytes, type KeyQuery, type KeyringEntry, type ReplayWindow } from '@sceau/protocol';
+import { DeviceRegistry, REGISTRY_READ_ONLY_VIEWS, type Device, type Registration, type RegisterOptions } from './device-registry.js';
+import { StoreError } from './store-errors.js';
+import { SqliteReplayWindows } from './store-replay-windows.js';
+
+export { SqliteReplayWindows } from './store-replay-windows.js';
+import { migrateSqlite, SCHEMA_VERSION, schemaVersionOf } from './store-migrations.js';
+import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.js';
+
+export type { FrameToStore } from './frame-batch.js';
+import type { UnitReading } from './outcome.js';
+import { devEuiOf } from './device-identity.js';
+import { isLockError, StoreWriter } from './store-writer.js';
+import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, IngestStore, QueryStore, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
+
+export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
+
+export { devEuiDeviceId } from './device-identity.js';
 
 export type { Device } from './device-registry.js';
 export { normalizeDevEui } from './device-registry.js';
-
-/**
- * Version 2 keeps the readings of a frame in its row, as JSON, and shows them one per row through
- * the `readings` view, and indexes frames once: one row and one index entry per frame, where
- * version 1 wrote a row and two index entries per frame plus a row and an index entry per reading
- * (on the store alone: 16-22 µs of CPU per frame for version 1's writes, 6.4-10 for a frame with
- * its readings as JSON even before the second index went; bench/README.md).
- *
- * Version 3 splits the registry into devices (`registry_devices`: a unique name, a DevEUI) and
- * their keys (`registry_keys`: one registered at most, the others revoked after a rotation), so
- * that a device keeps its name and history across key rotations; `devices` is a view of the keys
- * with their device's columns, as the version-2 table had them, for SQL readers.
- *
- * A database of an older version is migrated when it is opened for writing, and read as it is
- * otherwise.
- */
-const SCHEMA_VERSION = 3;
-
-// json_extract rather than ->> (SQLite 3.38): an older SQLite client must still be able to parse
-// the schema, or it cannot open the file at all.
-const READINGS_VIEW = `
-CREATE VIEW IF NOT EXISTS readings (frame_id, position, kid, counter, channel, name, value, unit, raw, age, at) AS
-  SELECT f.id, r.key, f.kid, f.counter, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
-    json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
-  FROM frames AS f, json_each(f.readings) AS r
-  WHERE f.readings IS NOT NULL;
-`;
-
-const SCHEMA = `
-${REGISTRY_TABLES}
-${DEVICES_VIEW}
-CREATE TABLE IF NOT EXISTS frames (
-  id INTEGER PRIMARY KEY,
-  received_at INTEGER NOT NULL,
-  source TEXT NOT NULL,
-  outcome TEXT NOT NULL,
-  kid TEXT,
-  counter INTEGER,
-  detail TEXT,
-  raw BLOB NOT NULL,
-  -- Accepted frames: [[channel, name, value, unit, raw, age, at], ...] in real units.
-  readings TEXT
-);
--- One index for two jobs: a device's frames by kid, and a counter of a key accepted at most once
--- whatever happens above this layer (accepted frames share the third column, 0; any other frame
--- is told apart by its id). Each index costs the store about a third of its CPU per frame.
-CREATE UNIQUE INDEX IF NOT EXISTS frames_by_kid ON frames (kid, counter, (CASE WHEN outcome = 'ok' THEN 0 ELSE id END));
-CREATE TABLE IF NOT EXISTS replay_windows (
-  kid TEXT PRIMARY KEY,
-  highest INTEGER NOT NULL,
-  bitmap TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-${READINGS_VIEW}`;
-
-/** Version 1 to 2: each frame's readings move from the `readings` table into its row. */
-const MIGRATE_1_TO_2 = `
-ALTER TABLE frames ADD COLUMN readings TEXT;
-UPDATE frames SET readings = (
-  SELECT json_group_array(json_array(channel, name, value, unit, raw, age, at))
-  FROM (SELECT * FROM readings AS r WHERE r.frame_id = frames.id ORDER BY r.id)
-) WHERE outcome = 'ok';
-DROP INDEX IF EXISTS readings_kid_at;
-DROP TABLE readings;
-DROP INDEX IF EXISTS frames_kid;
-DROP INDEX IF EXISTS frames_accepted;
-${READINGS_VIEW}
-UPDATE meta SET value = '2' WHERE key = 'schema_version';
-`;
-
-/**
- * Version 2 to 3: each row of the `devices` table becomes a device with one key. Names that
- * version 2 let two devices share, or that look like a kid or a DevEUI, are renamed `name~kid`
- * (all the devices of a shared name: none of them silently keeps it); the renames are returned
- * and recorded in `meta` under `renamed_by_migration_3`.
- */
-function migrate2To3(db: Database.Database): Array<{ kid: string; from: string; to: string }> {
-  const rows = db.prepare<[], { kid: string; name: string | null }>('SELECT kid, name FROM devices ORDER BY rowid').all();
-  const count = new Map<string, number>();
-  for (const r of rows) if (r.name !== null) count.set(r.name, (count.get(r.name) ?? 0) + 1);
-  const renames = rows
-    .filter((r): r is { kid: string; name: string } => r.name !== null && (count.get(r.name)! > 1 || nameLooksLikeId(r.name)))
-    .map((r) => ({ kid: r.kid, from: r.name, to: `${r.name}~${r.kid}` }));
-  const rename = db.prepare('UPDATE devices SET name = ? WHERE kid = ?');
-  for (const r of renames) rename.run(r.to, r.kid);
-  db.exec(`${REGISTRY_TABLES}
-    INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT rowid, name, dev_eui, created_at FROM devices;
-    INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at)
-      SELECT rowid, kid, rowid, public_key, CASE WHEN revoked = 0 THEN 'registered' ELSE 'revoked' END, created_at, revoked_at FROM devices;`);
-  db.exec(`DROP TABLE devices;
-    ${DEVICES_VIEW}`);
-  if (renames.length > 0) db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('renamed_by_migration_3', ?)").run(JSON.stringify(renames));
-  db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
-  return renames;
-}
-
-export interface StoredReading {
-  channel: number;
-  name: string;
-  value: number;
-  unit: string;
-  raw: number;
-  age: number;
-  at: number | null;
-}
-
-/** One frame to store, accepted or not. */
-export interface FrameToStore {
-  raw: Bytes;
-  receivedAt: number;
-  source: string;
-  /** 'ok' or a verification code. */
-  outcome: string;
-  kid?: string | undefined;
-  counter?: number | undefined;
-  detail?: string | undefined;
-  readings?: StoredReading[];
-}
-
-export interface FrameRow {
-  id: number;
-  receivedAt: string;
-  source: string;
-  outcome: string;
-  kid: string | null;
-  counter: number | null;
-  detail: string | null;
-  frame: string;
-}
-
-/** A stored reading as queried: the reading with its frame. `at` is Unix seconds of the measurement. */
-export interface ReadingRow extends StoredReading {
-  kid: string;
-  counter: number;
-  frameId: number;
-}
 
 export interface StoreOptions {
   readonly?: boolean;
@@ -158,38 +36,9 @@ export interface StoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
-/** The transport identity the protocol's keyring receives for a LoRaWAN device. */
-export function devEuiDeviceId(eui: string): string {
-  return `deveui:${eui.toLowerCase()}`;
-}
 
-/** Replay windows persisted in `replay_windows`; cached in memory between transactions. */
-export class SqliteReplayWindows implements ReplayWindowStore {
-  private readonly cache = new Map<string, ReplayWindow>();
-  private readonly load: Database.Statement<[string], { highest: number; bitmap: string }>;
-
-  constructor(db: Database.Database) {
-    this.load = db.prepare('SELECT highest, bitmap FROM replay_windows WHERE kid = ?');
-  }
-
-  get(kid: string): ReplayWindow {
-    let window = this.cache.get(kid);
-    if (window === undefined) {
-      const row = this.load.get(kid);
-      window = row === undefined ? new ReplayWindow() : new ReplayWindow({ highest: row.highest, bitmap: row.bitmap });
-      this.cache.set(kid, window);
-    }
-    return window;
-  }
-
-  /** Drops cached windows so they are read again from the database (after a failed transaction). */
-  forget(kids?: Iterable<string>): void {
-    if (kids === undefined) this.cache.clear();
-    else for (const kid of kids) this.cache.delete(kid);
-  }
-}
-
-export class Store implements Keyring {
+/** The SQLite store: both sides of the store interface (store-interface.ts), and the device registry. */
+export class Store implements IngestStore, QueryStore {
   readonly db: Database.Database;
   readonly replay: SqliteReplayWindows;
   readonly file: string;
@@ -200,6 +49,7 @@ export class Store implements Keyring {
   /** Devices renamed when this open migrated the database to version 3 (duplicate or kid-like names). */
   readonly renamedByMigration: ReadonlyArray<{ kid: string; from: string; to: string }>;
   private readonly stmt;
+  private acceptedFrameStmt: Database.Statement<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }> | undefined;
   private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
   private constructor(db: Database.Database, file: string, schemaVersion: number, renamed: Array<{ kid: string; from: string; to: string }> = []) {
@@ -237,47 +87,41 @@ export class Store implements Keyring {
     });
   }
 
-  /** Opens (and creates, unless read-only) a store. I/O problems are `SceauError`s with exit code 3. */
+  /**
+   * Opens (and creates, unless read-only) a store, applying the migrations it lacks
+   * (store-migrations.ts). Problems are `StoreError`s (the CLI maps them to exit 3).
+   */
   static open(file: string, options: StoreOptions = {}): Store {
     let db: Database.Database;
     try {
       db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     } catch (error) {
-      throw ioError(`cannot open database ${file}: ${(error as Error).message}`);
+      throw new StoreError('store-unopenable', `cannot open database ${file}: ${(error as Error).message}`);
     }
     try {
       db.pragma('busy_timeout = 5000');
-      if (!options.readonly) {
-        if (file !== ':memory:') {
-          db.pragma('journal_mode = WAL');
-          // Checkpoint when the WAL reaches 10,000 pages (40 MB) rather than SQLite's 1,000: each
-          // commit rewrites the index pages it touched, and a checkpoint copies each page once,
-          // however many commits rewrote it in between (measured on the store alone: a quarter to
-          // a third less CPU per frame at 100-250 frames per commit).
-          db.pragma('wal_autocheckpoint = 10000');
-        }
-        db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-        db.pragma('foreign_keys = ON');
-        db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-      }
-      const version = schemaVersionOf(db, file);
-      let renamed: Array<{ kid: string; from: string; to: string }> = [];
-      if (!options.readonly) {
-        db.transaction(() => {
-          if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
-          if (version === 1) db.exec(MIGRATE_1_TO_2);
-          if (version === 1 || version === 2) renamed = migrate2To3(db);
-          db.exec(SCHEMA);
-        })();
-      } else if (version !== undefined && version < 3) {
+      if (options.readonly) {
+        const version = schemaVersionOf(db, file);
         // Read as it is: the registry's tables as temporary views of the version-1/2 `devices` table.
-        db.exec(REGISTRY_READ_ONLY_VIEWS);
+        if (version !== undefined && version < 3) db.exec(REGISTRY_READ_ONLY_VIEWS);
+        return new Store(db, file, version ?? SCHEMA_VERSION);
       }
-      return new Store(db, file, options.readonly ? (version ?? SCHEMA_VERSION) : SCHEMA_VERSION, renamed);
+      if (file !== ':memory:') {
+        db.pragma('journal_mode = WAL');
+        // Checkpoint when the WAL reaches 10,000 pages (40 MB) rather than SQLite's 1,000: each
+        // commit rewrites the index pages it touched, and a checkpoint copies each page once,
+        // however many commits rewrote it in between (measured on the store alone: a quarter to
+        // a third less CPU per frame at 100-250 frames per commit).
+        db.pragma('wal_autocheckpoint = 10000');
+      }
+      db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma('foreign_keys = ON');
+      const { renamed } = migrateSqlite(db, file);
+      return new Store(db, file, SCHEMA_VERSION, renamed);
     } catch (error) {
       db.close();
-      if (error instanceof Error && error.name === 'SceauError') throw error;
-      throw ioError(`cannot use database ${file}: ${(error as Error).message}`);
+      if (error instanceof StoreError) throw error;
+      throw new StoreError('store-unusable', `cannot use database ${file}: ${(error as Error).message}`);
     }
   }
 
@@ -314,7 +158,7 @@ export class Store implements Keyring {
     if (cached !== undefined) return cached ?? undefined;
     let row: { public_key: Buffer; state: string } | undefined;
     if (query.kid !== undefined) row = this.stmt.keyByKid.get(cacheKey);
-    else if (query.deviceId?.startsWith('deveui:')) row = this.stmt.keyByEui.get(query.deviceId.slice('deveui:'.length).toLowerCase());
+    else if (query.deviceId !== undefined && devEuiOf(query.deviceId) !== undefined) row = this.stmt.keyByEui.get(devEuiOf(query.deviceId)!);
     else if (query.deviceId?.startsWith('kid:')) row = this.stmt.keyByKid.get(query.deviceId.slice('kid:'.length).toLowerCase());
     const entry = row === undefined ? null : { publicKey: new Uint8Array(row.public_key), revoked: row.state !== 'registered' };
     if (this.keyCache.size >= 100_000) this.keyCache.clear();
@@ -363,13 +207,75 @@ export class Store implements Keyring {
     return this.writeFramesTx(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
   }
 
+  /**
+   * The frame accepted for (kid, counter), if any (at most one: the `frames_by_kid` index), with
+   * its readings as an ingest result gives them (age and at left out when 0 and unknown).
+   */
+  acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
+    // Prepared on first use: a version-1 file opened read-only has no `readings` column.
+    this.acceptedFrameStmt ??= this.db.prepare<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }>(
+      "SELECT id, received_at, source, raw, readings FROM frames WHERE kid = ? AND counter = ? AND outcome = 'ok'",
+    );
+    const row = this.acceptedFrameStmt.get(kid, counter);
+    if (row === undefined) return undefined;
+    const frame: AcceptedFrame = { id: row.id, receivedAt: row.received_at, source: row.source, raw: new Uint8Array(row.raw) };
+    if (row.readings !== null) {
+      frame.readings = (JSON.parse(row.readings) as Array<[number, string, number, string, number, number, number | null]>).map(([channel, name, value, unit, raw, age, at]) => {
+        const reading: UnitReading = { channel, name, value, unit, raw };
+        if (age !== 0) reading.age = age;
+        if (at !== null) reading.at = at;
+        return reading;
+      });
+    }
+    return frame;
+  }
+
+  private writer: StoreWriter | undefined;
+
+  /** `IngestStore.commitBatch`: the transaction on this thread, then the WAL's sync on libuv's pool (store-writer.ts). */
+  commitBatch(batch: FrameColumns, done: CommitDone): void {
+    (this.writer ??= new StoreWriter(this)).write(batch, done);
+  }
+
+  /** Another connection holds the write lock (SQLITE_BUSY, SQLITE_LOCKED). */
+  isContention(error: unknown): boolean {
+    return isLockError(error);
+  }
+
+  /** Takes and releases the write lock without waiting for it: undefined when it was free, else SQLite's message. */
+  probeWrite(): string | undefined {
+    const db = this.db;
+    if (!db.open) return undefined;
+    const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma('busy_timeout = 0');
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return undefined;
+    } catch (error) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      return (error as Error).message;
+    } finally {
+      db.pragma(`busy_timeout = ${timeout}`);
+    }
+  }
+
+  health(): string | undefined {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return undefined;
+    } catch (error) {
+      return `database: ${(error as Error).message}`;
+    }
+  }
+
   /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts). */
   writeBatch(batch: FrameColumns): number[] {
     return this.writeFramesTx(batch);
   }
 
   /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. */
-  queryFrames(filter: { kid?: string | undefined; kids?: readonly string[] | undefined; since?: number | undefined; outcome?: string | undefined; limit?: number | undefined; afterId?: number | undefined } = {}): FrameRow[] {
+  queryFrames(filter: FrameFilter = {}): FrameRow[] {
     const { clause, args } = whereClause([
       ...kidConditions(filter),
       ['received_at >= ?', filter.since],
@@ -425,15 +331,6 @@ export class Store implements Keyring {
   }
 }
 
-/** Readings of one key (`kid`) or of the keys of one device (`kids`); `since`, `until` in Unix seconds. */
-export interface ReadingFilter {
-  kid?: string | undefined;
-  kids?: readonly string[] | undefined;
-  since?: number | undefined;
-  until?: number | undefined;
-  limit?: number | undefined;
-}
-
 /** `kid = ?` for one key, `kid IN (?, ...)` for the keys of a device (several after a rotation). */
 function kidConditions(filter: { kid?: string | undefined; kids?: readonly string[] | undefined }): Condition[] {
   const kids = filter.kids ?? (filter.kid === undefined ? undefined : [filter.kid]);
@@ -451,16 +348,6 @@ function whereClause(conditions: Condition[]): { clause: string; args: unknown[]
   return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.flatMap(([, value]) => (Array.isArray(value) ? value : [value])) };
 }
 
-
-/** The schema version recorded in a database (undefined for a new one); a newer one is refused. */
-function schemaVersionOf(db: Database.Database, file: string): number | undefined {
-  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get() !== undefined;
-  const row = hasMeta ? db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get() : undefined;
-  if (row === undefined) return undefined;
-  const version = Number(row.value);
-  if (version !== 1 && version !== 2 && version !== SCHEMA_VERSION) throw ioError(`${file}: schema version ${row.value}, this sceau reads versions 1 to ${SCHEMA_VERSION}`);
-  return version;
-}
 
 /** The kid (hex) of a public key given as hex. */
 export function kidOfHex(publicKeyHex: string): string {

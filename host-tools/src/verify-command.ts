@@ -158,8 +158,9 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
         if (error instanceof NotStoredError) throw ioError(`${frame.where}: not stored: ${error.message}`, 'store-failed');
         throw error;
       }
-      const { id: _id, receivedAt: _at, source: _source, ...outcome } = stored;
-      show({ where: frame.where, ...outcome, ...extra(frame) });
+      // A frame already in the database with the same bytes is said so (`delivery: duplicate`), and not stored again.
+      const { id: _id, receivedAt: _at, source: _source, delivery, ...outcome } = stored;
+      show({ where: frame.where, ...outcome, ...(delivery === 'duplicate' ? { delivery } : {}), ...extra(frame) });
     });
     // Bounded memory: at most this many frames wait for their commit.
     if (queued >= 1000) await printed;

@@ -12,6 +12,8 @@ export type { Channel } from './channels.js';
 export { channels, ChannelRegistry, FIRST_USER_CHANNEL } from './channels.js';
 export type { Reading, SceauRecord, DecodeRecordResult } from './record.js';
 export { encodeRecord, decodeRecord, RECORD_VERSION, MAX_UINT, MIN_INT } from './record.js';
+export type { FrameInspection, InspectedReading } from './inspect-frame.js';
+export { inspectFrame } from './inspect-frame.js';
 export type { Ed25519Backend } from './ed25519.js';
 export {
   sha256,

@@ -2,18 +2,21 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
+import { EXIT as SCEAU_EXIT, readTokenFile } from '@sceau/host-tools';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
 import type { FrameSink } from './frame-sink.js';
 import { HostToolsGatewaySink } from './host-tools-gateway.js';
-import { InProcessGateway } from './in-process-gateway.js';
 import { GatewayError, networkSink } from './network-sinks.js';
 import { formatJunit, formatSummary } from './report.js';
 import { lnsMain, lorawanMain } from './lorawan-cli.js';
 import { Simulation } from './simulation.js';
 
-/** Exit statuses of the sceau CLI family (STYLE.md). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, io: 3, internal: 4 } as const;
+/**
+ * Exit statuses: the one table of the sceau CLI family (host-tools/src/errors.ts), with `failed`
+ * naming its status 1 as a run's outcome (an attack accepted, a genuine frame rejected, ...).
+ */
+export const EXIT = { ...SCEAU_EXIT, failed: SCEAU_EXIT.verificationFailed } as const;
 
 export const USAGE = `Usage: sceau-sim run [options]        (the same as: sceau sim run [options])
 
@@ -42,8 +45,10 @@ Fleet (a --scenario file may describe several groups; these options then set eve
   --scenario FILE        JSON or YAML scenario (docs/simulator.md)
 Gateway:
   --gateway G            in-process (default: the @sceau/host-tools gateway in this process)
-                         | builtin (a minimal gateway on @sceau/protocol only)
-                         | http://HOST:PORT | udp://HOST:PORT
+                         | http://HOST:PORT (its HTTP API: keys registered with POST /v1/devices)
+                         | udp://HOST:PORT
+  --token-file FILE      the gateway's bearer token (HTTP): the first line of FILE, mode 0600,
+                         at least 16 characters, as for sceau gateway serve (never on argv)
   --db FILE              new SQLite file for the in-process gateway (default: memory only)
 Output:
   --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}; check it again
@@ -79,6 +84,7 @@ const OPTIONS = {
   scenario: { type: 'string' },
   gateway: { type: 'string' },
   db: { type: 'string' },
+  'token-file': { type: 'string' },
   capture: { type: 'string' },
   'keys-out': { type: 'string' },
   report: { type: 'string' },
@@ -163,21 +169,24 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const input = scenarioFromArgs(values);
     const config = resolveScenario(input);
     const gateway = input.gateway ?? 'in-process';
-    if (gateway === 'in-process' || gateway === 'builtin') {
+    if (gateway === 'builtin') throw new UsageError('--gateway builtin was removed: the simulator runs against the one gateway (in-process, or http:// / udp://)');
+    if (values['token-file'] !== undefined && !/^https?:\/\//.test(gateway)) throw new UsageError('--token-file: only for --gateway http://HOST:PORT');
+    if (gateway === 'in-process') {
       if (values.db !== undefined) {
         // A simulated fleet sends the same keys and counters on every run with the same seed:
         // the replay windows of an earlier run in the same file would refuse all of them.
         if (existsSync(values.db)) throw new UsageError(`--db ${values.db}: the file exists; use a new file per run (same seed, same counters: an earlier run's replay windows would refuse every frame)`);
         mkdirSync(dirname(values.db), { recursive: true });
       }
-      sink = gateway === 'builtin' ? new InProcessGateway(values.db === undefined ? {} : { db: values.db }) : await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
+      sink = await HostToolsGatewaySink.start(values.db === undefined ? {} : { db: values.db });
     } else {
       if (values.db !== undefined) throw new UsageError('--db: only for --gateway in-process (a remote gateway has its own store)');
-      sink = networkSink(gateway, (line) => io.stderr(`sceau-sim: ${line}\n`));
+      sink = networkSink(gateway, { token: values['token-file'] === undefined ? undefined : readTokenFile(values['token-file']) });
     }
     simulation = new Simulation(config);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // The gateway's own checks (readTokenFile: a missing file, one readable by others, a short token) are usage errors.
+    if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim run --help for the options)\n`);
       return EXIT.usage;
     }

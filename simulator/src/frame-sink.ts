@@ -19,7 +19,11 @@ export type SinkOutcome =
   | { kind: 'invalid'; detail: string }
   /** Sent, answer not observable (UDP). */
   | { kind: 'unknown' }
-  | { kind: 'accepted'; kid: string; counter: number; frame?: Bytes }
+  /**
+   * `delivery: 'duplicate'`: the same bytes as a frame the gateway had already accepted, answered
+   * with that frame's verdict and not stored again (the host-tools gateway's idempotent ingest).
+   */
+  | { kind: 'accepted'; kid: string; counter: number; frame?: Bytes; delivery?: 'duplicate' }
   | { kind: 'rejected'; code: VerificationCode; detail?: string; kid?: string; counter?: number; frame?: Bytes };
 
 export interface DeviceRegistration {

@@ -71,7 +71,7 @@ export class HostToolsGatewaySink implements FrameSink {
       hinted,
     });
     if ('kind' in r) return r.kind === 'invalid' ? { kind: 'invalid', detail: r.detail ?? '' } : { kind: r.kind };
-    if (r.ok) return { kind: 'accepted', kid: r.kid ?? '', counter: r.counter ?? 0 };
+    if (r.ok) return { kind: 'accepted', kid: r.kid ?? '', counter: r.counter ?? 0, ...(r.delivery === 'duplicate' ? { delivery: 'duplicate' as const } : {}) };
     const out: SinkOutcome = { kind: 'rejected', code: r.code as Exclude<typeof r.code, 'ok'> };
     if (r.detail !== undefined) out.detail = r.detail;
     if (r.kid !== undefined) out.kid = r.kid;

@@ -24,11 +24,8 @@ export {
 } from './config.js';
 export type { AttackKind, AttackRates, OutageWindow, GroupConfig, SimulationConfig, GroupInput, ScenarioInput, BatchChoice } from './config.js';
 export type { FrameSink, SinkOutcome, DatagramMeta, DeviceRegistration } from './frame-sink.js';
-export { InProcessGateway } from './in-process-gateway.js';
 export { HostToolsGatewaySink } from './host-tools-gateway.js';
 export type { HostToolsGatewayOptions } from './host-tools-gateway.js';
-export type { InProcessGatewayOptions } from './in-process-gateway.js';
-export { SqliteFrameStore } from './sqlite-store.js';
 export { HttpSink, UdpSink, GatewayError, networkSink, outcomeFromJson } from './network-sinks.js';
 export { Attacker, tamperFrame } from './attacks.js';
 export { Simulation, runSimulation, deviceSecret } from './simulation.js';

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { type Bytes, VERIFICATION_CODES, type VerificationCode, toHex } from '@sceau/protocol';
 import type { DatagramMeta, DeviceRegistration, FrameSink, SinkOutcome } from './frame-sink.js';
@@ -8,86 +9,108 @@ export class GatewayError extends Error {
 }
 
 /**
- * A gateway over HTTP: `POST {base}/v1/frames` with the datagram as an
- * `application/octet-stream` body, the transport source and link in the query string and in
- * `X-Sceau-Source` / `X-Sceau-Link` headers; the JSON answer carries `ok`, `code`, `kid`,
- * `counter`, or `pending: true` for a fragment that did not complete a frame. Keys are
- * registered with `POST {base}/v1/devices` (`{ publicKey, name, deviceIds }`), best effort: a
- * gateway without that route must have the keys beforehand (`--keys-out`).
+ * A gateway over HTTP, through the host-tools gateway's API (host-tools/src/gateway-http.ts):
+ * the fleet's keys registered with `POST /v1/devices` (idempotent: a key registered the same way
+ * before is no change, a different registration is refused and the run stops with exit 3);
+ * datagrams of LoRaWAN devices (source `deveui:…`) as The Things Stack uplink webhooks
+ * (`POST /v1/uplinks/tts`, the network server naming the device, its receive time in
+ * `received_at`), others as raw bodies (`POST /v1/frames`). Fragments are reassembled by the
+ * gateway (202 until a frame completes). `token` is sent as the bearer token.
  */
 export class HttpSink implements FrameSink {
   readonly name: string;
   readonly reportsFrames = false;
   readonly observable = true;
   private readonly base: string;
+  private readonly headers: Record<string, string>;
 
-  constructor(url: string, private readonly warn: (line: string) => void = () => {}) {
+  constructor(url: string, options: { token?: string | undefined } = {}) {
     this.base = url.replace(/\/+$/, '');
     this.name = this.base;
+    this.headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
   }
 
-  async register(devices: DeviceRegistration[]): Promise<void> {
-    let refused = 0;
-    for (const d of devices) {
-      let res: Response;
-      try {
-        res = await fetch(`${this.base}/v1/devices`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ publicKey: toHex(d.publicKey), name: d.name, deviceIds: d.deviceIds }),
-        });
-      } catch (e) {
-        throw new GatewayError(`gateway ${this.base}: ${(e as Error).message}`);
-      }
-      await res.arrayBuffer();
-      if (!res.ok) refused++;
-    }
-    if (refused > 0) this.warn(`gateway ${this.base}: ${refused} of ${devices.length} key registrations refused (POST /v1/devices); the gateway must know the keys already (--keys-out)`);
-  }
-
-  async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {
-    const query = `source=${encodeURIComponent(meta.source)}&link=${encodeURIComponent(meta.link)}&receivedAt=${meta.unixMs}`;
+  private async post(path: string, type: string, body: string | Uint8Array): Promise<{ status: number; body: Record<string, unknown> }> {
     let res: Response;
     try {
-      res = await fetch(`${this.base}/v1/frames?${query}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', 'x-sceau-source': meta.source, 'x-sceau-link': meta.link },
-        body: datagram,
-      });
+      res = await fetch(`${this.base}${path}`, { method: 'POST', headers: { 'content-type': type, ...this.headers }, body });
     } catch (e) {
       throw new GatewayError(`gateway ${this.base}: ${(e as Error).message}`);
     }
     const text = await res.text();
-    let body: Record<string, unknown>;
     try {
-      body = JSON.parse(text) as Record<string, unknown>;
+      return { status: res.status, body: text.length === 0 ? {} : (JSON.parse(text) as Record<string, unknown>) };
     } catch {
-      throw new GatewayError(`gateway ${this.base}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
+      throw new GatewayError(`gateway ${this.base}: HTTP ${res.status} on ${path}, not JSON: ${text.slice(0, 200)}`);
     }
-    return outcomeFromJson(body);
+  }
+
+  async register(devices: DeviceRegistration[]): Promise<void> {
+    // One transaction per request on the gateway; 500 registrations stay well under its body limit.
+    for (let i = 0; i < devices.length; i += 500) {
+      const list = devices.slice(i, i + 500).map((d) => {
+        const eui = d.deviceIds.find((id) => id.startsWith(DEVEUI))?.slice(DEVEUI.length);
+        return { publicKey: toHex(d.publicKey), name: d.name, ...(eui === undefined ? {} : { devEui: eui }) };
+      });
+      const r = await this.post('/v1/devices', 'application/json', JSON.stringify({ devices: list }));
+      if (r.status !== 200 && r.status !== 201) {
+        throw new GatewayError(`gateway ${this.base}: registration refused (HTTP ${r.status} ${String(r.body.error ?? '')}): ${String(r.body.detail ?? JSON.stringify(r.body)).slice(0, 400)}`);
+      }
+    }
+  }
+
+  async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {
+    const received = new Date(meta.unixMs).toISOString();
+    const eui = devEuiFor(meta);
+    const r = eui !== undefined
+      ? await this.post('/v1/uplinks/tts', 'application/json', JSON.stringify({
+          end_device_ids: { device_id: `sim-${eui}`, dev_eui: eui.toUpperCase() },
+          received_at: received,
+          uplink_message: { frm_payload: Buffer.from(datagram).toString('base64'), received_at: received },
+        }))
+      : await this.post('/v1/frames', 'application/octet-stream', datagram);
+    return outcomeOf(r.status, r.body, this.base);
   }
 
   close(): void {}
 }
 
-/** Reads a gateway's JSON outcome (`{ ok, code, kid, counter }`, `{ pending: true }`, or `{ outcome: ... }`). */
+const DEVEUI = 'deveui:';
+
+/**
+ * The DevEUI a datagram goes to the gateway under, as a network server's webhook: a LoRaWAN
+ * device's own; for an attacker on a LoRaWAN link, one derived from its name (the network server
+ * names every sender). Undefined: the datagram goes as a raw body (`POST /v1/frames`), where the
+ * gateway reassembles fragments by their sender hint (links without sender identity).
+ */
+function devEuiFor(meta: DatagramMeta): string | undefined {
+  if (meta.source.startsWith(DEVEUI)) return meta.source.slice(DEVEUI.length);
+  if (meta.link.startsWith('lorawan-')) return createHash('sha256').update(meta.source).digest('hex').slice(0, 16);
+  return undefined;
+}
+
+/** The gateway's answer to a datagram (status and JSON body) as a sink outcome. */
+function outcomeOf(status: number, body: Record<string, unknown>, base: string): SinkOutcome {
+  if (status === 202) return body.fragment === 'duplicate' ? { kind: 'duplicate' } : { kind: 'pending' };
+  if (status === 200) return outcomeFromJson(body);
+  // A fragment or frame the gateway refuses unstored (docs/protocol.md#floods).
+  if ((status === 400 || status === 413) && ['invalid-fragment', 'malformed-cbor', 'too-large'].includes(String(body.error))) return { kind: 'invalid', detail: `${String(body.error)}: ${String(body.detail ?? '')}` };
+  throw new GatewayError(`gateway ${base}: HTTP ${status} ${String(body.error ?? '')}: ${String(body.detail ?? '')}`);
+}
+
+/** Reads the gateway's JSON outcome of one frame: `{ ok, code, kid, counter, delivery }`. */
 export function outcomeFromJson(body: Record<string, unknown>): SinkOutcome {
-  const inner = (body.outcome !== null && typeof body.outcome === 'object' ? body.outcome : body) as Record<string, unknown>;
-  const status = inner.status ?? inner.kind ?? body.status;
-  if (inner.pending === true || status === 'pending') return { kind: 'pending' };
-  if (status === 'duplicate') return { kind: 'duplicate' };
-  const kid = typeof inner.kid === 'string' ? inner.kid : undefined;
-  const counter = typeof inner.counter === 'number' ? inner.counter : undefined;
-  if (inner.ok === true || status === 'accepted') return { kind: 'accepted', kid: kid ?? '', counter: counter ?? 0 };
-  const code = (inner.code ?? body.code) as VerificationCode;
-  if (inner.ok === false && (VERIFICATION_CODES as readonly string[]).includes(String(code))) {
+  const kid = typeof body.kid === 'string' ? body.kid : undefined;
+  const counter = typeof body.counter === 'number' ? body.counter : undefined;
+  if (body.ok === true) return { kind: 'accepted', kid: kid ?? '', counter: counter ?? 0, ...(body.delivery === 'duplicate' ? { delivery: 'duplicate' as const } : {}) };
+  const code = body.code as VerificationCode;
+  if (body.ok === false && (VERIFICATION_CODES as readonly string[]).includes(String(code))) {
     const out: SinkOutcome = { kind: 'rejected', code };
-    if (typeof inner.detail === 'string') out.detail = inner.detail;
+    if (typeof body.detail === 'string') out.detail = body.detail;
     if (kid !== undefined) out.kid = kid;
     if (counter !== undefined) out.counter = counter;
     return out;
   }
-  if (status === 'invalid') return { kind: 'invalid', detail: String(inner.detail ?? '') };
   throw new GatewayError(`gateway answered outside its interface: ${JSON.stringify(body).slice(0, 200)}`);
 }
 
@@ -134,8 +157,8 @@ export class UdpSink implements FrameSink {
 }
 
 /** A sink from a `--gateway` value: `in-process` is handled by the caller. */
-export function networkSink(spec: string, warn?: (line: string) => void): FrameSink {
-  if (/^https?:\/\//.test(spec)) return new HttpSink(spec, warn);
+export function networkSink(spec: string, options: { token?: string | undefined } = {}): FrameSink {
+  if (/^https?:\/\//.test(spec)) return new HttpSink(spec, options);
   const m = /^udp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(spec);
   if (m !== null) return new UdpSink(m[1]!.replace(/^\[|\]$/g, ''), Number(m[2]));
   throw new RangeError(`gateway: expected in-process, http://HOST:PORT or udp://HOST:PORT, got ${JSON.stringify(spec)}`);

@@ -799,6 +799,15 @@ export class Simulation {
       if (genuine) this.genuineRejected[code] = (this.genuineRejected[code] ?? 0) + 1;
     };
     if (out.kind === 'duplicate') {
+      // A replay's fragments, met by a gateway that still remembers the message they completed
+      // (a gateway on real time, over HTTP): dropped as copies, so not accepted twice: detected.
+      if (role === 'attack' && a.attack!.kind === 'replay' && !a.attack!.resolved) {
+        a.attack!.resolved = true;
+        this.s.attacksDetected++;
+        this.attackStats.replay.detected++;
+        reject('duplicate', false);
+        return;
+      }
       this.s.duplicatesSuppressed++;
       return;
     }
@@ -821,10 +830,13 @@ export class Simulation {
       const attack = a.attack!;
       if (attack.resolved) return;
       attack.resolved = true;
-      if (out.kind === 'rejected') {
+      // A replay of the exact bytes is answered as a duplicate delivery of the accepted frame: not
+      // accepted twice, so detected all the same (counted as `duplicate` among the refusals).
+      const duplicate = out.kind === 'accepted' && out.delivery === 'duplicate';
+      if (out.kind === 'rejected' || duplicate) {
         this.s.attacksDetected++;
         this.attackStats[attack.kind].detected++;
-        reject(out.code, false);
+        reject(out.kind === 'rejected' ? out.code : 'duplicate', false);
       } else if (observable) {
         this.s.falseAccepts++;
       }
@@ -837,7 +849,7 @@ export class Simulation {
         } else reject(out.code, true);
         break;
       case 'copy':
-        if (out.kind === 'rejected' && out.code === 'replay') this.s.duplicatesSuppressed++;
+        if ((out.kind === 'rejected' && out.code === 'replay') || (out.kind === 'accepted' && out.delivery === 'duplicate')) this.s.duplicatesSuppressed++;
         else if (out.kind === 'accepted') this.s.falseAccepts++; // a link duplicate accepted twice: the replay window failed
         else reject(out.code, true);
         break;

@@ -1,0 +1,28 @@
+/** What the gateway's HTTP modules share: the error an HTTP answer is made of, and sending JSON or text. */
+import type { ServerResponse } from 'node:http';
+
+/** An answer other than 2xx: its status, a stable reason (`{"error": reason}`) and a message. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** Sends a JSON body (or Prometheus text for a string), encoded once. */
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  // Encoded once (a batch's answer runs to hundreds of kilobytes): its length is then the buffer's.
+  const bytes = Buffer.from(typeof body === 'string' ? body : `${JSON.stringify(body)}\n`);
+  res.writeHead(status, {
+    'content-type': typeof body === 'string' ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json; charset=utf-8',
+    'content-length': bytes.length,
+    ...headers,
+  });
+  res.end(bytes);
+}
+

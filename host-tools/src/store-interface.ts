@@ -1,0 +1,105 @@
+/**
+ * The store, split two ways (docs/architecture.md#the-store). The ingest pipeline sees only
+ * `IngestStore`; the read routes, export and the CLI's queries only `QueryStore`. SQLite
+ * (store.ts) implements both; a backend is one module implementing them plus one registration
+ * line (store-registry.ts).
+ *
+ * The ingest side is synchronous where the pipeline needs an answer within one event-loop turn
+ * (key lookup, replay window, the accepted frame a duplicate repeats): a backend on an
+ * asynchronous database answers these from memory (a keyring and windows it caches and keeps
+ * fresh, see docs/architecture.md#an-asynchronous-database), and only the batch commit waits
+ * for the database.
+ */
+import type { Keyring, ReplayWindowStore } from '@sceau/protocol';
+import type { Device } from './device-registry.js';
+import type { FrameColumns } from './frame-batch.js';
+import type { UnitReading } from './outcome.js';
+
+/** An accepted frame as stored: what a duplicate delivery of it is answered with. */
+export interface AcceptedFrame {
+  id: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  source: string;
+  raw: Uint8Array;
+  readings?: UnitReading[];
+}
+
+/** Called once per commit: the stored frames' row ids, or the error (nothing of the batch is then stored). */
+export type CommitDone = (error: Error | undefined, ids: number[]) => void;
+
+export interface IngestStore extends Keyring {
+  /** Replay windows by kid; `forget` drops cached ones (after a failed commit) so they are read again. */
+  readonly replay: ReplayWindowStore & { forget(kids?: Iterable<string>): void };
+  /** The frame accepted for (kid, counter), if any. */
+  acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined;
+  /**
+   * Stores a batch of frames and the windows it advanced in one transaction, durable (synced)
+   * before `done` is called. One commit at a time: the next starts once `done` was called.
+   */
+  commitBatch(batch: FrameColumns, done: CommitDone): void;
+  /** True when a commit failed because another writer holds the database (writes then pause, see Ingestor). */
+  isContention(error: unknown): boolean;
+  /** Whether a write would go through now, without waiting: `undefined` yes, else why not. */
+  probeWrite(): string | undefined;
+  /** The database answers (for /healthz): `undefined` yes, else why not. */
+  health(): string | undefined;
+}
+
+/** Frames in id order; `kids` (the keys of one device) or `kid` selects a device. */
+export interface FrameFilter {
+  kid?: string | undefined;
+  kids?: readonly string[] | undefined;
+  since?: number | undefined;
+  outcome?: string | undefined;
+  limit?: number | undefined;
+  /** Paging: frames after this id. */
+  afterId?: number | undefined;
+}
+
+export interface FrameRow {
+  id: number;
+  receivedAt: string;
+  source: string;
+  outcome: string;
+  kid: string | null;
+  counter: number | null;
+  detail: string | null;
+  frame: string;
+}
+
+/** Readings of one key (`kid`) or of the keys of one device (`kids`); `since`, `until` in Unix seconds. */
+export interface ReadingFilter {
+  kid?: string | undefined;
+  kids?: readonly string[] | undefined;
+  since?: number | undefined;
+  until?: number | undefined;
+  limit?: number | undefined;
+}
+
+export interface StoredReading {
+  channel: number;
+  name: string;
+  value: number;
+  unit: string;
+  raw: number;
+  age: number;
+  at: number | null;
+}
+
+/** A stored reading as queried: the reading with its frame. `at` is Unix seconds of the measurement. */
+export interface ReadingRow extends StoredReading {
+  kid: string;
+  counter: number;
+  frameId: number;
+}
+
+export interface QueryStore {
+  listDevices(): Device[];
+  getDevice(ref: string): Device | undefined;
+  queryFrames(filter?: FrameFilter): FrameRow[];
+  /** Readings oldest first; `iterateReadings` streams them (export). */
+  queryReadings(filter?: ReadingFilter): ReadingRow[];
+  iterateReadings(filter?: ReadingFilter): IterableIterator<ReadingRow>;
+  countFramesByOutcome(): Record<string, number>;
+}

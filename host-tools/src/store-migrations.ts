@@ -1,0 +1,136 @@
+/**
+ * The store's schema as numbered migrations. Migration N takes a database from schema version
+ * N - 1 to N; a new database runs them all, from 1. Every backend shares the numbering: a later
+ * issue that changes the schema (PostgreSQL, privacy) appends one migration, with each backend's
+ * way of applying it, and none invents its own version number. Migrations run in one transaction
+ * with the version recorded after each (`meta.schema_version`), so applying them again is no
+ * change, and a failure leaves the database as it was.
+ */
+import type Database from 'better-sqlite3';
+import { DEVICES_VIEW, nameLooksLikeId, REGISTRY_TABLES } from './device-registry.js';
+import { StoreError } from './store-errors.js';
+
+/** A device renamed by migration 3 (a name two devices shared, or one that reads as a kid or DevEUI). */
+export interface MigrationRename {
+  kid: string;
+  from: string;
+  to: string;
+}
+
+export interface Migration {
+  version: number;
+  /** What the version changes, in one line. */
+  description: string;
+  /** SQLite: applies the change (inside the caller's transaction); may report renames. */
+  sqlite(db: Database.Database): MigrationRename[] | void;
+}
+
+// json_extract rather than ->> (SQLite 3.38): an older SQLite client must still be able to parse
+// the schema, or it cannot open the file at all.
+export const READINGS_VIEW = `
+CREATE VIEW IF NOT EXISTS readings (frame_id, position, kid, counter, channel, name, value, unit, raw, age, at) AS
+  SELECT f.id, r.key, f.kid, f.counter, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
+    json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'), json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
+  FROM frames AS f, json_each(f.readings) AS r
+  WHERE f.readings IS NOT NULL;
+`;
+
+const VERSION_1 = `
+CREATE TABLE devices (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, name TEXT, dev_eui TEXT UNIQUE, revoked INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE TABLE frames (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, source TEXT NOT NULL, outcome TEXT NOT NULL, kid TEXT, counter INTEGER, detail TEXT, raw BLOB NOT NULL);
+CREATE INDEX frames_kid ON frames (kid, received_at);
+CREATE UNIQUE INDEX frames_accepted ON frames (kid, counter) WHERE outcome = 'ok';
+CREATE TABLE readings (id INTEGER PRIMARY KEY, frame_id INTEGER NOT NULL REFERENCES frames (id), kid TEXT NOT NULL, counter INTEGER NOT NULL, channel INTEGER NOT NULL, name TEXT NOT NULL, value REAL NOT NULL, unit TEXT NOT NULL, raw INTEGER NOT NULL, age INTEGER NOT NULL, at INTEGER);
+CREATE INDEX readings_kid_at ON readings (kid, at);
+CREATE TABLE replay_windows (kid TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL, updated_at INTEGER NOT NULL);
+`;
+
+/**
+ * Version 2 keeps the readings of a frame in its row, as JSON, shown one per row through the
+ * `readings` view, and indexes frames once (bench/README.md has the figures). One index for two
+ * jobs: a device's frames by kid, and a counter of a key accepted at most once whatever happens
+ * above this layer (accepted frames share the third column, 0; any other frame is told apart by
+ * its id).
+ */
+const VERSION_2 = `
+ALTER TABLE frames ADD COLUMN readings TEXT;
+UPDATE frames SET readings = (
+  SELECT json_group_array(json_array(channel, name, value, unit, raw, age, at))
+  FROM (SELECT * FROM readings AS r WHERE r.frame_id = frames.id ORDER BY r.id)
+) WHERE outcome = 'ok';
+DROP INDEX IF EXISTS readings_kid_at;
+DROP TABLE readings;
+DROP INDEX IF EXISTS frames_kid;
+DROP INDEX IF EXISTS frames_accepted;
+CREATE UNIQUE INDEX IF NOT EXISTS frames_by_kid ON frames (kid, counter, (CASE WHEN outcome = 'ok' THEN 0 ELSE id END));
+${READINGS_VIEW}`;
+
+/**
+ * Version 3 splits the registry into devices (a unique name, a DevEUI) and their keys (one
+ * registered at most, the others revoked after a rotation); `devices` becomes a view with the
+ * version-2 table's columns. Names that version 2 let two devices share, or that look like a kid
+ * or a DevEUI, are renamed `name~kid` (all the devices of a shared name: none silently keeps it),
+ * recorded in `meta` under `renamed_by_migration_3`.
+ */
+function version3(db: Database.Database): MigrationRename[] {
+  const rows = db.prepare<[], { kid: string; name: string | null }>('SELECT kid, name FROM devices ORDER BY rowid').all();
+  const count = new Map<string, number>();
+  for (const r of rows) if (r.name !== null) count.set(r.name, (count.get(r.name) ?? 0) + 1);
+  const renames = rows
+    .filter((r): r is { kid: string; name: string } => r.name !== null && (count.get(r.name)! > 1 || nameLooksLikeId(r.name)))
+    .map((r) => ({ kid: r.kid, from: r.name, to: `${r.name}~${r.kid}` }));
+  const rename = db.prepare('UPDATE devices SET name = ? WHERE kid = ?');
+  for (const r of renames) rename.run(r.to, r.kid);
+  db.exec(`${REGISTRY_TABLES}
+    INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT rowid, name, dev_eui, created_at FROM devices;
+    INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at)
+      SELECT rowid, kid, rowid, public_key, CASE WHEN revoked = 0 THEN 'registered' ELSE 'revoked' END, created_at, revoked_at FROM devices;`);
+  // The readings view again (IF NOT EXISTS): a version-2 file made without it still gets it.
+  db.exec(`DROP TABLE devices;
+    ${DEVICES_VIEW}
+    ${READINGS_VIEW}`);
+  if (renames.length > 0) db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('renamed_by_migration_3', ?)").run(JSON.stringify(renames));
+  return renames;
+}
+
+/** Every migration, numbered from 1 without gaps (a test checks). Append only. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'registry (devices), frames, readings, replay windows', sqlite: (db) => void db.exec(VERSION_1) },
+  { version: 2, description: "readings as JSON in the frame's row; one index on frames", sqlite: (db) => void db.exec(VERSION_2) },
+  { version: 3, description: 'registry split into devices and their keys', sqlite: version3 },
+];
+
+/** The schema version this sceau writes: the last migration's. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The schema version recorded in a database (undefined for a new one); a newer one is refused. */
+export function schemaVersionOf(db: Database.Database, file: string): number | undefined {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const row = hasMeta ? db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get() : undefined;
+  if (row === undefined) return undefined;
+  const version = Number(row.value);
+  if (!Number.isInteger(version) || version < 1 || version > SCHEMA_VERSION) throw new StoreError('schema-too-new', `${file}: schema version ${row.value}, this sceau reads versions 1 to ${SCHEMA_VERSION}`);
+  return version;
+}
+
+/**
+ * Applies the migrations a database lacks, in one transaction, recording the version after each;
+ * returns the versions applied and the renames reported. Idempotent: a database at
+ * SCHEMA_VERSION is left as it is.
+ */
+export function migrateSqlite(db: Database.Database, file: string): { applied: number[]; renamed: MigrationRename[] } {
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+  const applied: number[] = [];
+  const renamed: MigrationRename[] = [];
+  db.transaction(() => {
+    const from = schemaVersionOf(db, file) ?? 0;
+    const record = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)");
+    for (const m of MIGRATIONS) {
+      if (m.version <= from) continue;
+      renamed.push(...(m.sqlite(db) ?? []));
+      record.run(String(m.version));
+      applied.push(m.version);
+    }
+  })();
+  return { applied, renamed };
+}
