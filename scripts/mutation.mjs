@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `npm run mutation [-- --mutate protocol/src/ed25519.ts]`: StrykerJS over protocol/src
+// (stryker.config.mjs), then one last line from its JSON report:
+//   mutation score 91.23% (killed K, timeout T, survived S, no coverage N, errors E)
+// The score is Stryker's: (killed + timeout) / (killed + timeout + survived + no coverage).
+// Errors (mutants that do not compile or crash the runner) are counted but not scored.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const report = join(root, 'reports', 'mutation', 'mutation.json');
+rmSync(report, { force: true });
+const started = Date.now();
+const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+});
+const seconds = Math.round((Date.now() - started) / 1000);
+
+let counts;
+try {
+  counts = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, RuntimeError: 0 };
+  const result = JSON.parse(readFileSync(report, 'utf8'));
+  for (const file of Object.values(result.files)) {
+    for (const mutant of file.mutants) if (mutant.status in counts) counts[mutant.status]++;
+  }
+} catch (error) {
+  console.error(`mutation: no report at ${report} (${error.message})`);
+  console.log('mutation score n/a (killed 0, timeout 0, survived 0, no coverage 0, errors 1)');
+  process.exit(1);
+}
+const detected = counts.Killed + counts.Timeout;
+const valid = detected + counts.Survived + counts.NoCoverage;
+const score = valid === 0 ? 'n/a' : `${((100 * detected) / valid).toFixed(2)}%`;
+const errors = counts.CompileError + counts.RuntimeError;
+console.log(`mutation: ${seconds} s`);
+console.log(
+  `mutation score ${score} (killed ${counts.Killed}, timeout ${counts.Timeout}, survived ${counts.Survived}, no coverage ${counts.NoCoverage}, errors ${errors})`,
+);
+process.exit(run.status === 0 ? 0 : 1);
