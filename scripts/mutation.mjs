@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run mutation [-- --mutate protocol/src/ed25519.ts]`: StrykerJS over protocol/src
-// (stryker.config.mjs), then one last line from its JSON report:
+// (stryker.config.mjs), or over the files named, then one last line from its JSON report:
 //   mutation score 91.23% (killed K, timeout T, survived S, no coverage N, errors E)
 // The score is Stryker's: (killed + timeout) / (killed + timeout + survived + no coverage).
 // Errors (mutants that do not compile or crash the runner) are counted but not scored.
@@ -11,8 +11,16 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..');
 const report = join(root, 'reports', 'mutation', 'mutation.json');
 rmSync(report, { force: true });
+const args = process.argv.slice(2);
+// A run over some files (`--mutate a.ts,b.ts`) keeps its incremental results apart, so runs over
+// different files do not overwrite each other's.
+const mutate = args.indexOf('--mutate');
+if (mutate >= 0 && !args.includes('--incrementalFile')) {
+  const name = (args[mutate + 1] ?? '').replace(/protocol\/src\//g, '').replace(/\.ts\b/g, '').replace(/[^A-Za-z0-9-]+/g, '+');
+  args.push('--incrementalFile', `reports/mutation/incremental-${name}.json`);
+}
 const started = Date.now();
-const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', ...process.argv.slice(2)], {
+const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', ...args], {
   cwd: root,
   stdio: 'inherit',
 });

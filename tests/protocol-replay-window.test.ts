@@ -155,7 +155,7 @@ describe('ReplayWindow bit by bit', () => {
     expect(() => new ReplayWindow({ highest: 1.5, bitmap: zero })).toThrow(RangeError);
     expect(new ReplayWindow({ highest: MAX_UINT, bitmap: zero }).highestAccepted).toBe(MAX_UINT);
     expect(new ReplayWindow({ highest: 0, bitmap: zero }).highestAccepted).toBe(0);
-    for (const bitmap of ['000000000000000', '00000000000000000', '000000000000000A', 'x0000000000000000', '0000000000000000x', 1 as never]) {
+    for (const bitmap of ['000000000000000', '00000000000000000', '000000000000000A', 'x0000000000000000', '0000000000000000x', 1 as never, 1234567890123456 as never]) {
       expect(() => new ReplayWindow({ highest: 1, bitmap }), String(bitmap)).toThrow(new RangeError('replay state.bitmap: expected 16 lower-case hex digits'));
     }
     expect(new ReplayWindow({ highest: 70, bitmap: '0123456789abcdef' }).state()).toEqual({ highest: 70, bitmap: '0123456789abcdef' });
