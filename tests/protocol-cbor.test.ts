@@ -165,3 +165,125 @@ describe('CBOR reader: shortest-form heads, each width on its own (RFC 8949 §4.
     expect(r.ok && r.nonCanonical).toEqual({ offset: 1, detail: 'argument not in shortest form' });
   });
 });
+
+// Rule (RFC 8949 §3, §5.3 and the reader's contract in protocol/src/cbor-reader.ts): malformed
+// input is a result with the offset of the fault and what it is, never an exception. Each line
+// pins one check of the reader: a loosened bound or a wrong offset changes its answer.
+describe('CBOR reader: every malformation, its offset and its detail', () => {
+  const malformed: Array<[string, number, string]> = [
+    ['', 0, 'truncated: 1 more byte(s) needed'],
+    ['18', 1, 'truncated: 1 more byte(s) needed'],
+    ['19', 1, 'truncated: 2 more byte(s) needed'],
+    ['1a0000', 1, 'truncated: 4 more byte(s) needed'],
+    ['1b00000000', 1, 'truncated: 8 more byte(s) needed'],
+    ['c0', 1, 'truncated: 1 more byte(s) needed'],
+    ['d9', 1, 'truncated: 2 more byte(s) needed'],
+    ['f8', 1, 'truncated: 1 more byte(s) needed'],
+    ['f9', 1, 'truncated: 2 more byte(s) needed'],
+    ['fa0000', 1, 'truncated: 4 more byte(s) needed'],
+    ['fb00', 1, 'truncated: 8 more byte(s) needed'],
+    ['9f', 1, 'truncated: 1 more byte(s) needed'],
+    ['9f01', 2, 'truncated: 1 more byte(s) needed'],
+    ['bf01', 2, 'truncated: 1 more byte(s) needed'],
+    ['a2010203', 4, 'truncated: 1 more byte(s) needed'],
+    ['5a00010000', 0, 'byte string length 65536 exceeds the input'],
+    ['5b0000000100000000', 0, 'byte string length 4294967296 exceeds the input'],
+    ['7a80000000', 0, 'text string length 2147483648 exceeds the input'],
+    ['9b0000000100000000', 0, 'array length 4294967296 exceeds the input'],
+    ['830102', 0, 'array length 3 exceeds the input'],
+    ['a1', 0, 'map size 1 exceeds the input'],
+    ['5f41', 1, 'chunk length 1 exceeds the input'],
+    ['1c', 0, 'reserved additional information 28'],
+    ['1d', 0, 'reserved additional information 29'],
+    ['1e', 0, 'reserved additional information 30'],
+    ['5c', 0, 'reserved additional information 28'],
+    ['dc', 0, 'reserved additional information 28'],
+    ['fc', 0, 'reserved additional information 28'],
+    ['fe', 0, 'reserved additional information 30'],
+    ['5f5c', 1, 'reserved additional information 28'],
+    ['5f5e', 1, 'reserved additional information 30'],
+    ['ff', 0, 'break outside an indefinite-length item'],
+    ['1f', 0, 'indefinite length on a type that has none'],
+    ['3f', 0, 'indefinite length on a type that has none'],
+    ['df', 0, 'indefinite length on a type that has none'],
+    ['5f6161ff', 1, 'bad chunk in indefinite-length string'],
+    ['5f5f4061ffff', 1, 'bad chunk in indefinite-length string'],
+    ['7f40ff', 1, 'bad chunk in indefinite-length string'],
+    ['5f1c', 1, 'bad chunk in indefinite-length string'],
+    ['62c328', 0, 'text string is not valid UTF-8'],
+    ['7f62c328ff', 1, 'text string is not valid UTF-8'],
+    ['bf01ff', 2, 'map ends after a key without its value'],
+    ['f800', 0, 'two-byte simple value below 32'],
+    ['f81f', 0, 'two-byte simple value below 32'],
+    ['0101', 1, '1 trailing byte(s) after the item'],
+    ['a202010102ff01', 5, '2 trailing byte(s) after the item'],
+    ['81'.repeat(33) + '00', 33, 'nesting deeper than 32'],
+    ['9f'.repeat(33) + '00' + 'ff'.repeat(33), 33, 'nesting deeper than 32'],
+  ];
+  it.each(malformed)('%s: offset %i, %s', (hex, offset, detail) => {
+    expect(parseCbor(fromHex(hex))).toEqual({ ok: false, offset, detail });
+  });
+
+  it('32 levels of nesting are allowed, the 33rd is not', () => {
+    expect(parseCbor(fromHex('81'.repeat(32) + '00')).ok).toBe(true);
+    expect(parseCbor(fromHex('9f'.repeat(32) + '00' + 'ff'.repeat(32))).ok).toBe(true);
+  });
+});
+
+// Rule (RFC 8949 §4.2.1): floats in the shortest of half, single and double that holds the value
+// exactly, NaN as f97e00; simple values below 32 only in the initial byte.
+describe('CBOR reader: floats and simple values', () => {
+  const floats: Array<[string, number, boolean]> = [
+    // [hex, value, in shortest form]
+    ['f90001', 2 ** -24, true], ['f97bff', 65504, true], ['f9fc00', -Infinity, true], ['f97c00', Infinity, true],
+    ['f97e00', NaN, true], ['f97e01', NaN, false], ['f9fe00', NaN, false], ['f98000', -0, true], ['f93e00', 1.5, true],
+    ['f90400', 2 ** -14, true], ['f903ff', 1023 * 2 ** -24, true],
+    ['fa477fe000', 65504, false], ['fa47800000', 65536, true], ['fa33800000', 2 ** -24, false], ['fa33000000', 2 ** -25, true],
+    ['fa38800000', 2 ** -14, false], ['fa3f801000', 1 + 2 ** -11, true], ['fa3f802000', 1 + 2 ** -10, false],
+    ['fa7fc00000', NaN, false], ['fa7f800000', Infinity, false], ['fa477ff000', 65520, true], ['fa00000001', 2 ** -149, true],
+    ['fb3ff0000000000000', 1, false], ['fb3ff0000000000001', 1 + 2 ** -52, true], ['fb7ff8000000000000', NaN, false],
+    ['fb4197d78400000000', 1e8, false], ['fb7ff0000000000000', Infinity, false], ['fb3fb999999999999a', 0.1, true],
+  ];
+  it.each(floats)('%s is %d (shortest: %s)', (hex, value, shortest) => {
+    const r = parseCbor(fromHex(hex));
+    expect(r.ok && r.item.kind).toBe('float');
+    expect(r.ok && r.item.kind === 'float' && r.item.value).toBe(value);
+    expect(r.ok && r.item.kind === 'float' && r.item.size).toBe(hex.length === 6 ? 2 : hex.length === 10 ? 4 : 8);
+    expect(r.ok && r.nonCanonical?.detail).toBe(shortest ? undefined : value !== value && hex.length === 6 ? 'NaN not encoded as f97e00' : 'float not in shortest form');
+  });
+
+  it('simple values: false, true, null, undefined, 16 in one byte and 32 in two', () => {
+    for (const [hex, value] of [['f4', 20], ['f5', 21], ['f6', 22], ['f7', 23], ['f0', 16], ['f820', 32], ['f8ff', 255]] as const) {
+      expect(parseCbor(fromHex(hex))).toMatchObject({ ok: true, item: { kind: 'simple', value, start: 0, end: hex.length / 2 } });
+    }
+  });
+});
+
+// Rule (RFC 8949 §4.2.1 and RFC 9052 §3): map keys in bytewise order of their encodings; a repeated
+// key is reported apart, whatever its kind, even when it is written in two forms.
+describe('CBOR reader: map key order and duplicate keys', () => {
+  const maps: Array<[string, { offset: number; detail: string } | undefined, { offset: number; detail: string } | undefined]> = [
+    ['a201010202', undefined, undefined],
+    ['a202010102', { offset: 3, detail: 'map keys not in bytewise order' }, undefined],
+    ['a2616101616202', undefined, undefined],
+    ['a2410100410200', undefined, undefined],
+    ['a241010042010200', undefined, undefined],
+    ['a2410100410100', { offset: 4, detail: 'map keys not in bytewise order' }, { offset: 4, detail: 'duplicate map key of kind bytes' }],
+    ['a2810100810100', { offset: 4, detail: 'map keys not in bytewise order' }, { offset: 4, detail: 'duplicate map key of kind array' }],
+    ['a2f4f5f4f5', { offset: 3, detail: 'map keys not in bytewise order' }, { offset: 3, detail: 'duplicate map key of kind simple' }],
+    ['a2f4f5f5f4', undefined, undefined],
+    ['a200002000', undefined, undefined], // 0 and -1 differ
+    ['a220002000', { offset: 3, detail: 'map keys not in bytewise order' }, { offset: 3, detail: 'duplicate map key -1' }],
+    ['a2616101616101', { offset: 4, detail: 'map keys not in bytewise order' }, { offset: 4, detail: 'duplicate map key "a"' }],
+    ['a3010102020101', { offset: 5, detail: 'map keys not in bytewise order' }, { offset: 5, detail: 'duplicate map key 1' }],
+    ['a24100004000', { offset: 4, detail: 'map keys not in bytewise order' }, undefined], // h'00' then h'': 40 sorts before 41
+    ['bf01020103ff', { offset: 0, detail: 'indefinite length' }, { offset: 3, detail: 'duplicate map key 1' }],
+    ['a2a000a000', { offset: 3, detail: 'map keys not in bytewise order' }, { offset: 3, detail: 'duplicate map key of kind map' }],
+  ];
+  it.each(maps)('%s', (hex, nonCanonical, duplicateKey) => {
+    const r = parseCbor(fromHex(hex));
+    expect(r.ok).toBe(true);
+    expect(r.ok && r.nonCanonical).toEqual(nonCanonical);
+    expect(r.ok && r.duplicateKey).toEqual(duplicateKey);
+  });
+});
