@@ -5,19 +5,21 @@
 // The score is Stryker's: (killed + timeout) / (killed + timeout + survived + no coverage).
 // Errors (mutants that do not compile or crash the runner) are counted but not scored.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const report = join(root, 'reports', 'mutation', 'mutation.json');
 rmSync(report, { force: true });
 const args = process.argv.slice(2);
+let runName = 'all';
 // A run over some files (`--mutate a.ts,b.ts`) keeps its incremental results apart, so runs over
 // different files do not overwrite each other's.
 const mutate = args.indexOf('--mutate');
 if (mutate >= 0 && !args.includes('--incrementalFile')) {
   const name = (args[mutate + 1] ?? '').replace(/protocol\/src\//g, '').replace(/\.ts\b/g, '').replace(/[^A-Za-z0-9-]+/g, '+');
   args.push('--incrementalFile', `reports/mutation/incremental-${name}.json`);
+  runName = name;
 }
 const started = Date.now();
 const run = spawnSync(process.execPath, [join(root, 'node_modules/@stryker-mutator/core/bin/stryker.js'), 'run', ...args], {
@@ -29,7 +31,9 @@ const seconds = Math.round((Date.now() - started) / 1000);
 let counts;
 try {
   counts = { Killed: 0, Timeout: 0, Survived: 0, NoCoverage: 0, CompileError: 0, RuntimeError: 0 };
-  const result = JSON.parse(readFileSync(report, 'utf8'));
+  const text = readFileSync(report, 'utf8');
+  writeFileSync(join(root, 'reports', 'mutation', `mutation-${runName}.json`), text); // kept per run
+  const result = JSON.parse(text);
   for (const file of Object.values(result.files)) {
     for (const mutant of file.mutants) if (mutant.status in counts) counts[mutant.status]++;
   }
