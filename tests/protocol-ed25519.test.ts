@@ -332,3 +332,89 @@ describe('Ed25519 strict policy (RFC 8032 §5.1.7 as docs/protocol.md states it)
     expect(spy.calls).toBe(3);
   });
 });
+
+// Rule: the backends' caches (KeyObjects by key array, secret keys by seed array) never answer for
+// bytes other than the ones passed now, and a key that is not a curve point is `false`.
+describe('Ed25519 backend caches and non-points', () => {
+  const message = Uint8Array.of(1, 9);
+
+  it('a seed array changed in place signs with the new seed, on both backends', () => {
+    for (const backend of backends) {
+      const seed = sha256(Uint8Array.of(30));
+      const first = backend.sign(seed, message);
+      const firstKey = backend.publicKeyOf(seed);
+      seed.set(sha256(Uint8Array.of(31)));
+      expect(toHex(backend.sign(seed, message)), backend.name).toBe(toHex(nobleBackend.sign(sha256(Uint8Array.of(31)), message)));
+      expect(toHex(backend.publicKeyOf(seed)), backend.name).toBe(toHex(nobleBackend.publicKeyOf(sha256(Uint8Array.of(31)))));
+      expect(toHex(first)).not.toBe(toHex(backend.sign(seed, message)));
+      expect(toHex(firstKey)).not.toBe(toHex(backend.publicKeyOf(seed)));
+    }
+  });
+
+  it('a public key array changed in place is checked as the new key, sync and async', async () => {
+    for (const backend of backends) {
+      const seedA = sha256(Uint8Array.of(32));
+      const seedB = sha256(Uint8Array.of(33));
+      const key = getPublicKey(seedA);
+      const sigA = signEd25519(seedA, message);
+      const sigB = signEd25519(seedB, message);
+      expect(verifyEd25519(key, message, sigA, backend)).toBe(true);
+      expect(verifyEd25519(key, message, sigB, backend)).toBe(false);
+      key.set(getPublicKey(seedB));
+      expect(verifyEd25519(key, message, sigB, backend), backend.name).toBe(true);
+      expect(verifyEd25519(key, message, sigA, backend), backend.name).toBe(false);
+      expect(await new Promise((resolve) => verifyEd25519Async(key, message, sigB, resolve, backend))).toBe(true);
+      // The same bytes in a new array hit the by-hex cache of the node backend and agree.
+      expect(verifyEd25519(Uint8Array.from(key), message, sigB, backend)).toBe(true);
+    }
+  });
+
+  it('canonical keys that are not curve points are false on both backends, sync and async, never an exception', async () => {
+    const notPoints: Uint8Array[] = [];
+    for (let y = 2; notPoints.length < 5; y++) {
+      const key = new Uint8Array(32);
+      key[0] = y;
+      try {
+        noble.Point.fromBytes(key, false);
+      } catch {
+        notPoints.push(key);
+      }
+    }
+    const sig = signEd25519(sha256(Uint8Array.of(34)), message);
+    for (const key of notPoints) {
+      for (const backend of backends) {
+        expect(backend.verifyEquation(key, message, sig), `${backend.name} ${toHex(key)}`).toBe(false);
+        expect(verifyEd25519(key, message, sig, backend)).toBe(false);
+        let early = true;
+        const verdict = new Promise((resolve) => verifyEd25519Async(key, message, sig, (ok) => resolve([ok, early]), backend));
+        early = false;
+        expect(await verdict).toEqual([false, false]); // false, and called only after returning
+      }
+    }
+  });
+
+  it('useCryptoBackend names what it expects', () => {
+    expect(() => useCryptoBackend('wasm' as never)).toThrow(new RangeError("crypto backend: expected 'node' or 'noble', got wasm"));
+    expect(cryptoBackend()).toBe('node');
+    try {
+      useCryptoBackend('noble');
+      expect(cryptoBackend()).toBe('noble');
+      const seed = sha256(Uint8Array.of(35));
+      expect(verifyEd25519(getPublicKey(seed), message, signEd25519(seed, message))).toBe(true);
+      expect(toHex(kidOf(getPublicKey(seed)))).toBe(toHex(nobleBackend.sha256(getPublicKey(seed)).slice(0, 8)));
+    } finally {
+      useCryptoBackend('node');
+    }
+    expect(cryptoBackend()).toBe('node');
+  });
+
+  it('sha256, kidOf and getPublicKey refuse what is not bytes of the right length', () => {
+    expect(() => sha256('abc' as never)).toThrow(TypeError);
+    expect(() => kidOf(new Uint8Array(31))).toThrow(TypeError);
+    expect(() => signEd25519(new Uint8Array(32), 'm' as never)).toThrow(TypeError);
+    expect(() => signEd25519(new Uint8Array(33), message)).toThrow(TypeError);
+    expect(() => verifyEd25519(new Uint8Array(32), 'm' as never, new Uint8Array(64))).toThrow(TypeError);
+    expect(() => verifyEd25519(new Uint8Array(32), message, 's' as never)).toThrow(TypeError);
+    expect(kidOf(getPublicKey(sha256(Uint8Array.of(36)))).length).toBe(8);
+  });
+});
