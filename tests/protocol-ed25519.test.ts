@@ -408,13 +408,37 @@ describe('Ed25519 backend caches and non-points', () => {
     expect(cryptoBackend()).toBe('node');
   });
 
-  it('sha256, kidOf and getPublicKey refuse what is not bytes of the right length', () => {
-    expect(() => sha256('abc' as never)).toThrow(TypeError);
-    expect(() => kidOf(new Uint8Array(31))).toThrow(TypeError);
-    expect(() => signEd25519(new Uint8Array(32), 'm' as never)).toThrow(TypeError);
-    expect(() => signEd25519(new Uint8Array(33), message)).toThrow(TypeError);
-    expect(() => verifyEd25519(new Uint8Array(32), 'm' as never, new Uint8Array(64))).toThrow(TypeError);
-    expect(() => verifyEd25519(new Uint8Array(32), message, 's' as never)).toThrow(TypeError);
+  it('sha256, kidOf, signEd25519 and verifyEd25519 name the argument that is not bytes of the right length', () => {
+    expect(() => sha256('abc' as never)).toThrow(/^message: expected Uint8Array, got /);
+    expect(() => kidOf(new Uint8Array(31))).toThrow(new TypeError('publicKey: expected Uint8Array of length 32, got length=31'));
+    expect(() => signEd25519(new Uint8Array(32), 'm' as never)).toThrow(/^message: expected Uint8Array, got /);
+    expect(() => signEd25519(new Uint8Array(33), message)).toThrow(new TypeError('secretKey: expected Uint8Array of length 32, got length=33'));
+    expect(() => verifyEd25519('k' as never, message, new Uint8Array(64))).toThrow(/^publicKey: expected Uint8Array, got /);
+    expect(() => verifyEd25519(new Uint8Array(32), 'm' as never, new Uint8Array(64))).toThrow(/^message: expected Uint8Array, got /);
+    expect(() => verifyEd25519(new Uint8Array(32), message, 's' as never)).toThrow(/^signature: expected Uint8Array, got /);
     expect(kidOf(getPublicKey(sha256(Uint8Array.of(36)))).length).toBe(8);
+  });
+
+  it('verifyEd25519Async hands the equation to the backend\'s own async check when it has one', async () => {
+    const seed = sha256(Uint8Array.of(37));
+    const key = getPublicKey(seed);
+    const sig = signEd25519(seed, message);
+    const calls: string[] = [];
+    const backend: Ed25519Backend = {
+      ...nodeBackend!,
+      verifyEquation: (a, m, s) => {
+        calls.push('sync');
+        return nodeBackend!.verifyEquation(a, m, s);
+      },
+      verifyEquationAsync: (a, m, s, done) => {
+        calls.push('async');
+        nodeBackend!.verifyEquationAsync!(a, m, s, done);
+      },
+    };
+    expect(await new Promise((resolve) => verifyEd25519Async(key, message, sig, resolve, backend))).toBe(true);
+    expect(calls).toEqual(['async']);
+    const { verifyEquationAsync: _, ...syncOnly } = backend;
+    expect(await new Promise((resolve) => verifyEd25519Async(key, message, sig, resolve, syncOnly))).toBe(true);
+    expect(calls).toEqual(['async', 'sync']);
   });
 });
