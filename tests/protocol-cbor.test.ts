@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cborDiagnostic, CborWriter, decodeRecord, fromHex, parseCbor, toHex } from '@sceau/protocol';
+import { cborDiagnostic, CborWriter, decodeRecord, fromHex, parseCbor, toHex, type CborItem } from '@sceau/protocol';
 import { readVector } from './helpers/vectors.js';
 
 type AppendixItem = { hex: string; roundtrip: boolean; decoded?: unknown; diagnostic?: string };
@@ -285,5 +285,72 @@ describe('CBOR reader: map key order and duplicate keys', () => {
     expect(r.ok).toBe(true);
     expect(r.ok && r.nonCanonical).toEqual(nonCanonical);
     expect(r.ok && r.duplicateKey).toEqual(duplicateKey);
+  });
+});
+
+// Rule (RFC 8949 §3.2): indefinite-length items are well-formed (flagged as not deterministic) and
+// read as the same values as their definite forms; the nesting limit holds through every kind of
+// container (arrays, maps by key and by value, tags, indefinite ones).
+describe('CBOR reader: indefinite lengths, nesting through every container, result shape', () => {
+  const plain = (item: CborItem): unknown => {
+    switch (item.kind) {
+      case 'bytes': return `h'${toHex(item.value)}'`;
+      case 'array': return item.items.map(plain);
+      case 'map': return item.entries.map(([k, v]) => [plain(k), plain(v)]);
+      case 'tag': return { tag: item.tag, item: plain(item.item) };
+      default: return item.value;
+    }
+  };
+  it.each([
+    ['5f42010243030405ff', "h'0102030405'", 'bytes'],
+    ['5f41ff42c328ff', "h'ffc328'", 'bytes'], // byte chunks are not text: no UTF-8 check
+    ['7f657374726561646d696e67ff', 'streaming', 'text'],
+    ['9f018202039f0405ffff', [1, [2, 3], [4, 5]], 'array'],
+    ['bf61610161629f0203ffff', [['a', 1], ['b', [2, 3]]], 'map'],
+    ['9fff', [], 'array'],
+    ['bfff', [], 'map'],
+  ])('%s reads as its definite form', (hex, value, kind) => {
+    const r = parseCbor(fromHex(hex));
+    expect(r.ok && r.item.kind).toBe(kind);
+    expect(r.ok && plain(r.item)).toEqual(value);
+    expect(r.ok && r.item).toMatchObject({ start: 0, end: hex.length / 2 });
+    expect(r.ok && r.nonCanonical).toEqual({ offset: 0, detail: 'indefinite length' });
+  });
+
+  it.each([
+    ['tags', (n: number) => 'c1'.repeat(n) + '00'],
+    ['map values', (n: number) => 'a101'.repeat(n) + '00'],
+    ['map keys', (n: number) => 'a1'.repeat(n) + '00' + '00'.repeat(n)],
+    ['indefinite arrays', (n: number) => '9f'.repeat(n) + '00' + 'ff'.repeat(n)],
+    ['indefinite map values', (n: number) => 'bf01'.repeat(n) + '00' + 'ff'.repeat(n)],
+    ['indefinite map keys', (n: number) => 'bf'.repeat(n) + '0000ff' + '00ff'.repeat(n - 1)],
+  ])('nesting through %s: 32 levels read, 33 refused', (_, make) => {
+    expect(parseCbor(fromHex(make(32))).ok).toBe(true);
+    const deep = parseCbor(fromHex(make(33)));
+    expect(deep.ok).toBe(false);
+    expect(!deep.ok && deep.detail).toBe('nesting deeper than 32');
+  });
+
+  it('a clean result carries no nonCanonical or duplicateKey field at all', () => {
+    expect(Object.keys(parseCbor(fromHex('a201020304')))).toEqual(['ok', 'item']);
+    expect(Object.keys(parseCbor(fromHex('1805')))).toEqual(['ok', 'item', 'nonCanonical']);
+  });
+
+  it('duplicate keys: the first one is reported; every kind compares by value, across encodings', () => {
+    expect(parseCbor(fromHex('a40100010002000200'))).toMatchObject({ ok: true, duplicateKey: { offset: 3, detail: 'duplicate map key 1' } });
+    const dup = (hex: string) => {
+      const r = parseCbor(fromHex(hex));
+      expect(r.ok, hex).toBe(true);
+      return r.ok ? r.duplicateKey?.detail : 'malformed';
+    };
+    expect(dup('a2200038' + '0000')).toBe('duplicate map key -1'); // -1 and -1 in a longer head
+    expect(dup('a2616100' + '78016100')).toBe('duplicate map key "a"'); // "a" in two heads
+    expect(dup('a2410100' + '58010100')).toBe('duplicate map key of kind bytes'); // h'01' in two heads
+    expect(dup('a2810100' + '810101')).toBe('duplicate map key of kind array'); // same key, different values
+    expect(dup('a2410100' + '410200')).toBeUndefined(); // h'01' and h'02'
+    expect(dup('a2800040' + '00')).toBeUndefined(); // [] and h'': different kinds
+    expect(dup('a2400080' + '00')).toBeUndefined(); // h'' and []
+    expect(dup('a2416100' + '616100')).toBeUndefined(); // h'61' and "a"
+    expect(dup('a2000020' + '00')).toBeUndefined(); // 0 and -1
   });
 });
