@@ -49,11 +49,28 @@ const bstrHead = (n: number) => (n < 24 ? (0x40 + n).toString(16) : n < 256 ? '5
 const fragmentVectors = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'fragments.json'), 'utf8')).vectors as {
   profile: string; frame: string; datagrams: string[];
 }[];
+// The record counter, read from the frame's bytes by the layout of docs/protocol.md#frame, not
+// from the expected datagrams: 'd28443a10127' + ('a10448' + kid | 'a0') + payload bstr head, then
+// the record `84 01 <counter>`.
+function counterOf(frameHex: string): number {
+  const b = fromHex(frameHex);
+  let at = b[6] === 0xa0 ? 7 : 17;
+  at += b[at]! < 0x58 ? 1 : b[at] === 0x58 ? 2 : 3; // the payload's bstr head
+  if (b[at] !== 0x84 || b[at + 1] !== 0x01) throw new Error(`${frameHex}: not a v1 record`);
+  const head = b[at + 2]!;
+  if (head < 0x18) return head;
+  const width = { 0x18: 1, 0x19: 2, 0x1a: 4 }[head];
+  if (width === undefined) throw new Error(`${frameHex}: counter head ${head}`);
+  let n = 0;
+  for (let i = 0; i < width; i++) n = n * 256 + b[at + 3 + i]!;
+  return n;
+}
 const fragmentCases = fragmentVectors.map(v => {
   const p = linkProfile(v.profile)!;
-  const first = fromHex(v.datagrams[0]!);
-  const whole = v.datagrams.length === 1;
-  const tag = whole ? 0 : (first[0]! >> 4) & 7;
+  // Rule (docs/protocol.md#fragments): a frame is cut only when it exceeds the MTU, and its
+  // message tag is the record counter mod 8.
+  const whole = v.frame.length / 2 <= p.mtu;
+  const tag = whole ? 0 : counterOf(v.frame) % 8;
   const kidAt = v.frame.indexOf('a10448');
   const hint = p.identifiesSender ? null : v.frame.slice(kidAt + 6, kidAt + 10);
   return { fragment: v.frame, mtu: p.mtu, tag, hint };
@@ -110,6 +127,17 @@ describe('firmware in the DeviceScript VM', () => {
   });
 
   describe('protocol/vectors/fragments.json, datagrams byte for byte', () => {
+    it('the vectors themselves follow the tag rule (counter mod 8, read from the frame) and cut only above the MTU', () => {
+      let fragmented = 0;
+      for (const [i, v] of fragmentVectors.entries()) {
+        expect(v.datagrams.length === 1, v.profile).toBe(v.frame.length / 2 <= fragmentCases[i]!.mtu);
+        if (v.datagrams.length === 1) continue;
+        fragmented++;
+        for (const d of v.datagrams) expect(fromHex(d)[0]! >> 4, v.profile).toBe(fragmentCases[i]!.tag);
+      }
+      expect(fragmented).toBeGreaterThan(0);
+    });
+
     fragmentVectors.forEach((v, i) => {
       it(`${v.profile} (${v.datagrams.length} datagram${v.datagrams.length > 1 ? 's' : ''})`, () => {
         expect(results[rfc.length + frames.length + byHand.length + i].datagrams).toEqual(v.datagrams);

@@ -3,7 +3,7 @@
 // record; everything sceau's encoders write must take the shortcut; anything else must not.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, fromHex, parseCbor, readCanonicalFrame, readCanonicalRecord, sealRecord, toHex, type CborItem, type SceauRecord } from '@sceau/protocol';
+import { CborWriter, decodeRecord, encodeRecord, fromHex, parseCbor, readCanonicalFrame, readCanonicalRecord, sealRecord, toHex, type CborItem, type SceauRecord } from '@sceau/protocol';
 
 const require = createRequire(import.meta.url);
 const vectors = require('@sceau/protocol/vectors/frames.json') as { positive: Array<{ frame: string }>; negative: Array<{ frame: string }> };
@@ -164,5 +164,97 @@ describe('readCanonicalFrame and readCanonicalRecord', () => {
       hex.slice(0, -2), // a byte short
     ];
     for (const v of variants) expect(readCanonicalFrame(fromHex(v)), v).toBeUndefined();
+  });
+});
+
+// Rule (docs/protocol.md#frame): sceau's layout is tag 18, protected {1: -8} or {1: -19}, an
+// unprotected {4: 8-byte kid} or {}, the payload in a byte string with the shortest head, a 64-byte
+// signature, nothing after. The fast readers must take every frame and record of that layout at
+// each head width's boundary (else a mutant that sends them to the generic parser would go unseen
+// here) and give the parts exactly.
+describe('the fast readers at every head width', () => {
+  const sig = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+  const kid = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+  const build = (payload: Uint8Array, withKid: boolean, alg: 0x27 | 0x32) => {
+    const w = new CborWriter().tag(18).array(4).bytes(Uint8Array.of(0xa1, 0x01, alg));
+    if (withKid) w.map(1).int(4).bytes(kid);
+    else w.map(0);
+    return w.bytes(payload).bytes(sig).finish();
+  };
+
+  it('takes frames whose payload is 0, 23, 24, 255, 256 and 1000 bytes, with and without kid, under both algs', () => {
+    for (const n of [0, 1, 23, 24, 255, 256, 1000]) {
+      for (const withKid of [true, false]) {
+        for (const alg of [0x27, 0x32] as const) {
+          const payload = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+          const frame = build(payload, withKid, alg);
+          const parts = readCanonicalFrame(frame);
+          expect(parts, `${n} ${withKid} ${alg}`).toBeDefined();
+          expect(parts!.alg).toBe(alg === 0x27 ? -8 : -19);
+          expect(toHex(parts!.protectedBytes)).toBe(`a101${alg.toString(16)}`);
+          expect(parts!.kid && toHex(parts!.kid)).toBe(withKid ? toHex(kid) : undefined);
+          expect(toHex(parts!.payload)).toBe(toHex(payload));
+          expect(toHex(parts!.signature)).toBe(toHex(sig));
+          expect(expectFrameAgrees(frame)).toBe(true);
+        }
+      }
+    }
+    expect(build(new Uint8Array(0), false, 0x27).length).toBe(74); // the smallest frame of the layout
+  });
+
+  it('declines payload heads longer than needed, a signature of another length, and other headers', () => {
+    const p = (n: number) => new Uint8Array(n);
+    const frame = toHex(build(p(23), true, 0x27));
+    expect(readCanonicalFrame(fromHex(frame.replace(`a10448${toHex(kid)}57`, `a10448${toHex(kid)}5817`)))).toBeUndefined();
+    const f255 = toHex(build(p(255), false, 0x27));
+    expect(readCanonicalFrame(fromHex(f255.replace('a058ff', 'a05900ff')))).toBeUndefined();
+    for (const bad of [
+      toHex(build(p(3), true, 0x27)).replace(/5840([0-9a-f]{128})$/, '583f$1').slice(0, -2), // a 63-byte signature
+      toHex(build(p(3), true, 0x27)).replace('a10448', 'a10447').replace(/(a10447[0-9a-f]{14})[0-9a-f]{2}/, '$1'), // a 7-byte kid
+      toHex(build(p(3), true, 0x27)).replace('a10448', 'a10548'), // label 5
+      toHex(build(p(3), false, 0x27)).replace('d28443a10127a0', 'd28443a10127a1'), // a map of 1 with nothing in it
+      toHex(build(p(3), false, 0x27)).replace('d28443a10127', 'd28443a10227'), // label 2 protected
+      toHex(build(p(3), false, 0x27)).replace('d28443a10127', 'd28443a20127'), // protected map of 2
+      toHex(build(p(3), false, 0x27)).replace('d28443a10127', 'd28442a101'), // protected of 2 bytes
+      toHex(build(p(3), false, 0x27)).replace('d284', 'd285'), // an array of 5
+      toHex(build(p(3), false, 0x27)).replace('d284', 'd384'), // tag 19
+      toHex(build(p(3), false, 0x27)).replace(/a043/, 'a063'), // payload as text
+    ]) {
+      expect(readCanonicalFrame(fromHex(bad)), bad).toBeUndefined();
+    }
+  });
+
+  it('takes records at every integer width boundary and gives the generic decoder\'s record', () => {
+    for (const v of [0, 23, 24, 255, 256, 65535, 65536, 4294967295]) {
+      for (const record of [
+        { version: 1 as const, counter: Math.max(1, v), time: v, readings: [{ channel: v, value: v, age: Math.max(1, v) }] },
+        { version: 1 as const, counter: Math.max(1, v), time: null, readings: [{ channel: v, value: -1 - v }, { channel: 1, value: v === 0 ? 0 : -v }] },
+      ]) {
+        const bytes = encodeRecord(record);
+        expect(readCanonicalRecord(bytes), toHex(bytes)).toEqual(record);
+        expect(expectRecordAgrees(bytes)).toBe(true);
+      }
+    }
+    const many = { version: 1 as const, counter: 1, time: null, readings: Array.from({ length: 300 }, (_, i) => ({ channel: i, value: i })) };
+    expect(readCanonicalRecord(encodeRecord(many))).toEqual(many);
+  });
+
+  it('declines records whose heads are longer than needed or cut short, at every width', () => {
+    for (const hex of [
+      '8401' + '1817' + 'f681820102', '8401' + '1900ff' + 'f681820102', '8401' + '1a0000ffff' + 'f681820102', // counter
+      '8401' + '01' + '1817' + '81820102', '8401' + '01' + '1900ff' + '81820102', // time
+      '8401' + '01f6' + '9801' + '820102', '8401' + '01f6' + '81' + '9802' + '0102', // counts
+      '8401' + '01f681' + '82' + '1817' + '02', '8401' + '01f681' + '8201' + '1900ff', '8401' + '01f681' + '8201' + '3817', // values
+      '8401' + '01f681' + '8201' + '3900ff', '8401' + '01f681' + '8201' + '3a0000ffff', '8401' + '01f681' + '830102' + '1817',
+      '8401' + '01f681' + '8201' + '19ff', '8401' + '01f681' + '8201' + '1affffff', '8401' + '01f681' + '8201' + '18', // cut short
+      '8401' + '01f681' + '8201' + '39ff', '8401' + '01f681' + '8201' + '3affffff', '8401' + '01f681' + '8201' + '38',
+      '8401' + '01f681' + '8201' + '3b00000000ffffffff', '8401' + '01f681' + '8201' + '1b00000000ffffffff', // 8-byte heads
+      '8401' + '01f681' + '8301' + '02', '8401' + '01f681' + '8201', '8401' + '01f681' + '82', '8401' + '01f681', '8401' + '01f6', '8401', '84', '',
+      '8401' + '01f681' + '8101', '8401' + '01f681' + '840102' + '0101', '8401' + '01f681' + '82' + '20' + '01', // a reading of 1 or 4, a negative channel
+      '8401' + '01' + '20' + '81820102', '8401' + '20' + 'f681820102', // negative time, negative counter
+      '8501' + '01f681820102' + '00', '8401' + '01f6' + 'a0', '8401' + '01f6' + '81' + 'a0',
+    ]) {
+      expect(readCanonicalRecord(fromHex(hex)), hex).toBeUndefined();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  airtimeMs, fragment, fragmentCapacity, getPublicKey, linkProfile, linkProfiles, loraAirtimeMs, MAX_FRAGMENTS, maxFrameBytes,
+  airtimeMs, fragment, fragmentCapacity, getPublicKey, kidOf, linkProfile, linkProfiles, loraAirtimeMs, MAX_FRAGMENTS, maxFrameBytes,
   Reassembler, sealRecord, sha256, toHex, type LoraRadio,
 } from '@sceau/protocol';
 import { readVector } from './helpers/vectors.js';
@@ -162,7 +162,26 @@ describe('fragmentation', () => {
     expect(() => new Reassembler({ expiryMs: 0 })).toThrow(RangeError);
   });
 
-  it('getPublicKey of the seed used above is stable', () => {
-    expect(getPublicKey(seed).length).toBe(32);
+  // Rule (docs/protocol.md#fragments): the header byte is `0 TTT NNNN`, TTT the record counter
+  // mod 8, NNNN the fragments still to come. Derived here from the record, across the 3-bit wrap,
+  // and checked against an explicit tag and against the header's bit 7 (a whole frame's marker).
+  it('the tag is the counter mod 8 across the wrap, an explicit tag wins, and bit 7 is never set', () => {
+    const profile = linkProfile('sigfox');
+    for (const counter of [7, 8, 9, 15, 16, 23, 2 ** 32 - 1]) {
+      const parts = fragment(frameOf(3, counter), profile);
+      expect(parts.length).toBeGreaterThan(1);
+      for (const [i, d] of parts.entries()) {
+        expect(d[0]! & 0x80, `counter ${counter}`).toBe(0);
+        expect(d[0]! >> 4, `counter ${counter}`).toBe(counter % 8);
+        expect(d[0]! & 15).toBe(parts.length - 1 - i);
+      }
+      const tagged = fragment(frameOf(3, counter), profile, { tag: (counter + 3) % 8 });
+      expect(tagged.map((d) => d[0]! >> 4)).toEqual(parts.map(() => (counter + 3) % 8));
+    }
+    expect(() => fragment(frameOf(3), profile, { tag: 8 })).toThrow(RangeError);
+    expect(() => fragment(frameOf(3), profile, { tag: -1 })).toThrow(RangeError);
+    // The key of the seed above signs what it fragments: the hint is its kid's first two bytes.
+    const nbiot = { ...linkProfile('nbiot'), mtu: 40 };
+    expect(toHex(fragment(frameOf(3), nbiot)[0]!.subarray(1, 3))).toBe(toHex(kidOf(getPublicKey(seed)).subarray(0, 2)));
   });
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   frameSize, getPublicKey, MemoryKeyring, ReplayWindows, sealRecord, sha256, verifyFrame, encodeRecord, kidOf, toHex,
-  type SceauRecord,
+  type SceauRecord, CborWriter, checkReplayWindow, ReplayWindow, sigStructure, signEd25519, verifyFrameAsync, type VerifyFrameOptions,
 } from '@sceau/protocol';
 import { recordArb } from './helpers/arbitraries.js';
 
@@ -102,5 +102,86 @@ describe('verifyFrame', () => {
   it('programmer errors throw TypeError', () => {
     expect(() => verifyFrame('d284' as never, keyring)).toThrow(TypeError);
     expect(toHex(kidOf(publicKey))).toBe(kid);
+  });
+});
+
+// Rule (docs/protocol.md#codes, "the first failure wins and has one stable code"): each frame
+// below breaks one check of verifyFrame's order and must get that check's code and detail, and
+// the kid / counter once they are known. A check removed or moved changes the answer.
+describe('verifyFrame: each check on its own, its code, detail, kid and counter', () => {
+  const other = sha256(Uint8Array.of(43));
+  const otherKid = toHex(kidOf(getPublicKey(other)));
+  const ring = new MemoryKeyring();
+  const k = ring.add(publicKey, { deviceIds: ['dev-a'] });
+  ring.add(getPublicKey(other), { revoked: true });
+  const small = { version: 1 as const, counter: 5, time: null, readings: [{ channel: 1, value: 2 }] };
+  const hex = (b: Uint8Array) => toHex(b);
+  const un = (s: string) => Uint8Array.from(s.match(/../g)!.map((x) => parseInt(x, 16)));
+  /** A tagged COSE_Sign1 with these raw parts, signed for real over them with `seed`. */
+  const frame = (o: { protectedBytes?: string; unprotected?: string; payload?: Uint8Array; signer?: Uint8Array }) => {
+    const protectedBytes = un(o.protectedBytes ?? 'a10127');
+    const payload = o.payload ?? encodeRecord(small);
+    const sig = signEd25519(o.signer ?? seed, sigStructure(protectedBytes, new Uint8Array(0), payload));
+    return new CborWriter().tag(18).array(4).bytes(protectedBytes).raw(un(o.unprotected ?? `a10448${k}`)).bytes(payload).bytes(sig).finish();
+  };
+  const good = sealRecord(small, seed);
+
+  const cases: Array<[string, () => Uint8Array, VerifyFrameOptions, Record<string, unknown>]> = [
+    ['over the size limit', () => new Uint8Array(2049), {}, { code: 'too-large', detail: '2049 bytes, the limit is 2048' }],
+    ['over a smaller limit', () => good, { maxFrameBytes: good.length - 1 }, { code: 'too-large', detail: `${good.length} bytes, the limit is ${good.length - 1}` }],
+    ['not CBOR', () => un('d284'), {}, { code: 'malformed-cbor', detail: 'at offset 1: array length 4 exceeds the input' }],
+    ['a longer head than needed', () => un(hex(good).replace('d28443', 'd2845803')), {}, { code: 'non-canonical', detail: 'at offset 2: argument not in shortest form' }],
+    ['untagged', () => good.subarray(1), {}, { code: 'not-sign1', detail: 'expected tag 18 (COSE_Sign1)' }],
+    ['protected not deterministic', () => frame({ protectedBytes: 'a1013807' }), {}, { code: 'bad-protected-header', detail: 'protected header is not deterministic CBOR: argument not in shortest form' }],
+    ['protected holding more than alg', () => frame({ protectedBytes: 'a201270300' }), {}, { code: 'bad-protected-header', detail: 'protected header label 3: a sceau frame protects alg only' }],
+    ['unprotected holding more than kid', () => frame({ unprotected: `a20448${k}0500` }), {}, { code: 'not-sign1', detail: 'unprotected header label 5: a sceau frame carries kid only' }],
+    ['a 7-byte kid', () => frame({ unprotected: `a10447${k.slice(0, 14)}` }), {}, { code: 'not-sign1', detail: 'kid is not a 8-byte string' }],
+    ['a text kid', () => frame({ unprotected: `a10468${'61'.repeat(8)}` }), {}, { code: 'not-sign1', detail: 'kid is not a 8-byte string' }],
+    ['alg ES256', () => frame({ protectedBytes: 'a10126' }), {}, { code: 'unsupported-alg', detail: 'alg -7; only EdDSA (-8) and Ed25519 (-19) are supported' }],
+    ['an unknown kid', () => frame({ unprotected: `a10448${'00'.repeat(8)}` }), {}, { code: 'unknown-kid', detail: `no key for kid ${'00'.repeat(8)}`, kid: '00'.repeat(8) }],
+    ['no kid, no device', () => frame({ unprotected: 'a0' }), {}, { code: 'unknown-kid', detail: 'frame has no kid and the transport named no device' }],
+    ['no kid, an unknown device', () => frame({ unprotected: 'a0' }), { deviceId: 'dev-z' }, { code: 'unknown-kid', detail: 'no key for device dev-z' }],
+    ['a revoked key', () => frame({ unprotected: `a10448${otherKid}`, signer: other }), {}, { code: 'key-revoked', detail: `key ${otherKid} is revoked`, kid: otherKid }],
+    ['a bad signature', () => frame({ signer: other }), {}, { code: 'bad-signature', detail: 'Ed25519 signature does not verify', kid: k }],
+    ['a bad signature, no kid', () => frame({ unprotected: 'a0', signer: other }), { deviceId: 'dev-a' }, { code: 'bad-signature', detail: 'Ed25519 signature does not verify', kid: k }],
+    ['a payload that is not CBOR', () => frame({ payload: un('ff') }), {}, { code: 'bad-record', detail: 'payload is not well-formed CBOR: break outside an indefinite-length item', kid: k }],
+    ['a payload not deterministic', () => frame({ payload: un('8401' + '1805' + 'f681820102') }), {}, { code: 'bad-record', detail: 'payload is not deterministic CBOR: argument not in shortest form', kid: k }],
+    ['a payload with a duplicate key', () => frame({ payload: un('a2010201' + '02') }), {}, { code: 'bad-record', detail: 'payload is not deterministic CBOR: map keys not in bytewise order', kid: k }],
+    ['a payload that is not a record', () => frame({ payload: un('a0') }), {}, { code: 'bad-record', detail: 'record: expected an array', kid: k }],
+    ['a record of version 2', () => frame({ payload: un('840205f681820102') }), {}, { code: 'unsupported-version', detail: 'record version 2, this verifier reads version 1', kid: k }],
+  ];
+  it.each(cases)('%s', (_, make, options, expected) => {
+    const r = verifyFrame(make(), ring, options);
+    expect(r).toEqual({ ok: false, ...expected });
+  });
+
+  it.each(cases)('%s: verifyFrameAsync gives the same answer', async (_, make, options, expected) => {
+    expect(await verifyFrameAsync(make(), ring, options)).toEqual({ ok: false, ...expected });
+  });
+
+  it('replay: the rejection names the counter and the highest; checkReplayWindow alone does the same', () => {
+    const replay = new ReplayWindows();
+    expect(verifyFrame(good, ring, { replay }).ok).toBe(true);
+    expect(verifyFrame(good, ring, { replay })).toEqual({ ok: false, code: 'replay', detail: 'counter 5 already accepted or older than the window (highest 5)', kid: k, counter: 5 });
+    const w = new ReplayWindow();
+    expect(checkReplayWindow(w, 'ab', 3, false)).toBeUndefined();
+    expect(w.highestAccepted).toBe(0); // not committed
+    expect(checkReplayWindow(w, 'ab', 3)).toBeUndefined();
+    expect(checkReplayWindow(w, 'ab', 3)).toEqual({ ok: false, code: 'replay', detail: 'counter 3 already accepted or older than the window (highest 3)', kid: 'ab', counter: 3 });
+  });
+
+  it('accepted frames: alg, kid found through the device, readings dated by time, by now, or not at all', async () => {
+    const noKid = frame({ unprotected: 'a0', protectedBytes: 'a10132' });
+    for (const r of [verifyFrame(noKid, ring, { deviceId: 'dev-a' }), await verifyFrameAsync(noKid, ring, { deviceId: 'dev-a' })]) {
+      expect(r).toEqual({ ok: true, kid: k, kidInFrame: false, alg: -19, counter: 5, time: null, record: small, readings: [{ channel: 1, value: 2 }] });
+    }
+    const aged = { version: 1 as const, counter: 6, time: null, readings: [{ channel: 1, value: 2, age: 10 }, { channel: 2, value: -3 }] };
+    expect(verifyFrame(sealRecord(aged, seed), ring, { now: 100 })).toMatchObject({ ok: true, kidInFrame: true, alg: -8, readings: [{ channel: 1, value: 2, age: 10, at: 90 }, { channel: 2, value: -3, at: 100 }] });
+    expect(verifyFrame(sealRecord({ ...aged, time: 50 }, seed), ring, { now: 100 })).toMatchObject({ ok: true, time: 50, readings: [{ at: 40 }, { at: 50 }] });
+    const r = verifyFrame(sealRecord(aged, seed), ring);
+    expect(r.ok && r.readings).toEqual([{ channel: 1, value: 2, age: 10 }, { channel: 2, value: -3 }]);
+    // A record the fast reader declines (a counter in 8 bytes is refused; a large one in 4 is taken) goes the generic way with the same result.
+    const big = { version: 1 as const, counter: 4294967295, time: 4294967295, readings: [{ channel: 4294967295, value: -4294967296, age: 4294967295 }] };
+    expect(verifyFrame(sealRecord(big, seed), ring)).toMatchObject({ ok: true, record: big });
   });
 });
