@@ -105,6 +105,14 @@ export function loadWords(s: number[], b: Buffer, off: number): void {
     s[3] = b.getAt(off + 12, "i32")
 }
 
+/** XORs the 16 bytes at `off` into the 4 words of `s`. */
+export function xorWords(s: number[], b: Buffer, off: number): void {
+    s[0] ^= b.getAt(off, "i32")
+    s[1] ^= b.getAt(off + 4, "i32")
+    s[2] ^= b.getAt(off + 8, "i32")
+    s[3] ^= b.getAt(off + 12, "i32")
+}
+
 /** Writes the 4 words of `s` as 16 bytes at `off`. */
 export function storeWords(s: number[], b: Buffer, off: number): void {
     b.setAt(off, "i32", s[0])

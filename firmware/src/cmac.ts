@@ -1,6 +1,6 @@
 // AES-CMAC (RFC 4493) over AES-128 or AES-256, with the subkeys K1 and K2 computed once per key.
 // LoRaWAN 1.0.x uses it for every MIC (the first 4 bytes of the CMAC).
-import { AesKey, aesEncryptWords, aesExpandKey, loadWords, storeWords } from "./aes"
+import { AesKey, aesEncryptBlock, aesEncryptWords, aesExpandKey, loadWords, storeWords, xorWords } from "./aes"
 
 export class CmacKey {
     aes: AesKey
@@ -23,10 +23,8 @@ function dbl(src: Buffer, dst: Buffer): void {
 /** Expands `key` (16 or 32 bytes) and derives its CMAC subkeys. */
 export function cmacKey(key: Buffer): CmacKey {
     const aes = aesExpandKey(key)
-    const s = [0, 0, 0, 0]
-    aesEncryptWords(aes, s)
     const l = Buffer.alloc(16)
-    storeWords(s, l, 0)
+    aesEncryptBlock(aes, l, 0, l, 0)
     const k1 = Buffer.alloc(16)
     const k2 = Buffer.alloc(16)
     dbl(l, k1)
@@ -57,29 +55,19 @@ export function cmacWords(k: CmacKey, prefix: Buffer, msg: Buffer, off: number, 
     const full = len === 0 ? 0 : (len - 1) >> 4
     let o = off
     for (let b = 0; b < full; b++) {
-        s[0] ^= msg.getAt(o, "i32")
-        s[1] ^= msg.getAt(o + 4, "i32")
-        s[2] ^= msg.getAt(o + 8, "i32")
-        s[3] ^= msg.getAt(o + 12, "i32")
+        xorWords(s, msg, o)
         aesEncryptWords(k.aes, s)
         o += 16
     }
     // the last block: complete -> XOR K1; partial or empty -> pad with 0x80 0x00... and XOR K2
     const rest = off + len - o
     let sub = k.k1
-    if (rest === 16) {
-        s[0] ^= msg.getAt(o, "i32")
-        s[1] ^= msg.getAt(o + 4, "i32")
-        s[2] ^= msg.getAt(o + 8, "i32")
-        s[3] ^= msg.getAt(o + 12, "i32")
-    } else {
+    if (rest === 16) xorWords(s, msg, o)
+    else {
         const last = Buffer.alloc(16)
         last.blitAt(0, msg, o, rest)
         last[rest] = 0x80
-        s[0] ^= last.getAt(0, "i32")
-        s[1] ^= last.getAt(4, "i32")
-        s[2] ^= last.getAt(8, "i32")
-        s[3] ^= last.getAt(12, "i32")
+        xorWords(s, last, 0)
         sub = k.k2
     }
     s[0] ^= sub[0]

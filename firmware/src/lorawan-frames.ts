@@ -5,7 +5,7 @@
 // Multi-byte fields are little-endian on air. This module's API takes and gives EUIs and DevAddr
 // as Buffers in the order network servers display them (big-endian) and reverses them on the wire.
 // JoinNonce, NetID, DevNonce and FCnt are numbers (FCnt up to 2^32 - 1: only >>> and & touch it).
-import { AesKey, aesEncryptWords, aesExpandKey, loadWords, storeWords } from "./aes"
+import { AesKey, aesEncryptBlock, aesEncryptWords, aesExpandKey, storeWords } from "./aes"
 import { CmacKey, cmacKey, cmacWords } from "./cmac"
 
 export const MTYPE_JOIN_REQUEST = 0x00
@@ -94,11 +94,7 @@ export function openJoinAccept(appKey: CmacKey, phy: Buffer): JoinAccept {
     const plain = Buffer.alloc(n)
     plain[0] = phy[0]
     const s = [0, 0, 0, 0]
-    for (let o = 1; o < n; o += 16) {
-        loadWords(s, phy, o)
-        aesEncryptWords(appKey.aes, s)
-        storeWords(s, plain, o)
-    }
+    for (let o = 1; o < n; o += 16) aesEncryptBlock(appKey.aes, phy, o, plain, o)
     cmacWords(appKey, null, plain, 0, n - 4, s)
     if (s[0] !== plain.getAt(n - 4, "i32")) return new JoinAccept("mic")
     const r = new JoinAccept("")
@@ -123,10 +119,7 @@ export function deriveSessionKeys10(appKey: AesKey, joinNonce: number, netId: nu
         putLe(b, 1, joinNonce, 3)
         putLe(b, 4, netId, 3)
         putLe(b, 7, devNonce, 2)
-        const s = [0, 0, 0, 0]
-        loadWords(s, b, 0)
-        aesEncryptWords(appKey, s)
-        storeWords(s, b, 0)
+        aesEncryptBlock(appKey, b, 0, b, 0)
         out.push(b)
     }
     return out
@@ -280,7 +273,7 @@ export function peekDownlinkFCnt(devAddr: Buffer, phy: Buffer): number {
     if (phy.length < 12) return -1
     if (phy[0] !== MTYPE_UNCONFIRMED_DOWN && phy[0] !== MTYPE_CONFIRMED_DOWN) return -1
     if (phy.getAt(1, "i32") !== devAddrWord(devAddr)) return -1
-    return phy[6] | (phy[7] << 8)
+    return getLe(phy, 6, 2)
 }
 
 /**
@@ -298,7 +291,8 @@ export function openDownlink(s: LorawanSession, fCntDown: number, phy: Buffer): 
     const fOptsLen = fCtrl & 15
     const msgLen = n - 4
     if (8 + fOptsLen > msgLen) return new Downlink("length")
-    if ((phy[6] | (phy[7] << 8)) !== (fCntDown & 0xffff)) return new Downlink("fcnt")
+    const fCnt16 = getLe(phy, 6, 2)
+    if (fCnt16 !== (fCntDown & 0xffff)) return new Downlink("fcnt")
     if (dataMic(s.nwk, 1, s.devAddr, fCntDown, phy, msgLen) !== phy.getAt(msgLen, "i32")) return new Downlink("mic")
     const hasPort = msgLen > 8 + fOptsLen
     if (hasPort && phy[8 + fOptsLen] === 0 && fOptsLen > 0) return new Downlink("fopts")
@@ -307,7 +301,7 @@ export function openDownlink(s: LorawanSession, fCntDown: number, phy: Buffer): 
     r.adr = (fCtrl & 0x80) !== 0
     r.ack = (fCtrl & 0x20) !== 0
     r.fPending = (fCtrl & 0x10) !== 0
-    r.fCnt16 = phy[6] | (phy[7] << 8)
+    r.fCnt16 = fCnt16
     r.fOpts = phy.slice(8, 8 + fOptsLen)
     if (hasPort) {
         r.fPort = phy[8 + fOptsLen]

@@ -4,12 +4,12 @@
 // and the join-accept's DLSettings, RxDelay and CFList. Retries and the 1.0.4 join back-off are
 // the caller's (not done yet).
 import * as ds from "@devicescript/core"
-import { LoraParams, LoraRadio, loraAirtimeMs } from "./lora"
+import { LoraParams, LoraRadio, RxPacket, loraAirtimeMs } from "./lora"
 import { CmacKey } from "./cmac"
 import { Downlink, LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanCounters } from "./lorawan-state"
-import { MacState, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
+import { MacState, RxWindow, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 import { Region } from "./lorawan-region"
 
@@ -67,6 +67,25 @@ export class LorawanDevice {
     }
 }
 
+/** Sends `phy` on channel `ch` at `dr`, books its airtime against the duty cycle, and returns when the transmission ended. */
+async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<number> {
+    const r = dev.region
+    const st = dev.st
+    const airtime = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, st, ch), st.txPower))
+    const start = ds.millis()
+    await dev.radio.transmit(phy, 2 * airtime + 200)
+    const end = ds.millis()
+    dev.picker.record(r, st, ch, start, airtime)
+    return end
+}
+
+/** Waits for window `w` of an uplink that ended at `end`, then listens in it (inverted IQ); null when nothing came. */
+async function listenIn(dev: LorawanDevice, w: RxWindow, end: number): Promise<RxPacket> {
+    const wait = end + w.openMs - ds.millis()
+    if (wait > 0) await ds.sleep(wait)
+    return await dev.radio.receive(drParams(dev.region, w.dr, w.freqHz, dev.st.txPower), true, w.windowMs)
+}
+
 /**
  * One join attempt at `dr` from the region's default MAC state (`rnd`: a random draw for the channel). Returns "" when joined, else
  * why not: "no-channel" (none open: see dev.picker.waitMs), "no-join-accept", "join-nonce" (a
@@ -83,18 +102,10 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
     const devNonce = await dev.counters.takeDevNonce()
     dev.devNonce = devNonce
     const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
-    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
-    const airtime = loraAirtimeMs(phy.length, p)
-    const start = ds.millis()
-    await dev.radio.transmit(phy, 2 * airtime + 200)
-    const end = ds.millis()
-    dev.picker.record(r, st, ch, start, airtime)
+    const end = await transmitOn(dev, phy, ch, dr)
     const ws = rxWindows(r, st, ch, dr, true, dev.errorMs)
     for (let i = 0; i < ws.length; i++) {
-        const w = ws[i]
-        const wait = end + w.openMs - ds.millis()
-        if (wait > 0) await ds.sleep(wait)
-        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        const pkt = await listenIn(dev, ws[i], end)
         if (pkt === null) continue
         const ja = openJoinAccept(keys.appKey, pkt.payload)
         if (ja.ok === false) continue
@@ -166,19 +177,11 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
 async function transmitAndListen(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<Downlink> {
     const r = dev.region
     const st = dev.st
-    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
-    const airtime = loraAirtimeMs(phy.length, p)
-    const start = ds.millis()
-    await dev.radio.transmit(phy, 2 * airtime + 200)
-    const end = ds.millis()
-    dev.picker.record(r, st, ch, start, airtime)
+    const end = await transmitOn(dev, phy, ch, dr)
     // the windows of this uplink, fixed before a downlink changes the state
     const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
     for (let i = 0; i < ws.length; i++) {
-        const w = ws[i]
-        const wait = end + w.openMs - ds.millis()
-        if (wait > 0) await ds.sleep(wait)
-        const pkt = await dev.radio.receive(drParams(r, w.dr, w.freqHz, st.txPower), true, w.windowMs)
+        const pkt = await listenIn(dev, ws[i], end)
         if (pkt === null) continue
         const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
         if (d.ok) return d

@@ -12,7 +12,7 @@
  * code.
  */
 import type Database from 'better-sqlite3';
-import { equalBytes, kidOf, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
+import { equalBytes, kidOf, publicKeyIsAcceptable, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
 import { EXIT, ioError, SceauError, type ExitCode } from './errors.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
@@ -163,13 +163,6 @@ export function checkDeviceName(name: string): string {
   return name;
 }
 
-/** y < p = 2^255 - 19 (the sign bit aside): the protocol's verifier refuses any other encoding. */
-function yIsCanonical(key: Bytes): boolean {
-  if ((key[31]! & 0x7f) !== 0x7f) return true;
-  for (let i = 30; i >= 1; i--) if (key[i] !== 0xff) return true;
-  return key[0]! < 0xed;
-}
-const SMALL_ORDER = new Set(SMALL_ORDER_ENCODINGS);
 
 const P = 2n ** 255n - 19n;
 function modPow(base: bigint, exponent: bigint): bigint {
@@ -215,15 +208,15 @@ function decodesToPoint(key: Bytes): boolean {
 
 /**
  * Refuses a public key that verification would never accept a frame under: a point of small order
- * or a non-canonical encoding (the protocol's strict policy, protocol/src/ed25519.ts, whose
- * `publicKeyIsAcceptable` the package does not export; its `SMALL_ORDER_ENCODINGS` is reused), or
- * an encoding that is no point at all.
+ * or a non-canonical encoding (the protocol's strict policy, `publicKeyIsAcceptable`; small order
+ * is tested first for its own code), or an encoding that is no point at all.
  */
 export function checkRegistrationKey(publicKey: Bytes): void {
   if (publicKey.length !== 32) throw new RegistryError('non-canonical-public-key', `public key of ${publicKey.length} bytes, expected 32`, EXIT.usage);
   const hex = toHex(publicKey);
-  if (SMALL_ORDER.has(hex)) throw new RegistryError('small-order-public-key', `public key ${hex} is a point of small order: any signature could verify under it`, EXIT.usage);
-  if (!yIsCanonical(publicKey)) throw new RegistryError('non-canonical-public-key', `public key ${hex} is not canonically encoded (y >= 2^255-19)`, EXIT.usage);
+  if (SMALL_ORDER_ENCODINGS.includes(hex)) throw new RegistryError('small-order-public-key', `public key ${hex} is a point of small order: any signature could verify under it`, EXIT.usage);
+  // length and small order are checked above, so only a non-canonical y fails the policy here
+  if (!publicKeyIsAcceptable(publicKey)) throw new RegistryError('non-canonical-public-key', `public key ${hex} is not canonically encoded (y >= 2^255-19)`, EXIT.usage);
   // Not asked of a key by the verifier's policy, but such a key can never verify a frame: most
   // often a mistyped or corrupted key.
   if (!decodesToPoint(publicKey)) throw new RegistryError('off-curve-public-key', `public key ${hex} is not a point of the curve (mistyped or corrupted?)`, EXIT.usage);

@@ -10,6 +10,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DatagramIntake } from './datagram-intake.js';
 import type { NotStoredError } from './ingest.js';
+import { DEFAULT_MAX_FRAME_BYTES } from '@sceau/protocol';
 import type { Metrics } from './metrics.js';
 
 export const DEFAULT_TCP_MAX_CONNECTIONS = 1024;
@@ -32,7 +33,7 @@ export interface TcpIngestOptions {
 
 export function createTcpIngest(options: TcpIngestOptions): Server {
   const failed = (error: NotStoredError): void => options.metrics.countError(error.reason, 'tcp');
-  const maxDatagram = (options.maxFrameBytes ?? 2048) + 1;
+  const maxDatagram = (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 1;
   const frameTimeoutMs = options.frameTimeoutMs ?? DEFAULT_TCP_FRAME_TIMEOUT_MS;
   const server = createServer((socket: Socket) => {
     const address = socket.remoteAddress ?? '?';

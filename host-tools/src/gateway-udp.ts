@@ -7,6 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import type { DatagramIntake } from './datagram-intake.js';
 import type { NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
+import { DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
 
 export interface UdpIngestOptions {
   metrics: Metrics;
@@ -25,7 +26,7 @@ export function createUdpIngest(options: UdpIngestOptions): Socket {
     options.log(`udp: ${error.message}`);
   });
   const failed = (error: NotStoredError): void => options.metrics.countError(error.reason, 'udp');
-  const maxDatagram = options.maxDatagramBytes ?? 2051;
+  const maxDatagram = options.maxDatagramBytes ?? DEFAULT_MAX_FRAME_BYTES + 1 + SENDER_HINT_BYTES;
   socket.on('message', (message, rinfo) => {
     if (message.length > maxDatagram) {
       options.metrics.countError('too-large', 'udp');

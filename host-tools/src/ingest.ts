@@ -15,7 +15,7 @@
  * for its answer), and after `idleGraceMs` without a new frame otherwise (UDP and TCP senders get
  * no answer, and their datagrams come in bursts).
  */
-import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES, equalBytes, verifyFrame, verifyFrameAsync, type ChannelRegistry, type ReplayState, type ReplayWindow, type VerificationCode, type VerifyFrameOptions, type VerifyResult } from '@sceau/protocol';
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
@@ -148,12 +148,6 @@ interface Pending {
 
 /** The key of an accepted (kid, counter) among frames not yet committed. */
 const acceptedKey = (kid: string, counter: number): string => `${kid}/${counter}`;
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export { isLockError } from './store-writer.js';
 
@@ -344,12 +338,12 @@ export class Ingestor {
   private answerDuplicate(p: Pending, verified: VerifyResult & { ok: true }): boolean {
     const waiting = this.accepted.get(acceptedKey(verified.kid, verified.counter));
     if (waiting !== undefined) {
-      if (!sameBytes(waiting.frame, p.frame)) return false;
+      if (!equalBytes(waiting.frame, p.frame)) return false;
       (waiting.duplicates ??= []).push(p);
       return true;
     }
     const original = this.store.acceptedFrame(verified.kid, verified.counter);
-    if (original === undefined || !sameBytes(original.raw, p.frame)) return false;
+    if (original === undefined || !equalBytes(original.raw, p.frame)) return false;
     this.settleDuplicate(p, original.id, original.receivedAt, original.source, () => {
       const outcome = describeResult(verified, this.channels);
       if (original.readings !== undefined) outcome.readings = original.readings;

@@ -6,7 +6,7 @@ import { createHttpApi } from './gateway-http.js';
 import { createTcpIngest } from './gateway-tcp.js';
 import { createUdpIngest } from './gateway-udp.js';
 import { bindUdp, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, listen, parseEndpoint, type Endpoint } from './endpoint.js';
-import { DEFAULT_MAX_FRAME_BYTES } from '@sceau/protocol';
+import { DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
 import { registerTransport, type TransportDefinition } from './transport-registry.js';
 
 const wanted = (value: unknown): boolean => value !== undefined && value !== false;
@@ -65,7 +65,7 @@ export const udpTransport: TransportDefinition = {
   wanted: (o) => wanted(o.udp),
   async start({ options, metrics, intake, log }) {
     const endpoint = parseEndpoint(options.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp');
-    const socket = createUdpIngest({ metrics, intake, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 3 });
+    const socket = createUdpIngest({ metrics, intake, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 1 + SENDER_HINT_BYTES });
     const address = await bindUdp(socket, endpoint);
     return { address, stop: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
   },

@@ -27,6 +27,7 @@ export {
   nodeBackend,
   nobleBackend,
   SMALL_ORDER_ENCODINGS,
+  publicKeyIsAcceptable,
 } from './ed25519.js';
 export type { HeaderLabel, HeaderMap, VerifySign1Result } from './cose-sign1.js';
 export { verifySign1, sigStructure, COSE_SIGN1_TAG, ALG_EDDSA, ALG_ED25519, HEADER_ALG, HEADER_KID } from './cose-sign1.js';
