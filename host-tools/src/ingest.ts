@@ -498,7 +498,8 @@ export class Ingestor {
     }
     // The verdict for the original's receive time: clock-less readings are dated from that receipt.
     let verdict: FrameOutcome | undefined;
-    const describe = (): FrameOutcome => (verdict ??= describeResult(verifyFrame(p.frame, this.store, this.verifyOptions(p)), this.channels));
+    // The original's own verdict when it was kept (someone awaited it); verified again only otherwise.
+    const describe = (): FrameOutcome => (verdict ??= describeResult(p.result ?? verifyFrame(p.frame, this.store, this.verifyOptions(p)), this.channels));
     for (const d of duplicates) this.settleDuplicate(d, outcome, p.receivedAt, p.options.source, () => ({ ...describe() }));
   }
 
@@ -520,6 +521,7 @@ export class Ingestor {
     this.metrics.storeFailures++;
     const locked = this.store.isContention(error);
     if (locked) this.refuseWrites(error.message);
+    const notStored = locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed');
     const failing = batch.concat(this.queue);
     this.queue = [];
     this.answerable = 0;
@@ -528,14 +530,14 @@ export class Ingestor {
     this.store.replay.forget();
     this.accepted.clear();
     for (const p of failing) {
-      if (p.acceptedKey !== undefined) this.settleAccepted(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, notStored);
       // Locked by another connection: frames nobody awaits are held and verified again later.
       if (locked && p.resolve === undefined) {
         this.metrics.inFlight--;
         if (!this.hold(p.frame, { ...p.options, receivedAt: p.receivedAt }, p.reject)) p.reject(new NotStoredError(`database locked by another connection, and ${this.maxHeld} frames already held: ${error.message}`, 'store-unavailable'));
         continue;
       }
-      this.fail(p, locked ? new NotStoredError(`database locked by another connection: ${error.message}`, 'store-unavailable') : new NotStoredError(`store failed: ${error.message}`, 'store-failed'));
+      this.fail(p, notStored);
     }
   }
 
