@@ -4,8 +4,15 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureSystemPackages } from './system-packages.mjs';
 
 const root = join(import.meta.dirname, '..');
+const missing = ensureSystemPackages();
+if (missing !== undefined) {
+  console.error(missing);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
 const report = join(root, '.vitest-results.json');
 rmSync(report, { force: true });
 const run = spawnSync(
