@@ -37,6 +37,7 @@ import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
 import { devEuiDeviceId } from './device-identity.js';
 import { StoreError } from './store-errors.js';
+import { addMqttOptions, mqttIngestOptions, type MqttCliOptions } from './mqtt-options.js';
 
 const VERSION = '0.1.0';
 
@@ -492,9 +493,9 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
 
   // --- gateway -------------------------------------------------------------------------------
   const gateway = program.command('gateway').description('the ingest gateway');
-  gateway
+  addMqttOptions(gateway
     .command('serve')
-    .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP and UDP; binds 127.0.0.1 by default')
+    .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP, UDP and MQTT; binds 127.0.0.1 by default')
     .requiredOption('--db <file>', 'store database (created if missing)')
     .option('--http <host:port>', 'HTTP listen address (default 127.0.0.1:8750 when no listener is given)')
     .option('--tcp <host:port>', 'TCP listen address (length-prefixed frames)')
@@ -512,8 +513,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
         .choices(['full', 'normal'])
         .default('full'),
     )
-    .option('--json', 'print the listening addresses as JSON')
-    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; maxConnections?: number; headersTimeout: number; bodyTimeout?: number; busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
+    .option('--json', 'print the listening addresses as JSON'))
+    .action(async (opts: MqttCliOptions & { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; maxConnections?: number; headersTimeout: number; bodyTimeout?: number; busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
       const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
       // Signal handlers go in before anything is announced: a supervisor that reads the
       // addresses may signal at once, and a signal during start-up must still close cleanly.
@@ -544,6 +545,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             http,
             tcp: opts.tcp,
             udp: opts.udp,
+            mqtt: mqttIngestOptions(opts, opts.db),
             tokenFile: opts.tokenFile,
             workers: opts.workers,
             maxBodyBytes: opts.maxBody,
@@ -565,6 +567,7 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
           if (a.http) io.out(`http ${a.http.url}`);
           if (a.tcp) io.out(`tcp ${a.tcp.host}:${a.tcp.port}`);
           if (a.udp) io.out(`udp ${a.udp.host}:${a.udp.port}`);
+          if (a.mqtt) io.out(`mqtt ${a.mqtt.url}`);
         }
         await stopped;
         await gw.close().catch((error: unknown) => io.err(`close: ${describeError(error)}`));
