@@ -2,17 +2,22 @@
 // ChirpStack uplinks are stored once and their second copies recognised as duplicates; bad
 // messages are acknowledged, counted and never stop the stream; the link's state shows in
 // /healthz and /metrics across a broker restart; two gateways sharing one subscription store each
-// frame once between them. The crash test (gateway killed between commit and PUBACK) is in
+// frame once between them; TLS with a private CA, credentials, and a broker granting QoS 0. The crash test (gateway killed between commit and PUBACK) is in
 // gateway-mqtt-crash.test.ts.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
-import { startGateway, type Gateway, type MqttIngestOptions } from '@sceau/host-tools';
-import { startMosquitto, type RunningServer } from './helpers/system-servers.js';
+import { startGateway, Store, type Gateway, type MqttIngestOptions } from '@sceau/host-tools';
+import { mosquittoBinary, startMosquitto, type RunningServer } from './helpers/system-servers.js';
+import { sceauBin } from './helpers/cli.js';
+
+const mosquittoPasswdBinary = (): string => join(dirname(mosquittoBinary()).replace(/sbin$/, 'bin'), 'mosquitto_passwd');
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -237,5 +242,81 @@ describe('MQTT ingest from a real Mosquitto', () => {
       const b = stored(second, d);
       expect([...a, ...b].sort()).toEqual(Array.from({ length: PER_DEVICE }, (_, i) => `${i + 1} ok`).sort());
     }
+  });
+});
+
+describe('credentials, TLS and QoS 0', () => {
+  /** A CA and a certificate for 127.0.0.1 signed by it, and a password file with one user, in `at`. */
+  function makeSecrets(at: string): void {
+    const run = (cmd: string, args: string[]): void => {
+      const r = spawnSync(cmd, args, { cwd: at, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+    };
+    run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=sceau-test-ca']);
+    run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    writeFileSync(join(at, 'ext'), 'subjectAltName=IP:127.0.0.1\n');
+    run('openssl', ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext']);
+    run(mosquittoPasswdBinary(), ['-b', '-c', 'passwd', 'sceau', 'right-password']);
+    // Mosquitto drops to its own user: it must read these.
+    for (const f of ['server.key', 'server.crt', 'passwd']) chmodSync(join(at, f), 0o644);
+  }
+
+  it('mqtts:// with --mqtt-ca and --mqtt-credentials (the CLI); a wrong password or an untrusted certificate is reported in /healthz and retried', async () => {
+    const brokerDir = mkdtempSync(join(tmpdir(), 'sceau-mosquitto-tls-'));
+    try {
+      makeSecrets(brokerDir);
+      broker = await startMosquitto({ dir: brokerDir, extraConfig: [`certfile ${brokerDir}/server.crt`, `keyfile ${brokerDir}/server.key`, `password_file ${brokerDir}/passwd`, 'allow_anonymous false'] });
+      const url = `mqtts://127.0.0.1:${broker.port}`;
+      const ca = readFileSync(join(brokerDir, 'ca.crt'));
+      publisher = await connectAsync(url, { ca, username: 'sceau', password: 'right-password', clientId: 'tls-publisher' });
+
+      const credentials = join(dir, 'mqtt-credentials.json');
+      writeFileSync(credentials, JSON.stringify({ username: 'sceau', password: 'right-password' }), { mode: 0o600 });
+      const child = spawn(process.execPath, [sceauBin, 'gateway', 'serve', '--db', join(dir, 'tls.db'), '--http', '127.0.0.1:0', '--json', '--mqtt', url, '--mqtt-format', 'tts', '--mqtt-ca', join(brokerDir, 'ca.crt'), '--mqtt-credentials', credentials], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        const http = await new Promise<string>((resolve, reject) => {
+          createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { listening: { http: { url: string } } }).listening.http.url));
+          child.once('exit', () => reject(new Error(`gateway exited: ${stderr}`)));
+        });
+        await waitFor(async () => (await fetch(`${http}/healthz`)).status === 200, 'the TLS gateway to subscribe');
+        const store = Store.open(join(dir, 'tls.db'));
+        store.addDevice(getPublicKey(seeds[0]!), { name: 'tls', devEui: euis[0] });
+        store.close();
+        await publish(ttsTopic(0), ttsUplink(0, seal(0, 1)));
+        await waitFor(async () => /sceau_transport_messages_total\{transport="mqtt",result="stored"\} 1/.test(await (await fetch(`${http}/metrics`)).text()), 'the frame over TLS');
+        expect(stderr).not.toContain('right-password');
+      } finally {
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      }
+
+      const logs: string[] = [];
+      const wrong = await startGateway({ db: join(dir, 'tls-wrong.db'), http: '127.0.0.1:0', mqtt: { url, format: 'tts', clientId: 'sceau-test-wrong', ca, username: 'sceau', password: 'wrong-password', reconnectMinMs: 100, reconnectMaxMs: 200 }, log: (m) => logs.push(m) });
+      gateways.push(wrong);
+      await waitFor(() => logs.filter((l) => /Not authorized|Bad user name or password/i.test(l)).length >= 2, 'two refused attempts');
+      const refused = await healthz(wrong);
+      expect(refused.status).toBe(503);
+      expect(refused.body.links.mqtt.detail).toMatch(/Not authorized|Bad user name or password/i);
+
+      const untrusting = await startGateway({ db: join(dir, 'tls-untrusted.db'), http: '127.0.0.1:0', mqtt: { url, format: 'tts', clientId: 'sceau-test-untrusted', username: 'sceau', password: 'right-password', reconnectMinMs: 100, reconnectMaxMs: 200 }, log: () => undefined });
+      gateways.push(untrusting);
+      await waitFor(async () => /certificate/i.test((await healthz(untrusting)).body.links.mqtt.detail ?? ''), 'the certificate error');
+      expect((await healthz(untrusting)).status).toBe(503);
+    } finally {
+      rmSync(brokerDir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns when the broker grants only QoS 0 (as The Things Stack does)', async () => {
+    broker = await startMosquitto({ extraConfig: ['max_qos 0'] });
+    publisher = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'qos0-publisher' });
+    const logs: string[] = [];
+    const gw = await startMqttGateway('qos0', { format: 'tts' }, logs);
+    expect(logs.find((l) => l.includes('granted QoS 0'))).toMatch(/lost .*docs\/integrators\.md#mqtt-delivery/);
+    await publisher.publishAsync(ttsTopic(0), ttsUplink(0, seal(0, 1)), { qos: 0 });
+    await waitFor(() => stored(gw, 0).length === 1, 'a QoS 0 uplink');
   });
 });
