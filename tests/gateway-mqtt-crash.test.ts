@@ -139,7 +139,7 @@ it('a gateway killed between commit and PUBACK: the redelivery is a duplicate, s
   // 4. Acknowledged, then killed: after a restart nothing is lost and nothing is stored again.
   await publish(4);
   await waitFor(() => storedFrames().length === 4, 'counter 4');
-  await new Promise((r) => setTimeout(r, 200)); // its PUBACK on the wire
+  await new Promise((r) => setTimeout(r, 500)); // its PUBACK on the wire
   await kill(second);
   const third = await startGatewayProcess();
   await waitFor(() => subscribed(third), 'the third gateway to subscribe');
