@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
-import { startGateway, Store, type Gateway, type MqttIngestOptions } from '@sceau/host-tools';
+import { mqttSubscription, parseMqttUrl, readMqttUplink, startGateway, Store, topicDevice, type Gateway, type MqttIngestOptions } from '@sceau/host-tools';
 import { mosquittoBinary, startMosquitto, type RunningServer } from './helpers/system-servers.js';
 import { sceauBin } from './helpers/cli.js';
 
@@ -51,8 +51,8 @@ function chirpstackUplink(device: number, payload: Uint8Array, { devEuiInBody = 
 const chirpstackTopic = (device: number): string => `application/17c82e96-be03-4f38-aef3-f83d48582d97/device/${euis[device]}/event/up`;
 
 let dir: string;
-let broker: RunningServer;
-let publisher: MqttClient;
+let broker: RunningServer | undefined;
+let publisher: MqttClient | undefined;
 const gateways: Gateway[] = [];
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
@@ -78,7 +78,7 @@ async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url
   const gw = await startGateway({
     db: join(dir, `${name}.db`),
     http: '127.0.0.1:0',
-    mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, clientId: `sceau-test-${name}`, reconnectMinMs: 100, reconnectMaxMs: 500, ...mqtt },
+    mqtt: { url: `mqtt://127.0.0.1:${broker!.port}`, clientId: `sceau-test-${name}`, reconnectMinMs: 100, reconnectMaxMs: 500, ...mqtt },
     log: (m) => logs.push(m),
   });
   gateways.push(gw);
@@ -99,16 +99,19 @@ afterEach(async () => {
   for (const gw of gateways.splice(0)) await gw.close();
   await publisher?.endAsync();
   await broker?.stop();
+  publisher = undefined;
+  broker = undefined;
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function freshBroker(options: { dir?: string; port?: number } = {}): Promise<void> {
-  broker = await startMosquitto(options);
-  publisher = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `publisher-${Date.now()}`, reconnectPeriod: 100 });
+  const started = await startMosquitto(options);
+  broker = started;
+  publisher = await connectAsync(`mqtt://127.0.0.1:${started.port}`, { clientId: `publisher-${Date.now()}`, reconnectPeriod: 100 });
 }
 
-const publish = (topic: string, payload: string | Uint8Array): Promise<unknown> => publisher.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload), { qos: 1 });
+const publish = (topic: string, payload: string | Uint8Array): Promise<unknown> => publisher!.publishAsync(topic, typeof payload === 'string' ? payload : Buffer.from(payload), { qos: 1 });
 
 describe('MQTT ingest from a real Mosquitto', () => {
   it('The Things Stack: each uplink stored once, its second copy a duplicate; fragments per device; garbage acknowledged, counted, and the stream goes on', async () => {
@@ -184,13 +187,13 @@ describe('MQTT ingest from a real Mosquitto', () => {
     const brokerDir = mkdtempSync(join(tmpdir(), 'sceau-mosquitto-keep-'));
     try {
       await freshBroker({ dir: brokerDir });
-      const port = broker.port;
+      const port = broker!.port;
       const logs: string[] = [];
       const gw = await startMqttGateway('reconnect', { format: 'tts' }, logs);
       await publish(ttsTopic(0), ttsUplink(0, seal(0, 1)));
       await waitFor(() => stored(gw, 0).length === 1, 'the first frame');
-      await publisher.endAsync();
-      await broker.stop();
+      await publisher!.endAsync();
+      await broker!.stop();
       await waitFor(async () => (await healthz(gw)).status === 503, '/healthz to report the link down');
       const down = await healthz(gw);
       expect(down.body.ok).toBe(false);
@@ -266,7 +269,7 @@ describe('credentials, TLS and QoS 0', () => {
     try {
       makeSecrets(brokerDir);
       broker = await startMosquitto({ dir: brokerDir, extraConfig: [`certfile ${brokerDir}/server.crt`, `keyfile ${brokerDir}/server.key`, `password_file ${brokerDir}/passwd`, 'allow_anonymous false'] });
-      const url = `mqtts://127.0.0.1:${broker.port}`;
+      const url = `mqtts://127.0.0.1:${broker!.port}`;
       const ca = readFileSync(join(brokerDir, 'ca.crt'));
       publisher = await connectAsync(url, { ca, username: 'sceau', password: 'right-password', clientId: 'tls-publisher' });
 
@@ -312,11 +315,48 @@ describe('credentials, TLS and QoS 0', () => {
 
   it('warns when the broker grants only QoS 0 (as The Things Stack does)', async () => {
     broker = await startMosquitto({ extraConfig: ['max_qos 0'] });
-    publisher = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'qos0-publisher' });
+    publisher = await connectAsync(`mqtt://127.0.0.1:${broker!.port}`, { clientId: 'qos0-publisher' });
     const logs: string[] = [];
     const gw = await startMqttGateway('qos0', { format: 'tts' }, logs);
     expect(logs.find((l) => l.includes('granted QoS 0'))).toMatch(/lost .*docs\/integrators\.md#mqtt-delivery/);
-    await publisher.publishAsync(ttsTopic(0), ttsUplink(0, seal(0, 1)), { qos: 0 });
+    await publisher!.publishAsync(ttsTopic(0), ttsUplink(0, seal(0, 1)), { qos: 0 });
     await waitFor(() => stored(gw, 0).length === 1, 'a QoS 0 uplink');
+  });
+});
+
+describe('reading MQTT messages (no broker)', () => {
+  it('servers: mqtt:// and mqtts:// with their default ports, IPv6; anything else, or credentials in the URL, refused', () => {
+    expect(parseMqttUrl('mqtt://broker.example')).toEqual({ protocol: 'mqtt', host: 'broker.example', port: 1883 });
+    expect(parseMqttUrl('mqtts://broker.example')).toEqual({ protocol: 'mqtts', host: 'broker.example', port: 8883 });
+    expect(parseMqttUrl('mqtt://[::1]:1884')).toEqual({ protocol: 'mqtt', host: '::1', port: 1884 });
+    expect(() => parseMqttUrl('ws://broker.example')).toThrow(/expected mqtt:\/\/ or mqtts:\/\//);
+    expect(() => parseMqttUrl('mqtt://user:secret@broker.example')).toThrow(/credentials do not belong in the URL/);
+    expect(() => parseMqttUrl('mqtt://broker.example/path')).toThrow(/no path/);
+    expect(() => parseMqttUrl('broker.example:1883')).toThrow(RangeError);
+  });
+
+  it('topics: the default of each format, shared when asked; the device a topic names', () => {
+    expect(mqttSubscription({ format: 'tts' })).toBe('v3/+/devices/+/up');
+    expect(mqttSubscription({ format: 'chirpstack', share: 'g' })).toBe('$share/g/application/+/device/+/event/up');
+    expect(mqttSubscription({ format: 'tts', topic: 'v3/app1/devices/+/up', share: 'g' })).toBe('$share/g/v3/app1/devices/+/up');
+    expect(topicDevice('tts', 'v3/app1@ttn/devices/dev-7/up')).toEqual({ name: 'tts/app1@ttn/dev-7' });
+    expect(topicDevice('chirpstack', 'application/abc/device/0004A30B001C0531/event/up')).toEqual({ name: 'chirpstack/abc/0004a30b001c0531', devEui: '0004A30B001C0531' });
+    expect(topicDevice('chirpstack', 'application/abc/device/not-an-eui/event/up')).toEqual({ name: 'chirpstack/abc/not-an-eui' });
+    expect(topicDevice('tts', 'somewhere/else')).toBeUndefined();
+  });
+
+  it('messages: an uplink keyed by its DevEUI, else by the device its topic names; refusals name their reason', () => {
+    const frame = seal(0, 9);
+    const noEui = JSON.parse(ttsUplink(0, frame));
+    delete noEui.end_device_ids.dev_eui;
+    const byTopic = readMqttUplink('tts', ttsTopic(0), Buffer.from(JSON.stringify(noEui)));
+    expect(byTopic).toMatchObject({ kind: 'uplink', deviceId: undefined, key: 'tts/app1@ttn/dev0' });
+    const byBody = readMqttUplink('tts', ttsTopic(0), Buffer.from(ttsUplink(0, frame)));
+    expect(byBody).toMatchObject({ kind: 'uplink', deviceId: `deveui:${euis[0]}`, key: `deveui:${euis[0]}` });
+    expect(Buffer.from((byBody as { datagram: Uint8Array }).datagram)).toEqual(Buffer.from(frame));
+    expect(readMqttUplink('chirpstack', chirpstackTopic(1), new Uint8Array([0x0a, 0x02, 0x00, 0x01]))).toMatchObject({ kind: 'refused', reason: 'chirpstack-protobuf' });
+    expect(readMqttUplink('tts', ttsTopic(0), new Uint8Array([0x0a, 0x02, 0x00, 0x01]))).toMatchObject({ kind: 'refused', reason: 'malformed-json' });
+    expect(readMqttUplink('tts', ttsTopic(0), Buffer.from('{"uplink_message": {"frm_payload": "@@@"}}'))).toMatchObject({ kind: 'refused', reason: 'bad-uplink' });
+    expect(readMqttUplink('tts', ttsTopic(0), new Uint8Array(0))).toMatchObject({ kind: 'refused', reason: 'empty-message' });
   });
 });
