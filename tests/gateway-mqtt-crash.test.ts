@@ -150,7 +150,7 @@ it('a gateway killed between commit and PUBACK: the redelivery is a duplicate, s
   third.child.kill('SIGTERM');
   await third.exited;
   expect(third.child.exitCode).toBe(0);
-});
+}, 180_000); // three gateway processes started on a shared, loaded machine
 
 it('refuses a credentials file readable by others, and credentials in the URL', async () => {
   const credentials = join(dir, 'mqtt.json');
