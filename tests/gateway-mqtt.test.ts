@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
@@ -224,6 +225,29 @@ describe('MQTT ingest from a real Mosquitto', () => {
     } finally {
       rmSync(brokerDir, { recursive: true, force: true });
     }
+  });
+
+  it('a database locked by another process: the message is not acknowledged but tried again, and stored once the lock is released', async () => {
+    await freshBroker();
+    const logs: string[] = [];
+    const gw = await startMqttGateway('locked', { format: 'chirpstack' }, logs);
+    const other = new Database(join(dir, 'locked.db'));
+    other.pragma('busy_timeout = 0');
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await publish(chirpstackTopic(0), chirpstackUplink(0, seal(0, 1)));
+      await publish(chirpstackTopic(1), chirpstackUplink(1, seal(1, 1)));
+      await waitFor(() => metric(gw.renderMetrics(), 'sceau_ingest_errors_total', 'reason="store-unavailable",transport="mqtt"') >= 2, 'two refused tries');
+      expect(logs.some((l) => l.includes('not stored (store-unavailable') && l.includes('not acknowledged, trying again'))).toBe(true);
+      expect(metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="stored"')).toBe(0);
+    } finally {
+      other.exec('COMMIT');
+      other.close();
+    }
+    await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="stored"') === 2, 'both frames once the lock is released');
+    expect(stored(gw, 0)).toEqual(['1 ok']);
+    expect(stored(gw, 1)).toEqual(['1 ok']);
+    expect(metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="refused"')).toBe(0);
   });
 
   it('two gateways sharing one subscription ($share/GROUP/...) store each frame once between them', async () => {
