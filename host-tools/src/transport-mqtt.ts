@@ -226,11 +226,13 @@ export async function startMqttIngest(context: TransportContext, options: MqttIn
     if (stopping) return;
     const on = connection;
     const payload = typeof packet.payload === 'string' ? new Uint8Array(Buffer.from(packet.payload)) : new Uint8Array(packet.payload.buffer, packet.payload.byteOffset, packet.payload.length);
-    current = handle(packet.topic, payload).then((ack) => {
-      current = undefined;
-      // Acknowledged on its own connection only; not at all when it could not be stored.
-      if (ack && on === connection) callback();
-    });
+    current = handle(packet.topic, payload)
+      .then((ack) => {
+        current = undefined;
+        // Acknowledged on its own connection only; not at all when it could not be stored.
+        if (ack && on === connection) callback();
+      })
+      .catch((error: unknown) => log(`mqtt: acknowledging ${packet.topic}: ${(error as Error).message}`));
   };
 
   const subscribe = (on: number, attempt = 0): void => {
@@ -242,9 +244,11 @@ export async function startMqttIngest(context: TransportContext, options: MqttIn
         const waitMs = Math.min(maxMs, minMs * 2 ** attempt);
         setState('subscribe-refused', false, detail);
         log(`mqtt: ${detail}; trying again in ${waitMs} ms`);
-        void sleep(waitMs).then(() => {
-          if (!stopping && on === connection && client.connected) subscribe(on, attempt + 1);
-        });
+        void sleep(waitMs)
+          .then(() => {
+            if (!stopping && on === connection && client.connected) subscribe(on, attempt + 1);
+          })
+          .catch((e: unknown) => log(`mqtt: subscribing again: ${(e as Error).message}`));
         return;
       }
       if (grant === 0 && !qos0Warned) {
