@@ -75,7 +75,7 @@ async function healthz(gw: Gateway): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
-async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url' | 'clientId'> & { clientId?: string }, logs: string[] = []): Promise<Gateway> {
+async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url' | 'clientId'> & { clientId?: string }, logs: string[] = [], { register = true } = {}): Promise<Gateway> {
   const gw = await startGateway({
     db: join(dir, `${name}.db`),
     http: '127.0.0.1:0',
@@ -83,7 +83,7 @@ async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url
     log: (m) => logs.push(m),
   });
   gateways.push(gw);
-  seeds.forEach((seed, i) => gw.store.addDevice(getPublicKey(seed), { name: `mqtt-${i}`, devEui: euis[i] }));
+  if (register) seeds.forEach((seed, i) => gw.store.addDevice(getPublicKey(seed), { name: `mqtt-${i}`, devEui: euis[i] }));
   await waitFor(async () => (await healthz(gw)).status === 200, `${name} to subscribe`);
   return gw;
 }
@@ -264,11 +264,23 @@ describe('MQTT ingest from a real Mosquitto', () => {
     expect(count(first) + count(second)).toBe(total);
     expect(count(first)).toBeGreaterThan(0);
     expect(count(second)).toBeGreaterThan(0);
-    for (let d = 0; d < seeds.length; d++) {
-      const a = stored(first, d);
-      const b = stored(second, d);
-      expect([...a, ...b].sort()).toEqual(Array.from({ length: PER_DEVICE }, (_, i) => `${i + 1} ok`).sort());
-    }
+    const together = (a: Gateway, b: Gateway, upTo: number): void => {
+      for (let d = 0; d < seeds.length; d++) expect([...stored(a, d), ...stored(b, d)].sort()).toEqual(Array.from({ length: upTo }, (_, i) => `${i + 1} ok`).sort());
+    };
+    together(first, second, PER_DEVICE);
+
+    // One member away: Mosquitto keeps handing it its share, queued in its session, and delivers
+    // it when the member comes back (shared subscriptions spread the load; they are not fail-over).
+    await second.close();
+    gateways.splice(gateways.indexOf(second), 1);
+    const before = count(first);
+    for (let c = PER_DEVICE + 1; c <= 2 * PER_DEVICE; c++) for (let d = 0; d < seeds.length; d++) await publish(ttsTopic(d), ttsUplink(d, seal(d, c)));
+    await waitFor(() => count(first) - before > 0, 'the first gateway to store its share');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(count(first) - before).toBeLessThan(total); // the rest waits in the absent member's session
+    const back = await startMqttGateway('share-b', { format: 'tts', share: 'sceau' }, [], { register: false });
+    await waitFor(() => seeds.every((_, d) => stored(first, d).length + stored(back, d).length === 2 * PER_DEVICE), 'the queued share after the member is back');
+    together(first, back, 2 * PER_DEVICE);
   });
 });
 
