@@ -2,8 +2,9 @@
 // ChirpStack uplinks are stored once and their second copies recognised as duplicates; bad
 // messages are acknowledged, counted and never stop the stream; the link's state shows in
 // /healthz and /metrics across a broker restart; two gateways sharing one subscription store each
-// frame once between them; TLS with a private CA, credentials, and a broker granting QoS 0. The crash test (gateway killed between commit and PUBACK) is in
-// gateway-mqtt-crash.test.ts.
+// frame once between them, one of them stopped and restarted midway; a locked database retried
+// unacknowledged; TLS with a private CA, credentials, and a broker granting QoS 0. The crash test
+// (gateway killed between commit and PUBACK) is in gateway-mqtt-crash.test.ts.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
