@@ -23,6 +23,8 @@ export const SYSTEM_PACKAGES = [
   { pkg: 'mosquitto', present: () => onPath('mosquitto') },
   { pkg: 'postgresql', present: () => postgresBinDir() !== undefined },
   { pkg: 'chromium', present: () => onPath('chromium') },
+  // The MQTT tests make a certificate authority for a TLS listener.
+  { pkg: 'openssl', present: () => onPath('openssl') },
 ];
 
 export function missingPackages() {

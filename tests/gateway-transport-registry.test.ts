@@ -28,7 +28,7 @@ afterEach(() => {
 
 describe('the transport registry', () => {
   it('lists the built-in transports, refuses a name twice', () => {
-    expect(registeredTransports().map((t) => t.name)).toEqual(['http', 'tcp', 'udp']);
+    expect(registeredTransports().map((t) => t.name)).toEqual(['http', 'tcp', 'udp', 'mqtt']);
     const { definition } = fakeTransport();
     registerTransport(definition);
     expect(() => registerTransport(definition)).toThrow(RangeError);

@@ -47,6 +47,16 @@ export function decodeText(text: string, prefer: 'hex' | 'base64' | 'auto' = 'au
   return bytes.length === 0 ? undefined : new Uint8Array(bytes);
 }
 
+/**
+ * Whether a body that failed to parse as JSON is binary rather than broken text: control bytes
+ * other than whitespace, or bytes that are not UTF-8. A ChirpStack integration left on its
+ * Protobuf encoding sends such bodies (webhooks and MQTT alike).
+ */
+export function looksBinary(body: Uint8Array): boolean {
+  for (const b of body) if (b < 0x09 || (b > 0x0d && b < 0x20)) return true;
+  return Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8').includes('\ufffd');
+}
+
 function time(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
   const ms = Date.parse(value);

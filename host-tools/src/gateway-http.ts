@@ -18,9 +18,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { devEuiDeviceId } from './device-identity.js';
-import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
+import { decodeText, looksBinary, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
-import type { Metrics } from './metrics.js';
+import type { LinkStatus, Metrics } from './metrics.js';
 import { StoreError } from './store-errors.js';
 import { HttpError, send } from './http-common.js';
 import { handleReadRoute } from './gateway-read-routes.js';
@@ -105,12 +105,24 @@ function parseJson(body: Buffer, chirpstack = false): unknown {
     return JSON.parse(text);
   } catch (error) {
     const first = text.trimStart().charAt(0);
-    const binary = body.some((b) => b < 0x09 || (b > 0x0d && b < 0x20)) || text.includes('\ufffd');
+    const binary = looksBinary(body);
     if (chirpstack && binary) throw new HttpError(415, 'chirpstack-protobuf', "the body is not JSON but binary (ChirpStack's Protobuf encoding?): set the integration's encoding to JSON");
     if (binary) throw new HttpError(400, 'malformed-json', `malformed JSON: the body of ${body.length} bytes is binary, not JSON text`);
     const at = /position (\d+)/.exec((error as Error).message)?.[1];
     throw new HttpError(400, 'malformed-json', `malformed JSON${at === undefined ? '' : ` at byte ${at}`}${first === '{' || first === '[' ? '' : ': a JSON object was expected'}`);
   }
+}
+
+/** The links for /healthz, and the first that is down (`mqtt-offline`); undefined without links. */
+function linkReport(links: ReadonlyMap<string, LinkStatus>): { down: string | undefined; report: Record<string, unknown> } | undefined {
+  if (links.size === 0) return undefined;
+  let down: string | undefined;
+  const report: Record<string, unknown> = {};
+  for (const [name, link] of links) {
+    if (!link.up) down ??= `${name}-${link.state}`;
+    report[name] = { up: link.up, state: link.state, since: new Date(link.since).toISOString(), connects: link.connects, disconnects: link.disconnects, ...(link.detail === undefined ? {} : { detail: link.detail }), ...link.info };
+  }
+  return { down, report };
 }
 
 function mediaType(req: IncomingMessage): string {
@@ -254,7 +266,11 @@ export function createHttpApi(options: HttpApiOptions): Server {
         send(res, 503, { ok: false, detail: unhealthy });
         return;
       }
-      send(res, 200, { ok: true });
+      // Links to servers (MQTT): a link that is down means input is not being taken.
+      const links = linkReport(options.metrics.links);
+      if (links === undefined) send(res, 200, { ok: true });
+      else if (links.down !== undefined) send(res, 503, { ok: false, degraded: links.down, links: links.report }, { 'retry-after': '1' });
+      else send(res, 200, { ok: true, links: links.report });
       return;
     }
     if (path === '/metrics') {

@@ -3,7 +3,6 @@
  * (HTTP, TCP, UDP; 127.0.0.1 by default) and returns their addresses, an in-process `ingest`
  * (the simulator's in-process gateway) and `close`.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry, type PushResult } from '@sceau/protocol';
 import { GatewayReassembler } from './gateway-reassembly.js';
 import { createDatagramIntake } from './datagram-intake.js';
@@ -13,7 +12,9 @@ import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestRes
 import { Metrics } from './metrics.js';
 import { Store } from './store.js';
 import { usageError } from './errors.js';
+import { readPrivateFile } from './private-file.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, type Endpoint } from './endpoint.js';
+import type { MqttIngestOptions } from './transport-mqtt.js';
 
 export type { Endpoint } from './endpoint.js';
 export { parseEndpoint, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, DEFAULT_BUSY_TIMEOUT_MS } from './endpoint.js';
@@ -25,6 +26,8 @@ export interface GatewayOptions {
   http?: string | number | Endpoint | false | undefined;
   tcp?: string | number | Endpoint | false | undefined;
   udp?: string | number | Endpoint | false | undefined;
+  /** Subscribe to a broker where a network server publishes uplinks (transport-mqtt.ts). */
+  mqtt?: MqttIngestOptions | undefined;
   /** Bearer token required on /v1/ HTTP routes. */
   token?: string | undefined;
   /** A file holding the token (first line); refused when readable by group or others. */
@@ -97,14 +100,7 @@ export interface Gateway {
 
 /** The bearer token in a file: its first line; the file must not be readable by group or others. */
 export function readTokenFile(file: string): string {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (error) {
-    throw usageError(`token file ${file}: ${(error as Error).message}`);
-  }
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) throw usageError(`token file ${file} is readable by group or others; run: chmod 600 ${file}`);
-  const token = readFileSync(file, 'utf8').split(/\r?\n/, 1)[0]!.trim();
+  const token = readPrivateFile(file, 'token file').split(/\r?\n/, 1)[0]!.trim();
   if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters`);
   return token;
 }

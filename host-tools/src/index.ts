@@ -44,3 +44,8 @@ export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } 
 export type { TransportDefinition, TransportContext, StartedTransport } from './transport-registry.js';
 export { registerTransport, unregisterTransport, registeredTransports } from './transport-registry.js';
 export type { DatagramIntake, DatagramMeta } from './datagram-intake.js';
+export type { MqttIngestOptions } from './transport-mqtt.js';
+export { mqttTransport, mqttSubscription, parseMqttUrl } from './transport-mqtt.js';
+export type { MqttFormat, MqttUplink, MqttRefusal } from './mqtt-uplink.js';
+export { MQTT_FORMATS, DEFAULT_MQTT_TOPICS, readMqttUplink, topicDevice } from './mqtt-uplink.js';
+export type { LinkStatus } from './metrics.js';

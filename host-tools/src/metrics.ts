@@ -8,6 +8,24 @@ function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/**
+ * A connection a transport keeps to a server (MQTT to a broker). `up` only while it can take
+ * input (connected and subscribed); /healthz answers 503 while any is not up.
+ */
+export interface LinkStatus {
+  up: boolean;
+  /** `connecting`, `subscribed`, `offline`..., as the transport names its states. */
+  state: string;
+  /** Since when, ms since the epoch. */
+  since: number;
+  connects: number;
+  disconnects: number;
+  /** The last error or refusal, for the operator. */
+  detail?: string | undefined;
+  /** What /healthz shows besides (server, client id, topic): never secrets. */
+  info?: Record<string, unknown>;
+}
+
 export class Metrics {
   /** Frames stored, by outcome ('ok' or a verification code) and transport. */
   readonly frames = new Map<string, number>();
@@ -16,6 +34,10 @@ export class Metrics {
   readonly fragments = new Map<string, number>();
   /** Deliveries of a frame already accepted (same bytes), answered from the store and not stored again, by transport. */
   readonly duplicates = new Map<string, number>();
+  /** Links to servers (transport-registry.ts transports that connect out), by transport. */
+  readonly links = new Map<string, LinkStatus>();
+  /** Messages a transport took from a server, by what became of them (`transport|result`). */
+  readonly messages = new Map<string, number>();
   private readonly buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   private latencyCount = 0;
   private latencySum = 0;
@@ -45,6 +67,11 @@ export class Metrics {
     let n = 0;
     for (const value of this.duplicates.values()) n += value;
     return n;
+  }
+
+  countMessage(transport: string, result: string): void {
+    const key = `${transport}|${result}`;
+    this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
   }
 
   countFragment(kind: string): void {
@@ -88,6 +115,25 @@ export class Metrics {
     for (const [key, value] of this.errors) {
       const [reason, transport] = key.split('|') as [string, string];
       lines.push(`sceau_ingest_errors_total{reason="${escapeLabel(reason)}",transport="${escapeLabel(transport)}"} ${value}`);
+    }
+    if (this.messages.size > 0) {
+      lines.push('# HELP sceau_transport_messages_total Messages taken from a server (MQTT), by what became of them: stored, duplicate, fragment, ignored (not an uplink), refused (bad message, acknowledged and dropped).');
+      lines.push('# TYPE sceau_transport_messages_total counter');
+      for (const [key, value] of this.messages) {
+        const [transport, result] = key.split('|') as [string, string];
+        lines.push(`sceau_transport_messages_total{transport="${escapeLabel(transport)}",result="${escapeLabel(result)}"} ${value}`);
+      }
+    }
+    if (this.links.size > 0) {
+      lines.push('# HELP sceau_link_up Whether a transport\'s connection to its server (MQTT broker) is up and subscribed.');
+      lines.push('# TYPE sceau_link_up gauge');
+      for (const [transport, link] of this.links) lines.push(`sceau_link_up{transport="${escapeLabel(transport)}"} ${link.up ? 1 : 0}`);
+      lines.push('# HELP sceau_link_connects_total Connections a transport established to its server.');
+      lines.push('# TYPE sceau_link_connects_total counter');
+      for (const [transport, link] of this.links) lines.push(`sceau_link_connects_total{transport="${escapeLabel(transport)}"} ${link.connects}`);
+      lines.push('# HELP sceau_link_disconnects_total Connections to its server a transport lost (it reconnects with back-off).');
+      lines.push('# TYPE sceau_link_disconnects_total counter');
+      for (const [transport, link] of this.links) lines.push(`sceau_link_disconnects_total{transport="${escapeLabel(transport)}"} ${link.disconnects}`);
     }
     lines.push('# HELP sceau_fragments_total Datagrams seen by the reassemblers, by kind.');
     lines.push('# TYPE sceau_fragments_total counter');

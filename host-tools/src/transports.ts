@@ -8,6 +8,7 @@ import { createUdpIngest } from './gateway-udp.js';
 import { bindUdp, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, listen, parseEndpoint, type Endpoint } from './endpoint.js';
 import { DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
 import { registerTransport, type TransportDefinition } from './transport-registry.js';
+import { mqttTransport } from './transport-mqtt.js';
 
 const wanted = (value: unknown): boolean => value !== undefined && value !== false;
 
@@ -74,3 +75,4 @@ export const udpTransport: TransportDefinition = {
 registerTransport(httpTransport);
 registerTransport(tcpTransport);
 registerTransport(udpTransport);
+registerTransport(mqttTransport);

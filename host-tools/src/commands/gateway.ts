@@ -11,6 +11,7 @@ import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../gateway-h
 import { registeredTransports } from '../transport-registry.js';
 import { StoreError } from '../store-errors.js';
 import { integerArg, loadChannels, type CommandGroup, type Io } from './context.js';
+import { mqttServeOptions } from '../mqtt-options.js';
 
 /** Options of `gateway serve` as commander parsed them (camelCase names). */
 export type ServeArgs = Record<string, unknown>;
@@ -70,7 +71,7 @@ export const storeOptions: ServeOptionSet = {
 };
 
 /** The option sets of `gateway serve`, in help order: one line per set. */
-export const SERVE_OPTION_SETS: ServeOptionSet[] = [listenerOptions, limitOptions, storeOptions];
+export const SERVE_OPTION_SETS: ServeOptionSet[] = [listenerOptions, limitOptions, storeOptions, mqttServeOptions];
 
 const DEFAULT_HTTP_LISTENER = '127.0.0.1:8750';
 
@@ -86,7 +87,7 @@ export const registerGateway: CommandGroup = (program, { io }) => {
   const gateway = program.command('gateway').description('the ingest gateway');
   const serve = gateway
     .command('serve')
-    .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP and UDP; binds 127.0.0.1 by default')
+    .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP, UDP and MQTT; binds 127.0.0.1 by default')
     .requiredOption('--db <file>', 'store database (created if missing)');
   for (const set of SERVE_OPTION_SETS) set.add(serve);
   serve.option('--json', 'print the listening addresses as JSON').action(async (args: ServeArgs) => {
