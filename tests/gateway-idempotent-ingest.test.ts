@@ -31,17 +31,17 @@ async function post(path: string, body: Uint8Array | string, type: string): Prom
   return { status: res.status, json: await res.json() };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 /** Stored frames of a counter, by outcome. */
-function storedOutcomes(counter: number): string[] {
-  return gw.store.queryFrames({ kid, limit: 10_000 }).filter((f) => f.counter === counter).map((f) => f.outcome);
+async function storedOutcomes(counter: number): Promise<string[]> {
+  return (await gw.store.queryFrames({ kid, limit: 10_000 })).filter((f) => f.counter === counter).map((f) => f.outcome);
 }
 
 beforeAll(async () => {
@@ -66,7 +66,7 @@ describe('the same bytes again', () => {
     expect(again.json).toEqual({ ...first.json, delivery: 'duplicate' });
     const other = await post('/v1/frames', sealRecord(record(1, 2001), seed), 'application/cose');
     expect(other.json).toMatchObject({ ok: false, code: 'replay', counter: 1, delivery: 'new' });
-    expect(storedOutcomes(1).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(1)).sort()).toEqual(['ok', 'replay']);
   });
 
   it('HTTP JSON and batch, including a duplicate inside one batch (before the original is committed)', async () => {
@@ -79,8 +79,8 @@ describe('the same bytes again', () => {
     expect(results[1]!.id).toBe(one.json.id);
     expect(results[1]!.receivedAt).toBe(one.json.receivedAt);
     expect(results[2]!.id).toBe(results[0]!.id);
-    expect(storedOutcomes(2)).toEqual(['ok']);
-    expect(storedOutcomes(3).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(2))).toEqual(['ok']);
+    expect((await storedOutcomes(3)).sort()).toEqual(['ok', 'replay']);
   });
 
   it('The Things Stack and ChirpStack webhook retries get the original answer', async () => {
@@ -98,8 +98,8 @@ describe('the same bytes again', () => {
     const cs2 = await post('/v1/uplinks/chirpstack?event=up', JSON.stringify(event), 'application/json');
     expect(cs1.json).toMatchObject({ ok: true, counter: 5, delivery: 'new' });
     expect(cs2.json).toMatchObject({ ok: true, counter: 5, delivery: 'duplicate', id: cs1.json.id });
-    expect(storedOutcomes(4)).toEqual(['ok']);
-    expect(storedOutcomes(5)).toEqual(['ok']);
+    expect((await storedOutcomes(4))).toEqual(['ok']);
+    expect((await storedOutcomes(5))).toEqual(['ok']);
   });
 
   it('UDP and TCP: duplicates are counted, not stored; a replay with other bytes is stored as one', async () => {
@@ -110,23 +110,23 @@ describe('the same bytes again', () => {
     const u = sealRecord(record(6), seed);
     try {
       await send(u);
-      await waitFor(() => storedOutcomes(6).length === 1);
+      await waitFor(async () => (await storedOutcomes(6)).length === 1);
       await send(u); // after the commit: answered from the store
       await send(u);
       await send(sealRecord(record(6, 9), seed));
-      await waitFor(() => storedOutcomes(6).length === 2 && gw.metrics.duplicateDeliveries() === before + 2);
+      await waitFor(async () => (await storedOutcomes(6)).length === 2 && gw.metrics.duplicateDeliveries() === before + 2);
     } finally {
       client.close();
     }
-    expect(storedOutcomes(6).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(6)).sort()).toEqual(['ok', 'replay']);
 
     const t = sealRecord(record(7), seed);
     const framed = (f: Uint8Array): Buffer => Buffer.concat([Buffer.from([f.length >> 8, f.length & 0xff]), Buffer.from(f)]);
     const socket = connect(gw.addresses.tcp!.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.end(Buffer.concat([framed(t), framed(t), framed(sealRecord(record(7, 9), seed)), framed(t)]));
-    await waitFor(() => storedOutcomes(7).length === 2 && gw.metrics.duplicateDeliveries() === before + 4);
-    expect(storedOutcomes(7).sort()).toEqual(['ok', 'replay']);
+    await waitFor(async () => (await storedOutcomes(7)).length === 2 && gw.metrics.duplicateDeliveries() === before + 4);
+    expect((await storedOutcomes(7)).sort()).toEqual(['ok', 'replay']);
 
     const metrics = gw.renderMetrics();
     expect(metrics).toMatch(/^sceau_duplicate_deliveries_total\{transport="udp"\} 2$/m);
@@ -150,6 +150,6 @@ describe('the same bytes again', () => {
     base = gw.addresses.http!.url;
     const after = await gw.ingest(frame, 'in-process');
     expect(after).toMatchObject({ ok: true, code: 'ok', counter: 8, delivery: 'duplicate', id: first.id, receivedAt: first.receivedAt, readings: first.readings });
-    expect(storedOutcomes(8)).toEqual(['ok']);
+    expect((await storedOutcomes(8))).toEqual(['ok']);
   });
 });

@@ -64,9 +64,9 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       return error.exitCode;
     }
     if (error instanceof StoreError) {
-      // The store's typed errors are I/O to the CLI (docs/architecture.md#errors).
+      // The store's typed errors are I/O to the CLI, but a location no backend opens is a usage error (docs/architecture.md#errors).
       io.err(`sceau: ${error.message} [${error.code}]`);
-      return EXIT.io;
+      return error.code === 'store-backend-unknown' ? EXIT.usage : EXIT.io;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT.internal;

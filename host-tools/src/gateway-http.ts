@@ -25,11 +25,11 @@ import { StoreError } from './store-errors.js';
 import { HttpError, send } from './http-common.js';
 import { handleReadRoute } from './gateway-read-routes.js';
 import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
-import type { Store } from './store.js';
+import type { OpenedStore } from './store-registry.js';
 import type { PushResult } from '@sceau/protocol';
 
 export interface HttpApiOptions {
-  store: Store;
+  store: OpenedStore;
   ingestor: Ingestor;
   metrics: Metrics;
   /** Bearer token required on /v1/ routes when set. */
@@ -145,15 +145,15 @@ function registrationEntry(value: unknown, where: string): { where: string; publ
  * and never applied: the gateway's API has no `--update`. A list is registered in one
  * transaction, all or nothing.
  */
-function registerDevices(store: Store, body: unknown): { status: number; body: unknown } {
+async function registerDevices(store: OpenedStore, body: unknown): Promise<{ status: number; body: unknown }> {
   const list = body !== null && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : undefined;
   try {
     if (list === undefined) {
       const entry = registrationEntry(body, 'body');
-      const r = store.registerDevice(entry.publicKey, entry);
+      const r = await store.registry.register(entry.publicKey, entry);
       return { status: r.result === 'created' ? 201 : 200, body: registrationBody(r) };
     }
-    const results = store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
+    const results = await store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
     return { status: results.some((r) => r.result === 'created') ? 201 : 200, body: { results: results.map(registrationBody) } };
   } catch (error) {
     if (error instanceof RegistryError) return { status: httpStatusOf(error), body: registryErrorBody(error) };
@@ -346,7 +346,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
         return;
       }
       if (path === '/v1/devices') {
-        const answer = registerDevices(options.store, parseJson(await readBody(req, maxBody)));
+        const answer = await registerDevices(options.store, parseJson(await readBody(req, maxBody)));
         send(res, answer.status, answer.body);
         return;
       }
@@ -354,7 +354,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     }
 
     if (req.method === 'GET') {
-      handleReadRoute(options.store, path, url, res);
+      await handleReadRoute(options.store, path, url, res);
       return;
     }
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);

@@ -7,7 +7,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
 import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
-import { openStore, type DbMode } from '../db-open.js';
+import { openSqliteStore, openStore, type DbMode } from '../db-open.js';
+import type { OpenedStore } from '../store-registry.js';
 import type { Device, Store } from '../store.js';
 
 export interface Io {
@@ -80,9 +81,17 @@ export function deviceLine(d: Device): string {
   return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
 }
 
-/** `readonly` and `existing` refuse a missing, empty or foreign database (db-open.ts). */
+/**
+ * The SQLite store at `file`, for commands that change or verify against its registry (they use
+ * its `DeviceRegistry`). `readonly` and `existing` refuse a missing, empty or foreign database.
+ */
 export function openDb(file: string, mode: DbMode): Store {
-  return openStore(file, mode);
+  return openSqliteStore(file, mode);
+}
+
+/** The store at `location`, any registered backend (store-registry.ts), for commands that only query it. */
+export function openQueryStore(location: string): Promise<OpenedStore> {
+  return openStore(location, 'readonly');
 }
 
 /** Opens the registry to change it, warning about device names an upgrade had to change. */

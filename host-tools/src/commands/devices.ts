@@ -7,7 +7,7 @@ import { usageError } from '../errors.js';
 import { readPublicKey } from '../key-files.js';
 import { readBulkEntries } from '../device-bulk.js';
 import type { Device, Store } from '../store.js';
-import { deviceLine, onDevice, openDb, openRegistry, refusing, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
+import { deviceLine, onDevice, openQueryStore, openRegistry, refusing, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
 
 const DEVICE_ARGUMENT = 'kid, DevEUI or name';
 
@@ -44,14 +44,14 @@ export const registerDevices: CommandGroup = (program, { io }) => {
     .description('list registered keys with their device (a device has several after a key rotation, one registered)')
     .requiredOption('--db <file>', 'registry database')
     .option('--json', 'one JSON object per key')
-    .action((opts: { db: string; json?: boolean }) => {
-      const store = openDb(opts.db, 'readonly');
+    .action(async (opts: { db: string; json?: boolean }) => {
+      const store = await openQueryStore(opts.db);
       try {
-        const list = store.listDevices();
+        const list = await store.listDevices();
         for (const d of list) io.out(opts.json ? JSON.stringify(d) : deviceLine(d));
         if (list.length === 0) io.err(`no devices registered in ${opts.db} (register one with \`sceau devices add --db ${opts.db} --public-key FILE\`)`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
   deviceCommand(devices, 'show', 'show one device and all its keys (by kid, DevEUI or name)')

@@ -2,7 +2,7 @@
 import { Option } from 'commander';
 import { usageError } from '../errors.js';
 import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from '../export.js';
-import { loadChannels, openDb, type CommandGroup } from './context.js';
+import { loadChannels, openQueryStore, type CommandGroup } from './context.js';
 
 export const registerExport: CommandGroup = (program, { io }) => {
   program
@@ -17,10 +17,10 @@ export const registerExport: CommandGroup = (program, { io }) => {
     .action(async (opts: { db: string; kid?: string; since?: string; until?: string; format: ExportFormat; channels?: string }) => {
       const registry = opts.channels === undefined ? undefined : loadChannels(opts.channels);
       if (opts.format === 'senml-cbor' && process.stdout.isTTY) throw usageError('--format senml-cbor writes binary CBOR: redirect stdout to a file or a pipe', 'binary-to-terminal');
-      const store = openDb(opts.db, 'readonly');
+      const store = await openQueryStore(opts.db);
       try {
         // A name or a DevEUI selects every key of the device (its history across rotations).
-        const kids = opts.kid === undefined ? undefined : store.registry.kidsOf(opts.kid);
+        const kids = opts.kid === undefined ? undefined : await store.registry.kidsOf(opts.kid);
         const filter = {
           kids,
           since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
@@ -29,7 +29,7 @@ export const registerExport: CommandGroup = (program, { io }) => {
         const n = await exportReadings(store, opts.format, filter, process.stdout, registry);
         io.err(`exported ${n} readings`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 };
