@@ -512,8 +512,10 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
         .choices(['full', 'normal'])
         .default('full'),
     )
+    .option('--no-console', 'do not serve the web console at / of the HTTP listener')
+    .option('--console-public', 'serve the web console on non-loopback addresses without a token (--token-file)')
     .option('--json', 'print the listening addresses as JSON')
-    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; workers: number; maxBody: number; maxConnections?: number; headersTimeout: number; bodyTimeout?: number; busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
+    .action(async (opts: { db: string; http?: string; tcp?: string; udp?: string; tokenFile?: string; console: boolean; consolePublic?: boolean; workers: number; maxBody: number; maxConnections?: number; headersTimeout: number; bodyTimeout?: number; busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; json?: boolean }) => {
       const http = opts.http ?? (opts.tcp === undefined && opts.udp === undefined ? '127.0.0.1:8750' : undefined);
       // Signal handlers go in before anything is announced: a supervisor that reads the
       // addresses may signal at once, and a signal during start-up must still close cleanly.
@@ -545,6 +547,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
             tcp: opts.tcp,
             udp: opts.udp,
             tokenFile: opts.tokenFile,
+            console: opts.console,
+            consolePublic: opts.consolePublic,
             workers: opts.workers,
             maxBodyBytes: opts.maxBody,
             maxConnections: opts.maxConnections,

@@ -3,10 +3,12 @@
  * module with a `TransportDefinition` and one line here (docs/architecture.md#where-to-add).
  */
 import { createHttpApi } from './gateway-http.js';
+import { createConsole } from './console-routes.js';
+import { SqliteConsoleQueries } from './console-queries.js';
 import { createTcpIngest } from './gateway-tcp.js';
 import { createUdpIngest } from './gateway-udp.js';
 import { bindUdp, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, listen, parseEndpoint, type Endpoint } from './endpoint.js';
-import { DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
 import { registerTransport, type TransportDefinition } from './transport-registry.js';
 
 const wanted = (value: unknown): boolean => value !== undefined && value !== false;
@@ -15,7 +17,10 @@ export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
   async start({ options, store, ingestor, metrics, token, renderMetrics, log, named, hinted, clock }) {
+    const webConsole = options.console === false ? undefined : createConsole({ store, queries: new SqliteConsoleQueries(store), ingestor, metrics, channels: options.channels ?? builtInChannels, tokenRequired: token !== undefined, consolePublic: options.consolePublic });
+    if (webConsole !== undefined) ingestor.observer = webConsole.hub;
     const server = createHttpApi({
+      console: webConsole,
       store,
       ingestor,
       metrics,
@@ -33,6 +38,7 @@ export const httpTransport: TransportDefinition = {
     return {
       address: { ...e, url: `http://${hostInUrl}:${e.port}` },
       stop: () => {
+        webConsole?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         return closed;
