@@ -7,6 +7,7 @@ const TOKEN_KEY = 'sceau-console-token';
 const ROW_HEIGHT = 30;
 const FLEET_PAGE = 200;
 const LIVE_MAX_ROWS = 500;
+const LIVE_ROW_HEIGHT = 26;
 const SVG = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
@@ -254,7 +255,7 @@ $('fleet-filter').addEventListener('input', () => {
 
 // --- live traffic: fetch() stream with the Authorization header, one render per animation frame
 
-const live = { controller: null, recent: [], pending: [], paused: false, received: 0, missed: 0, frame: 0, retry: 0 };
+const live = { controller: null, recent: [], shown: [], pending: [], paused: false, received: 0, missed: 0, frame: 0, retry: 0 };
 
 function stopLive() {
   live.controller?.abort();
@@ -320,7 +321,7 @@ function liveMatches(f) {
 }
 
 function liveRow(f) {
-  return el('div', { class: 'grid live-grid', role: 'row', 'data-id': f.id, 'data-code': f.code, 'data-kid': f.kid ?? '', onclick: () => (location.hash = `#frame/${f.id}`) },
+  return el('div', { class: 'grid live-grid row', role: 'row', 'data-id': f.id, 'data-code': f.code, 'data-kid': f.kid ?? '', onclick: () => (location.hash = `#frame/${f.id}`) },
     el('span', { text: timeFormat.format(f.at) }),
     el('span', { class: `verdict ${f.code === 'ok' ? 'ok' : 'rejected'}`, text: f.code }),
     el('span', { class: 'name', text: f.name ?? f.kid ?? '(no kid)' }),
@@ -330,7 +331,11 @@ function liveRow(f) {
   );
 }
 
-/** Once per animation frame: the frames received since, newest first, the list capped at LIVE_MAX_ROWS. */
+/**
+ * Once per animation frame: the frames received since join the kept ones (at most
+ * LIVE_MAX_ROWS, newest first), and only the rows in view are built (the list is virtualised,
+ * like the fleet's), so a frame costs the same whether 10 or 1,000 frames arrived.
+ */
 function flushLive() {
   live.frame = 0;
   const arrived = live.pending;
@@ -338,20 +343,32 @@ function flushLive() {
   for (const f of arrived) live.recent.push(f);
   if (live.recent.length > LIVE_MAX_ROWS) live.recent.splice(0, live.recent.length - LIVE_MAX_ROWS);
   $('live-count').textContent = `${live.received} received${live.missed ? `, ${live.missed} missed by a slow connection` : ''}${live.paused ? ' (paused)' : ''}`;
-  if (live.paused || $('view-live').hidden) return;
-  const list = $('live-list');
-  const fragment = document.createDocumentFragment();
-  for (let i = arrived.length - 1; i >= 0; i--) if (liveMatches(arrived[i])) fragment.append(liveRow(arrived[i]));
-  list.prepend(fragment);
-  while (list.childElementCount > LIVE_MAX_ROWS) list.lastElementChild.remove();
+  if (!live.paused) redrawLive();
 }
 
-/** The list again from the frames kept (after a filter change, a resume, or coming back to the view). */
+/** The rows in view, from the frames kept that pass the filters (newest first). */
 function redrawLive() {
+  if ($('view-live').hidden) return;
+  const shown = [];
+  for (let i = live.recent.length - 1; i >= 0; i--) if (liveMatches(live.recent[i])) shown.push(live.recent[i]);
+  live.shown = shown;
+  const list = $('live-list');
+  list.dataset.rows = String(shown.length);
+  $('live-spacer').style.height = `${shown.length * LIVE_ROW_HEIGHT}px`;
+  const first = Math.max(0, Math.floor(list.scrollTop / LIVE_ROW_HEIGHT) - 5);
+  const last = Math.min(shown.length, Math.ceil((list.scrollTop + list.clientHeight) / LIVE_ROW_HEIGHT) + 5);
   const rows = [];
-  for (let i = live.recent.length - 1; i >= 0 && rows.length < LIVE_MAX_ROWS; i--) if (liveMatches(live.recent[i])) rows.push(liveRow(live.recent[i]));
-  $('live-list').replaceChildren(...rows);
+  for (let i = first; i < last; i++) {
+    const row = liveRow(shown[i]);
+    row.style.transform = `translateY(${i * LIVE_ROW_HEIGHT}px)`;
+    rows.push(row);
+  }
+  $('live-spacer').replaceChildren(...rows);
 }
+
+$('live-list').addEventListener('scroll', () => {
+  if (!live.frame) live.frame = requestAnimationFrame(flushLive);
+}, { passive: true });
 
 $('live-pause').addEventListener('click', () => {
   live.paused = !live.paused;
