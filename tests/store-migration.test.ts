@@ -73,6 +73,7 @@ describe('a store of schema version 1', () => {
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
         { type: 'view', name: 'devices' },
+        { type: 'table', name: 'frame_hours' },
         { type: 'table', name: 'frames' },
         { type: 'index', name: 'frames_by_kid' },
         { type: 'table', name: 'meta' },

@@ -69,6 +69,14 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
+/**
+ * Whether the console answers a request that arrived on `localAddress`: always when the gateway
+ * requires a token or was told `--console-public`, else only on a loopback address.
+ */
+export function consoleServed(localAddress: string | undefined, tokenRequired: boolean, consolePublic: boolean): boolean {
+  return tokenRequired || consolePublic || isLoopback(localAddress);
+}
+
 /** A device as the fleet table shows it, with when it counts as silent. */
 export interface FleetRow extends FleetDevice {
   /** Longer without a frame than 3 times its usual interval (24 h / frames accepted in 24 h), or a day when it sent fewer than 2. */
@@ -97,7 +105,7 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
   // Read once: the console is a few tens of kilobytes, served from memory.
   const assets = new Map(Object.entries(ASSETS).map(([path, a]) => [path, { body: readFileSync(new URL(a.file, dir)), type: a.type }] as const));
   const hub = new ConsoleHub({ names: () => options.queries.names() });
-  const served = (req: IncomingMessage): boolean => options.tokenRequired || options.consolePublic === true || isLoopback(req.socket.localAddress);
+  const served = (req: IncomingMessage): boolean => consoleServed(req.socket.localAddress, options.tokenRequired, options.consolePublic === true);
 
   // Frames per minute from the metrics' total, sampled every 5 s over the last minute.
   const samples: Array<[number, number]> = [];
