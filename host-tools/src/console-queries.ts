@@ -17,7 +17,10 @@ export interface FleetDevice {
   devEui: string | null;
   revoked: boolean;
   highestCounter: number;
-  /** ms since the epoch of the last frame received for one of its keys, or null. */
+  /**
+   * ms since the epoch of the last frame received for one of its keys in the last 24 hours, else
+   * of the last frame accepted (its replay window's last change), or null.
+   */
   lastSeen: number | null;
   accepted24h: number;
   rejected24h: number;
@@ -74,8 +77,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       keys: this.db.prepare<[], { device_id: number; kid: string; state: string; name: string | null; dev_eui: string | null }>(
         "SELECT k.device_id, k.kid, k.state, d.name, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY d.id, k.state = 'registered' DESC, k.id DESC",
       ),
-      hours: this.db.prepare<[number], { kid: string; outcome: string; n: number }>('SELECT kid, outcome, sum(frames) AS n FROM frame_hours WHERE hour >= ? GROUP BY kid, outcome'),
-      lastSeen: this.db.prepare<[], { kid: string; last: number }>('SELECT kid, max(last_at) AS last FROM frame_hours GROUP BY kid'),
+      hours: this.db.prepare<[number], { kid: string; outcome: string; frames: number; last_at: number }>('SELECT kid, outcome, sum(frames) AS frames, max(last_at) AS last_at FROM frame_hours WHERE hour >= ? GROUP BY kid, outcome'),
       windows: this.db.prepare<[], { kid: string; highest: number; bitmap: string; updated_at: number }>('SELECT kid, highest, bitmap, updated_at FROM replay_windows'),
       lastAccepted: this.db.prepare<[string], { readings: string | null }>("SELECT readings FROM frames WHERE kid = ? AND outcome = 'ok' ORDER BY counter DESC LIMIT 1"),
       frame: this.db.prepare<[number], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(
@@ -105,17 +107,14 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       d.highestCounter = Math.max(d.highestCounter, w.highest);
       d.lastSeen = Math.max(d.lastSeen ?? 0, w.updated_at);
     }
-    for (const r of this.stmt.lastSeen.iterate()) {
-      const d = byKid.get(r.kid);
-      if (d !== undefined) d.lastSeen = Math.max(d.lastSeen ?? 0, r.last);
-    }
     for (const r of this.stmt.hours.iterate(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS))) {
       const d = byKid.get(r.kid);
       if (d === undefined) continue;
-      if (r.outcome === 'ok') d.accepted24h += r.n;
+      if (d.lastSeen === null || r.last_at > d.lastSeen) d.lastSeen = r.last_at;
+      if (r.outcome === 'ok') d.accepted24h += r.frames;
       else {
-        d.rejected24h += r.n;
-        d.byCode24h[r.outcome] = (d.byCode24h[r.outcome] ?? 0) + r.n;
+        d.rejected24h += r.frames;
+        d.byCode24h[r.outcome] = (d.byCode24h[r.outcome] ?? 0) + r.frames;
       }
     }
     return [...devices.values()];
