@@ -453,9 +453,11 @@ function chart(series) {
   const graphic = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': `${series.name} over time` });
   graphic.append(svg('line', { class: 'axis', x1: 0, y1: H - 1, x2: W, y2: H - 1 }));
   graphic.append(svg('polyline', { class: 'line', points: points.join(' '), 'data-points': n }));
+  // A few readings: each one marked too, so that a single one is seen.
+  if (n <= 48) for (let i = 0; i < n; i++) graphic.append(svg('circle', { class: 'dot', cx: x(series.t[i]).toFixed(1), cy: y(series.v[i]).toFixed(1), r: 5 }));
   const unit = unitText(series.unit).trim();
   return el('div', { class: 'chart', 'data-channel': series.channel, 'data-points': n },
-    el('h3', { text: `${series.name}${unit ? ` (${unit})` : ''} · ${n} readings` }),
+    el('h3', { text: `${series.name}${unit ? ` (${unit})` : ''} · ${n} reading${n === 1 ? '' : 's'}` }),
     el('div', { class: 'labels' }, el('span', { text: `max ${hi}` }), el('span', { text: `min ${lo}` })),
     graphic,
     el('div', { class: 'labels' }, el('span', { text: dateFormat.format(t0 * 1000) }), el('span', { text: dateFormat.format(t1 * 1000) })));
