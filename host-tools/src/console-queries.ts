@@ -61,6 +61,8 @@ export interface ConsoleQueries {
   outcomes24h(nowMs: number): Promise<Record<string, number>>;
   /** Device names by kid (every key of a named device). */
   names(): Promise<Map<string, string>>;
+  /** Changes when a key is added to the registry (a cached fleet is then counted again). */
+  registryVersion(): Promise<string>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -84,6 +86,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
         'SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames WHERE id = ?',
       ),
       outcomes: this.db.prepare<[number], { outcome: string; n: number }>('SELECT outcome, sum(frames) AS n FROM frame_hours WHERE hour >= ? GROUP BY outcome'),
+      registryVersion: this.db.prepare<[], { n: number; last: number | null }>('SELECT count(*) AS n, max(id) AS last FROM registry_keys'),
       names: this.db.prepare<[], { kid: string; name: string }>('SELECT k.kid, d.name FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id WHERE d.name IS NOT NULL'),
     };
   }
@@ -157,6 +160,11 @@ export class SqliteConsoleQueries implements ConsoleQueries {
     const out: Record<string, number> = {};
     for (const r of this.stmt.outcomes.iterate(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS))) out[r.outcome] = r.n;
     return out;
+  }
+
+  async registryVersion(): Promise<string> {
+    const r = this.stmt.registryVersion.get()!;
+    return `${r.n}/${r.last ?? 0}`;
   }
 
   async names(): Promise<Map<string, string>> {

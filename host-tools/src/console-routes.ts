@@ -132,14 +132,16 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
     return Math.round(((totalFrames() - first[1]) * 60_000) / span);
   };
 
-  let fleetCache: { at: number; rows: FleetRow[] } | undefined;
+  let fleetCache: { at: number; registry: string; rows: FleetRow[] } | undefined;
   const fleet = async (): Promise<FleetRow[]> => {
     const now = Date.now();
+    const registry = await options.queries.registryVersion();
     // Counting 10,000 devices' last 24 h reads about 300,000 rows of frame_hours (bench/README.md#console-summary):
     // the pages, tiles and device views read within 10 s share one count.
-    if (fleetCache !== undefined && now - fleetCache.at < FLEET_CACHE_MS) return fleetCache.rows;
+    // A device registered meanwhile is counted at once.
+    if (fleetCache !== undefined && now - fleetCache.at < FLEET_CACHE_MS && fleetCache.registry === registry) return fleetCache.rows;
     const rows = (await options.queries.fleet(now)).map((d) => ({ ...d, silent: silentAt(d, now) }));
-    fleetCache = { at: now, rows };
+    fleetCache = { at: now, registry, rows };
     return rows;
   };
 
