@@ -8,7 +8,8 @@
 // the same batches of 500 frames turn about (R rounds), so the drift of a shared machine hits
 // both alike; the figure is the ratio of their CPU time per frame (commit only, synchronous=NORMAL
 // so that fsync does not hide the CPU). Then a store with D devices and a day of hourly counts
-// answers SqliteConsoleQueries.fleet (the fleet page's one query), timed as the median of 5.
+// answers SqliteConsoleQueries.fleet (the fleet page's one query): the first count reads every
+// hour, the next ones (median of 5) only the current and the previous hour.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +88,7 @@ try {
   const queries = new SqliteConsoleQueries(fleetStore);
   const times = [];
   let rows = 0;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 6; i++) {
     const t = performance.now();
     rows = (await queries.fleet(Date.now())).length;
     times.push(performance.now() - t);
@@ -99,7 +100,7 @@ try {
     frames: FRAMES,
     cpuPerFrameUs: { withTrigger: (cpu.with * 1000) / FRAMES, without: (cpu.without * 1000) / FRAMES },
     ratio: cpu.with / cpu.without,
-    fleet: { devices: rows, medianMs: median(times) },
+    fleet: { devices: rows, firstMs: times[0], medianMs: median(times.slice(1)) },
   };
   if (args.includes('--json')) console.log(JSON.stringify(result));
   else {
@@ -107,7 +108,7 @@ try {
     console.log(`  with the frame_hours trigger  ${result.cpuPerFrameUs.withTrigger.toFixed(1)} µs`);
     console.log(`  without                       ${result.cpuPerFrameUs.without.toFixed(1)} µs`);
     console.log(`  ratio                         ${result.ratio.toFixed(2)}`);
-    console.log(`fleet counts for ${rows} devices (25 hours, ${DEVICES * 30} frame_hours rows): median ${result.fleet.medianMs.toFixed(1)} ms of 5`);
+    console.log(`fleet counts for ${rows} devices (25 hours, ${DEVICES * 30} frame_hours rows): first ${result.fleet.firstMs.toFixed(1)} ms (every hour read), then median ${result.fleet.medianMs.toFixed(1)} ms of 5 (the last 2 hours read)`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

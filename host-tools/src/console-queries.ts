@@ -69,9 +69,67 @@ const HOUR_MS = 3_600_000;
 
 type ReadingTuple = [number, string, number, string, number, number, number | null];
 
+/** One row of frame_hours: kid, outcome, frames, last_at. */
+type HourRow = [string, string, number, number];
+
+/** A key's counts over the hours summed so far. */
+interface Tally {
+  ok: number;
+  byCode: Record<string, number>;
+  /** ms since the epoch of its last frame in those hours (kept when an hour leaves the sum). */
+  last: number;
+}
+
+/**
+ * The last 24 hours of frame_hours, summed per key without reading them all each time: an hour
+ * two or more hours old no longer changes, so it is read once, added to running totals, and
+ * subtracted when it leaves the 24 hours; only the current and the previous hour (frames may be
+ * dated a little back, by a network server's receive time) are read on every count. Counting
+ * 10,000 devices then reads about 1/12 of the rows (bench/README.md#console-summary).
+ */
+class HourTotals {
+  private readonly settled = new Map<number, HourRow[]>();
+  private readonly totals = new Map<string, Tally>();
+
+  constructor(private readonly read: (hour: number) => HourRow[]) {}
+
+  /** Per key, the counts of hours `from` to `to` (inclusive). */
+  sum(from: number, to: number): { totals: Map<string, Tally>; fresh: HourRow[] } {
+    for (const [hour, rows] of this.settled) {
+      if (hour >= from && hour <= to - 2) continue;
+      this.settled.delete(hour);
+      this.add(rows, -1);
+    }
+    for (let hour = from; hour <= to - 2; hour++) {
+      if (this.settled.has(hour)) continue;
+      const rows = this.read(hour);
+      this.settled.set(hour, rows);
+      this.add(rows, 1);
+    }
+    const fresh: HourRow[] = [];
+    for (let hour = Math.max(from, to - 1); hour <= to; hour++) fresh.push(...this.read(hour));
+    return { totals: this.totals, fresh };
+  }
+
+  private add(rows: readonly HourRow[], sign: 1 | -1): void {
+    for (const [kid, outcome, frames, last] of rows) {
+      let t = this.totals.get(kid);
+      if (t === undefined) this.totals.set(kid, (t = { ok: 0, byCode: {}, last: 0 }));
+      if (sign > 0 && last > t.last) t.last = last;
+      if (outcome === 'ok') t.ok += sign * frames;
+      else {
+        const n = (t.byCode[outcome] ?? 0) + sign * frames;
+        if (n === 0) delete t.byCode[outcome];
+        else t.byCode[outcome] = n;
+      }
+    }
+  }
+}
+
 export class SqliteConsoleQueries implements ConsoleQueries {
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly hours: HourTotals;
 
   constructor(store: Store) {
     this.db = store.db;
@@ -79,7 +137,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       keys: this.db.prepare<[], { device_id: number; kid: string; state: string; name: string | null; dev_eui: string | null }>(
         "SELECT k.device_id, k.kid, k.state, d.name, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY d.id, k.state = 'registered' DESC, k.id DESC",
       ),
-      hours: this.db.prepare<[number], { kid: string; outcome: string; frames: number; last_at: number }>('SELECT kid, outcome, sum(frames) AS frames, max(last_at) AS last_at FROM frame_hours WHERE hour >= ? GROUP BY kid, outcome'),
+      hour: this.db.prepare<[number], HourRow>('SELECT kid, outcome, frames, last_at FROM frame_hours WHERE hour = ?').raw(),
       windows: this.db.prepare<[], { kid: string; highest: number; bitmap: string; updated_at: number }>('SELECT kid, highest, bitmap, updated_at FROM replay_windows'),
       lastAccepted: this.db.prepare<[string], { readings: string | null }>("SELECT readings FROM frames WHERE kid = ? AND outcome = 'ok' ORDER BY counter DESC LIMIT 1"),
       frame: this.db.prepare<[number], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(
@@ -89,6 +147,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       registryVersion: this.db.prepare<[], { n: number; last: number | null }>('SELECT count(*) AS n, max(id) AS last FROM registry_keys'),
       names: this.db.prepare<[], { kid: string; name: string }>('SELECT k.kid, d.name FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id WHERE d.name IS NOT NULL'),
     };
+    this.hours = new HourTotals((hour) => this.stmt.hour.all(hour));
   }
 
   async fleet(nowMs: number): Promise<FleetDevice[]> {
@@ -110,15 +169,24 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       d.highestCounter = Math.max(d.highestCounter, w.highest);
       d.lastSeen = Math.max(d.lastSeen ?? 0, w.updated_at);
     }
-    for (const r of this.stmt.hours.iterate(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS))) {
-      const d = byKid.get(r.kid);
-      if (d === undefined) continue;
-      if (d.lastSeen === null || r.last_at > d.lastSeen) d.lastSeen = r.last_at;
-      if (r.outcome === 'ok') d.accepted24h += r.frames;
-      else {
-        d.rejected24h += r.frames;
-        d.byCode24h[r.outcome] = (d.byCode24h[r.outcome] ?? 0) + r.frames;
+    const count = (d: FleetDevice, outcome: string, frames: number, last: number): void => {
+      if (last > 0 && (d.lastSeen === null || last > d.lastSeen)) d.lastSeen = last;
+      if (outcome === 'ok') d.accepted24h += frames;
+      else if (frames > 0) {
+        d.rejected24h += frames;
+        d.byCode24h[outcome] = (d.byCode24h[outcome] ?? 0) + frames;
       }
+    };
+    const { totals, fresh } = this.hours.sum(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS), Math.floor(nowMs / HOUR_MS));
+    for (const [kid, t] of totals) {
+      const d = byKid.get(kid);
+      if (d === undefined) continue;
+      count(d, 'ok', t.ok, t.last);
+      for (const [code, n] of Object.entries(t.byCode)) count(d, code, n, 0);
+    }
+    for (const [kid, outcome, frames, last] of fresh) {
+      const d = byKid.get(kid);
+      if (d !== undefined) count(d, outcome, frames, last);
     }
     return [...devices.values()];
   }
