@@ -23,7 +23,9 @@ import { HttpError, send } from './http-common.js';
 import { registryQuery, sinceParam } from './gateway-read-routes.js';
 import type { Ingestor } from './ingest.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store.js';
+
+/** The store as the console reads it: whatever `exportReadings` takes (the console's export is `sceau export`'s). */
+type ConsoleStore = Parameters<typeof exportReadings>[0];
 
 /** The page's security headers: nothing inline, nothing from elsewhere, never framed. */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -45,7 +47,7 @@ const FLEET_CACHE_MS = 10_000;
 const MAX_SERIES_POINTS = 200_000;
 
 export interface ConsoleOptions {
-  store: Store;
+  store: ConsoleStore;
   queries: ConsoleQueries;
   ingestor: Ingestor;
   metrics: Metrics;
@@ -145,7 +147,8 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
     return rows;
   };
 
-  const deviceKids = (ref: string): string[] => registryQuery(() => options.store.registry.kidsOf(ref), 404);
+  // Awaited: registry lookups and queries may be asynchronous (a backend on an asynchronous database).
+  const deviceKids = async (ref: string): Promise<string[]> => await registryQuery(() => options.store.registry.kidsOf(ref), 404);
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, path: string, url: URL): Promise<void> {
     if (!served(req)) throw new HttpError(404, 'console-not-served', 'the console is served on loopback addresses only, unless the gateway has a token (--token-file) or --console-public');
@@ -169,7 +172,7 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
         silent: rows.filter((r) => r.silent).map((r) => ({ kid: r.kid, name: r.name, lastSeen: r.lastSeen })).slice(0, 50),
         silentCount: rows.filter((r) => r.silent).length,
         health: {
-          store: options.store.health() ?? 'ok',
+          store: (await options.store.health()) ?? 'ok',
           writable: writes.writable,
           ...(writes.writable ? {} : { writesRefusedSince: new Date(writes.since).toISOString(), held: writes.held }),
           inFlight: options.metrics.inFlight,
@@ -227,8 +230,8 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
     const device = /^\/devices\/([^/]+)(\/series|\/export)?$/.exec(route);
     if (device !== null) {
       const ref = decodeURIComponent(device[1]!);
-      const found = registryQuery(() => options.store.registry.show(ref), 404);
-      const kids = deviceKids(ref);
+      const found = await registryQuery(() => options.store.registry.show(ref), 404);
+      const kids = await deviceKids(ref);
       const since = sinceParam(url.searchParams.get('since'));
       const until = sinceParam(url.searchParams.get('until'));
       if (device[2] === '/series') {
