@@ -145,6 +145,17 @@ describe('the console in chromium', () => {
     const badRow = `document.querySelector('#live-list [data-id="${bad!.id}"]')`;
     await waitInPage(`${badRow}?.dataset.code === "bad-signature"`);
     expect(await page.evaluate(`${badRow}.querySelector('.verdict').textContent`)).toBe('bad-signature');
+    // Filtered by code, then by device: only the matching rows stay.
+    await page.select('#live-code', 'bad-signature');
+    await waitInPage(`[...document.querySelectorAll('#live-list .row')].every((r) => r.dataset.code === 'bad-signature') && ${badRow} !== null && ${goodRow} === null`);
+    await page.select('#live-code', '');
+    await page.type('#live-device', 'fleet-');
+    await waitInPage(`${badRow} === null && ${goodRow} === null`);
+    await page.$eval('#live-device', (e) => {
+      (e as HTMLInputElement).value = '';
+      e.dispatchEvent(new Event('input'));
+    });
+    await waitInPage(`${goodRow} !== null`);
     expect(dialogs).toEqual([]);
     await page.screenshot({ path: join(dir, 'live.png') });
 

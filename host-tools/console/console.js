@@ -531,6 +531,12 @@ async function start() {
   renderFleetHead();
   resetFleet();
   startLive();
+  // Every verification code in the live feed's filter, after `ok` and `rejected`.
+  codeDocs().then((docs) => {
+    const select = $('live-code');
+    if (select.options.length > 3) return;
+    for (const code of docs.keys()) select.append(el('option', { value: code, text: code }));
+  }).catch(failed);
   route();
 }
 
