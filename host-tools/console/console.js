@@ -178,8 +178,8 @@ function resetFleet() {
   loadFleetPage(0).catch(failed);
 }
 
-async function loadFleetPage(index) {
-  if (fleet.pages.has(index) || fleet.loading.has(index)) return;
+async function loadFleetPage(index, again = false) {
+  if ((fleet.pages.has(index) && !again) || fleet.loading.has(index)) return;
   const generation = fleet.generation;
   fleet.loading.add(index);
   const q = new URLSearchParams({ offset: String(index * FLEET_PAGE), limit: String(FLEET_PAGE), sort: fleet.sort, dir: fleet.dir, q: fleet.q });
@@ -241,6 +241,18 @@ function renderFleetRows() {
     }
     $('fleet-spacer').replaceChildren(...rows);
   });
+}
+
+/** The pages in view read again (last seen, counts), the others forgotten: called with the tiles' refresh. */
+function refreshFleet() {
+  if ($('view-fleet').hidden) return;
+  const scroll = $('fleet-scroll');
+  const first = Math.floor(scroll.scrollTop / ROW_HEIGHT / FLEET_PAGE);
+  const last = Math.floor((scroll.scrollTop + scroll.clientHeight) / ROW_HEIGHT / FLEET_PAGE);
+  for (const index of [...fleet.pages.keys()]) {
+    if (index >= first && index <= last) loadFleetPage(index, true).catch(failed);
+    else fleet.pages.delete(index);
+  }
 }
 
 $('fleet-scroll').addEventListener('scroll', renderFleetRows, { passive: true });
@@ -527,7 +539,10 @@ async function start() {
   $('nav').hidden = false;
   $('logout').hidden = !token;
   clearInterval(tilesTimer);
-  tilesTimer = setInterval(() => refreshTiles().catch(failed), 5000);
+  tilesTimer = setInterval(() => {
+    refreshTiles().catch(failed);
+    refreshFleet();
+  }, 5000);
   renderFleetHead();
   resetFleet();
   startLive();
