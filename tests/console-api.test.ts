@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, sealRecord } from '@sceau/protocol';
-import { CONSOLE_CSP, consoleServed, exportReadings, SqliteConsoleQueries, startGateway, Store, type Gateway } from '@sceau/host-tools';
+import { CONSOLE_CSP, consoleServed, exportReadings, FRAME_HOURS_KEPT, SqliteConsoleQueries, startGateway, Store, type Gateway } from '@sceau/host-tools';
 
 const TOKEN = `console-api-${randomBytes(12).toString('hex')}`;
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -67,6 +67,12 @@ describe('frame_hours (schema version 5)', () => {
       expect(again.db.prepare('SELECT hour, kid, outcome, frames, last_at FROM frame_hours ORDER BY hour, kid').all()).toEqual([
         { hour: 472_222, kid, outcome: 'ok', frames: 3, last_at: 1_700_000_002_000 },
         { hour: 472_223, kid: '', outcome: 'not-sign1', frames: 1, last_at: 1_700_003_700_000 },
+      ]);
+      // A frame a week later: the hours it leaves more than FRAME_HOURS_KEPT behind are dropped.
+      again.writeFrames([{ raw: frame(4), receivedAt: 1_700_000_000_000 + FRAME_HOURS_KEPT * 3_600_000, source: 't', outcome: 'ok', kid, counter: 4 }]);
+      expect(again.db.prepare('SELECT hour, outcome FROM frame_hours ORDER BY hour').all()).toEqual([
+        { hour: 472_223, outcome: 'not-sign1' },
+        { hour: 472_222 + FRAME_HOURS_KEPT, outcome: 'ok' },
       ]);
     } finally {
       again.close();

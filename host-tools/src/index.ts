@@ -45,7 +45,7 @@ export { runCli, buildProgram, parseReadingArg } from './cli.js';
 export { EXIT, SceauError } from './errors.js';
 export { StoreError, STORE_ERROR_CODES } from './store-errors.js';
 export type { StoreErrorCode } from './store-errors.js';
-export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION, FRAME_HOURS } from './store-migrations.js';
+export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION, FRAME_HOURS, FRAME_HOURS_KEPT } from './store-migrations.js';
 export type { Migration } from './store-migrations.js';
 export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } from './store-interface.js';
 export type { TransportDefinition, TransportContext, StartedTransport } from './transport-registry.js';

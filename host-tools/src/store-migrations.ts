@@ -98,15 +98,21 @@ function version3(db: Database.Database): MigrationRename[] {
  * outcome in `frame_hours`, kept by a trigger in the transaction that stores the frames: the
  * fleet's last 24 hours by code and its last-seen times are read from about 24 rows per key
  * rather than from every frame (bench/console-summary.mjs measures the trigger's cost to ingest).
- * Frames without kid count under ''. Hours are `received_at / 3,600,000`.
+ * Frames without kid count under ''. Hours are `received_at / 3,600,000`. The trigger also drops
+ * the hours older than FRAME_HOURS_KEPT (a seek to the table's first row when there are none): an
+ * hour's rows leave with the first frame stored an hour later.
  */
+export const FRAME_HOURS_KEPT = 7 * 24;
+
 export const FRAME_HOURS = `
 CREATE TABLE IF NOT EXISTS frame_hours (hour INTEGER NOT NULL, kid TEXT NOT NULL, outcome TEXT NOT NULL, frames INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (hour, kid, outcome)) WITHOUT ROWID;
 INSERT INTO frame_hours (hour, kid, outcome, frames, last_at)
-  SELECT received_at / 3600000, coalesce(kid, ''), outcome, count(*), max(received_at) FROM frames GROUP BY 1, 2, 3;
+  SELECT received_at / 3600000, coalesce(kid, ''), outcome, count(*), max(received_at) FROM frames
+  WHERE received_at / 3600000 > (SELECT max(received_at) / 3600000 FROM frames) - ${FRAME_HOURS_KEPT} GROUP BY 1, 2, 3;
 CREATE TRIGGER IF NOT EXISTS frame_hours_count AFTER INSERT ON frames BEGIN
   INSERT INTO frame_hours (hour, kid, outcome, frames, last_at) VALUES (NEW.received_at / 3600000, coalesce(NEW.kid, ''), NEW.outcome, 1, NEW.received_at)
     ON CONFLICT (hour, kid, outcome) DO UPDATE SET frames = frames + 1, last_at = max(last_at, excluded.last_at);
+  DELETE FROM frame_hours WHERE hour <= NEW.received_at / 3600000 - ${FRAME_HOURS_KEPT};
 END;
 `;
 
