@@ -164,6 +164,18 @@ describe('the console over HTTP', () => {
     expect(events).toEqual([{ id: stored.id, at: Date.parse(stored.receivedAt), source: 'in-process', code: 'ok', kid, name: 'probe', counter: 4, detail: null, readings: [['temperature', 21.5, 'Cel'], ['battery', 3.3, 'V'], ['readings-dropped', 2, '']] }]);
   });
 
+  it('shows a revocation made by another connection (the CLI) at once, despite the fleet cache', async () => {
+    const fleet = async (): Promise<{ revoked: boolean }> => (await (await fetch(`${url}/v1/console/fleet?q=probe`, { headers: auth })).json()).devices[0];
+    expect((await fleet()).revoked).toBe(false);
+    const other = Store.open(join(dir, 'g.db'));
+    try {
+      other.revokeDevice('probe');
+    } finally {
+      other.close();
+    }
+    expect((await fleet()).revoked).toBe(true);
+  });
+
   it('is served without a token on loopback addresses only, unless --console-public', () => {
     expect(consoleServed('127.0.0.1', false, false)).toBe(true);
     expect(consoleServed('::1', false, false)).toBe(true);

@@ -61,7 +61,7 @@ export interface ConsoleQueries {
   outcomes24h(nowMs: number): Promise<Record<string, number>>;
   /** Device names by kid (every key of a named device). */
   names(): Promise<Map<string, string>>;
-  /** Changes when a key is added to the registry (a cached fleet is then counted again). */
+  /** Changes when the registry may have changed (a cached fleet is then counted again). */
   registryVersion(): Promise<string>;
 }
 
@@ -130,6 +130,8 @@ export class SqliteConsoleQueries implements ConsoleQueries {
   private readonly db: Database.Database;
   private readonly stmt;
   private readonly hours: HourTotals;
+  /** The registry's keys as last read, and the registry version they were read at. */
+  private keys: { version: string; readAt: number; rows: Array<{ device_id: number; kid: string; state: string; name: string | null; dev_eui: string | null }> } | undefined;
 
   constructor(store: Store) {
     this.db = store.db;
@@ -153,7 +155,10 @@ export class SqliteConsoleQueries implements ConsoleQueries {
   async fleet(nowMs: number): Promise<FleetDevice[]> {
     const devices = new Map<number, FleetDevice>();
     const byKid = new Map<string, FleetDevice>();
-    for (const k of this.stmt.keys.iterate()) {
+    const version = await this.registryVersion();
+    // Read again at least every minute: a library caller may rename or revoke on this connection.
+    if (this.keys?.version !== version || Date.now() - this.keys.readAt > 60_000) this.keys = { version, readAt: Date.now(), rows: this.stmt.keys.all() };
+    for (const k of this.keys.rows) {
       let d = devices.get(k.device_id);
       if (d === undefined) {
         // The first key of a device is its registered one, else its latest (the ORDER BY).
@@ -230,9 +235,15 @@ export class SqliteConsoleQueries implements ConsoleQueries {
     return out;
   }
 
+  /**
+   * The gateway's own connection only adds keys (its API registers, never renames or revokes):
+   * their count and last id say when; every other change comes from another connection (the
+   * CLI), which SQLite's data_version tells. (A library caller that renames or revokes through
+   * the gateway's own store is seen within a minute.)
+   */
   async registryVersion(): Promise<string> {
     const r = this.stmt.registryVersion.get()!;
-    return `${r.n}/${r.last ?? 0}`;
+    return `${r.n}/${r.last ?? 0}/${String(this.db.pragma('data_version', { simple: true }))}`;
   }
 
   async names(): Promise<Map<string, string>> {
