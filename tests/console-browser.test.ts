@@ -222,6 +222,7 @@ describe('the console in chromium', () => {
       const wait = started + (i + 1) * 100 - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
+    const sentMs = Date.now() - started;
     await waitInPage(`Number(document.getElementById("live-count").textContent.split(" ")[0]) >= ${before + 3000}`);
     const trace = JSON.parse(Buffer.from((await page.tracing.stop())!).toString('utf8')) as { traceEvents: Array<{ name: string; ph: string; pid: number; tid: number; dur?: number; tdur?: number; args?: { name?: string } }> };
     const longTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
@@ -229,7 +230,7 @@ describe('the console in chromium', () => {
     const tasks = trace.traceEvents.filter((e) => e.name === 'RunTask' && e.ph === 'X' && main.includes(`${e.pid}/${e.tid}`) && e.tdur !== undefined);
     const longestThreadMs = Math.max(...tasks.map((e) => e.tdur! / 1000));
     writeFileSync(join(dir, 'long-tasks.json'), JSON.stringify({ longTasks, tasks: tasks.length, longestThreadMs, longestWallMs: Math.max(...tasks.map((e) => e.dur! / 1000)) }));
-    console.log(`live feed at 1,000 frames/s: ${tasks.length} main-thread tasks, longest ${longestThreadMs.toFixed(1)} ms of thread time; Performance API long tasks (wall time): ${JSON.stringify(longTasks.map(Math.round))}`);
+    console.log(`live feed at 1,000 frames/s (3,000 sent in ${sentMs} ms): ${tasks.length} main-thread tasks, longest ${longestThreadMs.toFixed(1)} ms of thread time; Performance API long tasks (wall time): ${JSON.stringify(longTasks.map(Math.round))}`);
     // The list keeps the newest 500 and builds only the rows in view.
     expect(await page.$eval('#live-list', (e) => (e as HTMLElement).dataset.rows)).toBe('500');
     expect((await page.$$('#live-list .row')).length).toBeLessThan(60);
