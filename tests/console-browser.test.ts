@@ -3,13 +3,14 @@
 // simulator fills in-process through the HTTP API. One browser, tests in order: the suite is
 // serial by design (each test continues from the page the previous one left).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CODE_DOCS, getPublicKey, sealRecord, toHex, type Bytes } from '@sceau/protocol';
-import { startGateway, type Gateway } from '@sceau/host-tools';
+import { exportReadings, startGateway, type Gateway } from '@sceau/host-tools';
 import { simCli } from '@sceau/simulator';
 import { chromiumBinary } from './helpers/system-servers.js';
 
@@ -197,6 +198,21 @@ describe('the console in chromium', () => {
     await page.select('#device-period', 'all');
     await waitInPage(`document.getElementById("device-charts").dataset.points === "${expected.length}"`);
     await page.screenshot({ path: join(dir, 'device.png'), fullPage: true });
+  });
+
+  it('exports the device as CSV, the bytes of `sceau export`', async () => {
+    const fleet0 = gw.store.getDevice('fleet-0')!;
+    const downloads = join(dir, 'downloads');
+    const cdp = await page.createCDPSession();
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+    await page.click('.exports button[data-format="csv"]');
+    const file = join(downloads, `${fleet0.kid}.csv`);
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    let expected = '';
+    await exportReadings(gw.store, 'csv', { kids: [fleet0.kid] }, new Writable({ write: (chunk, _e, done) => void ((expected += String(chunk)), done()) }));
+    expect(readFileSync(file, 'utf8')).toBe(expected);
+    await cdp.detach();
   });
 
   it('keeps every main-thread task under 50 ms while fed 1,000 frames/s', async () => {
