@@ -67,12 +67,13 @@ describe('a store of schema version 1', () => {
     versionOneDatabase(file);
     const store = Store.open(file);
     try {
-      expect(store.schemaVersion).toBe(3);
+      expect(store.schemaVersion).toBe(SCHEMA_VERSION);
       expect((await store.queryReadings())).toEqual(expected);
       expect((await store.queryFrames()).map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
         { type: 'view', name: 'devices' },
+        { type: 'table', name: 'frame_hours' },
         { type: 'table', name: 'frames' },
         { type: 'index', name: 'frames_by_kid' },
         { type: 'table', name: 'meta' },
@@ -86,7 +87,7 @@ describe('a store of schema version 1', () => {
       const stored = store.db.prepare('SELECT id, readings FROM frames ORDER BY id').all() as Array<{ id: number; readings: string | null }>;
       expect(stored[1]!.readings).toBeNull();
       expect(JSON.parse(stored[0]!.readings!)).toEqual([[1, 'temperature', 21.5, 'Cel', 2150, 0, 1700000000], [5, 'battery', 3.3, 'V', 3300, 30, 1699999970]]);
-      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: '3' });
+      expect(store.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: String(SCHEMA_VERSION) });
       // The replay window survived, and new frames are stored in the new form.
       expect(store.replay.get('00112233445566aa').highestAccepted).toBe(2);
       store.writeBatch(FrameBatch.of([{ raw: Uint8Array.of(9), receivedAt: 1700000003000, source: 'test', outcome: 'ok', kid: '00112233445566aa', counter: 3, readings: [{ channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }] }]));
@@ -201,7 +202,7 @@ describe('a store of schema version 2 with duplicate names', () => {
     versionTwoDatabase(file, keys);
     const store = Store.open(file);
     try {
-      expect(store.schemaVersion).toBe(3);
+      expect(store.schemaVersion).toBe(SCHEMA_VERSION);
       const renamed = [
         { kid: a, from: 'pump', to: `pump~${a}` },
         { kid: b, from: 'pump', to: `pump~${b}` },

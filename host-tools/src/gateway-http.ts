@@ -12,6 +12,7 @@
  *        (ref and kid: a kid, a DevEUI or a name, as everywhere; an unknown one is 404 in the
  *        path, 400 in the query, as is an unknown outcome code)
  *   GET  /metrics (Prometheus text), GET /healthz
+ *   GET  /, /console/..., /v1/console/...: the web console (console-routes.ts)
  * A 2xx on ingest means the frame is durably stored (accepted or not: the body says which).
  * 4xx means nothing was stored; 503 means it could not be stored now (retry).
  */
@@ -24,6 +25,7 @@ import type { LinkStatus, Metrics } from './metrics.js';
 import { StoreError } from './store-errors.js';
 import { HttpError, send } from './http-common.js';
 import { handleReadRoute } from './gateway-read-routes.js';
+import type { GatewayConsole } from './console-routes.js';
 import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import type { OpenedStore } from './store-registry.js';
 import type { PushResult } from '@sceau/protocol';
@@ -46,6 +48,8 @@ export interface HttpApiOptions {
   maxBatch?: number;
   renderMetrics: () => string;
   log: (message: string) => void;
+  /** The web console, served at `/` (console-routes.ts); none when undefined. */
+  console?: GatewayConsole | undefined;
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
   /** Pushes a fragment through the gateway's reassembler for links that name the sender, or (`hinted`) whose fragments carry a sender hint. */
   reassemble: (datagram: Uint8Array, key: string, origin: string, hinted: boolean) => PushResult;
@@ -278,6 +282,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
       send(res, 200, options.renderMetrics());
       return;
     }
+    if (options.console?.serveAsset(req, res, path) === true) return;
     if (!path.startsWith('/v1/')) throw new HttpError(404, 'not-found', `no route ${path}`);
     if (!authorized(req)) throw new HttpError(401, 'unauthorized', 'missing or wrong bearer token');
 
@@ -353,6 +358,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
       throw new HttpError(path.startsWith('/v1/devices') || path === '/v1/frames' ? 405 : 404, 'not-found', `no route POST ${path}`);
     }
 
+    if (options.console !== undefined && path.startsWith('/v1/console/')) {
+      await options.console.handleApi(req, res, path, url);
+      return;
+    }
     if (req.method === 'GET') {
       await handleReadRoute(options.store, path, url, res);
       return;

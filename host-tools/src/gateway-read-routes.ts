@@ -8,7 +8,7 @@ import { parseTimeArg } from './export.js';
 import { HttpError, send } from './http-common.js';
 import type { OpenedStore } from './store-registry.js';
 
-function sinceParam(value: string | null): number | undefined {
+export function sinceParam(value: string | null): number | undefined {
   if (value === null || value === '') return undefined;
   try {
     return parseTimeArg(value, 'since');

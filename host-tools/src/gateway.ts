@@ -36,6 +36,10 @@ export interface GatewayOptions {
   token?: string | undefined;
   /** A file holding the token (first line); refused when readable by group or others. */
   tokenFile?: string | undefined;
+  /** The web console at `/` of the HTTP listener (default true; docs/integrators.md#console). */
+  console?: boolean | undefined;
+  /** Serve the console on non-loopback addresses even without a token (default false). */
+  consolePublic?: boolean | undefined;
   maxBodyBytes?: number;
   maxFrameBytes?: number;
   /** Signature checks on libuv's thread pool (default 0: on this thread); see IngestorOptions.workers. */

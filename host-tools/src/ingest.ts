@@ -151,6 +151,24 @@ const acceptedKey = (kid: string, counter: number): string => `${kid}/${counter}
 
 export { isLockError } from './store-writer.js';
 
+/** A frame as committed, for an observer (the console's live feed): its row id and verdict. */
+export interface CommittedFrame {
+  id: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  source: string;
+  outcome: FrameOutcome;
+}
+
+/**
+ * Told of every committed batch while `listening` (the console's event hub): frames are then
+ * described in units; while nobody listens the pipeline builds nothing for it.
+ */
+export interface FrameObserver {
+  readonly listening: boolean;
+  committed(frames: CommittedFrame[]): void;
+}
+
 export class Ingestor {
   readonly metrics: Metrics;
   private readonly store: IngestStore;
@@ -200,6 +218,8 @@ export class Ingestor {
   private head = 0;
   /** Frames waiting for a free verification slot, oldest first from `nextToStart`. */
   private nextToStart = 0;
+  /** Told of committed frames (the console's live feed); see FrameObserver. */
+  observer: FrameObserver | undefined;
 
   constructor(store: IngestStore, options: IngestorOptions = {}) {
     this.store = store;
@@ -321,7 +341,7 @@ export class Ingestor {
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
     p.code = result.ok ? 'ok' : result.code;
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
-    p.result = p.resolve === undefined ? undefined : result;
+    p.result = p.resolve === undefined && this.observer?.listening !== true ? undefined : result;
     this.queue.push(p);
     this.queuedCount++;
     if (p.resolve !== undefined) this.answerable++;
@@ -460,6 +480,7 @@ export class Ingestor {
     const now = performance.now();
     let source = '';
     let transport = '';
+    const observed: CommittedFrame[] | undefined = this.observer?.listening === true ? [] : undefined;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       if (p.options.source !== source) {
@@ -480,7 +501,9 @@ export class Ingestor {
         p.resolve(result);
       }
       if (p.acceptedKey !== undefined) this.settleAccepted(p, ids[i]!);
+      if (observed !== undefined && p.result !== undefined && p.result !== null) observed.push({ id: ids[i]!, receivedAt: p.receivedAt, source, outcome: describeResult(p.result, this.channels) });
     }
+    if (observed !== undefined && observed.length > 0) this.observer!.committed(observed);
   }
 
   /**

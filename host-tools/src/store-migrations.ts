@@ -93,11 +93,35 @@ function version3(db: Database.Database): MigrationRename[] {
   return renames;
 }
 
+/**
+ * Version 5 (the console, issue 18; 4 is the privacy issue's) counts frames per key, hour and
+ * outcome in `frame_hours`, kept by a trigger in the transaction that stores the frames: the
+ * fleet's last 24 hours by code and its last-seen times are read from about 24 rows per key
+ * rather than from every frame (bench/console-summary.mjs measures the trigger's cost to ingest).
+ * Frames without kid count under ''. Hours are `received_at / 3,600,000`. The trigger also drops
+ * the hours older than FRAME_HOURS_KEPT (a seek to the table's first row when there are none): an
+ * hour's rows leave with the first frame stored an hour later.
+ */
+export const FRAME_HOURS_KEPT = 7 * 24;
+
+export const FRAME_HOURS = `
+CREATE TABLE IF NOT EXISTS frame_hours (hour INTEGER NOT NULL, kid TEXT NOT NULL, outcome TEXT NOT NULL, frames INTEGER NOT NULL, last_at INTEGER NOT NULL, PRIMARY KEY (hour, kid, outcome)) WITHOUT ROWID;
+INSERT INTO frame_hours (hour, kid, outcome, frames, last_at)
+  SELECT received_at / 3600000, coalesce(kid, ''), outcome, count(*), max(received_at) FROM frames
+  WHERE received_at / 3600000 > (SELECT max(received_at) / 3600000 FROM frames) - ${FRAME_HOURS_KEPT} GROUP BY 1, 2, 3;
+CREATE TRIGGER IF NOT EXISTS frame_hours_count AFTER INSERT ON frames BEGIN
+  INSERT INTO frame_hours (hour, kid, outcome, frames, last_at) VALUES (NEW.received_at / 3600000, coalesce(NEW.kid, ''), NEW.outcome, 1, NEW.received_at)
+    ON CONFLICT (hour, kid, outcome) DO UPDATE SET frames = frames + 1, last_at = max(last_at, excluded.last_at);
+  DELETE FROM frame_hours WHERE hour <= NEW.received_at / 3600000 - ${FRAME_HOURS_KEPT};
+END;
+`;
+
 /** Every migration, numbered from 1 without gaps (a test checks). Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'registry (devices), frames, readings, replay windows', sqlite: (db) => void db.exec(VERSION_1) },
   { version: 2, description: "readings as JSON in the frame's row; one index on frames", sqlite: (db) => void db.exec(VERSION_2) },
   { version: 3, description: 'registry split into devices and their keys', sqlite: version3 },
+  { version: 4, description: 'frames counted per key, hour and outcome (frame_hours) for the console', sqlite: (db) => void db.exec(FRAME_HOURS) },
 ];
 
 /** The schema version this sceau writes: the last migration's. */

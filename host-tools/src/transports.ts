@@ -3,10 +3,13 @@
  * module with a `TransportDefinition` and one line here (docs/architecture.md#where-to-add).
  */
 import { createHttpApi } from './gateway-http.js';
+import { createConsole } from './console-routes.js';
+import { SqliteConsoleQueries } from './console-queries.js';
+import { Store } from './store.js';
 import { createTcpIngest } from './gateway-tcp.js';
 import { createUdpIngest } from './gateway-udp.js';
 import { bindUdp, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, listen, parseEndpoint, type Endpoint } from './endpoint.js';
-import { DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
+import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, SENDER_HINT_BYTES } from '@sceau/protocol';
 import { registerTransport, type TransportDefinition } from './transport-registry.js';
 import { mqttTransport } from './transport-mqtt.js';
 
@@ -16,7 +19,11 @@ export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
   async start({ options, store, ingestor, metrics, token, renderMetrics, log, named, hinted, clock }) {
+    // The console's queries exist for the SQLite store (console-queries.ts); another backend serves none yet.
+    const webConsole = options.console === false || !(store instanceof Store) ? undefined : createConsole({ store, queries: new SqliteConsoleQueries(store), ingestor, metrics, channels: options.channels ?? builtInChannels, tokenRequired: token !== undefined, consolePublic: options.consolePublic });
+    if (webConsole !== undefined) ingestor.observer = webConsole.hub;
     const server = createHttpApi({
+      console: webConsole,
       store,
       ingestor,
       metrics,
@@ -34,6 +41,7 @@ export const httpTransport: TransportDefinition = {
     return {
       address: { ...e, url: `http://${hostInUrl}:${e.port}` },
       stop: () => {
+        webConsole?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         return closed;

@@ -35,6 +35,8 @@ export type { SealOptions } from './seal.js';
 export { sealRecord, frameSize, PROTECTED_EDDSA } from './seal.js';
 export type { VerificationCode, Sign1Code } from './codes.js';
 export { VERIFICATION_CODES, codeAnchor } from './codes.js';
+export type { CodeDoc } from './code-docs.js';
+export { CODE_DOCS } from './code-docs.js';
 export type { Keyring, KeyringEntry, KeyQuery } from './keyring.js';
 export { MemoryKeyring } from './keyring.js';
 export type { ReplayState, ReplayWindowStore } from './replay-window.js';

@@ -70,8 +70,19 @@ export const storeOptions: ServeOptionSet = {
   },
 };
 
+/** The web console at / of the HTTP listener (console-routes.ts). */
+export const consoleOptions: ServeOptionSet = {
+  add: (command) =>
+    command
+      .option('--no-console', 'do not serve the web console at / of the HTTP listener')
+      .option('--console-public', 'serve the web console on non-loopback addresses without a token (--token-file)'),
+  apply: (args, options) => {
+    Object.assign(options, { console: args.console !== false, consolePublic: args.consolePublic === true });
+  },
+};
+
 /** The option sets of `gateway serve`, in help order: one line per set. */
-export const SERVE_OPTION_SETS: ServeOptionSet[] = [listenerOptions, limitOptions, storeOptions, mqttServeOptions];
+export const SERVE_OPTION_SETS: ServeOptionSet[] = [listenerOptions, limitOptions, storeOptions, consoleOptions, mqttServeOptions];
 
 const DEFAULT_HTTP_LISTENER = '127.0.0.1:8750';
 
