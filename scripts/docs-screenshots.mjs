@@ -73,7 +73,7 @@ try {
   clearInterval(feeding);
   feeding = undefined;
 
-  const device = gw.store.getDevice('fleet-3');
+  const device = await gw.store.getDevice('fleet-3');
   await page.goto(`${url}/#device/${device.kid}`);
   await page.select('#device-period', '24h');
   await page.waitForFunction('document.querySelectorAll(".chart").length >= 2', { timeout: 15_000 });

@@ -178,10 +178,10 @@ describe('the console in chromium', () => {
   });
 
   it("draws a device's chart with as many points as the store has readings in the period", async () => {
-    const fleet0 = gw.store.getDevice('fleet-0')!;
+    const fleet0 = (await gw.store.getDevice('fleet-0'))!;
     await page.goto(`${url}/#device/${fleet0.kid}`);
     await page.select('#device-period', 'all');
-    const expected = gw.store.queryReadings({ kids: [fleet0.kid] }).filter((r) => r.at !== null);
+    const expected = (await gw.store.queryReadings({ kids: [fleet0.kid] })).filter((r) => r.at !== null);
     expect(expected.length).toBeGreaterThan(50);
     await waitInPage(`document.getElementById("device-charts").dataset.points === "${expected.length}"`);
     const charts = await page.$$eval('.chart', (els) => els.map((e) => ({ channel: Number((e as HTMLElement).dataset.channel), points: Number((e as HTMLElement).dataset.points), vertices: e.querySelector('polyline')!.getAttribute('points')!.split(' ').length })));
@@ -193,7 +193,7 @@ describe('the console in chromium', () => {
     // A shorter period: only the readings since then.
     await page.select('#device-period', '1h');
     const since = Math.floor(Date.now() / 1000) - 3600;
-    const recent = gw.store.queryReadings({ kids: [fleet0.kid], since }).length;
+    const recent = (await gw.store.queryReadings({ kids: [fleet0.kid], since })).length;
     await waitInPage(`document.getElementById("device-charts").dataset.points === "${recent}"`);
     await page.select('#device-period', 'all');
     await waitInPage(`document.getElementById("device-charts").dataset.points === "${expected.length}"`);
@@ -201,7 +201,7 @@ describe('the console in chromium', () => {
   });
 
   it('exports the device as CSV, the bytes of `sceau export`', async () => {
-    const fleet0 = gw.store.getDevice('fleet-0')!;
+    const fleet0 = (await gw.store.getDevice('fleet-0'))!;
     const downloads = join(dir, 'downloads');
     const cdp = await page.createCDPSession();
     await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
