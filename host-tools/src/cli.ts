@@ -37,6 +37,7 @@ import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
 import { devEuiDeviceId } from './device-identity.js';
 import { StoreError } from './store-errors.js';
+import { addOwnerCommands, ownerContentKeys } from './owner-command.js';
 
 const VERSION = '0.1.0';
 
@@ -46,6 +47,8 @@ interface VerifyCommandOptions {
   db?: string;
   devEui?: string;
   channels?: string;
+  ownerKey?: string;
+  wrappedKeys?: string;
   json?: boolean;
 }
 
@@ -118,13 +121,14 @@ function openDb(file: string, mode: boolean | DbMode = false): Store {
 export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c)): Command {
   const verifyCommand = async (file: string | undefined, opts: VerifyCommandOptions): Promise<number> => {
     if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
+    const owner = ownerContentKeys(opts);
     const registry = loadChannels(opts.channels);
     const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
     const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
     try {
       const input = openInput(file);
       const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
-      return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}) });
+      return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
     } finally {
       store?.close();
     }
@@ -152,6 +156,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
       const warning = secretInGitWarning(result.secretKeyFile, 'secret key');
       if (warning !== undefined) io.err(warning);
     });
+
+  addOwnerCommands(program, io);
 
   // --- frame ---------------------------------------------------------------------------------
   const frame = program.command('frame').description('seal, inspect and verify frames');
@@ -200,6 +206,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .option('--db <file>', 'an existing device registry and store (replay windows apply across runs; frames are stored)')
     .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
     .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--owner-key <file>', 'with --keys and --wrapped-keys: the owner private key that opens record version 2 readings (docs/privacy.md)')
+    .option('--wrapped-keys <file>', 'content keys wrapped for the owner: { "wrappedKeys": [...] }')
     .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
     .action(async (file: string | undefined, opts: VerifyCommandOptions) => {
       setExit(await verifyCommand(file, opts));
