@@ -134,3 +134,13 @@ describe('record version 2', () => {
     expect(v1.ok && v1.record).toEqual(record);
   });
 });
+
+describe('inspectFrame on record version 2', () => {
+  it('shows the clear readings and the encrypted part, without verifying', async () => {
+    const { inspectFrame } = await import('@sceau/protocol');
+    const info = inspectFrame(sealRecordV2(record, seed, contentKey));
+    expect(info.record).toEqual({ version: 2, counter: 77, time: 1764331200, clearReadings: [{ channel: 32, value: 3 }, { channel: 5, value: 3012 }] });
+    expect(info.readings?.map((r) => r.name)).toEqual(['boot', 'battery']);
+    expect(info.encrypted?.startsWith('d08343a1010ba0')).toBe(true);
+  });
+});
