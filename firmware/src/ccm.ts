@@ -1,7 +1,8 @@
 // AES-CCM (RFC 3610, NIST SP 800-38C) with a 13-byte nonce (L = 2) and an 8-byte tag, with AAD:
 // COSE's AES-CCM-16-64-128/256 (RFC 9053). Over the firmware's own AES (src/aes.ts), since the
 // VM's built-in AES-256-CCM takes no AAD. Encrypt (seal) only: a device never opens its records.
-// A block is over 1,280 VM opcodes; the loops yield every 8 blocks to stay under the VM's limit.
+// A block is over 1,280 VM opcodes and the VM allows ~128k between yields: the loops yield every
+// 4 blocks and once between the MAC and the encryption, so callers may seal records back to back.
 import * as ds from "@devicescript/core"
 import { AesKey, aesEncryptWords, loadWords, storeWords, xorWords } from "./aes"
 
@@ -13,7 +14,7 @@ async function macBlocks(k: AesKey, s: number[], data: Buffer): Promise<void> {
     for (let off = 0; off < data.length; off += 16) {
         xorWords(s, data, off)
         aesEncryptWords(k, s)
-        if ((off & 127) === 112) await ds.sleep(0)
+        if ((off & 63) === 48) await ds.sleep(0)
     }
 }
 
@@ -45,6 +46,7 @@ export async function aesCcmSeal(k: AesKey, nonce: Buffer, aad: Buffer, plaintex
     }
     const p = padded(0, plaintext)
     await macBlocks(k, s, p)
+    await ds.sleep(0)
     // CTR: A_i = (L - 1) ‖ nonce ‖ i; S0 masks the tag, S1... the message
     const ctr = Buffer.alloc(16)
     ctr[0] = 1
@@ -67,7 +69,7 @@ export async function aesCcmSeal(k: AesKey, nonce: Buffer, aad: Buffer, plaintex
         storeWords(ks, block, 0)
         const off = (i - 1) * 16
         out.blitAt(off, block, 0, m - off < 16 ? m - off : 16)
-        if ((i & 7) === 0) await ds.sleep(0)
+        if ((i & 3) === 0) await ds.sleep(0)
     }
     return out
 }
