@@ -108,6 +108,15 @@ describe('sceau frame verify on record version 2', () => {
     expect(r.stdout).not.toMatch(/temperature/);
   });
 
+  it('the store path (frame verify --db, as the gateway ingests) refuses version 2 as unsupported-version until its storage is built', () => {
+    const db = join(dir, 'registry.db');
+    expect(sceau(['devices', 'add', '--db', db, '--public-key', toHex(getPublicKey(seed))]).status).toBe(0);
+    const r = sceau(['frame', 'verify', framesFile, '--db', db, '--json']);
+    expect(r.status).toBe(1);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({ ok: false, code: 'unsupported-version', kid });
+    expect(r.stdout).not.toMatch(/temperature|humidity/);
+  });
+
   it('--owner-key alone, or with --db, is a usage error', () => {
     expect(sceau(['frame', 'verify', framesFile, '--keys', keysDir, '--owner-key', owner.secretKeyFile]).stderr).toMatch(/together/);
     const r = sceau(['frame', 'verify', framesFile, '--db', join(dir, 'none.db'), '--owner-key', owner.secretKeyFile, '--wrapped-keys', 'x']);
