@@ -67,6 +67,28 @@ describe('content keys wrapped for the owner', () => {
   });
 });
 
+describe('sceau owner rotate', () => {
+  it('re-wraps every content key for the new owner key: the new key opens them, the old one not the new file', () => {
+    const wrappedFile = join(dir, 'rotate-in.json');
+    writeFileSync(wrappedFile, JSON.stringify({ wrappedKeys: [wrapContentKey(fromHex(owner.publicKey), kid, contentKey), wrapContentKey(fromHex(owner.publicKey), '0011223344556677', sha256(contentKey))] }));
+    const next = JSON.parse(sceau(['owner', 'keys', 'generate', '--out', join(dir, 'next'), '--json']).stdout);
+    const out = join(dir, 'rotate-out.json');
+    const r = sceau(['owner', 'rotate', '--owner-key', owner.secretKeyFile, '--to', next.publicKeyFile, '--wrapped-keys', wrappedFile, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ rotated: 2, ownerKeyId: next.ownerKeyId });
+    const rotated = JSON.parse(readFileSync(out, 'utf8')).wrappedKeys;
+    expect(rotated.map((w: any) => w.ownerKeyId)).toEqual([next.ownerKeyId, next.ownerKeyId]);
+    expect(toHex(unwrapContentKey(readOwnerPrivateKey(next.secretKeyFile), rotated[0]))).toBe(toHex(contentKey));
+    expect(() => unwrapContentKey(readOwnerPrivateKey(owner.secretKeyFile), rotated[0])).toThrow(/wrapped for owner key/);
+    // never overwrites, and a wrong current owner key writes nothing
+    expect(sceau(['owner', 'rotate', '--owner-key', owner.secretKeyFile, '--to', next.publicKeyFile, '--wrapped-keys', wrappedFile, '--out', out]).status).toBe(3);
+    const wrong = sceau(['owner', 'rotate', '--owner-key', next.secretKeyFile, '--to', owner.publicKeyFile, '--wrapped-keys', wrappedFile, '--out', join(dir, 'rotate-bad.json')]);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong-owner-key/);
+    expect(() => readFileSync(join(dir, 'rotate-bad.json'))).toThrow();
+  });
+});
+
 describe('sceau frame verify on record version 2', () => {
   it('without the owner key: verified, clear readings only, readings null', () => {
     const r = sceau(['frame', 'verify', framesFile, '--keys', keysDir, '--json']);

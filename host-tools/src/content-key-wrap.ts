@@ -78,6 +78,15 @@ export function readWrappedKeys(file: string): Map<string, WrappedContentKey> {
   return byKid;
 }
 
+/**
+ * Every wrapped key re-wrapped for `newOwnerPublicKey` (`sceau owner rotate`): all or nothing, a
+ * key that `owner` does not open throws `wrong-owner-key` before anything is returned.
+ */
+export function rewrapContentKeys(owner: OwnerPrivateKey, wrapped: Map<string, WrappedContentKey>, newOwnerPublicKey: Uint8Array): WrappedContentKey[] {
+  const opened = [...wrapped.values()].map((w) => ({ kid: w.kid, key: unwrapContentKey(owner, w) }));
+  return opened.map(({ kid, key }) => wrapContentKey(newOwnerPublicKey, kid, key));
+}
+
 /** Content keys by kid, unwrapped once each on first use. */
 export class ContentKeys {
   private readonly opened = new Map<string, Uint8Array>();

@@ -3,10 +3,11 @@
  * X25519 pair: the private key in a 0600 file for the owner alone, never for a gateway.
  */
 import type { Command } from 'commander';
-import { ContentKeys, readWrappedKeys } from './content-key-wrap.js';
-import { usageError } from './errors.js';
+import { writeFileSync } from 'node:fs';
+import { ContentKeys, readWrappedKeys, rewrapContentKeys } from './content-key-wrap.js';
+import { ioError, usageError } from './errors.js';
 import { secretInGitWarning } from './git-check.js';
-import { readOwnerPrivateKey, writeOwnerKeyPair } from './owner-keys.js';
+import { ownerKeyIdOf, readOwnerPrivateKey, readOwnerPublicKey, writeOwnerKeyPair } from './owner-keys.js';
 
 /**
  * `--owner-key FILE --wrapped-keys FILE` of `frame verify` as the content keys that open record
@@ -40,5 +41,28 @@ export function addOwnerCommands(program: Command, io: OwnerCommandIo): void {
       io.err('losing the owner private key loses every reading encrypted for it: keep a copy offline');
       const warning = secretInGitWarning(result.secretKeyFile, 'owner private key');
       if (warning !== undefined) io.err(warning);
+    });
+
+  owner
+    .command('rotate')
+    .description('re-wrap every content key of a wrapped keys file for a new owner key (the registry\'s wrapped keys: not built yet); all or nothing')
+    .requiredOption('--owner-key <file>', 'the current owner private key')
+    .requiredOption('--to <pub>', 'the new owner public key: owner-<id>.pub or 64 hex')
+    .requiredOption('--wrapped-keys <file>', 'the wrapped keys to re-wrap: { "wrappedKeys": [...] }')
+    .requiredOption('--out <file>', 'where to write the re-wrapped keys (never overwritten)')
+    .option('--json', 'print JSON')
+    .action((opts: { ownerKey: string; to: string; wrappedKeys: string; out: string; json?: boolean }) => {
+      const current = readOwnerPrivateKey(opts.ownerKey);
+      const next = readOwnerPublicKey(opts.to);
+      const rewrapped = rewrapContentKeys(current, readWrappedKeys(opts.wrappedKeys), next);
+      try {
+        writeFileSync(opts.out, `${JSON.stringify({ wrappedKeys: rewrapped }, null, 1)}\n`, { flag: 'wx', mode: 0o644 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${opts.out} already exists; not overwriting wrapped keys`);
+        throw ioError(`cannot write ${opts.out}: ${(error as Error).message}`);
+      }
+      const result = { rotated: rewrapped.length, from: current.ownerKeyId, to: ownerKeyIdOf(next), out: opts.out };
+      io.out(JSON.stringify(opts.json ? result : { rotated: result.rotated, ownerKeyId: result.to }));
+      io.err(`re-wrapped ${rewrapped.length} content key(s) from owner key ${result.from} to ${result.to} in ${opts.out}; the old owner key still opens ${opts.wrappedKeys} and any backup of it`);
     });
 }
