@@ -10,6 +10,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runVectors } from '../firmware/scripts/vectors.mjs';
 
 const root = join(import.meta.dirname, '..');
+// record version 2 (protocol/vectors/frames-v2.json): the same input plus a content key
+const framesV2 = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'frames-v2.json'), 'utf8')).positive as {
+  name: string; seed: string; contentKey: string; record: unknown[]; kid: boolean; frame: string;
+}[];
 // RFC 8032 section 7.1, as committed in protocol/vectors (the same file as the shared design's copy)
 const rfc = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'rfc8032.json'), 'utf8')).vectors as {
   name: string; secretKey: string; publicKey: string; message: string; signature: string;
@@ -82,7 +86,9 @@ const cases = [
   ...frames.map(f => ({ seed: f.seed, record: f.record, kid: f.kid })),
   ...byHand.map(h => ({ seed: seedH, record: h.record, kid: h.kid })),
   ...fragmentCases,
+  ...framesV2.map(f => ({ seed: f.seed, record: f.record, kid: f.kid, contentKey: f.contentKey })),
 ];
+const v2At = cases.length - framesV2.length;
 
 beforeAll(async () => {
   results = await runVectors(cases);
@@ -102,6 +108,14 @@ describe('firmware in the DeviceScript VM', () => {
     frames.forEach((f, i) => {
       it(f.name, () => {
         expect(results[rfc.length + i].frame).toBe(f.frame);
+      });
+    });
+  });
+
+  describe('protocol/vectors/frames-v2.json (record version 2: HKDF, AES-256-CCM with AAD, COSE_Encrypt0), byte for byte', () => {
+    framesV2.forEach((f, i) => {
+      it(f.name, () => {
+        expect(results[v2At + i].frame).toBe(f.frame);
       });
     });
   });

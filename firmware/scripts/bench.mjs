@@ -19,10 +19,16 @@ const median = xs => {
     const s = [...xs].sort((a, b) => a - b)
     return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
 }
-const expand = [], sign = [], seal = [], full = [], aes100 = [], uplink10 = []
+const expand = [], sign = [], seal = [], sealV2 = [], full = [], aes100 = [], uplink10 = [], rec10 = [], recV2x10 = []
 let msgHex = ""
+let v2Sizes = null
 for (const l of lines) {
-    const [tag, a, b, c] = l.split(" ")
+    const [tag, a, b, c, d] = l.split(" ")
+    if (tag === "#rec") {
+        rec10.push(Number(a))
+        recV2x10.push(Number(b))
+    }
+    if (tag === "#v2") v2Sizes = { v1Frame: Number(a), v2Frame: Number(b), contentKeyMs: Number(c) }
     if (tag === "#msg") msgHex = a
     if (tag === "#lwt") {
         aes100.push(Number(a))
@@ -33,8 +39,9 @@ for (const l of lines) {
     sign.push(Number(b))
     full.push(Number(a) + Number(b))
     seal.push(Number(c))
+    sealV2.push(Number(d))
 }
-const vm = { full: median(full), expand: median(expand), sign: median(sign), seal: median(seal), fullMin: Math.min(...full) }
+const vm = { full: median(full), expand: median(expand), sign: median(sign), seal: median(seal), sealV2: median(sealV2), fullMin: Math.min(...full) }
 const lorawan = { aesBlockUs: (median(aes100) / 200) * 1000, uplinkMs: median(uplink10) / 20 }
 lorawan.ratioToSeal = lorawan.uplinkMs / vm.seal
 lorawan.ratioToSign = lorawan.uplinkMs / vm.sign
@@ -117,6 +124,13 @@ const report = {
     vmLorawanUplinkMs: lorawan.uplinkMs,
     ratioLorawanUplinkToSeal: lorawan.ratioToSeal,
     ratioLorawanUplinkToSign: lorawan.ratioToSign,
+    vmSealV2CachedKeyMs: vm.sealV2,
+    vmRecordV1EncodeMs: median(rec10) / 10,
+    vmRecordV2EncodeMs: median(recV2x10) / 10,
+    vmRecordV2CostMs: (median(recV2x10) - median(rec10)) / 10,
+    ratioSealV2ToSeal: vm.sealV2 / vm.seal,
+    recordV2ExtraBytes: v2Sizes.v2Frame - v2Sizes.v1Frame,
+    vmContentKeyExpansionMs: v2Sizes.contentKeyMs,
 }
 console.log(`Ed25519 in the DeviceScript VM (@devicescript/cli 2.16.4, no GC stress), node ${process.version}, medians of N=${N}`)
 console.log(`  VM seed -> signature (key derivation + sign): ${fmt(vm.full)} ms (min ${fmt(vm.fullMin)})`)
@@ -130,6 +144,11 @@ console.log(`LoRaWAN 1.0.x in the same VM run (firmware/src/aes.ts, cmac.ts, lor
 console.log(`  one AES-128 block:                             ${lorawan.aesBlockUs.toFixed(1)} us (budget 175 us)`)
 console.log(`  107-byte uplink, CMAC + FRMPayload encryption: ${lorawan.uplinkMs.toFixed(2)} ms`)
 console.log(`  ratio uplink LoRaWAN work / seal (cached key): ${(100 * lorawan.ratioToSeal).toFixed(1)}% (target <= 10%); / signature alone: ${(100 * lorawan.ratioToSign).toFixed(1)}%`)
+console.log(`Record version 2 (readings encrypted: HKDF base IV once per content key, AES-256-CCM with AAD per record), medians of N=${N}`)
+const v2Cost = (median(recV2x10) - median(rec10)) / 10
+console.log(`  record encoding: v1 ${fmt(median(rec10) / 10)} ms, v2 ${fmt(median(recV2x10) / 10)} ms: the encryption costs ${fmt(v2Cost)} ms per record, ${(100 * v2Cost / vm.seal).toFixed(1)}% of a v1 seal`)
+console.log(`  VM seal v2 (cached keys): ${fmt(vm.sealV2)} ms against v1 ${fmt(vm.seal)} ms in the same iterations (the difference is within the signature's noise)`)
+console.log(`  frame of the 3-reading record: v1 ${v2Sizes.v1Frame} B, v2 ${v2Sizes.v2Frame} B (+${v2Sizes.v2Frame - v2Sizes.v1Frame} B); content key expansion once: ${v2Sizes.contentKeyMs} ms`)
 console.log(`  bytecode: bench image ${imageBytes(bench)} B, firmware image (src/main.ts) ${imageBytes(main)} B (base table 24576 B of it)`)
 console.log(`  peak heap of one seal incl. key derivation: <= ${peakHeap} B transient + <= ${staticHeap} B static state = <= ${peakHeap + staticHeap} B`)
 console.log(`    (ballast probe in 256-byte blocks: largest ballast that still lets the program finish; VM heap ~${bareMax * 256} B)`)

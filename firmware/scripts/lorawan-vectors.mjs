@@ -103,6 +103,11 @@ export function checkItem(item, i) {
             return { op: item.op, key: keyField(item, i, "key"), plaintext: hexField(item, i, "plaintext", 16) }
         case "cmac":
             return { op: item.op, key: keyField(item, i, "key"), message: hexField(item, i, "message") }
+        // record version 2's crypto (src/ccm.ts, src/hkdf.ts), run by the same harness
+        case "ccm":
+            return { op: item.op, key: keyField(item, i, "key"), nonce: hexField(item, i, "nonce", 13), aad: boundedHex(item, i, "aad"), plaintext: boundedHex(item, i, "plaintext") }
+        case "hkdf":
+            return { op: item.op, ikm: boundedHex(item, i, "ikm"), salt: boundedHex(item, i, "salt"), info: boundedHex(item, i, "info"), length: intField(item, i, "length", 255) }
         case "session-keys":
             return {
                 op: item.op,

@@ -99,15 +99,16 @@ export class SimFirmwareDevice {
      * provisioned into its settings (Uint8Array), or null to let the firmware generate one;
      * `random(n)`: the VM's "hardware" random bytes (deterministic runs pass a PRNG);
      * `read(kind, tMs)`: the sensor value in channel units (0.01 Cel, 0.01 %RH) or null;
-     * `flash`: { data } kept across boots; `t0`: the virtual time of power-on.
+     * `flash`: { data } kept across boots; `t0`: the virtual time of power-on; `contentKey`: a
+     * 32-byte content key provisioned with the seed (the firmware then seals record version 2).
      */
-    static async start(binary, { deviceId, sensorId, seed = null, random, read, flash = {}, t0 = 0 }) {
+    static async start(binary, { deviceId, sensorId, seed = null, random, read, flash = {}, t0 = 0, contentKey = null }) {
         const d = new SimFirmwareDevice()
-        await d.boot(binary, { deviceId, sensorId, seed, random, read, flash, t0 })
+        await d.boot(binary, { deviceId, sensorId, seed, random, read, flash, t0, contentKey })
         return d
     }
 
-    async boot(binary, { deviceId, sensorId, seed, random, read, flash, t0 }) {
+    async boot(binary, { deviceId, sensorId, seed, random, read, flash, t0, contentKey = null }) {
         this.now = t0
         this.nextAt = t0
         this.read = read
@@ -151,6 +152,10 @@ export class SimFirmwareDevice {
         if (seed !== null) {
             const index = await settingsServiceIndex(binary)
             this.inbox.push(settingsSet(this.vmId, index, "sceau_seed", Buffer.from(seed).toString("hex")))
+        }
+        if (contentKey !== null) {
+            const index = await settingsServiceIndex(binary)
+            this.inbox.push(settingsSet(this.vmId, index, "sceau_ckey", Buffer.from(contentKey).toString("hex")))
         }
     }
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // npm run -w firmware vectors -- IN.json OUT.json
 // IN.json: [{ "seed": hex32, "record": [1, counter, time|null, [[ch, value(, age)], ...]], "kid": bool }]
+//          (with "contentKey": hex32 the record is sealed as version 2: operational readings in
+//          clear, the rest in a COSE_Encrypt0 under that key; record[0] may then be 1 or 2)
 //          (an item { "seed", "message": hex } asks for a raw RFC 8032 signature instead)
 // (an item { "fragment": frame hex, "mtu", "tag", "hint": hex | null } asks for the datagrams)
 // OUT.json: [{ "frame": hex }] (or { "publicKey", "signature" }, or { "datagrams" }), in input order,
@@ -19,7 +21,12 @@ export async function runVectors(cases, { timeoutMs } = {}) {
             throw new TypeError(`case ${i}: expected { seed: 64 hex characters, ... }`)
         if (c.message === undefined && !Array.isArray(c.record))
             throw new TypeError(`case ${i}: expected a record array (or a message for raw signing)`)
-        return JSON.stringify(c.message !== undefined ? { seed: c.seed, message: c.message } : { seed: c.seed, record: c.record, kid: !!c.kid })
+        if (c.contentKey !== undefined && (typeof c.contentKey !== "string" || !/^[0-9a-fA-F]{64}$/.test(c.contentKey)))
+            throw new TypeError(`case ${i}: contentKey: expected 64 hex characters`)
+        if (c.message !== undefined) return JSON.stringify({ seed: c.seed, message: c.message })
+        const item = { seed: c.seed, record: c.record, kid: !!c.kid }
+        if (c.contentKey !== undefined) item.contentKey = c.contentKey.toLowerCase()
+        return JSON.stringify(item)
     })
     const input = `export const CASES: string[] = [\n${texts.map(t => "    " + JSON.stringify(t)).join(",\n")}\n]\n`
     const { binary } = buildEntry("src/vectors-main.ts", { "src/vector-input.ts": input })

@@ -1,6 +1,11 @@
 // Entry point of `npm run -w firmware bench`. The Node side passes parameters in the VM's device
 // id (16 hex digits): digits 0-1 mode, digits 2-7 a count.
-//   mode 00: time `count` signatures; prints "#t <name> <ms>" lines
+//   mode 00: time `count` signatures; prints "#t <expand> <sign> <seal v1> <seal v2>" lines (ms;
+//            seal v2 = the same record as version 2, content key expanded once),
+//            "#rec <10 v1 records> <10 v2 records>" (ms to encode 10 records: the encryption's
+//            cost per record without the signature's noise around it; both loops yield once per
+//            record at least, ~20 us included) and
+//            "#v2 <v1 frame bytes> <v2 frame bytes> <content key expansion ms>"
 //   mode 01: allocate `count` heap blocks of 256 bytes (ballast), then stop
 //            then the LoRaWAN work in the same run: "#lwt <ms per 200 AES-128 blocks> <ms per 20
 //            uplinks>" (CMAC + FRMPayload encryption of a 107-byte payload, the session's keys
@@ -13,7 +18,7 @@
 import * as ds from "@devicescript/core"
 import { deviceIdParam } from "./device-id-params"
 import { ed25519ExpandKey, ed25519Sign } from "./ed25519"
-import { SensorRecord, encodeRecord, kidOf, sealRecord } from "./seal"
+import { SensorRecord, contentKeyOf, encodeRecord, encodeRecordV2, kidOf, sealRecord, sealRecordV2 } from "./seal"
 import { aesEncryptBlock, aesExpandKey } from "./aes"
 import { LorawanSession, Uplink, encodeUplink } from "./lorawan-frames"
 
@@ -38,6 +43,10 @@ if (mode === 0) {
     let key = await ed25519ExpandKey(seed)
     await ed25519Sign(key, msg) // warm-up
     const kid = await kidOf(key.publicKey)
+    const tk = ds.millis()
+    const ck = await contentKeyOf(hex`000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f`)
+    const ckMs = ds.millis() - tk
+    console.log(`#v2 ${(await sealRecord(key, rec, kid)).length} ${(await sealRecordV2(key, rec, ck, kid, true)).length} ${ckMs}`)
     for (let i = 0; i < count; i++) {
         let t0 = ds.millis()
         key = await ed25519ExpandKey(seed)
@@ -47,7 +56,19 @@ if (mode === 0) {
         rec.counter = i + 1
         await sealRecord(key, rec, kid)
         const t3 = ds.millis()
-        console.log(`#t ${t1 - t0} ${t2 - t1} ${t3 - t2}`)
+        await sealRecordV2(key, rec, ck, kid, true)
+        const t4 = ds.millis()
+        console.log(`#t ${t1 - t0} ${t2 - t1} ${t3 - t2} ${t4 - t3}`)
+        await ds.sleep(0)
+        const t5 = ds.millis()
+        for (let j = 0; j < 10; j++) {
+            encodeRecord(rec)
+            await ds.sleep(0)
+        }
+        const t6 = ds.millis()
+        for (let j = 0; j < 10; j++) await encodeRecordV2(rec, ck, kid)
+        const t7 = ds.millis()
+        console.log(`#rec ${t6 - t5} ${t7 - t6}`)
     }
     const aes = aesExpandKey(hex`2b7e151628aed2a6abf7158809cf4f3c`)
     const block = Buffer.alloc(16)

@@ -24,8 +24,8 @@ import { ed25519ExpandKey } from "./ed25519"
 import { fragmentFrame, maxFrameBytes } from "./fragment"
 import { ConsoleLink, Link, TcpLink } from "./links"
 import { DROPPED_CHANNEL, SampleQueue } from "./queue"
-import { Reading, kidOf, sealRecord } from "./seal"
-import { Counter, loadOrCreateSeed } from "./state"
+import { ContentKey, Reading, SensorRecord, contentKeyOf, kidOf, sealRecord, sealRecordV2 } from "./seal"
+import { Counter, loadContentKey, loadOrCreateSeed } from "./state"
 import { Sample, SensorSource } from "./sensors"
 
 const BOOT_CHANNEL = 32
@@ -33,6 +33,8 @@ const BOOT_CHANNEL = 32
 const SEAL_OVERHEAD = 85
 const RECORD_HEAD = 1 + 1 + 5 + 9 + 3
 const READING_MAX = 16
+/** Record version 2 adds at most 19 bytes (docs/protocol.md, "Record version 2", size). */
+const ENCRYPTION_OVERHEAD = 19
 
 function ageOf(s: Sample, now: number): number {
     const age = Math.round((now - s.at) / 1000)
@@ -46,6 +48,10 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
     console.log(
         `sceau-key v1 kid=${kid.toString("hex")} pub=${key.publicKey.toString("hex")}${seedInfo.generated ? " new" : ""}`
     )
+    // with a provisioned content key, readings other than the operational ones are encrypted (record v2)
+    const contentKey = await loadContentKey()
+    const ck: ContentKey = contentKey === null ? null : await contentKeyOf(contentKey)
+    const overhead = SEAL_OVERHEAD + (ck === null ? 0 : ENCRYPTION_OVERHEAD)
     const counter = new Counter()
     await counter.boot()
     const link: Link =
@@ -56,8 +62,8 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
               : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
     // batch to the link's budget: one datagram when a useful frame fits the MTU, else 16 fragments
     const hinted = !link.identifiesSender
-    const budget = link.mtu >= SEAL_OVERHEAD + RECORD_HEAD + 2 * READING_MAX ? link.mtu : maxFrameBytes(link.mtu, hinted)
-    let maxReadings = Math.floor((budget - SEAL_OVERHEAD - RECORD_HEAD) / READING_MAX)
+    const budget = link.mtu >= overhead + RECORD_HEAD + 2 * READING_MAX ? link.mtu : maxFrameBytes(link.mtu, hinted)
+    let maxReadings = Math.floor((budget - overhead - RECORD_HEAD) / READING_MAX)
     if (maxReadings < 1) maxReadings = 1
     const queue = new SampleQueue(QUEUE_MAX, maxReadings)
     let batch: Sample[] = [{ channel: BOOT_CHANNEL, value: counter.boots, at: ds.millis() }]
@@ -93,7 +99,8 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
             const drops = queue.dropped - reportedDrops
             if (drops > 0) readings.push({ channel: DROPPED_CHANNEL, value: drops, age: 0 })
             const c = await counter.take()
-            const frame = await sealRecord(key, { counter: c, time: null, readings: readings }, WITH_KID ? kid : null)
+            const rec: SensorRecord = { counter: c, time: null, readings: readings }
+            const frame = ck === null ? await sealRecord(key, rec, WITH_KID ? kid : null) : await sealRecordV2(key, rec, ck, kid, WITH_KID)
             const datagrams = fragmentFrame(frame, link.mtu, c % 8, hinted ? kid.slice(0, 2) : null)
             let sent = true
             for (const d of datagrams) {

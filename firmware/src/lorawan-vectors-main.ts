@@ -1,4 +1,5 @@
 // Entry point of `npm run -w firmware lorawan-vectors`: runs the firmware's LoRaWAN frame coding
+// (and the AES-CCM and HKDF of record version 2: ops "ccm" and "hkdf")
 // on cases served by scripts/lorawan-vectors.mjs over TCP on loopback (the VM cannot read files,
 // and compiling thousands of cases into the image would be slow and large).
 // The port is in the device id (digits 0-3, hex). Exchange, one line each:
@@ -10,6 +11,8 @@ import { deviceIdParam } from "./device-id-params"
 import { connect } from "@devicescript/net"
 import { aesEncryptBlock, aesExpandKey } from "./aes"
 import { aesCmac, cmacKey } from "./cmac"
+import { aesCcmSeal } from "./ccm"
+import { hkdfSha256 } from "./hkdf"
 import { LorawanSession, Uplink, cryptFrmPayload, dataMic, deriveSessionKeys10, encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept } from "./lorawan-frames"
 import { Region, bandOf, downlinkFreqOk, maxPayloadOf, regionByName, rx1Dr, timeOffMs, uplinkFreqOk } from "./lorawan-region"
 import {
@@ -213,6 +216,12 @@ function runFCntDown(c: any): string {
     return `{"results":${out}],"last":${dc.last < 0 ? "null" : dc.last}}`
 }
 
+/** The ops of record version 2's crypto, which yield (AES-CCM, HKDF over SHA-256). */
+async function runAsyncCase(c: any): Promise<string> {
+    if (c.op === "ccm") return `{"sealed":${hexOf(await aesCcmSeal(aesExpandKey(bytes(c.key)), bytes(c.nonce), bytes(c.aad), bytes(c.plaintext)))}}`
+    return `{"okm":${hexOf(await hkdfSha256(bytes(c.ikm), bytes(c.salt), bytes(c.info), c.length))}}`
+}
+
 function runCase(c: any): string {
     const op: string = c.op
     if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks" || op === "channels") return runMacCase(c, op)
@@ -289,7 +298,8 @@ while (true) {
         }
         let res = ""
         try {
-            res = runCase(JSON.parse(line))
+            const c = JSON.parse(line)
+            res = c.op === "ccm" || c.op === "hkdf" ? await runAsyncCase(c) : runCase(c)
         } catch (e) {
             res = `{"refused":${JSON.stringify("" + e)}}`
         }

@@ -3,6 +3,8 @@
 //
 //   setting "sceau_seed"  = the 32-byte seed as 64 hex characters (written at provisioning, or
 //                           generated from the hardware RNG on first boot)
+//   setting "sceau_ckey"  = the content key of record version 2 as 64 hex characters (written at
+//                           provisioning only; absent: the device seals version 1)
 //   setting "sceau_state" = [limit, boots]: every counter below `limit` may have been used;
 //                           `boots` counts resets (the value of the boot reading, channel 32)
 //
@@ -16,6 +18,8 @@ import { COUNTER_BLOCK, SETTINGS_TIMEOUT_MS } from "./config"
 
 export const SEED_SETTING = "sceau_seed"
 export const STATE_SETTING = "sceau_state"
+/** The 32-byte content key as 64 hex characters, written at provisioning (docs/privacy.md); absent: record version 1. (Setting keys are at most 13 characters.) */
+export const CONTENT_KEY_SETTING = "sceau_ckey"
 /** Counters are uint32 and never 0 (design: record). */
 export const COUNTER_MAX = 4294967295
 
@@ -63,6 +67,14 @@ function isHex64(s: any): boolean {
 export interface SeedInfo {
     seed: Buffer
     generated: boolean
+}
+
+/** The provisioned content key, or null (the device then seals record version 1). Never generated here: only the owner's provisioning makes one. */
+export async function loadContentKey(): Promise<Buffer> {
+    const s = await readSettingTimed(CONTENT_KEY_SETTING)
+    if (s === null || s === undefined) return null
+    if (!isHex64(s)) throw new Error(`settings: ${CONTENT_KEY_SETTING} is not 64 hex characters`)
+    return Buffer.from(s, "hex")
 }
 
 /** The stored seed, or a new one from the hardware RNG, stored before it is used. */

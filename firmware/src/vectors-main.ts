@@ -7,7 +7,7 @@
 import * as ds from "@devicescript/core"
 import { CASES } from "./vector-input"
 import { Ed25519Key, ed25519ExpandKey, ed25519Sign } from "./ed25519"
-import { Reading, SensorRecord, kidOf, sealRecord } from "./seal"
+import { ContentKey, Reading, SensorRecord, contentKeyOf, kidOf, sealRecord, sealRecordV2 } from "./seal"
 import { fragmentFrame } from "./fragment"
 
 function emit(i: number, data: Buffer, kind: string): void {
@@ -17,7 +17,8 @@ function emit(i: number, data: Buffer, kind: string): void {
 }
 
 function toRecord(r: any[]): SensorRecord {
-    if (r.length !== 4 || r[0] !== 1) throw new Error("record must be [1, counter, time, readings]")
+    // [2, ...] lists all readings too: the content key decides what goes in clear
+    if (r.length !== 4 || (r[0] !== 1 && r[0] !== 2)) throw new Error("record must be [1 or 2, counter, time, readings]")
     const readings: Reading[] = []
     const rs: any[] = r[3]
     for (const x of rs) {
@@ -29,6 +30,8 @@ function toRecord(r: any[]): SensorRecord {
 
 let lastSeed = ""
 let key: Ed25519Key = null
+let lastContentKey = ""
+let ck: ContentKey = null
 for (let i = 0; i < CASES.length; i++) {
     try {
         const c = JSON.parse(CASES[i])
@@ -50,6 +53,16 @@ for (let i = 0; i < CASES.length; i++) {
         if (c.message !== undefined) {
             const sig = await ed25519Sign(key, Buffer.from(c.message, "hex"))
             emit(i, key.publicKey.concat(sig), "signature")
+        } else if (c.contentKey !== undefined) {
+            // record version 2: { seed, record, kid, contentKey: hex32 }
+            const ckHex: string = c.contentKey
+            if (ckHex.length !== 64) throw new Error("contentKey must be 32 bytes of hex")
+            if (ckHex !== lastContentKey) {
+                ck = await contentKeyOf(Buffer.from(ckHex, "hex"))
+                lastContentKey = ckHex
+            }
+            const kid = await kidOf(key.publicKey)
+            emit(i, await sealRecordV2(key, toRecord(c.record), ck, kid, c.kid ? true : false), "frame")
         } else {
             const kid = c.kid ? await kidOf(key.publicKey) : null
             emit(i, await sealRecord(key, toRecord(c.record), kid), "frame")

@@ -96,35 +96,45 @@ export function keyFileKind(text: string, file: string): KeyFileKind {
 }
 
 /** The 32-byte seed in a secret key file (PKCS#8 PEM or 64 hex characters). Refuses public keys and group/world-readable files. */
-export function readSecretKey(file: string): Bytes {
-  let text: string;
+/**
+ * The text of a small private file (a key), and its mode: I/O errors exit 3, a directory, a
+ * special file or a file over 16 KiB is refused as not a key file (exit 2).
+ */
+export function readPrivateFile(file: string, what: string): { text: string; mode: number } {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    throw ioError(`cannot read secret key ${file}: ${(error as Error).message}`);
+    throw ioError(`cannot read ${what} ${file}: ${(error as Error).message}`);
   }
-  let mode: number;
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw usageError(`secret key ${file} is a directory; give the key file itself (keys generate writes DIR/<kid>.key)`, 'key-is-directory');
-    if (!st.isFile()) throw usageError(`secret key ${file} is not a regular file`, 'key-not-a-file');
+    if (st.isDirectory()) throw usageError(`${what} ${file} is a directory; give the key file itself`, 'key-is-directory');
+    if (!st.isFile()) throw usageError(`${what} ${file} is not a regular file`, 'key-not-a-file');
     // A secret key is a few hundred bytes; do not read a large file given by mistake.
-    if (st.size > 16 * 1024) throw usageError(`secret key ${file} is ${st.size} bytes: not a key file`, 'key-file-unknown');
-    mode = st.mode;
-    text = readFileSync(fd, 'utf8');
+    if (st.size > 16 * 1024) throw usageError(`${what} ${file} is ${st.size} bytes: not a key file`, 'key-file-unknown');
+    return { text: readFileSync(fd, 'utf8'), mode: st.mode };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Refuses a private key file readable by group or others (`key-mode`, exit 2). */
+export function assertPrivateMode(file: string, mode: number, what: string): void {
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    throw usageError(`${what} ${file} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${file}`, 'key-mode');
+  }
+}
+
+export function readSecretKey(file: string): Bytes {
+  const { text, mode } = readPrivateFile(file, 'secret key');
   // The kind first: a public key given as --key must say so, whatever its mode.
   const kind = keyFileKind(text, file);
   if (kind === 'public-hex' || kind === 'public-pem' || kind === 'key-metadata') {
     throw usageError(`${file} is a public key (${kind === 'key-metadata' ? 'key metadata JSON' : kind === 'public-pem' ? 'SPKI PEM' : '64 hex in a .pub file'}), not a secret key; give the matching .key file`, 'key-is-public');
   }
   if (kind === 'firmware-settings') throw usageError(`${file} is a firmware settings file, not a key file; give a .key file written by \`sceau keys generate\``, 'key-file-unknown');
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw usageError(`secret key ${file} is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${file}`, 'key-mode');
-  }
+  assertPrivateMode(file, mode, 'secret key');
   return parseSecretKey(text, file);
 }
 

@@ -26,7 +26,12 @@ export interface FrameOutcome {
   kidInFrame?: boolean;
   counter?: number;
   time?: number | null;
-  readings?: UnitReading[];
+  /** Every reading; for record version 2, null when the readings stay encrypted (no owner key). */
+  readings?: UnitReading[] | null;
+  /** Record version 2: its readings were encrypted for the owner. */
+  encrypted?: true;
+  /** Record version 2: the operational readings, which travel in clear. */
+  clearReadings?: UnitReading[];
   /** docs/protocol.md anchor of a rejection code. */
   doc?: string;
 }
@@ -79,7 +84,10 @@ export function formatOutcomeLine(outcome: FrameOutcome, label?: string): string
   const prefix = label === undefined ? '' : `${label}: `;
   if (outcome.ok) {
     const when = outcome.time !== undefined && outcome.time !== null ? ` time=${new Date(outcome.time * 1000).toISOString()}` : '';
-    return `${prefix}ok kid=${outcome.kid} counter=${outcome.counter}${when} ${(outcome.readings ?? []).map(formatValue).join(' ')}`.trimEnd();
+    const shown = outcome.readings ?? outcome.clearReadings ?? [];
+    const parts = shown.map(formatValue);
+    if (outcome.encrypted === true && outcome.readings === null) parts.push('encrypted (readings need the owner key)');
+    return `${prefix}ok kid=${outcome.kid} counter=${outcome.counter}${when} ${parts.join(' ')}`.trimEnd();
   }
   const who = `${outcome.kid !== undefined ? ` kid=${outcome.kid}` : ''}${outcome.counter !== undefined ? ` counter=${outcome.counter}` : ''}`;
   return `${prefix}rejected ${outcome.code}${who}: ${outcome.detail ?? ''} (see ${outcome.doc ?? ''})`;

@@ -22,7 +22,9 @@ import { describeError, EXIT, ioError, usageError } from './errors.js';
 import { readDatagrams, type CliInputFormat, type InputEvent, type OpenedInput } from './input-stream.js';
 import { Ingestor, NotStoredError } from './ingest.js';
 import { keyFileKind, parsePublicKey } from './key-files.js';
-import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
+import { formatOutcomeLine, type FrameOutcome } from './outcome.js';
+import type { ContentKeys } from './content-key-wrap.js';
+import { describeOpened } from './encrypted-outcome.js';
 import type { Store } from './store.js';
 
 export interface CommandIo {
@@ -63,6 +65,8 @@ export interface VerifyOptions {
   fallbackDevice?: string | undefined;
   keyring?: Keyring;
   store?: Store;
+  /** Opens record version 2 readings (--owner-key with --wrapped-keys); without it they stay null. */
+  contentKeys?: ContentKeys;
 }
 
 type Shown = FrameOutcome & { where: string; fragments?: number; attack?: string | null };
@@ -144,7 +148,8 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
     const deviceId = frame.deviceId ?? options.fallbackDevice;
     if (ingestor === undefined) {
       const now = Math.floor((frame.receivedAt ?? Date.now()) / 1000);
-      const outcome = describeResult(verifyFrame(frame.frame, options.keyring!, { replay, now, ...(deviceId === undefined ? {} : { deviceId }) }), options.registry);
+      const verified = verifyFrame(frame.frame, options.keyring!, { replay, now, recordVersions: [1, 2], ...(deviceId === undefined ? {} : { deviceId }) });
+      const outcome = describeOpened(verified, options.registry, options.contentKeys, frame.where, now);
       inOrder(() => show({ where: frame.where, ...outcome, ...extra(frame) }));
       return;
     }

@@ -4,6 +4,7 @@
 import {
   CborWriter, PROTECTED_EDDSA, concatBytes, encodeRecord, fragment, fromHex, getPublicKey, kidOf, linkProfiles,
   sealRecord, sha256, sigStructure, signEd25519, toHex, ReplayWindow,
+  contentBaseIv, contentNonce, encodeRecordV2, parseCbor, readingsAad, sealRecordV2,
 } from '@sceau/protocol';
 
 const text = (s) => Uint8Array.from(Buffer.from(s, 'utf8'));
@@ -169,6 +170,74 @@ function cborVectors(appendixA) {
   return items;
 }
 
+/** Content keys are derived too: content key i = SHA-256("sceau vector content key i"). */
+export const contentKeyOf = (i) => sha256(text(`sceau vector content key ${i}`));
+
+/** Record version 2: the same records sealed with each device's content key. */
+function privateFrames(keys) {
+  const cases = [
+    ['temperature, humidity and battery', 0, [2, 1, null, [[1, 2150], [2, 4530], [5, 3012]]], true],
+    ['wall clock time and batched ages', 0, [2, 2, 1764331200, [[1, 2150, 1200], [1, 2162, 600], [1, 2171]]], true],
+    ['without kid (LoRaWAN, device named by DevEUI): the kid is still in the AAD', 3, [2, 7, null, [[1, -1250], [2, 9999]]], false],
+    ['boot reading only: an empty encrypted list', 0, [2, 100, null, [[32, 3]]], true],
+    ['boot, dropped and a reading at the integer extremes', 1, [2, 4294967295, 4294967295, [[32, 1], [33, 12], [1, -4294967296, 4294967295]]], true],
+    ['a batch of twelve readings (ciphertext over 24 bytes)', 0, [2, 65536, null, Array.from({ length: 12 }, (_, i) => [i % 2 === 0 ? 1 : 2, 2000 + i * 7, 600 * (11 - i)])], true],
+    ['user channels and battery in between', 1, [2, 9, null, [[128, 42], [5, 2900], [65535, 7, 30]]], true],
+  ];
+  return cases.map(([name, keyIndex, record, kid]) => {
+    const key = keys[keyIndex];
+    const contentKey = contentKeyOf(keyIndex);
+    const plain = recordOf(record);
+    const frame = sealRecordV2(plain, fromHex(key.seed), contentKey, { kid });
+    const payload = encodeRecordV2(plain, contentKey, key.kid);
+    const item = parseCbor(payload).item;
+    const baseIv = contentBaseIv(contentKey);
+    return {
+      name, key: key.name, seed: key.seed, contentKey: toHex(contentKey), record, kid,
+      baseIv: toHex(baseIv),
+      nonce: toHex(contentNonce(baseIv, plain.counter)),
+      externalAad: toHex(readingsAad(fromHex(key.kid), plain.counter, plain.time)),
+      clearReadings: toHex(payload.subarray(item.items[3].start, item.items[3].end)),
+      encrypt0: toHex(payload.subarray(item.items[4].start, item.items[4].end)),
+      frame: toHex(frame),
+    };
+  });
+}
+
+function privateNegatives(keys) {
+  const a = keys[0];
+  const seedA = fromHex(a.seed);
+  const plain = recordOf([2, 10, null, [[1, 2150], [5, 3012]]]);
+  const good = sealRecordV2(plain, seedA, contentKeyOf(0));
+  const payload = encodeRecordV2(plain, contentKeyOf(0), a.kid);
+  const item = parseCbor(payload).item;
+  const encrypted = payload.subarray(item.items[4].start);
+  const ciphertext = item.items[4].item.items[2].value;
+  const signed = (p) => handSealed({ seed: seedA, unprotected: kidMap(a.kid), payload: p });
+  const encrypt0 = (protectedHex, unprotectedHex, ct = ciphertext) => new CborWriter().tag(16).array(3).bytes(fromHex(protectedHex)).raw(fromHex(unprotectedHex)).bytes(ct).finish();
+  const head = fromHex('85020af6');
+  const flipped = good.slice();
+  flipped[good.length - 70] ^= 0x01; // in the ciphertext
+  const wrongKey = contentKeyOf(0).slice();
+  wrongKey[0] ^= 0x80;
+  const list = [
+    ['bad-record', 'a non-operational channel (1) in clear', signed(concatBytes(head, fromHex('8282011908668205190bc4'), encrypted))],
+    ['bad-record', 'an IV in the unprotected header', signed(concatBytes(head, fromHex('818205190bc4'), encrypt0('a1010b', 'a1054d000000000000000000000000000a')))],
+    ['bad-record', 'AES-CCM-16-64-128 (10) instead of 11', signed(concatBytes(head, fromHex('818205190bc4'), encrypt0('a1010a', 'a0')))],
+    ['bad-record', 'COSE_Encrypt0 untagged', signed(concatBytes(head, fromHex('818205190bc4'), encrypted.subarray(1)))],
+    ['bad-record', 'encrypted part as a byte string, not an item', signed(concatBytes(head, fromHex('818205190bc4'), new CborWriter().bytes(encrypted).finish()))],
+    ['bad-record', 'ciphertext shorter than the 8-byte tag', signed(concatBytes(head, fromHex('818205190bc4'), encrypt0('a1010b', 'a0', new Uint8Array(7))))],
+    ['bad-record', 'four elements (no clear readings)', signed(concatBytes(fromHex('84020af6'), encrypted))],
+    ['bad-signature', 'one ciphertext bit flipped', flipped],
+    ['unsupported-version', 'record version 3', signed(concatBytes(fromHex('85030af6818205190bc4'), encrypted))],
+  ];
+  return [
+    ...list.map(([code, name, frame]) => ({ name, code, frame: toHex(frame) })),
+    { name: 'wrong content key (first bit flipped)', code: 'decrypt-failed', frame: toHex(good), contentKey: toHex(wrongKey) },
+    { name: 'right key, another device\'s kid in the AAD', code: 'decrypt-failed', frame: toHex(good), contentKey: toHex(contentKeyOf(0)), kid: keys[1].kid },
+  ];
+}
+
 export function buildVectors(appendixA, rfc8032) {
   const keys = keySet();
   return {
@@ -178,6 +247,12 @@ export function buildVectors(appendixA, rfc8032) {
       keys,
       positive: positives(keys),
       negative: negatives(keys),
+    },
+    'frames-v2.json': {
+      description: 'sceau record version 2 (docs/protocol.md, "Record version 2"), keys as in frames.json. positive: seal `record` (all readings; operational ones go in clear) with `seed` and `contentKey` (content key i = SHA-256("sceau vector content key i")), kid in the frame when `kid`, and get `frame` byte for byte; baseIv, nonce, externalAad, clearReadings and encrypt0 are the intermediate values. negative: verifyFrame with recordVersions [1, 2] and the keyring of frames.json gives `code`; for decrypt-failed the frame verifies and openRecordReadings with `contentKey` (and `kid` when given, else the frame\'s) fails.',
+      protocolVersion: 2,
+      positive: privateFrames(keys),
+      negative: privateNegatives(keys),
     },
     'fragments.json': {
       description: 'Datagrams carrying a frame on each link profile: the frame itself when it fits the MTU, else fragments (header 0TTTNNNN, 2-byte sender hint where the profile does not identify the sender).',

@@ -1,5 +1,5 @@
 /**
- * @sceau/protocol: the sceau wire format, version 1 (docs/protocol.md). Pure TypeScript with no
+ * @sceau/protocol: the sceau wire format, record versions 1 and 2 (docs/protocol.md). Pure TypeScript with no
  * Node imports: it runs in Node and in browsers.
  */
 export type { Bytes } from './bytes.js';
@@ -12,6 +12,20 @@ export type { Channel } from './channels.js';
 export { channels, ChannelRegistry, FIRST_USER_CHANNEL } from './channels.js';
 export type { Reading, SceauRecord, DecodeRecordResult } from './record.js';
 export { encodeRecord, decodeRecord, RECORD_VERSION, MAX_UINT, MIN_INT } from './record.js';
+export type { SceauRecordV2, PlainRecord, DecodeRecordV2Result, OpenReadingsResult } from './record-v2.js';
+export {
+  encodeRecordV2,
+  recordV2FromItem,
+  openRecordReadings,
+  contentBaseIv,
+  contentNonce,
+  readingsAad,
+  RECORD_VERSION_2,
+  OPERATIONAL_CHANNELS,
+  CONTENT_KEY_BYTES,
+} from './record-v2.js';
+export { aesCcmEncrypt, aesCcmDecrypt, CCM_NONCE_BYTES, CCM_TAG_BYTES } from './aes-ccm.js';
+export { encStructure, encrypt0Size, COSE_ENCRYPT0_TAG, ALG_AES_CCM_16_64_256, PROTECTED_AES_CCM_16_64_256 } from './cose-encrypt0.js';
 export type { FrameInspection, InspectedReading } from './inspect-frame.js';
 export { inspectFrame } from './inspect-frame.js';
 export type { Ed25519Backend } from './ed25519.js';
@@ -32,7 +46,7 @@ export {
 export type { HeaderLabel, HeaderMap, VerifySign1Result } from './cose-sign1.js';
 export { verifySign1, sigStructure, COSE_SIGN1_TAG, ALG_EDDSA, ALG_ED25519, HEADER_ALG, HEADER_KID } from './cose-sign1.js';
 export type { SealOptions } from './seal.js';
-export { sealRecord, frameSize, PROTECTED_EDDSA } from './seal.js';
+export { sealRecord, sealRecordV2, frameSize, PROTECTED_EDDSA } from './seal.js';
 export type { VerificationCode, Sign1Code } from './codes.js';
 export { VERIFICATION_CODES, codeAnchor } from './codes.js';
 export type { CodeDoc } from './code-docs.js';

@@ -8,7 +8,8 @@ import { toHex, type Bytes } from './bytes.js';
 import { parseCbor } from './cbor-reader.js';
 import { channels as builtInChannels, type ChannelRegistry } from './channels.js';
 import { HEADER_KID } from './cose-sign1.js';
-import { decodeRecord, type SceauRecord } from './record.js';
+import { decodeRecord, type Reading, type SceauRecord } from './record.js';
+import { recordV2FromItem, RECORD_VERSION_2, type SceauRecordV2 } from './record-v2.js';
 
 export interface InspectedReading {
   name: string;
@@ -19,9 +20,13 @@ export interface InspectedReading {
 
 export interface FrameInspection {
   kid?: string;
-  record?: SceauRecord;
+  /** A version 2 record comes without its encrypted part, which is in `encrypted`. */
+  record?: SceauRecord | Omit<SceauRecordV2, 'encrypted'>;
   recordError?: string;
+  /** The clear readings (for version 2, the operational ones only). */
   readings?: InspectedReading[];
+  /** Version 2: the COSE_Encrypt0 holding the other readings, in hex. */
+  encrypted?: string;
 }
 
 export function inspectFrame(bytes: Bytes, registry: ChannelRegistry = builtInChannels): FrameInspection {
@@ -36,9 +41,20 @@ export function inspectFrame(bytes: Bytes, registry: ChannelRegistry = builtInCh
   const payload = parts[2];
   if (payload?.kind !== 'bytes') return { ...out, recordError: 'no payload' };
   const record = decodeRecord(payload.value);
-  if (!record.ok) return { ...out, recordError: `${record.code}: ${record.detail}` };
-  out.record = record.record;
-  out.readings = record.record.readings.map((r) => {
+  let readings: Reading[];
+  if (record.ok) {
+    out.record = record.record;
+    readings = record.record.readings;
+  } else {
+    const inner = record.code === 'unsupported-version' ? parseCbor(payload.value) : undefined;
+    const v2 = inner?.ok && inner.item.kind === 'array' && inner.item.items[0]?.kind === 'uint' && inner.item.items[0].value === RECORD_VERSION_2 ? recordV2FromItem(inner.item, payload.value) : undefined;
+    if (v2 === undefined || !v2.ok) return { ...out, recordError: v2 === undefined ? `${record.code}: ${record.detail}` : `${v2.code}: ${v2.detail}` };
+    const { encrypted, ...rest } = v2.record;
+    out.record = rest;
+    out.encrypted = toHex(encrypted);
+    readings = rest.clearReadings;
+  }
+  out.readings = readings.map((r) => {
     const c = registry.get(r.channel);
     const item: InspectedReading = { name: c?.name ?? `channel-${r.channel}`, value: registry.toUnit(r.channel, r.value), unit: c?.unit ?? '' };
     if (r.age !== undefined) item.age = r.age;

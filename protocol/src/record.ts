@@ -38,6 +38,24 @@ function checkUint(value: unknown, what: string, min = 0): number {
 }
 
 /**
+ * Writes `[[channel, value] / [channel, value, age], ...]` (age left out when 0), as in a v1 record
+ * and in the plaintext of a v2 record. Throws `RangeError` for a reading outside the schema.
+ */
+export function writeReadings(w: CborWriter, readings: readonly Reading[], what: string): void {
+  w.array(readings.length);
+  readings.forEach((r, i) => {
+    const channel = checkUint(r?.channel, `${what}[${i}].channel`);
+    const value = r.value;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_INT || value > MAX_UINT) {
+      throw new RangeError(`${what}[${i}].value: expected an integer in ${MIN_INT}..${MAX_UINT}, got ${String(value)}`);
+    }
+    const age = r.age === undefined ? 0 : checkUint(r.age, `${what}[${i}].age`);
+    w.array(age === 0 ? 2 : 3).int(channel).int(value);
+    if (age !== 0) w.int(age);
+  });
+}
+
+/**
  * The record as core deterministic CBOR:
  * `[1, counter, time / null, [[channel, value] / [channel, value, age], ...]]`, age left out when 0.
  * Throws `TypeError` / `RangeError` for a record outside the schema (a programmer error).
@@ -54,25 +72,39 @@ export function encodeRecord(record: SceauRecord): Bytes {
   w.array(4).int(RECORD_VERSION).int(counter);
   if (record.time === null) w.null();
   else w.int(record.time);
-  w.array(record.readings.length);
-  record.readings.forEach((r, i) => {
-    const channel = checkUint(r?.channel, `record.readings[${i}].channel`);
-    const value = r.value;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_INT || value > MAX_UINT) {
-      throw new RangeError(`record.readings[${i}].value: expected an integer in ${MIN_INT}..${MAX_UINT}, got ${String(value)}`);
-    }
-    const age = r.age === undefined ? 0 : checkUint(r.age, `record.readings[${i}].age`);
-    w.array(age === 0 ? 2 : 3).int(channel).int(value);
-    if (age !== 0) w.int(age);
-  });
+  writeReadings(w, record.readings, 'record.readings');
   return w.finish();
 }
 
-class BadRecord {
+/** A departure from the record schema, caught where a decode result is built. */
+export class BadRecord {
   constructor(readonly detail: string) {}
 }
 
-function uintOf(item: CborItem | undefined, what: string, min = 0): number {
+/** The readings of a parsed readings array (`where` names it in errors); throws `BadRecord`. */
+export function readingsOf(list: CborItem, where: string): Reading[] {
+  if (list.kind !== 'array') throw new BadRecord(`${where} (readings): expected an array`);
+  const readings: Reading[] = [];
+  list.items.forEach((r, i) => {
+    const at = `${where}[${i}]`;
+    if (r.kind !== 'array' || (r.items.length !== 2 && r.items.length !== 3)) throw new BadRecord(`${at}: expected [channel, value] or [channel, value, age]`);
+    const channel = uintOf(r.items[0], `${at}[0] (channel)`);
+    const v = r.items[1]!;
+    let value: number;
+    if (v.kind === 'uint' && typeof v.value === 'number' && v.value <= MAX_UINT) value = v.value;
+    else if (v.kind === 'nint' && typeof v.value === 'number' && v.value >= MIN_INT) value = v.value;
+    else throw new BadRecord(`${at}[1] (value): expected an integer in ${MIN_INT}..${MAX_UINT}`);
+    if (r.items.length === 3) {
+      const age = uintOf(r.items[2], `${at}[2] (age)`, 1);
+      readings.push({ channel, value, age });
+    } else {
+      readings.push({ channel, value });
+    }
+  });
+  return readings;
+}
+
+export function uintOf(item: CborItem | undefined, what: string, min = 0): number {
   if (item?.kind !== 'uint' || typeof item.value !== 'number' || item.value > MAX_UINT || item.value < min) {
     throw new BadRecord(`${what}: expected an unsigned integer in ${min}..${MAX_UINT}`);
   }
@@ -111,23 +143,7 @@ export function recordFromItem(item: CborItem): DecodeRecordResult {
     const time = timeItem.kind === 'simple' && timeItem.value === SIMPLE_NULL ? null : uintOf(timeItem, 'record[2] (time)');
     const list = item.items[3]!;
     if (list.kind !== 'array' || list.items.length === 0) throw new BadRecord('record[3] (readings): expected a non-empty array');
-    const readings: Reading[] = [];
-    list.items.forEach((r, i) => {
-      const where = `record[3][${i}]`;
-      if (r.kind !== 'array' || (r.items.length !== 2 && r.items.length !== 3)) throw new BadRecord(`${where}: expected [channel, value] or [channel, value, age]`);
-      const channel = uintOf(r.items[0], `${where}[0] (channel)`);
-      const v = r.items[1]!;
-      let value: number;
-      if (v.kind === 'uint' && typeof v.value === 'number' && v.value <= MAX_UINT) value = v.value;
-      else if (v.kind === 'nint' && typeof v.value === 'number' && v.value >= MIN_INT) value = v.value;
-      else throw new BadRecord(`${where}[1] (value): expected an integer in ${MIN_INT}..${MAX_UINT}`);
-      if (r.items.length === 3) {
-        const age = uintOf(r.items[2], `${where}[2] (age)`, 1);
-        readings.push({ channel, value, age });
-      } else {
-        readings.push({ channel, value });
-      }
-    });
+    const readings = readingsOf(list, 'record[3]');
     return { ok: true, record: { version: RECORD_VERSION, counter, time, readings } };
   } catch (error) {
     if (error instanceof BadRecord) return { ok: false, code: 'bad-record', detail: error.detail };

@@ -3,6 +3,7 @@ import { CborWriter, headSize } from './cbor-writer.js';
 import { COSE_SIGN1_TAG, HEADER_KID, sigStructure } from './cose-sign1.js';
 import { getPublicKey, kidOf, signEd25519 } from './ed25519.js';
 import { type SceauRecord, encodeRecord } from './record.js';
+import { type PlainRecord, encodeRecordV2 } from './record-v2.js';
 
 /** The protected header of every sceau frame: `{1: -8}` (alg EdDSA), as its CBOR bytes. */
 export const PROTECTED_EDDSA: Bytes = Uint8Array.from([0xa1, 0x01, 0x27]);
@@ -36,7 +37,20 @@ export function frameSize(recordBytes: number, options: SealOptions = {}): numbe
  */
 export function sealRecord(record: SceauRecord, secretKey: Bytes, options: SealOptions = {}): Bytes {
   assertBytes(secretKey, 'secretKey', 32);
-  const payload = encodeRecord(record);
+  return sealPayload(encodeRecord(record), secretKey, options);
+}
+
+/**
+ * Seals a record as version 2 (docs/protocol.md): operational readings in clear, the others
+ * encrypted under the device's 32-byte `contentKey` with the kid of `secretKey` in the AAD, the
+ * whole record signed as `sealRecord` signs v1. Deterministic.
+ */
+export function sealRecordV2(record: PlainRecord, secretKey: Bytes, contentKey: Bytes, options: SealOptions = {}): Bytes {
+  assertBytes(secretKey, 'secretKey', 32);
+  return sealPayload(encodeRecordV2(record, contentKey, kidOfSecret(secretKey)), secretKey, options);
+}
+
+function sealPayload(payload: Bytes, secretKey: Bytes, options: SealOptions): Bytes {
   const signature = signEd25519(secretKey, sigStructure(PROTECTED_EDDSA, EMPTY, payload));
   const w = new CborWriter(frameSize(payload.length, options));
   w.tag(COSE_SIGN1_TAG).array(4).bytes(PROTECTED_EDDSA);

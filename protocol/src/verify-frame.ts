@@ -6,6 +6,7 @@ import { type CanonicalFrame, readCanonicalFrame, readCanonicalRecord } from './
 import { kidOf, verifyEd25519, verifyEd25519Async } from './ed25519.js';
 import type { Keyring } from './keyring.js';
 import { type Reading, type SceauRecord, recordFromItem } from './record.js';
+import { type SceauRecordV2, RECORD_VERSION_2, recordV2FromItem } from './record-v2.js';
 import type { ReplayWindow, ReplayWindowStore } from './replay-window.js';
 
 /** Frames above this size are refused before any parsing, unless `maxFrameBytes` says otherwise. */
@@ -23,6 +24,12 @@ export interface VerifyFrameOptions {
   /** The transport's name for the sender (DevEUI, ...), to find the key of a frame without kid. */
   deviceId?: string;
   maxFrameBytes?: number;
+  /**
+   * Record versions this verifier accepts besides 1, which it always reads (default `[1]`: a v2 record is then `unsupported-version`,
+   * as for any verifier that predates it). With 2, a v2 record verifies like v1 and the result
+   * carries its clear readings and its encrypted part (`openRecordReadings` decrypts it).
+   */
+  recordVersions?: readonly number[];
 }
 
 export interface DatedReading extends Reading {
@@ -38,8 +45,11 @@ export interface FrameAccepted {
   alg: number;
   counter: number;
   time: number | null;
-  record: SceauRecord;
+  record: SceauRecord | SceauRecordV2;
+  /** The readings in clear: all of a v1 record's, the operational ones of a v2 record. */
   readings: DatedReading[];
+  /** v2 only: the tagged COSE_Encrypt0 holding the other readings. */
+  encrypted?: Bytes;
 }
 
 export interface FrameRejected {
@@ -154,7 +164,7 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
   const { kid, payload } = check;
   if (!signatureOk) return reject('bad-signature', 'Ed25519 signature does not verify', kid);
 
-  const record = readCanonicalRecord(payload) ?? readRecordGeneric(payload, kid);
+  const record = readCanonicalRecord(payload) ?? readRecordGeneric(payload, kid, options.recordVersions);
   if ('code' in record) return record;
 
   if (options.replay !== undefined) {
@@ -165,12 +175,14 @@ function finishAfterSignature(check: SignatureToCheck, signatureOk: boolean, opt
   const clock = record.time ?? options.now;
   // Built field by field (an object spread per reading costs more than the rest of this function).
   const readings: DatedReading[] = [];
-  for (const r of record.readings) {
+  for (const r of record.version === RECORD_VERSION_2 ? record.clearReadings : record.readings) {
     const dated: DatedReading = r.age === undefined ? { channel: r.channel, value: r.value } : { channel: r.channel, value: r.value, age: r.age };
     if (clock !== undefined) dated.at = clock - (r.age ?? 0);
     readings.push(dated);
   }
-  return { ok: true, kid, kidInFrame: check.kidInFrame, alg: check.alg, counter: record.counter, time: record.time, record, readings };
+  const accepted: FrameAccepted = { ok: true, kid, kidInFrame: check.kidInFrame, alg: check.alg, counter: record.counter, time: record.time, record, readings };
+  if (record.version === RECORD_VERSION_2) accepted.encrypted = record.encrypted;
+  return accepted;
 }
 
 /**
@@ -185,11 +197,19 @@ export function checkReplayWindow(window: ReplayWindow, kid: string, counter: nu
 }
 
 /** Any payload through the generic strict parser: the record, or the first failure. */
-function readRecordGeneric(payload: Bytes, kid: string): SceauRecord | FrameRejected {
+function readRecordGeneric(payload: Bytes, kid: string, versions: readonly number[] = [1]): SceauRecord | SceauRecordV2 | FrameRejected {
   const parsed = parseCbor(payload);
   if (!parsed.ok) return reject('bad-record', `payload is not well-formed CBOR: ${parsed.detail}`, kid);
   const departure = parsed.nonCanonical ?? parsed.duplicateKey;
   if (departure) return reject('bad-record', `payload is not deterministic CBOR: ${departure.detail}`, kid);
-  const decoded = recordFromItem(parsed.item);
+  const item = parsed.item;
+  if (versions.includes(RECORD_VERSION_2) && item.kind === 'array' && item.items[0]?.kind === 'uint' && item.items[0].value === RECORD_VERSION_2) {
+    const v2 = recordV2FromItem(item, payload);
+    return v2.ok ? v2.record : reject(v2.code, v2.detail, kid);
+  }
+  const decoded = recordFromItem(item);
+  if (!decoded.ok && decoded.code === 'unsupported-version' && versions.length > 1) {
+    return reject(decoded.code, `${decoded.detail.replace(/, this verifier reads.*/, '')}, this verifier reads versions ${versions.join(', ')}`, kid);
+  }
   return decoded.ok ? decoded.record : reject(decoded.code, decoded.detail, kid);
 }

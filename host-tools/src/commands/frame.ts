@@ -7,6 +7,7 @@ import { CLI_INPUT_FORMATS, openInput, type CliInputFormat } from '../input-stre
 import { keyringFromPath, runInspect, runVerify } from '../verify-command.js';
 import { readSecretKey } from '../key-files.js';
 import { devEuiDeviceId } from '../device-identity.js';
+import { ownerContentKeys } from '../owner-command.js';
 import { collect, integerArg, loadChannels, openDb, parseReadingArg, type CliContext, type CommandGroup } from './context.js';
 
 export interface VerifyCommandOptions {
@@ -16,18 +17,21 @@ export interface VerifyCommandOptions {
   devEui?: string;
   channels?: string;
   json?: boolean;
+  ownerKey?: string;
+  wrappedKeys?: string;
 }
 
 /** `frame verify` (and `sim verify`): verifies `file` against --keys or --db; resolves with the exit status. */
 export async function runVerifyCommand({ io }: CliContext, file: string | undefined, opts: VerifyCommandOptions): Promise<number> {
   if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
   const registry = loadChannels(opts.channels);
+  const owner = ownerContentKeys(opts);
   const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
   const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
   try {
     const input = openInput(file);
     const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
-    return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}) });
+    return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
   } finally {
     store?.close();
   }
@@ -81,6 +85,8 @@ export const registerFrame: CommandGroup = (program, context) => {
     .option('--db <file>', 'an existing device registry and store (replay windows apply across runs; frames are stored)')
     .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
     .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--owner-key <file>', 'with --keys and --wrapped-keys: the owner private key that opens record version 2 readings (docs/privacy.md)')
+    .option('--wrapped-keys <file>', 'content keys wrapped for the owner: { "wrappedKeys": [...] }')
     .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
     .action(async (file: string | undefined, opts: VerifyCommandOptions) => {
       setExit(await runVerifyCommand(context, file, opts));

@@ -1,0 +1,68 @@
+/**
+ * `sceau owner ...`: the data owner's keys (docs/privacy.md). `owner keys generate` writes the
+ * X25519 pair: the private key in a 0600 file for the owner alone, never for a gateway.
+ */
+import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { ContentKeys, readWrappedKeys, rewrapContentKeys } from './content-key-wrap.js';
+import { ioError, usageError } from './errors.js';
+import { secretInGitWarning } from './git-check.js';
+import { ownerKeyIdOf, readOwnerPrivateKey, readOwnerPublicKey, writeOwnerKeyPair } from './owner-keys.js';
+
+/**
+ * `--owner-key FILE --wrapped-keys FILE` of `frame verify` as the content keys that open record
+ * version 2 readings; `{}` without them. Only for --keys runs: with --db the wrapped keys are the
+ * registry's, which is not built yet (docs/privacy.md, "Not built yet").
+ */
+export function ownerContentKeys(opts: { ownerKey?: string; wrappedKeys?: string; db?: string }): { contentKeys?: ContentKeys } {
+  if (opts.ownerKey === undefined && opts.wrappedKeys === undefined) return {};
+  if (opts.db !== undefined) throw usageError('--owner-key with --db: wrapped content keys in the registry are not built yet; use --keys DIR with --wrapped-keys FILE', 'owner-key-with-db');
+  if (opts.ownerKey === undefined || opts.wrappedKeys === undefined) throw usageError('give --owner-key FILE and --wrapped-keys FILE together', 'owner-key-incomplete');
+  return { contentKeys: new ContentKeys(readOwnerPrivateKey(opts.ownerKey), readWrappedKeys(opts.wrappedKeys)) };
+}
+
+export interface OwnerCommandIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export function addOwnerCommands(program: Command, io: OwnerCommandIo): void {
+  const owner = program.command('owner').description("the data owner's keys: readings of record version 2 open only with them (docs/privacy.md)");
+  const keys = owner.command('keys').description('owner key pairs');
+  keys
+    .command('generate')
+    .description('generate an X25519 key pair: DIR/owner-<id>.key (PKCS#8 PEM, 0600; keep it off gateways, and back it up: without it the readings are lost) and DIR/owner-<id>.pub (64 hex)')
+    .option('--out <dir>', 'directory for the key files', '.')
+    .option('--json', 'print JSON')
+    .action((opts: { out: string; json?: boolean }) => {
+      const result = writeOwnerKeyPair(opts.out);
+      io.out(JSON.stringify(opts.json ? result : { ownerKeyId: result.ownerKeyId, publicKey: result.publicKey }));
+      io.err(`wrote ${result.secretKeyFile} (owner private key, 0600) and ${result.publicKeyFile}`);
+      io.err('losing the owner private key loses every reading encrypted for it: keep a copy offline');
+      const warning = secretInGitWarning(result.secretKeyFile, 'owner private key');
+      if (warning !== undefined) io.err(warning);
+    });
+
+  owner
+    .command('rotate')
+    .description('re-wrap every content key of a wrapped keys file for a new owner key (the registry\'s wrapped keys: not built yet); all or nothing')
+    .requiredOption('--owner-key <file>', 'the current owner private key')
+    .requiredOption('--to <pub>', 'the new owner public key: owner-<id>.pub or 64 hex')
+    .requiredOption('--wrapped-keys <file>', 'the wrapped keys to re-wrap: { "wrappedKeys": [...] }')
+    .requiredOption('--out <file>', 'where to write the re-wrapped keys (never overwritten)')
+    .option('--json', 'print JSON')
+    .action((opts: { ownerKey: string; to: string; wrappedKeys: string; out: string; json?: boolean }) => {
+      const current = readOwnerPrivateKey(opts.ownerKey);
+      const next = readOwnerPublicKey(opts.to);
+      const rewrapped = rewrapContentKeys(current, readWrappedKeys(opts.wrappedKeys), next);
+      try {
+        writeFileSync(opts.out, `${JSON.stringify({ wrappedKeys: rewrapped }, null, 1)}\n`, { flag: 'wx', mode: 0o644 });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${opts.out} already exists; not overwriting wrapped keys`);
+        throw ioError(`cannot write ${opts.out}: ${(error as Error).message}`);
+      }
+      const result = { rotated: rewrapped.length, from: current.ownerKeyId, to: ownerKeyIdOf(next), out: opts.out };
+      io.out(JSON.stringify(opts.json ? result : { rotated: result.rotated, ownerKeyId: result.to }));
+      io.err(`re-wrapped ${rewrapped.length} content key(s) from owner key ${result.from} to ${result.to} in ${opts.out}; the old owner key still opens ${opts.wrappedKeys} and any backup of it`);
+    });
+}
