@@ -3,80 +3,10 @@
 // transport, and frames ingested through it are verified, stored, answered as duplicates, and read
 // back through the gateway's HTTP API (registration and read routes), all on a store with no SQLite.
 import { afterEach, describe, expect, it } from 'vitest';
-import { getPublicKey, kidOf, sealRecord, toHex, type Bytes } from '@sceau/protocol';
-import {
-  openStore,
-  registerStoreBackend,
-  registerTransport,
-  startGateway,
-  StoreError,
-  unregisterStoreBackend,
-  unregisterTransport,
-  type Device,
-  type FrameFilter,
-  type FrameRow,
-  type OpenedStore,
-  type ReadingRow,
-  type Registration,
-} from '@sceau/host-tools';
+import { getPublicKey, sealRecord, toHex } from '@sceau/protocol';
+import { openStore, registerStoreBackend, registerTransport, startGateway, StoreError, unregisterStoreBackend, unregisterTransport, type Device } from '@sceau/host-tools';
 import { fakeTransport } from './helpers/fake-transport';
-import { MemoryIngestStore } from './helpers/memory-store';
-
-/** A whole backend in memory: the ingest side of the helper, an async query side, a registry. */
-class MemoryStore extends MemoryIngestStore implements OpenedStore {
-  readonly devices: Device[] = [];
-  closed = false;
-  readonly registry = {
-    register: (publicKey: Bytes, options: { name?: string | undefined } = {}): Registration => {
-      const kid = toHex(kidOf(publicKey));
-      const known = this.devices.find((d) => d.kid === kid);
-      if (known !== undefined) return { device: known, result: 'unchanged' };
-      const device: Device = { kid, publicKey: toHex(publicKey), name: options.name ?? null, devEui: null, revoked: false, state: 'registered', createdAt: new Date(0).toISOString(), revokedAt: null, highestCounter: 0 };
-      this.devices.push(device);
-      this.keys.add(publicKey);
-      return { device, result: 'created' };
-    },
-    registerMany: (entries: ReadonlyArray<{ publicKey: Bytes; name?: string | undefined }>) => entries.map((e) => this.registry.register(e.publicKey, e)),
-    show: (ref: string) => ({ ...this.find(ref), keys: [] }),
-    kidsOf: async (ref: string) => [this.find(ref).kid],
-  };
-
-  constructor(readonly location: string) {
-    super();
-  }
-
-  private find(ref: string): Device {
-    const d = this.devices.find((x) => x.kid === ref || x.name === ref);
-    if (d === undefined) throw new Error(`no device ${ref}`);
-    return d;
-  }
-  override health(): string | undefined {
-    return this.closed ? 'closed' : undefined;
-  }
-  async listDevices(): Promise<Device[]> {
-    return [...this.devices];
-  }
-  async getDevice(ref: string): Promise<Device | undefined> {
-    return this.devices.find((x) => x.kid === ref || x.name === ref);
-  }
-  async queryFrames(filter: FrameFilter = {}): Promise<FrameRow[]> {
-    return this.rows
-      .filter((r) => (filter.kids === undefined || filter.kids.includes(r.kid ?? '')) && (filter.outcome === undefined || r.outcome === filter.outcome))
-      .map((r) => ({ id: r.id, receivedAt: new Date(r.receivedAt).toISOString(), source: r.source, outcome: r.outcome, kid: r.kid, counter: r.counter, detail: null, frame: toHex(r.raw) }));
-  }
-  async queryReadings(): Promise<ReadingRow[]> {
-    return [];
-  }
-  async *iterateReadings(): AsyncIterableIterator<ReadingRow> {}
-  async countFramesByOutcome(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const r of this.rows) out[r.outcome] = (out[r.outcome] ?? 0) + 1;
-    return out;
-  }
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-}
+import { MemoryStore } from './helpers/memory-store';
 
 const opened: MemoryStore[] = [];
 const queue = fakeTransport('queue');
