@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPublicKey, kidOf, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
+import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
 
 const require = createRequire(import.meta.url);
@@ -136,6 +136,39 @@ describe('the same bytes again', () => {
     expect(metrics).toMatch(/^sceau_duplicate_deliveries_total\{transport="chirpstack"\} 1$/m);
     // Duplicates are never counted as frames: one ok per counter.
     expect(gw.metrics.framesWithOutcome('ok')).toBe(7);
+  });
+
+  it('fragments over HTTP raw, HTTP JSON and a webhook (the shared datagram intake): the frame completed again is a duplicate delivery', async () => {
+    const big = (counter: number): Uint8Array[] => {
+      const frame = sealRecord({ version: 1, counter, time: null, readings: Array.from({ length: 6 }, (_, i) => ({ channel: 1, value: 2000 + i, age: 600 * (i + 1) })) }, seed, { kid: false });
+      const parts = fragment(frame, linkProfiles['lorawan-eu868-dr0']!);
+      expect(parts.length).toBeGreaterThan(1);
+      return parts;
+    };
+    const viaRaw = (part: Uint8Array) => post(`/v1/frames?devEui=${DEV_EUI}`, part, 'application/cose');
+    const viaJson = (part: Uint8Array) => post('/v1/frames', JSON.stringify({ frame: toHex(part), devEui: DEV_EUI }), 'application/json');
+    const viaTts = (part: Uint8Array) => {
+      const message = JSON.parse(ttsExample);
+      message.uplink_message.frm_payload = Buffer.from(part).toString('base64');
+      return post('/v1/uplinks/tts', JSON.stringify(message), 'application/json');
+    };
+    const reassembledBefore = gw.metrics.fragments.get('reassembled') ?? 0;
+    for (const [counter, send] of [[30, viaRaw], [31, viaJson], [32, viaTts]] as const) {
+      const parts = big(counter);
+      const deliverAll = async () => {
+        const answers = [];
+        for (const part of parts) answers.push(await send(part));
+        expect(answers.slice(0, -1).map((a) => [a.status, a.json.fragment])).toEqual(parts.slice(1).map(() => [202, 'pending']));
+        return answers.at(-1)!;
+      };
+      const first = await deliverAll();
+      const again = await deliverAll(); // a network server retrying every uplink of the message
+      expect(first.json).toMatchObject({ ok: true, counter, delivery: 'new' });
+      expect(again.json).toMatchObject({ ok: true, counter, delivery: 'duplicate', id: first.json.id });
+      expect(await storedOutcomes(counter)).toEqual(['ok']);
+    }
+    // Counted by the one intake as for UDP and TCP: each message reassembled twice per route.
+    expect((gw.metrics.fragments.get('reassembled') ?? 0) - reassembledBefore).toBe(6);
   });
 
   it('the in-process API and a restart: the stored frame answers', async () => {

@@ -20,7 +20,8 @@ export type { FrameToStore } from './frame-batch.js';
 import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
 import { SqliteFrames } from './store-frames.js';
-import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, IngestStore, QueryStore, ReadingFilter, ReadingRow } from './store-interface.js';
+import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
+import type { OpenedStore } from './store-registry.js';
 
 export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
 
@@ -39,8 +40,8 @@ export interface StoreOptions {
 }
 
 
-/** The SQLite store: both sides of the store interface (store-interface.ts), and the device registry. */
-export class Store implements IngestStore, QueryStore {
+/** The SQLite store: both sides of the store interface (store-interface.ts), the device registry, and `close`: an `OpenedStore` (store-registry.ts). */
+export class Store implements OpenedStore {
   readonly db: Database.Database;
   readonly replay: SqliteReplayWindows;
   readonly file: string;

@@ -18,7 +18,7 @@ const wanted = (value: unknown): boolean => value !== undefined && value !== fal
 export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
-  async start({ options, store, ingestor, metrics, token, renderMetrics, log, named, hinted, clock }) {
+  async start({ options, store, ingestor, metrics, token, renderMetrics, log, intake }) {
     // The console's queries exist for the SQLite store (console-queries.ts); another backend serves none yet.
     const webConsole = options.console === false || !(store instanceof Store) ? undefined : createConsole({ store, queries: new SqliteConsoleQueries(store), ingestor, metrics, channels: options.channels ?? builtInChannels, tokenRequired: token !== undefined, consolePublic: options.consolePublic });
     if (webConsole !== undefined) ingestor.observer = webConsole.hub;
@@ -30,7 +30,7 @@ export const httpTransport: TransportDefinition = {
       token,
       renderMetrics,
       log,
-      reassemble: (d, key, origin, isHinted) => (isHinted ? hinted : named).push(d, clock(), key, origin),
+      intake,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),

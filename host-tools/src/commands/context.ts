@@ -8,7 +8,7 @@ import { channels as builtInChannels, type ChannelRegistry, type Reading } from 
 import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
 import { openSqliteStore, openStore, type DbMode } from '../db-open.js';
-import type { OpenedStore } from '../store-registry.js';
+import { schemeOf, type OpenedStore } from '../store-registry.js';
 import type { Device, Store } from '../store.js';
 
 export interface Io {
@@ -86,6 +86,8 @@ export function deviceLine(d: Device): string {
  * its `DeviceRegistry`). `readonly` and `existing` refuse a missing, empty or foreign database.
  */
 export function openDb(file: string, mode: DbMode): Store {
+  const scheme = schemeOf(file);
+  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with gateway serve, export and devices list`, 'sqlite-only');
   return openSqliteStore(file, mode);
 }
 

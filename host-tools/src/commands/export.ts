@@ -8,7 +8,7 @@ export const registerExport: CommandGroup = (program, { io }) => {
   program
     .command('export')
     .description('readings in real units with their dates: json, csv, SenML JSON or SenML CBOR (RFC 8428)')
-    .requiredOption('--db <file>', 'store database')
+    .requiredOption('--db <file>', 'store database, or the URL of a registered store backend')
     .option('--kid <kid>', 'one device (kid, DevEUI or name)')
     .option('--since <t>', 'from this time: Unix seconds, ISO 8601, or a duration back from now (24h, 7d)')
     .option('--until <t>', 'before this time')

@@ -99,7 +99,7 @@ export const registerGateway: CommandGroup = (program, { io }) => {
   const serve = gateway
     .command('serve')
     .description('verify and store frames from HTTP (raw, TTS and ChirpStack webhooks), TCP, UDP and MQTT; binds 127.0.0.1 by default')
-    .requiredOption('--db <file>', 'store database (created if missing)');
+    .requiredOption('--db <file>', 'store database (created if missing), or the URL of a registered store backend');
   for (const set of SERVE_OPTION_SETS) set.add(serve);
   serve.option('--json', 'print the listening addresses as JSON').action(async (args: ServeArgs) => {
     await serveUntilSignal(io, gatewayOptionsOf(args, (m) => io.err(m)), args.json === true);
