@@ -90,8 +90,8 @@ async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url
 }
 
 /** Counters stored for a device, with their outcomes. */
-const stored = (gw: Gateway, device: number): string[] =>
-  gw.store.queryFrames({ kid: kids[device]!, limit: 10_000 }).map((f) => `${f.counter} ${f.outcome}`).sort();
+const stored = async (gw: Gateway, device: number): Promise<string[]> =>
+  (await gw.store.queryFrames({ kid: kids[device]!, limit: 10_000 })).map((f) => `${f.counter} ${f.outcome}`).sort();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-mqtt-'));
@@ -141,8 +141,8 @@ describe('MQTT ingest from a real Mosquitto', () => {
 
     await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="stored"') === 4, 'four frames stored');
     await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="duplicate"') === 1, 'the duplicate');
-    expect(stored(gw, 0)).toEqual(['1 ok', '2 ok']);
-    expect(stored(gw, 1)).toEqual(['2 ok', '3 ok']);
+    expect(await stored(gw, 0)).toEqual(['1 ok', '2 ok']);
+    expect(await stored(gw, 1)).toEqual(['2 ok', '3 ok']);
     const text = gw.renderMetrics();
     expect(metric(text, 'sceau_duplicate_deliveries_total', 'transport="mqtt"')).toBe(1);
     expect(metric(text, 'sceau_frames_total', 'outcome="ok",transport="mqtt"')).toBe(4);
@@ -175,13 +175,13 @@ describe('MQTT ingest from a real Mosquitto', () => {
     await publish(chirpstackTopic(2), chirpstackUplink(2, seal(2, 2)));
     await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="stored"') === 3, 'three frames stored');
     await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="duplicate"') === 2, 'two duplicates');
-    expect(stored(gw, 2)).toEqual(['1 ok', '2 ok']);
-    expect(stored(gw, 3)).toEqual(['1 ok']);
+    expect(await stored(gw, 2)).toEqual(['1 ok', '2 ok']);
+    expect(await stored(gw, 3)).toEqual(['1 ok']);
     const text = gw.renderMetrics();
     expect(metric(text, 'sceau_ingest_errors_total', 'reason="chirpstack-protobuf",transport="mqtt"')).toBe(1);
     expect(metric(text, 'sceau_transport_messages_total', 'transport="mqtt",result="ignored"')).toBe(1);
     expect(logs.find((l) => l.includes('chirpstack-protobuf'))).toMatch(/\[integration\.mqtt\] json=true/);
-    const frames = gw.store.queryFrames({ kid: kids[3]!, limit: 10 });
+    const frames = await gw.store.queryFrames({ kid: kids[3]!, limit: 10 });
     expect(frames[0]!.source).toBe(`mqtt:deveui:${euis[3]}`);
   });
 
@@ -193,7 +193,7 @@ describe('MQTT ingest from a real Mosquitto', () => {
       const logs: string[] = [];
       const gw = await startMqttGateway('reconnect', { format: 'tts' }, logs);
       await publish(ttsTopic(0), ttsUplink(0, seal(0, 1)));
-      await waitFor(() => stored(gw, 0).length === 1, 'the first frame');
+      await waitFor(async () => (await stored(gw, 0)).length === 1, 'the first frame');
       await publisher!.endAsync();
       await broker!.stop();
       await waitFor(async () => (await healthz(gw)).status === 503, '/healthz to report the link down');
@@ -213,7 +213,7 @@ describe('MQTT ingest from a real Mosquitto', () => {
       expect(logs.some((l) => l.includes('connection to 127.0.0.1') && l.includes('lost'))).toBe(true);
       expect(logs.some((l) => l.includes('reconnected (session kept)'))).toBe(true);
       await publish(ttsTopic(0), ttsUplink(0, seal(0, 2)));
-      await waitFor(() => stored(gw, 0).length === 2, 'a frame after the reconnection');
+      await waitFor(async () => (await stored(gw, 0)).length === 2, 'a frame after the reconnection');
 
       // Gateway away, broker up: the persistent session queues what is published meanwhile.
       await gw.close();
@@ -221,8 +221,8 @@ describe('MQTT ingest from a real Mosquitto', () => {
       await publish(ttsTopic(0), ttsUplink(0, seal(0, 3)));
       const again = await startGateway({ db: join(dir, 'reconnect.db'), http: '127.0.0.1:0', mqtt: { url: `mqtt://127.0.0.1:${port}`, clientId: 'sceau-test-reconnect', format: 'tts' }, log: () => undefined });
       gateways.push(again);
-      await waitFor(() => stored(again, 0).length === 3, 'the frame published while the gateway was away');
-      expect(stored(again, 0)).toEqual(['1 ok', '2 ok', '3 ok']);
+      await waitFor(async () => (await stored(again, 0)).length === 3, 'the frame published while the gateway was away');
+      expect(await stored(again, 0)).toEqual(['1 ok', '2 ok', '3 ok']);
     } finally {
       rmSync(brokerDir, { recursive: true, force: true });
     }
@@ -246,8 +246,8 @@ describe('MQTT ingest from a real Mosquitto', () => {
       other.close();
     }
     await waitFor(() => metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="stored"') === 2, 'both frames once the lock is released');
-    expect(stored(gw, 0)).toEqual(['1 ok']);
-    expect(stored(gw, 1)).toEqual(['1 ok']);
+    expect(await stored(gw, 0)).toEqual(['1 ok']);
+    expect(await stored(gw, 1)).toEqual(['1 ok']);
     expect(metric(gw.renderMetrics(), 'sceau_transport_messages_total', 'transport="mqtt",result="refused"')).toBe(0);
   });
 
@@ -265,10 +265,10 @@ describe('MQTT ingest from a real Mosquitto', () => {
     expect(count(first) + count(second)).toBe(total);
     expect(count(first)).toBeGreaterThan(0);
     expect(count(second)).toBeGreaterThan(0);
-    const together = (a: Gateway, b: Gateway, upTo: number): void => {
-      for (let d = 0; d < seeds.length; d++) expect([...stored(a, d), ...stored(b, d)].sort()).toEqual(Array.from({ length: upTo }, (_, i) => `${i + 1} ok`).sort());
+    const together = async (a: Gateway, b: Gateway, upTo: number): Promise<void> => {
+      for (let d = 0; d < seeds.length; d++) expect([...(await stored(a, d)), ...(await stored(b, d))].sort()).toEqual(Array.from({ length: upTo }, (_, i) => `${i + 1} ok`).sort());
     };
-    together(first, second, PER_DEVICE);
+    await together(first, second, PER_DEVICE);
 
     // One member away: Mosquitto keeps handing it its share, queued in its session, and delivers
     // it when the member comes back (shared subscriptions spread the load; they are not fail-over).
@@ -280,8 +280,8 @@ describe('MQTT ingest from a real Mosquitto', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(count(first) - before).toBeLessThan(total); // the rest waits in the absent member's session
     const back = await startMqttGateway('share-b', { format: 'tts', share: 'sceau' }, [], { register: false });
-    await waitFor(() => seeds.every((_, d) => stored(first, d).length + stored(back, d).length === 2 * PER_DEVICE), 'the queued share after the member is back');
-    together(first, back, 2 * PER_DEVICE);
+    await waitFor(async () => (await Promise.all(seeds.map(async (_, d) => (await stored(first, d)).length + (await stored(back, d)).length))).every((n) => n === 2 * PER_DEVICE), 'the queued share after the member is back');
+    await together(first, back, 2 * PER_DEVICE);
   });
 });
 
@@ -357,7 +357,7 @@ describe('credentials, TLS and QoS 0', () => {
     const gw = await startMqttGateway('qos0', { format: 'tts' }, logs);
     expect(logs.find((l) => l.includes('granted QoS 0'))).toMatch(/lost .*docs\/integrators\.md#mqtt-delivery/);
     await publisher!.publishAsync(ttsTopic(0), ttsUplink(0, seal(0, 1)), { qos: 0 });
-    await waitFor(() => stored(gw, 0).length === 1, 'a QoS 0 uplink');
+    await waitFor(async () => (await stored(gw, 0)).length === 1, 'a QoS 0 uplink');
   });
 });
 
