@@ -25,8 +25,20 @@ export interface AcceptedFrame {
   readings?: UnitReading[];
 }
 
-/** Called once per commit: the stored frames' row ids, or the error (nothing of the batch is then stored). */
-export type CommitDone = (error: Error | undefined, ids: number[]) => void;
+/**
+ * A frame of a batch that the commit found was decided elsewhere (another instance on the same
+ * database, docs/architecture.md#several-instances): `duplicate`, the same bytes as the frame
+ * accepted for its (kid, counter), not stored (its id is the original's); `replay`, a counter
+ * accepted by other bytes or below the window, stored with outcome `replay`.
+ */
+export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string };
+
+/**
+ * Called once per commit: the stored frames' row ids (by position in the batch), or the error
+ * (nothing of the batch is then stored). `conflicts`, by position, only from a store shared by
+ * several instances; SQLite, one writer, has none.
+ */
+export type CommitDone = (error: Error | undefined, ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>) => void;
 
 export interface IngestStore extends Keyring {
   /** Replay windows by kid; `forget` drops cached ones (after a failed commit) so they are read again. */
