@@ -8,19 +8,11 @@ import pg from 'pg';
 import { getPublicKey, kidOf, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { FrameBatch, Ingestor, PgStore, SCHEMA_VERSION, type IngestResult } from '@sceau/host-tools';
 import { startPostgres } from './helpers/system-servers.js';
+import { freshDatabase as freshDatabase_ } from './helpers/pg-databases.js';
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
-let databases = 0;
 
-/** A new empty database on the test server; its URL. */
-async function freshDatabase(): Promise<string> {
-  const name = `t${++databases}`;
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return server.url.replace(/\/sceau$/, `/${name}`);
-}
+const freshDatabase = () => freshDatabase_(server.url);
 
 const seed = new Uint8Array(32).fill(0x51);
 const kid = toHex(kidOf(getPublicKey(seed)));

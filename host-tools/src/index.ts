@@ -48,3 +48,5 @@ export { PgStore, mergeWindow } from './store-pg.js';
 export type { PgStoreOptions } from './store-pg.js';
 export { isPostgresUrl, poolConfig, readPasswordFile } from './store-pg-connect.js';
 export { migratePostgres } from './store-pg-migrate.js';
+export { copyStore } from './store-copy.js';
+export type { CopyProgress, CopyReport, StoreCounts } from './store-copy.js';
