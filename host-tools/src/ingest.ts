@@ -448,7 +448,7 @@ export class Ingestor {
       columns,
       (error, ids, conflicts) => {
         this.committing = false;
-        this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * COMMIT_GAP_FACTOR);
+        this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * (this.store.commitGapFactor ?? COMMIT_GAP_FACTOR));
         if (error === undefined) {
           this.committed(batch, ids, conflicts);
           if (this.unavailable !== undefined) this.resumeWrites(); // a commit went through: so will the next

@@ -50,6 +50,12 @@ export interface IngestStore extends Keyring {
    * before `done` is called. One commit at a time: the next starts once `done` was called.
    */
   commitBatch(batch: FrameColumns, done: CommitDone): void;
+  /**
+   * Under load, commits start this many times their own duration apart (ingest.ts, default 8):
+   * the factor bounds the share of this thread a commit takes. A store whose commit mostly waits
+   * for another process (PostgreSQL) sets 0: the next commit starts as soon as one ends.
+   */
+  readonly commitGapFactor?: number;
   /** True when a commit failed because another writer holds the database (writes then pause, see Ingestor). */
   isContention(error: unknown): boolean;
   /** Whether a write would go through now, without waiting: `undefined` yes, else why not. */

@@ -96,6 +96,8 @@ type ReadingDbRow = { kid: string; counter: number; frame_id: number; position: 
 export class PgStore implements IngestStore {
   readonly replay: PgReplayWindows;
   readonly registry: PgRegistry;
+  /** The commit waits for the server, not for this thread: the next one starts as soon as it ends (store-interface.ts). */
+  readonly commitGapFactor = 0;
   /** The database as shown in messages (no user). */
   readonly where: string;
   private keys = new Map<string, KeyringEntry>();
