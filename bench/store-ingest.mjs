@@ -212,6 +212,16 @@ async function main() {
     }
     return server !== undefined ? server.url(name) : given.replace(/\/[^/]*$/, `/${name}`);
   };
+  /** The frames table with its indexes and TOAST, per frame stored (for the sizing table in docs/integrators.md). */
+  const pgBytesPerFrame = async (url) => {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    await c.query('VACUUM ANALYZE frames');
+    const { rows } = await c.query("SELECT pg_total_relation_size('frames')::float8 / count(*) AS b FROM frames");
+    await c.end();
+    return Math.round(rows[0].b);
+  };
   const registerAll = (url) => async () => {
     const store = await PgStore.open(url, { ingest: false });
     for (const d of fleet(0, DEVICES, 0).devices) await store.registry.register(d.publicKey);
@@ -222,6 +232,7 @@ async function main() {
       rows.push(await scenario('SQLite, 1 instance', join(dir, `r${r}.db`), 1, sample));
       const one = await pgDatabase();
       rows.push(await scenario('PostgreSQL, 1 instance', one, 1, sample, registerAll(one)));
+      rows.at(-1).bytesPerFrame = await pgBytesPerFrame(one);
       const two = await pgDatabase();
       rows.push(await scenario('PostgreSQL, 2 instances', two, 2, sample, registerAll(two)));
     }
@@ -234,7 +245,7 @@ async function main() {
     // Each rate over the raw verify measured around it: the host's drift between scenarios cancels out.
     row.vsSqlite = Number((row.ratio / sqlite.ratio).toFixed(2));
     if (JSON_OUT) console.log(JSON.stringify({ bench: 'store-ingest', node: process.version, ...row }));
-    else console.log(`${row.scenario.padEnd(26)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify ${row.rawVerifyPerSecond}/s  ratio ${row.ratio}  x SQLite ${row.vsSqlite}  cpu ${row.cpuUsPerFrame} us/frame  ${row.framesPerCommit} frames/commit`);
+    else console.log(`${row.scenario.padEnd(26)} ${String(row.framesPerSecond).padStart(6)} frames/s  raw verify ${row.rawVerifyPerSecond}/s  ratio ${row.ratio}  x SQLite ${row.vsSqlite}  cpu ${row.cpuUsPerFrame} us/frame  ${row.framesPerCommit} frames/commit${row.bytesPerFrame ? `  ${row.bytesPerFrame} bytes/frame` : ''}`);
   }
 }
 

@@ -3,14 +3,13 @@
  * SQLite registry (device-registry.ts), asynchronous. Every change fires the trigger of
  * migration 3, which tells every instance to reload its keyring (docs/architecture.md#several-instances).
  *
- * Here so far: listing, finding (kid, DevEUI, name), registering, revoking and unrevoking. Rotation,
+ * Here so far: listing, finding (kid, DevEUI, name), showing, registering (one or many), revoking and unrevoking. Rotation,
  * renaming and deletion are refused with `not-on-postgres` until they are ported.
  */
-import { equalBytes, toHex, type Bytes } from '@sceau/protocol';
+import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
-import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, type Device, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, type Device, type DeviceRecord, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
 import { EXIT } from './errors.js';
-import { kidOf } from '@sceau/protocol';
 
 interface KeyRow {
   id: number;
@@ -93,13 +92,53 @@ export class PgRegistry {
     throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`, EXIT.usage);
   }
 
+  /** A device with all its keys, oldest first. */
+  async show(ref: string): Promise<DeviceRecord> {
+    const r = await this.resolve(ref);
+    const keys = (await this.pool.query<KeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+    return { ...r.device, keys: keys.map(({ name: _name, devEui: _devEui, ...key }) => key) };
+  }
+
   /** As `DeviceRegistry.register`: new, unchanged, updated (with `update`), or refused with the same codes. */
-  async register(publicKey: Bytes, options: RegisterOptions = {}): Promise<Registration> {
+  register(publicKey: Bytes, options: RegisterOptions = {}): Promise<Registration> {
+    return this.transaction((db) => this.registerIn(db, publicKey, options));
+  }
+
+  /**
+   * Registers many keys in one transaction: all, or none when any is refused (the refusal lists
+   * every entry refused, with where it was read), as `DeviceRegistry.registerMany`.
+   */
+  registerMany(entries: ReadonlyArray<{ where: string; publicKey: Bytes; name?: string | undefined; devEui?: string | undefined }>, options: { update?: boolean | undefined } = {}): Promise<Array<Registration & { where: string }>> {
+    return this.transaction(async (db) => {
+      const results: Array<Registration & { where: string }> = [];
+      const refused: Array<{ where: string; error: RegistryError }> = [];
+      for (const e of entries) {
+        // A savepoint per entry: a refused one (a unique violation aborts the statement) does not end the transaction.
+        await db.query('SAVEPOINT entry');
+        try {
+          results.push({ where: e.where, ...(await this.registerIn(db, e.publicKey, { name: e.name, devEui: e.devEui, update: options.update })) });
+          await db.query('RELEASE SAVEPOINT entry');
+        } catch (error) {
+          if (!(error instanceof RegistryError)) throw error;
+          await db.query('ROLLBACK TO SAVEPOINT entry');
+          refused.push({ where: e.where, error });
+        }
+      }
+      if (refused.length > 0) {
+        const listed = refused.slice(0, 10).map((r) => `${r.where}: ${r.error.message}`).join('; ');
+        const exit = refused.some((r) => r.error.exitCode === EXIT.io) ? EXIT.io : EXIT.usage;
+        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, exit);
+      }
+      return results;
+    });
+  }
+
+  private async registerIn(db: pg.ClientBase, publicKey: Bytes, options: RegisterOptions): Promise<Registration> {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
     const name = options.name === undefined ? undefined : checkDeviceName(options.name);
     const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
-    return this.transaction(async (db) => {
+    {
       const existing = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1 FOR UPDATE OF k`, [kid])).rows[0];
       if (existing !== undefined) {
         const differences = [];
@@ -120,7 +159,7 @@ export class PgRegistry {
       const registration: Registration = { device: toDevice(row), result: 'created' };
       if (row.highest !== null) registration.counterFloor = row.highest;
       return registration;
-    });
+    }
   }
 
   /** Revokes the key a reference names; every instance refuses its frames within the bound of docs/architecture.md#several-instances. */
