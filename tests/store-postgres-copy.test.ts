@@ -10,6 +10,7 @@ import { getPublicKey, kidOf, sealRecord, toHex, type SceauRecord } from '@sceau
 import { copyStore, Ingestor, PgStore, Store, type CopyProgress } from '@sceau/host-tools';
 import { startPostgres } from './helpers/system-servers.js';
 import { freshDatabase } from './helpers/pg-databases.js';
+import { sceau } from './helpers/cli.js';
 
 let server: Awaited<ReturnType<typeof startPostgres>>;
 let dir: string;
@@ -98,4 +99,38 @@ describe('db copy from SQLite to PostgreSQL', () => {
     await target.close();
     store.close();
   });
+
+  it('with the CLI: db copy --json (progress on stderr), a password in the URL refused; db backup and restore of SQLite', async () => {
+    const file = join(dir, 'cli.db');
+    const { store } = await populated(file);
+    store.close();
+    const url = await freshDatabase(server.url);
+    const copied = sceau(['db', 'copy', '--from', file, '--to', url, '--json']);
+    expect(copied.stderr).toMatch(/frames: 199 of 199/);
+    expect(copied.status).toBe(0);
+    expect(JSON.parse(copied.stdout)).toMatchObject({ source: { devices: 2, keys: 3, frames: 199, windows: 2 }, target: { devices: 2, keys: 3, frames: 199, windows: 2 } });
+    const again = sceau(['db', 'copy', '--from', file, '--to', url]);
+    expect(again.status).toBe(3);
+    expect(again.stderr).toMatch(/not empty.*\[target-not-empty\]/);
+    const withPassword = sceau(['db', 'copy', '--from', file, '--to', url.replace('postgres@', 'postgres:secret@')]);
+    expect(withPassword.status).toBe(3);
+    expect(withPassword.stderr).toMatch(/password in the database URL is refused/);
+
+    const backup = join(dir, 'cli-backup.db');
+    const b = sceau(['db', 'backup', '--db', file, '--to', backup, '--json']);
+    expect(b.status).toBe(0);
+    expect(sceau(['db', 'backup', '--db', file, '--to', backup]).status).toBe(3);
+    expect(sceau(['db', 'backup', '--db', url, '--to', backup]).stderr).toMatch(/pg_dump -Fc/);
+    // The store moves on, then is restored: the backup's frames again.
+    const later = Store.open(file);
+    later.addDevice(getPublicKey(new Uint8Array(32).fill(0x70)), { name: 'after-backup' });
+    later.close();
+    expect(sceau(['db', 'restore', '--from', backup, '--db', file]).status).toBe(3);
+    const r = sceau(['db', 'restore', '--from', backup, '--db', file, '--force', '--json']);
+    expect(r.status).toBe(0);
+    const restored = Store.open(file, { readonly: true });
+    expect(restored.listDevices().map((d) => d.name)).toEqual(['meter-a', 'meter-b', 'meter-a']);
+    expect(restored.queryFrames({ limit: 1000 })).toHaveLength(199);
+    restored.close();
+  }, 120_000);
 });

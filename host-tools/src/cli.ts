@@ -37,6 +37,7 @@ import { openStore, type DbMode } from './db-open.js';
 import type { Device, Store } from './store.js';
 import { devEuiDeviceId } from './device-identity.js';
 import { StoreError } from './store-errors.js';
+import { registerDb } from './commands/db.js';
 
 const VERSION = '0.1.0';
 
@@ -491,6 +492,8 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     });
 
   // --- gateway -------------------------------------------------------------------------------
+  registerDb(program, { io });
+
   const gateway = program.command('gateway').description('the ingest gateway');
   gateway
     .command('serve')
