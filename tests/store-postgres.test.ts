@@ -197,4 +197,37 @@ describe('PostgreSQL store', () => {
       await a.close();
     }
   });
+
+  it('registry: rotate, update, delete (windows kept as floors), registerMany all or none, with the refusal codes of SQLite', async () => {
+    const url = await freshDatabase();
+    const a = await PgStore.open(url);
+    try {
+      const k1 = getPublicKey(seed);
+      const k2 = getPublicKey(new Uint8Array(32).fill(0x52));
+      const k3 = getPublicKey(new Uint8Array(32).fill(0x53));
+      await a.registry.register(k1, { name: 'm1' });
+      await expect(a.registry.register(k2, { name: 'm1' })).rejects.toMatchObject({ code: 'name-taken' });
+      const ing = new Ingestor(a);
+      expect((await ing.ingest(sealRecord(record(7), seed), { source: 'http' })).ok).toBe(true);
+      const rotated = await a.registry.rotate('m1', k2);
+      expect(rotated).toMatchObject({ result: 'created', revoked: [kid] });
+      expect(a.resolve({ kid: kidOf(k1) })?.revoked).toBe(true);
+      expect((await a.registry.show('m1')).keys.map((k) => k.state)).toEqual(['revoked', 'registered']);
+      expect((await a.registry.update('m1', { name: 'm1-renamed', devEui: '0004a30b001c0599' })).devEui).toBe('0004a30b001c0599');
+      const deleted = await a.registry.delete('m1-renamed');
+      expect(deleted.keys).toHaveLength(2);
+      expect(await a.listDevices()).toEqual([]);
+      // Added again: its old counters stay refused (the window became a floor), a new one is accepted.
+      const again = await a.registry.register(k1, { name: 'back' });
+      expect(again.counterFloor).toBe(7);
+      expect((await ing.ingest(sealRecord(record(3), seed), { source: 'http' })).code).toBe('replay');
+      expect((await ing.ingest(sealRecord(record(8), seed), { source: 'http' })).ok).toBe(true);
+      await ing.close();
+      await expect(a.registry.registerMany([{ where: 'line 1', publicKey: k3, name: 'new' }, { where: 'line 2', publicKey: k2, name: 'back' }])).rejects.toThrow(/1 of 2 refused, nothing registered: line 2: name-taken/);
+      expect((await a.listDevices()).map((d) => d.name)).toEqual(['back']);
+      expect((await a.registry.registerMany([{ where: 'line 1', publicKey: k3, name: 'new' }])).map((r) => r.result)).toEqual(['created']);
+    } finally {
+      await a.close();
+    }
+  });
 });

@@ -3,8 +3,8 @@
  * SQLite registry (device-registry.ts), asynchronous. Every change fires the trigger of
  * migration 3, which tells every instance to reload its keyring (docs/architecture.md#several-instances).
  *
- * Here so far: listing, finding (kid, DevEUI, name), showing, registering (one or many), revoking and unrevoking. Rotation,
- * renaming and deletion are refused with `not-on-postgres` until they are ported.
+ * Every operation of the SQLite registry: list, find, show, kidsOf, register (one or many),
+ * update, revoke, unrevoke, rotate, delete.
  */
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
@@ -167,7 +167,7 @@ export class PgRegistry {
     return this.transaction(async (db) => {
       const r = await this.resolve(ref, db);
       if (r.device.state !== 'revoked') await db.query("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE kid = $2", [Date.now(), r.device.kid]);
-      return toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [r.device.kid])).rows[0]!);
+      return this.keyOf(db, r.device.kid);
     });
   }
 
@@ -179,17 +179,69 @@ export class PgRegistry {
         if (other !== undefined) throw new RegistryError('superseded', `key ${r.device.kid} of ${r.device.name ?? 'its device'} was replaced by ${other.kid}, which is registered; revoke that one first`, EXIT.io);
         await db.query("UPDATE registry_keys SET state = 'registered', revoked_at = NULL WHERE kid = $1", [r.device.kid]);
       }
-      return toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [r.device.kid])).rows[0]!);
+      return this.keyOf(db, r.device.kid);
     });
   }
 
-  private async setFields(db: pg.ClientBase, deviceId: number, name: string | undefined, devEui: string | undefined): Promise<void> {
+  /** Changes a device's name and DevEUI (`devEui: null` removes it). */
+  update(ref: string, fields: { name?: string | undefined; devEui?: string | null | undefined }): Promise<Device> {
+    const name = fields.name === undefined ? undefined : checkDeviceName(fields.name);
+    const devEui = fields.devEui === undefined || fields.devEui === null ? fields.devEui : normalizeDevEui(fields.devEui);
+    return this.transaction(async (db) => {
+      const r = await this.resolve(ref, db);
+      await this.setFields(db, r.deviceId, name, devEui);
+      return this.keyOf(db, r.device.kid);
+    });
+  }
+
+  /**
+   * Key rotation, as `DeviceRegistry.rotate`: `publicKey` becomes the device's registered key and
+   * its registered key is revoked, in one transaction.
+   */
+  rotate(ref: string, publicKey: Bytes): Promise<Registration & { revoked: string[] }> {
+    checkRegistrationKey(publicKey);
+    const kid = toHex(kidOf(publicKey));
+    return this.transaction(async (db) => {
+      const r = await this.resolve(ref, db);
+      const existing = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
+      if (existing !== undefined) {
+        if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
+        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`, EXIT.io);
+        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`, EXIT.io);
+      }
+      const now = Date.now();
+      const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
+      await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, r.deviceId, Buffer.from(publicKey), now]);
+      return { device: await this.keyOf(db, kid), result: 'created' as const, revoked };
+    });
+  }
+
+  /**
+   * Deletes a device and its keys, as `DeviceRegistry.delete`: frames and windows stay, and each
+   * key's window becomes a floor (every counter up to the highest refused if the key comes back).
+   */
+  delete(ref: string): Promise<DeviceRecord> {
+    return this.transaction(async (db) => {
+      const r = await this.resolve(ref, db);
+      const keys = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+      await db.query("UPDATE replay_windows SET bitmap = 'ffffffffffffffff', updated_at = $1 WHERE kid = ANY($2) AND highest > 0", [Date.now(), keys.map((k) => k.kid)]);
+      await db.query('DELETE FROM registry_keys WHERE device_id = $1', [r.deviceId]);
+      await db.query('DELETE FROM registry_devices WHERE id = $1', [r.deviceId]);
+      return { ...r.device, keys: keys.map(({ name: _name, devEui: _devEui, ...key }) => key) };
+    });
+  }
+
+  private async keyOf(db: pg.ClientBase, kid: string): Promise<Device> {
+    return toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!);
+  }
+
+  private async setFields(db: pg.ClientBase, deviceId: number, name: string | undefined, devEui: string | null | undefined): Promise<void> {
     if (name !== undefined) await this.unique(() => db.query('UPDATE registry_devices SET name = $1 WHERE id = $2', [name, deviceId]), name, undefined);
     if (devEui !== undefined) await this.unique(() => db.query('UPDATE registry_devices SET dev_eui = $1 WHERE id = $2', [devEui, deviceId]), undefined, devEui);
   }
 
   /** A statement whose unique violation on name or DevEUI becomes `name-taken` / `dev-eui-taken`. */
-  private async unique<T>(run: () => Promise<T>, name: string | undefined, devEui: string | undefined): Promise<T> {
+  private async unique<T>(run: () => Promise<T>, name: string | undefined, devEui: string | null | undefined): Promise<T> {
     try {
       return await run();
     } catch (error) {
