@@ -38,6 +38,8 @@ async function waitFor(check: () => boolean, timeoutMs: number): Promise<number>
 describe('PostgreSQL store', () => {
   it('migrates an empty database once when two instances open it together', async () => {
     const url = await freshDatabase();
+    // A command that must not create a store refuses an empty database (as a missing SQLite file).
+    await expect(PgStore.open(url, { create: false })).rejects.toMatchObject({ code: 'store-unopenable', message: expect.stringMatching(/not a sceau database/) });
     const [a, b] = await Promise.all([PgStore.open(url), PgStore.open(url)]);
     try {
       const meta = await a.pool.query<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");

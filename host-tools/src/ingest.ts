@@ -567,7 +567,8 @@ export class Ingestor {
     this.answerable = 0;
     this.batch = new FrameBatch();
     this.windows = new Map();
-    this.store.replay.forget();
+    // Only the windows of keys these frames accepted moved in memory: read those again.
+    this.store.replay.forget(new Set(failing.filter((p) => p.acceptedKey !== undefined).map((p) => p.acceptedKey!.slice(0, p.acceptedKey!.lastIndexOf('/')))));
     this.accepted.clear();
     for (const p of failing) {
       if (p.acceptedKey !== undefined) this.settleAccepted(p, notStored);

@@ -20,6 +20,20 @@ export interface PgConnectOptions {
   poolSize?: number | undefined;
 }
 
+let passwordFileForAll: string | undefined;
+
+/**
+ * The password file of every PostgreSQL store this process opens without one of its own: the
+ * CLI's `--db-password-file`, set once before a command runs (commands open stores by location).
+ */
+export function setDefaultPasswordFile(file: string | undefined): void {
+  passwordFileForAll = file;
+}
+
+export function defaultPasswordFile(): string | undefined {
+  return passwordFileForAll;
+}
+
 /** The password in a file of mode 0600 (or stricter); anything looser is refused, as ssh does. */
 export function readPasswordFile(file: string): string {
   let mode: number;
@@ -57,7 +71,8 @@ export function poolConfig(url: string, options: PgConnectOptions = {}): pg.Pool
     application_name: 'sceau',
   };
   if (parsed.username !== '') config.user = decodeURIComponent(parsed.username);
-  if (options.passwordFile !== undefined) config.password = readPasswordFile(options.passwordFile);
+  const passwordFile = options.passwordFile ?? passwordFileForAll;
+  if (passwordFile !== undefined) config.password = readPasswordFile(passwordFile);
   return config;
 }
 

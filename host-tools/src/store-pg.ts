@@ -35,6 +35,12 @@ export interface PgStoreOptions extends PgConnectOptions {
    * notifications (PgBouncer in transaction mode): the poll alone then bounds the delay.
    */
   listen?: boolean | undefined;
+  /**
+   * Create the schema in a database without one (default true). False (commands that read or
+   * change an existing store): such a database is refused, as a missing SQLite file is, rather
+   * than given an empty registry.
+   */
+  create?: boolean | undefined;
   /** Load the keyring and windows and listen for registry changes (default true; false for one-shot CLI queries). */
   ingest?: boolean | undefined;
 }
@@ -138,6 +144,9 @@ export class PgStore implements IngestStore {
         throw new StoreError('store-unopenable', `cannot connect to ${store.where}: ${(error as Error).message}`);
       }
       try {
+        if (options.create === false && (await client.query("SELECT to_regclass('meta') IS NOT NULL AS sceau")).rows[0].sceau !== true) {
+          throw new StoreError('store-unopenable', `${store.where} is not a sceau database (no meta table): it is created by \`sceau gateway serve\`, \`sceau devices add\` or \`sceau db copy\``);
+        }
         await migratePostgres(client, store.where);
       } finally {
         client.release();
@@ -153,10 +162,16 @@ export class PgStore implements IngestStore {
   private async startIngest(): Promise<void> {
     await this.reloadKeys();
     await this.loadWindows(undefined);
+    if (this.options.listen !== false) await this.listen();
     this.pollTimer = setInterval(() => void this.poll(), this.options.registryPollMs ?? 2000);
     this.pollTimer.unref();
-    if (this.options.listen === false) return;
-    // LISTEN on a connection of its own (a pooled one would be handed to others).
+  }
+
+  /**
+   * LISTEN on a connection of its own (a pooled one would be handed to others); after a lost
+   * connection the next poll listens again (and the poll itself noticed the change meanwhile).
+   */
+  private async listen(): Promise<void> {
     const listener = new pg.Client(poolConfig(this.url, this.options));
     listener.on('error', (error) => {
       this.lastError = `registry listener: ${error.message}`;
@@ -175,6 +190,7 @@ export class PgStore implements IngestStore {
 
   /** The fallback: the registry version, read every `registryPollMs`; reload when it moved. */
   private async poll(): Promise<void> {
+    if (this.options.listen !== false && this.listener === undefined && !this.closed) await this.listen();
     try {
       const row = (await this.pool.query<{ value: string }>("SELECT value FROM meta WHERE key = 'registry_version'")).rows[0];
       this.lastError = undefined;
