@@ -49,7 +49,7 @@ describe('the transport registry', () => {
       expect(parts.length).toBeGreaterThan(1);
       for (const p of parts) fake.send(p);
       await gw.drain();
-      expect(gw.store.queryFrames({ outcome: 'ok' }).map((f) => [f.counter, f.source])).toEqual([[1, 'fake:device-1'], [2, 'fake:device-1']]);
+      expect((await gw.store.queryFrames({ outcome: 'ok' })).map((f) => [f.counter, f.source])).toEqual([[1, 'fake:device-1'], [2, 'fake:device-1']]);
       expect(gw.renderMetrics()).toMatch(/^sceau_frames_total\{outcome="ok",transport="fake"\} 2$/m);
       expect(gw.metrics.fragments.get('reassembled')).toBe(1);
     } finally {

@@ -23,7 +23,7 @@ import { readDatagrams, type CliInputFormat, type InputEvent, type OpenedInput }
 import { Ingestor, NotStoredError } from './ingest.js';
 import { keyFileKind, parsePublicKey } from './key-files.js';
 import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
-import type { Store } from './store.js';
+import type { IngestStore } from './store-interface.js';
 
 export interface CommandIo {
   out: (line: string) => void;
@@ -62,7 +62,7 @@ export interface VerifyOptions {
   /** `deveui:…` for frames without kid when the input names no device. */
   fallbackDevice?: string | undefined;
   keyring?: Keyring;
-  store?: Store;
+  store?: IngestStore;
 }
 
 type Shown = FrameOutcome & { where: string; fragments?: number; attack?: string | null };

@@ -5,35 +5,29 @@
  * docs/integrators.md#backups): `backup` of a PostgreSQL store says so rather than reimplement them.
  */
 import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
-import type { Command } from 'commander';
 import { checkExistingDatabase } from '../db-open.js';
 import { ioError, usageError } from '../errors.js';
 import { copyStore, type CopyProgress } from '../store-copy.js';
 import { describeUrl, isPostgresUrl } from '../store-pg-connect.js';
 import { PgStore } from '../store-pg.js';
 import { Store } from '../store.js';
+import type { CommandGroup } from './context.js';
 
-/** What this group needs of the CLI (commands/context.ts's CliContext has it). */
-interface DbCommandContext {
-  io: { out: (line: string) => void; err: (line: string) => void };
-}
-
-export function registerDb(program: Command, { io }: DbCommandContext): void {
+export const registerDb: CommandGroup = (program, { io }) => {
   const db = program.command('db').description('move and back up a store: copy SQLite to PostgreSQL, backup and restore');
 
   db.command('copy')
     .description('copy an SQLite store (registry, frames, replay windows) into an empty PostgreSQL database, verifying the counts')
     .requiredOption('--from <file>', 'the SQLite store (migrated to the current schema first, as any command that writes it)')
     .requiredOption('--to <url>', 'postgres://USER@HOST[:PORT]/DB (an empty database; the schema is created)')
-    .option('--db-password-file <file>', 'the PostgreSQL password (mode 0600); else PGPASSFILE or ~/.pgpass')
     .option('--json', 'the counts as one JSON object; progress lines stay on stderr')
-    .action(async (opts: { from: string; to: string; dbPasswordFile?: string; json?: boolean }) => {
+    .action(async (opts: { from: string; to: string; json?: boolean }) => {
       if (!isPostgresUrl(opts.to)) throw usageError(`--to ${opts.to}: expected postgres://HOST[:PORT]/DB`, 'not-postgres');
       checkExistingDatabase(opts.from);
       const source = Store.open(opts.from);
       let target: PgStore | undefined;
       try {
-        target = await PgStore.open(opts.to, { passwordFile: opts.dbPasswordFile, ingest: false });
+        target = await PgStore.open(opts.to, { ingest: false });
         let last = '';
         const progress = (p: CopyProgress) => {
           const line = `${p.table}: ${p.done} of ${p.total}`;
@@ -88,4 +82,4 @@ export function registerDb(program: Command, { io }: DbCommandContext): void {
       if (opts.json) io.out(JSON.stringify({ db: opts.db, from: opts.from, schemaVersion: version }));
       else io.out(`restored ${opts.db} from ${opts.from} (schema version ${version}); replay windows are those of the backup (docs/integrators.md#backups)`);
     });
-}
+};
