@@ -123,3 +123,23 @@ it('the CLI read commands against PostgreSQL: devices list and show, export, fra
   expect(unknown.status).toBe(2);
   expect(unknown.stderr).toMatch(/unknown-device/);
 });
+
+it('the CLI registry commands against PostgreSQL: devices add, update, revoke, unrevoke, delete; an empty database refused', async () => {
+  const key = toHex(getPublicKey(new Uint8Array(32).fill(0x7e)));
+  const added = sceau(['devices', 'add', '--db', url, '--public-key', key, '--name', 'cli-added', '--json']);
+  expect(added.status).toBe(0);
+  expect(JSON.parse(added.stdout)).toMatchObject({ result: 'created', name: 'cli-added' });
+  expect(sceau(['devices', 'add', '--db', url, '--public-key', key, '--name', 'pg-0']).status).toBe(3); // registration-conflict
+  expect(JSON.parse(sceau(['devices', 'update', 'cli-added', '--db', url, '--dev-eui', '0004a30b001c0777', '--json']).stdout)).toMatchObject({ devEui: '0004a30b001c0777' });
+  expect(JSON.parse(sceau(['devices', 'revoke', '0004a30b001c0777', '--db', url, '--json']).stdout)).toMatchObject({ state: 'revoked' });
+  expect(JSON.parse(sceau(['devices', 'unrevoke', 'cli-added', '--db', url, '--json']).stdout)).toMatchObject({ state: 'registered' });
+  const deleted = sceau(['devices', 'delete', 'cli-added', '--db', url, '--json']);
+  expect(deleted.status).toBe(0);
+  expect(jsonLines(sceau(['devices', 'list', '--db', url, '--json']).stdout).map((d) => d.name)).not.toContain('cli-added');
+  // A database without the schema is refused by commands that must not create one.
+  const empty = await freshDatabase(server.url);
+  const refused = sceau(['devices', 'revoke', 'x', '--db', empty]);
+  expect(refused.status).toBe(3);
+  expect(refused.stderr).toMatch(/not a sceau database/);
+  expect(sceau(['devices', 'list', '--db', empty]).status).toBe(3);
+});
