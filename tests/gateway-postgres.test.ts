@@ -97,6 +97,14 @@ it('two instances given every frame at once, one SIGKILLed: acknowledged frames 
   const windows = (await db.query<{ highest: string }>('SELECT highest FROM replay_windows ORDER BY kid')).rows;
   expect(windows.map((w) => Number(w.highest))).toEqual(seeds.map(() => PER_DEVICE));
   await db.end();
+  // The gateway's read routes on PostgreSQL.
+  const get = async (path: string) => (await fetch(`http://127.0.0.1:${b.port}${path}`)).json() as Promise<any>;
+  expect((await get('/v1/devices')).devices).toHaveLength(DEVICES);
+  const readings = await get('/v1/devices/pg-2/readings?limit=5');
+  expect(readings.kid).toBe(kids[2]);
+  expect(readings.readings.map((r: { counter: number }) => r.counter)).toHaveLength(5);
+  const page = await get(`/v1/frames?kid=pg-2&limit=200`);
+  expect(page.frames.map((f: { counter: number }) => f.counter).sort((x: number, y: number) => x - y)).toEqual(Array.from({ length: PER_DEVICE }, (_, i) => i + 1));
   b.child.kill('SIGTERM');
   await new Promise<void>((resolve) => (b.child.exitCode !== null ? resolve() : b.child.once('exit', () => resolve())));
   expect(b.child.exitCode).toBe(0);
