@@ -59,13 +59,18 @@ describe('PostgreSQL store', () => {
 
   it('refuses a password in the URL and a password file others can read', async () => {
     await expect(PgStore.open('postgres://u:secret@127.0.0.1:1/x')).rejects.toThrow(/password in the database URL is refused/);
-    const { mkdtempSync, writeFileSync, chmodSync } = await import('node:fs');
+    const { mkdtempSync, writeFileSync, chmodSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { tmpdir } = await import('node:os');
-    const file = join(mkdtempSync(join(tmpdir(), 'sceau-pw-')), 'pw');
+    const dir = mkdtempSync(join(tmpdir(), 'sceau-pw-'));
+    const file = join(dir, 'pw');
     writeFileSync(file, 'secret\n');
     chmodSync(file, 0o644);
-    await expect(PgStore.open(server.url, { passwordFile: file })).rejects.toThrow(/readable by others .*chmod 600/);
+    try {
+      await expect(PgStore.open(server.url, { passwordFile: file })).rejects.toThrow(/readable by others .*chmod 600/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('two instances given the same frames at the same moment accept each counter exactly once', async () => {
