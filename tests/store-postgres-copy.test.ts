@@ -59,10 +59,10 @@ describe('db copy from SQLite to PostgreSQL', () => {
     expect(progress.at(-1)).toEqual({ table: 'windows', done: 2, total: 2 });
     expect(progress.find((p) => p.table === 'frames')).toEqual({ table: 'frames', done: 199, total: 199 });
     // Same answers from both stores.
-    expect(await target.listDevices()).toEqual(store.listDevices());
-    expect(await target.queryFrames({ limit: 1000 })).toEqual(store.queryFrames({ limit: 1000 }));
-    expect(await target.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) })).toEqual(store.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) }));
-    expect(await target.countFramesByOutcome()).toEqual(store.countFramesByOutcome());
+    expect(await target.listDevices()).toEqual(await store.listDevices());
+    expect(await target.queryFrames({ limit: 1000 })).toEqual(await store.queryFrames({ limit: 1000 }));
+    expect(await target.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) })).toEqual(await store.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) }));
+    expect(await target.countFramesByOutcome()).toEqual(await store.countFramesByOutcome());
     await target.close();
 
     // A gateway on the copy: the first frame again is a duplicate of the copied row (found at
@@ -77,7 +77,7 @@ describe('db copy from SQLite to PostgreSQL', () => {
     expect(b.code).toBe('key-revoked');
     await live.registry.unrevoke('meter-b');
     const dup = await ingestor.ingest(sealRecord(record(3, 3), seedB), { source: 'http' });
-    expect(dup).toMatchObject({ ok: true, delivery: 'duplicate', id: store.queryFrames({ kid: toHex(kidOf(getPublicKey(seedB))), limit: 3 })[2]!.id });
+    expect(dup).toMatchObject({ ok: true, delivery: 'duplicate', id: (await store.queryFrames({ kid: toHex(kidOf(getPublicKey(seedB))), limit: 3 }))[2]!.id });
     const replay = await ingestor.ingest(sealRecord(record(3, 4), seedB), { source: 'http' });
     expect(replay.code).toBe('replay');
     const next = await ingestor.ingest(sealRecord(record(79), seedB), { source: 'http' });
@@ -129,8 +129,8 @@ describe('db copy from SQLite to PostgreSQL', () => {
     const r = sceau(['db', 'restore', '--from', backup, '--db', file, '--force', '--json']);
     expect(r.status).toBe(0);
     const restored = Store.open(file, { readonly: true });
-    expect(restored.listDevices().map((d) => d.name)).toEqual(['meter-a', 'meter-b', 'meter-a']);
-    expect(restored.queryFrames({ limit: 1000 })).toHaveLength(199);
+    expect((await restored.listDevices()).map((d) => d.name)).toEqual(['meter-a', 'meter-b', 'meter-a']);
+    expect(await restored.queryFrames({ limit: 1000 })).toHaveLength(199);
     restored.close();
   }, 120_000);
 });
