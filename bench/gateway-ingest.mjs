@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { getPublicKey, PROTECTED_EDDSA, sealRecord, sigStructure, parseCbor } from '@sceau/protocol';
-import { Store } from '@sceau/host-tools';
+import { PgStore, Store } from '@sceau/host-tools';
 
 const args = process.argv.slice(2);
 const arg = (name, fallback) => {
@@ -42,6 +42,9 @@ const ONLY = strArg('--only');
 const PROFILE_DIR = strArg('--profile');
 const SYNCHRONOUS = strArg('--synchronous') ?? 'full';
 const THREADS = args.includes('--threads');
+// --pg postgres://USER@HOST:PORT/DB: also the HTTP batch scenarios into PostgreSQL, a new database
+// per scenario created on that server (bench/store-ingest.mjs starts a server of its own instead).
+const PG = strArg('--pg');
 // --node-arg FLAG (repeatable): a V8 / Node flag for the gateway process (--trace-gc, --max-semi-space-size=64...).
 const NODE_ARGS = args.flatMap((a, i) => (a === '--node-arg' && i + 1 < args.length ? [args[i + 1]] : []));
 const root = join(import.meta.dirname, '..');
@@ -184,6 +187,22 @@ function freshDb(dir, name) {
   return file;
 }
 
+let pgDatabases = 0;
+/** A new database on the --pg server with the fleet registered; its URL. */
+async function freshPgDb(name) {
+  const { default: pg } = await import('pg');
+  const database = `bench_${process.pid}_${++pgDatabases}_${name.replace(/[^a-z0-9]/gi, '_')}`.toLowerCase();
+  const admin = new pg.Client({ connectionString: PG });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${database}`);
+  await admin.end();
+  const url = PG.replace(/\/[^/]*$/, `/${database}`);
+  const store = await PgStore.open(url, { ingest: false });
+  await store.registry.registerMany(publicKeys.map((publicKey, i) => ({ where: `device ${i}`, publicKey })));
+  await store.close();
+  return url;
+}
+
 function post(agent, port, body, type) {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/v1/frames', method: 'POST', agent, headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
@@ -270,6 +289,12 @@ try {
     { name: 'udp, one frame per datagram', transport: 'udp', oneCore: true, workers: 0 },
     { name: 'http, 250 frames per request', transport: 'http-batch', oneCore: false, workers: 2 },
     { name: 'udp, one frame per datagram', transport: 'udp', oneCore: false, workers: 2 },
+    ...(PG === undefined
+      ? []
+      : [
+          { name: 'http, 250 frames per request, PostgreSQL', transport: 'http-batch', oneCore: true, workers: 0, pg: true },
+          { name: 'http, 250 frames per request, PostgreSQL', transport: 'http-batch', oneCore: false, workers: 2, pg: true },
+        ]),
   ];
   log(`gateway-ingest: ${FRAMES} frames of ${DEVICES} devices, ${cores} cores, taskset ${hasTaskset ? "yes" : "no"}, synchronous=${SYNCHRONOUS}, Node ${process.version}`);
   let k = 0;
@@ -284,7 +309,7 @@ try {
     // speed drifts within seconds, and both sides see the same drift.
     pinSelf(0);
     rawVerifySeconds(inputs.slice(0, 500)); // warm-up
-    const db = freshDb(dir, `${sc.transport}-${sc.workers}-${round}`);
+    const db = sc.pg ? await freshPgDb(`${sc.transport}-${sc.workers}-${round}`) : freshDb(dir, `${sc.transport}-${sc.workers}-${round}`);
     const gw = await startGatewayProcess(db, sc);
     const clientCpus = () => {
       if (sc.oneCore) pinSelf(1);

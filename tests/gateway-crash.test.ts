@@ -1,20 +1,16 @@
 // Crash safety: a gateway process is killed with SIGKILL while frames pour in over HTTP. After a
 // restart on the same SQLite file, every frame that got a 2xx is stored as accepted, and no
 // counter is ever accepted twice, even when every frame is sent again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 import { Store } from '@sceau/host-tools';
-
-const require = createRequire(import.meta.url);
-const bin = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'bin', 'sceau.cjs');
+import { postFrame, startGatewayProcess } from './helpers/gateway-process.js';
 
 // Each device sends its frames one after the other, as a real device does; devices send in parallel.
 const DEVICES = 12;
@@ -25,40 +21,6 @@ const seeds = Array.from({ length: DEVICES }, (_, d) => new Uint8Array(32).fill(
 let dir: string;
 let dbFile: string;
 const children: ChildProcess[] = [];
-
-function startGatewayProcess(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [bin, 'gateway', 'serve', '--db', dbFile, '--http', '127.0.0.1:0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  child.stderr!.resume();
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => {
-      const { listening } = JSON.parse(line) as { listening: { http: { port: number } } };
-      resolve({ child, port: listening.http.port });
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code} before listening`)));
-  });
-}
-
-function postFrame(agent: Agent, port: number, frame: Uint8Array): Promise<{ status: number; code?: string; delivery?: string }> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/v1/frames', method: 'POST', agent, headers: { 'content-type': 'application/cose', 'content-length': frame.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          const body = JSON.parse(Buffer.concat(chunks).toString()) as { code?: string; delivery?: string };
-          resolve({ status: res.statusCode ?? 0, code: body.code, delivery: body.delivery });
-        } catch {
-          resolve({ status: res.statusCode ?? 0 });
-        }
-      });
-      res.on('error', () => resolve({ status: 0 }));
-    });
-    req.on('error', () => resolve({ status: 0 }));
-    req.end(frame);
-  });
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-crash-'));
@@ -76,7 +38,7 @@ afterAll(() => {
 it('keeps every acknowledged frame across a SIGKILL and never accepts a counter twice', async () => {
   const kids = seeds.map((seed) => toHex(kidOf(getPublicKey(seed))));
   const frames = seeds.map((seed) => Array.from({ length: PER_DEVICE }, (_, i) => sealRecord({ version: 1, counter: i + 1, time: null, readings: [{ channel: 1, value: i }] }, seed)));
-  const first = await startGatewayProcess();
+  const first = await startGatewayProcess(dbFile, children);
   const agent = new Agent({ keepAlive: true, maxSockets: DEVICES });
   const acked = new Set<string>();
   let killed = false;
@@ -111,7 +73,7 @@ it('keeps every acknowledged frame across a SIGKILL and never accepts a counter 
 
   // Restart and send everything again, as a client retrying after the crash: stored frames are
   // duplicate deliveries (their original verdict, not stored again, not replays); nothing is accepted twice.
-  const second = await startGatewayProcess();
+  const second = await startGatewayProcess(dbFile, children);
   const agent2 = new Agent({ keepAlive: true, maxSockets: DEVICES });
   const outcomes = new Map<string, string>();
   await Promise.all(

@@ -18,6 +18,8 @@ import { registerExport } from './commands/export.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerOwner } from './commands/owner.js';
 import { registerSim } from './commands/sim.js';
+import { registerDb } from './commands/db.js';
+import { setDefaultPasswordFile } from './store-pg-connect.js';
 
 export { parseReadingArg } from './commands/context.js';
 export type { Io } from './commands/context.js';
@@ -25,7 +27,7 @@ export type { Io } from './commands/context.js';
 const VERSION = '0.1.0';
 
 /** The command groups, in help order. */
-const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim, registerOwner];
+const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim, registerOwner, registerDb];
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -38,6 +40,11 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  // Every command that takes --db takes a PostgreSQL URL too; its password comes from this file
+  // (mode 0600) or PGPASSFILE, never from the command line (docs/integrators.md#postgresql).
+  program
+    .option('--db-password-file <file>', 'password of a postgres:// --db (mode 0600); else PGPASSFILE or ~/.pgpass')
+    .hook('preAction', (_program, action) => setDefaultPasswordFile((action.optsWithGlobals() as { dbPasswordFile?: string }).dbPasswordFile));
   const context: CliContext = { io, setExit };
   for (const register of COMMAND_GROUPS) register(program, context);
   return program;

@@ -48,7 +48,7 @@ export { StoreError, STORE_ERROR_CODES } from './store-errors.js';
 export type { StoreErrorCode } from './store-errors.js';
 export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION, FRAME_HOURS, FRAME_HOURS_KEPT } from './store-migrations.js';
 export type { Migration } from './store-migrations.js';
-export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } from './store-interface.js';
+export type { IngestStore, QueryStore, AcceptedFrame, CommitConflict, CommitDone, FrameFilter } from './store-interface.js';
 export type { OpenedStore, RegistryAccess, StoreBackend, StoreOpenOptions, DbMode } from './store-registry.js';
 export { registerStoreBackend, unregisterStoreBackend, registeredStoreBackends, storeBackendFor } from './store-registry.js';
 export { openStore } from './db-open.js';
@@ -60,3 +60,9 @@ export { mqttTransport, mqttSubscription, parseMqttUrl } from './transport-mqtt.
 export type { MqttFormat, MqttUplink, MqttRefusal } from './mqtt-uplink.js';
 export { MQTT_FORMATS, DEFAULT_MQTT_TOPICS, readMqttUplink, topicDevice } from './mqtt-uplink.js';
 export type { LinkStatus } from './metrics.js';
+export { PgStore, mergeWindow } from './store-pg.js';
+export type { PgStoreOptions } from './store-pg.js';
+export { isPostgresUrl, poolConfig, readPasswordFile } from './store-pg-connect.js';
+export { migratePostgres } from './store-pg-migrate.js';
+export { copyStore } from './store-copy.js';
+export type { CopyProgress, CopyReport, StoreCounts } from './store-copy.js';

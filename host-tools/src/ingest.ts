@@ -19,7 +19,7 @@ import { channels as builtInChannels, checkReplayWindow, DEFAULT_MAX_FRAME_BYTES
 import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
-import type { IngestStore } from './store-interface.js';
+import type { CommitConflict, IngestStore } from './store-interface.js';
 
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
@@ -144,6 +144,8 @@ interface Pending {
   acceptedKey?: string;
   /** Deliveries of the same bytes that arrived before this accepted frame was committed. */
   duplicates?: Pending[];
+  /** A frame refused as a replay here, with someone awaiting it: its accepted verdict (see settleConflict). */
+  accepted?: VerifyResult & { ok: true };
 }
 
 /** The key of an accepted (kid, counter) among frames not yet committed. */
@@ -335,7 +337,11 @@ export class Ingestor {
       const replayed = checkReplayWindow(window, result.kid, result.counter);
       if (replayed === undefined) this.windows.set(result.kid, window);
       else if (this.answerDuplicate(p, result)) return;
-      else result = replayed;
+      else {
+        // Kept for a shared store's commit, which may find the same bytes stored by another instance.
+        if (p.resolve !== undefined) p.accepted = result;
+        result = replayed;
+      }
     }
     if (result.ok) this.accepted.set((p.acceptedKey = acceptedKey(result.kid, result.counter)), p);
     this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
@@ -460,11 +466,11 @@ export class Ingestor {
     this.lastCommitStart = started;
     this.store.commitBatch(
       columns,
-      (error, ids) => {
+      (error, ids, conflicts) => {
         this.committing = false;
-        this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * COMMIT_GAP_FACTOR);
+        this.commitGapMs = Math.min(this.maxCommitDelayMs, (performance.now() - started) * (this.store.commitGapFactor ?? COMMIT_GAP_FACTOR));
         if (error === undefined) {
-          this.committed(batch, ids);
+          this.committed(batch, ids, conflicts);
           if (this.unavailable !== undefined) this.resumeWrites(); // a commit went through: so will the next
         }
         else this.failed(batch, error);
@@ -474,8 +480,12 @@ export class Ingestor {
     );
   }
 
-  /** Settles the promises of a committed batch. */
-  private committed(batch: Pending[], ids: number[]): void {
+  /**
+   * Settles the promises of a committed batch. `conflicts` (a store shared by several
+   * instances): frames another instance decided first, by position; a `duplicate` is answered
+   * as a duplicate delivery of the frame stored there, a `replay` as a replay.
+   */
+  private committed(batch: Pending[], ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>): void {
     this.metrics.storeBatches++;
     const now = performance.now();
     let source = '';
@@ -488,6 +498,8 @@ export class Ingestor {
         source = p.options.source;
         transport = source.split(':', 1)[0]!;
       }
+      const conflict = conflicts?.get(i);
+      if (conflict !== undefined && this.settleConflict(p, conflict)) continue;
       this.metrics.inFlight--;
       this.metrics.countFrame(p.code!, transport);
       this.metrics.observeLatency((now - p.started) / 1000);
@@ -504,6 +516,34 @@ export class Ingestor {
       if (observed !== undefined && p.result !== undefined && p.result !== null) observed.push({ id: ids[i]!, receivedAt: p.receivedAt, source, outcome: describeResult(p.result, this.channels) });
     }
     if (observed !== undefined && observed.length > 0) this.observer!.committed(observed);
+  }
+
+  /**
+   * A frame another instance decided first. A duplicate of the frame stored there is answered
+   * as such (true: settled); a replay becomes this frame's verdict, and it is settled as stored
+   * (false). The deliveries waiting on it get its answer.
+   */
+  private settleConflict(p: Pending, conflict: CommitConflict): boolean {
+    if (conflict.kind === 'replay') {
+      // Only accepted frames can lose the race: they carry their (kid, counter) key. The verdict
+      // is kept even without a caller: deliveries waiting on this frame are answered with it.
+      const slash = p.acceptedKey!.lastIndexOf('/');
+      p.code = 'replay';
+      p.result = { ok: false, code: 'replay', detail: conflict.detail, kid: p.acceptedKey!.slice(0, slash), counter: Number(p.acceptedKey!.slice(slash + 1)) };
+      return false;
+    }
+    const { original } = conflict;
+    const verified = p.result?.ok ? p.result : p.accepted;
+    if (p.acceptedKey !== undefined && this.accepted.get(p.acceptedKey) === p) this.accepted.delete(p.acceptedKey);
+    const outcome = (): FrameOutcome => {
+      const described = describeResult(verified ?? verifyFrame(p.frame, this.store, this.verifyOptions(p)), this.channels);
+      if (original.readings !== undefined) described.readings = original.readings;
+      return described;
+    };
+    this.settleDuplicate(p, original.id, original.receivedAt, original.source, outcome);
+    for (const d of p.duplicates ?? []) this.settleDuplicate(d, original.id, original.receivedAt, original.source, () => ({ ...outcome() }));
+    p.duplicates = undefined;
+    return true;
   }
 
   /**
@@ -550,7 +590,8 @@ export class Ingestor {
     this.answerable = 0;
     this.batch = new FrameBatch();
     this.windows = new Map();
-    this.store.replay.forget();
+    // Only the windows of keys these frames accepted moved in memory: read those again.
+    this.store.replay.forget(new Set(failing.filter((p) => p.acceptedKey !== undefined).map((p) => p.acceptedKey!.slice(0, p.acceptedKey!.lastIndexOf('/')))));
     this.accepted.clear();
     for (const p of failing) {
       if (p.acceptedKey !== undefined) this.settleAccepted(p, notStored);

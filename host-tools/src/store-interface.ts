@@ -25,8 +25,20 @@ export interface AcceptedFrame {
   readings?: UnitReading[];
 }
 
-/** Called once per commit: the stored frames' row ids, or the error (nothing of the batch is then stored). */
-export type CommitDone = (error: Error | undefined, ids: number[]) => void;
+/**
+ * A frame of a batch that the commit found was decided elsewhere (another instance on the same
+ * database, docs/architecture.md#several-instances): `duplicate`, the same bytes as the frame
+ * accepted for its (kid, counter), not stored (its id is the original's); `replay`, a counter
+ * accepted by other bytes or below the window, stored with outcome `replay`.
+ */
+export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string };
+
+/**
+ * Called once per commit: the stored frames' row ids (by position in the batch), or the error
+ * (nothing of the batch is then stored). `conflicts`, by position, only from a store shared by
+ * several instances; SQLite, one writer, has none.
+ */
+export type CommitDone = (error: Error | undefined, ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>) => void;
 
 export interface IngestStore extends Keyring {
   /** Replay windows by kid; `forget` drops cached ones (after a failed commit) so they are read again. */
@@ -38,6 +50,12 @@ export interface IngestStore extends Keyring {
    * before `done` is called. One commit at a time: the next starts once `done` was called.
    */
   commitBatch(batch: FrameColumns, done: CommitDone): void;
+  /**
+   * Under load, commits start this many times their own duration apart (ingest.ts, default 8):
+   * the factor bounds the share of this thread a commit takes. A store whose commit mostly waits
+   * for another process (PostgreSQL) sets 0: the next commit starts as soon as one ends.
+   */
+  readonly commitGapFactor?: number;
   /** True when a commit failed because another writer holds the database (writes then pause, see Ingestor). */
   isContention(error: unknown): boolean;
   /** Whether a write would go through now, without waiting: `undefined` yes, else why not. */

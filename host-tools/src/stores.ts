@@ -4,5 +4,7 @@
  */
 import { registerStoreBackend } from './store-registry.js';
 import { sqliteBackend } from './store-sqlite-backend.js';
+import { postgresBackend } from './store-pg-backend.js';
 
 registerStoreBackend(sqliteBackend);
+registerStoreBackend(postgresBackend);

@@ -22,10 +22,10 @@ import { describeError, EXIT, ioError, usageError } from './errors.js';
 import { readDatagrams, type CliInputFormat, type InputEvent, type OpenedInput } from './input-stream.js';
 import { Ingestor, NotStoredError } from './ingest.js';
 import { keyFileKind, parsePublicKey } from './key-files.js';
-import { formatOutcomeLine, type FrameOutcome } from './outcome.js';
 import type { ContentKeys } from './content-key-wrap.js';
 import { describeOpened } from './encrypted-outcome.js';
-import type { Store } from './store.js';
+import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
+import type { IngestStore } from './store-interface.js';
 
 export interface CommandIo {
   out: (line: string) => void;
@@ -64,9 +64,9 @@ export interface VerifyOptions {
   /** `deveui:…` for frames without kid when the input names no device. */
   fallbackDevice?: string | undefined;
   keyring?: Keyring;
-  store?: Store;
   /** Opens record version 2 readings (--owner-key with --wrapped-keys); without it they stay null. */
   contentKeys?: ContentKeys;
+  store?: IngestStore;
 }
 
 type Shown = FrameOutcome & { where: string; fragments?: number; attack?: string | null };

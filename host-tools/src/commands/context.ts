@@ -9,6 +9,10 @@ import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
 import { openSqliteStore, openStore, type DbMode } from '../db-open.js';
 import { schemeOf, type OpenedStore } from '../store-registry.js';
+import type { DeviceRegistry } from '../device-registry.js';
+import { isPostgresUrl } from '../store-pg-connect.js';
+import { PgStore } from '../store-pg.js';
+import type { PgRegistry } from '../store-pg-registry.js';
 import type { Device, Store } from '../store.js';
 
 export interface Io {
@@ -103,6 +107,22 @@ export function openRegistry(io: Io, file: string, mode: DbMode): Store {
   return store;
 }
 
+/** A store whose registry a command changes: SQLite's (synchronous) or PostgreSQL's (the same operations, asynchronous). */
+export interface ChangeableRegistryStore {
+  registry: DeviceRegistry | PgRegistry;
+  close(): void | Promise<void>;
+}
+
+/**
+ * `openRegistry` for any backend: a `postgres://` location opens its registry (no keyring, no
+ * listener: a command changes it once and leaves; `existing` refuses a database without the
+ * schema), a file SQLite's.
+ */
+export async function openChangeableRegistry(io: Io, location: string, mode: DbMode): Promise<ChangeableRegistryStore> {
+  if (isPostgresUrl(location)) return PgStore.open(location, { ingest: false, create: mode === 'create' });
+  return openRegistry(io, location, mode);
+}
+
 /** Prints a registry refusal as a JSON line on stdout too with --json, then lets it exit (2 or 3). */
 export async function refusing<T>(io: Io, json: boolean | undefined, fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -125,13 +145,13 @@ export interface DeviceCommandOptions {
  * misspelled path is not created), runs `fn` with the device reference, prints a registry refusal
  * as a JSON line with --json, and closes the database.
  */
-export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: Store, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
+export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: ChangeableRegistryStore, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
   return async (ref, opts) => {
-    const store = mode === 'readonly' ? openDb(opts.db, mode) : openRegistry(io, opts.db, mode);
+    const store = await openChangeableRegistry(io, opts.db, mode);
     try {
       await refusing(io, opts.json, () => fn(store, ref, opts));
     } finally {
-      store.close();
+      await store.close();
     }
   };
 }

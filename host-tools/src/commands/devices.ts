@@ -7,7 +7,7 @@ import { usageError } from '../errors.js';
 import { readPublicKey } from '../key-files.js';
 import { readBulkEntries } from '../device-bulk.js';
 import type { Device, Store } from '../store.js';
-import { deviceLine, onDevice, openQueryStore, openRegistry, refusing, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
+import { deviceLine, onDevice, openChangeableRegistry, openQueryStore, refusing, type ChangeableRegistryStore, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
 
 const DEVICE_ARGUMENT = 'kid, DevEUI or name';
 
@@ -56,21 +56,25 @@ export const registerDevices: CommandGroup = (program, { io }) => {
     });
   deviceCommand(devices, 'show', 'show one device and all its keys (by kid, DevEUI or name)')
     .option('--json', 'print JSON')
-    .action(
-      onDevice(io, 'readonly', (store, ref, opts) => {
-        const d = store.registry.show(ref);
+    .action(async (ref: string, opts: DeviceCommandOptions) => {
+      // Any backend (a file or postgres://): reading needs only the store's registry access.
+      const store = await openQueryStore(opts.db);
+      try {
+        const d = await refusing(io, opts.json, () => store.registry.show(ref));
         if (opts.json) io.out(JSON.stringify(d));
         else {
           for (const [k, v] of Object.entries(d)) if (k !== 'keys') io.out(`${k}: ${v ?? '-'}`);
           if (d.keys.length > 1) for (const key of d.keys) io.out(`key: ${key.kid} ${key.state} created ${key.createdAt}${key.revokedAt ? ` revoked ${key.revokedAt}` : ''} counter=${key.highestCounter}`);
         }
-      }),
-    );
+      } finally {
+        await store.close();
+      }
+    });
   /** A command that changes one device and prints it. */
-  const change = (name: string, description: string, fn: (store: Store, ref: string) => Device): void => {
+  const change = (name: string, description: string, fn: (store: ChangeableRegistryStore, ref: string) => Device | Promise<Device>): void => {
     deviceCommand(devices, name, description)
       .option('--json', 'print JSON')
-      .action(onDevice(io, 'existing', (store, ref, opts) => printDevice(io, fn(store, ref), opts)));
+      .action(onDevice(io, 'existing', async (store, ref, opts) => printDevice(io, await fn(store, ref), opts)));
   };
   change('revoke', 'revoke a key (a device\'s registered key by name or DevEUI): its frames are refused with key-revoked', (store, ref) => store.registry.revoke(ref));
   change('unrevoke', 'register a revoked key again (refused when its device has another registered key, as after a rotation)', (store, ref) => store.registry.unrevoke(ref));
@@ -83,13 +87,13 @@ export const registerDevices: CommandGroup = (program, { io }) => {
       // commander: --dev-eui X gives a string, --no-dev-eui false, neither true (the negation's default).
       const devEui = opts.devEui === false ? null : typeof opts.devEui === 'string' ? opts.devEui : undefined;
       if (opts.name === undefined && devEui === undefined) throw usageError('give --name NAME, --dev-eui EUI or --no-dev-eui');
-      return onDevice(io, 'existing', (store) => printDevice(io, store.registry.update(ref, { name: opts.name, devEui }), opts))(ref, opts);
+      return onDevice(io, 'existing', async (store) => printDevice(io, await store.registry.update(ref, { name: opts.name, devEui }), opts))(ref, opts);
     });
   deviceCommand(devices, 'delete', 'delete a device and its keys from the registry; frames stay, and each key\'s counter floor stays, so a key added again never accepts an old frame')
     .option('--json', 'print JSON')
     .action(
-      onDevice(io, 'existing', (store, ref, opts) => {
-        const d = store.registry.delete(ref);
+      onDevice(io, 'existing', async (store, ref, opts) => {
+        const d = await store.registry.delete(ref);
         if (opts.json) io.out(JSON.stringify({ deleted: d }));
         else io.out(`deleted ${d.name ?? d.kid}: ${d.keys.map((k) => `${k.kid} (counter floor ${k.highestCounter})`).join(', ')}`);
       }),
@@ -109,20 +113,20 @@ interface AddOptions {
 }
 
 async function addOne(io: Io, publicKey: Uint8Array, opts: AddOptions): Promise<void> {
-  const store = openRegistry(io, opts.db, 'create');
+  const store = await openChangeableRegistry(io, opts.db, 'create');
   try {
-    const r = await refusing(io, opts.json, () => store.registerDevice(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update }));
+    const r = await refusing(io, opts.json, () => store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update }));
     io.out(registrationLine(r, opts.json));
     if (r.result === 'unchanged') io.err(`already registered: ${r.device.kid}`);
     if (r.counterFloor !== undefined) io.err(`${r.device.kid} was deleted before: counters up to ${r.counterFloor} stay refused`);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 async function addMany(io: Io, from: string, opts: AddOptions): Promise<void> {
   const entries = readBulkEntries(from);
-  const store = openRegistry(io, opts.db, 'create');
+  const store = await openChangeableRegistry(io, opts.db, 'create');
   try {
     const started = process.hrtime.bigint();
     const results = await refusing(io, opts.json, () => store.registry.registerMany(entries, { update: opts.update }));
@@ -131,6 +135,6 @@ async function addMany(io: Io, from: string, opts: AddOptions): Promise<void> {
     const count = (what: string): number => results.filter((r) => r.result === what).length;
     io.err(`${results.length} keys checked and registered in one transaction (${ms.toFixed(1)} ms): ${count('created')} created, ${count('unchanged')} unchanged, ${count('updated')} updated`);
   } finally {
-    store.close();
+    await store.close();
   }
 }

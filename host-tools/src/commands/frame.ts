@@ -8,7 +8,8 @@ import { keyringFromPath, runInspect, runVerify } from '../verify-command.js';
 import { readSecretKey } from '../key-files.js';
 import { devEuiDeviceId } from '../device-identity.js';
 import { ownerContentKeys } from '../owner-command.js';
-import { collect, integerArg, loadChannels, openDb, parseReadingArg, type CliContext, type CommandGroup } from './context.js';
+import { openStore } from '../db-open.js';
+import { collect, integerArg, loadChannels, parseReadingArg, type CliContext, type CommandGroup } from './context.js';
 
 export interface VerifyCommandOptions {
   format: CliInputFormat;
@@ -27,13 +28,14 @@ export async function runVerifyCommand({ io }: CliContext, file: string | undefi
   const registry = loadChannels(opts.channels);
   const owner = ownerContentKeys(opts);
   const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
-  const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
+  // Any backend: verifying stores through the ingest side only.
+  const store = opts.db === undefined ? undefined : await openStore(opts.db, 'existing');
   try {
     const input = openInput(file);
     const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
     return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 

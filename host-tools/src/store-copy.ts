@@ -1,0 +1,123 @@
+/**
+ * `sceau db copy`: an SQLite store moved into an empty PostgreSQL one. The registry (devices and
+ * keys, ids kept), every frame (ids kept: exports and links stay valid) and every replay window
+ * go over in one PostgreSQL transaction, so a failure leaves the target empty; the counts of
+ * both sides are compared before the commit, and a difference rolls it back.
+ */
+import type pg from 'pg';
+import { SceauError, EXIT } from './errors.js';
+import type { PgStore } from './store-pg.js';
+import type { Store } from './store.js';
+
+/** Rows of each table, on either side. */
+export interface StoreCounts {
+  devices: number;
+  keys: number;
+  frames: number;
+  windows: number;
+}
+
+export interface CopyProgress {
+  table: 'devices' | 'keys' | 'frames' | 'windows';
+  done: number;
+  total: number;
+}
+
+export interface CopyReport {
+  source: StoreCounts;
+  target: StoreCounts;
+  ms: number;
+}
+
+const TABLES: ReadonlyArray<{ table: CopyProgress['table']; sqlite: string; pg: string }> = [
+  { table: 'devices', sqlite: 'registry_devices', pg: 'registry_devices' },
+  { table: 'keys', sqlite: 'registry_keys', pg: 'registry_keys' },
+  { table: 'frames', sqlite: 'frames', pg: 'frames' },
+  { table: 'windows', sqlite: 'replay_windows', pg: 'replay_windows' },
+];
+
+/** Rows per INSERT (one array parameter per column). */
+const CHUNK = 5000;
+
+function sqliteCounts(source: Store): StoreCounts {
+  const count = (table: string) => (source.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return { devices: count('registry_devices'), keys: count('registry_keys'), frames: count('frames'), windows: count('replay_windows') };
+}
+
+async function pgCounts(db: pg.ClientBase): Promise<StoreCounts> {
+  const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM ${table}`)).rows[0]!.n;
+  return { devices: await count('registry_devices'), keys: await count('registry_keys'), frames: await count('frames'), windows: await count('replay_windows') };
+}
+
+/** Inserts by chunks of rows read from SQLite, each chunk one statement of column arrays. */
+async function copyTable(
+  source: Store,
+  db: pg.ClientBase,
+  select: string,
+  insert: string,
+  columns: (row: Record<string, unknown>) => unknown[],
+  progress: (done: number) => void,
+): Promise<void> {
+  let chunk: unknown[][] = [];
+  let done = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const width = chunk[0]!.length;
+    const arrays = Array.from({ length: width }, (_, c) => chunk.map((row) => row[c]));
+    await db.query(insert, arrays);
+    done += chunk.length;
+    chunk = [];
+    progress(done);
+  };
+  for (const row of source.db.prepare(select).iterate() as IterableIterator<Record<string, unknown>>) {
+    chunk.push(columns(row));
+    if (chunk.length >= CHUNK) await flush();
+  }
+  await flush();
+}
+
+/**
+ * Copies an SQLite store into a PostgreSQL store that holds nothing yet (no device, no frame,
+ * no window: `target-not-empty` otherwise, exit 3), verifying the counts.
+ */
+export async function copyStore(source: Store, target: PgStore, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
+  const started = Date.now();
+  const counts = sqliteCounts(source);
+  const client = await target.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const before = await pgCounts(client);
+    if (before.devices + before.keys + before.frames + before.windows > 0) {
+      throw new SceauError(`${target.where} is not empty (${before.devices} devices, ${before.frames} frames, ${before.windows} windows): db copy fills a new database only`, EXIT.io, 'target-not-empty');
+    }
+    const report = (table: CopyProgress['table']) => (done: number) => onProgress({ table, done, total: counts[table] });
+    await copyTable(source, client, 'SELECT id, name, dev_eui, created_at FROM registry_devices ORDER BY id',
+      'INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])',
+      (r) => [r.id, r.name, r.dev_eui, r.created_at], report('devices'));
+    await copyTable(source, client, 'SELECT id, kid, device_id, public_key, state, created_at, revoked_at FROM registry_keys ORDER BY id',
+      'INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bytea[], $5::text[], $6::bigint[], $7::bigint[])',
+      (r) => [r.id, r.kid, r.device_id, r.public_key, r.state, r.created_at, r.revoked_at], report('keys'));
+    await copyTable(source, client, 'SELECT id, received_at, source, outcome, kid, counter, detail, raw, readings FROM frames ORDER BY id',
+      'INSERT INTO frames (id, received_at, source, outcome, kid, counter, detail, raw, readings) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[])',
+      (r) => [r.id, r.received_at, r.source, r.outcome, r.kid, r.counter, r.detail, r.raw, r.readings], report('frames'));
+    await copyTable(source, client, 'SELECT kid, highest, bitmap, updated_at FROM replay_windows ORDER BY kid',
+      'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])',
+      (r) => [r.kid, r.highest, r.bitmap, r.updated_at], report('windows'));
+    // Identities continue after the ids copied.
+    for (const table of ['registry_devices', 'registry_keys', 'frames']) {
+      await client.query(`SELECT setval(pg_get_serial_sequence('${table}', 'id'), GREATEST((SELECT max(id) FROM ${table}), 1), (SELECT max(id) FROM ${table}) IS NOT NULL)`);
+    }
+    const after = await pgCounts(client);
+    const differ = TABLES.filter(({ table }) => after[table] !== counts[table]);
+    if (differ.length > 0) {
+      throw new SceauError(`db copy: counts differ (${differ.map(({ table }) => `${table}: ${counts[table]} in the file, ${after[table]} copied`).join('; ')}); nothing was committed`, EXIT.io, 'copy-mismatch');
+    }
+    await client.query('COMMIT');
+    return { source: counts, target: after, ms: Date.now() - started };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
