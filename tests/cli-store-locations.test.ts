@@ -1,8 +1,11 @@
 // The CLI and store locations: a command opens a registered backend by its URL scheme (here a
 // backend in memory, registered in this process and run through runCli); an unknown scheme is a
-// usage error with its code; commands that change a registry open SQLite files only and say so.
+// usage error with its code; provision opens SQLite files only and says so.
 import { afterEach, describe, expect, it } from 'vitest';
-import { getPublicKey } from '@sceau/protocol';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getPublicKey, kidOf, toHex } from '@sceau/protocol';
 import { EXIT, registerStoreBackend, runCli, unregisterStoreBackend } from '@sceau/host-tools';
 import { sceau } from './helpers/cli';
 import { MemoryStore } from './helpers/memory-store';
@@ -38,9 +41,17 @@ describe('store locations in the CLI', () => {
     expect(e.stderr).toMatch(/\[store-backend-unknown\]/);
   });
 
-  it('commands that change the registry refuse a URL: SQLite files only (exit 2)', () => {
-    const r = sceau(['devices', 'revoke', 'pump', '--db', 'postgres://127.0.0.1/sceau']);
-    expect(r.status).toBe(EXIT.usage);
-    expect(r.stderr).toMatch(/SQLite files only.*\[sqlite-only\]/);
+  it('provision refuses a URL: it writes the key file inside an SQLite transaction (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sceau-locations-'));
+    try {
+      const publicKey = getPublicKey(new Uint8Array(32).fill(5));
+      const log = join(dir, 'console.log');
+      writeFileSync(log, `sceau-key v1 kid=${toHex(kidOf(publicKey))} pub=${toHex(publicKey)}\n`);
+      const r = sceau(['provision', '--log', log, '--db', 'postgres://127.0.0.1/sceau']);
+      expect(r.status).toBe(EXIT.usage);
+      expect(r.stderr).toMatch(/SQLite files only.*\[sqlite-only\]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -91,7 +91,7 @@ export function deviceLine(d: Device): string {
  */
 export function openDb(file: string, mode: DbMode): Store {
   const scheme = schemeOf(file);
-  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with gateway serve, export and devices list`, 'sqlite-only');
+  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with every command but provision`, 'sqlite-only');
   return openSqliteStore(file, mode);
 }
 
