@@ -30,6 +30,11 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --dev-addr-prefix HEX/BITS   ABP DevAddr block (default 00000000/7, NetID 0)
   --seed S               derives every key and EUI (default "sceau"); same seed, same fleet
   --loss P               probability a gateway does not hear an uplink (default 0)
+  --adr                  devices set the ADR bit: the network server steers their data rate, TX
+                         power and repetitions (LinkADRReq); without it they keep --link's rate
+  --link-check           each device sends LinkCheckReq in its first uplink after activation
+  --device-time          each device sends DeviceTimeReq in its first uplink after activation
+                         and sets its clock (the records' time) from DeviceTimeAns
   --firmware-vm K        not available yet (needs the LoRaWAN MAC in the firmware)
   --json                 the summary as one JSON object on stdout
   -h, --help
@@ -51,6 +56,9 @@ const OPTIONS = {
   loss: { type: 'string' },
   'firmware-vm': { type: 'string' },
   'join-delay': { type: 'string' },
+  adr: { type: 'boolean' },
+  'link-check': { type: 'boolean' },
+  'device-time': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -108,6 +116,9 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       // undocumented on purpose in the usage: for tests with a stand-in network server using the same delay
       ...(v['join-delay'] !== undefined ? { joinDelayMs: parseDuration(v['join-delay'], '--join-delay') } : {}),
       onLog: (line) => io.stderr(`sceau-sim: ${line}\n`),
+      adr: v.adr === true,
+      linkCheck: v['link-check'] === true,
+      deviceTime: v['device-time'] === true,
     };
     if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
@@ -154,7 +165,8 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
         `${summary.devices} devices behind ${gws} gateway(s), ${(summary.wallMs / 1000).toFixed(1)} s: ` +
           `joins ${summary.joinsAccepted}/${summary.joinsRequested} requested, ${summary.uplinks} uplinks (${summary.records} records), ` +
           `${summary.downlinks} downlinks (${summary.downlinksReceived} in an RX window), PUSH_ACK missing ${summary.pushAckMissing}, ` +
-          `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}\n`,
+          `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}, ` +
+          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}\n`,
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);

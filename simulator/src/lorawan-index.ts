@@ -19,6 +19,8 @@ export {
   MAX_PHY_PAYLOAD,
 } from './lorawan-frames.js';
 export type { LorawanFrameCode, FrameRefused, JoinRequestFields, SessionKeys, JoinAccepted, UplinkFields, DownlinkOpened } from './lorawan-frames.js';
+export { LorawanMac, CID, MAX_FOPTS, ADR_ACK_LIMIT, ADR_ACK_DELAY, GPS_EPOCH_UNIX_MS, GPS_LEAP_SECONDS } from './lorawan-mac.js';
+export type { MacRegionName, UplinkChannel, RxWindow, UplinkMac, UplinkFlags, LorawanMacOptions, MacCounts, QueuedAnswer } from './lorawan-mac.js';
 export { GwmpGateway, GwmpError, parseHostPort, GWMP_VERSION, PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK, MAX_TX_ADVANCE_US } from './gwmp-gateway.js';
 export type { RxPacket, Emission, TxAckError, GwmpStats, GwmpGatewayOptions } from './gwmp-gateway.js';
 export { makeFleet, registrationEntries, writeRegistration, parseDevAddrPrefix, insideGitWorkTree, localEui, FleetState, DEVICES_FILE, STATE_FILE, LORAWAN_GROUP } from './lorawan-fleet.js';
