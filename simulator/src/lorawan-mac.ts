@@ -418,18 +418,15 @@ export class LorawanMac {
     // giving the 500 kHz ones.
     if (cntl <= 3) {
       for (let i = 0; i < 16; i++) mask[16 * cntl + i] = bit(i);
-      return true;
-    }
-    if (cntl === 5) {
-      for (let n = 0; n < 8; n++) {
-        for (let k = 0; k < 8; k++) mask[8 * n + k] = bit(n);
-        mask[64 + n] = bit(n);
+    } else if (cntl === 5) {
+      for (let ch = 0; ch < 72; ch++) mask[ch] = bit(ch < 64 ? ch >> 3 : ch - 64);
+    } else {
+      if (chMask > 0xff) return false; // channels 72.. do not exist
+      for (let ch = 0; ch < 72; ch++) {
+        if (ch >= 64) mask[ch] = bit(ch - 64);
+        else if (cntl !== 4) mask[ch] = cntl === 6;
       }
-      return true;
     }
-    if (chMask > 0xff) return false; // channels 72.. do not exist
-    if (cntl === 6 || cntl === 7) for (let i = 0; i < 64; i++) mask[i] = cntl === 6;
-    for (let n = 0; n < 8; n++) mask[64 + n] = bit(n);
     return true;
   }
 
