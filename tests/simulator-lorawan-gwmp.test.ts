@@ -483,6 +483,39 @@ describe.sequential('sceau sim lorawan: MAC commands (LoRaWAN 1.0.4 class A)', (
   }, 90_000);
 });
 
+describe.sequential('sceau sim lorawan: a lower data rate in the middle of a frame', () => {
+  it('LinkADRReq to US915 DR0 after the first fragment: the answer goes first on FPort 0, the frame is cut again under the next tag and still verifies', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'adr-down');
+    ns.onUplink = (u) =>
+      // the first uplink (a 53-byte fragment at DR1): LinkADRReq DR0, TXPower 0, channels 8..15 (ChMaskCntl 0), NbTrans 1,
+      // in RX1: US915 RX1 is at DR11 (SF9/500 kHz) for DR1 and offset 0, on 923.3 + 0.6 * (channel mod 8) MHz
+      ns.seen.length === 1 ? [{ delayUs: 1_000_000, freq: Math.round((923.3 + 0.6 * ((Math.round((u.freq - 902.3) / 0.2)) % 8)) * 10) / 10, datr: 'SF9BW500', fOpts: '0300ff0001' }] : [];
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '2s', '--interval', '1m', '--link', 'lorawan-us915-dr1',
+        '--activation', 'abp', '--keys-out', ns.keysDir, '--seed', 'e2e-adr-down', '--adr', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      const [first, answer, ...rest] = ns.seen;
+      expect(first).toMatchObject({ fPort: 1, datr: 'SF9BW125', fOpts: '' });
+      // LinkADRAns (2 bytes) does not fit beside an 11-byte fragment at DR0 (N = 11): an FPort 0 uplink of its own
+      expect(answer).toMatchObject({ fPort: 0, port0: '0307', fOpts: '', datr: 'SF10BW125' });
+      expect(rest.length).toBeGreaterThanOrEqual(8);
+      for (const u of rest) expect(u).toMatchObject({ fPort: 1, datr: 'SF10BW125', fOpts: '' });
+      expect(summary).toMatchObject({ records: 1, macCommands: 1, macAnswers: 1, macUplinks: 1, downlinksReceived: 1 });
+      // the frame's first fragment under the old tag never completes; the frame cut again does, once
+      expect(ns.frameTimes.map((f) => f.counter)).toEqual([1]);
+      expect(summary.datagrams).toBe(1 + rest.length);
+    } finally {
+      await ns.close();
+    }
+  }, 90_000);
+});
+
 describe.sequential('sceau sim lorawan: join back-off', () => {
   it('retransmits join-requests at most 1 % of the time in the first hour, even where the band has no duty cycle (US915)', async () => {
     const ns = new StandInNetworkServer();
