@@ -72,8 +72,8 @@ export { GwmpGateway, GwmpError, parseHostPort, GWMP_VERSION, PUSH_DATA, PUSH_AC
 export type { RxPacket, Emission, TxAckError, GwmpStats, GwmpGatewayOptions } from './gwmp-gateway.js';
 export { makeFleet, registrationEntries, writeRegistration, parseDevAddrPrefix, insideGitWorkTree, localEui, FleetState, DEVICES_FILE, STATE_FILE, LORAWAN_GROUP } from './lorawan-fleet.js';
 export type { Activation, LorawanDevice, RegistrationEntry, DeviceState } from './lorawan-fleet.js';
-export { runLorawan, regionPlan, localEuiFor, SCEAU_FPORT, JOIN_ACCEPT_DELAY_MS, RX_WINDOW_TOLERANCE_MS, THRESHOLDS } from './lorawan-live.js';
-export type { LorawanRunOptions, LorawanSummary, RegionPlan } from './lorawan-live.js';
+export { runLorawan, lorawanLink, localEuiFor, SCEAU_FPORT, JOIN_ACCEPT_DELAY_MS, RX_WINDOW_TOLERANCE_MS, THRESHOLDS } from './lorawan-live.js';
+export type { LorawanRunOptions, LorawanSummary } from './lorawan-live.js';
 export { lorawanMain, LORAWAN_USAGE } from './lorawan-cli.js';
 export type { LorawanCliIo } from './lorawan-cli.js';
 export { lnsMain, LNS_USAGE } from './lorawan-cli.js';

@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
 import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
 import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
-import { THRESHOLDS, localEuiFor, regionPlan, runLorawan } from './lorawan-live.js';
+import { THRESHOLDS, localEuiFor, lorawanLink, runLorawan } from './lorawan-live.js';
 import { linkProfile, toHex } from '@sceau/protocol';
 
 export const LORAWAN_USAGE = `Usage: sceau-sim lorawan --gwmp HOST:PORT --devices N --duration D --interval D
@@ -35,7 +35,7 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --link-check           each device sends LinkCheckReq in its first uplink after activation
   --device-time          each device sends DeviceTimeReq in its first uplink after activation
                          and sets its clock (the records' time) from DeviceTimeAns
-  --firmware-vm K        not available yet (needs the LoRaWAN MAC in the firmware)
+  --firmware-vm K        not available yet (needs the firmware's LoRaWAN MAC, the MAC issue)
   --json                 the summary as one JSON object on stdout
   -h, --help
 
@@ -92,7 +92,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     }
     json = v.json === true;
     if (v['firmware-vm'] !== undefined) {
-      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware has LoRaWAN frame coding but no LoRaWAN MAC (joins, RX windows, MAC commands); it comes with the MAC issue. Use the device model (leave out --firmware-vm).');
+      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware\'s LoRaWAN MAC (joins, class A windows, MAC commands) is still being built (the MAC issue) and does not yet run as a wall-clock device behind these gateways. Use the device model (leave out --firmware-vm).');
     }
     const gwmp = required(v.gwmp, 'gwmp');
     parseHostPort(gwmp);
@@ -102,7 +102,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const intervalMs = parseDuration(required(v.interval, 'interval'), '--interval');
     if (intervalMs <= 0) throw new UsageError('--interval: expected a positive duration');
     const link = required(v.link, 'link');
-    regionPlan(linkProfile(link));
+    lorawanLink(linkProfile(link));
     const activation = required(v.activation, 'activation');
     if (activation !== 'otaa' && activation !== 'abp') throw new UsageError(`--activation: expected otaa or abp, got ${JSON.stringify(activation)}`);
     const keysOut = required(v['keys-out'], 'keys-out');

@@ -12,7 +12,7 @@
  * NbTrans, RX windows, duty cycle, clock) and the answers ride in the next uplink.
  */
 import { type Bytes, type LinkProfile, type LoraRadio, fragment, linkProfile, loraAirtimeMs, sealRecord } from '@sceau/protocol';
-import { CID, LorawanMac, type UplinkMac } from './lorawan-mac.js';
+import { CID, LorawanMac, type MacRegionName, type UplinkMac } from './lorawan-mac.js';
 import { GwmpGateway, type Emission, type GwmpStats, parseHostPort } from './gwmp-gateway.js';
 import { type Activation, FleetState, type LorawanDevice, localEui } from './lorawan-fleet.js';
 import { encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept, peekDownlinkFCnt, MTYPE_JOIN_ACCEPT } from './lorawan-frames.js';
@@ -26,25 +26,10 @@ export const JOIN_ACCEPT_DELAY_MS = 5000;
 /** A downlink counts as in a window when it starts within this much of the window's opening (the radio listens for a few preamble symbols; references use 10 ms guards). */
 export const RX_WINDOW_TOLERANCE_MS = 20;
 
-export interface RegionPlan {
-  name: 'eu868' | 'us915';
-  /** Uplink channels in MHz, with their concentrator IF index. */
-  uplink: { freq: number; chan: number }[];
-  rx1Freq: (uplinkFreq: number, chan: number) => number;
-  rx2Freq: number;
-}
-
-/** Channel plan of a link profile: EU868's three default channels; US915 sub-band 2 (TTN's FSB 2). */
-export function regionPlan(profile: LinkProfile): RegionPlan {
-  if (profile.name.startsWith('lorawan-eu868')) {
-    return { name: 'eu868', uplink: [868.1, 868.3, 868.5].map((freq, chan) => ({ freq, chan })), rx1Freq: (f) => f, rx2Freq: 869.525 };
-  }
-  if (profile.name.startsWith('lorawan-us915')) {
-    const wide = (profile.radio as LoraRadio).bandwidthHz === 500_000;
-    // 125 kHz channels 8..15 (903.9..905.3 MHz); 500 kHz channel 65 (904.6 MHz). RX1: 923.3 + 0.6 * (ch mod 8).
-    const uplink = wide ? [{ freq: 904.6, chan: 65 }] : Array.from({ length: 8 }, (_, k) => ({ freq: Math.round((903.9 + 0.2 * k) * 10) / 10, chan: 8 + k }));
-    return { name: 'us915', uplink, rx1Freq: (_f, chan) => Math.round((923.3 + 0.6 * (chan % 8)) * 10) / 10, rx2Freq: 923.3 };
-  }
+/** The MAC region and uplink data rate of a LoRaWAN link profile (`lorawan-eu868-dr3`: eu868, DR3); the channel plan is the MAC's (lorawan-mac.ts). */
+export function lorawanLink(profile: LinkProfile): { region: MacRegionName; dr: number } {
+  const m = /^lorawan-(eu868|us915)-dr(\d+)$/.exec(profile.name);
+  if (m !== null) return { region: m[1] as MacRegionName, dr: Number(m[2]) };
   throw new RangeError(`--link: expected lorawan-eu868-drX or lorawan-us915-drX, got ${JSON.stringify(profile.name)}`);
 }
 
@@ -158,9 +143,8 @@ export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
 
 export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
   const profile = linkProfile(o.link);
-  const plan = regionPlan(profile);
+  const link = lorawanLink(profile);
   const radio = profile.radio as LoraRadio;
-  const dr0 = Number(/-dr(\d+)$/.exec(profile.name)![1]);
   const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
   const worstAir = loraAirtimeMs(radio, profile.mtu + profile.overheadBytes);
   if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
@@ -192,8 +176,8 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   o.signal?.addEventListener('abort', stop, { once: true });
   const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0, macUplinks: 0, repetitions: 0, maxClockCorrectionMs: 0 };
   const newMac = (sensors: SensorModel): LorawanMac =>
-    new LorawanMac(plan.name, {
-      dr: dr0,
+    new LorawanMac(link.region, {
+      dr: link.dr,
       adr: o.adr === true,
       // DevStatusAns: 1..254 from the battery's 2.5..3.3 V
       battery: () => Math.max(1, Math.min(254, Math.round(1 + (253 * (sensors.batteryReading(performance.now() - t0, 0).value - 2500)) / 800))),
