@@ -134,6 +134,14 @@ describe('simulated device MAC: hand-checked (LoRaWAN L2 1.0.4 section 5, RP002-
     expect(Array.from({ length: 200 }, () => off.uplinkFlags()).some((f) => f.adrAckReq || f.adr)).toBe(false);
   });
 
+  it('a confirmed downlink makes the next uplink (only) set ACK', () => {
+    const mac = new LorawanMac('eu868', { dr: 5, adr: false });
+    expect(mac.uplinkFlags().ack).toBe(false);
+    mac.receive(new Uint8Array(0), 0, true);
+    expect(mac.uplinkFlags()).toEqual({ adr: false, adrAckReq: false, ack: true });
+    expect(mac.uplinkFlags().ack).toBe(false);
+  });
+
   it('a join-accept\'s DLSettings, RxDelay and CFList (EU868 frequencies, US915 channel mask)', () => {
     const eu = new LorawanMac('eu868', { dr: 0, adr: false });
     eu.joined(0x23, 0, Uint8Array.from([...f24(867_100_000), ...f24(867_300_000), 0, 0, 0, ...f24(900_000_000), ...f24(867_900_000), 0]));
