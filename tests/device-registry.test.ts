@@ -68,7 +68,7 @@ describe('the resolver and the keyring', () => {
     }
   });
 
-  it('the keyring follows a rotation (by kid and by DevEUI), and a deletion', () => {
+  it('the keyring follows a rotation (by kid and by DevEUI), and a deletion', async () => {
     const store = Store.open(':memory:');
     try {
       const seedA = new Uint8Array(32).fill(81);
@@ -88,7 +88,7 @@ describe('the resolver and the keyring', () => {
       store.registry.delete('alpha');
       expect(store.resolve({ kid: kidOf(b) })).toBeUndefined();
       expect(store.resolve(byEui)).toBeUndefined();
-      expect(store.listDevices()).toEqual([]);
+      expect((await store.listDevices())).toEqual([]);
     } finally {
       store.close();
     }

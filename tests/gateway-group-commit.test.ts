@@ -38,7 +38,7 @@ describe('group commit after an idle turn', () => {
       for (let c = 7; c <= 11; c++) ingestor.submit(frame(c), { source: 'udp:test' }, failed);
       await ingestor.drain();
       expect(ingestor.metrics.storeBatches).toBe(2);
-      expect(store.queryFrames({ outcome: 'ok' }).map((f) => f.counter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect((await store.queryFrames({ outcome: 'ok' })).map((f) => f.counter)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     } finally {
       await ingestor.close();
       store.close();

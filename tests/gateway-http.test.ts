@@ -260,7 +260,7 @@ describe('bearer token and the in-process API', () => {
       expect(results[301]!.id).toBe(results[299]!.id);
       const stranger = await pooled.ingest(sealRecord(record(1), strangerSeed), { source: 'in-process' });
       expect(stranger.code).toBe('unknown-kid');
-      expect(pooled.store.queryFrames({ outcome: 'ok', limit: 1000 })).toHaveLength(300);
+      expect((await pooled.store.queryFrames({ outcome: 'ok', limit: 1000 }))).toHaveLength(300);
     } finally {
       await pooled.close();
     }
@@ -286,13 +286,13 @@ describe('POST /v1/devices (registration)', () => {
       const conflict = await register({ ...body, name: 'meter-2' });
       expect(conflict.status).toBe(409);
       expect(await conflict.json()).toMatchObject({ error: 'registration-conflict', differences: [{ field: 'name', registered: 'meter-1', given: 'meter-2' }] });
-      expect(secured.store.getDevice(toHex(kidOf(key)))?.name).toBe('meter-1'); // never applied
+      expect((await secured.store.getDevice(toHex(kidOf(key))))?.name).toBe('meter-1'); // never applied
       expect((await register({ publicKey: 'zz' })).status).toBe(400);
       // A list in one transaction: all or nothing.
       const other = getPublicKey(new Uint8Array(32).fill(0x52));
       const list = await register({ devices: [{ publicKey: toHex(other), name: 'meter-3' }, { ...body, name: 'meter-9' }] });
       expect(list.status).toBe(409);
-      expect(secured.store.getDevice(toHex(kidOf(other)))).toBeUndefined();
+      expect(await secured.store.getDevice(toHex(kidOf(other)))).toBeUndefined();
       const ok = await register({ devices: [{ publicKey: toHex(other), name: 'meter-3' }, body] });
       expect(ok.status).toBe(201);
       expect(((await ok.json()).results as Array<{ result: string }>).map((r) => r.result)).toEqual(['created', 'unchanged']);

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPublicKey, kidOf, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
+import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
 
 const require = createRequire(import.meta.url);
@@ -31,17 +31,17 @@ async function post(path: string, body: Uint8Array | string, type: string): Prom
   return { status: res.status, json: await res.json() };
 }
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 /** Stored frames of a counter, by outcome. */
-function storedOutcomes(counter: number): string[] {
-  return gw.store.queryFrames({ kid, limit: 10_000 }).filter((f) => f.counter === counter).map((f) => f.outcome);
+async function storedOutcomes(counter: number): Promise<string[]> {
+  return (await gw.store.queryFrames({ kid, limit: 10_000 })).filter((f) => f.counter === counter).map((f) => f.outcome);
 }
 
 beforeAll(async () => {
@@ -66,7 +66,7 @@ describe('the same bytes again', () => {
     expect(again.json).toEqual({ ...first.json, delivery: 'duplicate' });
     const other = await post('/v1/frames', sealRecord(record(1, 2001), seed), 'application/cose');
     expect(other.json).toMatchObject({ ok: false, code: 'replay', counter: 1, delivery: 'new' });
-    expect(storedOutcomes(1).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(1)).sort()).toEqual(['ok', 'replay']);
   });
 
   it('HTTP JSON and batch, including a duplicate inside one batch (before the original is committed)', async () => {
@@ -79,8 +79,8 @@ describe('the same bytes again', () => {
     expect(results[1]!.id).toBe(one.json.id);
     expect(results[1]!.receivedAt).toBe(one.json.receivedAt);
     expect(results[2]!.id).toBe(results[0]!.id);
-    expect(storedOutcomes(2)).toEqual(['ok']);
-    expect(storedOutcomes(3).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(2))).toEqual(['ok']);
+    expect((await storedOutcomes(3)).sort()).toEqual(['ok', 'replay']);
   });
 
   it('The Things Stack and ChirpStack webhook retries get the original answer', async () => {
@@ -98,8 +98,8 @@ describe('the same bytes again', () => {
     const cs2 = await post('/v1/uplinks/chirpstack?event=up', JSON.stringify(event), 'application/json');
     expect(cs1.json).toMatchObject({ ok: true, counter: 5, delivery: 'new' });
     expect(cs2.json).toMatchObject({ ok: true, counter: 5, delivery: 'duplicate', id: cs1.json.id });
-    expect(storedOutcomes(4)).toEqual(['ok']);
-    expect(storedOutcomes(5)).toEqual(['ok']);
+    expect((await storedOutcomes(4))).toEqual(['ok']);
+    expect((await storedOutcomes(5))).toEqual(['ok']);
   });
 
   it('UDP and TCP: duplicates are counted, not stored; a replay with other bytes is stored as one', async () => {
@@ -110,23 +110,23 @@ describe('the same bytes again', () => {
     const u = sealRecord(record(6), seed);
     try {
       await send(u);
-      await waitFor(() => storedOutcomes(6).length === 1);
+      await waitFor(async () => (await storedOutcomes(6)).length === 1);
       await send(u); // after the commit: answered from the store
       await send(u);
       await send(sealRecord(record(6, 9), seed));
-      await waitFor(() => storedOutcomes(6).length === 2 && gw.metrics.duplicateDeliveries() === before + 2);
+      await waitFor(async () => (await storedOutcomes(6)).length === 2 && gw.metrics.duplicateDeliveries() === before + 2);
     } finally {
       client.close();
     }
-    expect(storedOutcomes(6).sort()).toEqual(['ok', 'replay']);
+    expect((await storedOutcomes(6)).sort()).toEqual(['ok', 'replay']);
 
     const t = sealRecord(record(7), seed);
     const framed = (f: Uint8Array): Buffer => Buffer.concat([Buffer.from([f.length >> 8, f.length & 0xff]), Buffer.from(f)]);
     const socket = connect(gw.addresses.tcp!.port, '127.0.0.1');
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     socket.end(Buffer.concat([framed(t), framed(t), framed(sealRecord(record(7, 9), seed)), framed(t)]));
-    await waitFor(() => storedOutcomes(7).length === 2 && gw.metrics.duplicateDeliveries() === before + 4);
-    expect(storedOutcomes(7).sort()).toEqual(['ok', 'replay']);
+    await waitFor(async () => (await storedOutcomes(7)).length === 2 && gw.metrics.duplicateDeliveries() === before + 4);
+    expect((await storedOutcomes(7)).sort()).toEqual(['ok', 'replay']);
 
     const metrics = gw.renderMetrics();
     expect(metrics).toMatch(/^sceau_duplicate_deliveries_total\{transport="udp"\} 2$/m);
@@ -136,6 +136,39 @@ describe('the same bytes again', () => {
     expect(metrics).toMatch(/^sceau_duplicate_deliveries_total\{transport="chirpstack"\} 1$/m);
     // Duplicates are never counted as frames: one ok per counter.
     expect(gw.metrics.framesWithOutcome('ok')).toBe(7);
+  });
+
+  it('fragments over HTTP raw, HTTP JSON and a webhook (the shared datagram intake): the frame completed again is a duplicate delivery', async () => {
+    const big = (counter: number): Uint8Array[] => {
+      const frame = sealRecord({ version: 1, counter, time: null, readings: Array.from({ length: 6 }, (_, i) => ({ channel: 1, value: 2000 + i, age: 600 * (i + 1) })) }, seed, { kid: false });
+      const parts = fragment(frame, linkProfiles['lorawan-eu868-dr0']!);
+      expect(parts.length).toBeGreaterThan(1);
+      return parts;
+    };
+    const viaRaw = (part: Uint8Array) => post(`/v1/frames?devEui=${DEV_EUI}`, part, 'application/cose');
+    const viaJson = (part: Uint8Array) => post('/v1/frames', JSON.stringify({ frame: toHex(part), devEui: DEV_EUI }), 'application/json');
+    const viaTts = (part: Uint8Array) => {
+      const message = JSON.parse(ttsExample);
+      message.uplink_message.frm_payload = Buffer.from(part).toString('base64');
+      return post('/v1/uplinks/tts', JSON.stringify(message), 'application/json');
+    };
+    const reassembledBefore = gw.metrics.fragments.get('reassembled') ?? 0;
+    for (const [counter, send] of [[30, viaRaw], [31, viaJson], [32, viaTts]] as const) {
+      const parts = big(counter);
+      const deliverAll = async () => {
+        const answers = [];
+        for (const part of parts) answers.push(await send(part));
+        expect(answers.slice(0, -1).map((a) => [a.status, a.json.fragment])).toEqual(parts.slice(1).map(() => [202, 'pending']));
+        return answers.at(-1)!;
+      };
+      const first = await deliverAll();
+      const again = await deliverAll(); // a network server retrying every uplink of the message
+      expect(first.json).toMatchObject({ ok: true, counter, delivery: 'new' });
+      expect(again.json).toMatchObject({ ok: true, counter, delivery: 'duplicate', id: first.json.id });
+      expect(await storedOutcomes(counter)).toEqual(['ok']);
+    }
+    // Counted by the one intake as for UDP and TCP: each message reassembled twice per route.
+    expect((gw.metrics.fragments.get('reassembled') ?? 0) - reassembledBefore).toBe(6);
   });
 
   it('the in-process API and a restart: the stored frame answers', async () => {
@@ -150,6 +183,6 @@ describe('the same bytes again', () => {
     base = gw.addresses.http!.url;
     const after = await gw.ingest(frame, 'in-process');
     expect(after).toMatchObject({ ok: true, code: 'ok', counter: 8, delivery: 'duplicate', id: first.id, receivedAt: first.receivedAt, readings: first.readings });
-    expect(storedOutcomes(8)).toEqual(['ok']);
+    expect((await storedOutcomes(8))).toEqual(['ok']);
   });
 });

@@ -22,9 +22,9 @@ const seed = new Uint8Array(32).fill(0x21);
 const strangerSeed = new Uint8Array(32).fill(0x22);
 const record = (counter: number, n = 1): SceauRecord => ({ version: 1, counter, time: null, readings: Array.from({ length: n }, (_, i) => ({ channel: 1, value: 1000 + i, ...(i > 0 ? { age: i * 60 } : {}) })) });
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -106,10 +106,10 @@ describe('gateway over UDP, TCP and HTTP', () => {
     await send(junk); // under the size limit, but not CBOR
     await send(sealRecord(record(1), strangerSeed)); // well-formed, unknown kid: kept
     await send(sealRecord(record(2), seed));
-    await waitFor(() => gw.store.queryFrames({ limit: 100 }).length === 2 && /reason="malformed-cbor",transport="udp"/.test(gw.renderMetrics()));
+    await waitFor(async () => (await gw.store.queryFrames({ limit: 100 })).length === 2 && /reason="malformed-cbor",transport="udp"/.test(gw.renderMetrics()));
     socket.close();
     await gw.drain();
-    const stored = gw.store.queryFrames({ limit: 100 });
+    const stored = (await gw.store.queryFrames({ limit: 100 }));
     expect(stored.map((f) => f.outcome).sort()).toEqual(['ok', 'unknown-kid']);
     const m = gw.renderMetrics();
     expect(metricValue(m, 'sceau_ingest_errors_total{reason="too-large",transport="udp"}')).toBe(2);
@@ -117,12 +117,12 @@ describe('gateway over UDP, TCP and HTTP', () => {
   });
 
   it('TCP: an oversized length is skipped unbuffered and the stream goes on; a slow frame is cut off', async () => {
-    const before = gw.store.queryFrames({ outcome: 'ok', limit: 100 }).length;
+    const before = (await gw.store.queryFrames({ outcome: 'ok', limit: 100 })).length;
     const socket = connect(gw.addresses.tcp!.port, '127.0.0.1');
     await new Promise<void>((r) => socket.once('connect', () => r()));
     const good = sealRecord(record(3), seed);
     socket.write(Buffer.concat([Buffer.from([0xff, 0xff]), Buffer.alloc(0xffff, 0xd2), Buffer.from([0, good.length]), Buffer.from(good)]));
-    await waitFor(() => gw.store.queryFrames({ outcome: 'ok', limit: 100 }).length === before + 1);
+    await waitFor(async () => (await gw.store.queryFrames({ outcome: 'ok', limit: 100 })).length === before + 1);
     expect(metricValue(gw.renderMetrics(), 'sceau_ingest_errors_total{reason="too-large",transport="tcp"}')).toBe(1);
     // Half a frame, then nothing: the connection is closed after the frame timeout (400 ms here).
     const started = Date.now();
@@ -196,11 +196,11 @@ describe('gateway over UDP, TCP and HTTP', () => {
   });
 
   it('HTTP: an oversized frame is refused with 413 too-large and not stored', async () => {
-    const before = gw.store.queryFrames({ limit: 1000 }).length;
+    const before = (await gw.store.queryFrames({ limit: 1000 })).length;
     const res = await fetch(`${base}/v1/frames`, { method: 'POST', body: new Uint8Array(3000).fill(0xd2), headers: { 'content-type': 'application/cose' } });
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ error: 'too-large', doc: 'docs/protocol.md#code-too-large' });
-    expect(gw.store.queryFrames({ limit: 1000 }).length).toBe(before);
+    expect((await gw.store.queryFrames({ limit: 1000 })).length).toBe(before);
     // In a batch, the garbage frame alone is refused; the others are stored and answered (200).
     const good = sealRecord(record(40), seed);
     const batch = await fetch(`${base}/v1/frames`, { method: 'POST', body: JSON.stringify({ frames: [toHex(good), 'd2ff0013'] }), headers: { 'content-type': 'application/json' } });
@@ -208,7 +208,7 @@ describe('gateway over UDP, TCP and HTTP', () => {
     const results = ((await batch.json()) as { results: Array<{ code: string; stored?: boolean }> }).results;
     expect(results.map((r) => r.code)).toEqual(['ok', 'malformed-cbor']);
     expect(results[1]).toMatchObject({ ok: false, stored: false, doc: 'docs/protocol.md#code-malformed-cbor' });
-    expect(gw.store.queryFrames({ limit: 1000 }).length).toBe(before + 1);
+    expect((await gw.store.queryFrames({ limit: 1000 })).length).toBe(before + 1);
   });
 
   it('ChirpStack with the Protobuf encoding: told to set the encoding to JSON, nothing binary echoed', async () => {

@@ -129,7 +129,7 @@ it('answers /healthz fast and says writes are failing while another process hold
   expect(after.body.code).toBe('ok');
   await gw.drain();
   // The UDP frame held during the lock is stored too, with its receive time.
-  expect(gw.store.queryFrames({ outcome: 'ok', limit: 10 }).map((f) => f.counter).sort((a, b) => a! - b!)).toEqual([1, 2, 50]);
+  expect((await gw.store.queryFrames({ outcome: 'ok', limit: 10 })).map((f) => f.counter).sort((a, b) => a! - b!)).toEqual([1, 2, 50]);
   expect(gw.renderMetrics()).toMatch(/^sceau_ingest_held 0$/m);
 });
 

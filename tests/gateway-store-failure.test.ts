@@ -51,9 +51,9 @@ describe.each([
       expect(retried[3]!.id).toBe(first.id);
       await gw.drain();
       expect(gw.metrics.storeFailures).toBeGreaterThanOrEqual(1);
-      const ok = gw.store.queryFrames({ outcome: 'ok', limit: 100 }).map((f) => f.counter);
+      const ok = (await gw.store.queryFrames({ outcome: 'ok', limit: 100 })).map((f) => f.counter);
       expect(ok).toEqual([1, 2, 3, 4]);
-      expect(gw.store.getDevice(kid)?.highestCounter).toBe(4);
+      expect((await gw.store.getDevice(kid))?.highestCounter).toBe(4);
     } finally {
       if (other !== gw.store.db) other.close();
       await gw.close();
@@ -78,7 +78,7 @@ describe('a registry that cannot be read while signatures are checked on the thr
       expect(settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ code: string }>).value.code)).toEqual(['ok', 'ok', 'ok']);
       // The refused frame was never stored, so the device can send it again.
       expect((await gw.ingest(frame(2))).code).toBe('ok');
-      expect(gw.store.queryFrames({ limit: 100 }).map((f) => f.counter)).toEqual([1, 3, 4, 2]);
+      expect((await gw.store.queryFrames({ limit: 100 })).map((f) => f.counter)).toEqual([1, 3, 4, 2]);
     } finally {
       await gw.close();
     }

@@ -20,7 +20,7 @@ function heldSync(): { sync: SyncFile; calls: Array<{ path: string; finish: (err
 }
 
 describe('StoreWriter on a database file with synchronous=full', () => {
-  it('reports the batch only after it syncs the WAL file, and leaves the connection at FULL', () => {
+  it('reports the batch only after it syncs the WAL file, and leaves the connection at FULL', async () => {
     const file = join(dir, 'full.db');
     const store = Store.open(file);
     try {
@@ -37,7 +37,7 @@ describe('StoreWriter on a database file with synchronous=full', () => {
       const reported: Array<[Error | undefined, number[]]> = [];
       writer.write(batch(1), (error, ids) => reported.push([error, ids]));
       // Committed (another reader sees it), not yet reported: the sync is still running.
-      expect(store.queryFrames().map((f) => f.counter)).toEqual([1]);
+      expect((await store.queryFrames()).map((f) => f.counter)).toEqual([1]);
       expect(reported).toEqual([]);
       expect(calls.map((c) => c.path)).toEqual([`${file}-wal`]);
       expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);

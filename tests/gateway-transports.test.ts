@@ -15,16 +15,16 @@ const record = (counter: number, n = 1): SceauRecord => ({ version: 1, counter, 
 let dir: string;
 let gw: Gateway;
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - start > timeoutMs) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
-function okCounters(): number[] {
-  return gw.store.queryFrames({ outcome: 'ok', limit: 10_000 }).map((f) => f.counter!).sort((a, b) => a - b);
+async function okCounters(): Promise<number[]> {
+  return (await gw.store.queryFrames({ outcome: 'ok', limit: 10_000 })).map((f) => f.counter!).sort((a, b) => a - b);
 }
 
 beforeAll(async () => {
@@ -53,9 +53,9 @@ describe('TCP ingest', () => {
     socket.write(Buffer.from([0x00, 0x00, 0x00, 0x03, 0x01, 0x02, 0x03]));
     const last = sealRecord(record(21), seed);
     socket.end(Buffer.concat([Buffer.from([0, last.length]), Buffer.from(last)]));
-    await waitFor(() => okCounters().length === 21);
-    expect(okCounters()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
-    expect(gw.store.queryFrames({ limit: 100 }).every((f) => f.source.startsWith('tcp:127.0.0.1:'))).toBe(true);
+    await waitFor(async () => (await okCounters()).length === 21);
+    expect(await okCounters()).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect((await gw.store.queryFrames({ limit: 100 })).every((f) => f.source.startsWith('tcp:127.0.0.1:'))).toBe(true);
   });
 });
 
@@ -73,8 +73,8 @@ describe('UDP ingest', () => {
       for (const p of [parts[2]!, parts[0]!, parts[0]!, ...parts.slice(1)]) await send(p);
       await send(new Uint8Array([0x01])); // a fragment with nothing in it
       await send(sealRecord(record(105, 2), seed)); // replay: an accepted counter, other bytes
-      await waitFor(() => okCounters().includes(110) && gw.store.queryFrames({ outcome: 'replay', limit: 10 }).length === 1);
-      expect(okCounters().filter((c) => c >= 100)).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
+      await waitFor(async () => (await okCounters()).includes(110) && (await gw.store.queryFrames({ outcome: 'replay', limit: 10 })).length === 1);
+      expect((await okCounters()).filter((c) => c >= 100)).toEqual([100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
       const metrics = gw.renderMetrics();
       expect(metrics).toMatch(/sceau_fragments_total\{kind="reassembled"\} 1/);
       expect(metrics).toMatch(/sceau_fragments_total\{kind="duplicate"\} 2/);

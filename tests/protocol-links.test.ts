@@ -162,6 +162,22 @@ describe('fragmentation', () => {
     expect(() => new Reassembler({ expiryMs: 0 })).toThrow(RangeError);
   });
 
+  it('holds no limit on size or origin unless asked, and counts what a limit refuses or gives up by reason', () => {
+    const big = new Uint8Array(3001).fill(7);
+    big[0] = 0x01; // a fragment of 3,000 bytes of frame
+    const open = new Reassembler();
+    expect(open.push(big, 0, 'a')).toEqual({ kind: 'pending' });
+    expect(open.stats()).toMatchObject({ pending: 1, bytes: 3000 });
+    const bounded = new Reassembler({ maxFrameBytes: 2048, maxPendingPerOrigin: 2 });
+    expect(bounded.push(big, 0, 'a')).toMatchObject({ kind: 'invalid' });
+    for (let i = 0; i < 4; i++) bounded.push(Uint8Array.of(0x01, i), 0, `dev${i}`, 'one-address');
+    bounded.push(Uint8Array.of(0x01, 9), 0, 'other', 'another-address');
+    const stats = bounded.stats();
+    expect(stats).toMatchObject({ pending: 3, bytes: 3, expired: 2, invalid: 1 });
+    expect(stats.dropped).toMatchObject({ 'fragment-too-large': 1, 'origin-limit': 2, 'pending-limit': 0 });
+    expect(() => new Reassembler({ maxBytes: 0 })).toThrow(RangeError);
+  });
+
   // Rule (docs/protocol.md#fragments): the header byte is `0 TTT NNNN`, TTT the record counter
   // mod 8, NNNN the fragments still to come. Derived here from the record, across the 3-bit wrap,
   // and checked against an explicit tag and against the header's bit 7 (a whole frame's marker).

@@ -48,7 +48,7 @@ describe('a CI-sized fleet', () => {
     expect(s.simulatedMs).toBeGreaterThanOrEqual(86_400_000);
     // The gateway's own store agrees with the simulator.
     const check = await startGateway({ db, log: () => {} });
-    const counts = check.store.countFramesByOutcome();
+    const counts = (await check.store.countFramesByOutcome());
     await check.close();
     expect(counts.ok ?? counts.accepted).toBe(s.verified);
   });
@@ -149,7 +149,7 @@ groups:
         await new Promise((r) => setTimeout(r, 50));
       }
       await gw.drain();
-      const counts = gw.store.countFramesByOutcome();
+      const counts = (await gw.store.countFramesByOutcome());
       // Over UDP the same frames came again: duplicate deliveries, counted and not stored again.
       expect(counts.ok).toBe(s.delivered);
       expect(counts.replay).toBeUndefined();

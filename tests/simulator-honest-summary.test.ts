@@ -40,8 +40,8 @@ describe('sceau sim run against a remote gateway', () => {
       expect(s.lost.total).toBe(0); // the udp profile loses nothing by default: no loss is invented
       expect(s.delivered).toBe(s.recordsSealed);
       const deadline = Date.now() + 5000;
-      while (gw.store.countFramesByOutcome().ok !== s.delivered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(gw.store.countFramesByOutcome().ok).toBe(s.delivered);
+      while ((await gw.store.countFramesByOutcome()).ok !== s.delivered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect((await gw.store.countFramesByOutcome()).ok).toBe(s.delivered);
       // The text summary says plainly that it cannot know what the gateway stored.
       const text = await sim(['run', ...args, '--gateway', gateway]);
       expect(text.stdout).toMatch(/delivered +\d+ sent whole to the gateway; whether it stored them is not observable over UDP/);

@@ -46,14 +46,14 @@ const expected = [
 ];
 
 describe('a store of schema version 1', () => {
-  it('is read as it is when opened read-only', () => {
+  it('is read as it is when opened read-only', async () => {
     const file = join(dir, 'readonly.db');
     versionOneDatabase(file);
     const store = Store.open(file, { readonly: true });
     try {
       expect(store.schemaVersion).toBe(1);
-      expect(store.queryReadings()).toEqual(expected);
-      expect(store.queryReadings({ kid: '00112233445566AA', since: 1700000000 }).map((r) => r.channel)).toEqual([1, 99]);
+      expect((await store.queryReadings())).toEqual(expected);
+      expect((await store.queryReadings({ kid: '00112233445566AA', since: 1700000000 })).map((r) => r.channel)).toEqual([1, 99]);
     } finally {
       store.close();
     }
@@ -62,14 +62,14 @@ describe('a store of schema version 1', () => {
     db.close();
   });
 
-  it('is migrated (through version 2 to 3) when opened for writing: same readings, same order, same frames', () => {
+  it('is migrated (through version 2 to 3) when opened for writing: same readings, same order, same frames', async () => {
     const file = join(dir, 'migrate.db');
     versionOneDatabase(file);
     const store = Store.open(file);
     try {
       expect(store.schemaVersion).toBe(3);
-      expect(store.queryReadings()).toEqual(expected);
-      expect(store.queryFrames().map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
+      expect((await store.queryReadings())).toEqual(expected);
+      expect((await store.queryFrames()).map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
         { type: 'view', name: 'devices' },
@@ -90,7 +90,7 @@ describe('a store of schema version 1', () => {
       // The replay window survived, and new frames are stored in the new form.
       expect(store.replay.get('00112233445566aa').highestAccepted).toBe(2);
       store.writeBatch(FrameBatch.of([{ raw: Uint8Array.of(9), receivedAt: 1700000003000, source: 'test', outcome: 'ok', kid: '00112233445566aa', counter: 3, readings: [{ channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }] }]));
-      expect(store.queryReadings({ since: 1700000003 })).toEqual([{ kid: '00112233445566aa', counter: 3, frameId: 4, channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }]);
+      expect((await store.queryReadings({ since: 1700000003 }))).toEqual([{ kid: '00112233445566aa', counter: 3, frameId: 4, channel: 2, name: 'humidity', value: 45, unit: '%RH', raw: 4500, age: 0, at: 1700000003 }]);
     } finally {
       store.close();
     }
@@ -101,8 +101,8 @@ describe('a store of schema version 1', () => {
     raw.close();
     // Opening it again finds version 2 and changes nothing.
     const again = Store.open(file);
-    expect(again.queryReadings()).toHaveLength(5);
-    expect(again.queryFrames({ kid: '00112233445566aa' }).map((f) => f.outcome)).toEqual(['ok', 'bad-signature', 'ok', 'ok', 'replay']);
+    expect((await again.queryReadings())).toHaveLength(5);
+    expect((await again.queryFrames({ kid: '00112233445566aa' })).map((f) => f.outcome)).toEqual(['ok', 'bad-signature', 'ok', 'ok', 'replay']);
     again.close();
   });
 
@@ -181,22 +181,22 @@ describe('a store of schema version 2 with duplicate names', () => {
   const keys = { a: toHex(getPublicKey(new Uint8Array(32).fill(71))), b: toHex(getPublicKey(new Uint8Array(32).fill(72))), c: toHex(getPublicKey(new Uint8Array(32).fill(73))), d: toHex(getPublicKey(new Uint8Array(32).fill(74))) };
   const [a, b, c, d] = [keys.a, keys.b, keys.c, keys.d].map(kidOfHex) as [string, string, string, string];
 
-  it('is read as it is when opened read-only: a shared name is ambiguous, never the first device', () => {
+  it('is read as it is when opened read-only: a shared name is ambiguous, never the first device', async () => {
     const file = join(dir, 'v2-readonly.db');
     versionTwoDatabase(file, keys);
     const store = Store.open(file, { readonly: true });
     try {
       expect(store.schemaVersion).toBe(2);
-      expect(store.listDevices().map((x) => [x.kid, x.name, x.state])).toEqual([[a, 'pump', 'registered'], [b, 'pump', 'revoked'], [c, '0011223344556677', 'registered'], [d, 'tank', 'registered']]);
-      expect(() => store.getDevice('pump')).toThrow(expect.objectContaining({ code: 'ambiguous-device', exitCode: EXIT.usage }));
-      expect(store.getDevice('70B3D57ED0000002')?.kid).toBe(b);
+      expect((await store.listDevices()).map((x) => [x.kid, x.name, x.state])).toEqual([[a, 'pump', 'registered'], [b, 'pump', 'revoked'], [c, '0011223344556677', 'registered'], [d, 'tank', 'registered']]);
+      await expect(store.getDevice('pump')).rejects.toThrow(expect.objectContaining({ code: 'ambiguous-device', exitCode: EXIT.usage }));
+      expect((await store.getDevice('70B3D57ED0000002'))?.kid).toBe(b);
       expect(store.registry.kidsOf('tank')).toEqual([d]);
     } finally {
       store.close();
     }
   });
 
-  it('is migrated to version 3 when opened for writing: shared and kid-like names become name~kid, recorded in meta', () => {
+  it('is migrated to version 3 when opened for writing: shared and kid-like names become name~kid, recorded in meta', async () => {
     const file = join(dir, 'v2-migrate.db');
     versionTwoDatabase(file, keys);
     const store = Store.open(file);
@@ -209,20 +209,20 @@ describe('a store of schema version 2 with duplicate names', () => {
       ];
       expect(store.renamedByMigration).toEqual(renamed);
       expect(JSON.parse((store.db.prepare("SELECT value FROM meta WHERE key = 'renamed_by_migration_3'").get() as { value: string }).value)).toEqual(renamed);
-      expect(store.listDevices().map((x) => [x.kid, x.name, x.devEui, x.state, x.revokedAt])).toEqual([
+      expect((await store.listDevices()).map((x) => [x.kid, x.name, x.devEui, x.state, x.revokedAt])).toEqual([
         [a, `pump~${a}`, null, 'registered', null],
         [b, `pump~${b}`, '70b3d57ed0000002', 'revoked', new Date(1700000005000).toISOString()],
         [c, `0011223344556677~${c}`, null, 'registered', null],
         [d, 'tank', null, 'registered', null],
       ]);
-      expect(store.getDevice('pump')).toBeUndefined();
+      expect((await store.getDevice('pump'))).toBeUndefined();
       expect(() => store.registry.resolve('pump')).toThrow(/unknown-device.*known: pump~/);
-      expect(store.getDevice(`pump~${a}`)?.highestCounter).toBe(7);
+      expect((await store.getDevice(`pump~${a}`))?.highestCounter).toBe(7);
       // The version-2 columns stay readable by SQL through the `devices` view.
       expect(store.db.prepare('SELECT kid, name, dev_eui, revoked FROM devices WHERE kid = ?').get(b)).toEqual({ kid: b, name: `pump~${b}`, dev_eui: '70b3d57ed0000002', revoked: 1 });
       // Names are unique from now on.
       expect(() => store.registry.update(`pump~${a}`, { name: 'tank' })).toThrow(/name-taken/);
-      expect(store.queryReadings({ kids: store.registry.kidsOf(`pump~${a}`) })).toHaveLength(1);
+      expect(await store.queryReadings({ kids: store.registry.kidsOf(`pump~${a}`) })).toHaveLength(1);
     } finally {
       store.close();
     }

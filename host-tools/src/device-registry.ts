@@ -13,7 +13,8 @@
  */
 import type Database from 'better-sqlite3';
 import { equalBytes, kidOf, publicKeyIsAcceptable, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
-import { EXIT, ioError, SceauError, type ExitCode } from './errors.js';
+import { EXIT, SceauError, type ExitCode } from './errors.js';
+import { StoreError } from './store-errors.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
 export const REGISTRY_CODES = [
@@ -513,15 +514,15 @@ export class DeviceRegistry {
   /**
    * Runs `fn` in a transaction (a savepoint inside another) and tells the keyring. IMMEDIATE:
    * the write lock is taken before `fn` reads, so two processes registering the same name at
-   * once cannot both find it free. A database that stays locked past the busy timeout is an
-   * I/O error (exit 3).
+   * once cannot both find it free. A database that stays locked past the busy timeout is a
+   * `StoreError` (`store-write-failed`; exit 3 in the CLI, 503 in the HTTP API).
    */
   write<T>(fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if (typeof code === 'string' && code.startsWith('SQLITE_')) throw ioError(`registry: ${(error as Error).message} (${code})`);
+      if (typeof code === 'string' && code.startsWith('SQLITE_')) throw new StoreError('store-write-failed', `registry: ${(error as Error).message} (${code})`);
       throw error;
     } finally {
       const deleted = this.deletedKids;

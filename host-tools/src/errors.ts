@@ -1,13 +1,6 @@
-/** Exit codes of the `sceau` CLI (STYLE.md): stable, scripts rely on them. */
-export const EXIT = {
-  ok: 0,
-  verificationFailed: 1,
-  usage: 2,
-  io: 3,
-  internal: 4,
-} as const;
+import { EXIT, type ExitCode } from './exit-codes.js';
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+export { EXIT, type ExitCode } from './exit-codes.js';
 
 /**
  * An error meant for the user: its message is printed as is (no stack) and the process exits

@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream';
 import type { ChannelRegistry } from '@sceau/protocol';
 import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
-import type { ReadingRow, Store } from './store.js';
+import type { QueryStore, ReadingRow } from './store-interface.js';
 import { usageError } from './errors.js';
 
 export const EXPORT_FORMATS = ['json', 'csv', 'senml', 'senml-cbor'] as const;
@@ -53,8 +53,8 @@ function senmlSafe(name: string): string {
  * A stored reading seen through a user channel registry (`--channels`): the gateway may have
  * stored a user channel it did not know as `channel-<id>` without a unit; the registry names it.
  */
-function* relabel(rows: Iterable<ReadingRow>, registry: ChannelRegistry | undefined): Iterable<ReadingRow> {
-  for (const r of rows) {
+async function* relabel(rows: AsyncIterable<ReadingRow>, registry: ChannelRegistry | undefined): AsyncIterable<ReadingRow> {
+  for await (const r of rows) {
     const c = registry?.get(r.channel);
     if (c === undefined || registry === undefined) yield r;
     else yield { ...r, name: c.name, unit: c.unit, value: registry.toUnit(r.channel, r.raw) };
@@ -62,19 +62,19 @@ function* relabel(rows: Iterable<ReadingRow>, registry: ChannelRegistry | undefi
 }
 
 /** Writes the readings to `out`; resolves with how many were written. */
-export async function exportReadings(store: Store, format: ExportFormat, filter: ExportFilter, out: Writable, registry?: ChannelRegistry): Promise<number> {
-  const names = new Map(store.listDevices().map((d) => [d.kid, d.name] as const));
+export async function exportReadings(store: QueryStore, format: ExportFormat, filter: ExportFilter, out: Writable, registry?: ChannelRegistry): Promise<number> {
+  const names = new Map((await store.listDevices()).map((d) => [d.kid, d.name] as const));
   let count = 0;
   const write = async (text: string | Uint8Array): Promise<void> => {
     if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
-  const rows: Iterable<ReadingRow> = relabel(store.iterateReadings(filter), registry);
+  const rows: AsyncIterable<ReadingRow> = relabel(store.iterateReadings(filter), registry);
   if (format === 'senml-cbor') {
     // One definite-length CBOR array (no indefinite lengths): the records are encoded as they
     // come (a few tens of bytes each) and the array header, which needs the count, goes first.
     const encoded: Uint8Array[] = [];
     let currentBase: string | undefined;
-    for (const r of rows) {
+    for await (const r of rows) {
       encoded.push(encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase))));
       currentBase = `urn:dev:sceau:${r.kid}:`;
       count++;
@@ -85,7 +85,7 @@ export async function exportReadings(store: Store, format: ExportFormat, filter:
   }
   if (format === 'csv') {
     await write('time,at,kid,device,counter,channel,name,value,unit,raw\r\n');
-    for (const r of rows) {
+    for await (const r of rows) {
       await write(`${[iso(r.at), r.at ?? '', r.kid, names.get(r.kid) ?? '', r.counter, r.channel, r.name, r.value, r.unit, r.raw].map(csvField).join(',')}\r\n`);
       count++;
     }
@@ -93,7 +93,7 @@ export async function exportReadings(store: Store, format: ExportFormat, filter:
   }
   if (format === 'json') {
     await write('[');
-    for (const r of rows) {
+    for await (const r of rows) {
       const item = { time: iso(r.at), at: r.at, kid: r.kid, device: names.get(r.kid) ?? null, counter: r.counter, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw };
       await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
       count++;
@@ -105,7 +105,7 @@ export async function exportReadings(store: Store, format: ExportFormat, filter:
   // it applies to the records that follow it (RFC 8428 §4.1).
   await write('[');
   let currentBase: string | undefined;
-  for (const r of rows) {
+  for await (const r of rows) {
     const record = senmlRecord(r, currentBase);
     currentBase = `urn:dev:sceau:${r.kid}:`;
     await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(record)}`);

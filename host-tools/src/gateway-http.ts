@@ -25,11 +25,11 @@ import { StoreError } from './store-errors.js';
 import { HttpError, send } from './http-common.js';
 import { handleReadRoute } from './gateway-read-routes.js';
 import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
-import type { Store } from './store.js';
-import type { PushResult } from '@sceau/protocol';
+import type { OpenedStore } from './store-registry.js';
+import type { DatagramIntake, DatagramMeta } from './datagram-intake.js';
 
 export interface HttpApiOptions {
-  store: Store;
+  store: OpenedStore;
   ingestor: Ingestor;
   metrics: Metrics;
   /** Bearer token required on /v1/ routes when set. */
@@ -47,8 +47,8 @@ export interface HttpApiOptions {
   renderMetrics: () => string;
   log: (message: string) => void;
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
-  /** Pushes a fragment through the gateway's reassembler for links that name the sender, or (`hinted`) whose fragments carry a sender hint. */
-  reassemble: (datagram: Uint8Array, key: string, origin: string, hinted: boolean) => PushResult;
+  /** The gateway's one datagram intake (datagram-intake.ts): reassembles, counts and submits, as for UDP and TCP. */
+  intake: DatagramIntake;
 }
 
 const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'application/cbor', 'application/cose; cose-type="cose-sign1"']);
@@ -133,15 +133,15 @@ function registrationEntry(value: unknown, where: string): { where: string; publ
  * and never applied: the gateway's API has no `--update`. A list is registered in one
  * transaction, all or nothing.
  */
-function registerDevices(store: Store, body: unknown): { status: number; body: unknown } {
+async function registerDevices(store: OpenedStore, body: unknown): Promise<{ status: number; body: unknown }> {
   const list = body !== null && typeof body === 'object' && Array.isArray((body as { devices?: unknown }).devices) ? (body as { devices: unknown[] }).devices : undefined;
   try {
     if (list === undefined) {
       const entry = registrationEntry(body, 'body');
-      const r = store.registerDevice(entry.publicKey, entry);
+      const r = await store.registry.register(entry.publicKey, entry);
       return { status: r.result === 'created' ? 201 : 200, body: registrationBody(r) };
     }
-    const results = store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
+    const results = await store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
     return { status: results.some((r) => r.result === 'created') ? 201 : 200, body: { results: results.map(registrationBody) } };
   } catch (error) {
     if (error instanceof RegistryError) return { status: httpStatusOf(error), body: registryErrorBody(error) };
@@ -184,8 +184,6 @@ export function createHttpApi(options: HttpApiOptions): Server {
     return timingSafeEqual(createHash('sha256').update(match[1]!.trim()).digest(), expected);
   };
 
-  const ingestOne = (frame: Uint8Array, source: string, deviceId?: string, receivedAt?: number): Promise<IngestResult> => options.ingestor.ingest(frame, { source, deviceId, receivedAt });
-
   /**
    * Every frame of a batch, one promise for all (not one per frame: a batch is where the gateway
    * is busiest): their results in order once all are stored, or the first failure (the others are
@@ -223,18 +221,24 @@ export function createHttpApi(options: HttpApiOptions): Server {
     });
 
   /**
-   * A datagram that is a fragment (docs/protocol.md#fragments) goes through the gateway's
-   * reassembler: the frame it completes, or undefined once answered 202 (more fragments to
-   * come) or 400 (an invalid fragment). A whole frame is returned as it is.
+   * One datagram (a whole frame, or a fragment: docs/protocol.md#fragments) through the gateway's
+   * shared intake: the stored result, or undefined once answered 202 (a fragment, more to come,
+   * or one already held); an invalid fragment is a 400. Refusals and failures reject.
    */
-  const reassembled = (res: ServerResponse, datagram: Uint8Array, key: string, origin: string, hinted: boolean): Uint8Array | undefined => {
-    if ((datagram[0]! & 0x80) !== 0) return datagram;
-    const pushed = options.reassemble(datagram, key, origin, hinted);
-    options.metrics.countFragment(pushed.kind === 'frame' ? 'reassembled' : pushed.kind);
-    if (pushed.kind === 'invalid') throw new HttpError(400, 'invalid-fragment', pushed.detail);
-    if (pushed.kind === 'frame') return pushed.frame;
-    send(res, 202, { fragment: pushed.kind });
-    return undefined;
+  const intakeOne = (res: ServerResponse, datagram: Uint8Array, meta: DatagramMeta): Promise<IngestResult | undefined> =>
+    new Promise((resolve, reject) => {
+      const pushed = options.intake(datagram, meta, reject, resolve);
+      if (pushed.kind === 'invalid') reject(new HttpError(400, 'invalid-fragment', pushed.detail));
+      else if (pushed.kind !== 'frame') {
+        send(res, 202, { fragment: pushed.kind });
+        resolve(undefined);
+      }
+    });
+
+  /** Answers one datagram: 200 with its stored result (`sceau-outcome` header), or the 202 of a fragment. */
+  const answerOne = async (res: ServerResponse, datagram: Uint8Array, meta: DatagramMeta): Promise<void> => {
+    const result = await intakeOne(res, datagram, meta);
+    if (result !== undefined) send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -278,10 +282,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
           const deviceId = eui ? devEuiDeviceId(eui) : undefined;
           // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
           const origin = req.socket.remoteAddress ?? peer;
-          const frame = reassembled(res, new Uint8Array(body), deviceId ?? origin, deviceId ?? origin, deviceId === undefined);
-          if (frame === undefined) return;
-          const result = await ingestOne(frame, `http:${peer}`, deviceId);
-          send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+          await answerOne(res, new Uint8Array(body), { hinted: deviceId === undefined, key: deviceId ?? origin, origin: deviceId ?? origin, ingest: { source: `http:${peer}`, deviceId } });
           return;
         }
         if (type === 'application/json') {
@@ -301,8 +302,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
           }
           const parsed = parseFrameObject(value);
           if ('ignored' in parsed || !parsed.ok) throw new HttpError(400, 'bad-frame-field', 'error' in parsed ? parsed.error : 'not a frame');
-          const result = await ingestOne(parsed.frame, `http:${peer}`, parsed.deviceId);
-          send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+          const origin = req.socket.remoteAddress ?? peer;
+          const key = parsed.deviceId ?? origin;
+          await answerOne(res, parsed.frame, { hinted: parsed.deviceId === undefined, key, origin: key, ingest: { source: `http:${peer}`, deviceId: parsed.deviceId } });
           return;
         }
         throw new HttpError(415, 'unsupported-media-type', `content-type ${JSON.stringify(type)}: expected application/cose, application/octet-stream or application/json`);
@@ -323,14 +325,12 @@ export function createHttpApi(options: HttpApiOptions): Server {
         }
         if (!parsed.ok) throw new HttpError(400, 'bad-uplink', parsed.error);
         // A fragment: the network server names the device.
-        const frame = reassembled(res, parsed.frame, parsed.deviceId ?? peer, parsed.deviceId ?? req.socket.remoteAddress ?? peer, false);
-        if (frame === undefined) return;
-        const result = await ingestOne(frame, `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, parsed.deviceId, parsed.receivedAt);
-        send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
+        const meta = { hinted: false, key: parsed.deviceId ?? peer, origin: parsed.deviceId ?? req.socket.remoteAddress ?? peer };
+        await answerOne(res, parsed.frame, { ...meta, ingest: { source: `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, deviceId: parsed.deviceId, receivedAt: parsed.receivedAt } });
         return;
       }
       if (path === '/v1/devices') {
-        const answer = registerDevices(options.store, parseJson(await readBody(req, maxBody)));
+        const answer = await registerDevices(options.store, parseJson(await readBody(req, maxBody)));
         send(res, answer.status, answer.body);
         return;
       }
@@ -338,7 +338,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
     }
 
     if (req.method === 'GET') {
-      handleReadRoute(options.store, path, url, res);
+      await handleReadRoute(options.store, path, url, res);
       return;
     }
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);

@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
 import { parseTimeArg } from './export.js';
 import { HttpError, send } from './http-common.js';
-import type { Store } from './store.js';
+import type { OpenedStore } from './store-registry.js';
 
 function sinceParam(value: string | null): number | undefined {
   if (value === null || value === '') return undefined;
@@ -32,9 +32,9 @@ function outcomeParam(value: string | null): string | undefined {
 }
 
 /** A registry lookup for a query: its refusal (unknown or ambiguous device) as an HTTP error. */
-export function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
+export async function registryQuery<T>(fn: () => T | Promise<T>, unknownStatus: 400 | 404): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (error) {
     if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : httpStatusOf(error), error.code, error.message.slice(error.code.length + 2));
     throw error;
@@ -42,22 +42,22 @@ export function registryQuery<T>(fn: () => T, unknownStatus: 400 | 404): T {
 }
 
 /** Answers a GET under /v1/; an unknown path is a 404. */
-export function handleReadRoute(store: Store, path: string, url: URL, res: ServerResponse): void {
+export async function handleReadRoute(store: OpenedStore, path: string, url: URL, res: ServerResponse): Promise<void> {
   if (path === '/v1/devices') {
-    send(res, 200, { devices: store.listDevices() });
+    send(res, 200, { devices: await store.listDevices() });
     return;
   }
   const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
   if (device !== null) {
     // The path names a resource: an unknown device is 404 here, where a query parameter's is 400.
     const ref = decodeURIComponent(device[1]!);
-    const found = registryQuery(() => store.registry.show(ref), 404);
+    const found = await registryQuery(() => store.registry.show(ref), 404);
     if (device[2] === undefined) {
       send(res, 200, found);
       return;
     }
-    const kids = registryQuery(() => store.registry.kidsOf(ref), 404);
-    const readings = store.queryReadings({ kids, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
+    const kids = await registryQuery(() => store.registry.kidsOf(ref), 404);
+    const readings = await store.queryReadings({ kids, since: sinceParam(url.searchParams.get('since')), limit: limitParam(url.searchParams.get('limit')) });
     send(res, 200, { kid: found.kid, readings: readings.map((r) => ({ ...r, time: r.at === null ? null : new Date(r.at * 1000).toISOString() })) });
     return;
   }
@@ -66,8 +66,8 @@ export function handleReadRoute(store: Store, path: string, url: URL, res: Serve
     const after = url.searchParams.get('after');
     if (after !== null && !/^\d{1,15}$/.test(after)) throw new HttpError(400, 'bad-query', `after: expected a frame id, got ${JSON.stringify(after)}`);
     const kid = url.searchParams.get('kid');
-    const frames = store.queryFrames({
-      kids: kid === null || kid === '' ? undefined : registryQuery(() => store.registry.kidsOf(kid), 400),
+    const frames = await store.queryFrames({
+      kids: kid === null || kid === '' ? undefined : await registryQuery(() => store.registry.kidsOf(kid), 400),
       since: since === undefined ? undefined : since * 1000,
       outcome: outcomeParam(url.searchParams.get('outcome')),
       afterId: after === null ? undefined : Number(after),

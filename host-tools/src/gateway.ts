@@ -11,7 +11,8 @@ import { registeredTransports, type StartedTransport, type TransportContext } fr
 import './transports.js';
 import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
 import { Metrics } from './metrics.js';
-import { Store } from './store.js';
+import { openStore } from './db-open.js';
+import type { OpenedStore } from './store-registry.js';
 import { usageError } from './errors.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, type Endpoint } from './endpoint.js';
 
@@ -19,8 +20,11 @@ export type { Endpoint } from './endpoint.js';
 export { parseEndpoint, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, DEFAULT_BUSY_TIMEOUT_MS } from './endpoint.js';
 
 export interface GatewayOptions {
-  /** A database file (created when missing), ':memory:', or an open `Store`. */
-  db: string | Store;
+  /**
+   * Where the store is: a database file (created when missing), ':memory:', a URL of a registered
+   * backend (store-registry.ts), or a store already open (the gateway then leaves it open).
+   */
+  db: string | OpenedStore;
   /** `HOST:PORT`, a port, `{ host, port }`, or false/undefined for none. Port 0 picks a free port. */
   http?: string | number | Endpoint | false | undefined;
   tcp?: string | number | Endpoint | false | undefined;
@@ -76,7 +80,7 @@ export interface GatewayAddresses {
 
 export interface Gateway {
   readonly addresses: GatewayAddresses;
-  readonly store: Store;
+  readonly store: OpenedStore;
   readonly metrics: Metrics;
   /**
    * Ingests one datagram in-process: a whole frame, or a fragment (reassembled per `source`
@@ -113,10 +117,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
   const ownStore = typeof options.db === 'string';
-  const store = typeof options.db === 'string' ? Store.open(options.db, { synchronous: options.synchronous ?? 'full' }) : options.db;
+  const store = typeof options.db === 'string' ? await openStore(options.db, { mode: 'create', synchronous: options.synchronous ?? 'full' }) : options.db;
   const metrics = new Metrics();
   const channels = options.channels ?? builtInChannels;
-  if (ownStore || options.busyTimeoutMs !== undefined) store.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS))}`);
+  if (ownStore || options.busyTimeoutMs !== undefined) store.setBusyTimeout?.(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
   const ingestor = new Ingestor(store, {
     channels,
     metrics,
@@ -156,7 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await ingestor.close();
     for (const t of started) t.afterDrain?.();
     await Promise.all(closing);
-    if (ownStore) store.close();
+    if (ownStore) await store.close();
   };
 
   try {

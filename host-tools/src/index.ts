@@ -36,11 +36,15 @@ export { KEY_LINE_RE, parseKeyLine, keyLinesOfText, FIRMWARE_KEY_SETTING, writeF
 export { planFlash, boardFamily, BOARDS } from './flash.js';
 export { runCli, buildProgram, parseReadingArg } from './cli.js';
 export { EXIT, SceauError } from './errors.js';
+export type { ExitCode } from './exit-codes.js';
 export { StoreError, STORE_ERROR_CODES } from './store-errors.js';
 export type { StoreErrorCode } from './store-errors.js';
 export { MIGRATIONS, migrateSqlite, SCHEMA_VERSION } from './store-migrations.js';
 export type { Migration } from './store-migrations.js';
 export type { IngestStore, QueryStore, AcceptedFrame, CommitDone, FrameFilter } from './store-interface.js';
+export type { OpenedStore, RegistryAccess, StoreBackend, StoreOpenOptions, DbMode } from './store-registry.js';
+export { registerStoreBackend, unregisterStoreBackend, registeredStoreBackends, storeBackendFor } from './store-registry.js';
+export { openStore } from './db-open.js';
 export type { TransportDefinition, TransportContext, StartedTransport } from './transport-registry.js';
 export { registerTransport, unregisterTransport, registeredTransports } from './transport-registry.js';
 export type { DatagramIntake, DatagramMeta } from './datagram-intake.js';

@@ -2,7 +2,7 @@
  * The store, split two ways (docs/architecture.md#the-store). The ingest pipeline sees only
  * `IngestStore`; the read routes, export and the CLI's queries only `QueryStore`. SQLite
  * (store.ts) implements both; a backend is one module implementing them plus one registration
- * line (store-registry.ts).
+ * line (stores.ts, store-registry.ts).
  *
  * The ingest side is synchronous where the pipeline needs an answer within one event-loop turn
  * (key lookup, replay window, the accepted frame a duplicate repeats): a backend on an
@@ -94,12 +94,16 @@ export interface ReadingRow extends StoredReading {
   frameId: number;
 }
 
+/**
+ * The query side, shaped for an asynchronous database: every method returns a promise and
+ * readings stream as an async iterable (SQLite answers at once; PostgreSQL after its round trip).
+ */
 export interface QueryStore {
-  listDevices(): Device[];
-  getDevice(ref: string): Device | undefined;
-  queryFrames(filter?: FrameFilter): FrameRow[];
+  listDevices(): Promise<Device[]>;
+  getDevice(ref: string): Promise<Device | undefined>;
+  queryFrames(filter?: FrameFilter): Promise<FrameRow[]>;
   /** Readings oldest first; `iterateReadings` streams them (export). */
-  queryReadings(filter?: ReadingFilter): ReadingRow[];
-  iterateReadings(filter?: ReadingFilter): IterableIterator<ReadingRow>;
-  countFramesByOutcome(): Record<string, number>;
+  queryReadings(filter?: ReadingFilter): Promise<ReadingRow[]>;
+  iterateReadings(filter?: ReadingFilter): AsyncIterable<ReadingRow>;
+  countFramesByOutcome(): Promise<Record<string, number>>;
 }

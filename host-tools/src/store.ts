@@ -2,7 +2,9 @@
  * The SQLite store (better-sqlite3, WAL): the device registry (which is also the gateway's
  * keyring), every frame received with its raw signed bytes and outcome, the readings of accepted
  * frames in real units, and the replay windows, written in the same transaction as the frames
- * they accepted.
+ * they accepted. Its parts: schema `store-migrations.ts`, registry `device-registry.ts`, frames
+ * and queries `store-frames.ts`, replay windows `store-replay-windows.ts`, the durable commit
+ * `store-writer.ts`; this module opens the file and joins them (keyring cache, both interfaces).
  */
 import Database from 'better-sqlite3';
 import { fromHex, kidOf, toHex, type Bytes, type KeyQuery, type KeyringEntry, type ReplayWindow } from '@sceau/protocol';
@@ -15,10 +17,11 @@ import { migrateSqlite, SCHEMA_VERSION, schemaVersionOf } from './store-migratio
 import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.js';
 
 export type { FrameToStore } from './frame-batch.js';
-import type { UnitReading } from './outcome.js';
 import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
-import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, IngestStore, QueryStore, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
+import { SqliteFrames } from './store-frames.js';
+import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
+import type { OpenedStore } from './store-registry.js';
 
 export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
 
@@ -37,8 +40,8 @@ export interface StoreOptions {
 }
 
 
-/** The SQLite store: both sides of the store interface (store-interface.ts), and the device registry. */
-export class Store implements IngestStore, QueryStore {
+/** The SQLite store: both sides of the store interface (store-interface.ts), the device registry, and `close`: an `OpenedStore` (store-registry.ts). */
+export class Store implements OpenedStore {
   readonly db: Database.Database;
   readonly replay: SqliteReplayWindows;
   readonly file: string;
@@ -48,9 +51,9 @@ export class Store implements IngestStore, QueryStore {
   readonly registry: DeviceRegistry;
   /** Devices renamed when this open migrated the database to version 3 (duplicate or kid-like names). */
   readonly renamedByMigration: ReadonlyArray<{ kid: string; from: string; to: string }>;
+  /** Frames, readings and their queries (store-frames.ts). */
+  readonly frames: SqliteFrames;
   private readonly stmt;
-  private acceptedFrameStmt: Database.Statement<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }> | undefined;
-  private readonly writeFramesTx: (batch: FrameColumns) => number[];
 
   private constructor(db: Database.Database, file: string, schemaVersion: number, renamed: Array<{ kid: string; from: string; to: string }> = []) {
     this.db = db;
@@ -58,6 +61,7 @@ export class Store implements IngestStore, QueryStore {
     this.schemaVersion = schemaVersion;
     this.renamedByMigration = renamed;
     this.replay = new SqliteReplayWindows(db);
+    this.frames = new SqliteFrames(db, schemaVersion);
     this.registry = new DeviceRegistry(db, (deleted) => {
       this.keyCache.clear();
       if (deleted.length > 0) this.replay.forget(deleted);
@@ -68,23 +72,7 @@ export class Store implements IngestStore, QueryStore {
       keyByEui: db.prepare<[string], { public_key: Buffer; state: string }>(
         "SELECT k.public_key, k.state FROM registry_devices AS d JOIN registry_keys AS k ON k.device_id = d.id WHERE d.dev_eui = ? ORDER BY k.state = 'registered' DESC, k.id DESC LIMIT 1",
       ),
-      insertFrame: db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      upsertWindow: db.readonly ? undefined : db.prepare(
-        'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at',
-      ),
     };
-    this.writeFramesTx = db.transaction((batch: FrameColumns) => {
-      const insertFrame = this.stmt.insertFrame!;
-      const n = batch.receivedAt.length;
-      const ids = new Array<number>(n);
-      for (let i = 0; i < n; i++) {
-        const info = insertFrame.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i]);
-        ids[i] = Number(info.lastInsertRowid);
-      }
-      const now = Date.now();
-      for (const [kid, s] of batch.windows) this.stmt.upsertWindow!.run(kid, s.highest, s.bitmap, now);
-      return ids;
-    });
   }
 
   /**
@@ -127,6 +115,11 @@ export class Store implements IngestStore, QueryStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /** How long a write waits for another connection's lock, in ms (SQLite `busy_timeout`). */
+  setBusyTimeout(ms: number): void {
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
   }
 
   // --- Keyring -----------------------------------------------------------------------------
@@ -183,12 +176,12 @@ export class Store implements IngestStore, QueryStore {
   }
 
   /** A device by kid, DevEUI or name (the key a kid names, else the device's current key). */
-  getDevice(ref: string): Device | undefined {
+  async getDevice(ref: string): Promise<Device | undefined> {
     return this.registry.find(ref)?.device;
   }
 
   /** Every key of every device, oldest first. */
-  listDevices(): Device[] {
+  async listDevices(): Promise<Device[]> {
     return this.registry.list();
   }
 
@@ -204,30 +197,11 @@ export class Store implements IngestStore, QueryStore {
    * Throws when the transaction fails (nothing of the batch is then stored).
    */
   writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
-    return this.writeFramesTx(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
+    return this.writeBatch(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
   }
 
-  /**
-   * The frame accepted for (kid, counter), if any (at most one: the `frames_by_kid` index), with
-   * its readings as an ingest result gives them (age and at left out when 0 and unknown).
-   */
   acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
-    // Prepared on first use: a version-1 file opened read-only has no `readings` column.
-    this.acceptedFrameStmt ??= this.db.prepare<[string, number], { id: number; received_at: number; source: string; raw: Buffer; readings: string | null }>(
-      "SELECT id, received_at, source, raw, readings FROM frames WHERE kid = ? AND counter = ? AND outcome = 'ok'",
-    );
-    const row = this.acceptedFrameStmt.get(kid, counter);
-    if (row === undefined) return undefined;
-    const frame: AcceptedFrame = { id: row.id, receivedAt: row.received_at, source: row.source, raw: new Uint8Array(row.raw) };
-    if (row.readings !== null) {
-      frame.readings = (JSON.parse(row.readings) as Array<[number, string, number, string, number, number, number | null]>).map(([channel, name, value, unit, raw, age, at]) => {
-        const reading: UnitReading = { channel, name, value, unit, raw };
-        if (age !== 0) reading.age = age;
-        if (at !== null) reading.at = at;
-        return reading;
-      });
-    }
-    return frame;
+    return this.frames.acceptedFrame(kid, counter);
   }
 
   private writer: StoreWriter | undefined;
@@ -269,85 +243,29 @@ export class Store implements IngestStore, QueryStore {
     }
   }
 
-  /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts). */
+  /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts); the store writer calls it. */
   writeBatch(batch: FrameColumns): number[] {
-    return this.writeFramesTx(batch);
+    return this.frames.writeBatch(batch);
   }
 
-  /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. */
-  queryFrames(filter: FrameFilter = {}): FrameRow[] {
-    const { clause, args } = whereClause([
-      ...kidConditions(filter),
-      ['received_at >= ?', filter.since],
-      ['outcome = ?', filter.outcome],
-      ['id > ?', filter.afterId],
-    ]);
-    const sql = `SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${clause} ORDER BY id LIMIT ?`;
-    args.push(filter.limit ?? 1000);
-    return this.db
-      .prepare<unknown[], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(sql)
-      .all(...args)
-      .map((r) => ({
-        id: r.id,
-        receivedAt: new Date(r.received_at).toISOString(),
-        source: r.source,
-        outcome: r.outcome,
-        kid: r.kid,
-        counter: r.counter,
-        detail: r.detail,
-        frame: toHex(new Uint8Array(r.raw)),
-      }));
+  // --- QueryStore: SQLite answers at once --------------------------------------------------
+
+  async queryFrames(filter: FrameFilter = {}): Promise<FrameRow[]> {
+    return this.frames.frames(filter);
   }
 
-  /** Readings of accepted frames, oldest first; `since` in Unix seconds. */
-  queryReadings(filter: ReadingFilter = {}): ReadingRow[] {
-    return [...this.iterateReadings(filter)];
+  async queryReadings(filter: ReadingFilter = {}): Promise<ReadingRow[]> {
+    return [...this.frames.readings(filter)];
   }
 
-  *iterateReadings(filter: ReadingFilter = {}): IterableIterator<ReadingRow> {
-    const { clause, args } = whereClause([
-      ...kidConditions(filter),
-      ['at >= ?', filter.since],
-      ['at < ?', filter.until],
-    ]);
-    // Version 1 (read-only, not migrated) numbered its reading rows; version 2 orders them by frame and position.
-    const order = this.schemaVersion === 1 ? 'at, id' : 'at, frame_id, position';
-    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${clause} ORDER BY ${order}`;
-    if (filter.limit !== undefined) {
-      sql += ' LIMIT ?';
-      args.push(filter.limit);
-    }
-    const stmt = this.db.prepare<unknown[], { kid: string; counter: number; frame_id: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null }>(sql);
-    for (const r of stmt.iterate(...args)) {
-      yield { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
-    }
+  async *iterateReadings(filter: ReadingFilter = {}): AsyncIterableIterator<ReadingRow> {
+    yield* this.frames.readings(filter);
   }
 
-  /** Frame counts by outcome (for /metrics after a restart and for reports). */
-  countFramesByOutcome(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const row of this.db.prepare<[], { outcome: string; n: number }>('SELECT outcome, COUNT(*) AS n FROM frames GROUP BY outcome').all()) out[row.outcome] = row.n;
-    return out;
+  async countFramesByOutcome(): Promise<Record<string, number>> {
+    return this.frames.countByOutcome();
   }
 }
-
-/** `kid = ?` for one key, `kid IN (?, ...)` for the keys of a device (several after a rotation). */
-function kidConditions(filter: { kid?: string | undefined; kids?: readonly string[] | undefined }): Condition[] {
-  const kids = filter.kids ?? (filter.kid === undefined ? undefined : [filter.kid]);
-  if (kids === undefined) return [];
-  if (kids.length === 0) return [['0 = ?', 1]];
-  if (kids.length === 1) return [['kid = ?', kids[0]!.toLowerCase()]];
-  return [[`kid IN (${kids.map(() => '?').join(', ')})`, kids.map((k) => k.toLowerCase())]];
-}
-
-type Condition = [string, string | number | readonly string[] | undefined];
-
-/** `WHERE a AND b ...` of the conditions whose value is given, with their arguments in order (an array: one per `?`). */
-function whereClause(conditions: Condition[]): { clause: string; args: unknown[] } {
-  const given = conditions.filter(([, value]) => value !== undefined);
-  return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.flatMap(([, value]) => (Array.isArray(value) ? value : [value])) };
-}
-
 
 /** The kid (hex) of a public key given as hex. */
 export function kidOfHex(publicKeyHex: string): string {

@@ -9,7 +9,7 @@ import type { GatewayReassembler } from './gateway-reassembly.js';
 import type { DatagramIntake } from './datagram-intake.js';
 import type { Ingestor } from './ingest.js';
 import type { Metrics } from './metrics.js';
-import type { Store } from './store.js';
+import type { OpenedStore } from './store-registry.js';
 
 /** What a transport gets from the gateway. */
 export interface TransportContext {
@@ -20,7 +20,7 @@ export interface TransportContext {
   intake: DatagramIntake;
   named: GatewayReassembler;
   hinted: GatewayReassembler;
-  store: Store;
+  store: OpenedStore;
   token: string | undefined;
   clock: () => number;
   renderMetrics: () => string;

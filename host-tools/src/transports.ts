@@ -14,7 +14,7 @@ const wanted = (value: unknown): boolean => value !== undefined && value !== fal
 export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
-  async start({ options, store, ingestor, metrics, token, renderMetrics, log, named, hinted, clock }) {
+  async start({ options, store, ingestor, metrics, token, renderMetrics, log, intake }) {
     const server = createHttpApi({
       store,
       ingestor,
@@ -22,7 +22,7 @@ export const httpTransport: TransportDefinition = {
       token,
       renderMetrics,
       log,
-      reassemble: (d, key, origin, isHinted) => (isHinted ? hinted : named).push(d, clock(), key, origin),
+      intake,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),

@@ -87,8 +87,18 @@ export interface ReassemblerOptions {
    * minutes). Set it from the link's pacing: Sigfox sends about six uplinks an hour.
    */
   expiryMs?: number;
-  /** Most incomplete messages held at once; the oldest is expired to make room (default 10,000). */
+  /** Most incomplete messages held at once; the least recently touched is given up to make room (default 10,000). */
   maxPending?: number;
+  /**
+   * Largest frame: a fragment carrying more bytes of frame, or a message whose fragments add up
+   * to more, is refused (default: no limit). A listener open to untrusted senders sets the
+   * verifier's limit, since no valid frame is longer (docs/protocol.md#floods).
+   */
+  maxFrameBytes?: number;
+  /** Bytes held by all incomplete messages; the least recently touched are given up to make room (default: no limit). */
+  maxBytes?: number;
+  /** Incomplete messages one origin (`push`'s `origin`) may hold; its own oldest is given up, never another origin's (default: no limit). */
+  maxPendingPerOrigin?: number;
 }
 
 export type PushResult =
@@ -96,6 +106,10 @@ export type PushResult =
   | { kind: 'pending' }
   | { kind: 'duplicate' }
   | { kind: 'invalid'; detail: string };
+
+/** Why a fragment was refused or an incomplete message given up. */
+export const REASSEMBLY_DROP_REASONS = ['fragment-too-large', 'message-too-large', 'origin-limit', 'memory-limit', 'pending-limit', 'expired', 'tag-reused'] as const;
+export type ReassemblyDropReason = (typeof REASSEMBLY_DROP_REASONS)[number];
 
 export interface ReassemblerStats {
   /** Whole frames passed through. */
@@ -105,17 +119,30 @@ export interface ReassemblerStats {
   /** Fragments received. */
   fragments: number;
   duplicates: number;
-  /** Incomplete messages given up: timed out, evicted, or replaced by a newer message with the same tag. */
+  /** Incomplete messages given up: timed out, evicted by a limit, or replaced by a newer message with the same tag. */
   expired: number;
   invalid: number;
   /** Incomplete messages held now. */
   pending: number;
+  /** Bytes of fragments held now. */
+  bytes: number;
+  /** Fragments refused and messages given up, by reason. */
+  dropped: Record<ReassemblyDropReason, number>;
 }
 
 interface Partial {
+  origin: string;
   /** Arrival of the message's latest fragment. */
   lastAt: number;
+  /** Bytes of its parts held. */
+  bytes: number;
   parts: Array<Bytes | undefined>;
+}
+
+/** A limit option: a positive integer, or Infinity (none). */
+function limit(name: string, value: number): number {
+  if (value !== Infinity && (!Number.isInteger(value) || value < 1)) throw new RangeError(`${name}: expected a positive integer, got ${value}`);
+  return value;
 }
 
 /**
@@ -123,21 +150,32 @@ interface Partial {
  * keyed by transport source, sender hint and tag, so fragments of different devices never mix.
  * A message is complete when fragments K..0 are all present and their concatenation is exactly
  * one CBOR item starting with tag 18: CBOR is self-delimiting, so the first fragment needs no
- * total count on air. Incomplete messages expire and are counted, never dropped silently.
+ * total count on air. Incomplete messages expire and are counted, never dropped silently. The
+ * optional limits bound what untrusted senders can make it hold.
  */
 export class Reassembler {
   private readonly senderHint: boolean;
   private readonly expiryMs: number;
   private readonly maxPending: number;
+  private readonly maxFrameBytes: number;
+  private readonly maxBytes: number;
+  private readonly maxPerOrigin: number;
+  /** Least recently touched first (a touched message is moved to the end). */
   private readonly pending = new Map<string, Partial>();
+  /** Keys of each origin's messages (kept only with a per-origin limit). */
+  private readonly byOrigin = new Map<string, Set<string>>();
+  private bytes = 0;
   private readonly counts = { whole: 0, reassembled: 0, fragments: 0, duplicates: 0, expired: 0, invalid: 0 };
+  private readonly dropped = Object.fromEntries(REASSEMBLY_DROP_REASONS.map((r) => [r, 0])) as Record<ReassemblyDropReason, number>;
 
   constructor(options: ReassemblerOptions = {}) {
     this.senderHint = options.senderHint ?? false;
     this.expiryMs = options.expiryMs ?? 600_000;
-    this.maxPending = options.maxPending ?? 10_000;
-    if (!(this.expiryMs > 0)) throw new RangeError('expiryMs: expected a positive number');
-    if (!Number.isInteger(this.maxPending) || this.maxPending < 1) throw new RangeError('maxPending: expected a positive integer');
+    if (!(this.expiryMs > 0)) throw new RangeError(`expiryMs: expected a positive number, got ${this.expiryMs}`);
+    this.maxPending = limit('maxPending', options.maxPending ?? 10_000);
+    this.maxFrameBytes = limit('maxFrameBytes', options.maxFrameBytes ?? Infinity);
+    this.maxBytes = limit('maxBytes', options.maxBytes ?? Infinity);
+    this.maxPerOrigin = limit('maxPendingPerOrigin', options.maxPendingPerOrigin ?? Infinity);
   }
 
   /** A reassembler for a link profile. */
@@ -146,10 +184,11 @@ export class Reassembler {
   }
 
   /**
-   * Takes one datagram. `source` is the transport's name for the sender (DevEUI, address);
-   * `now` is the receive time in ms (virtual or wall clock).
+   * Takes one datagram. `source` is the transport's name for the sender (DevEUI, address): the
+   * message key; `origin` what the per-origin limit counts (default `source`); `now` is the
+   * receive time in ms (virtual or wall clock).
    */
-  push(datagram: Bytes, now: number, source = ''): PushResult {
+  push(datagram: Bytes, now: number, source = '', origin = source): PushResult {
     assertBytes(datagram, 'datagram');
     if (datagram.length === 0) return this.invalid('empty datagram');
     const header = datagram[0]!;
@@ -160,6 +199,11 @@ export class Reassembler {
     const hintLength = this.senderHint ? SENDER_HINT_BYTES : 0;
     if (datagram.length <= 1 + hintLength) return this.invalid('fragment without content');
     this.counts.fragments++;
+    const chunkLength = datagram.length - 1 - hintLength;
+    if (chunkLength > this.maxFrameBytes) {
+      this.dropped['fragment-too-large']++;
+      return this.invalid(`fragment of ${chunkLength} bytes, no frame is longer than ${this.maxFrameBytes}`);
+    }
     const tag = header >> 4;
     const index = header & 0x0f;
     const key = `${source}|${toHex(datagram.subarray(1, 1 + hintLength))}|${tag}`;
@@ -167,7 +211,7 @@ export class Reassembler {
 
     let partial = this.pending.get(key);
     if (partial !== undefined && now - partial.lastAt > this.expiryMs) {
-      this.drop(key);
+      this.drop(key, 'expired');
       partial = undefined;
     }
     if (partial !== undefined) {
@@ -182,16 +226,34 @@ export class Reassembler {
         // to the old one's is common: same key, same headers); the parts below are the old
         // message's. The old message is given up and counted; the signature catches a mix-up.
         this.counts.expired++;
-        partial.parts = partial.parts.map((part, i) => (i > index ? part : undefined));
+        this.dropped['tag-reused']++;
+        for (let i = 0; i <= index; i++) this.setPart(partial, i, undefined);
+      }
+      if (partial.bytes + chunk.length > this.maxFrameBytes) {
+        this.drop(key, 'message-too-large');
+        return this.invalid(`fragments of one message over ${this.maxFrameBytes} bytes, no frame is longer`);
+      }
+      this.pending.delete(key); // moved to the end: most recently touched
+      this.pending.set(key, partial);
+    } else {
+      const own = this.byOrigin.get(origin);
+      if (own !== undefined && own.size >= this.maxPerOrigin) this.drop(own.values().next().value!, 'origin-limit');
+      if (this.pending.size >= this.maxPending) this.drop(this.pending.keys().next().value!, 'pending-limit');
+      partial = { origin, lastAt: now, bytes: 0, parts: [] };
+      this.pending.set(key, partial);
+      if (this.maxPerOrigin !== Infinity) {
+        let keys = this.byOrigin.get(origin);
+        if (keys === undefined) this.byOrigin.set(origin, (keys = new Set()));
+        keys.add(key);
       }
     }
-    if (partial === undefined) {
-      if (this.pending.size >= this.maxPending) this.evictOldest();
-      partial = { lastAt: now, parts: [] };
-      this.pending.set(key, partial);
+    while (this.bytes + chunk.length > this.maxBytes) {
+      const oldest = this.pending.keys().next().value!;
+      if (oldest === key) break; // this message alone: at most maxFrameBytes, checked above
+      this.drop(oldest, 'memory-limit');
     }
     partial.lastAt = now;
-    partial.parts[index] = chunk;
+    this.setPart(partial, index, chunk);
     return this.tryComplete(key, partial);
   }
 
@@ -208,7 +270,7 @@ export class Reassembler {
       at += partial.parts[i]!.length;
     }
     if (frame[0] !== 0xd2 || !parseCbor(frame).ok) return { kind: 'pending' };
-    this.pending.delete(key);
+    this.remove(key);
     this.counts.reassembled++;
     return { kind: 'frame', frame, fragments: top + 1 };
   }
@@ -218,7 +280,7 @@ export class Reassembler {
     let n = 0;
     for (const [key, partial] of this.pending) {
       if (now - partial.lastAt > this.expiryMs) {
-        this.drop(key);
+        this.drop(key, 'expired');
         n++;
       }
     }
@@ -226,17 +288,33 @@ export class Reassembler {
   }
 
   stats(): ReassemblerStats {
-    return { ...this.counts, pending: this.pending.size };
+    return { ...this.counts, pending: this.pending.size, bytes: this.bytes, dropped: { ...this.dropped } };
   }
 
-  private drop(key: string): void {
-    this.pending.delete(key);
+  private setPart(partial: Partial, index: number, chunk: Bytes | undefined): void {
+    const old = partial.parts[index];
+    const delta = (chunk?.length ?? 0) - (old?.length ?? 0);
+    partial.parts[index] = chunk;
+    partial.bytes += delta;
+    this.bytes += delta;
+  }
+
+  /** Gives up an incomplete message, counted by reason. */
+  private drop(key: string, reason: ReassemblyDropReason): void {
+    if (!this.remove(key)) return;
     this.counts.expired++;
+    this.dropped[reason]++;
   }
 
-  private evictOldest(): void {
-    const oldest = this.pending.keys().next();
-    if (!oldest.done) this.drop(oldest.value);
+  private remove(key: string): boolean {
+    const partial = this.pending.get(key);
+    if (partial === undefined) return false;
+    this.pending.delete(key);
+    this.bytes -= partial.bytes;
+    const keys = this.byOrigin.get(partial.origin);
+    keys?.delete(key);
+    if (keys !== undefined && keys.size === 0) this.byOrigin.delete(partial.origin);
+    return true;
   }
 
   private invalid(detail: string): PushResult {

@@ -45,5 +45,5 @@ export type { CanonicalFrame } from './frame-layout.js';
 export { readCanonicalFrame, readCanonicalRecord } from './frame-layout.js';
 export type { LinkProfile, LoraRadio, SigfoxRadio } from './link-profiles.js';
 export { linkProfiles, linkProfile, airtimeMs, loraAirtimeMs } from './link-profiles.js';
-export type { FragmentOptions, ReassemblerOptions, PushResult, ReassemblerStats } from './fragmentation.js';
-export { fragment, fragmentCapacity, maxFrameBytes, Reassembler, MAX_FRAGMENTS, SENDER_HINT_BYTES } from './fragmentation.js';
+export type { FragmentOptions, ReassemblerOptions, PushResult, ReassemblerStats, ReassemblyDropReason } from './fragmentation.js';
+export { fragment, fragmentCapacity, maxFrameBytes, Reassembler, MAX_FRAGMENTS, SENDER_HINT_BYTES, REASSEMBLY_DROP_REASONS } from './fragmentation.js';

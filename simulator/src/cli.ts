@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
-import { EXIT as SCEAU_EXIT, readTokenFile } from '@sceau/host-tools';
+import { EXIT, readTokenFile } from '@sceau/host-tools';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
 import type { FrameSink } from './frame-sink.js';
@@ -12,11 +12,8 @@ import { formatJunit, formatSummary } from './report.js';
 import { lnsMain, lorawanMain } from './lorawan-cli.js';
 import { Simulation } from './simulation.js';
 
-/**
- * Exit statuses: the one table of the sceau CLI family (host-tools/src/errors.ts), with `failed`
- * naming its status 1 as a run's outcome (an attack accepted, a genuine frame rejected, ...).
- */
-export const EXIT = { ...SCEAU_EXIT, failed: SCEAU_EXIT.verificationFailed } as const;
+/** Exit statuses: the one table of the sceau CLI family (host-tools/src/exit-codes.ts). */
+export { EXIT };
 
 export const USAGE = `Usage: sceau-sim run [options]        (the same as: sceau sim run [options])
 

@@ -46,15 +46,13 @@ export class HostToolsGatewaySink implements FrameSink {
     return sink;
   }
 
-  register(devices: DeviceRegistration[]): void {
-    const store = this.gateway.store;
-    const add = (): void => {
-      for (const d of devices) {
-        const eui = d.deviceIds.find((id) => id.startsWith('deveui:'));
-        store.addDevice(d.publicKey, { name: d.name, ...(eui !== undefined ? { devEui: eui.slice('deveui:'.length) } : {}) });
-      }
-    };
-    store.db.transaction(add)(); // one transaction for the whole fleet
+  /** The whole fleet in one transaction (all or none), through the store's registry. */
+  async register(devices: DeviceRegistration[]): Promise<void> {
+    const entries = devices.map((d, i) => {
+      const eui = d.deviceIds.find((id) => id.startsWith('deveui:'));
+      return { where: `device ${i}`, publicKey: d.publicKey, name: d.name, ...(eui !== undefined ? { devEui: eui.slice('deveui:'.length) } : {}) };
+    });
+    await this.gateway.store.registry.registerMany(entries);
   }
 
   async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {

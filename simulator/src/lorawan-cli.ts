@@ -8,6 +8,7 @@ import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, pars
 import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
 import { THRESHOLDS, localEuiFor, lorawanLink, runLorawan } from './lorawan-live.js';
 import { linkProfile, toHex } from '@sceau/protocol';
+import { EXIT } from '@sceau/host-tools';
 
 export const LORAWAN_USAGE = `Usage: sceau-sim lorawan --gwmp HOST:PORT --devices N --duration D --interval D
          --link lorawan-eu868-drX|lorawan-us915-drX --activation otaa|abp --keys-out DIR [options]
@@ -88,7 +89,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const { values: v } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
     if (v.help) {
       io.stdout(`${LORAWAN_USAGE}\n`);
-      return 0;
+      return EXIT.ok;
     }
     json = v.json === true;
     if (v['firmware-vm'] !== undefined) {
@@ -126,11 +127,11 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
   } catch (e) {
     if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lorawan --help for the options)\n`);
-      return 2;
+      return EXIT.usage;
     }
     if (typeof (e as { code?: unknown }).code === 'string') {
       io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return 3;
+      return EXIT.io;
     }
     throw e;
   }
@@ -139,7 +140,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const euis = Array.from({ length: options.gateways }, (_, g) => toHex(localEuiFor(options.seed, g)));
     io.stderr(`sceau-sim: gateway EUIs (register them in the network server): ${euis.join(' ')}\n`);
     if (json) io.stdout(`${JSON.stringify({ gateways: euis, devices: options.fleet.length })}\n`);
-    return 0;
+    return EXIT.ok;
   }
   try {
     const gws = options.gateways;
@@ -170,14 +171,14 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);
-    return summary.failures.length === 0 ? 0 : 1;
+    return summary.failures.length === 0 ? EXIT.ok : EXIT.failed;
   } catch (e) {
     if (e instanceof GwmpError || typeof (e as { code?: unknown }).code === 'string') {
       io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return 3;
+      return EXIT.io;
     }
     io.stderr(`sceau-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return 4;
+    return EXIT.internal;
   }
 }
 
@@ -211,12 +212,12 @@ export async function lnsMain(argv: string[], io: LorawanCliIo): Promise<number>
     const { values: v } = parseArgs({ args: rest, options: LNS_OPTIONS, allowPositionals: false, strict: true });
     if (v.help || sub === undefined || sub === '--help' || sub === '-h') {
       io.stdout(`${LNS_USAGE}\n`);
-      return sub === undefined ? 2 : 0;
+      return sub === undefined ? EXIT.usage : EXIT.ok;
     }
     if (sub === 'formatter') {
       if (v.format !== 'tts' && v.format !== 'chirpstack') throw new UsageError(`--format: expected tts or chirpstack, got ${JSON.stringify(v.format)}`);
       io.stdout(generateFormatter(v.format));
-      return 0;
+      return EXIT.ok;
     }
     if (sub !== 'devices') throw new UsageError(`unknown command lns ${JSON.stringify(sub)}; expected devices or formatter`);
     const from = required(v.from, 'from');
@@ -225,15 +226,15 @@ export async function lnsMain(argv: string[], io: LorawanCliIo): Promise<number>
     switch (v.format) {
       case 'tts':
         io.stdout(ttsDevices(entries, v['frequency-plan'] ?? 'EU_863_870_TTN'));
-        return 0;
+        return EXIT.ok;
       case 'csv':
         io.stdout(csvDevices(entries));
-        return 0;
+        return EXIT.ok;
       case 'chirpstack': {
         const imp = chirpstackImport(entries, required(v['application-id'], 'application-id'), required(v['device-profile-id'], 'device-profile-id'));
         if (v.script !== undefined) writeFileSync(v.script, chirpstackScript(imp), { mode: 0o700 });
         io.stdout(`${JSON.stringify(imp, null, 2)}\n`);
-        return 0;
+        return EXIT.ok;
       }
       default:
         throw new UsageError(`--format: expected tts, chirpstack or csv, got ${JSON.stringify(v.format)}`);
@@ -241,11 +242,11 @@ export async function lnsMain(argv: string[], io: LorawanCliIo): Promise<number>
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lns --help for the options)\n`);
-      return 2;
+      return EXIT.usage;
     }
     if (e instanceof SyntaxError || typeof (e as { code?: unknown }).code === 'string') {
       io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return 3;
+      return EXIT.io;
     }
     throw e;
   }

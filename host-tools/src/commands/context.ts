@@ -1,0 +1,137 @@
+/**
+ * What every command group of the `sceau` CLI shares: the output streams, the exit status,
+ * option parsers, and opening the database for a command (cli.ts registers the groups).
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, type Command } from 'commander';
+import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
+import { describeError, usageError } from '../errors.js';
+import { RegistryError, registryErrorBody } from '../device-registry.js';
+import { openSqliteStore, openStore, type DbMode } from '../db-open.js';
+import { schemeOf, type OpenedStore } from '../store-registry.js';
+import type { Device, Store } from '../store.js';
+
+export interface Io {
+  /** A result line on stdout. */
+  out: (line: string) => void;
+  /** A log line on stderr. */
+  err: (line: string) => void;
+}
+
+export interface CliContext {
+  io: Io;
+  /** Sets the process's exit status (commands that report a verdict: 1 when something failed). */
+  setExit: (code: number) => void;
+}
+
+/** Registers one command group (`sceau keys ...`, `sceau devices ...`) on the program. */
+export type CommandGroup = (program: Command, context: CliContext) => void;
+
+export function integerArg(what: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${what}: expected an integer in ${min}..${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${what}: expected an integer in ${min}..${max}`);
+    return n;
+  };
+}
+
+/** A repeatable option's values. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The built-in channels, with the user channels of `--channels FILE` when given. */
+export function loadChannels(file: string | undefined): ChannelRegistry {
+  if (file === undefined) return builtInChannels;
+  let definitions: unknown;
+  try {
+    definitions = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw usageError(`--channels ${file}: ${describeError(error)}`);
+  }
+  try {
+    return builtInChannels.withUserChannels(definitions);
+  } catch (error) {
+    throw usageError(`--channels ${file}: ${describeError(error)}`);
+  }
+}
+
+/** CHANNEL=VALUE[@AGE], channel by name or id, value in the channel's unit. */
+export function parseReadingArg(text: string, registry: ChannelRegistry): Reading {
+  const match = /^([^=]+)=(-?[0-9]+(?:\.[0-9]+)?)(?:@([0-9]+))?$/.exec(text.trim());
+  if (match === null) throw usageError(`--reading ${JSON.stringify(text)}: expected CHANNEL=VALUE[@AGE], for example temperature=21.5, or 1=21.5@60 (channel 1 at 21.5 Cel, measured 60 s before the record)`);
+  const ref = match[1]!.trim();
+  const channel = /^\d+$/.test(ref) ? registry.get(Number(ref)) : registry.get(ref);
+  if (channel === undefined) throw usageError(`--reading ${text}: unknown channel ${JSON.stringify(ref)}; known: ${registry.list().map((c) => c.name).join(', ')}`);
+  let value: number;
+  try {
+    value = registry.fromUnit(channel.id, Number(match[2]));
+  } catch (error) {
+    throw usageError(`--reading ${text}: ${describeError(error)}`);
+  }
+  const reading: Reading = { channel: channel.id, value };
+  const age = match[3] === undefined ? 0 : Number(match[3]);
+  if (age > 0) reading.age = age;
+  return reading;
+}
+
+/** One key of the registry as a text line. */
+export function deviceLine(d: Device): string {
+  return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
+}
+
+/**
+ * The SQLite store at `file`, for commands that change or verify against its registry (they use
+ * its `DeviceRegistry`). `readonly` and `existing` refuse a missing, empty or foreign database.
+ */
+export function openDb(file: string, mode: DbMode): Store {
+  const scheme = schemeOf(file);
+  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with gateway serve, export and devices list`, 'sqlite-only');
+  return openSqliteStore(file, mode);
+}
+
+/** The store at `location`, any registered backend (store-registry.ts), for commands that only query it. */
+export function openQueryStore(location: string): Promise<OpenedStore> {
+  return openStore(location, 'readonly');
+}
+
+/** Opens the registry to change it, warning about device names an upgrade had to change. */
+export function openRegistry(io: Io, file: string, mode: DbMode): Store {
+  const store = openDb(file, mode);
+  for (const r of store.renamedByMigration) io.err(`warning: ${file}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
+  return store;
+}
+
+/** Prints a registry refusal as a JSON line on stdout too with --json, then lets it exit (2 or 3). */
+export async function refusing<T>(io: Io, json: boolean | undefined, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (json && error instanceof RegistryError) io.out(JSON.stringify(registryErrorBody(error)));
+    throw error;
+  }
+}
+
+/** Options of every command that works on one device of a registry. */
+export interface DeviceCommandOptions {
+  db: string;
+  json?: boolean;
+}
+
+/**
+ * The action of a command on one device (`<device>` and `--db`): opens the database in `mode`
+ * (`readonly` to read, `existing` to change: the device must exist, so the database must, and a
+ * misspelled path is not created), runs `fn` with the device reference, prints a registry refusal
+ * as a JSON line with --json, and closes the database.
+ */
+export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: Store, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
+  return async (ref, opts) => {
+    const store = mode === 'readonly' ? openDb(opts.db, mode) : openRegistry(io, opts.db, mode);
+    try {
+      await refusing(io, opts.json, () => fn(store, ref, opts));
+    } finally {
+      store.close();
+    }
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * `sceau provision`: register a board from its console key line (serial port or saved log), or
+ * give it a key (factory provisioning); --rotate replaces a device's key.
+ */
+import { getPublicKey } from '@sceau/protocol';
+import { EXIT, SceauError, usageError } from '../errors.js';
+import { generateSeed, readSecretKey } from '../key-files.js';
+import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
+import { RegistryError, type Registration } from '../device-registry.js';
+import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
+
+export const registerProvision: CommandGroup = (program, { io }) => {
+  program
+    .command('provision')
+    .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning); --rotate replaces a device\'s key')
+    .requiredOption('--db <file>', 'registry database')
+    .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
+    .option('--log <file>', 'saved console log to read instead of a port')
+    .option('--baud <rate>', 'serial speed', integerArg('--baud', 300, 4_000_000), 115200)
+    .option('--timeout <seconds>', 'how long to wait for the line on a port', integerArg('--timeout', 1, 3600), 60)
+    .option('--write-key <env-file>', `factory provisioning: write a key into the firmware settings file (${FIRMWARE_KEY_SETTING}=<seed> in e.g. firmware/.env.local) and register it`)
+    .option('--key <file>', 'with --write-key: use this secret key file instead of generating one')
+    .option('--force', `with --write-key: replace a different ${FIRMWARE_KEY_SETTING} already in the file (that board's key is lost)`)
+    .option('--rotate <device>', 'key rotation (after a compromise): the new key becomes DEVICE\'s registered key, its old key is revoked, its name and history stay')
+    .option('--name <name>', 'device name')
+    .option('--dev-eui <eui>', 'LoRaWAN DevEUI')
+    .option('--update', 'apply a different --name or --dev-eui to an already registered key')
+    .option('--json', 'print JSON')
+    .action(async (opts: { db: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; json?: boolean }) => {
+      const sources = [opts.port, opts.log, opts.writeKey].filter((x) => x !== undefined).length;
+      if (sources !== 1) throw usageError('give exactly one of --port PATH, --log FILE or --write-key ENV-FILE');
+      if (opts.key !== undefined && opts.writeKey === undefined) throw usageError('--key goes with --write-key');
+      if (opts.force && opts.writeKey === undefined) throw usageError('--force goes with --write-key');
+      if (opts.rotate !== undefined && (opts.name !== undefined || opts.devEui !== undefined || opts.update)) throw usageError('--rotate keeps the device\'s name and DevEUI; change them with sceau devices update');
+      let publicKey: Uint8Array;
+      let seed: Uint8Array | undefined;
+      let via: string;
+      if (opts.writeKey !== undefined) {
+        seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
+        publicKey = getPublicKey(seed);
+        via = opts.writeKey;
+      } else if (opts.log !== undefined) {
+        const found = readKeyLog(opts.log);
+        for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
+        if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau-key v1 kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
+        const distinct = new Set(found.keys.map((k) => k.kid));
+        if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
+        publicKey = found.keys.at(-1)!.publicKey;
+        via = opts.log;
+      } else {
+        if (process.stderr.isTTY) io.err(`waiting for the board's key line on ${opts.port} (reset the board)...`);
+        const key = await readKeyFromPort(opts.port!, { baud: opts.baud, timeoutMs: opts.timeout * 1000 });
+        publicKey = key.publicKey;
+        via = opts.port!;
+      }
+      const store = openRegistry(io, opts.db, 'create');
+      try {
+        // The registry changes and the settings file are written together: the file is written
+        // inside the transaction (a refusal writes nothing), and put back if the commit fails.
+        let written: WrittenKey | undefined;
+        const write = (replaces?: string[]): void => {
+          if (opts.writeKey !== undefined) written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces });
+        };
+        let outcome: Registration & { revoked?: string[] };
+        try {
+          outcome = await refusing(io, opts.json, () =>
+            store.registry.write(() => {
+              if (opts.rotate === undefined) {
+                const r = store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
+                write();
+                return r;
+              }
+              const before = store.registry.show(opts.rotate);
+              const r = store.registry.rotate(opts.rotate, publicKey);
+              if (r.result === 'unchanged' && opts.writeKey === undefined) {
+                throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`, EXIT.io);
+              }
+              write(before.keys.map((k) => k.kid));
+              return r;
+            }),
+          );
+        } catch (error) {
+          written?.restore();
+          throw error;
+        }
+        if (opts.writeKey !== undefined) io.err(`wrote ${FIRMWARE_KEY_SETTING} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+        const revoked = outcome.revoked ?? [];
+        if (opts.json) io.out(JSON.stringify({ ...outcome.device, provisionedFrom: via, result: outcome.result, alreadyRegistered: outcome.result !== 'created', ...(opts.rotate === undefined ? {} : { revoked }) }));
+        else if (opts.rotate !== undefined) io.out(`${outcome.result === 'unchanged' ? 'already rotated' : `rotated (revoked ${revoked.join(', ') || 'none'})`} ${deviceLine(outcome.device)}`);
+        else io.out(`${outcome.result === 'created' ? 'registered' : 'already registered'} ${deviceLine(outcome.device)}`);
+      } finally {
+        store.close();
+      }
+    });
+};
