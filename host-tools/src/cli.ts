@@ -17,6 +17,7 @@ import { registerFlash } from './commands/flash.js';
 import { registerExport } from './commands/export.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerSim } from './commands/sim.js';
+import { registerLns } from './commands/lns.js';
 
 export { parseReadingArg } from './commands/context.js';
 export type { Io } from './commands/context.js';
@@ -24,7 +25,7 @@ export type { Io } from './commands/context.js';
 const VERSION = '0.1.0';
 
 /** The command groups, in help order. */
-const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim];
+const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim, registerLns];
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -44,7 +44,7 @@ export { formatSummary, formatJunit } from './report.js';
 export { main as simCli, USAGE as SIM_USAGE, EXIT } from './cli.js';
 export type { CliIo } from './cli.js';
 
-// The wall-clock LoRaWAN side (`sceau sim lorawan`, `sceau sim lns`; docs/simulator.md): frames,
+// The wall-clock LoRaWAN side (`sceau sim lorawan`, `sceau lns`; docs/simulator.md): frames,
 // GWMP gateways, the fleet and its registration files, the device MAC, payload formatters.
 export {
   aesEncryptBlock,

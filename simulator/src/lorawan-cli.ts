@@ -184,7 +184,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
 
 export const LNS_USAGE = `Usage: sceau-sim lns devices --from DIR --format tts|chirpstack|csv [options]
        sceau-sim lns formatter --format tts|chirpstack
-       (the same as: sceau sim lns ...)
+       (the same as: sceau lns ... and sceau sim lns ...)
 
 devices: what a network server imports for the fleet in DIR/lorawan-devices.json (sceau sim lorawan --keys-out DIR), on stdout.
   --format tts           JSON stream of end devices (MAC 1.0.4, RP002 1.0.3) for the Console import or ttn-lw-cli
