@@ -76,11 +76,11 @@ describe('determinism', () => {
     const xs = Array.from({ length: 100 }, () => a.nextUint32());
     expect(Array.from({ length: 100 }, () => b.nextUint32())).toEqual(xs);
     expect(Array.from({ length: 100 }, () => c.nextUint32())).not.toEqual(xs);
-    const q = new EventQueue();
+    const q = new EventQueue<number>();
     const rng = Prng.from('q', 'q');
-    for (let i = 0; i < 1000; i++) q.schedule(rng.int(50), 0, i);
+    for (let i = 0; i < 1000; i++) q.schedule(rng.int(50), i);
     const order: Array<[number, number]> = [];
-    for (let e = q.pop(); e !== undefined; e = q.pop()) order.push([e.t, e.device]);
+    for (let e = q.pop(); e !== undefined; e = q.pop()) order.push([e.t, e.event]);
     const sorted = [...order].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
     expect(order).toEqual(sorted); // same time: scheduling order (device index grows with it here)
   });

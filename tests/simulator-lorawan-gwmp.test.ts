@@ -22,7 +22,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const RXPK_FIELDS = ['time', 'tmst', 'chan', 'rfch', 'freq', 'stat', 'modu', 'datr', 'codr', 'rssi', 'lsnr', 'size', 'data'] as const;
 
-interface Session { devEui: string; devAddr: string; nwkSKey: string; appSKey: string; lastFCnt: number }
+interface Session { devEui: string; devAddr: string; nwkSKey: string; appSKey: string; lastFCnt: number; fCntDown: number }
+
+/** A data uplink as the stand-in saw it: its MAC commands (FOpts, or the FPort 0 payload decrypted with NwkSKey). */
+interface SeenUplink {
+  devAddr: string; fCnt: number; fPort: number | null; fOpts: string; port0: string | null; adr: boolean;
+  /** The same FCnt again: a repetition (NbTrans) of the previous uplink. */
+  repeat: boolean;
+  tmst: number; freq: number; datr: string; atMs: number;
+}
+
+/** A downlink the test wants sent after an uplink: when (µs after its end), where, and which MAC commands. */
+interface PlannedDownlink { delayUs: number; freq: number; datr: string; fOpts?: string; port0?: string }
 
 /** A LoRaWAN 1.0.x network server in miniature, from the specification. */
 class StandInNetworkServer {
@@ -33,6 +44,11 @@ class StandInNetworkServer {
   /** Answer each device's first data uplink with a downlink in RX1 (FOpts LinkCheckAns, no FPort). */
   dataDownlinks = false;
   readonly downlinked = new Set<string>();
+  /** Set by the test: downlinks to send after a data uplink (MAC-command tests). */
+  onUplink: ((u: SeenUplink, s: Session) => PlannedDownlink[]) | null = null;
+  readonly seen: SeenUplink[] = [];
+  /** sceau frames verified: the record's time against the stand-in's clock when it came (s). */
+  readonly frameTimes: Array<{ counter: number; time: number | null; nowS: number }> = [];
   /** Set by the test: where the simulator writes lorawan-devices.json. */
   keysDir = '';
   readonly errors: string[] = [];
@@ -46,7 +62,7 @@ class StandInNetworkServer {
   registryExistedAtFirstPacket: boolean | null = null;
   keyring = new MemoryKeyring();
   reassembler = new Reassembler({ senderHint: false });
-  counts = { pushData: 0, pullData: 0, joinRequests: 0, joinAccepts: 0, txAck: 0, txAckNone: 0, uplinks: 0, duplicates: 0, micFailures: 0 };
+  counts = { pushData: 0, pullData: 0, joinRequests: 0, joinAccepts: 0, txAck: 0, txAckNone: 0, uplinks: 0, duplicates: 0, micFailures: 0, repetitions: 0 };
   readonly verified = new Map<string, number[]>(); // kid -> counters
   private nextDevAddr = 0x00000100;
   private joinNonce = 1;
@@ -78,7 +94,7 @@ class StandInNetworkServer {
     this.registry = JSON.parse(readFileSync(file, 'utf8')) as Array<Record<string, string>>;
     for (const d of this.registry) {
       this.keyring.add(fromHex(d.publicKey!));
-      if (d.devAddr !== undefined) this.sessions.set(d.devAddr, { devEui: d.devEui!, devAddr: d.devAddr, nwkSKey: d.nwkSKey!, appSKey: d.appSKey!, lastFCnt: -1 });
+      if (d.devAddr !== undefined) this.sessions.set(d.devAddr, { devEui: d.devEui!, devAddr: d.devAddr, nwkSKey: d.nwkSKey!, appSKey: d.appSKey!, lastFCnt: -1, fCntDown: 0 });
     }
   }
 
@@ -166,7 +182,7 @@ class StandInNetworkServer {
     const keys = ref.sessionKeys(dev.appKey!, joinNonce, netId, dn);
     // a fresh join replaces the session under a new DevAddr
     for (const [a, s] of this.sessions) if (s.devEui === devEui) this.sessions.delete(a);
-    this.sessions.set(devAddr, { devEui, devAddr, ...keys, lastFCnt: -1 });
+    this.sessions.set(devAddr, { devEui, devAddr, ...keys, lastFCnt: -1, fCntDown: 0 });
     this.counts.joinAccepts++;
     const txpk = {
       imme: false,
@@ -203,7 +219,10 @@ class StandInNetworkServer {
     const fCtrl = phy[5]!;
     const fOptsLen = fCtrl & 15;
     const f16 = phy.readUInt16LE(6);
-    const fCnt = s.lastFCnt < 0 ? f16 : (s.lastFCnt & 0xffff0000) + f16 + (f16 <= (s.lastFCnt & 0xffff) ? 0x10000 : 0);
+    const low = s.lastFCnt & 0xffff;
+    // the same 16 bits again: a repetition of the last uplink (NbTrans), not a wrap
+    const repeat = s.lastFCnt >= 0 && f16 === low;
+    const fCnt = s.lastFCnt < 0 || repeat ? (repeat ? s.lastFCnt : f16) : (s.lastFCnt & 0xffff0000) + f16 + (f16 < low ? 0x10000 : 0);
     const msgLen = phy.length - 4;
     if (!ref.dataMic(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(0, msgLen)).equals(phy.subarray(msgLen))) {
       this.counts.micFailures++;
@@ -211,9 +230,27 @@ class StandInNetworkServer {
     }
     s.lastFCnt = fCnt;
     this.counts.uplinks++;
+    const hasPort = msgLen > 8 + fOptsLen;
+    const port = hasPort ? phy[8 + fOptsLen]! : null;
+    const seen: SeenUplink = {
+      devAddr, fCnt, fPort: port, fOpts: phy.subarray(8, 8 + fOptsLen).toString('hex'),
+      port0: port === 0 ? ref.frmPayload(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(9, msgLen)).toString('hex') : null,
+      adr: (fCtrl & 0x80) !== 0, repeat, tmst: rx.tmst as number, freq: rx.freq as number, datr: rx.datr as string, atMs: performance.now(),
+    };
+    this.seen.push(seen);
+    for (const d of this.onUplink?.(seen, s) ?? []) {
+      const fPort = d.port0 !== undefined ? 0 : null;
+      const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort, payload: d.port0 ?? '', confirmed: false, fOpts: d.fOpts ?? null }), 'hex');
+      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + d.delayUs) % 2 ** 32, freq: d.freq, rfch: 0, powe: 14, modu: 'LORA', datr: d.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
+    }
+    if (repeat) {
+      this.counts.repetitions++;
+      return;
+    }
+    if (port === 0) return; // MAC commands only
     if (this.dataDownlinks && !this.downlinked.has(devAddr)) {
       this.downlinked.add(devAddr);
-      const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: 0, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
+      const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
       // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
       this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, freq: rx.freq, rfch: 0, powe: 14, modu: 'LORA', datr: rx.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
     }
@@ -227,6 +264,7 @@ class StandInNetworkServer {
     if (!v.ok) return this.fail(`sceau frame of ${s.devEui} refused: ${v.code} ${v.detail}`);
     const dev = this.registry!.find((d) => d.devEui === s.devEui)!;
     if (v.kid !== dev.kid) this.fail(`frame of ${s.devEui} signed by ${v.kid}, registered ${dev.kid}`);
+    this.frameTimes.push({ counter: v.counter, time: v.time, nowS: Date.now() / 1000 });
     this.verified.set(v.kid, [...(this.verified.get(v.kid) ?? []), v.counter]);
   }
 }
@@ -350,6 +388,132 @@ describe.sequential('sceau sim lorawan against a stand-in network server (GWMP v
       await ns.close();
     }
   }, 30_000);
+});
+
+/** A frequency in Hz as MAC commands carry it: 24 bits little-endian in units of 100 Hz. */
+const f24 = (hz: number): string => {
+  const v = Math.round(hz / 100);
+  return Buffer.from([v & 255, (v >> 8) & 255, (v >> 16) & 255]).toString('hex');
+};
+
+describe.sequential('sceau sim lorawan: MAC commands (LoRaWAN 1.0.4 class A)', () => {
+  it('answers a downlink\'s MAC commands in the FOpts of the next uplink and then sends, listens and keeps time as they say', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'mac');
+    // the network's clock runs 7 s ahead of ours: DeviceTimeAns must move the device's clock
+    const AHEAD_S = 7;
+    const gpsNow = () => Math.floor(Date.now() / 1000) - 315_964_800 + 18 + AHEAD_S;
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b.toString('hex');
+    };
+    // built when the uplink comes: DeviceTimeAns gives the time of its end
+    const commands = () => [
+      '020a02', // LinkCheckAns: margin 10 dB, 2 gateways
+      `0d${u32(gpsNow())}00`, // DeviceTimeAns
+      `0703${f24(869_500_000)}50`, // NewChannelReq: channel 3 at 869.5 MHz, DR0..5 (the 10 % sub-band)
+      '03510800' + '02', // LinkADRReq: DR5, TXPower 1, ChMask channel 3 only (ChMaskCntl 0), NbTrans 2
+      '06', // DevStatusReq
+      '0401', // DutyCycleReq: at most 1/2 of the time
+      '0802', // RXTimingSetupReq: RX1 2 s after the uplink
+      `0503${f24(869_462_500)}`, // RXParamSetupReq: RX1DROffset 0, RX2 at DR3 on 869.4625 MHz
+      `0a03${f24(869_600_000)}`, // DlChannelReq: RX1 of channel 3 on 869.6 MHz
+    ].join('');
+    ns.onUplink = (u) => {
+      const nth = ns.seen.filter((x) => !x.repeat).length;
+      // the first uplink: every command, on FPort 0 (35 bytes: more than FOpts holds), in RX1
+      if (nth === 1 && !u.repeat) return [{ delayUs: 1_000_000, freq: u.freq, datr: u.datr, port0: commands() }];
+      // the second uplink's repetition: a decoy where RX1 used to be (1 s), then the real one in the new RX2
+      if (nth === 2 && u.repeat) {
+        return [
+          { delayUs: 1_000_000, freq: 869.6, datr: u.datr },
+          { delayUs: 3_000_000, freq: 869.4625, datr: 'SF9BW125' },
+        ];
+      }
+      return [];
+    };
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '34s', '--interval', '4s', '--link', 'lorawan-eu868-dr5',
+        '--activation', 'abp', '--keys-out', ns.keysDir, '--seed', 'e2e-mac', '--adr', '--link-check', '--device-time', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      const ups = ns.seen;
+      expect(ups.length).toBeGreaterThanOrEqual(4);
+      const [first, second, again, third] = ups as [SeenUplink, SeenUplink, SeenUplink, SeenUplink];
+      // 1: the requests ride in FOpts beside the sceau datagram; ADR bit set
+      expect(first).toMatchObject({ fPort: 1, fOpts: '020d', adr: true, repeat: false });
+      expect([868.1, 868.3, 868.5]).toContain(first.freq);
+      // 2: only channel 3 is enabled; the answers, in command order, in FOpts (13 bytes)
+      expect(second).toMatchObject({ fPort: 1, freq: 869.5, datr: 'SF7BW125', adr: true, repeat: false });
+      const a = Buffer.from(second.fOpts, 'hex');
+      expect(a.subarray(0, 4).toString('hex')).toBe('07030307'); // NewChannelAns ok, LinkADRAns ok (power, DR, mask)
+      expect(a[4]).toBe(0x06); // DevStatusAns: battery 1..254, margin 6-bit signed
+      expect(a[5]).toBeGreaterThanOrEqual(1);
+      expect(a[5]).toBeLessThanOrEqual(254);
+      const margin = a[6]! >= 32 ? a[6]! - 64 : a[6]!;
+      expect(margin).toBeGreaterThanOrEqual(-5);
+      expect(margin).toBeLessThanOrEqual(10);
+      expect(a.subarray(7).toString('hex')).toBe('04' + '08' + '0507' + '0a03'); // DutyCycleAns, RXTimingSetupAns, RXParamSetupAns ok, DlChannelAns ok
+      // NbTrans 2: the same uplink again (no downlink answered the first copy), and so every uplink after
+      expect(ns.counts.repetitions).toBeGreaterThanOrEqual(2);
+      expect(again).toMatchObject({ repeat: true, fCnt: second.fCnt, fOpts: second.fOpts, freq: 869.5 });
+      // 3: the RX2 downlink ended the sticky answers; the others went out once
+      expect(third).toMatchObject({ repeat: false, fCnt: second.fCnt + 1, fOpts: '', freq: 869.5 });
+      expect(ups.filter((x) => x.port0 !== null)).toEqual([]);
+      // the decoy in the old RX1 was missed; the RX1 downlink and the new-RX2 one were heard
+      expect(summary).toMatchObject({ downlinks: 3, downlinksReceived: 2, downlinksMissed: 1, macCommands: 9, macAnswers: 9, repetitions: ns.counts.repetitions, linkChecks: 1, timeSyncs: 1, macUplinks: 0 });
+      // DeviceTimeAns: records sealed after it carry the network's time (7 s ahead), the first one ours
+      expect(summary.maxClockCorrectionMs).toBeGreaterThan(5000);
+      expect(summary.maxClockCorrectionMs).toBeLessThan(8500);
+      const [t1, t2] = ns.frameTimes as [{ time: number; nowS: number }, { time: number; nowS: number }];
+      expect(Math.abs(t1.time - t1.nowS)).toBeLessThan(2);
+      expect(t2.time - t2.nowS).toBeGreaterThan(AHEAD_S - 2.5);
+      expect(t2.time - t2.nowS).toBeLessThan(AHEAD_S + 1.5);
+      // every datagram verified
+      expect(ns.counts.micFailures).toBe(0);
+      expect(ns.frameTimes.length).toBe(summary.records);
+    } finally {
+      await ns.close();
+    }
+  }, 90_000);
+});
+
+describe.sequential('sceau sim lorawan: a lower data rate in the middle of a frame', () => {
+  it('LinkADRReq to US915 DR0 after the first fragment: the answer goes first on FPort 0, the frame is cut again under the next tag and still verifies', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'adr-down');
+    ns.onUplink = (u) =>
+      // the first uplink (a 53-byte fragment at DR1): LinkADRReq DR0, TXPower 0, channels 8..15 (ChMaskCntl 0), NbTrans 1,
+      // in RX1: US915 RX1 is at DR11 (SF9/500 kHz) for DR1 and offset 0, on 923.3 + 0.6 * (channel mod 8) MHz
+      ns.seen.length === 1 ? [{ delayUs: 1_000_000, freq: Math.round((923.3 + 0.6 * ((Math.round((u.freq - 902.3) / 0.2)) % 8)) * 10) / 10, datr: 'SF9BW500', fOpts: '0300ff0001' }] : [];
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--duration', '2s', '--interval', '1m', '--link', 'lorawan-us915-dr1',
+        '--activation', 'abp', '--keys-out', ns.keysDir, '--seed', 'e2e-adr-down', '--adr', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, number>;
+      const [first, answer, ...rest] = ns.seen;
+      expect(first).toMatchObject({ fPort: 1, datr: 'SF9BW125', fOpts: '' });
+      // LinkADRAns (2 bytes) does not fit beside an 11-byte fragment at DR0 (N = 11): an FPort 0 uplink of its own
+      expect(answer).toMatchObject({ fPort: 0, port0: '0307', fOpts: '', datr: 'SF10BW125' });
+      expect(rest.length).toBeGreaterThanOrEqual(8);
+      for (const u of rest) expect(u).toMatchObject({ fPort: 1, datr: 'SF10BW125', fOpts: '' });
+      expect(summary).toMatchObject({ records: 1, macCommands: 1, macAnswers: 1, macUplinks: 1, downlinksReceived: 1 });
+      // the frame's first fragment under the old tag never completes; the frame cut again does, once
+      expect(ns.frameTimes.map((f) => f.counter)).toEqual([1]);
+      expect(summary.datagrams).toBe(1 + rest.length);
+    } finally {
+      await ns.close();
+    }
+  }, 90_000);
 });
 
 describe.sequential('sceau sim lorawan: join back-off', () => {

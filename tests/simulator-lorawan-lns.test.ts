@@ -1,8 +1,8 @@
-// `sceau sim lns`: the registration files a network server imports, and the generated payload
+// `sceau lns` (= `sceau sim lns`, `sceau-sim lns`): the registration files a network server imports, and the generated payload
 // formatter. The formatter is checked against its runtimes' limits (ES5.1 grammar with acorn,
 // 40 KB, 100 ms per frame) and against verifyFrame on every golden frame of
 // protocol/vectors/frames.json: the same readings, in units of the channel registry.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,5 +161,27 @@ describe('sceau sim lns devices', () => {
     const r = await run(['devices', '--from', bad, '--format', 'csv']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/device 0: kid: expected 8 bytes of hex/);
+  });
+});
+
+describe('sceau lns: the top-level host command', () => {
+  it('runs the simulator\'s lns commands: the same output and exit codes as sceau-sim lns', async () => {
+    const root = join(import.meta.dirname, '..');
+    const sceau = (args: string[]) => spawnSync(process.execPath, [join(root, 'host-tools', 'bin', 'sceau.cjs'), 'lns', ...args], { encoding: 'utf8' });
+    const fleetDir = join(dir, 'host');
+    writeRegistration(fleetDir, registrationEntries(makeFleet('lns-host', 2, 'abp', '26000000/8'), 'abp'));
+    const csv = sceau(['devices', '--from', fleetDir, '--format', 'csv']);
+    expect(csv.status).toBe(0);
+    expect(csv.stdout).toBe((await run(['devices', '--from', fleetDir, '--format', 'csv'])).stdout);
+    expect(csv.stdout.trimEnd().split('\n')).toHaveLength(3);
+    const formatter = sceau(['formatter', '--format', 'tts']);
+    expect(formatter.status).toBe(0);
+    expect(formatter.stdout).toBe((await run(['formatter', '--format', 'tts'])).stdout);
+    expect(formatter.stdout).toContain('function decodeUplink(input)');
+    const bad = sceau(['devices', '--from', fleetDir, '--format', 'xml']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--format: expected tts, chirpstack or csv/);
+    expect(sceau(['devices', '--from', join(dir, 'nowhere'), '--format', 'csv']).status).toBe(3);
+    expect(sceau(['--help']).stdout).toMatch(/sceau-sim lns devices --from DIR/);
   });
 });

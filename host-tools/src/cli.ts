@@ -20,6 +20,7 @@ import { registerOwner } from './commands/owner.js';
 import { registerSim } from './commands/sim.js';
 import { registerDb } from './commands/db.js';
 import { setDefaultPasswordFile } from './store-pg-connect.js';
+import { registerLns } from './commands/lns.js';
 
 export { parseReadingArg } from './commands/context.js';
 export type { Io } from './commands/context.js';
@@ -27,7 +28,7 @@ export type { Io } from './commands/context.js';
 const VERSION = '0.1.0';
 
 /** The command groups, in help order. */
-const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim, registerOwner, registerDb];
+const COMMAND_GROUPS: CommandGroup[] = [registerKeys, registerFrame, registerDevices, registerProvision, registerFlash, registerExport, registerGateway, registerSim, registerLns, registerOwner, registerDb];
 
 const defaultIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -1,5 +1,5 @@
-import { type Bytes, fragment, getPublicKey, kidOf, linkProfile, sealRecord, toHex } from '@sceau/protocol';
-import type { AttackKind } from './config.js';
+import { type Bytes, type LinkProfile, airtimeMs, fragment, getPublicKey, kidOf, linkProfile, sealRecord, toHex } from '@sceau/protocol';
+import { ATTACK_KINDS, type AttackKind, type AttackRates } from './config.js';
 import type { Prng } from './prng.js';
 
 /** Offset of the kid in a frame sealed with kid: d2 84 43 a1 01 27 a1 04 48 <kid>. */
@@ -42,6 +42,25 @@ export interface AttackFrame {
   expected: string;
 }
 
+/** One datagram of an attack as the attacker puts it on the air. */
+export interface AttackTransmission {
+  at: number;
+  datagram: Bytes;
+  airtimeMs: number;
+}
+
+/**
+ * The attacks a genuine frame sealed at `t` draws: each kind with its rate, at a random time in
+ * the next 1 s to 10 min 1 s (time for the frame to be sent and accepted first).
+ */
+export function drawAttacks(rates: AttackRates, rng: Prng, t: number): Array<{ at: number; kind: AttackKind }> {
+  const out: Array<{ at: number; kind: AttackKind }> = [];
+  for (const kind of ATTACK_KINDS) {
+    if (rates[kind] > 0 && rng.chance(rates[kind])) out.push({ at: t + 1000 + Math.floor(rng.float() * 600_000), kind });
+  }
+  return out;
+}
+
 /**
  * The attacker's keys: one outside the fleet (never registered), fixed by the seed.
  */
@@ -64,6 +83,22 @@ export class Attacker {
   datagrams(frame: Bytes, link: string, kid: Bytes): Bytes[] {
     const profile = linkProfile(link);
     return fragment(frame, profile, { tag: this.rng.int(8), hint: kid.subarray(0, 2) });
+  }
+
+  /**
+   * An attack frame's datagrams on `profile`'s link from `t`, back to back (1 ms apart), from a
+   * fresh source. The attacker sits next to the gateway: no loss, and no duty cycle of the victim's.
+   */
+  transmissions(frame: Bytes, profile: LinkProfile, t: number): { source: string; sends: AttackTransmission[] } {
+    const source = this.nextSource();
+    const sends: AttackTransmission[] = [];
+    let at = t;
+    for (const datagram of this.datagrams(frame, profile.name, frame.subarray(KID_OFFSET, KID_OFFSET + 8))) {
+      const air = airtimeMs(profile, datagram.length);
+      sends.push({ at, datagram, airtimeMs: air });
+      at = Math.ceil(at + air) + 1;
+    }
+    return { source, sends };
   }
 
   build(

@@ -3,17 +3,14 @@
  * order, so two events at the same virtual millisecond always run in the order they were
  * scheduled (determinism does not depend on the heap's internal layout).
  */
-export interface SimEvent {
+export interface Scheduled<E> {
   t: number;
   seq: number;
-  kind: number;
-  /** Index of the device (or -1). */
-  device: number;
-  data: unknown;
+  event: E;
 }
 
-export class EventQueue {
-  private heap: SimEvent[] = [];
+export class EventQueue<E> {
+  private heap: Array<Scheduled<E>> = [];
   private seq = 0;
   /** The current virtual time in ms: the time of the last event taken. */
   now = 0;
@@ -22,9 +19,9 @@ export class EventQueue {
     return this.heap.length;
   }
 
-  schedule(t: number, kind: number, device: number, data: unknown = undefined): void {
+  schedule(t: number, event: E): void {
     if (t < this.now) t = this.now; // never in the past
-    const e: SimEvent = { t, seq: this.seq++, kind, device, data };
+    const e: Scheduled<E> = { t, seq: this.seq++, event };
     const h = this.heap;
     let i = h.length;
     h.push(e);
@@ -39,7 +36,7 @@ export class EventQueue {
   }
 
   /** Takes the earliest event and advances the clock to it. */
-  pop(): SimEvent | undefined {
+  pop(): Scheduled<E> | undefined {
     const h = this.heap;
     if (h.length === 0) return undefined;
     const top = h[0]!;

@@ -6,7 +6,7 @@ import { parseDuration } from './duration.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
 import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
 import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
-import { THRESHOLDS, localEuiFor, regionPlan, runLorawan } from './lorawan-live.js';
+import { THRESHOLDS, localEuiFor, lorawanLink, runLorawan } from './lorawan-live.js';
 import { linkProfile, toHex } from '@sceau/protocol';
 import { EXIT } from '@sceau/host-tools';
 
@@ -31,7 +31,12 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --dev-addr-prefix HEX/BITS   ABP DevAddr block (default 00000000/7, NetID 0)
   --seed S               derives every key and EUI (default "sceau"); same seed, same fleet
   --loss P               probability a gateway does not hear an uplink (default 0)
-  --firmware-vm K        not available yet (needs the LoRaWAN MAC in the firmware)
+  --adr                  devices set the ADR bit: the network server steers their data rate, TX
+                         power and repetitions (LinkADRReq); without it they keep --link's rate
+  --link-check           each device sends LinkCheckReq in its first uplink after activation
+  --device-time          each device sends DeviceTimeReq in its first uplink after activation
+                         and sets its clock (the records' time) from DeviceTimeAns
+  --firmware-vm K        not available yet (needs the firmware's LoRaWAN MAC, the MAC issue)
   --json                 the summary as one JSON object on stdout
   -h, --help
 
@@ -52,6 +57,9 @@ const OPTIONS = {
   loss: { type: 'string' },
   'firmware-vm': { type: 'string' },
   'join-delay': { type: 'string' },
+  adr: { type: 'boolean' },
+  'link-check': { type: 'boolean' },
+  'device-time': { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -85,7 +93,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     }
     json = v.json === true;
     if (v['firmware-vm'] !== undefined) {
-      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware has LoRaWAN frame coding but no LoRaWAN MAC (joins, RX windows, MAC commands); it comes with the MAC issue. Use the device model (leave out --firmware-vm).');
+      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware\'s LoRaWAN MAC (joins, class A windows, MAC commands) is still being built (the MAC issue) and does not yet run as a wall-clock device behind these gateways. Use the device model (leave out --firmware-vm).');
     }
     const gwmp = required(v.gwmp, 'gwmp');
     parseHostPort(gwmp);
@@ -95,7 +103,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const intervalMs = parseDuration(required(v.interval, 'interval'), '--interval');
     if (intervalMs <= 0) throw new UsageError('--interval: expected a positive duration');
     const link = required(v.link, 'link');
-    regionPlan(linkProfile(link));
+    lorawanLink(linkProfile(link));
     const activation = required(v.activation, 'activation');
     if (activation !== 'otaa' && activation !== 'abp') throw new UsageError(`--activation: expected otaa or abp, got ${JSON.stringify(activation)}`);
     const keysOut = required(v['keys-out'], 'keys-out');
@@ -109,6 +117,9 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       // undocumented on purpose in the usage: for tests with a stand-in network server using the same delay
       ...(v['join-delay'] !== undefined ? { joinDelayMs: parseDuration(v['join-delay'], '--join-delay') } : {}),
       onLog: (line) => io.stderr(`sceau-sim: ${line}\n`),
+      adr: v.adr === true,
+      linkCheck: v['link-check'] === true,
+      deviceTime: v['device-time'] === true,
     };
     if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
@@ -155,7 +166,8 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
         `${summary.devices} devices behind ${gws} gateway(s), ${(summary.wallMs / 1000).toFixed(1)} s: ` +
           `joins ${summary.joinsAccepted}/${summary.joinsRequested} requested, ${summary.uplinks} uplinks (${summary.records} records), ` +
           `${summary.downlinks} downlinks (${summary.downlinksReceived} in an RX window), PUSH_ACK missing ${summary.pushAckMissing}, ` +
-          `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}\n`,
+          `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}, ` +
+          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}\n`,
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);
@@ -172,7 +184,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
 
 export const LNS_USAGE = `Usage: sceau-sim lns devices --from DIR --format tts|chirpstack|csv [options]
        sceau-sim lns formatter --format tts|chirpstack
-       (the same as: sceau sim lns ...)
+       (the same as: sceau lns ... and sceau sim lns ...)
 
 devices: what a network server imports for the fleet in DIR/lorawan-devices.json (sceau sim lorawan --keys-out DIR), on stdout.
   --format tts           JSON stream of end devices (MAC 1.0.4, RP002 1.0.3) for the Console import or ttn-lw-cli

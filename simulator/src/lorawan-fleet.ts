@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Bytes, getPublicKey, kidOf, sha256, toHex } from '@sceau/protocol';
-import { deviceSecret } from './simulation.js';
+import { deviceSecret } from './device-model.js';
 
 export type Activation = 'otaa' | 'abp';
 

@@ -7,9 +7,12 @@
  * Each device seals records with @sceau/protocol, fragments them per the link profile when a frame
  * is larger than the profile's MTU, joins (OTAA, RX1 5 s / RX2 6 s after the join-request) or uses
  * ABP, and sends unconfirmed uplinks on FPort 1 through every gateway that hears it, waiting out
- * the duty cycle. It answers nothing: downlinks are counted, MAC commands are not answered yet.
+ * the duty cycle. Downlinks heard in RX1 or RX2 (on the window's frequency and data rate) are
+ * opened; their MAC commands change the device's MAC state (lorawan-mac.ts: data rate, channels,
+ * NbTrans, RX windows, duty cycle, clock) and the answers ride in the next uplink.
  */
 import { type Bytes, type LinkProfile, type LoraRadio, fragment, linkProfile, loraAirtimeMs, sealRecord } from '@sceau/protocol';
+import { CID, LorawanMac, type MacRegionName, type UplinkMac } from './lorawan-mac.js';
 import { GwmpGateway, type Emission, type GwmpStats, parseHostPort } from './gwmp-gateway.js';
 import { type Activation, FleetState, type LorawanDevice, localEui } from './lorawan-fleet.js';
 import { encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept, peekDownlinkFCnt, MTYPE_JOIN_ACCEPT } from './lorawan-frames.js';
@@ -23,25 +26,10 @@ export const JOIN_ACCEPT_DELAY_MS = 5000;
 /** A downlink counts as in a window when it starts within this much of the window's opening (the radio listens for a few preamble symbols; references use 10 ms guards). */
 export const RX_WINDOW_TOLERANCE_MS = 20;
 
-export interface RegionPlan {
-  name: 'eu868' | 'us915';
-  /** Uplink channels in MHz, with their concentrator IF index. */
-  uplink: { freq: number; chan: number }[];
-  rx1Freq: (uplinkFreq: number, chan: number) => number;
-  rx2Freq: number;
-}
-
-/** Channel plan of a link profile: EU868's three default channels; US915 sub-band 2 (TTN's FSB 2). */
-export function regionPlan(profile: LinkProfile): RegionPlan {
-  if (profile.name.startsWith('lorawan-eu868')) {
-    return { name: 'eu868', uplink: [868.1, 868.3, 868.5].map((freq, chan) => ({ freq, chan })), rx1Freq: (f) => f, rx2Freq: 869.525 };
-  }
-  if (profile.name.startsWith('lorawan-us915')) {
-    const wide = (profile.radio as LoraRadio).bandwidthHz === 500_000;
-    // 125 kHz channels 8..15 (903.9..905.3 MHz); 500 kHz channel 65 (904.6 MHz). RX1: 923.3 + 0.6 * (ch mod 8).
-    const uplink = wide ? [{ freq: 904.6, chan: 65 }] : Array.from({ length: 8 }, (_, k) => ({ freq: Math.round((903.9 + 0.2 * k) * 10) / 10, chan: 8 + k }));
-    return { name: 'us915', uplink, rx1Freq: (_f, chan) => Math.round((923.3 + 0.6 * (chan % 8)) * 10) / 10, rx2Freq: 923.3 };
-  }
+/** The MAC region and uplink data rate of a LoRaWAN link profile (`lorawan-eu868-dr3`: eu868, DR3); the channel plan is the MAC's (lorawan-mac.ts). */
+export function lorawanLink(profile: LinkProfile): { region: MacRegionName; dr: number } {
+  const m = /^lorawan-(eu868|us915)-dr(\d+)$/.exec(profile.name);
+  if (m !== null) return { region: m[1] as MacRegionName, dr: Number(m[2]) };
   throw new RangeError(`--link: expected lorawan-eu868-drX or lorawan-us915-drX, got ${JSON.stringify(profile.name)}`);
 }
 
@@ -64,6 +52,12 @@ export interface LorawanRunOptions {
   onLog?: (line: string) => void;
   /** Ends the run early (Ctrl-C): devices stop, the summary covers what was sent. */
   signal?: AbortSignal;
+  /** Devices set the ADR bit: the network server then steers their data rate, TX power and NbTrans (LinkADRReq). */
+  adr?: boolean;
+  /** Each device asks for a LinkCheckAns (LinkCheckReq) in its first uplink after activation. */
+  linkCheck?: boolean;
+  /** Each device asks for the network time (DeviceTimeReq) in its first uplink after activation and sets its clock from the answer. */
+  deviceTime?: boolean;
 }
 
 export interface LorawanSummary {
@@ -90,6 +84,17 @@ export interface LorawanSummary {
   datagrams: number;
   /** Uplinks not heard by any gateway (--loss). */
   uplinksLost: number;
+  /** MAC commands received in downlinks, and answers sent in uplinks (FOpts or FPort 0). */
+  macCommands: number;
+  macAnswers: number;
+  /** Uplinks on FPort 0 carrying only MAC answers (they did not fit in FOpts beside a datagram). */
+  macUplinks: number;
+  /** Repetitions of unconfirmed uplinks (NbTrans above 1, set by LinkADRReq). */
+  repetitions: number;
+  /** LinkCheckAns and DeviceTimeAns received; the largest clock correction a DeviceTimeAns made (ms). */
+  linkChecks: number;
+  timeSyncs: number;
+  maxClockCorrectionMs: number;
   failures: string[];
 }
 
@@ -97,10 +102,16 @@ interface Window {
   kind: 'join' | 'data';
   rx1: number;
   rx2: number;
+  /** MHz, and the data rate as `datr`. */
   rx1Freq: number;
   rx2Freq: number;
+  rx1Datr: string;
+  rx2Datr: string;
   devNonce: number;
+  /** A downlink opened in this window (or the run stopped). */
   done: boolean;
+  /** The device's clock (Unix ms) when the uplink ended: DeviceTimeAns gives the network's time of that instant. */
+  txEndClockMs: number;
 }
 
 interface Device {
@@ -113,22 +124,27 @@ interface Device {
   devAddr: Bytes | null;
   fCntUp: number;
   fCntDown: number;
-  rxDelayMs: number;
+  mac: LorawanMac;
+  /** The device's clock minus the host's (ms): 0 until a DeviceTimeAns corrects it. */
+  clockOffsetMs: number;
   nextTxAllowed: number;
   window: Window | null;
   /** When the device started (the join back-off counts from there). */
   started: number;
 }
 
+/** A frame as the datagrams of `profile`: whole when it fits, else fragments under `tag`. */
+function cut(frame: Bytes, profile: LinkProfile, tag: number): Bytes[] {
+  return frame.length <= profile.mtu ? [frame] : fragment(frame, profile, { tag });
+}
 
 /** Exit-status thresholds (docs/simulator.md "sceau sim lorawan"): below them the run fails. */
 export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
 
 export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
   const profile = linkProfile(o.link);
-  const plan = regionPlan(profile);
+  const link = lorawanLink(profile);
   const radio = profile.radio as LoraRadio;
-  const datr = `SF${radio.spreadingFactor}BW${radio.bandwidthHz / 1000}`;
   const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
   const worstAir = loraAirtimeMs(radio, profile.mtu + profile.overheadBytes);
   if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
@@ -158,32 +174,47 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   };
   if (o.signal?.aborted) stop();
   o.signal?.addEventListener('abort', stop, { once: true });
-  const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0 };
+  const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0, macUplinks: 0, repetitions: 0, maxClockCorrectionMs: 0 };
+  const newMac = (sensors: SensorModel): LorawanMac =>
+    new LorawanMac(link.region, {
+      dr: link.dr,
+      adr: o.adr === true,
+      // DevStatusAns: 1..254 from the battery's 2.5..3.3 V
+      battery: () => Math.max(1, Math.min(254, Math.round(1 + (253 * (sensors.batteryReading(performance.now() - t0, 0).value - 2500)) / 800))),
+    });
   const devices: Device[] = o.fleet.map((d) => {
     const st = state.get(d.devEui);
+    const sensors = new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now());
     return {
       d,
       rng: Prng.from(o.seed, `lorawan-device|${d.index}`),
       linkRng: Prng.from(o.seed, `lorawan-link|${d.index}`),
-      sensors: new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now()),
+      sensors,
       nwkSKey: d.nwkSKey,
       appSKey: d.appSKey,
       devAddr: d.devAddr,
       fCntUp: o.activation === 'abp' ? st.fCntUp : 0,
       fCntDown: 0,
-      rxDelayMs: 1000,
+      mac: newMac(sensors),
+      clockOffsetMs: 0,
       nextTxAllowed: 0,
       window: null,
       started: 0,
     };
   });
+  /** After activation: the MAC requests the run asks for ride in the first uplink. */
+  const activated = (dev: Device): void => {
+    if (o.linkCheck === true) dev.mac.request(CID.LinkCheck);
+    if (o.deviceTime === true) dev.mac.request(CID.DeviceTime);
+  };
 
   const onEmit = (e: Emission): void => {
     for (const dev of devices) {
       const w = dev.window;
       if (w === null || w.done) continue;
-      const inRx1 = Math.abs(e.wallMs - w.rx1) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx1Freq) < 0.0005);
-      const inRx2 = Math.abs(e.wallMs - w.rx2) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx2Freq) < 0.0005);
+      // the radio listens on one frequency at one data rate per window
+      const inRx1 = Math.abs(e.wallMs - w.rx1) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx1Freq) < 0.0005) && (e.datr === null || e.datr === w.rx1Datr);
+      const inRx2 = Math.abs(e.wallMs - w.rx2) <= RX_WINDOW_TOLERANCE_MS && (e.freq === null || Math.abs(e.freq - w.rx2Freq) < 0.0005) && (e.datr === null || e.datr === w.rx2Datr);
       if (!inRx1 && !inRx2) continue;
       if (w.kind === 'join' && e.phyPayload[0] === MTYPE_JOIN_ACCEPT) {
         const r = openJoinAccept(dev.d.appKey, w.devNonce, e.phyPayload);
@@ -194,7 +225,10 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         dev.appSKey = r.appSKey;
         dev.fCntUp = 0;
         dev.fCntDown = 0;
-        dev.rxDelayMs = Math.max(1, r.rxDelay & 0x0f) * 1000;
+        // a new session starts from the region's defaults, then the join-accept's settings
+        dev.mac = newMac(dev.sensors);
+        dev.mac.joined(r.dlSettings, r.rxDelay, r.cfList);
+        activated(dev);
         s.joinsAccepted++;
         s.downlinksReceived++;
         return;
@@ -209,6 +243,14 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         w.done = true;
         dev.fCntDown = full + 1;
         s.downlinksReceived++;
+        const syncs = dev.mac.counts.timeSyncs;
+        dev.mac.receive(r.fPort === 0 ? r.payload : r.fOpts, -5 + 15 * dev.linkRng.float(), r.confirmed);
+        if (dev.mac.counts.timeSyncs > syncs && dev.mac.networkTimeUnixMs !== null) {
+          // DeviceTimeAns: the network's time at the end of the requesting uplink; the device sets its clock
+          const correction = dev.mac.networkTimeUnixMs - w.txEndClockMs;
+          dev.clockOffsetMs += correction;
+          s.maxClockCorrectionMs = Math.max(s.maxClockCorrectionMs, Math.abs(correction));
+        }
         return;
       }
     }
@@ -247,10 +289,14 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       s.dutyCycleWaits++;
       await sleep(dev.nextTxAllowed - now);
     }
-    const ch = plan.uplink[dev.rng.int(plan.uplink.length)]!;
-    const air = loraAirtimeMs(radio, phy.length);
+    const mac = dev.mac;
+    const ch = mac.pickChannel(dev.rng.int(0x10000));
+    if (ch < 0) throw new Error(`internal: no enabled channel supports DR${mac.dr}`);
+    const freq = mac.uplinkFreqHz(ch) / 1e6;
+    const air = loraAirtimeMs(mac.profile().radio as LoraRadio, phy.length);
     const start = performance.now();
-    if (profile.dutyCycle !== undefined) dev.nextTxAllowed = start + air / profile.dutyCycle;
+    // the channel's sub-band duty cycle (EU868) or DutyCycleReq's aggregate limit, whichever is longer
+    dev.nextTxAllowed = start + mac.offTimeMs(ch, air);
     if (kind === 'join') {
       // join-request retransmission back-off (LoRaWAN L2 1.0.4 §7 / RP002): at most 1 % of the time
       // in the first hour, 0.1 % until hour 11, 0.01 % after; in every region
@@ -260,26 +306,49 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     }
     await sleep(air);
     const txEnd = performance.now();
-    if (stopped) return { kind, rx1: txEnd, rx2: txEnd, rx1Freq: 0, rx2Freq: 0, devNonce, done: true }; // cut off the air
+    const txEndClockMs = Date.now() + dev.clockOffsetMs;
+    if (stopped) return { kind, rx1: txEnd, rx2: txEnd, rx1Freq: 0, rx2Freq: 0, rx1Datr: '', rx2Datr: '', devNonce, done: true, txEndClockMs }; // cut off the air
     if (kind === 'join') s.joinsRequested++;
-    else {
-      s.uplinks++;
-      s.datagrams++;
-    }
+    else s.uplinks++;
     let heard = 0;
+    const datr = mac.datr();
     for (const g of gateways) {
       if (dev.linkRng.chance(o.loss)) continue;
       heard++;
-      g.push({ phyPayload: phy, freq: ch.freq, chan: ch.chan % 8, datr, rssi: -60 - 50 * dev.linkRng.float(), lsnr: -5 + 15 * dev.linkRng.float(), tmst: g.tmstAt(txEnd) });
+      g.push({ phyPayload: phy, freq, chan: ch % 8, datr, rssi: -60 - 50 * dev.linkRng.float(), lsnr: -5 + 15 * dev.linkRng.float(), tmst: g.tmstAt(txEnd) });
     }
     if (heard === 0) s.uplinksLost++;
-    const d1 = kind === 'join' ? joinDelay : dev.rxDelayMs;
-    const w: Window = { kind, rx1: txEnd + d1, rx2: txEnd + d1 + 1000, rx1Freq: plan.rx1Freq(ch.freq, ch.chan), rx2Freq: plan.rx2Freq, devNonce, done: false };
+    const d1 = kind === 'join' ? joinDelay : mac.rx1Delay * 1000;
+    const rx1 = mac.rx1(ch);
+    const rx2 = mac.rx2();
+    const w: Window = { kind, rx1: txEnd + d1, rx2: txEnd + d1 + 1000, rx1Freq: rx1.freqHz / 1e6, rx2Freq: rx2.freqHz / 1e6, rx1Datr: rx1.datr, rx2Datr: rx2.datr, devNonce, done: false, txEndClockMs };
     dev.window = w;
     // class A: nothing is sent before RX2 has passed
     await sleep(w.rx2 + RX_WINDOW_TOLERANCE_MS + 5 - performance.now());
     dev.window = null;
     return w;
+  };
+
+  /** One data uplink with the next FCnt, sent NbTrans times unless a downlink answers an earlier one. */
+  const sendUplink = async (dev: Device, st: { fCntUp: number }, fPort: number, payload: Bytes, mac: UplinkMac): Promise<void> => {
+    const fCnt = dev.fCntUp++;
+    if (o.activation === 'abp') {
+      st.fCntUp = dev.fCntUp;
+      state.save();
+    }
+    const phy = encodeUplink({
+      nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr!, fCnt, fPort, payload, confirmed: false,
+      fOpts: mac.kind === 'fopts' ? mac.fOpts : null, ...dev.mac.uplinkFlags(),
+    });
+    const radioNow = dev.mac.profile().radio as LoraRadio;
+    const times = dev.mac.nbTrans;
+    for (let rep = 0; rep < times && !stopped; rep++) {
+      if (rep > 0) s.repetitions++;
+      const w = await transmit(dev, phy, 'data');
+      dev.sensors.drainForAirtime(loraAirtimeMs(radioNow, phy.length));
+      if (w.done) break; // a downlink came: no more repetitions (1.0.4 section 4.3.1.1)
+    }
+    dev.mac.sent(mac);
   };
 
   const runDevice = async (dev: Device): Promise<void> => {
@@ -302,7 +371,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         if (dev.devAddr === null) await sleep(1000 + dev.rng.float() * 2000);
       }
       if (dev.devAddr === null) return;
-    }
+    } else activated(dev);
     let next = performance.now();
     while (next < end) {
       if (dev.nextTxAllowed > next) {
@@ -319,21 +388,32 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       const counter = st.counter++;
       state.save();
       const frame = sealRecord(
-        { version: 1, counter, time: Math.floor(Date.now() / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
+        { version: 1, counter, time: Math.floor((Date.now() + dev.clockOffsetMs) / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
         dev.d.secret,
       );
       s.records++;
-      const datagrams = frame.length <= profile.mtu ? [frame] : fragment(frame, profile, { tag: counter % 8 });
-      for (const datagram of datagrams) {
-        if (stopped) break;
-        const fCnt = dev.fCntUp++;
-        if (o.activation === 'abp') {
-          st.fCntUp = dev.fCntUp;
-          state.save();
+      // cut for the data rate in force; should a LinkADRReq lower it so that the rest no longer
+      // fits, the frame is cut again under another tag and sent from its first fragment
+      let tag = counter % 8;
+      let datagrams = cut(frame, dev.mac.profile(), tag);
+      for (let k = 0; k < datagrams.length && !stopped; ) {
+        const datagram = datagrams[k]!;
+        if (datagram.length > dev.mac.profile().mtu) {
+          tag = (tag + 1) % 8;
+          datagrams = cut(frame, dev.mac.profile(), tag);
+          k = 0;
+          continue;
         }
-        const phy = encodeUplink({ nwkSKey: dev.nwkSKey!, appSKey: dev.appSKey!, devAddr: dev.devAddr!, fCnt, fPort: SCEAU_FPORT, payload: datagram, confirmed: false });
-        await transmit(dev, phy, 'data');
-        dev.sensors.drainForAirtime(loraAirtimeMs(radio, phy.length));
+        const mac = dev.mac.compose(datagram.length);
+        if (mac.kind === 'port0') {
+          // the answers do not fit beside the datagram: they go first, on their own
+          await sendUplink(dev, st, 0, mac.payload, mac);
+          s.macUplinks++;
+          continue;
+        }
+        await sendUplink(dev, st, SCEAU_FPORT, datagram, mac);
+        s.datagrams++;
+        k++;
       }
       next += o.intervalMs * (0.9 + 0.2 * dev.rng.float());
     }
@@ -364,6 +444,13 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     records: s.records,
     datagrams: s.datagrams,
     uplinksLost: s.uplinksLost,
+    macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0),
+    macAnswers: devices.reduce((a, d) => a + d.mac.counts.answers, 0),
+    macUplinks: s.macUplinks,
+    repetitions: s.repetitions,
+    linkChecks: devices.reduce((a, d) => a + d.mac.counts.linkChecks, 0),
+    timeSyncs: devices.reduce((a, d) => a + d.mac.counts.timeSyncs, 0),
+    maxClockCorrectionMs: Math.round(s.maxClockCorrectionMs),
     failures: [],
   };
   if (o.activation === 'otaa' && summary.joinsAccepted < THRESHOLDS.joinRatio * summary.devices) summary.failures.push(`joins: ${summary.joinsAccepted} of ${summary.devices} devices joined`);

@@ -1,5 +1,6 @@
 import { formatDuration } from './duration.js';
-import type { RunResult, Summary } from './simulation.js';
+import type { RunResult } from './simulation.js';
+import type { Summary } from './scoreboard.js';
 
 /** The summary as a few aligned lines for people (stdout without --json). */
 export function formatSummary(r: RunResult): string {

@@ -50,7 +50,7 @@ async function simVerify(context: CliContext, args: string[]): Promise<number> {
 }
 
 /** Runs `sceau-sim` of @sceau/simulator with `args`, stdio inherited; resolves with its exit code. */
-async function runSimulator(args: string[]): Promise<number> {
+export async function runSimulator(args: string[]): Promise<number> {
   let bin: string;
   try {
     const pkg = createRequire(import.meta.url).resolve('@sceau/simulator/package.json');

@@ -1,0 +1,169 @@
+import { type Bytes, decodeRecord, fromHex, toHex, verifySign1 } from '@sceau/protocol';
+import type { Device, GroupState } from './device-model.js';
+import { type FirmwareReport, type FirmwareVmDevice, type FirmwareVmModule, loadFirmwareVm } from './firmware-vm.js';
+import { Prng } from './prng.js';
+
+/** A real-firmware device: its VM (null while powered off), its flash, and the sensor round it is reading. */
+interface VmState {
+  dev: FirmwareVmDevice | null;
+  /** Bumped at every power cut: steps scheduled for an earlier boot are ignored. */
+  generation: number;
+  flash: { data?: Uint8Array };
+  random: Prng;
+  deviceId: string;
+  sensorId: string;
+  /** The sampling round the firmware is reading (temperature then humidity), from the sensor model. */
+  round: Array<{ channel: number; value: number; at: number }> | null;
+  humidityTaken: boolean;
+  keyChecked: boolean;
+  provisioned: boolean;
+}
+
+/** A frame a VM sealed, checked against the device's registered key. */
+export interface VmFrame {
+  t: number;
+  bytes: Bytes;
+  counter: number;
+}
+
+/**
+ * The fleet's real-firmware devices (`--firmware-vm K`) on the virtual clock: one DeviceScript VM
+ * per device (firmware-vm.ts loads the VM host), booted on the device's flash, stepped when it asks,
+ * reading the device's sensor model, and powered off at power cuts. The simulation owns the clock:
+ * it schedules boots and steps and takes the frames each step sealed.
+ */
+export class FirmwareVms {
+  readonly report: FirmwareReport = { devices: 0, frames: 0, boots: 0, steps: 0, sensorReads: 0, buildMs: 0, vmMs: 0 };
+  private readonly states = new Map<Device, VmState>();
+  private readonly images = new Map<GroupState, Uint8Array>();
+  private module: FirmwareVmModule | undefined;
+
+  constructor(seed: string, devices: readonly Device[]) {
+    for (const d of devices) {
+      if (!d.firmware) continue;
+      this.states.set(d, {
+        dev: null,
+        generation: 0,
+        flash: {},
+        random: Prng.from(seed, `firmware-vm|${d.group.config.name}|${d.member}`),
+        deviceId: `5ce0${d.index.toString(16).padStart(12, '0')}`,
+        sensorId: `5ce1${d.index.toString(16).padStart(12, '0')}`,
+        round: null,
+        humidityTaken: false,
+        keyChecked: false,
+        provisioned: false,
+      });
+    }
+    this.report.devices = this.states.size;
+  }
+
+  /** Loads the VM host and builds (or takes from the cache) one firmware image per group with VMs. */
+  async prepare(groups: readonly GroupState[]): Promise<void> {
+    if (this.states.size === 0) return;
+    this.module = await loadFirmwareVm();
+    for (const g of groups) {
+      if (g.config.firmwareVm === 0) continue;
+      const built = this.module.buildSimFirmware({ intervalMs: g.config.intervalMs, batch: g.batch.rounds, withKid: g.config.kid });
+      this.report.buildMs += built.buildMs;
+      this.images.set(g, built.binary);
+    }
+  }
+
+  /** The device's current power-on generation: events carry it, and a stale one is ignored. */
+  generation(d: Device): number {
+    return this.state(d).generation;
+  }
+
+  /** Powers the firmware on at `t`: a new VM on the device's flash (seed provisioned at the first boot). */
+  async boot(d: Device, t: number): Promise<void> {
+    const vm = this.state(d);
+    const w0 = performance.now();
+    vm.dev = await this.module!.SimFirmwareDevice.start(this.images.get(d.group)!, {
+      deviceId: vm.deviceId,
+      sensorId: vm.sensorId,
+      // provisioning writes the device's seed into its settings once, as a provisioning tool would
+      seed: vm.provisioned ? null : d.secret,
+      random: (n) => vm.random.bytes(n),
+      read: (kind, tMs) => this.read(d, vm, kind, tMs),
+      flash: vm.flash,
+      t0: t,
+    });
+    vm.provisioned = true;
+    vm.keyChecked = false;
+    vm.round = null;
+    this.report.boots++;
+    this.report.vmMs += performance.now() - w0;
+  }
+
+  /**
+   * Runs the VM at `t`: returns when it wants to run next and the frames it sealed, each checked
+   * against the provisioned key (throws when the firmware prints another key or a frame that
+   * does not verify: the simulator would otherwise report a gateway's rejection as the link's).
+   */
+  step(d: Device, t: number): { next: number; frames: VmFrame[] } {
+    const vm = this.state(d);
+    const dev = vm.dev!;
+    const w0 = performance.now();
+    const next = Math.max(dev.step(t), t + d.group.config.firmwareTickMs);
+    this.report.steps++;
+    if (!vm.keyChecked && dev.keyLine !== null) {
+      const m = /^sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64})( new)?$/.exec(dev.keyLine);
+      if (m === null || m[2] !== toHex(d.publicKey) || m[1] !== d.kidHex || m[3] !== undefined) {
+        throw new Error(`firmware VM ${d.name}: key line ${JSON.stringify(dev.keyLine)} is not the provisioned key (kid ${d.kidHex})`);
+      }
+      vm.keyChecked = true;
+    }
+    const frames: VmFrame[] = [];
+    for (const f of dev.takeFrames()) {
+      if (f.kind !== 'frame') throw new Error(`firmware VM ${d.name}: printed a fragment; its image sends whole frames`);
+      const bytes = fromHex(f.hex);
+      // A sanity check of the VM's output against the registered key (the gateway checks again).
+      const v = verifySign1(bytes, d.publicKey);
+      const rec = v.ok ? decodeRecord(v.payload) : undefined;
+      if (!v.ok || rec === undefined || !rec.ok) throw new Error(`firmware VM ${d.name}: sealed a frame that does not verify under its key: ${f.hex}`);
+      frames.push({ t: f.t, bytes, counter: rec.record.counter });
+      this.report.frames++;
+    }
+    this.report.vmMs += performance.now() - w0;
+    return { next, frames };
+  }
+
+  /** Powers the VM off (power cut, or sampling is over); its flash is kept. */
+  off(d: Device): void {
+    const vm = this.state(d);
+    if (vm.dev !== null) {
+      vm.dev.stop();
+      vm.dev = null;
+    }
+    vm.generation++;
+  }
+
+  /** Powers every VM off at the end of the run. */
+  offAll(): void {
+    for (const d of this.states.keys()) this.off(d);
+  }
+
+  /** What the VMs did and cost (wall times rounded to ms). */
+  summary(): FirmwareReport {
+    return { ...this.report, vmMs: Math.round(this.report.vmMs) };
+  }
+
+  private state(d: Device): VmState {
+    const vm = this.states.get(d);
+    if (vm === undefined) throw new Error(`internal: ${d.name} is not a firmware VM device`);
+    return vm;
+  }
+
+  /** The firmware reads a sensor: one sampling round of the device's sensor model per temperature read. */
+  private read(d: Device, vm: VmState, kind: 'temperature' | 'humidity', t: number): number | null {
+    this.report.sensorReads++;
+    if (kind === 'temperature' || vm.round === null || vm.humidityTaken) {
+      vm.round = [];
+      vm.humidityTaken = false;
+      d.sensors.sample(t, vm.round);
+    }
+    if (kind === 'humidity') vm.humidityTaken = true;
+    const channel = kind === 'temperature' ? 1 : 2;
+    return vm.round.find((r) => r.channel === channel)?.value ?? null;
+  }
+}
