@@ -14,7 +14,7 @@ describe('CODE_DOCS and docs/protocol.md#verification', () => {
 
   for (const code of VERIFICATION_CODES) {
     it(`${code}: the table's meaning and the section's text are CODE_DOCS'`, () => {
-      const row = doc.split('\n').find((line) => line.includes(`[\`${code}\`](#code-${code})`));
+      const row = doc.split('\n').find((line) => line.startsWith('|') && line.includes(`[\`${code}\`](#code-${code})`));
       expect(row, `a table row for ${code}`).toBeDefined();
       expect(row!.split('|').map((c) => c.trim())[3]).toBe(CODE_DOCS[code].meaning);
       const at = doc.indexOf(`<a id="code-${code}"></a>\n### \`${code}\`\n`);

@@ -67,7 +67,7 @@ export const CODE_DOCS: Readonly<Record<VerificationCode, CodeDoc>> = {
   'unsupported-version': {
     meaning: "the record has another version",
     explanation:
-      "The payload is a deterministic CBOR array whose first element is an unsigned integer other than 1. A future version's record, correctly signed, is reported as this rather than `bad-record`.",
+      "The payload is a deterministic CBOR array whose first element is an unsigned integer other than the versions this verifier reads (1, and 2 where it reads [record version 2](#record-version-2-readings-encrypted-for-their-owner)). A future version's record, correctly signed, is reported as this rather than `bad-record`.",
   },
   'replay': {
     meaning: "the counter was already accepted, or is too old to tell",
