@@ -15,6 +15,13 @@
 //                    waits all of it before a join-request, so a reboot loop cannot join faster
 //   (An array of 3 is read as one with both back-off values 0: the layout before the back-off.)
 //
+//   setting "sceau_lwreset" = a token written by `sceau provision --reset-lorawan` (the device was
+//                           re-created on the network server, whose JoinNonce starts again)
+//   setting "sceau_lwdone"  = the last token applied
+// A boot that finds a new token forgets the last JoinNonce, the FCnt up reservation and the
+// back-off (DevNonce keeps counting: never reused), stores that, then records the token; a cut
+// in between applies it again, with the same result. Deploying the same settings again is no reset.
+//
 // One JSON array, one write: a join stores its JoinNonce and the new session's first FCnt block
 // together, so no cut can leave an accepted JoinNonce with the old session's counter.
 import { LORAWAN_FCNT_BLOCK } from "./config"
@@ -22,6 +29,8 @@ import { readSettingTimed, writeSettingTimed } from "./state"
 import { FCNT_MAX, joinNonceOk } from "./lorawan-counters"
 
 export const LORAWAN_SETTING = "sceau_lorawan"
+export const RESET_SETTING = "sceau_lwreset"
+export const RESET_DONE_SETTING = "sceau_lwdone"
 export const DEV_NONCE_MAX = 65535
 
 function isInt(v: any): boolean {
@@ -58,6 +67,14 @@ export class LorawanCounters {
                 this.joinElapsedMs = st[3] < 0 ? 0 : st[3]
                 this.joinOffMs = st[4] < 0 ? 0 : st[4]
             }
+        }
+        const token = await readSettingTimed(RESET_SETTING)
+        if (typeof token === "string" && token !== (await readSettingTimed(RESET_DONE_SETTING))) {
+            this.joinElapsedMs = 0
+            this.joinOffMs = 0
+            await this.store(this.devNonceNext, -1, 0)
+            await writeSettingTimed(RESET_DONE_SETTING, token)
+            console.log(`sceau-lorawan reset token=${token} devnonce=${this.devNonceNext}`)
         }
         // a session resumed after a reboot (ABP) continues above everything that may have been used
         this.fCntNext = this.fCntLimit
