@@ -145,16 +145,17 @@ export class LorawanLink implements Link {
         return dr < 0 ? 0 : dr
     }
 
-    /** Waits `ms` when it is within the send budget; false when it is not. */
+    /** Waits `ms` when it is within the send budget; false when it is not (or negative: never). */
     private async waitUpTo(ms: number): Promise<boolean> {
         if (ms < 0 || ms > this.opt.maxWaitMs) return false
-        if (ms > 0) await ds.sleep(ms)
+        if (ms > 0) await ds.sleep(Math.ceil(ms))
         return true
     }
 
     private async join(): Promise<boolean> {
         const d = this.dev
-        if ((await this.waitUpTo(this.joinAt - ds.millis())) === false) return false
+        const owed = this.joinAt - ds.millis()
+        if ((await this.waitUpTo(owed < 0 ? 0 : owed)) === false) return false
         const dr = this.joinDr()
         let res = await otaaJoin(d, this.cred.otaa, dr, this.rnd++)
         while (res === "no-channel") {
