@@ -174,8 +174,13 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
                 ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             }
         }
-        const d = await transmitAndListen(dev, out.phy, ch, dr)
+        const end = await transmitOn(dev, out.phy, ch, dr)
+        // the windows of this uplink, fixed before anything changes the state
+        const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+        // the frame is on air: what it carried is done with now, before a downlink in RX1 or RX2
+        // queues new answers (done after the windows, it dropped the answers to that downlink)
         if (t === 0) uplinkDone(r, st, out)
+        const d = await listenAfter(dev, ws, end)
         if (d !== null) {
             res.downlink = d
             return res
@@ -184,17 +189,12 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
     return res
 }
 
-/** One transmission on `ch` at `dr`, then RX1 and RX2 (stopping at an accepted downlink). */
-async function transmitAndListen(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<Downlink> {
-    const r = dev.region
-    const st = dev.st
-    const end = await transmitOn(dev, phy, ch, dr)
-    // the windows of this uplink, fixed before a downlink changes the state
-    const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+/** RX1 and RX2 (`ws`) of an uplink that ended at `end`, stopping at an accepted downlink. */
+async function listenAfter(dev: LorawanDevice, ws: RxWindow[], end: number): Promise<Downlink> {
     for (let i = 0; i < ws.length; i++) {
         const pkt = await listenIn(dev, ws[i], end)
         if (pkt === null) continue
-        const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
+        const d = handleDownlink(dev.region, dev.session, dev.down, dev.st, pkt.payload, pkt.snrDb)
         if (d.ok) return d
         if (d.error === "fcnt-gap") dev.sessionLost = true
     }
