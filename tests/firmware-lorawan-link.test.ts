@@ -5,8 +5,9 @@
 // join-accepts, SF9 after the join-accept's RX2DR 3), reassembles the FPort 1 datagrams with
 // @sceau/protocol's Reassembler and verifies the sealed frames. Downlinks: DeviceTimeAns,
 // LinkADRReq and RXParamSetupReq (FPort 0), then a control downlink (FPort 2). Then power cuts at
-// the Nth flash write after boot (before or after it lands), and an ABP device the same way: no
-// DevNonce and no FCnt is ever used twice, and a reboot waits the join back-off it owes.
+// the Nth flash write after boot (before or after it lands): no DevNonce and no FCnt is ever used
+// twice, and a reboot waits the join back-off it owes. Last, the device is re-created on the
+// server (JoinNonce from 1 again): refused until the `sceau_lwreset` token, which applies once.
 import { MemoryKeyring, Reassembler, fromHex, loraAirtimeMs, verifyFrame } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
@@ -105,7 +106,7 @@ class Network {
 interface FlashIo { store?: Uint8Array }
 
 /** One boot; `cut`: stop at the Nth flash write after power-on (landing or not); `until`: stop when it returns true. */
-async function runBoot(binary: Uint8Array, net: Network, flash: FlashIo, t0: number, cut: { n: number; keep: boolean } | null, until: () => boolean, settings: Record<string, string>) {
+async function runBoot(binary: Uint8Array, net: Network, flash: FlashIo, t0: number, cut: { n: number; keep: boolean } | null, until: () => boolean, settings: Record<string, string>, watch?: (l: string) => void) {
   let writes = 0;
   let dead = false;
   const io = {
@@ -130,6 +131,7 @@ async function runBoot(binary: Uint8Array, net: Network, flash: FlashIo, t0: num
     if (dead) return;
     if (process.env.LW_DEBUG) console.log(t, l.slice(0, 120));
     lines.push({ t, l });
+    watch?.(l);
     // a packet longer than 100 bytes comes as "sceau-radio+ <chunk>" lines, then the last chunk
     const m = /^sceau-radio(\+?) ([0-9a-f]*)$/.exec(l);
     if (!m) return;
@@ -148,6 +150,14 @@ async function runBoot(binary: Uint8Array, net: Network, flash: FlashIo, t0: num
   }
   dev.stop();
   return { lines, cut: dead, end: t, writes };
+}
+
+/** A boot that ends when a console line satisfies `pred` (or after 30 virtual minutes). */
+async function runBootUntil(binary: Uint8Array, net: Network, flash: FlashIo, t0: number, pred: (l: string) => boolean, settings: Record<string, string>) {
+  let hit = false;
+  return runBoot(binary, net, flash, t0, null, () => hit, settings, l => {
+    if (pred(l)) hit = true;
+  });
 }
 
 const datagramsOf = (ups: Up[]) => ups.filter(u => u.fPort === 1).map(u => ({ t: u.t, d: new Uint8Array(u.payload) }));
@@ -202,7 +212,31 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     net.boot++;
     const bootsBefore = net.ups.length;
     last = await runBoot(binary, net, flash, t, null, () => net.ups.length >= bootsBefore + 3, {});
+    joinsBeforeRecreate = net.joinTimes.length;
+    // the device is deleted and re-created on the network server: its JoinNonce starts again
+    net.joinNonce = 0;
+    net.boot++;
+    stale = await runBootUntil(binary, net, flash, last.end + 1000, l => l.startsWith('sceau-lorawan join-failed join-nonce'), {});
+    net.boot++;
+    reset = await runBootUntil(binary, net, flash, stale.end + 1000, l => l.startsWith('sceau-lorawan joined'), { sceau_lwreset: 'a1b2c3d4e5f60718' });
+    net.boot++;
+    again = await runBootUntil(binary, net, flash, reset.end + 1000, l => l.startsWith('sceau-lorawan joined'), { sceau_lwreset: 'a1b2c3d4e5f60718' });
   }, 600_000);
+
+  let joinsBeforeRecreate = 0;
+  let stale: Awaited<ReturnType<typeof runBoot>>;
+  let reset: Awaited<ReturnType<typeof runBoot>>;
+  let again: Awaited<ReturnType<typeof runBoot>>;
+
+  it('after the device is re-created on the server, join-accepts are refused until --reset-lorawan\'s token, applied once', () => {
+    expect(stale.lines.some(x => x.l.startsWith('sceau-lorawan join-failed join-nonce'))).toBe(true);
+    expect(reset.lines.some(x => x.l.startsWith('sceau-lorawan reset token=a1b2c3d4e5f60718'))).toBe(true);
+    expect(reset.lines.some(x => x.l.startsWith('sceau-lorawan joined'))).toBe(true);
+    // the same settings deployed again: no second reset, and the next JoinNonce is still above the stored one
+    expect(again.lines.some(x => x.l.startsWith('sceau-lorawan reset'))).toBe(false);
+    expect(again.lines.some(x => x.l.startsWith('sceau-lorawan joined'))).toBe(true);
+    expect(new Set(net.devNonces).size).toBe(net.devNonces.length);
+  });
 
   it('prints the key line with the DevEUI, joins once with DevNonce 0, and says so', () => {
     expect(first.lines.find(x => x.l.startsWith('sceau-key '))!.l).toMatch(new RegExp(`^sceau-key v1 kid=[0-9a-f]{16} pub=[0-9a-f]{64} deveui=${devEui}( new)?$`));
@@ -266,9 +300,10 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     // the last boot follows a cut boot whose DevNonce write (with that request's back-off) landed:
     // the model saw no request with that DevNonce, and the next one waits the whole silence
     const lastStart = cuts[cuts.length - 1].end + 1000;
-    const lastJoin = net.joinTimes[net.joinTimes.length - 1];
-    expect(net.devNonces.length).toBeGreaterThanOrEqual(2);
-    expect(net.devNonces.at(-1)! - net.devNonces.at(-2)!).toBeGreaterThan(1); // a DevNonce stored, then the power went
+    const n = joinsBeforeRecreate;
+    const lastJoin = net.joinTimes[n - 1];
+    expect(n).toBeGreaterThanOrEqual(2);
+    expect(net.devNonces[n - 1] - net.devNonces[n - 2]).toBeGreaterThan(1); // a DevNonce stored, then the power went
     expect(lastJoin).toBeGreaterThan(lastStart);
     expect(lastJoin - lastStart).toBeGreaterThanOrEqual(off);
     expect(off).toBeGreaterThan(5000);
