@@ -413,14 +413,18 @@ describe('firmware downlink counter (32 bits from 16 on air) in the DeviceScript
   const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '000102030405060708090a0b0c0d0e0f', devAddr: '26011bda' };
   const frame = (fCnt: number, fOpts = '') => ref.encodeData(1, { ...keys, fCnt, fPort: fOpts === '' ? 1 : null, payload: fOpts === '' ? 'aa' : '', confirmed: false, fOpts });
 
-  it('rebuilds counters across 16-bit roll-overs and refuses replays and old frames', async () => {
+  it('rebuilds counters across 16-bit roll-overs and refuses replays, old frames and gaps beyond MAX_FCNT_GAP', async () => {
     const [a, b, c] = await runLorawanVectors([
-      { op: 'fcnt-down', ...keys, last: null, frames: [frame(0), frame(0), frame(5), frame(3), frame(65537, '0600'), frame(70000), frame(65537), frame(200000)] },
+      {
+        op: 'fcnt-down', ...keys, last: null,
+        // 16384 ahead is accepted, 16385 or more is a lost session (1.0.3's MAX_FCNT_GAP): refused, the counter stays
+        frames: [frame(0), frame(0), frame(5), frame(3), frame(16389), frame(32773), frame(49157), frame(65537, '0600'), frame(70000), frame(65537), frame(86385), frame(200000)],
+      },
       { op: 'fcnt-down', ...keys, last: null, frames: [frame(65540)] }, // a new session starts near 0
       { op: 'fcnt-down', ...keys, last: 0xfffffffd, frames: [frame(0xffffffff), frame(0xffffffff), frame(1)] },
     ], { detail: true });
-    expect(a.results.map((x: any) => (x.ok ? x.fCnt : x.error))).toEqual([0, 'mic', 5, 'mic', 65537, 70000, 'mic', 'mic']);
-    expect(a.results[4]).toMatchObject({ fOpts: '0600', fPort: -1 });
+    expect(a.results.map((x: any) => (x.ok ? x.fCnt : x.error))).toEqual([0, 'mic', 5, 'mic', 16389, 32773, 49157, 65537, 70000, 'mic', 'fcnt-gap', 'mic']);
+    expect(a.results[7]).toMatchObject({ fOpts: '0600', fPort: -1 });
     expect(a.last).toBe(70000);
     expect(b.results[0]).toMatchObject({ ok: false, error: 'mic' });
     expect(b.last).toBeNull();

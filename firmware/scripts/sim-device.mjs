@@ -111,6 +111,7 @@ export class SimFirmwareDevice {
     async boot(binary, { deviceId, sensorId, seed, random, read, flash, t0, contentKey = null }) {
         this.now = t0
         this.nextAt = t0
+        this.binary = binary
         this.read = read
         this.lines = []
         this.frames = []
@@ -163,6 +164,7 @@ export class SimFirmwareDevice {
         for (const line of String(s).split("\n")) {
             if (!line.startsWith("> ")) continue
             const l = line.slice(2)
+            if (this.onLine) this.onLine(l, this.now)
             if (l.startsWith("sceau-key ")) this.keyLine = l
             else if (l.startsWith("sceau-error")) this.errors.push(l)
             this.lines.push(l)
@@ -184,6 +186,15 @@ export class SimFirmwareDevice {
             // hundredths exactly (|error| <= 0.05 hundredths)
             if (v !== null && v !== undefined) this.inbox.push(readingReply(this.sensorId, serviceIndex, v / 100))
         }
+    }
+
+    /**
+     * Writes a setting through the runtime's settings service, as a provisioning tool or a test
+     * host does (delivered at the next step). `onLine(line, t)`, when set, sees every console line.
+     */
+    async setSetting(key, value) {
+        const index = await settingsServiceIndex(this.binary)
+        this.inbox.push(settingsSet(this.vmId, index, key, value))
     }
 
     announce() {

@@ -17,16 +17,19 @@ import { configuredLoraParams } from "./lora-config"
 import { LoraLink, LoraParams, LoraRadio, Sx126x, Sx127x } from "./lora"
 import { LoraPins, SpiRadioBus } from "./lora-spi"
 import { RoleClimate } from "./sensors"
+import { openLorawanLink } from "./lorawan-link"
+import { appControl } from "./app-control"
 
 async function loraLink(pins: LoraPins): Promise<Link> {
     const p: LoraParams = configuredLoraParams()
     const bus = new SpiRadioBus(pins)
     const radio: LoraRadio = LORA_CHIP === "sx1262" ? new Sx126x(bus) : new Sx127x(bus)
     await radio.init(p)
+    if (LINK === "lorawan") return await openLorawanLink(radio, appControl)
     return new LoraLink(radio, p, LINK_MTU > 255 ? 255 : LINK_MTU, LORA_DUTY_CYCLE, LORA_MAX_WAIT_MS)
 }
 
-/** `lora`: the radio's wiring, used when LINK is "lora" (busy: null on SX127x boards is fine). */
+/** `lora`: the radio's wiring, used when LINK is "lora" or "lorawan" (busy: null on SX127x boards is fine). */
 export async function startBoard(lora: LoraPins): Promise<void> {
     let roles: { temperature: ds.Temperature; humidity: ds.Humidity } = null
     try {
@@ -40,7 +43,7 @@ export async function startBoard(lora: LoraPins): Promise<void> {
     const t = roles === null ? new ds.Temperature() : roles.temperature
     const h = roles === null ? new ds.Humidity() : roles.humidity
     let link: Link = null
-    if (LINK === "lora") {
+    if (LINK === "lora" || LINK === "lorawan") {
         try {
             link = await loraLink(lora)
         } catch (e) {

@@ -15,7 +15,9 @@ export const WITH_KID: boolean = true
 export const SETTINGS_TIMEOUT_MS = 5000
 /** Stop after this many frames sent (0 = run forever); used by tests. */
 export const MAX_FRAMES = 0
-/** "console" (hex lines) or "tcp" (2-byte big-endian length + datagram, the gateway's TCP ingest). */
+/** "console" (hex lines), "tcp" (2-byte big-endian length + datagram, the gateway's TCP ingest),
+ * "lora" (raw LoRa packets), "lorawan" (LoRaWAN 1.0.4 class A through a network server; the VM
+ * entry's "lorawan-fake" is the same link on the fake SX1276, for tests). */
 export const LINK: string = "console"
 /** Largest datagram of the link; frames above it are cut into fragments (design: Link). */
 export const LINK_MTU = 65535
@@ -46,3 +48,17 @@ export const LORA_MAX_WAIT_MS = 60000
 /** VM entry (src/main.ts): "builtin" simulated climate, or "jacdac": temperature and humidity
  * roles served by the host (scripts/jd-sensors.mjs), whose values a host program sets. */
 export const VM_SENSORS: string = "builtin"
+/** LoRaWAN (LINK = "lorawan"): the regional parameters, "EU868" or "US915". */
+export const LORAWAN_REGION: string = "EU868"
+/** US915: the sub-band of the gateways (1..8; The Things Network and most US gateways use 2), 0 for all 64 + 8 channels. */
+export const LORAWAN_SUB_BAND = 2
+/** The first join-request's data rate (-1: the region's default, EU868 DR5, US915 DR0); two failed attempts step it down by one. */
+export const LORAWAN_JOIN_DR = -1
+/** ABP: the data rate and RX1 delay (seconds) until the network changes them (LoRaWAN default RX1 delay: 1 s). */
+export const LORAWAN_ABP_DR = 0
+export const LORAWAN_ABP_RX1_DELAY_S = 1
+/** N: after this many uplinks without any downlink the session counts as lost and an OTAA device rejoins;
+ * from N/2 on, each uplink asks for LinkCheckAns (besides ADRACKReq from ADR_ACK_LIMIT = 64 on). */
+export const LORAWAN_REJOIN_AFTER = 128
+/** Worst timing error of the receive windows (ms): each opens this much early and stays this much longer. */
+export const LORAWAN_RX_ERROR_MS = 20

@@ -2,11 +2,12 @@
 // batches in a bounded queue while the link is down. Entry points (src/main.ts for the VM,
 // src/board-*.ts for boards) choose the sensor source and call runFirmware().
 // Console lines (documented in README.md, read by provisioning tools and CI):
-//   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]     once per boot
+//   sceau-key v1 kid=<16 hex> pub=<64 hex>[ deveui=<16 hex>][ new]   once per boot (deveui: LoRaWAN)
 //   sceau-frame <hex>                                 a sealed frame (console link)
 //   sceau-fragment <hex>                              a fragment of one (console link, small MTU)
 //   sceau-frame+ <hex> / sceau-fragment+ <hex>        leading chunks of a long one (see console-lines.ts)
 //   sceau-error <message>
+//   sceau-lorawan <event> ... / sceau-control ...    the LoRaWAN link (src/lorawan-link.ts, app-control.ts)
 import * as ds from "@devicescript/core"
 import {
     BATCH_SIZE,
@@ -15,7 +16,6 @@ import {
     LINK_MTU,
     MAX_FRAMES,
     QUEUE_MAX,
-    SAMPLE_INTERVAL_MS,
     TCP_HOST,
     TCP_PORT,
     WITH_KID,
@@ -27,6 +27,7 @@ import { DROPPED_CHANNEL, SampleQueue } from "./queue"
 import { ContentKey, Reading, SensorRecord, contentKeyOf, kidOf, sealRecord, sealRecordV2 } from "./seal"
 import { Counter, loadContentKey, loadOrCreateSeed } from "./state"
 import { Sample, SensorSource } from "./sensors"
+import { appControl } from "./app-control"
 
 const BOOT_CHANNEL = 32
 /** A frame is the record plus at most 85 bytes (design: Seal, size); a reading at most 16. */
@@ -45,8 +46,15 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
     const seedInfo = await loadOrCreateSeed()
     const key = await ed25519ExpandKey(seedInfo.seed)
     const kid = await kidOf(key.publicKey)
+    const link: Link =
+        boardLink !== null
+            ? boardLink
+            : LINK === "tcp"
+              ? new TcpLink(TCP_HOST, TCP_PORT, LINK_MTU)
+              : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
+    const eui = link.devEui()
     console.log(
-        `sceau-key v1 kid=${kid.toString("hex")} pub=${key.publicKey.toString("hex")}${seedInfo.generated ? " new" : ""}`
+        `sceau-key v1 kid=${kid.toString("hex")} pub=${key.publicKey.toString("hex")}${eui === "" ? "" : " deveui=" + eui}${seedInfo.generated ? " new" : ""}`
     )
     // with a provisioned content key, readings other than the operational ones are encrypted (record v2)
     const contentKey = await loadContentKey()
@@ -54,12 +62,6 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
     const overhead = SEAL_OVERHEAD + (ck === null ? 0 : ENCRYPTION_OVERHEAD)
     const counter = new Counter()
     await counter.boot()
-    const link: Link =
-        boardLink !== null
-            ? boardLink
-            : LINK === "tcp"
-              ? new TcpLink(TCP_HOST, TCP_PORT, LINK_MTU)
-              : new ConsoleLink(LINK_MTU, LINK_IDENTIFIES_SENDER)
     // batch to the link's budget: one datagram when a useful frame fits the MTU, else 16 fragments
     const hinted = !link.identifiesSender
     const budget = link.mtu >= overhead + RECORD_HEAD + 2 * READING_MAX ? link.mtu : maxFrameBytes(link.mtu, hinted)
@@ -99,9 +101,10 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
             const drops = queue.dropped - reportedDrops
             if (drops > 0) readings.push({ channel: DROPPED_CHANNEL, value: drops, age: 0 })
             const c = await counter.take()
-            const rec: SensorRecord = { counter: c, time: null, readings: readings }
+            const clock = link.clockSeconds()
+            const rec: SensorRecord = { counter: c, time: clock < 0 ? null : clock, readings: readings }
             const frame = ck === null ? await sealRecord(key, rec, WITH_KID ? kid : null) : await sealRecordV2(key, rec, ck, kid, WITH_KID)
-            const datagrams = fragmentFrame(frame, link.mtu, c % 8, hinted ? kid.slice(0, 2) : null)
+            const datagrams = fragmentFrame(frame, link.sendMtu(), c % 8, hinted ? kid.slice(0, 2) : null)
             let sent = true
             for (const d of datagrams) {
                 if (!(await link.send(d))) {
@@ -109,7 +112,8 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
                     break
                 }
             }
-            // unsent: the batch stays queued; its counter is skipped, never reused
+            // unsent: the batch stays queued; its counter is skipped, never reused. (Signing runs only
+            // here, between sends: a LoRaWAN send returns after RX2 of its last uplink.)
             if (!sent) break
             queue.shift()
             reportedDrops += drops
@@ -119,7 +123,7 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
                 return
             }
         }
-        await ds.sleep(SAMPLE_INTERVAL_MS)
+        await ds.sleep(appControl.intervalMs)
     }
 }
 

@@ -5,8 +5,15 @@ import { Socket, connect } from "@devicescript/net"
 import { printLong } from "./console-lines"
 
 export interface Link {
+    /** the smallest datagram the link may have to carry (the batch budget: 16 fragments of it) */
     readonly mtu: number
     readonly identifiesSender: boolean
+    /** the largest datagram now (LoRaWAN: N at the current data rate); fragments are cut to it */
+    sendMtu(): number
+    /** Unix seconds from the network's clock, -1 when the link gives none */
+    clockSeconds(): number
+    /** the link's device EUI (16 hex digits) for the console key line, "" when none */
+    devEui(): string
     /** Sends one datagram; false when the link is down (the caller keeps the data). */
     send(datagram: Buffer): Promise<boolean>
 }
@@ -18,6 +25,18 @@ export class ConsoleLink implements Link {
     constructor(mtu: number, identifiesSender: boolean) {
         this.mtu = mtu
         this.identifiesSender = identifiesSender
+    }
+
+    sendMtu(): number {
+        return this.mtu
+    }
+
+    clockSeconds(): number {
+        return -1
+    }
+
+    devEui(): string {
+        return ""
     }
 
     async send(datagram: Buffer): Promise<boolean> {
@@ -55,6 +74,18 @@ export class TcpLink implements Link {
             this.retryAt = ds.millis() + 2000
             return false
         }
+    }
+
+    sendMtu(): number {
+        return this.mtu
+    }
+
+    clockSeconds(): number {
+        return -1
+    }
+
+    devEui(): string {
+        return ""
     }
 
     async send(datagram: Buffer): Promise<boolean> {

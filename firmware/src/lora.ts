@@ -440,6 +440,18 @@ export class LoraLink implements Link {
         this.now = now ? now : () => ds.millis()
     }
 
+    sendMtu(): number {
+        return this.mtu
+    }
+
+    clockSeconds(): number {
+        return -1
+    }
+
+    devEui(): string {
+        return ""
+    }
+
     async send(datagram: Buffer): Promise<boolean> {
         const wait = this.duty.waitMs(this.now())
         if (wait > this.maxWaitMs) return false

@@ -4,6 +4,12 @@
 import { LorawanSession, Downlink, openDownlink, peekDownlinkFCnt } from "./lorawan-frames"
 
 export const FCNT_MAX = 4294967295
+/**
+ * The largest downlink counter step a session accepts: LoRaWAN 1.0.3's MAX_FCNT_GAP. 1.0.4 no
+ * longer defines it (network servers allow one 16-bit roll-over); a device that hears a
+ * MIC-valid downlink further ahead than this has lost step with the network and rejoins.
+ */
+export const MAX_FCNT_GAP = 16384
 
 /**
  * The 32-bit value of a downlink counter whose low 16 bits are `fCnt16`, given the last accepted
@@ -28,7 +34,9 @@ export class DownlinkCounter {
 
 /**
  * Opens a received downlink: rebuilds its counter, checks address, counter and MIC with the
- * frame coding, and only then moves the counter. Never throws.
+ * frame coding, and only then moves the counter. A genuine frame more than MAX_FCNT_GAP ahead of
+ * the last accepted one is refused with "fcnt-gap" (the counter stays: the caller rejoins).
+ * Never throws.
  */
 export function acceptDownlink(s: LorawanSession, dc: DownlinkCounter, phy: Buffer): Downlink {
     const f16 = peekDownlinkFCnt(s.devAddr, phy)
@@ -36,7 +44,9 @@ export function acceptDownlink(s: LorawanSession, dc: DownlinkCounter, phy: Buff
     const full = rebuildFCntDown(dc.last, f16)
     if (full < 0) return new Downlink("fcnt")
     const d = openDownlink(s, full, phy)
-    if (d.ok) dc.last = full
+    if (d.ok === false) return d
+    if (dc.last >= 0 && full - dc.last > MAX_FCNT_GAP) return new Downlink("fcnt-gap")
+    dc.last = full
     return d
 }
 

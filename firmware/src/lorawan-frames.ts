@@ -17,7 +17,7 @@ export const MTYPE_CONFIRMED_DOWN = 0xa0
 export const MAX_FOPTS = 15
 
 /** Why a received frame was refused (the frame is then dropped, as the specification says). */
-export type FrameError = "" | "length" | "mtype" | "dev-addr" | "fcnt" | "mic" | "fopts"
+export type FrameError = "" | "length" | "mtype" | "dev-addr" | "fcnt" | "mic" | "fopts" | "fcnt-gap"
 
 function reversed(b: Buffer): Buffer {
     const n = b.length
@@ -43,10 +43,12 @@ function devAddrWord(devAddr: Buffer): number {
 
 // ---- join ----------------------------------------------------------------------------------
 
-/** MHDR ‖ JoinEUI ‖ DevEUI ‖ DevNonce ‖ MIC, 23 bytes (section 6.2.4). */
+/** MHDR ‖ JoinEUI ‖ DevEUI ‖ DevNonce ‖ MIC (section 6.2.4). */
+export const JOIN_REQUEST_BYTES = 23
+
 export function encodeJoinRequest(appKey: CmacKey, joinEui: Buffer, devEui: Buffer, devNonce: number): Buffer {
     if (joinEui.length !== 8 || devEui.length !== 8) throw new RangeError("join-request: EUIs are 8 bytes")
-    const phy = Buffer.alloc(23)
+    const phy = Buffer.alloc(JOIN_REQUEST_BYTES)
     phy[0] = MTYPE_JOIN_REQUEST
     phy.blitAt(1, reversed(joinEui), 0, 8)
     phy.blitAt(9, reversed(devEui), 0, 8)

@@ -1,17 +1,19 @@
 // OTAA join of a class A device (LoRaWAN 1.0.4 section 6.2): a DevNonce stored before use, the
 // join-request on an open channel, RX1 at JOIN_ACCEPT_DELAY1 and RX2 one second later (inverted
 // IQ), the join-accept opened and its JoinNonce checked and stored, then the 1.0.x session keys
-// and the join-accept's DLSettings, RxDelay and CFList. Retries and the 1.0.4 join back-off are
-// the caller's (not done yet).
+// and the join-accept's DLSettings, RxDelay and CFList. Each join-request books its 1.0.4 back-off
+// (src/lorawan-backoff.ts) in the same settings write as its DevNonce; waiting it out and retrying
+// are the caller's (src/lorawan-link.ts).
 import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, RxPacket, loraAirtimeMs } from "./lora"
 import { CmacKey } from "./cmac"
-import { Downlink, LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
+import { Downlink, JOIN_REQUEST_BYTES, LorawanSession, deriveSessionKeys10, encodeJoinRequest, openJoinAccept } from "./lorawan-frames"
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanCounters } from "./lorawan-state"
 import { MacState, RxWindow, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 import { Region } from "./lorawan-region"
+import { bookJoinRequest } from "./lorawan-backoff"
 
 /** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
 export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
@@ -53,6 +55,10 @@ export class LorawanDevice {
     devNonce: number
     /** US915: the sub-band to join on (1..8), 0 for all channels */
     subBand: number
+    /** set when a genuine downlink came more than MAX_FCNT_GAP ahead: the session is out of step */
+    sessionLost: boolean
+    /** when the last transmission ended (ms), for DeviceTimeAns */
+    txEnd: number
     constructor(region: Region, radio: LoraRadio, counters: LorawanCounters, subBand: number, errorMs: number) {
         this.subBand = subBand
         this.region = region
@@ -64,6 +70,8 @@ export class LorawanDevice {
         this.down = null
         this.errorMs = errorMs
         this.devNonce = -1
+        this.sessionLost = false
+        this.txEnd = 0
     }
 }
 
@@ -76,6 +84,7 @@ async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: numbe
     await dev.radio.transmit(phy, 2 * airtime + 200)
     const end = ds.millis()
     dev.picker.record(r, st, ch, start, airtime)
+    dev.txEnd = end
     return end
 }
 
@@ -99,6 +108,7 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
     dev.st = st
     const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
     if (ch < 0) return "no-channel"
+    bookJoinRequest(dev.counters, loraAirtimeMs(JOIN_REQUEST_BYTES, drParams(r, dr, channelFreq(r, st, ch), 0)))
     const devNonce = await dev.counters.takeDevNonce()
     dev.devNonce = devNonce
     const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
@@ -113,6 +123,7 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
         const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
         dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
         dev.down = new DownlinkCounter()
+        dev.sessionLost = false
         applyJoinSettings(st, ja.dlSettings, ja.rxDelay)
         if (ja.cfList !== null) applyCfList(r, st, ja.cfList)
         st.snr = Math.round(pkt.snrDb)
@@ -163,8 +174,13 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
                 ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             }
         }
-        const d = await transmitAndListen(dev, out.phy, ch, dr)
+        const end = await transmitOn(dev, out.phy, ch, dr)
+        // the windows of this uplink, fixed before anything changes the state
+        const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+        // the frame is on air: what it carried is done with now, before a downlink in RX1 or RX2
+        // queues new answers (done after the windows, it dropped the answers to that downlink)
         if (t === 0) uplinkDone(r, st, out)
+        const d = await listenAfter(dev, ws, end)
         if (d !== null) {
             res.downlink = d
             return res
@@ -173,18 +189,14 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
     return res
 }
 
-/** One transmission on `ch` at `dr`, then RX1 and RX2 (stopping at an accepted downlink). */
-async function transmitAndListen(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<Downlink> {
-    const r = dev.region
-    const st = dev.st
-    const end = await transmitOn(dev, phy, ch, dr)
-    // the windows of this uplink, fixed before a downlink changes the state
-    const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
+/** RX1 and RX2 (`ws`) of an uplink that ended at `end`, stopping at an accepted downlink. */
+async function listenAfter(dev: LorawanDevice, ws: RxWindow[], end: number): Promise<Downlink> {
     for (let i = 0; i < ws.length; i++) {
         const pkt = await listenIn(dev, ws[i], end)
         if (pkt === null) continue
-        const d = handleDownlink(r, dev.session, dev.down, st, pkt.payload, pkt.snrDb)
+        const d = handleDownlink(dev.region, dev.session, dev.down, dev.st, pkt.payload, pkt.snrDb)
         if (d.ok) return d
+        if (d.error === "fcnt-gap") dev.sessionLost = true
     }
     return null
 }

@@ -128,7 +128,8 @@ export class ChannelPicker {
             else if (soonest < 0 || at < soonest) soonest = at
         }
         if (open === 0) {
-            this.waitMs = soonest < 0 ? -1 : soonest - now
+            // whole milliseconds, rounded up: a fractional sleep may return at once and spin
+            this.waitMs = soonest < 0 ? -1 : Math.ceil(soonest - now)
             return -1
         }
         this.waitMs = 0

@@ -2,13 +2,25 @@
 // (src/state.ts) and with the same rule: a value is stored (written and read back) before the
 // first use of anything it covers, so a power cut can skip values but never repeat one.
 //
-//   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit]
+//   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit, joinElapsedMs, joinOffMs]
 //     devNonceNext   the next DevNonce (1.0.4: a counter from 0, never reused for this JoinEUI/AppKey);
 //                    written as n + 1 before join-request n goes on air
 //     lastJoinNonce  the JoinNonce of the last accepted join-accept (-1: none); a join-accept must
 //                    carry a greater one (1.0.4 section 6.2.3), stored before the session is used
 //     fCntUpLimit    every FCnt up below it may have been used in the current session; reserved
 //                    ahead by LORAWAN_FCNT_BLOCK (a join starts a session at 0 with limit = block)
+//     joinElapsedMs  the join back-off's clock (src/lorawan-backoff.ts): a lower bound of the time
+//                    spent joining since the first join-request of this activation (0 when joined)
+//     joinOffMs      the silence owed after the last join-request (its back-off time-off); a boot
+//                    waits all of it before a join-request, so a reboot loop cannot join faster
+//   (An array of 3 is read as one with both back-off values 0: the layout before the back-off.)
+//
+//   setting "sceau_lwreset" = a token written by `sceau provision --reset-lorawan` (the device was
+//                           re-created on the network server, whose JoinNonce starts again)
+//   setting "sceau_lwdone"  = the last token applied
+// A boot that finds a new token forgets the last JoinNonce, the FCnt up reservation and the
+// back-off (DevNonce keeps counting: never reused), stores that, then records the token; a cut
+// in between applies it again, with the same result. Deploying the same settings again is no reset.
 //
 // One JSON array, one write: a join stores its JoinNonce and the new session's first FCnt block
 // together, so no cut can leave an accepted JoinNonce with the old session's counter.
@@ -17,6 +29,8 @@ import { readSettingTimed, writeSettingTimed } from "./state"
 import { FCNT_MAX, joinNonceOk } from "./lorawan-counters"
 
 export const LORAWAN_SETTING = "sceau_lorawan"
+export const RESET_SETTING = "sceau_lwreset"
+export const RESET_DONE_SETTING = "sceau_lwdone"
 export const DEV_NONCE_MAX = 65535
 
 function isInt(v: any): boolean {
@@ -29,7 +43,12 @@ export class LorawanCounters {
     /** the next FCnt up, and the reservation limit (read-only outside this class) */
     fCntNext: number
     fCntLimit: number
+    /** the join back-off (see the header); stored with the next DevNonce */
+    joinElapsedMs: number
+    joinOffMs: number
     constructor() {
+        this.joinElapsedMs = 0
+        this.joinOffMs = 0
         this.devNonceNext = 0
         this.lastJoinNonce = -1
         this.fCntNext = 0
@@ -39,23 +58,40 @@ export class LorawanCounters {
     /** Reads the stored counters (absent or malformed: a new device). Does not write. */
     async load(): Promise<void> {
         const st = await readSettingTimed(LORAWAN_SETTING)
-        if (Array.isArray(st) && st.length === 3 && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
+        const n = Array.isArray(st) ? st.length : 0
+        if ((n === 3 || n === 5) && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
             this.devNonceNext = st[0] < 0 ? 0 : st[0]
             this.lastJoinNonce = st[1]
             this.fCntLimit = st[2] < 0 ? 0 : st[2]
+            if (n === 5 && isInt(st[3]) && isInt(st[4])) {
+                this.joinElapsedMs = st[3] < 0 ? 0 : st[3]
+                this.joinOffMs = st[4] < 0 ? 0 : st[4]
+            }
+        }
+        const token = await readSettingTimed(RESET_SETTING)
+        if (typeof token === "string" && token !== (await readSettingTimed(RESET_DONE_SETTING))) {
+            this.joinElapsedMs = 0
+            this.joinOffMs = 0
+            await this.store(this.devNonceNext, -1, 0)
+            await writeSettingTimed(RESET_DONE_SETTING, token)
+            console.log(`sceau-lorawan reset token=${token} devnonce=${this.devNonceNext}`)
         }
         // a session resumed after a reboot (ABP) continues above everything that may have been used
         this.fCntNext = this.fCntLimit
     }
 
     private async store(devNonceNext: number, lastJoinNonce: number, fCntLimit: number): Promise<void> {
-        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit])
+        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit, this.joinElapsedMs, this.joinOffMs])
         this.devNonceNext = devNonceNext
         this.lastJoinNonce = lastJoinNonce
         this.fCntLimit = fCntLimit
     }
 
-    /** The DevNonce of the next join-request, stored as used before it is returned. Throws when all 65,536 are used. */
+    /**
+     * The DevNonce of the next join-request, stored as used before it is returned, together with
+     * the back-off values the caller set in `joinElapsedMs` and `joinOffMs` for that request.
+     * Throws when all 65,536 are used.
+     */
     async takeDevNonce(): Promise<number> {
         const n = this.devNonceNext
         if (n > DEV_NONCE_MAX) throw new Error("lorawan: DevNonce exhausted (re-key the device)")
@@ -70,6 +106,9 @@ export class LorawanCounters {
      */
     async acceptJoin(joinNonce: number): Promise<boolean> {
         if (joinNonceOk(this.lastJoinNonce, joinNonce) === false) return false
+        // joined: the back-off starts again from its first hour at the next activation
+        this.joinElapsedMs = 0
+        this.joinOffMs = 0
         await this.store(this.devNonceNext, joinNonce, LORAWAN_FCNT_BLOCK)
         this.fCntNext = 0
         return true

@@ -4,6 +4,8 @@
 // Boards use src/board-*.ts, which start real sensor drivers.
 // LINK = "lora-fake" runs the LoRa link against the fake SX1276 (src/lora-fake.ts), which prints
 // each packet as "sceau-radio <hex>": fragments, sender hints and the duty cycle, end to end.
+// LINK = "lorawan-fake" runs the LoRaWAN link on that fake, with downlinks put on air by the host
+// (src/lora-air-fake.ts): the whole firmware against a network model (tests/firmware-lorawan-link.test.ts).
 import * as ds from "@devicescript/core"
 import {
     LINK,
@@ -19,6 +21,9 @@ import { configuredLoraParams } from "./lora-config"
 import { LoraLink, LoraParams, Sx127x } from "./lora"
 import { FakeSx1276 } from "./lora-fake"
 import { RoleClimate, SensorSource, SimulatedClimate } from "./sensors"
+import { HostAirRadio } from "./lora-air-fake"
+import { openLorawanLink } from "./lorawan-link"
+import { appControl } from "./app-control"
 
 const sensor: SensorSource =
     VM_SENSORS === "jacdac"
@@ -32,5 +37,9 @@ if (LINK === "lora-fake") {
     const radio = new Sx127x(fake)
     await radio.init(p)
     link = new LoraLink(radio, p, LINK_MTU, LORA_DUTY_CYCLE, LORA_MAX_WAIT_MS)
+} else if (LINK === "lorawan-fake") {
+    const radio = new HostAirRadio()
+    await radio.init(configuredLoraParams())
+    link = await openLorawanLink(radio, appControl)
 }
 await startFirmware(sensor, link)

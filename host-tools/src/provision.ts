@@ -129,15 +129,10 @@ export interface WrittenKey {
 }
 
 /**
- * Writes `sceau_seed="<seed hex>"` into a DeviceScript settings file such as
- * `firmware/.env.local`, keeping its other lines; the file is written 0600 through a temporary
- * file and a rename (never half-written). Refused: a symbolic link (`symlink-refused`), and a
- * file that already holds another seed (`seed-exists`: that board's key would be lost) unless
- * `force` or the seed is the key being rotated (`replaces`). The same seed again is no change.
+ * The text of a settings file that holds secrets (undefined when it does not exist). Refused: a
+ * symbolic link (`symlink-refused`) and a file readable by group or others.
  */
-export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKeyOptions = {}): WrittenKey {
-  let previous: string | undefined;
-  let replacedKid: string | undefined;
+export function readSecretSettings(envFile: string): string | undefined {
   let link: boolean;
   try {
     link = lstatSync(envFile).isSymbolicLink();
@@ -145,15 +140,40 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
     link = false;
   }
-  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`, EXIT.io);
-  if (existsSync(envFile)) {
-    const mode = statSync(envFile).mode;
-    if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
-    try {
-      previous = readFileSync(envFile, 'utf8');
-    } catch (error) {
-      throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
-    }
+  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (secrets are never written through a link)`, EXIT.io);
+  if (!existsSync(envFile)) return undefined;
+  const mode = statSync(envFile).mode;
+  if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
+  try {
+    return readFileSync(envFile, 'utf8');
+  } catch (error) {
+    throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
+  }
+}
+
+/** Writes a settings file 0600 through a temporary file and a rename (never half-written). */
+export function writeSecretSettings(envFile: string, text: string): void {
+  const temporary = join(dirname(envFile), `.${basename(envFile)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, envFile);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw ioError(`cannot write ${envFile}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Writes `sceau_seed="<seed hex>"` into a DeviceScript settings file such as
+ * `firmware/.env.local`, keeping its other lines; the file is written 0600 through a temporary
+ * file and a rename (never half-written). Refused: a symbolic link (`symlink-refused`), and a
+ * file that already holds another seed (`seed-exists`: that board's key would be lost) unless
+ * `force` or the seed is the key being rotated (`replaces`). The same seed again is no change.
+ */
+export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKeyOptions = {}): WrittenKey {
+  let replacedKid: string | undefined;
+  const previous = readSecretSettings(envFile);
+  if (previous !== undefined) {
     const existing = seedInSettings(previous);
     if (existing !== undefined) {
       const same = existing !== 'invalid' && toHex(existing) === toHex(seed);
@@ -168,22 +188,12 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
   // Quoted: the DeviceScript CLI JSON-parses .env values, and a seed of decimal digits only
   // would otherwise become a number; quoted, it is always the JSON string the firmware reads.
   lines.push(`${FIRMWARE_KEY_SETTING}="${toHex(seed)}"`);
-  const write = (text: string): void => {
-    const temporary = join(dirname(envFile), `.${basename(envFile)}.${process.pid}.tmp`);
-    try {
-      writeFileSync(temporary, text, { mode: 0o600, flag: 'wx' });
-      renameSync(temporary, envFile);
-    } catch (error) {
-      rmSync(temporary, { force: true });
-      throw ioError(`cannot write ${envFile}: ${(error as Error).message}`);
-    }
-  };
-  write(`${lines.join('\n')}\n`);
+  writeSecretSettings(envFile, `${lines.join('\n')}\n`);
   return {
     replacedKid,
     restore: () => {
       if (previous === undefined) rmSync(envFile, { force: true });
-      else write(previous);
+      else writeSecretSettings(envFile, previous);
     },
   };
 }

@@ -6,6 +6,7 @@ import { getPublicKey } from '@sceau/protocol';
 import { EXIT, SceauError, usageError } from '../errors.js';
 import { generateSeed, readSecretKey } from '../key-files.js';
 import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
+import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
 import { RegistryError, type Registration } from '../device-registry.js';
 import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
 
@@ -13,7 +14,7 @@ export const registerProvision: CommandGroup = (program, { io }) => {
   program
     .command('provision')
     .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning); --rotate replaces a device\'s key')
-    .requiredOption('--db <file>', 'registry database')
+    .option('--db <file>', 'registry database (required, except with --settings)')
     .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
     .option('--log <file>', 'saved console log to read instead of a port')
     .option('--baud <rate>', 'serial speed', integerArg('--baud', 300, 4_000_000), 115200)
@@ -25,8 +26,20 @@ export const registerProvision: CommandGroup = (program, { io }) => {
     .option('--name <name>', 'device name')
     .option('--dev-eui <eui>', 'LoRaWAN DevEUI')
     .option('--update', 'apply a different --name or --dev-eui to an already registered key')
+    .option('--lorawan <file>', 'LoRaWAN credentials, a JSON file: OTAA {devEui, joinEui, appKey} or ABP {devEui, devAddr, nwkSKey, appSKey}; written as secrets with --write-key or --settings')
+    .option('--reset-lorawan', 'the board forgets its last JoinNonce and FCnt up once at its next boot (device re-created on the network server); with --write-key or --settings')
+    .option('--settings <env-file>', 'write only LoRaWAN settings (--lorawan, --reset-lorawan) into this settings file, for a board that already has its key')
     .option('--json', 'print JSON')
-    .action(async (opts: { db: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; json?: boolean }) => {
+    .action(async (opts: { db?: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; lorawan?: string; resetLorawan?: boolean; settings?: string; json?: boolean }) => {
+      if (opts.settings !== undefined) {
+        if (opts.port !== undefined || opts.log !== undefined || opts.writeKey !== undefined) throw usageError('--settings writes LoRaWAN settings only: not with --port, --log or --write-key');
+        return runLorawanSettings(opts, io);
+      }
+      if (opts.db === undefined) throw usageError("required option '--db <file>' not specified");
+      const db = opts.db;
+      if ((opts.lorawan !== undefined || opts.resetLorawan) && opts.writeKey === undefined) throw usageError('--lorawan and --reset-lorawan go with --write-key ENV-FILE or --settings ENV-FILE');
+      const lorawan = opts.lorawan === undefined ? undefined : readLorawanCredentials(opts.lorawan);
+      if (lorawan !== undefined && opts.devEui === undefined && opts.rotate === undefined) opts.devEui = lorawan.devEui;
       const sources = [opts.port, opts.log, opts.writeKey].filter((x) => x !== undefined).length;
       if (sources !== 1) throw usageError('give exactly one of --port PATH, --log FILE or --write-key ENV-FILE');
       if (opts.key !== undefined && opts.writeKey === undefined) throw usageError('--key goes with --write-key');
@@ -53,13 +66,24 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         publicKey = key.publicKey;
         via = opts.port!;
       }
-      const store = openRegistry(io, opts.db, 'create');
+      const store = openRegistry(io, db, 'create');
       try {
         // The registry changes and the settings file are written together: the file is written
         // inside the transaction (a refusal writes nothing), and put back if the commit fails.
         let written: WrittenKey | undefined;
+        let lorawanWritten: WrittenSettings | undefined;
         const write = (replaces?: string[]): void => {
-          if (opts.writeKey !== undefined) written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces });
+          if (opts.writeKey === undefined) return;
+          written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces });
+          if (lorawan !== undefined || opts.resetLorawan) {
+            try {
+              lorawanWritten = mergeSecretSettings(opts.writeKey, lorawanSettings(lorawan, opts.resetLorawan === true), { force: opts.force, replaceable: [RESET_SETTING] });
+            } catch (error) {
+              written.restore();
+              written = undefined;
+              throw error;
+            }
+          }
         };
         let outcome: Registration & { revoked?: string[] };
         try {
@@ -80,10 +104,11 @@ export const registerProvision: CommandGroup = (program, { io }) => {
             }),
           );
         } catch (error) {
+          lorawanWritten?.restore();
           written?.restore();
           throw error;
         }
-        if (opts.writeKey !== undefined) io.err(`wrote ${FIRMWARE_KEY_SETTING} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+        if (opts.writeKey !== undefined) io.err(`wrote ${[FIRMWARE_KEY_SETTING, ...(lorawanWritten?.written ?? [])].join(', ')} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
         const revoked = outcome.revoked ?? [];
         if (opts.json) io.out(JSON.stringify({ ...outcome.device, provisionedFrom: via, result: outcome.result, alreadyRegistered: outcome.result !== 'created', ...(opts.rotate === undefined ? {} : { revoked }) }));
         else if (opts.rotate !== undefined) io.out(`${outcome.result === 'unchanged' ? 'already rotated' : `rotated (revoked ${revoked.join(', ') || 'none'})`} ${deviceLine(outcome.device)}`);

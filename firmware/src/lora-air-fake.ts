@@ -1,0 +1,48 @@
+// The fake SX1276 with a host-driven "air", for whole-firmware LoRaWAN tests in the VM
+// (tests/firmware-lorawan-link.test.ts): every packet the firmware sends is printed as
+// "sceau-radio <hex>" (the fake's echo), and a host puts a downlink on air by writing the setting
+//   sceau_air = "<seq>:<freqHz>:<sf>:<bwHz>:<hex>"
+// through the runtime's settings service. At each receive window the radio reads it; a packet
+// with a sequence number not delivered before is put on air, and the fake delivers it only to a
+// window on its frequency, SF and bandwidth with inverted IQ. (Test-only: boards use lora.ts.)
+import { LoraParams, LoraRadio, RxPacket, Sx127x } from "./lora"
+import { AirPacket, FakeSx1276 } from "./lora-fake"
+import { readSettingTimed } from "./state"
+
+export const AIR_SETTING = "sceau_air"
+
+export class HostAirRadio implements LoraRadio {
+    readonly fake: FakeSx1276
+    private radio: Sx127x
+    private delivered: number
+    constructor() {
+        this.fake = new FakeSx1276()
+        this.fake.echo = true
+        this.radio = new Sx127x(this.fake)
+        this.delivered = 0
+    }
+
+    async init(p: LoraParams): Promise<void> {
+        await this.radio.init(p)
+    }
+
+    async transmit(payload: Buffer, timeoutMs: number): Promise<void> {
+        await this.radio.transmit(payload, timeoutMs)
+    }
+
+    async receive(p: LoraParams, invertIq: boolean, windowMs: number): Promise<RxPacket> {
+        const v = await readSettingTimed(AIR_SETTING)
+        let seq = -1
+        if (typeof v === "string") {
+            const f = (v as string).split(":")
+            if (f.length === 5) {
+                seq = parseInt(f[0])
+                if (seq > this.delivered) this.fake.putOnAir(new AirPacket(Buffer.from(f[4], "hex"), parseInt(f[1]), parseInt(f[2]), parseInt(f[3]), true))
+            }
+        }
+        const pkt = await this.radio.receive(p, invertIq, windowMs)
+        if (pkt !== null) this.delivered = seq
+        this.fake.putOnAir(null)
+        return pkt
+    }
+}

@@ -1,0 +1,70 @@
+// `sceau provision --lorawan FILE` / `--reset-lorawan` (host-tools/src/provision-lorawan.ts): LoRaWAN
+// credentials from a file (never argv) into the firmware's settings file, in the format the
+// firmware's src/lorawan-credentials.ts reads; merged beside a seed, never replaced silently.
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sceau } from './helpers/cli';
+
+const dir = mkdtempSync(join(tmpdir(), 'sceau-provision-lorawan-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const otaa = { devEui: '0004A30B001C0530', joinEui: '70b3d57ed0000001', appKey: '8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b' };
+const file = (name: string, v: unknown) => {
+  const p = join(dir, name);
+  writeFileSync(p, typeof v === 'string' ? v : JSON.stringify(v), { mode: 0o600 });
+  return p;
+};
+
+describe('provision --lorawan', () => {
+  it('writes the OTAA keys beside the seed at factory provisioning and registers the DevEUI', () => {
+    const db = join(dir, 'a.db');
+    const env = join(dir, 'a.env');
+    const r = sceau(['provision', '--db', db, '--write-key', env, '--lorawan', file('otaa.json', otaa), '--name', 'field-1', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ name: 'field-1', devEui: '0004a30b001c0530' });
+    const text = readFileSync(env, 'utf8');
+    expect(text).toMatch(/^sceau_seed="[0-9a-f]{64}"\nsceau_otaa="0004a30b001c0530:70b3d57ed0000001:8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b"\n$/);
+    expect(statSync(env).mode & 0o777).toBe(0o600);
+    expect(r.stdout + r.stderr).not.toContain(otaa.appKey); // a secret is never printed
+  });
+
+  it('adds ABP keys to a board that has its key (--settings), refuses a different value without --force', () => {
+    const env = file('b.env', 'sceau_seed="' + '1'.repeat(64) + '"\n');
+    const abp = { devEui: '0004a30b001c0531', devAddr: '260b0a0b', nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '000102030405060708090a0b0c0d0e0f' };
+    const r = sceau(['provision', '--settings', env, '--lorawan', file('abp.json', abp)]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('sceau_abp');
+    expect(readFileSync(env, 'utf8')).toBe(`sceau_seed="${'1'.repeat(64)}"\nsceau_abp="0004a30b001c0531:260b0a0b:2b7e151628aed2a6abf7158809cf4f3c:000102030405060708090a0b0c0d0e0f"\n`);
+    const before = readFileSync(env, 'utf8');
+    const other = sceau(['provision', '--settings', env, '--lorawan', file('abp2.json', { ...abp, devAddr: '260b0a0c' })]);
+    expect(other.status).toBe(3);
+    expect(other.stderr).toContain('lorawan-exists');
+    expect(readFileSync(env, 'utf8')).toBe(before);
+    expect(sceau(['provision', '--settings', env, '--lorawan', file('abp3.json', { ...abp, devAddr: '260b0a0c' }), '--force']).status).toBe(0);
+    expect(readFileSync(env, 'utf8')).toContain('260b0a0c');
+  });
+
+  it('refuses malformed credentials with a typed code and writes nothing', () => {
+    const env = join(dir, 'c.env');
+    for (const bad of [{ ...otaa, appKey: 'xyz' }, { devEui: otaa.devEui }, 'not json', { ...otaa, extra: 1 }]) {
+      const r = sceau(['provision', '--settings', env, '--lorawan', file('bad.json', bad)]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain('lorawan-credentials');
+    }
+    expect(() => statSync(env)).toThrow();
+    expect(sceau(['provision', '--settings', env]).status).toBe(2);
+  });
+
+  it('--reset-lorawan writes a fresh token each time (a new reset), keeping the other settings', () => {
+    const env = file('d.env', 'sceau_otaa="0004a30b001c0530:70b3d57ed0000001:8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b"\n');
+    expect(sceau(['provision', '--settings', env, '--reset-lorawan']).status).toBe(0);
+    const t1 = /sceau_lwreset="([0-9a-f]{16})"/.exec(readFileSync(env, 'utf8'))![1];
+    expect(sceau(['provision', '--settings', env, '--reset-lorawan']).status).toBe(0);
+    const text = readFileSync(env, 'utf8');
+    const t2 = /sceau_lwreset="([0-9a-f]{16})"/.exec(text)![1];
+    expect(t2).not.toBe(t1);
+    expect(text.split('\n').filter(l => l.startsWith('sceau_lwreset='))).toHaveLength(1);
+    expect(text).toContain('sceau_otaa=');
+  });
+});
