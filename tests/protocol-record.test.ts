@@ -141,6 +141,10 @@ describe('decodeRecord and encodeRecord: each schema rule, its detail and its bo
     expect(String(error)).toBe(message);
   });
 
+  it('decodeRecord throws a TypeError naming its argument for what is not bytes (a programmer error)', () => {
+    expect(() => decodeRecord('840101f681820105' as never)).toThrow(/^bytes: expected Uint8Array/);
+  });
+
   it('encodeRecord throws a TypeError for what is not an object', () => {
     for (const bad of [null, 5, 'record', undefined]) expect(() => encodeRecord(bad as never)).toThrow(new TypeError('record: expected an object'));
   });
