@@ -3,7 +3,7 @@
 // message, the MTU and 16-fragment bounds, tag and hint derived only when needed, sender hints
 // on the links that need them, the expiry's bounds, and the reassembler's counters exactly.
 import { describe, expect, it } from 'vitest';
-import { fragment, linkProfiles, maxFrameBytes, Reassembler, sealRecord, sha256, type SceauRecord } from '@sceau/protocol';
+import { CborWriter, fragment, linkProfiles, maxFrameBytes, Reassembler, sealRecord, sha256, type SceauRecord } from '@sceau/protocol';
 
 const seed = sha256(Uint8Array.of(0xf1));
 const lora = linkProfiles['lorawan-eu868-dr0']!; // MTU 51, names the sender
@@ -53,10 +53,13 @@ describe('fragment: arguments and bounds', () => {
     // Otherwise the frame must be a sceau frame, and its payload a record.
     expect(() => fragment(notSceau, lora)).toThrow(new TypeError('frame: expected a sceau COSE_Sign1 frame (needed to derive tag and hint)'));
     expect(() => fragment(big, udp, { tag: 2 })).toThrow(new TypeError('frame: expected a sceau COSE_Sign1 frame (needed to derive tag and hint)'));
-    const notRecord = sealRecord(record(1, 10), seed).slice(); // payload byte 0x84 -> 0x85: an array of 5, not a record
-    const at = notRecord.indexOf(0x84, 10);
-    notRecord[at] = 0x85;
-    expect(() => fragment(notRecord, lora)).toThrow(/^frame: (its payload is not a sceau record|expected a sceau COSE_Sign1 frame)/);
+    const notSign1 = new CborWriter().tag(18).bytes(new Uint8Array(100)).finish(); // well-formed CBOR, not a COSE_Sign1
+    expect(() => fragment(notSign1, lora)).toThrow(new TypeError('frame: expected a sceau COSE_Sign1 frame (needed to derive tag and hint)'));
+    const sign1 = (payload: Uint8Array) => new CborWriter().tag(18).array(4).bytes(Uint8Array.of(0xa1, 0x01, 0x27)).map(0).bytes(payload).bytes(new Uint8Array(64)).finish();
+    for (const payload of [Uint8Array.of(0x85, 1, 1, 0xf6, 0x81, 0x82, 1, 5, 0), Uint8Array.of(0x84, 1, 1)]) {
+      // an array of 5 (not a record), and bytes that are not CBOR
+      expect(() => fragment(sign1(payload), lora)).toThrow(new TypeError('frame: its payload is not a sceau record (needed to derive the tag)'));
+    }
   });
 
   it('refuses a tag outside 0..7 and a hint of the wrong length, naming them', () => {
