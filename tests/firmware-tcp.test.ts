@@ -8,6 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
 import { startVm } from '../firmware/scripts/devs-vm.mjs';
 
+/** Channel 1 and 2 of sample n of SimulatedClimate (firmware/src/sensors.ts), restated from its definition. */
+function sampleValues(n: number): [number, number] {
+  const phase = (n % 144) - 72;
+  const wobble = ((n * 7919) % 13) - 6;
+  return [2000 + Math.abs(phase) * 5 + wobble, 5000 - Math.abs(phase) * 10 + 3 * wobble];
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -95,8 +102,42 @@ describe('firmware over TCP to a verifying listener', () => {
     expect(first.readings.some(r => r.channel === 32 && r.value === 1)).toBe(true);
     expect(first.readings.filter(r => r.channel === 1).length).toBeGreaterThan(1);
     expect(Math.max(...first.readings.map(r => r.age ?? 0))).toBeGreaterThanOrEqual(1);
-    // when the queue had to drop, the count arrives on channel 33
-    const reportedDrops = accepted.flatMap(a => a.readings).filter(r => r.channel === 33);
-    for (const r of reportedDrops) expect(r.value).toBeGreaterThan(0);
+    // Rule (firmware/src/queue.ts): every reading sampled is delivered or counted as dropped on
+    // channel 33. The simulated climate is a known sequence: sample n (from 0) is the pair
+    // (channel 1, channel 2) of sampleValues(n), so the samples missing between those delivered are
+    // known, whether or not this run's timing made the queue drop any (no check depends on it).
+    const indexOf = new Map<string, number>();
+    for (let n = 0; n <= 72; n++) { // the first half-cycle: the run is far shorter
+      const key = sampleValues(n).join(',');
+      expect(indexOf.has(key)).toBe(false); // the pairs are distinct, so a pair names its sample
+      indexOf.set(key, n);
+    }
+    const delivered: number[] = [];
+    let bootDelivered = 0;
+    let droppedReported = 0;
+    for (const a of accepted) {
+      const rs = a.readings;
+      for (let i = 0; i < rs.length; i++) {
+        if (rs[i]!.channel === 32) bootDelivered++;
+        else if (rs[i]!.channel === 33) {
+          expect(rs[i]!.value).toBeGreaterThan(0);
+          droppedReported += rs[i]!.value;
+        } else {
+          expect(rs[i]!.channel).toBe(1);
+          expect(rs[i + 1]?.channel).toBe(2);
+          const n = indexOf.get(`${rs[i]!.value},${rs[i + 1]!.value}`);
+          expect(n, `readings ${rs[i]!.value}, ${rs[i + 1]!.value}`).toBeDefined();
+          delivered.push(n!);
+          i++;
+        }
+      }
+    }
+    // Oldest first, each sample once; a gap is a batch the full queue dropped (the oldest), and
+    // its readings (2 per sample, plus the boot reading when it went too) are reported.
+    for (let i = 1; i < delivered.length; i++) expect(delivered[i]!).toBeGreaterThan(delivered[i - 1]!);
+    const last = delivered[delivered.length - 1]!;
+    const missing = last + 1 - delivered.length;
+    expect(bootDelivered).toBeLessThanOrEqual(1);
+    expect(droppedReported).toBe(2 * missing + (1 - bootDelivered));
   }, 60_000);
 });

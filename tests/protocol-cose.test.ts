@@ -143,11 +143,15 @@ describe('verifySign1: each structural rule on its own, with its code and detail
     ['a detached payload (nil)', { payloadRaw: h('f6') }, 'not-sign1', 'detached payload (nil) is not supported'],
     ['payload true', { payloadRaw: h('f5') }, 'not-sign1', 'payload is not a byte string'],
     ['payload an integer', { payloadRaw: h('01') }, 'not-sign1', 'payload is not a byte string'],
+    // 22 is the value of simple(22), nil: only the simple value is a detached payload, not the integer.
+    ['payload the integer 22', { payloadRaw: h('16') }, 'not-sign1', 'payload is not a byte string'],
     ['signature as text', { sig: h('6161') }, 'not-sign1', 'signature is not a byte string'],
     ['an unprotected label that is bytes', { unprotected: h('a1410100') }, 'not-sign1', 'unprotected header has a label that is neither int nor text'],
     ['an unprotected label that is a float', { unprotected: h('a1f93c0000') }, 'not-sign1', 'unprotected header has a label that is neither int nor text'],
     ['protected bytes that are not CBOR', { protectedBytes: h('ff') }, 'bad-protected-header', 'protected header is not well-formed CBOR: break outside an indefinite-length item'],
     ['protected bytes that are not a map', { protectedBytes: h('80') }, 'bad-protected-header', 'protected header is not a map'],
+    ['a protected label repeated', { protectedBytes: h('a2012701' + '27') }, 'bad-protected-header', 'protected header repeats label 1'],
+    ['a protected text label repeated', { protectedBytes: h('a3012761780161' + '7802') }, 'bad-protected-header', 'protected header repeats label x'],
     ['a label in both buckets', { unprotected: h('a10127') }, 'bad-protected-header', 'label 1 is in both header buckets'],
     ['a text label in both buckets', { protectedBytes: h('a201276178' + '01'), unprotected: h('a1617802') }, 'bad-protected-header', 'label x is in both header buckets'],
     ['crit unprotected', { unprotected: h('a1028101') }, 'bad-protected-header', 'crit is in the unprotected header'],
@@ -164,6 +168,19 @@ describe('verifySign1: each structural rule on its own, with its code and detail
   it.each(cases)('%s: %s', (_, input, code, detail) => {
     const bytes = input instanceof Uint8Array ? input : sign1(input);
     expect(verifySign1(bytes, publicKey)).toEqual({ ok: false, code, detail });
+  });
+
+  // Rule (RFC 9052 §3): a label is an int or a text; negative integers are ints too.
+  it('negative labels are labels, in either bucket', () => {
+    const r = verifySign1(sign1({ protectedBytes: h('a2012720' + '00'), unprotected: h('a13818' + '01') }), publicKey);
+    expect(r).toMatchObject({ ok: true, alg: -8 });
+    if (!r.ok) return;
+    expect(r.protectedHeader).toEqual(new Map([[1, -8], [-1, 0]]));
+    expect(r.unprotectedHeader).toEqual(new Map([[-25, 1]]));
+    // A negative label in both buckets is caught like any other.
+    expect(verifySign1(sign1({ protectedBytes: h('a2012720' + '00'), unprotected: h('a12001') }), publicKey)).toEqual({
+      ok: false, code: 'bad-protected-header', detail: 'label -1 is in both header buckets',
+    });
   });
 
   it('a key that is not 32 bytes is an unsupported algorithm (Ed448 under EdDSA), not a bad signature', () => {
@@ -197,7 +214,10 @@ describe('verifySign1: each structural rule on its own, with its code and detail
     expect(verifySign1(bytes, publicKey, { externalAad: aad }).ok).toBe(true);
     expect(verifySign1(bytes, publicKey).ok).toBe(false);
     expect(verifySign1(sign1({}), publicKey, { externalAad: new Uint8Array(0) }).ok).toBe(true);
-    expect(() => verifySign1(sign1({}), publicKey, { externalAad: 'x' as never })).toThrow(TypeError);
+    // Programmer errors name the argument at fault.
+    expect(() => verifySign1(sign1({}), publicKey, { externalAad: 'x' as never })).toThrow(/^externalAad: expected Uint8Array/);
+    expect(() => verifySign1('x' as never, publicKey)).toThrow(/^bytes: expected Uint8Array/);
+    expect(() => verifySign1(sign1({}), [1, 2] as never)).toThrow(/^publicKey: expected Uint8Array/);
     expect(() => verifySign1('x' as never, publicKey)).toThrow(TypeError);
   });
 });

@@ -202,6 +202,20 @@ describe('the fast readers at every head width', () => {
     expect(build(new Uint8Array(0), false, 0x27).length).toBe(74); // the smallest frame of the layout
   });
 
+  // Inputs built so that a loosened head check would take them (found by mutation testing): the
+  // reader must read a payload head only as what it is.
+  it('declines a payload head that is not a byte string, or a 1-byte length head read as a 2-byte one', () => {
+    // An integer head (0x3d, -30) after a kid whose last two bytes are 58 40: read as a byte string
+    // of length 0x3d - 0x40 = -3, its "end" would land on those two bytes with 66 bytes left.
+    const intHead = fromHex('d28443a10127a10448' + '010203040506' + '5840' + '3d' + '00'.repeat(63));
+    expect(intHead.length).toBe(81);
+    expect(readCanonicalFrame(intHead)).toBeUndefined();
+    // 58 01 (a length of 1 in a 1-byte head: not shortest), read as 2 bytes 01 00 it is 256.
+    const longHead = fromHex('d28443a10127a0' + '5801' + '00' + '00'.repeat(256) + '5840' + '11'.repeat(64));
+    expect(readCanonicalFrame(longHead)).toBeUndefined();
+    expect(parseCbor(longHead).ok).toBe(false); // not even one CBOR item: the generic path refuses it too
+  });
+
   it('declines payload heads longer than needed, a signature of another length, and other headers', () => {
     const p = (n: number) => new Uint8Array(n);
     const frame = toHex(build(p(23), true, 0x27));

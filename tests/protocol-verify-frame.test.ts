@@ -100,7 +100,7 @@ describe('verifyFrame', () => {
   });
 
   it('programmer errors throw TypeError', () => {
-    expect(() => verifyFrame('d284' as never, keyring)).toThrow(TypeError);
+    expect(() => verifyFrame('d284' as never, keyring)).toThrow(/^bytes: expected Uint8Array/);
     expect(toHex(kidOf(publicKey))).toBe(kid);
   });
 });
@@ -150,13 +150,48 @@ describe('verifyFrame: each check on its own, its code, detail, kid and counter'
     ['a payload that is not a record', () => frame({ payload: un('a0') }), {}, { code: 'bad-record', detail: 'record: expected an array', kid: k }],
     ['a record of version 2', () => frame({ payload: un('840205f681820102') }), {}, { code: 'unsupported-version', detail: 'record version 2, this verifier reads version 1', kid: k }],
   ];
+  // toStrictEqual: a rejection has `kid` and `counter` only once they are known, not as undefined fields.
   it.each(cases)('%s', (_, make, options, expected) => {
     const r = verifyFrame(make(), ring, options);
-    expect(r).toEqual({ ok: false, ...expected });
+    expect(r).toStrictEqual({ ok: false, ...expected });
   });
 
   it.each(cases)('%s: verifyFrameAsync gives the same answer', async (_, make, options, expected) => {
-    expect(await verifyFrameAsync(make(), ring, options)).toEqual({ ok: false, ...expected });
+    expect(await verifyFrameAsync(make(), ring, options)).toStrictEqual({ ok: false, ...expected });
+  });
+
+  it('the size limit is inclusive: a frame of exactly maxFrameBytes is verified', () => {
+    expect(verifyFrame(good, ring, { maxFrameBytes: good.length })).toMatchObject({ ok: true, counter: 5 });
+    expect(verifyFrame(good, ring, { maxFrameBytes: good.length - 1 })).toMatchObject({ ok: false, code: 'too-large' });
+  });
+
+  // Frames outside sceau's byte layout that the profile still allows go through the generic parser
+  // (readFrameGeneric) and must reach the same later checks with their parts.
+  it('the generic path: a signature of another length is a bad signature of that kid; a payload over 64 KiB verifies', () => {
+    const protectedBytes = un('a10127');
+    const payload = encodeRecord(small);
+    const sig = signEd25519(seed, sigStructure(protectedBytes, new Uint8Array(0), payload));
+    const withSig = (s: Uint8Array) => new CborWriter().tag(18).array(4).bytes(protectedBytes).raw(un(`a10448${k}`)).bytes(payload).bytes(s).finish();
+    for (const s of [sig.subarray(0, 63), Uint8Array.of(...sig, 0), new Uint8Array(0)]) {
+      expect(verifyFrame(withSig(s), ring)).toStrictEqual({ ok: false, code: 'bad-signature', detail: 'Ed25519 signature does not verify', kid: k });
+    }
+    // 10,000 readings: a payload with a 4-byte length head, which the fast reader declines.
+    const large = { version: 1 as const, counter: 9, time: null, readings: Array.from({ length: 10_000 }, (_, i) => ({ channel: 1, value: 100_000 + i })) };
+    const frame = sealRecord(large, seed);
+    expect(frame.length).toBeGreaterThan(65_536);
+    expect(verifyFrame(frame, ring)).toMatchObject({ ok: false, code: 'too-large' });
+    const r = verifyFrame(frame, ring, { maxFrameBytes: frame.length });
+    expect(r).toMatchObject({ ok: true, kid: k, alg: -8, counter: 9 });
+    expect(r.ok && r.readings.length).toBe(10_000);
+  });
+
+  it('a frame without kid from a transport that names no device is refused without asking the keyring', () => {
+    const asked: unknown[] = [];
+    const spy = { resolve: (q: unknown) => (asked.push(q), undefined) };
+    expect(verifyFrame(frame({ unprotected: 'a0' }), spy)).toMatchObject({ code: 'unknown-kid', detail: 'frame has no kid and the transport named no device' });
+    expect(asked).toEqual([]);
+    verifyFrame(frame({ unprotected: 'a0' }), spy, { deviceId: 'dev-q' });
+    expect(asked).toEqual([{ deviceId: 'dev-q' }]);
   });
 
   it('replay: the rejection names the counter and the highest; checkReplayWindow alone does the same', () => {
@@ -173,13 +208,14 @@ describe('verifyFrame: each check on its own, its code, detail, kid and counter'
   it('accepted frames: alg, kid found through the device, readings dated by time, by now, or not at all', async () => {
     const noKid = frame({ unprotected: 'a0', protectedBytes: 'a10132' });
     for (const r of [verifyFrame(noKid, ring, { deviceId: 'dev-a' }), await verifyFrameAsync(noKid, ring, { deviceId: 'dev-a' })]) {
-      expect(r).toEqual({ ok: true, kid: k, kidInFrame: false, alg: -19, counter: 5, time: null, record: small, readings: [{ channel: 1, value: 2 }] });
+      expect(r).toStrictEqual({ ok: true, kid: k, kidInFrame: false, alg: -19, counter: 5, time: null, record: small, readings: [{ channel: 1, value: 2 }] });
     }
     const aged = { version: 1 as const, counter: 6, time: null, readings: [{ channel: 1, value: 2, age: 10 }, { channel: 2, value: -3 }] };
     expect(verifyFrame(sealRecord(aged, seed), ring, { now: 100 })).toMatchObject({ ok: true, kidInFrame: true, alg: -8, readings: [{ channel: 1, value: 2, age: 10, at: 90 }, { channel: 2, value: -3, at: 100 }] });
     expect(verifyFrame(sealRecord({ ...aged, time: 50 }, seed), ring, { now: 100 })).toMatchObject({ ok: true, time: 50, readings: [{ at: 40 }, { at: 50 }] });
     const r = verifyFrame(sealRecord(aged, seed), ring);
-    expect(r.ok && r.readings).toEqual([{ channel: 1, value: 2, age: 10 }, { channel: 2, value: -3 }]);
+    // No clock: no `at`, and no `age` field on a reading without one (toStrictEqual).
+    expect(r.ok && r.readings).toStrictEqual([{ channel: 1, value: 2, age: 10 }, { channel: 2, value: -3 }]);
     // A record the fast reader declines (a counter in 8 bytes is refused; a large one in 4 is taken) goes the generic way with the same result.
     const big = { version: 1 as const, counter: 4294967295, time: 4294967295, readings: [{ channel: 4294967295, value: -4294967296, age: 4294967295 }] };
     expect(verifyFrame(sealRecord(big, seed), ring)).toMatchObject({ ok: true, record: big });

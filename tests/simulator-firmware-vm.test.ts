@@ -1,6 +1,11 @@
 // --firmware-vm: devices that are the real firmware bytecode in DeviceScript VMs, on the
 // simulator's virtual clock, beside model devices, through the same link model and gateway.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+//
+// The VM frames are compared with golden bytes in tests/vectors/firmware-vm-fleet.json, not with
+// the host's encoder at run time (issue 19: firmware and host share bytes, not code). To write the
+// file again after a deliberate change, run this file with SCEAU_WRITE_VECTORS=1: it then checks
+// once that each VM frame equals sealRecord of its record under the device's key, and writes them.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeRecord, fromHex, getPublicKey, kidOf, sealRecord, toHex, verifySign1 } from '@sceau/protocol';
@@ -11,6 +16,15 @@ const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-fw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const SEED = 'firmware-vm';
+const VECTOR_FILE = join(import.meta.dirname, 'vectors', 'firmware-vm-fleet.json');
+
+interface FleetVector {
+  description: string;
+  scenario: typeof scenario;
+  /** Every datagram of the 16 VM devices, in capture order: the device's index in the fleet, its kid, the frame. */
+  frames: Array<{ device: number; kid: string; frame: string }>;
+}
+
 // 16 firmware VMs and 4 model devices on EU868 DR3, a sample a minute for 4 simulated minutes
 const scenario = { seed: SEED, duration: '4m', drain: '10m', interval: '1m', link: 'lorawan-eu868-dr3', devices: 20, firmwareVm: 16, reboots: 0, faults: 0 };
 
@@ -65,13 +79,17 @@ describe('--firmware-vm: real firmware devices in the fleet', () => {
     expect(s2).toEqual(s1);
   }, 120_000);
 
-  it('frames of a VM device come from the firmware: its provisioned key, its record shape, sealRecord byte for byte', () => {
+  it('frames of a VM device come from the firmware: its provisioned key, its record shape, the golden bytes', () => {
     const vmKids = new Map<string, Uint8Array>();
     const modelKids = new Map<string, Uint8Array>();
+    const deviceOf = new Map<string, number>();
     for (let i = 0; i < 20; i++) {
       const secret = deviceSecret(SEED, 'fleet', i);
-      (i < 16 ? vmKids : modelKids).set(toHex(kidOf(getPublicKey(secret))), secret);
+      const kid = toHex(kidOf(getPublicKey(secret)));
+      (i < 16 ? vmKids : modelKids).set(kid, secret);
+      deviceOf.set(kid, i);
     }
+    const vmLines: FleetVector['frames'] = [];
     const seenVm = new Set<string>();
     let vmFrames = 0;
     for (const l of first.lines) {
@@ -93,14 +111,28 @@ describe('--firmware-vm: real firmware devices in the fleet', () => {
         expect(rec.record.time).toBeNull();
         expect(channels.filter((c) => c !== 32)).toEqual([1, 2]);
         if (rec.record.counter === 1) expect(rec.record.readings[0]).toEqual({ channel: 32, value: 1 });
-        // golden-vector agreement: the protocol package seals the same record to the same bytes
-        expect(toHex(sealRecord(rec.record, secret!, { kid: true }))).toBe(l.datagram);
+        vmLines.push({ device: deviceOf.get(l.kid)!, kid: l.kid, frame: l.datagram });
+        if (process.env.SCEAU_WRITE_VECTORS === '1') expect(toHex(sealRecord(rec.record, secret!, { kid: true }))).toBe(l.datagram);
       } else {
         expect(channels).toContain(5); // the model devices report their battery
       }
     }
     expect(seenVm.size).toBe(16);
     expect(vmFrames).toBe(first.r.firmware!.frames);
+    if (process.env.SCEAU_WRITE_VECTORS === '1') {
+      const vector: FleetVector = {
+        description: 'The datagrams the real firmware (DeviceScript VM) sends in the simulator scenario below (tests/simulator-firmware-vm.test.ts), byte for byte. Written with SCEAU_WRITE_VECTORS=1 after checking each equals sealRecord (@sceau/protocol) of its record under the device key deviceSecret(seed, "fleet", device).',
+        scenario,
+        frames: vmLines,
+      };
+      mkdirSync(join(import.meta.dirname, 'vectors'), { recursive: true });
+      writeFileSync(VECTOR_FILE, `${JSON.stringify(vector, null, 1)}\n`);
+    }
+    // Golden bytes: the firmware seals the same records to the same bytes as when the vectors were written.
+    expect(existsSync(VECTOR_FILE)).toBe(true);
+    const golden = JSON.parse(readFileSync(VECTOR_FILE, 'utf8')) as FleetVector;
+    expect(golden.scenario).toEqual(scenario);
+    expect(vmLines).toEqual(golden.frames);
   });
 
   it('takes --firmware-vm and --firmware-tick on the command line, writes the VM keys with --keys-out, refuses more VMs than devices', async () => {

@@ -1,0 +1,85 @@
+// Bad input to the protocol's helpers for people and tools (issue 19, "Protocol: cborDiagnostic and
+// bad hex"): untrusted bytes get an answer that says what is wrong and never an exception;
+// programmer input (a hex argument) gets a TypeError naming the argument.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { cborDiagnostic, fromHex, inspectFrame, parseHex, sealRecord, sha256, toHex } from '@sceau/protocol';
+
+describe('cborDiagnostic on untrusted bytes', () => {
+  // Rule: "Never throws" (cbor-diagnostic.ts); a refusal names the offset and the defect.
+  const refused: Array<[string, string, string]> = [
+    ['no bytes at all', '', 'malformed CBOR at offset 0: truncated: 1 more byte(s) needed'],
+    ['a head cut short', '19', 'malformed CBOR at offset 1: truncated: 2 more byte(s) needed'],
+    ['an array longer than the input', '83 01 02', 'malformed CBOR at offset 0: array length 3 exceeds the input'],
+    ['a byte string longer than the input', '45 0102', 'malformed CBOR at offset 0: byte string length 5 exceeds the input'],
+    ['a reserved additional information', '1c', 'malformed CBOR at offset 0: reserved additional information 28'],
+    ['a lone break', 'ff', 'malformed CBOR at offset 0: break outside an indefinite-length item'],
+    ['bytes after the item', '01 02', 'malformed CBOR at offset 1: 1 trailing byte(s) after the item'],
+    ['invalid UTF-8 in a text string', '62 c328', 'malformed CBOR at offset 0: text string is not valid UTF-8'],
+  ];
+  it.each(refused)('%s: ok false, with the offset and the defect', (_, hex, detail) => {
+    expect(cborDiagnostic(fromHex(hex.replace(/ /g, '')))).toEqual({ ok: false, detail });
+  });
+
+  it('nesting deeper than the parser allows is refused, not a stack overflow', () => {
+    const deep = new Uint8Array(100_000).fill(0x81); // [[[[...
+    expect(cborDiagnostic(deep)).toEqual({ ok: false, detail: 'malformed CBOR at offset 33: nesting deeper than 32' });
+  });
+
+  it('embedded: a byte string that is not CBOR stays a byte string; one that is becomes << >>', () => {
+    // [h'ff', h'a10127', h''] : the first is not CBOR, the second is {1: -8}, the empty one stays h''
+    const bytes = fromHex('83' + '41ff' + '43a10127' + '40');
+    expect(cborDiagnostic(bytes, { embedded: true })).toEqual({ ok: true, text: "[h'ff', << {1: -8} >>, h'']" });
+    expect(cborDiagnostic(bytes)).toEqual({ ok: true, text: "[h'ff', h'a10127', h'']" });
+  });
+
+  it('a sealed frame renders with its protected header and record embedded', () => {
+    const frame = sealRecord({ version: 1, counter: 7, time: null, readings: [{ channel: 1, value: -5 }] }, sha256(Uint8Array.of(1)), { kid: false });
+    const r = cborDiagnostic(frame, { embedded: true });
+    expect(r.ok && r.text).toMatch(/^18\(\[<< \{1: -8\} >>, \{\}, << \[1, 7, null, \[\[1, -5\]\]\] >>, h'[0-9a-f]{128}'\]\)$/);
+  });
+
+  it('never throws on arbitrary bytes, embedded or not (property, pinned seed)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, embedded) => {
+        const r = cborDiagnostic(bytes, { embedded });
+        expect(typeof (r.ok ? r.text : r.detail)).toBe('string');
+      }),
+      { seed: 19, numRuns: 2000 },
+    );
+  });
+});
+
+describe('hex input', () => {
+  it('parseHex: undefined for odd lengths and non-hex characters, bytes for either case', () => {
+    for (const bad of ['0', 'abc', 'zz', '0g', 'g0', '0x00', ' 00', '00 ', '-1', '１２']) expect(parseHex(bad), bad).toBeUndefined();
+    expect(toHex(parseHex('')!)).toBe('');
+    expect(toHex(parseHex('00ffAAbB09')!)).toBe('00ffaabb09');
+    // every byte value, both cases
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(parseHex(toHex(all))).toEqual(all);
+    expect(parseHex(toHex(all).toUpperCase())).toEqual(all);
+  });
+
+  it('fromHex: a TypeError naming the argument, for a non-string or a string that is not hex', () => {
+    expect(() => fromHex('abc', 'frame')).toThrow(new TypeError('frame: expected an even-length hex string'));
+    expect(() => fromHex('zz')).toThrow(new TypeError('hex: expected an even-length hex string'));
+    expect(() => fromHex(12 as never, 'key')).toThrow(new TypeError('key: expected a hex string, got number'));
+    expect(() => fromHex(undefined as never)).toThrow(/^hex: expected a hex string, got undefined$/);
+  });
+
+  it('inspectFrame on bytes that are not a frame says so and does not throw', () => {
+    expect(inspectFrame(new Uint8Array(0))).toEqual({ recordError: 'not a COSE_Sign1 frame' });
+    expect(inspectFrame(fromHex('ff'))).toEqual({ recordError: 'not a COSE_Sign1 frame' });
+    expect(inspectFrame(fromHex('d28440'))).toEqual({ recordError: 'not a COSE_Sign1 frame' }); // cut short
+    expect(inspectFrame(fromHex('d2824040'))).toEqual({ recordError: 'no payload' }); // an array of 2
+    expect(inspectFrame(fromHex('d28440a04241ff40'))).toEqual({ recordError: 'bad-record: record: expected an array' }); // payload h'41ff'
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => {
+        const r = inspectFrame(Uint8Array.of(0xd2, 0x84, ...bytes));
+        expect(r.record !== undefined || typeof r.recordError === 'string').toBe(true);
+      }),
+      { seed: 19, numRuns: 2000 },
+    );
+  });
+});
