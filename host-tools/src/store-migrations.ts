@@ -94,7 +94,7 @@ function version3(db: Database.Database): MigrationRename[] {
 }
 
 /**
- * Version 5 (the console, issue 18; 4 is the privacy issue's) counts frames per key, hour and
+ * Version 4 (the console, issue 18) counts frames per key, hour and
  * outcome in `frame_hours`, kept by a trigger in the transaction that stores the frames: the
  * fleet's last 24 hours by code and its last-seen times are read from about 24 rows per key
  * rather than from every frame (bench/console-summary.mjs measures the trigger's cost to ingest).
@@ -116,12 +116,28 @@ CREATE TRIGGER IF NOT EXISTS frame_hours_count AFTER INSERT ON frames BEGIN
 END;
 `;
 
+/**
+ * Version 5 (privacy, issue 17; docs/privacy.md). `frames.encrypted`: for an accepted record
+ * version 2, the bytes of readings it keeps encrypted (inside `raw`; its clear operational
+ * readings are in `readings`), null otherwise. `content_keys`: each device key's content key,
+ * only as wrapped for its data owner (HPKE, content-key-wrap.ts). `erased_keys`: the tombstone
+ * of `sceau devices erase` (kid, what was deleted, when), which also refuses the key from then
+ * on. `registry_devices.retention_ms`: a device's own retention, over `gateway serve --retention`.
+ */
+const VERSION_5 = `
+ALTER TABLE frames ADD COLUMN encrypted INTEGER;
+CREATE TABLE content_keys (kid TEXT PRIMARY KEY, owner_key_id TEXT NOT NULL, suite TEXT NOT NULL, enc TEXT NOT NULL, ciphertext TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE erased_keys (kid TEXT PRIMARY KEY, frames INTEGER NOT NULL, readings INTEGER NOT NULL, content_key INTEGER NOT NULL, erased_at INTEGER NOT NULL);
+ALTER TABLE registry_devices ADD COLUMN retention_ms INTEGER;
+`;
+
 /** Every migration, numbered from 1 without gaps (a test checks). Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'registry (devices), frames, readings, replay windows', sqlite: (db) => void db.exec(VERSION_1) },
   { version: 2, description: "readings as JSON in the frame's row; one index on frames", sqlite: (db) => void db.exec(VERSION_2) },
   { version: 3, description: 'registry split into devices and their keys', sqlite: version3 },
   { version: 4, description: 'frames counted per key, hour and outcome (frame_hours) for the console', sqlite: (db) => void db.exec(FRAME_HOURS) },
+  { version: 5, description: 'privacy: encrypted frames, wrapped content keys, erasure tombstones, per-device retention', sqlite: (db) => void db.exec(VERSION_5) },
 ];
 
 /** The schema version this sceau writes: the last migration's. */

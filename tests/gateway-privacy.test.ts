@@ -1,0 +1,91 @@
+// Privacy in the store (issue 17, docs/privacy.md): the gateway verifies and stores record
+// version 2 without the owner key, and its database then holds no plaintext of the encrypted
+// readings (the SQLite file and its WAL searched byte for byte).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getPublicKey, kidOf, sealRecordV2, sha256, toHex } from '@sceau/protocol';
+import { startGateway, type Gateway } from '@sceau/host-tools';
+
+const seed = sha256(new TextEncoder().encode('privacy store test device'));
+const contentKey = sha256(new TextEncoder().encode('privacy store test content key'));
+const kid = toHex(kidOf(getPublicKey(seed)));
+// A reading whose value appears nowhere else: temperature 2137 (21.37 Cel), humidity 4711.
+const hidden = [{ channel: 1, value: 2137 }, { channel: 2, value: 4711, age: 30 }];
+const frameOf = (counter: number): Uint8Array => sealRecordV2({ counter, time: 1764331200 + counter, readings: [...hidden, { channel: 5, value: 3012 }] }, seed, contentKey);
+
+/** Every encoding of the hidden readings a store could hold: their CBOR (the plaintext), their values in units and raw, as text. */
+function plaintextNeedles(): Buffer[] {
+  // [[1, 2137], [2, 4711, 30]] and [1, 2137] in CBOR
+  return [Buffer.from('828201190859830219126718' + '1e', 'hex'), Buffer.from('8201190859', 'hex'), Buffer.from('21.37'), Buffer.from('2137'), Buffer.from('47.11'), Buffer.from('4711')];
+}
+
+/** The needles found in the database file and its WAL (none is the goal). */
+function findPlaintext(file: string, needles: Buffer[] = plaintextNeedles()): string[] {
+  const found: string[] = [];
+  for (const f of [file, `${file}-wal`]) {
+    if (!existsSync(f)) continue;
+    const bytes = readFileSync(f);
+    for (const n of needles) if (bytes.includes(n)) found.push(`${f}: ${n.toString('hex')}`);
+  }
+  return found;
+}
+
+let dir: string;
+let gw: Gateway;
+let base: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sceau-privacy-'));
+  gw = await startGateway({ db: join(dir, 'gateway.db'), http: '127.0.0.1:0', log: () => undefined });
+  base = gw.addresses.http!.url;
+  gw.store.addDevice(getPublicKey(seed), { name: 'flat-2' });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function post(frame: Uint8Array): Promise<any> {
+  const res = await fetch(`${base}/v1/frames`, { method: 'POST', body: frame, headers: { 'content-type': 'application/cose' } });
+  return res.json();
+}
+
+describe('the gateway stores record version 2 without the owner key', () => {
+  it('accepts it (ok, encrypted, readings null), stores the frame whole, its clear readings as readings and the encrypted bytes count', async () => {
+    const r = await post(frameOf(1));
+    expect(r).toMatchObject({ ok: true, code: 'ok', kid, counter: 1, encrypted: true, readings: null, encryptedBytes: 13 });
+    expect(r.clearReadings.map((x: any) => [x.name, x.raw])).toEqual([['battery', 3012]]);
+    // a second delivery of the same bytes is answered as the first, still without readings
+    const again = await post(frameOf(1));
+    expect(again).toMatchObject({ delivery: 'duplicate', encrypted: true, readings: null, id: r.id });
+    expect(again.clearReadings.map((x: any) => x.raw)).toEqual([3012]);
+    expect((await post(frameOf(2))).code).toBe('ok');
+    const db = new Database(join(dir, 'gateway.db'), { readonly: true });
+    try {
+      expect(db.prepare("SELECT counter, encrypted, length(raw) > 0 AS raw FROM frames WHERE outcome = 'ok' ORDER BY id").all()).toEqual([
+        { counter: 1, encrypted: 13, raw: 1 },
+        { counter: 2, encrypted: 13, raw: 1 },
+      ]);
+      expect(db.prepare('SELECT counter, name, raw FROM readings ORDER BY frame_id').all()).toEqual([
+        { counter: 1, name: 'battery', raw: 3012 },
+        { counter: 2, name: 'battery', raw: 3012 },
+      ]);
+      const stored = db.prepare<[], { raw: Buffer }>("SELECT raw FROM frames WHERE counter = 1 AND outcome = 'ok'").get()!;
+      expect(toHex(new Uint8Array(stored.raw))).toBe(toHex(frameOf(1)));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('its database file and WAL hold none of the encrypted readings in clear (the same search finds the clear battery reading)', () => {
+    const file = join(dir, 'gateway.db');
+    expect(existsSync(`${file}-wal`)).toBe(true);
+    expect(findPlaintext(file)).toEqual([]);
+    // The search finds what is there: the clear battery reading, in its stored JSON form.
+    expect(findPlaintext(file, [Buffer.from('3.012')]).length).toBeGreaterThan(0);
+  });
+});
