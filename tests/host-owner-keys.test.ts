@@ -139,10 +139,10 @@ describe('sceau frame verify on record version 2', () => {
     expect(r.stdout).not.toMatch(/temperature|humidity/);
   });
 
-  it('--owner-key alone, or with --db, is a usage error', () => {
-    expect(sceau(['frame', 'verify', framesFile, '--keys', keysDir, '--owner-key', owner.secretKeyFile]).stderr).toMatch(/together/);
-    const r = sceau(['frame', 'verify', framesFile, '--db', join(dir, 'none.db'), '--owner-key', owner.secretKeyFile, '--wrapped-keys', 'x']);
+  it('--owner-key with --keys but no --wrapped-keys, or --wrapped-keys with --db, is a usage error', () => {
+    expect(sceau(['frame', 'verify', framesFile, '--keys', keysDir, '--owner-key', owner.secretKeyFile]).stderr).toMatch(/owner-key-incomplete/);
+    const r = sceau(['frame', 'verify', framesFile, '--db', join(dir, 'registry.db'), '--owner-key', owner.secretKeyFile, '--wrapped-keys', 'x']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/owner-key-with-db/);
+    expect(r.stderr).toMatch(/wrapped-keys-with-db/);
   });
 });

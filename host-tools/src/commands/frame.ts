@@ -25,10 +25,10 @@ export interface VerifyCommandOptions {
 export async function runVerifyCommand({ io }: CliContext, file: string | undefined, opts: VerifyCommandOptions): Promise<number> {
   if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
   const registry = loadChannels(opts.channels);
-  const owner = ownerContentKeys(opts);
   const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
   const store = opts.db === undefined ? undefined : openDb(opts.db, 'existing');
   try {
+    const owner = ownerContentKeys(opts, store === undefined ? undefined : () => store.privacy.wrappedKeys());
     const input = openInput(file);
     const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
     return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
@@ -85,8 +85,8 @@ export const registerFrame: CommandGroup = (program, context) => {
     .option('--db <file>', 'an existing device registry and store (replay windows apply across runs; frames are stored)')
     .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
     .option('--channels <file>', 'user channel registry (JSON)')
-    .option('--owner-key <file>', 'with --keys and --wrapped-keys: the owner private key that opens record version 2 readings (docs/privacy.md)')
-    .option('--wrapped-keys <file>', 'content keys wrapped for the owner: { "wrappedKeys": [...] }')
+    .option('--owner-key <file>', 'the owner private key that opens record version 2 readings, with the content keys wrapped in --db\'s registry or in --wrapped-keys (docs/privacy.md)')
+    .option('--wrapped-keys <file>', 'with --keys: content keys wrapped for the owner: { "wrappedKeys": [...] }')
     .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
     .action(async (file: string | undefined, opts: VerifyCommandOptions) => {
       setExit(await runVerifyCommand(context, file, opts));
