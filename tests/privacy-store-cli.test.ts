@@ -117,3 +117,42 @@ describe('sceau owner rotate --db', () => {
     owner = next;
   });
 });
+
+describe('sceau export and record version 2', () => {
+  it('without --owner-key: one "encrypted (N bytes)" row per frame in json and csv, none in SenML, the clear readings as usual', () => {
+    const r = sceau(['export', '--db', db, '--format', 'json']);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.filter((x: any) => x.encrypted).map((x: any) => [x.counter, x.encryptedBytes, x.readings])).toEqual([[1, 13, null], [2, 13, null]]);
+    expect(rows.filter((x: any) => !x.encrypted).map((x: any) => [x.counter, x.name])).toEqual([[1, 'battery'], [2, 'battery']]);
+    expect(r.stdout).not.toMatch(/temperature|21\.37/);
+    expect(r.stderr).toMatch(/exported 2 readings; the readings of 2 frames stay encrypted/);
+    const csv = sceau(['export', '--db', db, '--format', 'csv']);
+    expect(csv.stdout).toContain(`2025-11-28T12:00:01.000Z,1764331201,${kid},flat-2,1,,encrypted (13 bytes),,,\r\n`);
+    const senml = sceau(['export', '--db', db, '--format', 'senml']);
+    expect(JSON.parse(senml.stdout).map((x: any) => x.n)).toEqual(['battery', 'battery']);
+  });
+
+  it('with --owner-key: the encrypted readings opened, in time order, marked encrypted', () => {
+    const r = sceau(['export', '--db', db, '--format', 'json', '--owner-key', owner.secretKeyFile]);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout);
+    expect(rows.map((x: any) => [x.counter, x.name, x.value, x.at, x.encrypted ?? false])).toEqual([
+      [1, 'humidity', 47.11, 1764331171, true],
+      [2, 'humidity', 47.11, 1764331172, true],
+      [1, 'battery', 3.012, 1764331201, false],
+      [1, 'temperature', 21.37, 1764331201, true],
+      [2, 'battery', 3.012, 1764331202, false],
+      [2, 'temperature', 21.37, 1764331202, true],
+    ]);
+    expect(r.stderr).toMatch(/exported 6 readings$/m);
+  });
+
+  it('a wrong owner key: exit 1, wrong-owner-key, nothing written', () => {
+    const other = ownerKeys('export-other');
+    const r = sceau(['export', '--db', db, '--owner-key', other.secretKeyFile]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/wrong-owner-key/);
+    expect(r.stdout).toBe('');
+  });
+});

@@ -109,6 +109,18 @@ export interface QueryStore {
   countFramesByOutcome(): Promise<Record<string, number>>;
 }
 
+/** An accepted frame whose readings stay encrypted (`frames.encrypted`): what export opens with the owner key. */
+export interface EncryptedFrameRow {
+  frameId: number;
+  kid: string;
+  counter: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  raw: Uint8Array;
+  /** Bytes of encrypted readings. */
+  encryptedBytes: number;
+}
+
 /** What `sceau devices erase` leaves of a key: its kid, what was deleted, when (docs/privacy.md#erasure). */
 export interface ErasureTombstone {
   kid: string;
@@ -142,6 +154,8 @@ export interface PrivacyStore {
   erase(ref: string): { device: DeviceRecord; tombstones: ErasureTombstone[] } | Promise<{ device: DeviceRecord; tombstones: ErasureTombstone[] }>;
   /** Deletes frames received before their retention (a device's own, else `defaultMs`), in short batches. */
   deleteExpired(now: number, defaultMs: number | undefined, yieldBetween?: () => Promise<void>): Promise<RetentionSweep>;
+  /** Accepted frames that keep readings encrypted (record version 2), of `kids` or all, in id order. */
+  encryptedFrames(kids?: readonly string[]): AsyncIterable<EncryptedFrameRow>;
   /** A device's own retention, in ms (null: the gateway's). */
   setRetention(ref: string, ms: number | null): DeviceRecord | Promise<DeviceRecord>;
 }

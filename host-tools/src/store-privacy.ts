@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import type { WrappedContentKey } from './content-key-wrap.js';
 import { RegistryError, type DeviceRecord, type DeviceRegistry } from './device-registry.js';
 import { EXIT } from './errors.js';
-import type { ErasureTombstone, PrivacyStore, RetentionSweep } from './store-interface.js';
+import type { EncryptedFrameRow, ErasureTombstone, PrivacyStore, RetentionSweep } from './store-interface.js';
 
 type WrappedRow = { kid: string; owner_key_id: string; suite: string; enc: string; ciphertext: string };
 type TombstoneRow = { kid: string; frames: number; readings: number; content_key: number; erased_at: number };
@@ -25,10 +25,13 @@ export class SqlitePrivacy implements PrivacyStore {
     private readonly registry: DeviceRegistry,
     /** Called after an erasure with the kids erased (the keyring's cache, the cached replay windows). */
     private readonly erasedKids: (kids: readonly string[]) => void,
+    /** Below 5 (a file opened read-only, not migrated): no privacy tables, so no wrapped keys and no encrypted frames. */
+    private readonly schemaVersion: number,
   ) {}
 
   /** Wrapped content keys by kid: of `kids`, or all. */
   wrappedKeys(kids?: readonly string[]): Map<string, WrappedContentKey> {
+    if (this.schemaVersion < 5) return new Map();
     const rows =
       kids === undefined
         ? this.db.prepare<[], WrappedRow>('SELECT kid, owner_key_id, suite, enc, ciphertext FROM content_keys ORDER BY kid').all()
@@ -121,6 +124,17 @@ export class SqlitePrivacy implements PrivacyStore {
       await sweep(`received_at < ?${except}`, [now - defaultMs, ...own]);
     }
     return { frames };
+  }
+
+  async *encryptedFrames(kids?: readonly string[]): AsyncIterableIterator<EncryptedFrameRow> {
+    if (this.schemaVersion < 5) return;
+    const where = kids === undefined ? '' : kids.length === 0 ? ' AND 0' : ` AND kid IN (${kids.map(() => '?').join(', ')})`;
+    const sql = `SELECT id, kid, counter, received_at, raw, encrypted FROM frames WHERE outcome = 'ok' AND encrypted IS NOT NULL${where} ORDER BY id`;
+    type Row = { id: number; kid: string; counter: number; received_at: number; raw: Buffer; encrypted: number };
+    // all(), not iterate(): the caller reads the registry between rows, which a running iteration forbids on this connection.
+    for (const r of this.db.prepare<unknown[], Row>(sql).all(...(kids ?? []).map((k) => k.toLowerCase()))) {
+      yield { frameId: r.id, kid: r.kid, counter: r.counter, receivedAt: r.received_at, raw: new Uint8Array(r.raw), encryptedBytes: r.encrypted };
+    }
   }
 
   /** A device's own retention in ms (null: the gateway's). */

@@ -72,7 +72,7 @@ export class Store implements OpenedStore {
     this.privacy = new SqlitePrivacy(db, this.registry, (erased) => {
       this.keyCache.clear();
       this.replay.forget(erased);
-    });
+    }, schemaVersion);
     this.stmt = {
       keyByKid: db.prepare<[string], { public_key: Buffer; state: string }>('SELECT public_key, state FROM registry_keys WHERE kid = ?'),
       // A DevEUI names a device: its registered key, or after a revocation its latest key.
