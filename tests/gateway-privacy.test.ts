@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPublicKey, kidOf, sealRecordV2, sha256, toHex } from '@sceau/protocol';
+import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
+import { jsonLines, sceau } from './helpers/cli';
 import { startGateway, type Gateway } from '@sceau/host-tools';
 
 const seed = sha256(new TextEncoder().encode('privacy store test device'));
@@ -87,5 +88,56 @@ describe('the gateway stores record version 2 without the owner key', () => {
     expect(findPlaintext(file)).toEqual([]);
     // The search finds what is there: the clear battery reading, in its stored JSON form.
     expect(findPlaintext(file, [Buffer.from('3.012')]).length).toBeGreaterThan(0);
+  });
+});
+
+describe('sceau devices erase', () => {
+  const clearSeed = sha256(new TextEncoder().encode('privacy store test device in clear'));
+  const clearKid = toHex(kidOf(getPublicKey(clearSeed)));
+
+  it('deletes a device\'s frames, readings and wrapped key, keeps a tombstone, and leaves no plaintext in the file or WAL', async () => {
+    const file = join(dir, 'gateway.db');
+    // A device sending record version 1: the same readings, in clear, are then in the database.
+    gw.store.addDevice(getPublicKey(clearSeed), { name: 'flat-3' });
+    for (const counter of [1, 2, 3]) expect((await post(sealRecord({ version: 1, counter, time: 1764331200 + counter, readings: hidden }, clearSeed))).code).toBe('ok');
+    expect((await post(sealRecord({ version: 1, counter: 3, time: 1764331203, readings: hidden }, clearSeed))).code).toBe('ok'); // duplicate, not stored again
+    expect((await post(sealRecord({ version: 1, counter: 2, time: 1, readings: hidden }, clearSeed))).code).toBe('replay');
+    expect(findPlaintext(file).length).toBeGreaterThan(0);
+    expect(sceau(['devices', 'erase', 'flat-3', '--db', file]).stderr).toMatch(/erase-unconfirmed/);
+    const r = sceau(['devices', 'erase', 'flat-3', '--db', file, '--yes', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.erased).toEqual([{ kid: clearKid, frames: 4, readings: 6, contentKey: false, erasedAt: expect.any(String) }]);
+    expect(out.walCheckpointed).toBe(true);
+    expect(findPlaintext(file)).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    try {
+      for (const table of ['frames', 'readings', 'replay_windows', 'frame_hours', 'content_keys', 'registry_keys']) {
+        expect(db.prepare(`SELECT count(*) AS n FROM ${table} WHERE kid = ?`).get(clearKid), table).toEqual({ n: 0 });
+      }
+      expect(db.prepare("SELECT count(*) AS n FROM registry_devices WHERE name = 'flat-3'").get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT kid, frames, readings FROM erased_keys').all()).toEqual([{ kid: clearKid, frames: 4, readings: 6 }]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('an erased key is refused for ever: its frames are unknown-kid, adding it again is key-erased', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the gateway's keyring sees other connections' changes within 250 ms
+    expect((await post(sealRecord({ version: 1, counter: 9, time: null, readings: [{ channel: 5, value: 3000 }] }, clearSeed))).code).toBe('unknown-kid');
+    const again = sceau(['devices', 'add', '--db', join(dir, 'gateway.db'), '--public-key', toHex(getPublicKey(clearSeed)), '--json']);
+    expect(again.status).toBe(3);
+    expect(jsonLines(again.stdout)[0]).toMatchObject({ error: 'key-erased' });
+    expect(() => gw.store.addDevice(getPublicKey(clearSeed))).toThrow(/erased/);
+  });
+
+  it('erasing a device of record version 2 deletes its frames and its wrapped content key', () => {
+    const file = join(dir, 'gateway.db');
+    gw.store.privacy.putWrappedKey({ kid, ownerKeyId: '00'.repeat(8), suite: 'x', enc: 'aa', ciphertext: 'bb' });
+    const r = sceau(['devices', 'erase', kid, '--db', file, '--yes']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`erased ${kid}: 2 frames, 2 readings, its wrapped content key\n`);
+    expect(gw.store.privacy.wrappedKeys().size).toBe(0);
+    expect(gw.store.privacy.tombstone(kid)).toMatchObject({ frames: 2, readings: 2, contentKey: true });
   });
 });

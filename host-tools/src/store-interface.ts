@@ -131,6 +131,13 @@ export interface ErasureTombstone {
   erasedAt: string;
 }
 
+export interface Erasure {
+  device: DeviceRecord;
+  tombstones: ErasureTombstone[];
+  /** SQLite: the WAL was checkpointed and truncated after the erasure (false: a reader kept it; run again). */
+  walCheckpointed: boolean;
+}
+
 export interface RetentionSweep {
   /** Frames deleted (their readings with them). */
   frames: number;
@@ -151,7 +158,7 @@ export interface PrivacyStore {
   replaceWrappedKeys(list: readonly WrappedContentKey[]): number | Promise<number>;
   tombstone(kid: string): ErasureTombstone | undefined | Promise<ErasureTombstone | undefined>;
   /** Deletes a device's frames, readings, wrapped keys and registry entry; a tombstone per key stays and refuses it. */
-  erase(ref: string): { device: DeviceRecord; tombstones: ErasureTombstone[] } | Promise<{ device: DeviceRecord; tombstones: ErasureTombstone[] }>;
+  erase(ref: string): Erasure | Promise<Erasure>;
   /** Deletes frames received before their retention (a device's own, else `defaultMs`), in short batches. */
   deleteExpired(now: number, defaultMs: number | undefined, yieldBetween?: () => Promise<void>): Promise<RetentionSweep>;
   /** Accepted frames that keep readings encrypted (record version 2), of `kids` or all, in id order. */

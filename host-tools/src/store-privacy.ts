@@ -71,7 +71,7 @@ export class SqlitePrivacy implements PrivacyStore {
    * secure_delete overwrites the freed pages; the WAL is then checkpointed and truncated, so the
    * file and its WAL keep no copy of the deleted rows (docs/privacy.md#erasure says what remains).
    */
-  erase(ref: string): { device: DeviceRecord; tombstones: ErasureTombstone[] } {
+  erase(ref: string): { device: DeviceRecord; tombstones: ErasureTombstone[]; walCheckpointed: boolean } {
     const now = Date.now();
     const result = this.registry.write(() => {
       const device = this.registry.show(ref);
@@ -92,8 +92,7 @@ export class SqlitePrivacy implements PrivacyStore {
       return { device, tombstones };
     });
     this.erasedKids(result.device.keys.map((k) => k.kid));
-    this.checkpoint();
-    return result;
+    return { ...result, walCheckpointed: this.checkpoint() };
   }
 
   /**
@@ -146,9 +145,13 @@ export class SqlitePrivacy implements PrivacyStore {
     });
   }
 
-  /** Copies the WAL into the database and truncates it (after an erasure: the WAL keeps no deleted row). */
-  checkpoint(): void {
-    if (this.db.memory || this.db.readonly) return;
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  /**
+   * Copies the WAL into the database and truncates it (after an erasure: the WAL keeps no deleted
+   * row); false when another connection's reader kept it from finishing (run it again later).
+   */
+  checkpoint(): boolean {
+    if (this.db.memory || this.db.readonly) return true;
+    const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    return result === undefined || result.busy === 0;
   }
 }

@@ -94,6 +94,19 @@ export const registerDevices: CommandGroup = (program, { io }) => {
         else io.out(`deleted ${d.name ?? d.kid}: ${d.keys.map((k) => `${k.kid} (counter floor ${k.highestCounter})`).join(', ')}`);
       }),
     );
+
+  deviceCommand(devices, 'erase', 'erase a device for good (docs/privacy.md#erasure): its frames, readings, wrapped content keys and registry entry are deleted (SQLite overwrites them and truncates the WAL); a tombstone per key (kid, counts, time) stays, and the key is refused from then on')
+    .option('--yes', 'confirm: erasure cannot be undone')
+    .option('--json', 'print JSON')
+    .action(
+      onDevice(io, 'existing', (store, ref, opts: DeviceCommandOptions & { yes?: boolean }) => {
+        if (!opts.yes) throw usageError(`erasing ${ref} deletes its frames and readings for good; give --yes to confirm`, 'erase-unconfirmed');
+        const erased = store.privacy.erase(ref);
+        if (opts.json) io.out(JSON.stringify({ erased: erased.tombstones, name: erased.device.name, walCheckpointed: erased.walCheckpointed }));
+        else for (const t of erased.tombstones) io.out(`erased ${t.kid}: ${t.frames} frames, ${t.readings} readings${t.contentKey ? ', its wrapped content key' : ''}`);
+        if (!erased.walCheckpointed) io.err(`warning: ${opts.db}: a reader (a running gateway?) kept the WAL from being truncated: it may hold erased pages until its next checkpoint; with readers stopped, run: sqlite3 ${opts.db} 'PRAGMA wal_checkpoint(TRUNCATE)'`);
+      }),
+    );
 };
 
 function printDevice(io: Io, d: Device, opts: { json?: boolean }): void {
