@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
 import { jsonLines, sceau } from './helpers/cli';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { RETENTION_BATCH } from '../host-tools/src/store-privacy.js';
 
 const seed = sha256(new TextEncoder().encode('privacy store test device'));
 const contentKey = sha256(new TextEncoder().encode('privacy store test content key'));
@@ -139,5 +140,67 @@ describe('sceau devices erase', () => {
     expect(r.stdout).toBe(`erased ${kid}: 2 frames, 2 readings, its wrapped content key\n`);
     expect(gw.store.privacy.wrappedKeys().size).toBe(0);
     expect(gw.store.privacy.tombstone(kid)).toMatchObject({ frames: 2, readings: 2, contentKey: true });
+  });
+});
+
+describe('retention (gateway serve --retention, sceau devices retention)', () => {
+  const day = 86_400_000;
+  const seeds = ['a', 'b', 'c'].map((n) => sha256(new TextEncoder().encode(`retention ${n}`)));
+  const kids = seeds.map((s) => toHex(kidOf(getPublicKey(s))));
+  let rg: Gateway;
+  let file: string;
+
+  beforeAll(async () => {
+    file = join(dir, 'retention.db');
+    rg = await startGateway({ db: file, retentionMs: 7 * day, retentionSweepMs: 3_600_000, log: () => undefined });
+    seeds.forEach((s, i) => rg.store.addDevice(getPublicKey(s), { name: `r-${i}` }));
+  });
+  afterAll(async () => rg?.close());
+
+  it('deletes frames past the gateway\'s retention or their device\'s own, in batches, without holding ingest back', async () => {
+    expect(sceau(['devices', 'retention', 'r-1', '1d', '--db', file]).status).toBe(0);
+    expect(sceau(['devices', 'retention', 'r-2', '30d', '--db', file]).status).toBe(0);
+    expect(sceau(['devices', 'retention', 'r-2', '1x', '--db', file]).stderr).toMatch(/bad-duration/);
+    const now = Date.now();
+    const old = RETENTION_BATCH * 4;
+    const frames = [];
+    for (let i = 0; i < old; i++) frames.push({ raw: Uint8Array.of(1), receivedAt: now - 10 * day, source: 'test', outcome: 'ok', kid: kids[0], counter: i + 1, readings: [] });
+    frames.push({ raw: Uint8Array.of(2), receivedAt: now - 2 * day, source: 'test', outcome: 'ok', kid: kids[0], counter: old + 1, readings: [] }); // kept: 2 days < 7
+    frames.push({ raw: Uint8Array.of(3), receivedAt: now - 2 * day, source: 'test', outcome: 'ok', kid: kids[1], counter: 1, readings: [] }); // deleted: its own 1 day
+    frames.push({ raw: Uint8Array.of(4), receivedAt: now - 10 * day, source: 'test', outcome: 'ok', kid: kids[2], counter: 1, readings: [] }); // kept: its own 30 days
+    frames.push({ raw: Uint8Array.of(5), receivedAt: now - 10 * day, source: 'test', outcome: 'unknown-kid', kid: '0011223344556677', counter: 1 }); // deleted: the gateway's
+    rg.store.writeFrames(frames as never);
+    const order: string[] = [];
+    const sweep = rg.retention!.sweep().then((r) => (order.push('sweep'), r));
+    const ingested = rg.ingest(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 5, value: 3000 }] }, seeds[1]!), 'test').then((r) => (order.push('ingest'), r));
+    const [swept, fresh] = await Promise.all([sweep, ingested]);
+    expect(fresh.code).toBe('ok');
+    expect(order).toEqual(['ingest', 'sweep']);
+    expect(swept.frames).toBe(old + 2);
+    const left = await rg.store.queryFrames({ limit: 10_000 });
+    expect(left.map((f) => [f.kid, f.counter])).toEqual([[kids[0], old + 1], [kids[2], 1], [kids[1], 1]]);
+    expect((await rg.retention!.sweep()).frames).toBe(0);
+  });
+
+  it('--retention is parsed by gateway serve; a bad duration is a usage error', () => {
+    const r = sceau(['gateway', 'serve', '--db', join(dir, 'x.db'), '--retention', '90 days']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/bad-duration/);
+  });
+});
+
+describe('radio metadata', () => {
+  it('is not stored: a TTS uplink\'s gateway ids, RSSI, SNR and uplink token leave no trace in the database', async () => {
+    const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'host-tools', 'test-fixtures', 'lns', 'tts_uplink.json'), 'utf8'));
+    const devEui = String(fixture.end_device_ids.dev_eui).toLowerCase();
+    const radioSeed = sha256(new TextEncoder().encode('radio metadata device'));
+    gw.store.addDevice(getPublicKey(radioSeed), { name: 'radio-1', devEui });
+    fixture.uplink_message.frm_payload = Buffer.from(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 5, value: 3000 }] }, radioSeed, { kid: false })).toString('base64');
+    const res = await fetch(`${base}/v1/uplinks/tts`, { method: 'POST', body: JSON.stringify(fixture), headers: { 'content-type': 'application/json' } });
+    expect((await res.json()).code).toBe('ok');
+    const rx = fixture.uplink_message.rx_metadata[0];
+    const needles = [rx.gateway_ids.gateway_id, rx.gateway_ids.eui, rx.uplink_token, '"rssi"', 'snr'].map((t: string) => Buffer.from(String(t)));
+    expect(needles[0]!.length).toBeGreaterThan(0);
+    expect(findPlaintext(join(dir, 'gateway.db'), needles)).toEqual([]);
   });
 });

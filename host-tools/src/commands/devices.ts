@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../errors.js';
+import { parseDuration } from '../retention.js';
 import { readPublicKey } from '../key-files.js';
 import { readBulkEntries } from '../device-bulk.js';
 import type { Device, Store } from '../store.js';
@@ -93,6 +94,18 @@ export const registerDevices: CommandGroup = (program, { io }) => {
         if (opts.json) io.out(JSON.stringify({ deleted: d }));
         else io.out(`deleted ${d.name ?? d.kid}: ${d.keys.map((k) => `${k.kid} (counter floor ${k.highestCounter})`).join(', ')}`);
       }),
+    );
+
+  deviceCommand(devices, 'retention', 'a device\'s own retention, over gateway serve --retention: its frames and readings older than DURATION are deleted (docs/privacy.md#retention)')
+    .argument('<duration>', 'a duration such as 30d or 12h, or "default" for the gateway\'s')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, duration: string, opts: DeviceCommandOptions) =>
+      onDevice(io, 'existing', (store, device) => {
+        const ms = duration === 'default' ? null : parseDuration(duration, 'retention');
+        const d = store.privacy.setRetention(device, ms);
+        if (opts.json) io.out(JSON.stringify({ kid: d.kid, name: d.name, retentionMs: ms }));
+        else io.out(`${d.name ?? d.kid}: ${ms === null ? "the gateway's retention" : `frames older than ${duration} are deleted`}`);
+      })(ref, opts),
     );
 
   deviceCommand(devices, 'erase', 'erase a device for good (docs/privacy.md#erasure): its frames, readings, wrapped content keys and registry entry are deleted (SQLite overwrites them and truncates the WAL); a tombstone per key (kid, counts, time) stays, and the key is refused from then on')
