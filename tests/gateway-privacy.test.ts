@@ -92,6 +92,18 @@ describe('the gateway stores record version 2 without the owner key', () => {
   });
 });
 
+describe('the console and record version 2', () => {
+  it('the fleet gives the last frame\'s encrypted size (shown "encrypted (N bytes)") and its clear readings only', async () => {
+    const res = await fetch(`${base}/v1/console/fleet`);
+    expect(res.status).toBe(200);
+    const device = (await res.json()).devices.find((d: any) => d.name === 'flat-2');
+    expect(device).toMatchObject({ lastEncryptedBytes: 13 });
+    expect(device.lastReadings.map((r: any) => r.name)).toEqual(['battery']);
+    const script = await (await fetch(`${base}/console/console.js`)).text();
+    expect(script).toContain('encrypted (${bytes} bytes)');
+  });
+});
+
 describe('sceau devices erase', () => {
   const clearSeed = sha256(new TextEncoder().encode('privacy store test device in clear'));
   const clearKid = toHex(kidOf(getPublicKey(clearSeed)));
