@@ -73,7 +73,7 @@ export function describeResult(result: VerifyResult, registry: ChannelRegistry =
   return out;
 }
 
-/** How an encrypted record's readings show without the owner key: `encrypted (N bytes)` (docs/privacy.md#without-the-owner-key). */
+/** How an encrypted record's readings show without the owner key: `encrypted (N bytes)` (docs/privacy.md#the-gateway-and-its-database). */
 export function encryptedLabel(bytes: number | null | undefined): string {
   return bytes === undefined || bytes === null ? 'encrypted' : `encrypted (${bytes} bytes)`;
 }
