@@ -58,9 +58,10 @@ describe('frame_hours (schema version 4)', () => {
       { raw: frame(2), receivedAt: 1_700_000_001_000, source: 't', outcome: 'ok', kid, counter: 2 },
       { raw: Uint8Array.of(1), receivedAt: 1_700_003_700_000, source: 't', outcome: 'not-sign1' },
     ]);
-    // Back to version 3 as an older sceau left it: no frame_hours, no trigger.
+    // Back to version 3 as an older sceau left it: no frame_hours, no trigger (nor version 5's privacy tables and columns).
     store.db.exec("DROP TRIGGER frame_hours_count; DROP TABLE frame_hours; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     store.writeFrames([{ raw: frame(3), receivedAt: 1_700_000_002_000, source: 't', outcome: 'ok', kid, counter: 3 }]);
+    store.db.exec('DROP TABLE content_keys; DROP TABLE erased_keys; ALTER TABLE frames DROP COLUMN encrypted; ALTER TABLE registry_devices DROP COLUMN retention_ms');
     store.close();
     const again = Store.open(file);
     try {
@@ -161,7 +162,7 @@ describe('the console over HTTP', () => {
     while (!text.includes('\n\ndata:') && !/data: .*\n\n/.test(text)) text += (await reader.read()).value ?? '';
     controller.abort();
     const events = JSON.parse(/data: (.*)\n\n/.exec(text)![1]!);
-    expect(events).toEqual([{ id: stored.id, at: Date.parse(stored.receivedAt), source: 'in-process', code: 'ok', kid, name: 'probe', counter: 4, detail: null, readings: [['temperature', 21.5, 'Cel'], ['battery', 3.3, 'V'], ['readings-dropped', 2, '']] }]);
+    expect(events).toEqual([{ id: stored.id, at: Date.parse(stored.receivedAt), source: 'in-process', code: 'ok', kid, name: 'probe', counter: 4, detail: null, readings: [['temperature', 21.5, 'Cel'], ['battery', 3.3, 'V'], ['readings-dropped', 2, '']], encryptedBytes: null }]);
   });
 
   it('shows a revocation made by another connection (the CLI) at once, despite the fleet cache', async () => {

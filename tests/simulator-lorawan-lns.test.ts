@@ -74,6 +74,22 @@ describe('sceau sim lns formatter', () => {
         }
       });
 
+      it('decodes record version 2: the clear readings, and "encrypted (N bytes)" for the rest (frames-v2.json)', () => {
+        const v2 = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'protocol', 'vectors', 'frames-v2.json'), 'utf8')) as { positive: { name: string; record: [number, number, number | null, number[][], unknown]; frame: string; encrypt0: string }[] };
+        for (const p of v2.positive) {
+          const out = decodeUplink({ bytes: [...fromHex(p.frame)], fPort: 1 });
+          expect(out.errors, p.name).toBeUndefined();
+          const clear = p.record[3].filter((r) => [5, 32, 33].includes(r[0]!));
+          expect(out.data!.readings!.map((x) => [x.channel, x.value]), p.name).toEqual(clear.map((r) => [r[0], channels.toUnit(r[0]!, r[1]!)]));
+          // the ciphertext's bytes less the 8-byte tag: d0 83 43a1010b a0 <bstr head> ciphertext
+          const encrypt0 = fromHex(p.encrypt0);
+          const ciphertext = encrypt0.length - 7 - (encrypt0[7]! >= 0x58 ? 2 : 1);
+          expect(out.data!.encryptedBytes, p.name).toBe(ciphertext - 8);
+          expect(out.data!.encrypted).toBe(`encrypted (${ciphertext - 8} bytes)`);
+          expect(JSON.stringify(out)).not.toMatch(/temperature|humidity/);
+        }
+      });
+
       it('answers a fragment with a warning that formatters cannot reassemble', () => {
         const frame = fromHex(golden.positive[7]!.frame);
         const parts = fragment(frame, linkProfile('lorawan-eu868-dr0'));

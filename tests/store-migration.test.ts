@@ -72,7 +72,9 @@ describe('a store of schema version 1', () => {
       expect((await store.queryFrames()).map((f) => [f.id, f.outcome, f.counter])).toEqual([[1, 'ok', 1], [2, 'bad-signature', null], [3, 'ok', 2]]);
       const objects = store.db.prepare("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name").all();
       expect(objects).toEqual([
+        { type: 'table', name: 'content_keys' },
         { type: 'view', name: 'devices' },
+        { type: 'table', name: 'erased_keys' },
         { type: 'table', name: 'frame_hours' },
         { type: 'table', name: 'frames' },
         { type: 'index', name: 'frames_by_kid' },

@@ -196,6 +196,11 @@ async function loadFleetPage(index, again = false) {
   }
 }
 
+/** Record version 2: readings the gateway cannot read, said as their size (docs/privacy.md). */
+function withEncrypted(text, bytes) {
+  return bytes === null || bytes === undefined ? text : `${text}${text ? '  ' : ''}encrypted (${bytes} bytes)`;
+}
+
 function reading(device, channel) {
   const r = device.lastReadings.find((x) => x.channel === channel);
   return r ? `${r.value}${unitText(r.unit)}` : '';
@@ -209,7 +214,7 @@ function fleetRow(d, i) {
     el('span', { class: 'mono', text: d.kid }),
     el('span', { class: 'mono', text: d.devEui ?? '' }),
     el('span', { class: d.silent ? 'bad' : '', text: ago(d.lastSeen), title: d.lastSeen ? dateFormat.format(d.lastSeen) : '' }),
-    el('span', { text: readingsText(shown) }),
+    el('span', { text: withEncrypted(readingsText(shown), d.lastEncryptedBytes) }),
     el('span', { text: d.accepted24h }),
     el('span', {}, d.rejected24h === 0 ? '0' : `${d.rejected24h} `, ...byCode.map(([code, n]) => el('span', { class: 'badge', text: `${code} ${n}` }))),
     el('span', { text: reading(d, 5) }),
@@ -338,7 +343,7 @@ function liveRow(f) {
     el('span', { class: `verdict ${f.code === 'ok' ? 'ok' : 'rejected'}`, text: f.code }),
     el('span', { class: 'name', text: f.name ?? f.kid ?? '(no kid)' }),
     el('span', { text: f.counter ?? '' }),
-    el('span', { text: f.code === 'ok' ? readingsText(f.readings) : (f.detail ?? '') }),
+    el('span', { text: f.code === 'ok' ? withEncrypted(readingsText(f.readings), f.encryptedBytes) : (f.detail ?? '') }),
     el('span', { class: 'muted', text: f.source }),
   );
 }

@@ -18,8 +18,10 @@ export interface LiveFrame {
   name: string | null;
   counter: number | null;
   detail: string | null;
-  /** Readings in units: [name, value, unit]. */
+  /** Readings in units: [name, value, unit] (of record version 2, the clear ones). */
   readings: Array<[string, number, string]>;
+  /** Record version 2: bytes of readings kept encrypted (the console shows "encrypted (N bytes)"); null otherwise. */
+  encryptedBytes: number | null;
 }
 
 interface Stream {
@@ -97,7 +99,8 @@ export class ConsoleHub implements FrameObserver {
         name,
         counter: o.counter ?? null,
         detail: o.detail ?? null,
-        readings: (o.readings ?? []).map((r) => [r.name, r.value, r.unit]),
+        readings: (o.readings ?? o.clearReadings ?? []).map((r) => [r.name, r.value, r.unit]),
+        encryptedBytes: o.encryptedBytes ?? null,
       };
     });
     if (unknown) void this.refreshNames();

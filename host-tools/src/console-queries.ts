@@ -53,6 +53,12 @@ export interface ConsoleQueries {
   fleet(nowMs: number): Promise<FleetDevice[]>;
   /** The readings of the last accepted frame of each key given. */
   lastReadings(kids: readonly string[]): Promise<Map<string, StoredReading[]>>;
+  /**
+   * Record version 2: the bytes of encrypted readings of each key's last accepted frame, for the
+   * keys whose last frame has some (the console says "encrypted (N bytes)"). Optional: a backend
+   * without `frames.encrypted` (store migration 5) leaves it out.
+   */
+  lastEncryptedBytes?(kids: readonly string[]): Promise<Map<string, number>>;
   replayWindows(kids: readonly string[]): Promise<ReplayWindowRow[]>;
   /** A device's rejected frames, newest first. */
   rejectedFrames(kids: readonly string[], limit: number): Promise<Array<Omit<StoredFrame, 'raw'>>>;
@@ -142,6 +148,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       hour: this.db.prepare<[number], HourRow>('SELECT kid, outcome, frames, last_at FROM frame_hours WHERE hour = ?').raw(),
       windows: this.db.prepare<[], { kid: string; highest: number; bitmap: string; updated_at: number }>('SELECT kid, highest, bitmap, updated_at FROM replay_windows'),
       lastAccepted: this.db.prepare<[string], { readings: string | null }>("SELECT readings FROM frames WHERE kid = ? AND outcome = 'ok' ORDER BY counter DESC LIMIT 1"),
+      lastEncrypted: this.db.prepare<[string], { encrypted: number | null }>("SELECT encrypted FROM frames WHERE kid = ? AND outcome = 'ok' ORDER BY counter DESC LIMIT 1"),
       frame: this.db.prepare<[number], { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer }>(
         'SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames WHERE id = ?',
       ),
@@ -202,6 +209,15 @@ export class SqliteConsoleQueries implements ConsoleQueries {
       const row = this.stmt.lastAccepted.get(kid);
       if (row?.readings == null) continue;
       out.set(kid, (JSON.parse(row.readings) as ReadingTuple[]).map(([channel, name, value, unit, raw, age, at]) => ({ channel, name, value, unit, raw, age, at })));
+    }
+    return out;
+  }
+
+  async lastEncryptedBytes(kids: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const kid of kids) {
+      const bytes = this.stmt.lastEncrypted.get(kid)?.encrypted;
+      if (bytes !== undefined && bytes !== null) out.set(kid, bytes);
     }
     return out;
   }

@@ -198,7 +198,12 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
       rows = [...rows].sort((a, b) => dir * compare(a, b));
       const page = rows.slice(offset, offset + limit);
       const readings = await options.queries.lastReadings(page.map((r) => r.kid));
-      send(res, 200, { total: rows.length, offset, devices: page.map((r) => ({ ...r, lastReadings: (readings.get(r.kid) ?? []).map((x) => ({ channel: x.channel, name: x.name, value: x.value, unit: x.unit })) })) });
+      const encrypted = (await options.queries.lastEncryptedBytes?.(page.map((r) => r.kid))) ?? new Map<string, number>();
+      send(res, 200, {
+        total: rows.length,
+        offset,
+        devices: page.map((r) => ({ ...r, lastReadings: (readings.get(r.kid) ?? []).map((x) => ({ channel: x.channel, name: x.name, value: x.value, unit: x.unit })), lastEncryptedBytes: encrypted.get(r.kid) ?? null })),
+      });
       return;
     }
     if (route === '/codes') {

@@ -5,7 +5,8 @@
  *   registered <-> revoked      `devices revoke` / `devices unrevoke`; a rotation revokes the old key
  *   deleted                     `devices delete`: the device and its keys leave the registry, the
  *                               replay windows stay, so a key added again never accepts an old counter
- *   erased                      reserved (the privacy issue): final, nothing of the device kept
+ *   erased                      `devices erase` (store-privacy.ts): final; the device, its frames and
+ *                               content keys are deleted, a tombstone per key refuses it for ever
  *
  * One resolver (`find` / `resolve`) turns a device reference (kid, DevEUI or name) into a device
  * for the CLI and the gateway's HTTP queries alike. Refusals are `RegistryError`s with a stable
@@ -33,6 +34,8 @@ export const REGISTRY_CODES = [
   'seed-exists',
   'symlink-refused',
   'off-curve-public-key',
+  'key-erased',
+  'content-key-exists',
 ] as const;
 export type RegistryCode = (typeof REGISTRY_CODES)[number];
 
@@ -368,6 +371,7 @@ export class DeviceRegistry {
   /** `register` of a registration already checked (outside the transaction, in bulk). */
   private apply({ publicKey, kid, name, devEui }: CheckedRegistration, update: boolean | undefined): Registration {
     return this.write(() => {
+      this.refuseErased(kid);
       const existing = this.stmt.keyByKid.get(kid);
       if (existing !== undefined) {
         const differences: Difference[] = [];
@@ -496,6 +500,7 @@ export class DeviceRegistry {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
     return this.write(() => {
+      this.refuseErased(kid);
       const r = this.resolve(ref);
       const existing = this.stmt.keyByKid.get(kid);
       if (existing !== undefined) {
@@ -532,6 +537,12 @@ export class DeviceRegistry {
   }
 
   private deletedKids: string[] = [];
+
+  /** An erased key is refused for ever (`key-erased`): its tombstone stays (migration 5). */
+  private refuseErased(kid: string): void {
+    const erased = this.db.prepare<[string], { erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = ?').get(kid);
+    if (erased !== undefined) throw new RegistryError('key-erased', `key ${kid} was erased on ${new Date(erased.erased_at).toISOString()}; an erased key is never accepted again (provision a new key)`, EXIT.io);
+  }
 
   // --- Internals ----------------------------------------------------------------------------
 

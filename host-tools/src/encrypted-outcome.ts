@@ -12,13 +12,10 @@ import { describeResult, toUnitReading, type FrameOutcome } from './outcome.js';
 /** `now` (Unix seconds) dates the readings of a record without time, as verifyFrame does. */
 export function describeOpened(result: VerifyResult, registry: ChannelRegistry, contentKeys: ContentKeys | undefined, where: string, now?: number): FrameOutcome {
   const outcome = describeResult(result, registry);
-  if (!result.ok || result.record.version !== 2) return outcome;
-  outcome.encrypted = true;
-  outcome.clearReadings = outcome.readings ?? [];
-  outcome.readings = null;
+  if (!result.ok || outcome.encrypted !== true) return outcome;
   const contentKey = contentKeys?.get(result.kid);
   if (contentKey === undefined) return outcome;
-  outcome.readings = [...outcome.clearReadings, ...openedReadings(result, contentKey, where, now).map((r) => toUnitReading(registry, r))];
+  outcome.readings = [...(outcome.clearReadings ?? []), ...openedReadings(result, contentKey, where, now).map((r) => toUnitReading(registry, r))];
   return outcome;
 }
 

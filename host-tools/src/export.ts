@@ -8,6 +8,8 @@ import type { ChannelRegistry } from '@sceau/protocol';
 import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { QueryStore, ReadingRow } from './store-interface.js';
 import { usageError } from './errors.js';
+import { isMarker, mergeByTime, type ExportRow } from './export-encrypted.js';
+import { encryptedLabel } from './outcome.js';
 
 export const EXPORT_FORMATS = ['json', 'csv', 'senml', 'senml-cbor'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -61,20 +63,35 @@ async function* relabel(rows: AsyncIterable<ReadingRow>, registry: ChannelRegist
   }
 }
 
-/** Writes the readings to `out`; resolves with how many were written. */
-export async function exportReadings(store: QueryStore, format: ExportFormat, filter: ExportFilter, out: Writable, registry?: ChannelRegistry): Promise<number> {
+/**
+ * Writes the readings to `out`; resolves with how many were written. `encrypted`: the rows of
+ * record version 2's encrypted readings (export-encrypted.ts), merged in by time: opened
+ * readings are rows like the others (JSON adds `"encrypted": true`); a frame left encrypted is
+ * one row in JSON (`"encrypted": true, "encryptedBytes": N, "readings": null`) and CSV (name
+ * `encrypted (N bytes)`, no value), and none in SenML, which has no such record; `skipped`
+ * counts those frames (not in the count of readings returned).
+ */
+export async function exportReadings(store: QueryStore, format: ExportFormat, filter: ExportFilter, out: Writable, registry?: ChannelRegistry, encrypted: readonly ExportRow[] = [], skipped = { frames: 0 }): Promise<number> {
   const names = new Map((await store.listDevices()).map((d) => [d.kid, d.name] as const));
   let count = 0;
   const write = async (text: string | Uint8Array): Promise<void> => {
     if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
-  const rows: AsyncIterable<ReadingRow> = relabel(store.iterateReadings(filter), registry);
+  const merged = mergeByTime(relabel(store.iterateReadings(filter), registry), encrypted);
+  const senml = format === 'senml' || format === 'senml-cbor';
+  async function* readingsOnly(): AsyncIterable<ReadingRow> {
+    for await (const r of merged) {
+      if (!isMarker(r)) yield r;
+      else skipped.frames++;
+    }
+  }
+  const rows: AsyncIterable<ExportRow> = senml ? readingsOnly() : merged;
   if (format === 'senml-cbor') {
     // One definite-length CBOR array (no indefinite lengths): the records are encoded as they
     // come (a few tens of bytes each) and the array header, which needs the count, goes first.
     const encoded: Uint8Array[] = [];
     let currentBase: string | undefined;
-    for await (const r of rows) {
+    for await (const r of rows as AsyncIterable<ReadingRow>) {
       encoded.push(encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase))));
       currentBase = `urn:dev:sceau:${r.kid}:`;
       count++;
@@ -86,26 +103,32 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
   if (format === 'csv') {
     await write('time,at,kid,device,counter,channel,name,value,unit,raw\r\n');
     for await (const r of rows) {
-      await write(`${[iso(r.at), r.at ?? '', r.kid, names.get(r.kid) ?? '', r.counter, r.channel, r.name, r.value, r.unit, r.raw].map(csvField).join(',')}\r\n`);
-      count++;
+      const fields = isMarker(r) ? [iso(r.at), r.at, r.kid, names.get(r.kid) ?? '', r.counter, '', encryptedLabel(r.encryptedBytes), '', '', ''] : [iso(r.at), r.at ?? '', r.kid, names.get(r.kid) ?? '', r.counter, r.channel, r.name, r.value, r.unit, r.raw];
+      await write(`${fields.map(csvField).join(',')}\r\n`);
+      if (isMarker(r)) skipped.frames++;
+      else count++;
     }
     return count;
   }
   if (format === 'json') {
+    let lines = 0;
     await write('[');
     for await (const r of rows) {
-      const item = { time: iso(r.at), at: r.at, kid: r.kid, device: names.get(r.kid) ?? null, counter: r.counter, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw };
-      await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
-      count++;
+      const head = { time: iso(r.at), at: r.at, kid: r.kid, device: names.get(r.kid) ?? null, counter: r.counter };
+      const item = isMarker(r) ? { ...head, encrypted: true, encryptedBytes: r.encryptedBytes, readings: null } : { ...head, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, ...('encrypted' in r ? { encrypted: true } : {}) };
+      await write(`${lines === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
+      lines++;
+      if (isMarker(r)) skipped.frames++;
+      else count++;
     }
-    await write(count === 0 ? ']\n' : '\n]\n');
+    await write(lines === 0 ? ']\n' : '\n]\n');
     return count;
   }
   // SenML: rows come ordered by time; a base name is repeated whenever the device changes, since
   // it applies to the records that follow it (RFC 8428 §4.1).
   await write('[');
   let currentBase: string | undefined;
-  for await (const r of rows) {
+  for await (const r of rows as AsyncIterable<ReadingRow>) {
     const record = senmlRecord(r, currentBase);
     currentBase = `urn:dev:sceau:${r.kid}:`;
     await write(`${count === 0 ? '\n' : ',\n'}${JSON.stringify(record)}`);

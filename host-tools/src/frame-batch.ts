@@ -4,7 +4,7 @@
  * accepted frame (docs/integrators.md#the-database): the store binds one value per frame rather
  * than one row per reading.
  */
-import type { Bytes, ChannelRegistry, ReplayState, VerifyResult } from '@sceau/protocol';
+import { encryptedReadingsBytes, type Bytes, type ChannelRegistry, type ReplayState, type VerifyResult } from '@sceau/protocol';
 import { channelName } from './outcome.js';
 import type { StoredReading } from './store-interface.js';
 
@@ -19,6 +19,8 @@ export interface FrameToStore {
   counter?: number | undefined;
   detail?: string | undefined;
   readings?: StoredReading[];
+  /** Record version 2: bytes of readings stored encrypted (in `raw`). */
+  encryptedBytes?: number | undefined;
 }
 
 
@@ -32,6 +34,8 @@ export interface FrameColumns {
   raw: Uint8Array[];
   /** Readings of each frame as stored (`readingsJson`); null for a frame not accepted. */
   readings: Array<string | null>;
+  /** Record version 2: bytes of encrypted readings (they stay in `raw`); null for a record in clear or a frame not accepted. */
+  encrypted: Array<number | null>;
   /** Replay windows as the batch leaves them (every frame that advanced them is in the batch). */
   windows: Array<[string, ReplayState]>;
 }
@@ -72,10 +76,10 @@ function channelFragments(registry: ChannelRegistry, id: number): [string, strin
 
 /** Collects frames one by one, then `finish` gives the columns. */
 export class FrameBatch {
-  private readonly cols: Omit<FrameColumns, 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], raw: [], readings: [] };
+  private readonly cols: Omit<FrameColumns, 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], raw: [], readings: [], encrypted: [] };
 
   /** Readings are stored only for a frame with kid and counter. */
-  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: string | readonly StoredReading[]): void {
+  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: string | readonly StoredReading[], encryptedBytes?: number): void {
     const c = this.cols;
     c.raw.push(raw);
     c.receivedAt.push(receivedAt);
@@ -86,6 +90,7 @@ export class FrameBatch {
     c.detail.push(detail ?? null);
     const stored = readings === undefined || kid === undefined || counter === undefined ? null : typeof readings === 'string' ? readings : readingsJson(readings);
     c.readings.push(stored);
+    c.encrypted.push(stored === null ? null : (encryptedBytes ?? null));
   }
 
   /**
@@ -102,7 +107,8 @@ export class FrameBatch {
       const [head, unitPart] = channelFragments(registry, r.channel);
       parts.push(readingJson(head, unitPart, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at));
     }
-    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`);
+    const encrypted = result.record.version === 2 ? encryptedReadingsBytes(result.record) : undefined;
+    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`, encrypted);
   }
 
   finish(windows: Array<[string, ReplayState]> = []): FrameColumns {
@@ -111,7 +117,7 @@ export class FrameBatch {
 
   static of(frames: readonly FrameToStore[], windows: Array<[string, ReplayState]> = []): FrameColumns {
     const batch = new FrameBatch();
-    for (const f of frames) batch.add(f.raw, f.receivedAt, f.source, f.outcome, f.kid, f.counter, f.detail, f.readings);
+    for (const f of frames) batch.add(f.raw, f.receivedAt, f.source, f.outcome, f.kid, f.counter, f.detail, f.readings, f.encryptedBytes);
     return batch.finish(windows);
   }
 }

@@ -10,6 +10,7 @@ import { registeredTransports, type StartedTransport, type TransportContext } fr
 import './transports.js';
 import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
 import { Metrics } from './metrics.js';
+import { RetentionSweeper } from './retention.js';
 import { openStore } from './db-open.js';
 import type { OpenedStore } from './store-registry.js';
 import { usageError } from './errors.js';
@@ -71,6 +72,14 @@ export interface GatewayOptions {
    * passes its own, so fragment expiry follows virtual time and never mixes the two clocks.
    */
   clock?: () => number;
+  /**
+   * Storage limitation (retention.ts): frames older than this, in ms, are deleted in the
+   * background; a device's own retention (`sceau devices retention`) overrides it. Undefined:
+   * only devices with their own retention are swept.
+   */
+  retentionMs?: number | undefined;
+  /** How often the retention sweep runs, ms (default: a tenth of the retention, 1 s to 1 h). */
+  retentionSweepMs?: number | undefined;
   channels?: ChannelRegistry;
   synchronous?: 'full' | 'normal';
   /** Logger for operational messages (default: stderr). */
@@ -104,6 +113,8 @@ export interface Gateway {
   drain(): Promise<void>;
   renderMetrics(): string;
   close(): Promise<void>;
+  /** The retention sweep (absent for a backend without one); `sweep()` runs one now. */
+  readonly retention: RetentionSweeper | undefined;
 }
 
 /** The bearer token in a file: its first line; the file must not be readable by group or others. */
@@ -118,6 +129,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
   const ownStore = typeof options.db === 'string';
   const store = typeof options.db === 'string' ? await openStore(options.db, { mode: 'create', synchronous: options.synchronous ?? 'full' }) : options.db;
+  if (options.retentionMs !== undefined && store.privacy === undefined) {
+    if (ownStore) await store.close();
+    throw usageError('--retention: this store backend cannot delete by retention yet (docs/privacy.md#retention)', 'retention-unsupported');
+  }
+  const retention = store.privacy === undefined ? undefined : new RetentionSweeper(store.privacy, { retentionMs: options.retentionMs, intervalMs: options.retentionSweepMs, log }).start();
   const metrics = new Metrics();
   const channels = options.channels ?? builtInChannels;
   if (ownStore || options.busyTimeoutMs !== undefined) store.setBusyTimeout?.(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
@@ -156,6 +172,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const started: StartedTransport[] = [];
   const cleanup = async (): Promise<void> => {
     clearInterval(expiryTimer);
+    await retention?.stop();
     const closing = started.map((t) => t.stop());
     await ingestor.close();
     for (const t of started) t.afterDrain?.();
@@ -206,6 +223,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return { kind: 'invalid', detail: `${error.reason}: ${error.message}` };
       }
     },
+    retention,
     drain: () => ingestor.drain(),
     renderMetrics,
     close: cleanup,

@@ -28,6 +28,9 @@ import type { CommitConflict, IngestStore } from './store-interface.js';
  */
 const COMMIT_GAP_FACTOR = 8;
 
+/** The record versions the gateway stores: 2 keeps its readings encrypted (docs/privacy.md). */
+const RECORD_VERSIONS: readonly number[] = [1, 2];
+
 /**
  * How long an idle event-loop turn waits for more frames before committing frames nobody waits
  * an answer for (UDP, TCP). Under load, datagrams come in bursts with idle turns between them;
@@ -280,7 +283,8 @@ export class Ingestor {
   }
 
   private verifyOptions(p: Pending): VerifyFrameOptions {
-    const options: VerifyFrameOptions = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes };
+    // Record version 2 is verified like version 1; its encrypted readings are stored as they came (in the frame's bytes).
+    const options: VerifyFrameOptions = { now: Math.floor(p.receivedAt / 1000), maxFrameBytes: this.maxFrameBytes, recordVersions: RECORD_VERSIONS };
     if (p.options.deviceId !== undefined) options.deviceId = p.options.deviceId;
     return options;
   }
@@ -372,7 +376,8 @@ export class Ingestor {
     if (original === undefined || !equalBytes(original.raw, p.frame)) return false;
     this.settleDuplicate(p, original.id, original.receivedAt, original.source, () => {
       const outcome = describeResult(verified, this.channels);
-      if (original.readings !== undefined) outcome.readings = original.readings;
+      // Stored readings as they were dated at first receipt (a v2 record's are its clear ones).
+      if (original.readings !== undefined) outcome[outcome.encrypted === true ? 'clearReadings' : 'readings'] = original.readings;
       return outcome;
     });
     return true;

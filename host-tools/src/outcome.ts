@@ -2,7 +2,7 @@
  * What a verification means to a person or a script: the protocol's result with readings in
  * real units (value × scale, SenML unit) and dates, and its one-line and JSON renderings.
  */
-import { channels as builtInChannels, codeAnchor, type Channel, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
+import { channels as builtInChannels, codeAnchor, encryptedReadingsBytes, type Channel, type ChannelRegistry, type VerificationCode, type VerifyResult } from '@sceau/protocol';
 
 export interface UnitReading {
   channel: number;
@@ -32,6 +32,8 @@ export interface FrameOutcome {
   encrypted?: true;
   /** Record version 2: the operational readings, which travel in clear. */
   clearReadings?: UnitReading[];
+  /** Record version 2: bytes of encrypted readings (all a party without the content key learns of them). */
+  encryptedBytes?: number;
   /** docs/protocol.md anchor of a rejection code. */
   doc?: string;
 }
@@ -58,21 +60,22 @@ export function toUnitReading(registry: ChannelRegistry, r: { channel: number; v
 
 export function describeResult(result: VerifyResult, registry: ChannelRegistry = builtInChannels): FrameOutcome {
   if (result.ok) {
-    return {
-      ok: true,
-      code: 'ok',
-      kid: result.kid,
-      kidInFrame: result.kidInFrame,
-      counter: result.counter,
-      time: result.time,
-      readings: result.readings.map((r) => toUnitReading(registry, r)),
-    };
+    const readings = result.readings.map((r) => toUnitReading(registry, r));
+    const out: FrameOutcome = { ok: true, code: 'ok', kid: result.kid, kidInFrame: result.kidInFrame, counter: result.counter, time: result.time, readings };
+    // Record version 2: the clear readings are the operational ones; the others need the owner key (encrypted-outcome.ts).
+    if (result.record.version === 2) Object.assign(out, { readings: null, encrypted: true, clearReadings: readings, encryptedBytes: encryptedReadingsBytes(result.record) });
+    return out;
   }
   const out: FrameOutcome = { ok: false, code: result.code, detail: result.detail };
   if (result.kid !== undefined) out.kid = result.kid;
   if (result.counter !== undefined) out.counter = result.counter;
   out.doc = codeAnchor(result.code);
   return out;
+}
+
+/** How an encrypted record's readings show without the owner key: `encrypted (N bytes)` (docs/privacy.md#the-gateway-and-its-database). */
+export function encryptedLabel(bytes: number | null | undefined): string {
+  return bytes === undefined || bytes === null ? 'encrypted' : `encrypted (${bytes} bytes)`;
 }
 
 function formatValue(r: UnitReading): string {
@@ -86,7 +89,7 @@ export function formatOutcomeLine(outcome: FrameOutcome, label?: string): string
     const when = outcome.time !== undefined && outcome.time !== null ? ` time=${new Date(outcome.time * 1000).toISOString()}` : '';
     const shown = outcome.readings ?? outcome.clearReadings ?? [];
     const parts = shown.map(formatValue);
-    if (outcome.encrypted === true && outcome.readings === null) parts.push('encrypted (readings need the owner key)');
+    if (outcome.encrypted === true && outcome.readings === null) parts.push(encryptedLabel(outcome.encryptedBytes));
     return `${prefix}ok kid=${outcome.kid} counter=${outcome.counter}${when} ${parts.join(' ')}`.trimEnd();
   }
   const who = `${outcome.kid !== undefined ? ` kid=${outcome.kid}` : ''}${outcome.counter !== undefined ? ` counter=${outcome.counter}` : ''}`;

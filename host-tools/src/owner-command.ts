@@ -4,21 +4,23 @@
  */
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { ContentKeys, readWrappedKeys, rewrapContentKeys } from './content-key-wrap.js';
+import { ContentKeys, readWrappedKeys, rewrapContentKeys, type WrappedContentKey } from './content-key-wrap.js';
+import { openSqliteStore } from './db-open.js';
 import { ioError, usageError } from './errors.js';
 import { secretInGitWarning } from './git-check.js';
 import { ownerKeyIdOf, readOwnerPrivateKey, readOwnerPublicKey, writeOwnerKeyPair } from './owner-keys.js';
 
 /**
- * `--owner-key FILE --wrapped-keys FILE` of `frame verify` as the content keys that open record
- * version 2 readings; `{}` without them. Only for --keys runs: with --db the wrapped keys are the
- * registry's, which is not built yet (docs/privacy.md, "Not built yet").
+ * `--owner-key FILE` with `--wrapped-keys FILE` (--keys runs) or with the wrapped keys of the
+ * registry `wrapped` gives (--db runs) as the content keys that open record version 2
+ * readings; `{}` without an owner key.
  */
-export function ownerContentKeys(opts: { ownerKey?: string; wrappedKeys?: string; db?: string }): { contentKeys?: ContentKeys } {
+export function ownerContentKeys(opts: { ownerKey?: string; wrappedKeys?: string }, wrapped?: () => Map<string, WrappedContentKey>): { contentKeys?: ContentKeys } {
   if (opts.ownerKey === undefined && opts.wrappedKeys === undefined) return {};
-  if (opts.db !== undefined) throw usageError('--owner-key with --db: wrapped content keys in the registry are not built yet; use --keys DIR with --wrapped-keys FILE', 'owner-key-with-db');
-  if (opts.ownerKey === undefined || opts.wrappedKeys === undefined) throw usageError('give --owner-key FILE and --wrapped-keys FILE together', 'owner-key-incomplete');
-  return { contentKeys: new ContentKeys(readOwnerPrivateKey(opts.ownerKey), readWrappedKeys(opts.wrappedKeys)) };
+  if (wrapped !== undefined && opts.wrappedKeys !== undefined) throw usageError('--wrapped-keys with --db: the registry holds the wrapped content keys; give --owner-key alone', 'wrapped-keys-with-db');
+  if (opts.ownerKey === undefined) throw usageError('--wrapped-keys goes with --owner-key', 'owner-key-incomplete');
+  if (wrapped === undefined && opts.wrappedKeys === undefined) throw usageError('give --owner-key FILE with --wrapped-keys FILE (or with --db, whose registry holds the wrapped keys)', 'owner-key-incomplete');
+  return { contentKeys: new ContentKeys(readOwnerPrivateKey(opts.ownerKey), wrapped?.() ?? readWrappedKeys(opts.wrappedKeys!)) };
 }
 
 export interface OwnerCommandIo {
@@ -45,18 +47,35 @@ export function addOwnerCommands(program: Command, io: OwnerCommandIo): void {
 
   owner
     .command('rotate')
-    .description('re-wrap every content key of a wrapped keys file for a new owner key (the registry\'s wrapped keys: not built yet); all or nothing')
+    .description('re-wrap every content key for a new owner key: those of the registry (--db), or of a wrapped keys file into another (--wrapped-keys, --out); all or nothing')
     .requiredOption('--owner-key <file>', 'the current owner private key')
     .requiredOption('--to <pub>', 'the new owner public key: owner-<id>.pub or 64 hex')
-    .requiredOption('--wrapped-keys <file>', 'the wrapped keys to re-wrap: { "wrappedKeys": [...] }')
-    .requiredOption('--out <file>', 'where to write the re-wrapped keys (never overwritten)')
+    .option('--db <file>', 'registry database: re-wrap every content key it holds, in one transaction')
+    .option('--wrapped-keys <file>', 'the wrapped keys to re-wrap: { "wrappedKeys": [...] }')
+    .option('--out <file>', 'with --wrapped-keys: where to write the re-wrapped keys (never overwritten)')
     .option('--json', 'print JSON')
-    .action((opts: { ownerKey: string; to: string; wrappedKeys: string; out: string; json?: boolean }) => {
+    .action((opts: { ownerKey: string; to: string; db?: string; wrappedKeys?: string; out?: string; json?: boolean }) => {
+      if ((opts.db === undefined) === (opts.wrappedKeys === undefined)) throw usageError('give --db FILE, or --wrapped-keys FILE with --out FILE', 'rotate-source');
+      if (opts.wrappedKeys !== undefined && opts.out === undefined) throw usageError('--wrapped-keys goes with --out FILE', 'rotate-source');
       const current = readOwnerPrivateKey(opts.ownerKey);
       const next = readOwnerPublicKey(opts.to);
-      const rewrapped = rewrapContentKeys(current, readWrappedKeys(opts.wrappedKeys), next);
+      if (opts.db !== undefined) {
+        const store = openSqliteStore(opts.db, 'existing');
+        try {
+          // Every key opened before anything is written: a key the current owner key does not open changes nothing.
+          const rewrapped = rewrapContentKeys(current, store.privacy.wrappedKeys(), next);
+          const rotated = store.privacy.replaceWrappedKeys(rewrapped);
+          const result = { rotated, from: current.ownerKeyId, to: ownerKeyIdOf(next), db: opts.db };
+          io.out(JSON.stringify(opts.json ? result : { rotated, ownerKeyId: result.to }));
+          io.err(`re-wrapped ${rotated} content key(s) in ${opts.db} from owner key ${result.from} to ${result.to}; backups made before still open with the old owner key`);
+        } finally {
+          store.close();
+        }
+        return;
+      }
+      const rewrapped = rewrapContentKeys(current, readWrappedKeys(opts.wrappedKeys!), next);
       try {
-        writeFileSync(opts.out, `${JSON.stringify({ wrappedKeys: rewrapped }, null, 1)}\n`, { flag: 'wx', mode: 0o644 });
+        writeFileSync(opts.out!, `${JSON.stringify({ wrappedKeys: rewrapped }, null, 1)}\n`, { flag: 'wx', mode: 0o644 });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${opts.out} already exists; not overwriting wrapped keys`);
         throw ioError(`cannot write ${opts.out}: ${(error as Error).message}`);

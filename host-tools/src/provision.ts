@@ -119,7 +119,15 @@ export interface WriteKeyOptions {
   force?: boolean | undefined;
   /** A seed whose key has one of these kids may be replaced without `force` (a rotation of that device's key). */
   replaces?: readonly string[] | undefined;
+  /**
+   * Record version 2's content key, written as the secret setting `sceau_ckey` next to the seed
+   * (replacing one already there): the board then seals version 2 (docs/privacy.md).
+   */
+  contentKey?: Bytes | undefined;
 }
+
+/** The settings line the firmware reads record version 2's content key from (firmware/src/state.ts). */
+export const FIRMWARE_CONTENT_KEY_SETTING = 'sceau_ckey';
 
 /** What a write replaced, to put it back when the registration that goes with it fails. */
 export interface WrittenKey {
@@ -184,10 +192,12 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
       }
     }
   }
-  const lines = (previous ?? '').split(/\r?\n/).filter((l) => l.length > 0 && !l.startsWith(`${FIRMWARE_KEY_SETTING}=`));
+  const replaced = options.contentKey === undefined ? [FIRMWARE_KEY_SETTING] : [FIRMWARE_KEY_SETTING, FIRMWARE_CONTENT_KEY_SETTING];
+  const lines = (previous ?? '').split(/\r?\n/).filter((l) => l.length > 0 && !replaced.some((name) => l.startsWith(`${name}=`)));
   // Quoted: the DeviceScript CLI JSON-parses .env values, and a seed of decimal digits only
   // would otherwise become a number; quoted, it is always the JSON string the firmware reads.
   lines.push(`${FIRMWARE_KEY_SETTING}="${toHex(seed)}"`);
+  if (options.contentKey !== undefined) lines.push(`${FIRMWARE_CONTENT_KEY_SETTING}="${toHex(options.contentKey)}"`);
   writeSecretSettings(envFile, `${lines.join('\n')}\n`);
   return {
     replacedKid,

@@ -91,15 +91,23 @@ export async function copyStore(source: Store, target: PgStore, onProgress: (p: 
       throw new SceauError(`${target.where} is not empty (${before.devices} devices, ${before.frames} frames, ${before.windows} windows): db copy fills a new database only`, EXIT.io, 'target-not-empty');
     }
     const report = (table: CopyProgress['table']) => (done: number) => onProgress({ table, done, total: counts[table] });
-    await copyTable(source, client, 'SELECT id, name, dev_eui, created_at FROM registry_devices ORDER BY id',
-      'INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])',
-      (r) => [r.id, r.name, r.dev_eui, r.created_at], report('devices'));
+    await copyTable(source, client, 'SELECT id, name, dev_eui, created_at, retention_ms FROM registry_devices ORDER BY id',
+      'INSERT INTO registry_devices (id, name, dev_eui, created_at, retention_ms) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])',
+      (r) => [r.id, r.name, r.dev_eui, r.created_at, r.retention_ms], report('devices'));
     await copyTable(source, client, 'SELECT id, kid, device_id, public_key, state, created_at, revoked_at FROM registry_keys ORDER BY id',
       'INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bytea[], $5::text[], $6::bigint[], $7::bigint[])',
       (r) => [r.id, r.kid, r.device_id, r.public_key, r.state, r.created_at, r.revoked_at], report('keys'));
-    await copyTable(source, client, 'SELECT id, received_at, source, outcome, kid, counter, detail, raw, readings FROM frames ORDER BY id',
-      'INSERT INTO frames (id, received_at, source, outcome, kid, counter, detail, raw, readings) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[])',
-      (r) => [r.id, r.received_at, r.source, r.outcome, r.kid, r.counter, r.detail, r.raw, r.readings], report('frames'));
+    await copyTable(source, client, 'SELECT id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted FROM frames ORDER BY id',
+      'INSERT INTO frames (id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[], $10::integer[])',
+      (r) => [r.id, r.received_at, r.source, r.outcome, r.kid, r.counter, r.detail, r.raw, r.readings, r.encrypted], report('frames'));
+    // Privacy (schema 5): the content keys wrapped for their owner (without them the readings are
+    // lost) and the erasure tombstones (without them an erased key would be accepted again).
+    await copyTable(source, client, 'SELECT kid, owner_key_id, suite, enc, ciphertext, created_at FROM content_keys ORDER BY kid',
+      'INSERT INTO content_keys (kid, owner_key_id, suite, enc, ciphertext, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])',
+      (r) => [r.kid, r.owner_key_id, r.suite, r.enc, r.ciphertext, r.created_at], () => undefined);
+    await copyTable(source, client, 'SELECT kid, frames, readings, content_key, erased_at FROM erased_keys ORDER BY kid',
+      'INSERT INTO erased_keys (kid, frames, readings, content_key, erased_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[])',
+      (r) => [r.kid, r.frames, r.readings, r.content_key, r.erased_at], () => undefined);
     await copyTable(source, client, 'SELECT kid, highest, bitmap, updated_at FROM replay_windows ORDER BY kid',
       'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])',
       (r) => [r.kid, r.highest, r.bitmap, r.updated_at], report('windows'));

@@ -24,7 +24,7 @@ export class SqliteFrames {
     /** The file's schema version (1 only when a version-1 file is opened read-only). */
     private readonly schemaVersion: number,
   ) {
-    const insertFrame = db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insertFrame = db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const upsertWindow = db.readonly
       ? undefined
       : db.prepare('INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at');
@@ -32,7 +32,7 @@ export class SqliteFrames {
       const n = batch.receivedAt.length;
       const ids = new Array<number>(n);
       for (let i = 0; i < n; i++) {
-        const info = insertFrame!.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i]);
+        const info = insertFrame!.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i], batch.encrypted[i]);
         ids[i] = Number(info.lastInsertRowid);
       }
       const now = Date.now();

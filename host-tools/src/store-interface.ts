@@ -11,7 +11,8 @@
  * for the database.
  */
 import type { Keyring, ReplayWindowStore } from '@sceau/protocol';
-import type { Device } from './device-registry.js';
+import type { WrappedContentKey } from './content-key-wrap.js';
+import type { Device, DeviceRecord } from './device-registry.js';
 import type { FrameColumns } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
 
@@ -124,4 +125,62 @@ export interface QueryStore {
   queryReadings(filter?: ReadingFilter): Promise<ReadingRow[]>;
   iterateReadings(filter?: ReadingFilter): AsyncIterable<ReadingRow>;
   countFramesByOutcome(): Promise<Record<string, number>>;
+}
+
+/** An accepted frame whose readings stay encrypted (`frames.encrypted`): what export opens with the owner key. */
+export interface EncryptedFrameRow {
+  frameId: number;
+  kid: string;
+  counter: number;
+  /** ms since the epoch. */
+  receivedAt: number;
+  raw: Uint8Array;
+  /** Bytes of encrypted readings. */
+  encryptedBytes: number;
+}
+
+/** What `sceau devices erase` leaves of a key: its kid, what was deleted, when (docs/privacy.md#erasure). */
+export interface ErasureTombstone {
+  kid: string;
+  frames: number;
+  readings: number;
+  /** A wrapped content key was deleted. */
+  contentKey: boolean;
+  erasedAt: string;
+}
+
+export interface Erasure {
+  device: DeviceRecord;
+  tombstones: ErasureTombstone[];
+  /** SQLite: the WAL was checkpointed and truncated after the erasure (false: a reader kept it; run again). */
+  walCheckpointed: boolean;
+}
+
+export interface RetentionSweep {
+  /** Frames deleted (their readings with them). */
+  frames: number;
+}
+
+/**
+ * The privacy side of a store (issue 17, docs/privacy.md): content keys wrapped for the data
+ * owner, erasure, retention. SQLite answers at once (store-privacy.ts); a backend on an
+ * asynchronous database answers with promises. A backend without it cannot hold record
+ * version 2's keys: commands that need them say so.
+ */
+export interface PrivacyStore {
+  /** Wrapped content keys by kid: of `kids`, or all. */
+  wrappedKeys(kids?: readonly string[]): Map<string, WrappedContentKey> | Promise<Map<string, WrappedContentKey>>;
+  /** Stores a key's wrapped content key; refused (`content-key-exists`) when it has one. */
+  putWrappedKey(wrapped: WrappedContentKey): void | Promise<void>;
+  /** Replaces the wrapped keys of the same kids, all in one transaction (`owner rotate --db`). */
+  replaceWrappedKeys(list: readonly WrappedContentKey[]): number | Promise<number>;
+  tombstone(kid: string): ErasureTombstone | undefined | Promise<ErasureTombstone | undefined>;
+  /** Deletes a device's frames, readings, wrapped keys and registry entry; a tombstone per key stays and refuses it. */
+  erase(ref: string): Erasure | Promise<Erasure>;
+  /** Deletes frames received before their retention (a device's own, else `defaultMs`), in short batches. */
+  deleteExpired(now: number, defaultMs: number | undefined, yieldBetween?: () => Promise<void>): Promise<RetentionSweep>;
+  /** Accepted frames that keep readings encrypted (record version 2), of `kids` or all, in id order. */
+  encryptedFrames(kids?: readonly string[]): AsyncIterable<EncryptedFrameRow>;
+  /** A device's own retention, in ms (null: the gateway's). */
+  setRetention(ref: string, ms: number | null): DeviceRecord | Promise<DeviceRecord>;
 }

@@ -202,12 +202,36 @@ CREATE TRIGGER registry_keys_changed AFTER INSERT OR UPDATE OR DELETE ON registr
 CREATE TRIGGER registry_devices_changed AFTER INSERT OR UPDATE OR DELETE ON registry_devices FOR EACH STATEMENT EXECUTE FUNCTION sceau_registry_changed();
 `;
 
+/**
+ * Version 5 (privacy, issue 17; docs/privacy.md). `frames.encrypted`: for an accepted record
+ * version 2, the bytes of readings it keeps encrypted (inside `raw`; its clear operational
+ * readings are in `readings`), null otherwise. `content_keys`: each device key's content key,
+ * only as wrapped for its data owner (HPKE, content-key-wrap.ts). `erased_keys`: the tombstone
+ * of `sceau devices erase` (kid, what was deleted, when), which also refuses the key from then
+ * on. `registry_devices.retention_ms`: a device's own retention, over `gateway serve --retention`.
+ */
+const VERSION_5 = `
+ALTER TABLE frames ADD COLUMN encrypted INTEGER;
+CREATE TABLE content_keys (kid TEXT PRIMARY KEY, owner_key_id TEXT NOT NULL, suite TEXT NOT NULL, enc TEXT NOT NULL, ciphertext TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE erased_keys (kid TEXT PRIMARY KEY, frames INTEGER NOT NULL, readings INTEGER NOT NULL, content_key INTEGER NOT NULL, erased_at INTEGER NOT NULL);
+ALTER TABLE registry_devices ADD COLUMN retention_ms INTEGER;
+`;
+
+/** Version 5 on PostgreSQL: the same columns and tables. */
+const PG_VERSION_5 = `
+ALTER TABLE frames ADD COLUMN encrypted integer;
+CREATE TABLE content_keys (kid text PRIMARY KEY, owner_key_id text NOT NULL, suite text NOT NULL, enc text NOT NULL, ciphertext text NOT NULL, created_at bigint NOT NULL);
+CREATE TABLE erased_keys (kid text PRIMARY KEY, frames bigint NOT NULL, readings bigint NOT NULL, content_key integer NOT NULL, erased_at bigint NOT NULL);
+ALTER TABLE registry_devices ADD COLUMN retention_ms bigint;
+`;
+
 /** Every migration, numbered from 1 without gaps (a test checks). Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'registry (devices), frames, readings, replay windows', sqlite: (db) => void db.exec(VERSION_1), postgres: PG_VERSION_1 },
   { version: 2, description: "readings as JSON in the frame's row; one index on frames", sqlite: (db) => void db.exec(VERSION_2), postgres: PG_VERSION_2 },
   { version: 3, description: 'registry split into devices and their keys', sqlite: version3, postgres: PG_VERSION_3 },
   { version: 4, description: 'frames counted per key, hour and outcome (frame_hours) for the console', sqlite: (db) => void db.exec(FRAME_HOURS), postgres: PG_FRAME_HOURS },
+  { version: 5, description: 'privacy: encrypted frames, wrapped content keys, erasure tombstones, per-device retention', sqlite: (db) => void db.exec(VERSION_5), postgres: PG_VERSION_5 },
 ];
 
 /** The schema version this sceau writes: the last migration's. */

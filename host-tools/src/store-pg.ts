@@ -333,6 +333,7 @@ export class PgStore implements IngestStore {
       const outcome = batch.outcome.slice();
       const detail = batch.detail.slice();
       const readings = batch.readings.slice();
+      const encrypted = batch.encrypted.slice();
       for (const i of suspects) {
         const kid = batch.kid[i]!;
         const counter = batch.counter[i]!;
@@ -347,16 +348,17 @@ export class PgStore implements IngestStore {
           outcome[i] = 'replay';
           detail[i] = d;
           readings[i] = null;
+          encrypted[i] = null;
         }
       }
       for (let i = 0; i < n; i++) if (conflicts.get(i)?.kind !== 'duplicate') inserted.push(i);
       if (inserted.length > 0) {
         const col = <T>(values: T[]): T[] => inserted.map((i) => values[i]!);
         const result = await client.query<{ id: number }>(
-          `INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings)
-           SELECT r, s, o, k, c, d, w, g FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS t(r, s, o, k, c, d, w, g, n)
+          `INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted)
+           SELECT r, s, o, k, c, d, w, g, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::integer[]) WITH ORDINALITY AS t(r, s, o, k, c, d, w, g, e, n)
            ORDER BY n RETURNING id`,
-          [col(batch.receivedAt), col(batch.source), col(outcome), col(batch.kid), col(batch.counter), col(detail), inserted.map((i) => Buffer.from(batch.raw[i]!.buffer, batch.raw[i]!.byteOffset, batch.raw[i]!.byteLength)), col(readings)],
+          [col(batch.receivedAt), col(batch.source), col(outcome), col(batch.kid), col(batch.counter), col(detail), inserted.map((i) => Buffer.from(batch.raw[i]!.buffer, batch.raw[i]!.byteOffset, batch.raw[i]!.byteLength)), col(readings), col(encrypted)],
         );
         // Identities are drawn in insertion order: the ids sorted are the rows in batch order.
         const got = result.rows.map((r) => r.id).sort((a, b) => a - b);

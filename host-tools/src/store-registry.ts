@@ -6,7 +6,7 @@
  */
 import type { Bytes } from '@sceau/protocol';
 import type { DeviceRecord, Registration, RegisterOptions } from './device-registry.js';
-import type { IngestStore, QueryStore } from './store-interface.js';
+import type { IngestStore, PrivacyStore, QueryStore } from './store-interface.js';
 
 /** What the gateway's registration and device routes need of a backend's registry; either sync (SQLite) or async. */
 export interface RegistryAccess {
@@ -22,6 +22,8 @@ export interface RegistryAccess {
 /** An open store of any backend: both interfaces, its registry, and `close`. */
 export interface OpenedStore extends IngestStore, QueryStore {
   readonly registry: RegistryAccess;
+  /** Wrapped content keys, erasure, retention (docs/privacy.md); absent: the backend has none yet. */
+  readonly privacy?: PrivacyStore;
   close(): void | Promise<void>;
   /** How long a write waits for another writer's lock, in ms, where the backend has such a wait. */
   setBusyTimeout?(ms: number): void;

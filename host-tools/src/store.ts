@@ -20,6 +20,7 @@ export type { FrameToStore } from './frame-batch.js';
 import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
 import { SqliteFrames } from './store-frames.js';
+import { SqlitePrivacy } from './store-privacy.js';
 import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
 import type { OpenedStore } from './store-registry.js';
 
@@ -53,6 +54,8 @@ export class Store implements OpenedStore {
   readonly renamedByMigration: ReadonlyArray<{ kid: string; from: string; to: string }>;
   /** Frames, readings and their queries (store-frames.ts). */
   readonly frames: SqliteFrames;
+  /** Wrapped content keys, erasure, retention (store-privacy.ts). */
+  readonly privacy: SqlitePrivacy;
   private readonly stmt;
 
   private constructor(db: Database.Database, file: string, schemaVersion: number, renamed: Array<{ kid: string; from: string; to: string }> = []) {
@@ -66,6 +69,10 @@ export class Store implements OpenedStore {
       this.keyCache.clear();
       if (deleted.length > 0) this.replay.forget(deleted);
     });
+    this.privacy = new SqlitePrivacy(db, this.registry, (erased) => {
+      this.keyCache.clear();
+      this.replay.forget(erased);
+    }, schemaVersion);
     this.stmt = {
       keyByKid: db.prepare<[string], { public_key: Buffer; state: string }>('SELECT public_key, state FROM registry_keys WHERE kid = ?'),
       // A DevEUI names a device: its registered key, or after a revocation its latest key.
@@ -104,6 +111,8 @@ export class Store implements OpenedStore {
       }
       db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('foreign_keys = ON');
+      // Deleted rows (erasure, retention) are overwritten with zeros, not left in free pages.
+      db.pragma('secure_delete = ON');
       const { renamed } = migrateSqlite(db, file);
       return new Store(db, file, SCHEMA_VERSION, renamed);
     } catch (error) {

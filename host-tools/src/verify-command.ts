@@ -165,6 +165,12 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
       }
       // A frame already in the database with the same bytes is said so (`delivery: duplicate`), and not stored again.
       const { id: _id, receivedAt: _at, source: _source, delivery, ...outcome } = stored;
+      if (outcome.encrypted === true && options.contentKeys !== undefined) {
+        // Stored as the gateway stores it (encrypted); opened for this output only, with the owner's key.
+        const now = Math.floor(Date.parse(stored.receivedAt) / 1000);
+        const again = verifyFrame(frame.frame, options.store!, { now, recordVersions: [1, 2], ...(deviceId === undefined ? {} : { deviceId }) });
+        outcome.readings = describeOpened(again, options.registry, options.contentKeys, frame.where, now).readings ?? null;
+      }
       show({ where: frame.where, ...outcome, ...(delivery === 'duplicate' ? { delivery } : {}), ...extra(frame) });
     });
     // Bounded memory: at most this many frames wait for their commit.

@@ -17,6 +17,7 @@ export {
   encodeRecordV2,
   recordV2FromItem,
   openRecordReadings,
+  encryptedReadingsBytes,
   contentBaseIv,
   contentNonce,
   readingsAad,

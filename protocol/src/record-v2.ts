@@ -1,6 +1,6 @@
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { CCM_NONCE_BYTES } from './aes-ccm.js';
+import { CCM_NONCE_BYTES, CCM_TAG_BYTES } from './aes-ccm.js';
 import { type Bytes, assertBytes, parseHex } from './bytes.js';
 import { type CborItem, parseCbor, SIMPLE_NULL } from './cbor-reader.js';
 import { CborWriter, encodeUtf8 } from './cbor-writer.js';
@@ -133,6 +133,18 @@ export function recordV2FromItem(item: CborItem, bytes: Bytes): DecodeRecordV2Re
     if (error instanceof BadRecord) return { ok: false, code: 'bad-record', detail: error.detail };
     throw error;
   }
+}
+
+/**
+ * How many bytes of encrypted readings (their CBOR) a v2 record carries: the ciphertext less
+ * AES-CCM's 8-byte tag. It is all a party without the content key learns of them; it does not
+ * tell how many readings they are (a reading takes 3 to 19 bytes).
+ */
+export function encryptedReadingsBytes(record: SceauRecordV2): number {
+  const parsed = parseCbor(record.encrypted);
+  const ciphertext = parsed.ok ? encrypt0Ciphertext(parsed.item) : 'malformed CBOR';
+  if (typeof ciphertext === 'string') throw new TypeError(`record.encrypted: ${ciphertext}`);
+  return ciphertext.length - CCM_TAG_BYTES;
 }
 
 /**

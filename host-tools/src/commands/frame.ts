@@ -8,6 +8,7 @@ import { keyringFromPath, runInspect, runVerify } from '../verify-command.js';
 import { readSecretKey } from '../key-files.js';
 import { devEuiDeviceId } from '../device-identity.js';
 import { ownerContentKeys } from '../owner-command.js';
+import type { WrappedContentKey } from '../content-key-wrap.js';
 import { openStore } from '../db-open.js';
 import { collect, integerArg, loadChannels, parseReadingArg, type CliContext, type CommandGroup } from './context.js';
 
@@ -26,11 +27,16 @@ export interface VerifyCommandOptions {
 export async function runVerifyCommand({ io }: CliContext, file: string | undefined, opts: VerifyCommandOptions): Promise<number> {
   if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
   const registry = loadChannels(opts.channels);
-  const owner = ownerContentKeys(opts);
   const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
   // Any backend: verifying stores through the ingest side only.
   const store = opts.db === undefined ? undefined : await openStore(opts.db, 'existing');
   try {
+    let wrapped: Map<string, WrappedContentKey> | undefined;
+    if (store !== undefined && opts.ownerKey !== undefined && opts.wrappedKeys === undefined) {
+      if (store.privacy === undefined) throw usageError(`--owner-key with --db ${opts.db}: this store backend keeps no wrapped content keys yet (docs/privacy.md)`, 'no-wrapped-keys');
+      wrapped = await store.privacy.wrappedKeys();
+    }
+    const owner = ownerContentKeys(opts, store === undefined ? undefined : () => wrapped ?? new Map());
     const input = openInput(file);
     const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
     return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
@@ -87,8 +93,8 @@ export const registerFrame: CommandGroup = (program, context) => {
     .option('--db <file>', 'an existing device registry and store (replay windows apply across runs; frames are stored)')
     .option('--dev-eui <eui>', 'DevEUI of the sender, for frames without kid read from hex/base64/bin')
     .option('--channels <file>', 'user channel registry (JSON)')
-    .option('--owner-key <file>', 'with --keys and --wrapped-keys: the owner private key that opens record version 2 readings (docs/privacy.md)')
-    .option('--wrapped-keys <file>', 'content keys wrapped for the owner: { "wrappedKeys": [...] }')
+    .option('--owner-key <file>', 'the owner private key that opens record version 2 readings, with the content keys wrapped in --db\'s registry or in --wrapped-keys (docs/privacy.md)')
+    .option('--wrapped-keys <file>', 'with --keys: content keys wrapped for the owner: { "wrappedKeys": [...] }')
     .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
     .action(async (file: string | undefined, opts: VerifyCommandOptions) => {
       setExit(await runVerifyCommand(context, file, opts));

@@ -4,6 +4,7 @@
  * `GatewayOptions`. A module that adds a transport or a store option to `gateway serve` exports
  * one set and adds one line to `SERVE_OPTION_SETS`.
  */
+import { parseDuration } from '../retention.js';
 import { Option, type Command } from 'commander';
 import { describeError, ioError, SceauError } from '../errors.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, startGateway, type GatewayOptions } from '../gateway.js';
@@ -59,14 +60,15 @@ export const storeOptions: ServeOptionSet = {
     command
       .option('--busy-timeout <ms>', 'how long a commit waits for another connection\'s write lock before writes answer 503', integerArg('--busy-timeout', 0, 60_000), DEFAULT_BUSY_TIMEOUT_MS)
       .option('--channels <file>', 'user channel registry (JSON)')
+      .option('--retention <duration>', 'delete frames and readings older than this (90d, 12h...) in the background; a device\'s own retention (sceau devices retention) overrides it (docs/privacy.md#retention)')
       .addOption(
         new Option('--synchronous <level>', 'SQLite durability: full (a 2xx survives a power cut) or normal (survives a crash of the gateway, not of the machine; no fsync per commit)')
           .choices(['full', 'normal'])
           .default('full'),
       ),
   apply: (args, options) => {
-    const a = args as { busyTimeout: number; channels?: string; synchronous: 'full' | 'normal' };
-    Object.assign(options, { busyTimeoutMs: a.busyTimeout, channels: loadChannels(a.channels), synchronous: a.synchronous });
+    const a = args as { busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; retention?: string };
+    Object.assign(options, { busyTimeoutMs: a.busyTimeout, channels: loadChannels(a.channels), synchronous: a.synchronous, retentionMs: a.retention === undefined ? undefined : parseDuration(a.retention, '--retention') });
   },
 };
 

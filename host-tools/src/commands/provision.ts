@@ -2,10 +2,13 @@
  * `sceau provision`: register a board from its console key line (serial port or saved log), or
  * give it a key (factory provisioning); --rotate replaces a device's key.
  */
-import { getPublicKey } from '@sceau/protocol';
+import { randomBytes } from 'node:crypto';
+import { CONTENT_KEY_BYTES, getPublicKey, kidOf, toHex } from '@sceau/protocol';
+import { wrapContentKey } from '../content-key-wrap.js';
+import { readOwnerPublicKey } from '../owner-keys.js';
 import { EXIT, SceauError, usageError } from '../errors.js';
 import { generateSeed, readSecretKey } from '../key-files.js';
-import { FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
+import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
 import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
 import { RegistryError, type Registration } from '../device-registry.js';
 import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
@@ -21,6 +24,7 @@ export const registerProvision: CommandGroup = (program, { io }) => {
     .option('--timeout <seconds>', 'how long to wait for the line on a port', integerArg('--timeout', 1, 3600), 60)
     .option('--write-key <env-file>', `factory provisioning: write a key into the firmware settings file (${FIRMWARE_KEY_SETTING}=<seed> in e.g. firmware/.env.local) and register it`)
     .option('--key <file>', 'with --write-key: use this secret key file instead of generating one')
+    .option('--owner <pub>', 'with --write-key: record version 2; generate the board\'s content key, write it into the settings file (sceau_ckey) and store it in the registry only wrapped for this data owner public key (owner-<id>.pub or 64 hex; docs/privacy.md)')
     .option('--force', `with --write-key: replace a different ${FIRMWARE_KEY_SETTING} already in the file (that board's key is lost)`)
     .option('--rotate <device>', 'key rotation (after a compromise): the new key becomes DEVICE\'s registered key, its old key is revoked, its name and history stay')
     .option('--name <name>', 'device name')
@@ -30,7 +34,7 @@ export const registerProvision: CommandGroup = (program, { io }) => {
     .option('--reset-lorawan', 'the board forgets its last JoinNonce and FCnt up once at its next boot (device re-created on the network server); with --write-key or --settings')
     .option('--settings <env-file>', 'write only LoRaWAN settings (--lorawan, --reset-lorawan) into this settings file, for a board that already has its key')
     .option('--json', 'print JSON')
-    .action(async (opts: { db?: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; lorawan?: string; resetLorawan?: boolean; settings?: string; json?: boolean }) => {
+    .action(async (opts: { db?: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; lorawan?: string; resetLorawan?: boolean; settings?: string; owner?: string; json?: boolean }) => {
       if (opts.settings !== undefined) {
         if (opts.port !== undefined || opts.log !== undefined || opts.writeKey !== undefined) throw usageError('--settings writes LoRaWAN settings only: not with --port, --log or --write-key');
         return runLorawanSettings(opts, io);
@@ -44,6 +48,8 @@ export const registerProvision: CommandGroup = (program, { io }) => {
       if (sources !== 1) throw usageError('give exactly one of --port PATH, --log FILE or --write-key ENV-FILE');
       if (opts.key !== undefined && opts.writeKey === undefined) throw usageError('--key goes with --write-key');
       if (opts.force && opts.writeKey === undefined) throw usageError('--force goes with --write-key');
+      if (opts.owner !== undefined && opts.writeKey === undefined) throw usageError('--owner goes with --write-key: the content key is written into the board\'s settings file', 'owner-needs-write-key');
+      const ownerPublicKey = opts.owner === undefined ? undefined : readOwnerPublicKey(opts.owner);
       if (opts.rotate !== undefined && (opts.name !== undefined || opts.devEui !== undefined || opts.update)) throw usageError('--rotate keeps the device\'s name and DevEUI; change them with sceau devices update');
       let publicKey: Uint8Array;
       let seed: Uint8Array | undefined;
@@ -72,9 +78,18 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         // inside the transaction (a refusal writes nothing), and put back if the commit fails.
         let written: WrittenKey | undefined;
         let lorawanWritten: WrittenSettings | undefined;
+        let wrappedFor: string | undefined;
         const write = (replaces?: string[]): void => {
           if (opts.writeKey === undefined) return;
-          written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces });
+          // The content key exists only in the settings file and, wrapped for the owner, in the registry.
+          const contentKey = ownerPublicKey === undefined ? undefined : randomBytes(CONTENT_KEY_BYTES);
+          if (contentKey !== undefined) {
+            const wrapped = wrapContentKey(ownerPublicKey!, toHex(kidOf(publicKey)), contentKey);
+            store.privacy.putWrappedKey(wrapped);
+            wrappedFor = wrapped.ownerKeyId;
+          }
+          written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces, contentKey });
+          contentKey?.fill(0);
           if (lorawan !== undefined || opts.resetLorawan) {
             try {
               lorawanWritten = mergeSecretSettings(opts.writeKey, lorawanSettings(lorawan, opts.resetLorawan === true), { force: opts.force, replaceable: [RESET_SETTING] });
@@ -108,9 +123,10 @@ export const registerProvision: CommandGroup = (program, { io }) => {
           written?.restore();
           throw error;
         }
-        if (opts.writeKey !== undefined) io.err(`wrote ${[FIRMWARE_KEY_SETTING, ...(lorawanWritten?.written ?? [])].join(', ')} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+        if (opts.writeKey !== undefined) io.err(`wrote ${[FIRMWARE_KEY_SETTING, ...(wrappedFor === undefined ? [] : [FIRMWARE_CONTENT_KEY_SETTING]), ...(lorawanWritten?.written ?? [])].join(', ')} to ${opts.writeKey} (0600); deploy the firmware with it, then delete the file`);
+        if (wrappedFor !== undefined) io.err(`content key stored in the registry wrapped for owner key ${wrappedFor} only; the board seals record version 2`);
         const revoked = outcome.revoked ?? [];
-        if (opts.json) io.out(JSON.stringify({ ...outcome.device, provisionedFrom: via, result: outcome.result, alreadyRegistered: outcome.result !== 'created', ...(opts.rotate === undefined ? {} : { revoked }) }));
+        if (opts.json) io.out(JSON.stringify({ ...outcome.device, provisionedFrom: via, result: outcome.result, ...(wrappedFor === undefined ? {} : { contentKeyWrappedFor: wrappedFor }), alreadyRegistered: outcome.result !== 'created', ...(opts.rotate === undefined ? {} : { revoked }) }));
         else if (opts.rotate !== undefined) io.out(`${outcome.result === 'unchanged' ? 'already rotated' : `rotated (revoked ${revoked.join(', ') || 'none'})`} ${deviceLine(outcome.device)}`);
         else io.out(`${outcome.result === 'created' ? 'registered' : 'already registered'} ${deviceLine(outcome.device)}`);
       } finally {
