@@ -45,7 +45,7 @@ describe('PostgreSQL store', () => {
       const meta = await a.pool.query<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
       expect(meta.rows.map((r) => r.value)).toEqual([String(SCHEMA_VERSION)]);
       const tables = await a.pool.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
-      expect(tables.rows.map((r) => r.table_name)).toEqual(['devices', 'frame_hours', 'frames', 'meta', 'readings', 'registry_devices', 'registry_keys', 'replay_windows']);
+      expect(tables.rows.map((r) => r.table_name)).toEqual(['content_keys', 'devices', 'erased_keys', 'frame_hours', 'frames', 'meta', 'readings', 'registry_devices', 'registry_keys', 'replay_windows']);
       expect(await b.listDevices()).toEqual([]);
       expect(await b.countFramesByOutcome()).toEqual({});
     } finally {
