@@ -169,6 +169,8 @@ describe('GET queries: bad parameters', () => {
       ['/v1/devices/nobody/readings', 404, 'unknown-device'],
       ['/v1/devices/bad-input-1/readings?since=x', 400, 'bad-query'],
       ['/v1/devices/bad-input-1/readings?limit=0', 400, 'bad-query'],
+      ['/v1/devices/%zz', 400, 'bad-path'],
+      ['/v1/devices/%E0%A4%A/readings', 400, 'bad-path'],
     ];
     for (const [path, status, error] of bad) {
       const r = await get(path);

@@ -20,7 +20,7 @@ import { CODE_DOCS, cborDiagnostic, inspectFrame, toHex, VERIFICATION_CODES, typ
 import { ConsoleHub } from './console-hub.js';
 import type { ConsoleQueries, FleetDevice } from './console-queries.js';
 import { exportReadings, type ExportFormat } from './export.js';
-import { HttpError, send } from './http-common.js';
+import { HttpError, pathSegment, send } from './http-common.js';
 import { registryQuery, sinceParam } from './gateway-read-routes.js';
 import type { Ingestor } from './ingest.js';
 import type { Metrics } from './metrics.js';
@@ -235,7 +235,7 @@ export function createConsole(options: ConsoleOptions): GatewayConsole {
     }
     const device = /^\/devices\/([^/]+)(\/series|\/export)?$/.exec(route);
     if (device !== null) {
-      const ref = decodeURIComponent(device[1]!);
+      const ref = pathSegment(device[1]!);
       const found = await registryQuery(() => options.store.registry.show(ref), 404);
       const kids = await deviceKids(ref);
       const since = sinceParam(url.searchParams.get('since'));

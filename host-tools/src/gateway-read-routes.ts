@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
 import { parseTimeArg } from './export.js';
-import { HttpError, send } from './http-common.js';
+import { HttpError, pathSegment, send } from './http-common.js';
 import type { OpenedStore } from './store-registry.js';
 
 export function sinceParam(value: string | null): number | undefined {
@@ -50,7 +50,7 @@ export async function handleReadRoute(store: OpenedStore, path: string, url: URL
   const device = /^\/v1\/devices\/([^/]+)(\/readings)?$/.exec(path);
   if (device !== null) {
     // The path names a resource: an unknown device is 404 here, where a query parameter's is 400.
-    const ref = decodeURIComponent(device[1]!);
+    const ref = pathSegment(device[1]!);
     const found = await registryQuery(() => store.registry.show(ref), 404);
     if (device[2] === undefined) {
       send(res, 200, found);

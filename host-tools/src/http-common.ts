@@ -26,3 +26,12 @@ export function send(res: ServerResponse, status: number, body: unknown, headers
   res.end(bytes);
 }
 
+
+/** A path segment percent-decoded; a malformed escape (`%zz`, a cut UTF-8 sequence) is a 400, not a 500. */
+export function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'bad-path', `malformed percent-escape in the path segment ${JSON.stringify(raw)}`);
+  }
+}
