@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { ChannelRegistry } from '@sceau/protocol';
 import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { QueryStore, ReadingRow } from './store-interface.js';
-import { usageError } from './errors.js';
+import { ArgumentError } from './argument-errors.js';
 
 export const EXPORT_FORMATS = ['json', 'csv', 'senml', 'senml-cbor'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -21,7 +21,7 @@ export interface ExportFilter {
   until?: number | undefined;
 }
 
-/** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`). */
+/** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`); an `ArgumentError` (`bad-time`) otherwise. */
 export function parseTimeArg(value: string, what: string, nowMs = Date.now()): number {
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text);
@@ -31,7 +31,7 @@ export function parseTimeArg(value: string, what: string, nowMs = Date.now()): n
     return Math.floor(nowMs / 1000 - seconds);
   }
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw usageError(`${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
+  if (!Number.isFinite(ms)) throw new ArgumentError('bad-time', `${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
   return Math.floor(ms / 1000);
 }
 

@@ -25,7 +25,9 @@ export type { Device, FrameRow, ReadingRow, ReadingFilter, FrameToStore, StoredR
 export { Store, SqliteReplayWindows, normalizeDevEui } from './store.js';
 export { devEuiDeviceId, devEuiOf } from './device-identity.js';
 export type { DeviceRecord, Difference, KeyState, Registration, RegisterOptions, RegistryCode, Resolved } from './device-registry.js';
-export { DeviceRegistry, RegistryError, REGISTRY_CODES, STORED_OUTCOMES, checkDeviceName, checkRegistrationKey } from './device-registry.js';
+export { DeviceRegistry, RegistryError, REGISTRY_CODES, STORED_OUTCOMES, checkDeviceName, checkRegistrationKey, registryRefusalKind } from './device-registry.js';
+export { ArgumentError, ARGUMENT_ERROR_CODES, type ArgumentErrorCode } from './argument-errors.js';
+export { cliFailureOf } from './cli-errors.js';
 export type { BulkEntry } from './device-bulk.js';
 export { readBulkEntries } from './device-bulk.js';
 export type { InputFormat, InputItem } from './formats.js';

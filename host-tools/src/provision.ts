@@ -15,7 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fromHex, getPublicKey, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import { RegistryError } from './device-registry.js';
-import { EXIT, ioError, usageError } from './errors.js';
+import { ioError, usageError } from './errors.js';
 
 /**
  * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag);
@@ -145,7 +145,7 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
     link = false;
   }
-  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`, EXIT.io);
+  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`);
   if (existsSync(envFile)) {
     const mode = statSync(envFile).mode;
     if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
@@ -160,7 +160,7 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
       replacedKid = existing === 'invalid' || same ? undefined : toHex(kidOf(getPublicKey(existing)));
       const rotating = replacedKid !== undefined && (options.replaces ?? []).includes(replacedKid);
       if (!same && !rotating && !options.force) {
-        throw new RegistryError('seed-exists', `${envFile} already holds ${FIRMWARE_KEY_SETTING}${replacedKid ? ` (key ${replacedKid})` : ''}; replacing it loses that board's key: give --force to replace it, or --rotate DEVICE to rotate that key`, EXIT.io);
+        throw new RegistryError('seed-exists', `${envFile} already holds ${FIRMWARE_KEY_SETTING}${replacedKid ? ` (key ${replacedKid})` : ''}; replacing it loses that board's key: give --force to replace it, or --rotate DEVICE to rotate that key`);
       }
     }
   }
