@@ -4,8 +4,8 @@
  * device, absolute times in seconds and the channel registry's SenML names and units.
  */
 import type { Writable } from 'node:stream';
-import type { ChannelRegistry } from '@sceau/protocol';
-import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
+import { CborWriter, type ChannelRegistry } from '@sceau/protocol';
+import { encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { QueryStore, ReadingRow } from './store-interface.js';
 import { ArgumentError } from './argument-errors.js';
 
@@ -79,7 +79,7 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
       currentBase = `urn:dev:sceau:${r.kid}:`;
       count++;
     }
-    await write(cborArrayHeader(count));
+    await write(new CborWriter(5).array(count).finish()); // the head in its shortest form (protocol's writer)
     for (const e of encoded) await write(e);
     return count;
   }

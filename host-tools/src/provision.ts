@@ -10,7 +10,7 @@
  * board never has to generate one.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fromHex, getPublicKey, kidOf, toHex, type Bytes } from '@sceau/protocol';
@@ -138,16 +138,16 @@ export interface WrittenKey {
 export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKeyOptions = {}): WrittenKey {
   let previous: string | undefined;
   let replacedKid: string | undefined;
-  let link: boolean;
+  // One lstat: a link is refused, so what it describes otherwise is the file itself.
+  let stats: Stats | undefined;
   try {
-    link = lstatSync(envFile).isSymbolicLink();
+    stats = lstatSync(envFile);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
-    link = false;
   }
-  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`);
-  if (existsSync(envFile)) {
-    const mode = statSync(envFile).mode;
+  if (stats?.isSymbolicLink()) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (a seed is never written through a link)`);
+  if (stats !== undefined) {
+    const mode = stats.mode;
     if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
     try {
       previous = readFileSync(envFile, 'utf8');
