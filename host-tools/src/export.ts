@@ -35,6 +35,9 @@ export function parseTimeArg(value: string, what: string, nowMs = Date.now()): n
   return Math.floor(ms / 1000);
 }
 
+/** Size of the chunks a SenML CBOR export is kept in until its count is known. */
+const CHUNK_BYTES = 64 * 1024;
+
 function iso(at: number | null): string {
   return at === null ? '' : new Date(at * 1000).toISOString();
 }
@@ -70,17 +73,28 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
   };
   const rows: AsyncIterable<ReadingRow> = relabel(store.iterateReadings(filter), registry);
   if (format === 'senml-cbor') {
-    // One definite-length CBOR array (no indefinite lengths): the records are encoded as they
-    // come (a few tens of bytes each) and the array header, which needs the count, goes first.
-    const encoded: Uint8Array[] = [];
+    // One definite-length CBOR array (no indefinite lengths): the array head needs the count, so
+    // the records are encoded as they come and kept until the end, packed into 64 KiB chunks (a
+    // few tens of bytes each: one object per record would cost several times the bytes).
+    const chunks: Uint8Array[] = [];
+    let chunk = new Uint8Array(CHUNK_BYTES);
+    let used = 0;
     let currentBase: string | undefined;
     for await (const r of rows) {
-      encoded.push(encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase))));
+      const e = encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase)));
+      if (used + e.length > chunk.length) {
+        chunks.push(chunk.subarray(0, used));
+        chunk = new Uint8Array(Math.max(CHUNK_BYTES, e.length));
+        used = 0;
+      }
+      chunk.set(e, used);
+      used += e.length;
       currentBase = `urn:dev:sceau:${r.kid}:`;
       count++;
     }
+    chunks.push(chunk.subarray(0, used));
     await write(new CborWriter(5).array(count).finish()); // the head in its shortest form (protocol's writer)
-    for (const e of encoded) await write(e);
+    for (const c of chunks) if (c.length > 0) await write(c);
     return count;
   }
   if (format === 'csv') {
