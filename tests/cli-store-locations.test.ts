@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPublicKey, kidOf, toHex } from '@sceau/protocol';
-import { EXIT, registerStoreBackend, runCli, unregisterStoreBackend } from '@sceau/host-tools';
+import { EXIT, registerStoreBackend, RegistryError, runCli, unregisterStoreBackend, type Device } from '@sceau/host-tools';
 import { sceau } from './helpers/cli';
 import { MemoryStore } from './helpers/memory-store';
 
@@ -30,6 +30,36 @@ describe('store locations in the CLI', () => {
     expect(r.code).toBe(EXIT.ok);
     expect(r.out.map((l) => JSON.parse(l).name)).toEqual(['pump']);
     expect(store.closed).toBe(true);
+  });
+
+  it('devices revoke changes a registry the backend opens with openRegistry; a backend without one is refused (exit 2)', async () => {
+    const store = new MemoryStore('memory://fleet');
+    const { device } = store.registry.register(getPublicKey(new Uint8Array(32).fill(4)), { name: 'tank' });
+    const revoke = async (ref: string): Promise<Device> => {
+      const d = store.devices.find((x) => x.kid === ref || x.name === ref);
+      if (d === undefined) throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`);
+      Object.assign(d, { revoked: true, state: 'revoked' });
+      return d;
+    };
+    const unsupported = (): never => {
+      throw new Error('not used by this test');
+    };
+    let closed = false;
+    const registry = { ...store.registry, revoke, unrevoke: unsupported, update: unsupported, delete: unsupported };
+    registerStoreBackend({ name: 'memory', schemes: ['memory'], open: async () => store, openRegistry: async () => ({ registry, close: () => void (closed = true) }) });
+    const r = await run(['devices', 'revoke', 'tank', '--db', 'memory://fleet', '--json']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(JSON.parse(r.out[0]!)).toMatchObject({ kid: device.kid, revoked: true });
+    expect(closed).toBe(true);
+    // A refusal of that registry goes through the CLI edge's mapping like SQLite's: exit 2, the JSON body on stdout.
+    const missing = await run(['devices', 'revoke', 'nobody', '--db', 'memory://fleet', '--json']);
+    expect(missing.code).toBe(EXIT.usage);
+    expect(JSON.parse(missing.out[0]!)).toEqual({ error: 'unknown-device', detail: 'no device "nobody" in the registry' });
+    unregisterStoreBackend('memory');
+    registerStoreBackend({ name: 'memory', schemes: ['memory'], open: async () => store });
+    const refused = await run(['devices', 'revoke', 'tank', '--db', 'memory://fleet']);
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.err.join('\n')).toMatch(/memory store backend has no registry commands can change.*\[registry-unchangeable\]/);
   });
 
   it('an unknown scheme is a usage error (exit 2) with its code', async () => {

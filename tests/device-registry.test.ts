@@ -5,11 +5,39 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as noble from '@noble/ed25519';
 import { getPublicKey, kidOf, sealRecord, SMALL_ORDER_ENCODINGS, fromHex, toHex, verifyFrame } from '@sceau/protocol';
-import { checkRegistrationKey, EXIT, RegistryError, Store } from '@sceau/host-tools';
+import { ArgumentError, checkRegistrationKey, cliFailureOf, EXIT, parseEndpoint, parseTimeArg, RegistryError, registryRefusalKind, Store } from '@sceau/host-tools';
+
+describe('registry refusals carry a code only; the CLI edge maps them', () => {
+  it('a wrong request is exit 2, a conflict with the registry exit 3, a refusal of several entries exit 3 when one of them conflicts', () => {
+    const invalid = new RegistryError('bad-name', 'name "": empty');
+    const conflict = new RegistryError('name-taken', 'name "pump" is device 0011223344556677');
+    expect(invalid).not.toHaveProperty('exitCode');
+    expect([registryRefusalKind(invalid), registryRefusalKind(conflict)]).toEqual(['invalid', 'conflict']);
+    expect(cliFailureOf(invalid)).toEqual({ exit: EXIT.usage, line: 'sceau: bad-name: name "": empty' });
+    expect(cliFailureOf(conflict)?.exit).toBe(EXIT.io);
+    // the first refusal's code, but the kind of the worst one
+    expect(cliFailureOf(new RegistryError('bad-name', '2 of 2 refused', [], [invalid, conflict]))?.exit).toBe(EXIT.io);
+    expect(cliFailureOf(new RegistryError('bad-name', '2 of 2 refused', [], [invalid, invalid]))?.exit).toBe(EXIT.usage);
+  });
+
+  it('parseEndpoint and parseTimeArg throw typed ArgumentErrors (RangeErrors), exit 2 at the CLI edge', () => {
+    expect(() => parseEndpoint('host:99999', 8750, '--http')).toThrow(expect.objectContaining({ name: 'ArgumentError', code: 'bad-endpoint' }));
+    expect(() => parseTimeArg('yesterday', '--since')).toThrow(ArgumentError);
+    let thrown: unknown;
+    try {
+      parseTimeArg('yesterday', '--since');
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(RangeError);
+    expect(cliFailureOf(thrown)).toEqual({ exit: EXIT.usage, line: 'sceau: --since "yesterday": expected Unix seconds, an ISO 8601 date or a duration such as 24h' });
+    expect(cliFailureOf(new Error('a bug'))).toBeUndefined();
+  });
+});
 
 describe('checkRegistrationKey', () => {
   it('refuses the small-order encodings the verifier refuses, and y >= p', () => {
-    for (const hex of SMALL_ORDER_ENCODINGS) expect(() => checkRegistrationKey(fromHex(hex))).toThrow(expect.objectContaining({ code: 'small-order-public-key', exitCode: EXIT.usage }));
+    for (const hex of SMALL_ORDER_ENCODINGS) expect(() => checkRegistrationKey(fromHex(hex))).toThrow(expect.objectContaining({ code: 'small-order-public-key', name: 'RegistryError' }));
     // y = p (= 2^255 - 19) and y = 2^255 - 1, with and without the sign bit.
     for (const hex of ['edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff']) {
       expect(() => checkRegistrationKey(fromHex(hex))).toThrow(RegistryError);

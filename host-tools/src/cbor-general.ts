@@ -36,15 +36,6 @@ export function encodeCbor(value: unknown): Uint8Array {
   return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-/** The head of a definite-length CBOR array of `count` items, in its shortest form (RFC 8949 §3). */
-export function cborArrayHeader(count: number): Uint8Array {
-  if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) throw new RangeError(`count: expected an integer in 0..2^32-1, got ${count}`);
-  if (count < 24) return Uint8Array.of(0x80 | count);
-  if (count < 0x100) return Uint8Array.of(0x98, count);
-  if (count < 0x10000) return Uint8Array.of(0x99, count >> 8, count & 0xff);
-  return Uint8Array.of(0x9a, count >>> 24, (count >> 16) & 0xff, (count >> 8) & 0xff, count & 0xff);
-}
-
 /** SenML CBOR labels (RFC 8428 §6, Table 6). */
 export const SENML_CBOR_LABELS = { bver: -1, bn: -2, bt: -3, bu: -4, bv: -5, bs: -6, n: 0, u: 1, v: 2, vs: 3, vb: 4, s: 5, t: 6, ut: 7, vd: 8 } as const;
 export type SenmlLabel = keyof typeof SENML_CBOR_LABELS;

@@ -6,8 +6,8 @@
  * line in COMMAND_GROUPS.
  */
 import { Command, CommanderError } from 'commander';
-import { EXIT, SceauError } from './errors.js';
-import { StoreError } from './store-errors.js';
+import { EXIT } from './errors.js';
+import { cliFailureOf } from './cli-errors.js';
 import type { CliContext, CommandGroup, Io } from './commands/context.js';
 import { registerKeys } from './commands/keys.js';
 import { registerFrame } from './commands/frame.js';
@@ -68,14 +68,10 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
       if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
       return EXIT.usage;
     }
-    if (error instanceof SceauError) {
-      io.err(`sceau: ${error.message}${error.code === undefined || error.message.startsWith(`${error.code}: `) ? '' : ` [${error.code}]`}`);
-      return error.exitCode;
-    }
-    if (error instanceof StoreError) {
-      // The store's typed errors are I/O to the CLI, but a location no backend opens is a usage error (docs/architecture.md#errors).
-      io.err(`sceau: ${error.message} [${error.code}]`);
-      return error.code === 'store-backend-unknown' ? EXIT.usage : EXIT.io;
+    const failure = cliFailureOf(error);
+    if (failure !== undefined) {
+      io.err(failure.line);
+      return failure.exit;
     }
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT.internal;

@@ -5,16 +5,21 @@
  */
 import './stores.js';
 import { StoreError } from './store-errors.js';
-import { registeredStoreBackends, schemeOf, storeBackendFor, type DbMode, type OpenedStore, type StoreOpenOptions } from './store-registry.js';
+import { registeredStoreBackends, schemeOf, storeBackendFor, type DbMode, type OpenedStore, type StoreBackend, type StoreOpenOptions } from './store-registry.js';
 
 export type { DbMode } from './store-registry.js';
 export { checkExistingDatabase, openSqliteStore } from './store-sqlite-backend.js';
 
 /** Opens the store at `location` with the backend registered for it. */
 export async function openStore(location: string, options: DbMode | StoreOpenOptions): Promise<OpenedStore> {
+  return storeBackendOf(location).open(location, typeof options === 'string' ? { mode: options } : options);
+}
+
+/** The backend registered for `location`; a `StoreError` (`store-backend-unknown`) when none opens it. */
+export function storeBackendOf(location: string): StoreBackend {
   const backend = storeBackendFor(location);
   if (backend === undefined) throw new StoreError('store-backend-unknown', `no store backend opens ${schemeOf(location)}:// locations (known: a file path${registeredSchemes()})`);
-  return backend.open(location, typeof options === 'string' ? { mode: options } : options);
+  return backend;
 }
 
 function registeredSchemes(): string {

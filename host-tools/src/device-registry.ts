@@ -14,7 +14,6 @@
  */
 import type Database from 'better-sqlite3';
 import { equalBytes, kidOf, publicKeyIsAcceptable, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
-import { EXIT, SceauError, type ExitCode } from './errors.js';
 import { StoreError } from './store-errors.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
@@ -52,23 +51,34 @@ export interface Difference {
   given: string | null;
 }
 
-/** A refusal of the registry: `code` is stable, the message is one line for people. */
-export class RegistryError extends SceauError {
-  declare readonly code: RegistryCode;
+/**
+ * Refusals that conflict with what the registry holds (the same request can succeed once the
+ * registry changes); every other code is a request that is wrong in itself. The edges map the two:
+ * the CLI to exit 3 and 2, the HTTP API to 409 and 400 (docs/architecture.md#errors).
+ */
+const CONFLICT_CODES: ReadonlySet<RegistryCode> = new Set<RegistryCode>(['registration-conflict', 'name-taken', 'dev-eui-taken', 'key-revoked', 'superseded', 'same-key', 'seed-exists', 'symlink-refused', 'key-erased', 'content-key-exists']);
+
+/**
+ * A refusal of the registry: `code` is stable, the message is one line for people; no exit code
+ * and no HTTP status (the edges map `registryRefusalKind`). A refusal of several entries at once
+ * keeps each entry's refusal in `refusals`.
+ */
+export class RegistryError extends Error {
   constructor(
-    code: RegistryCode,
+    readonly code: RegistryCode,
     detail: string,
-    exitCode: ExitCode,
     readonly differences: Difference[] = [],
+    readonly refusals: readonly RegistryError[] = [],
   ) {
     // the message starts with the code (the CLI's error line then does not repeat it)
-    super(`${code}: ${detail}`, exitCode, code);
+    super(`${code}: ${detail}`);
+    this.name = 'RegistryError';
   }
 }
 
-/** The HTTP status of a registry refusal. */
-export function httpStatusOf(error: RegistryError): number {
-  return error.exitCode === EXIT.io ? 409 : 400;
+/** `conflict` when the refusal (or one of the entries it refuses) conflicts with the registry's state, else `invalid`. */
+export function registryRefusalKind(error: RegistryError): 'invalid' | 'conflict' {
+  return CONFLICT_CODES.has(error.code) || error.refusals.some((r) => registryRefusalKind(r) === 'conflict') ? 'conflict' : 'invalid';
 }
 
 export type KeyState = 'registered' | 'revoked';
@@ -145,7 +155,7 @@ CREATE TEMP VIEW registry_keys (id, kid, device_id, public_key, state, created_a
 /** A DevEUI as 16 lower-case hex digits, or a usage error. */
 export function normalizeDevEui(eui: string): string {
   const clean = eui.replace(/[-:\s]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{16}$/.test(clean)) throw new RegistryError('bad-dev-eui', `DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`, EXIT.usage);
+  if (!/^[0-9a-f]{16}$/.test(clean)) throw new RegistryError('bad-dev-eui', `DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`);
   return clean;
 }
 
@@ -157,7 +167,7 @@ export function nameLooksLikeId(name: string): boolean {
 /** A device name as given, or a `bad-name` refusal. */
 export function checkDeviceName(name: string): string {
   const refuse = (why: string): never => {
-    throw new RegistryError('bad-name', `device name ${JSON.stringify(name)}: ${why}`, EXIT.usage);
+    throw new RegistryError('bad-name', `device name ${JSON.stringify(name)}: ${why}`);
   };
   if (name.length === 0 || name.length > 64) refuse('expected 1 to 64 characters');
   if (name.trim() !== name) refuse('leading or trailing spaces');
@@ -216,14 +226,14 @@ function decodesToPoint(key: Bytes): boolean {
  * is tested first for its own code), or an encoding that is no point at all.
  */
 export function checkRegistrationKey(publicKey: Bytes): void {
-  if (publicKey.length !== 32) throw new RegistryError('non-canonical-public-key', `public key of ${publicKey.length} bytes, expected 32`, EXIT.usage);
+  if (publicKey.length !== 32) throw new RegistryError('non-canonical-public-key', `public key of ${publicKey.length} bytes, expected 32`);
   const hex = toHex(publicKey);
-  if (SMALL_ORDER_ENCODINGS.includes(hex)) throw new RegistryError('small-order-public-key', `public key ${hex} is a point of small order: any signature could verify under it`, EXIT.usage);
+  if (SMALL_ORDER_ENCODINGS.includes(hex)) throw new RegistryError('small-order-public-key', `public key ${hex} is a point of small order: any signature could verify under it`);
   // length and small order are checked above, so only a non-canonical y fails the policy here
-  if (!publicKeyIsAcceptable(publicKey)) throw new RegistryError('non-canonical-public-key', `public key ${hex} is not canonically encoded (y >= 2^255-19)`, EXIT.usage);
+  if (!publicKeyIsAcceptable(publicKey)) throw new RegistryError('non-canonical-public-key', `public key ${hex} is not canonically encoded (y >= 2^255-19)`);
   // Not asked of a key by the verifier's policy, but such a key can never verify a frame: most
   // often a mistyped or corrupted key.
-  if (!decodesToPoint(publicKey)) throw new RegistryError('off-curve-public-key', `public key ${hex} is not a point of the curve (mistyped or corrupted?)`, EXIT.usage);
+  if (!decodesToPoint(publicKey)) throw new RegistryError('off-curve-public-key', `public key ${hex} is not a point of the curve (mistyped or corrupted?)`);
 }
 
 interface CheckedRegistration {
@@ -313,7 +323,7 @@ export class DeviceRegistry {
     if (found.size === 0) for (const { id } of this.stmt.devicesByName.all(text)) found.set(id, this.resolvedDevice(id, 'name'));
     if (found.size > 1) {
       const which = [...found.values()].map((r) => `${r.device.kid} (${r.via})`).join(', ');
-      throw new RegistryError('ambiguous-device', `${JSON.stringify(ref)} names ${found.size} devices: ${which}; use a kid`, EXIT.usage);
+      throw new RegistryError('ambiguous-device', `${JSON.stringify(ref)} names ${found.size} devices: ${which}; use a kid`);
     }
     return found.values().next().value;
   }
@@ -334,7 +344,7 @@ export class DeviceRegistry {
       const like = this.stmt.namesLike.all(`${text.replace(/[\\%_]/g, (c) => `\\${c}`)}~%`).map((r) => r.name);
       if (like.length > 0) hint = ` (renamed when the database was migrated? known: ${like.join(', ')})`;
     }
-    return new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry${hint}`, EXIT.usage);
+    return new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry${hint}`);
   }
 
   /** A device with all its keys. */
@@ -379,12 +389,12 @@ export class DeviceRegistry {
         if (name !== undefined && name !== existing.name) differences.push({ field: 'name', registered: existing.name, given: name });
         if (devEui !== undefined && devEui !== existing.dev_eui) differences.push({ field: 'devEui', registered: existing.dev_eui, given: devEui });
         if (existing.state === 'revoked') {
-          throw new RegistryError('key-revoked', `key ${kid} (${existing.name ?? 'no name'}) is revoked; to accept its frames again: sceau devices unrevoke ${kid}`, EXIT.io, differences);
+          throw new RegistryError('key-revoked', `key ${kid} (${existing.name ?? 'no name'}) is revoked; to accept its frames again: sceau devices unrevoke ${kid}`, differences);
         }
         if (differences.length === 0) return { device: this.toDevice(existing), result: 'unchanged' };
         const listed = differences.map((d) => `${d.field} registered ${JSON.stringify(d.registered)}, given ${JSON.stringify(d.given)}`).join('; ');
         if (!update || differences.some((d) => d.field === 'publicKey')) {
-          throw new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${update ? '' : ' (--update to apply)'}`, EXIT.io, differences);
+          throw new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${update ? '' : ' (--update to apply)'}`, differences);
         }
         this.setDeviceFields(existing.device_id, { name, devEui });
         return { device: this.toDevice(this.stmt.keyByKid.get(kid)!), result: 'updated' };
@@ -427,8 +437,7 @@ export class DeviceRegistry {
       if (refused.length > 0) {
         refused.sort((a, b) => a.index - b.index);
         const listed = refused.slice(0, 10).map((r) => `${r.where}: ${r.error.message}`).join('; ');
-        const exit = refused.some((r) => r.error.exitCode === EXIT.io) ? EXIT.io : EXIT.usage;
-        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, exit);
+        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, [], refused.map((r) => r.error));
       }
       return results;
     });
@@ -464,7 +473,7 @@ export class DeviceRegistry {
       if (r.device.state === 'revoked') {
         const current = this.stmt.currentKey.get(r.deviceId)!;
         if (current.state === 'registered') {
-          throw new RegistryError('superseded', `key ${r.device.kid} of ${r.device.name ?? 'its device'} was replaced by ${current.kid}, which is registered; revoke that one first`, EXIT.io);
+          throw new RegistryError('superseded', `key ${r.device.kid} of ${r.device.name ?? 'its device'} was replaced by ${current.kid}, which is registered; revoke that one first`);
         }
         this.db.prepare("UPDATE registry_keys SET state = 'registered', revoked_at = NULL WHERE kid = ?").run(r.device.kid);
       }
@@ -505,8 +514,8 @@ export class DeviceRegistry {
       const existing = this.stmt.keyByKid.get(kid);
       if (existing !== undefined) {
         if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: this.toDevice(existing), result: 'unchanged' as const, revoked: [] };
-        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`, EXIT.io);
-        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`, EXIT.io);
+        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
+        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
       }
       const now = Date.now();
       const revoked = this.stmt.keysOfDevice.all(r.deviceId).filter((k) => k.state === 'registered').map((k) => k.kid);
@@ -541,7 +550,7 @@ export class DeviceRegistry {
   /** An erased key is refused for ever (`key-erased`): its tombstone stays (migration 5). */
   private refuseErased(kid: string): void {
     const erased = this.db.prepare<[string], { erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = ?').get(kid);
-    if (erased !== undefined) throw new RegistryError('key-erased', `key ${kid} was erased on ${new Date(erased.erased_at).toISOString()}; an erased key is never accepted again (provision a new key)`, EXIT.io);
+    if (erased !== undefined) throw new RegistryError('key-erased', `key ${kid} was erased on ${new Date(erased.erased_at).toISOString()}; an erased key is never accepted again (provision a new key)`);
   }
 
   // --- Internals ----------------------------------------------------------------------------
@@ -565,7 +574,7 @@ export class DeviceRegistry {
     const other = this.stmt.devicesByName.get(name);
     if (other !== undefined && other.id !== deviceId) {
       const holder = this.stmt.currentKey.get(other.id);
-      throw new RegistryError('name-taken', `name ${JSON.stringify(name)} is device ${holder?.kid ?? other.id}; names are unique (to give that device a new key: sceau provision --rotate)`, EXIT.io);
+      throw new RegistryError('name-taken', `name ${JSON.stringify(name)} is device ${holder?.kid ?? other.id}; names are unique (to give that device a new key: sceau provision --rotate)`);
     }
   }
 
@@ -573,7 +582,7 @@ export class DeviceRegistry {
     const other = this.stmt.devicesByEui.get(devEui);
     if (other !== undefined && other.id !== deviceId) {
       const holder = this.stmt.currentKey.get(other.id);
-      throw new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to ${holder?.kid ?? other.id}${holder?.name ? ` (${holder.name})` : ''}`, EXIT.io);
+      throw new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to ${holder?.kid ?? other.id}${holder?.name ? ` (${holder.name})` : ''}`);
     }
   }
 

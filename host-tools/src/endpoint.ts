@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
-import { usageError } from './errors.js';
+import { ArgumentError } from './argument-errors.js';
 
 export interface Endpoint {
   host: string;
@@ -15,7 +15,7 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 100;
 export const DEFAULT_TCP_PORT = 8751;
 export const DEFAULT_UDP_PORT = 8752;
 
-/** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` to an endpoint; host defaults to 127.0.0.1. */
+/** `HOST:PORT`, `:PORT`, `PORT` or `[v6]:PORT` to an endpoint; host defaults to 127.0.0.1. An `ArgumentError` (`bad-endpoint`) otherwise. */
 export function parseEndpoint(value: string | number | Endpoint, defaultPort: number, what = 'address'): Endpoint {
   if (typeof value === 'object') return value;
   if (typeof value === 'number') return { host: '127.0.0.1', port: value };
@@ -37,7 +37,7 @@ export function parseEndpoint(value: string | number | Endpoint, defaultPort: nu
     }
   }
   const port = portText === '' ? defaultPort : Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw usageError(`${what} ${JSON.stringify(value)}: expected HOST:PORT with a port in 0..65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ArgumentError('bad-endpoint', `${what} ${JSON.stringify(value)}: expected HOST:PORT with a port in 0..65535`);
   return { host, port };
 }
 

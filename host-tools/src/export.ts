@@ -4,12 +4,13 @@
  * device, absolute times in seconds and the channel registry's SenML names and units.
  */
 import type { Writable } from 'node:stream';
-import type { ChannelRegistry } from '@sceau/protocol';
-import { cborArrayHeader, encodeCbor, senmlRecordToCbor } from './cbor-general.js';
+import { CborWriter, type ChannelRegistry } from '@sceau/protocol';
+import { encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { QueryStore, ReadingRow } from './store-interface.js';
 import { usageError } from './errors.js';
 import { isMarker, mergeByTime, type ExportRow } from './export-encrypted.js';
 import { encryptedLabel } from './outcome.js';
+import { ArgumentError } from './argument-errors.js';
 
 export const EXPORT_FORMATS = ['json', 'csv', 'senml', 'senml-cbor'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -23,7 +24,7 @@ export interface ExportFilter {
   until?: number | undefined;
 }
 
-/** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`). */
+/** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`); an `ArgumentError` (`bad-time`) otherwise. */
 export function parseTimeArg(value: string, what: string, nowMs = Date.now()): number {
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text);
@@ -33,9 +34,12 @@ export function parseTimeArg(value: string, what: string, nowMs = Date.now()): n
     return Math.floor(nowMs / 1000 - seconds);
   }
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw usageError(`${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
+  if (!Number.isFinite(ms)) throw new ArgumentError('bad-time', `${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
   return Math.floor(ms / 1000);
 }
+
+/** Size of the chunks a SenML CBOR export is kept in until its count is known. */
+const CHUNK_BYTES = 64 * 1024;
 
 function iso(at: number | null): string {
   return at === null ? '' : new Date(at * 1000).toISOString();
@@ -87,17 +91,28 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
   }
   const rows: AsyncIterable<ExportRow> = senml ? readingsOnly() : merged;
   if (format === 'senml-cbor') {
-    // One definite-length CBOR array (no indefinite lengths): the records are encoded as they
-    // come (a few tens of bytes each) and the array header, which needs the count, goes first.
-    const encoded: Uint8Array[] = [];
+    // One definite-length CBOR array (no indefinite lengths): the array head needs the count, so
+    // the records are encoded as they come and kept until the end, packed into 64 KiB chunks (a
+    // few tens of bytes each: one object per record would cost several times the bytes).
+    const chunks: Uint8Array[] = [];
+    let chunk = new Uint8Array(CHUNK_BYTES);
+    let used = 0;
     let currentBase: string | undefined;
     for await (const r of rows as AsyncIterable<ReadingRow>) {
-      encoded.push(encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase))));
+      const e = encodeCbor(senmlRecordToCbor(senmlRecord(r, currentBase)));
+      if (used + e.length > chunk.length) {
+        chunks.push(chunk.subarray(0, used));
+        chunk = new Uint8Array(Math.max(CHUNK_BYTES, e.length));
+        used = 0;
+      }
+      chunk.set(e, used);
+      used += e.length;
       currentBase = `urn:dev:sceau:${r.kid}:`;
       count++;
     }
-    await write(cborArrayHeader(count));
-    for (const e of encoded) await write(e);
+    chunks.push(chunk.subarray(0, used));
+    await write(new CborWriter(5).array(count).finish()); // the head in its shortest form (protocol's writer)
+    for (const c of chunks) if (c.length > 0) await write(c);
     return count;
   }
   if (format === 'csv') {

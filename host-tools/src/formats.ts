@@ -63,7 +63,8 @@ function time(value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 

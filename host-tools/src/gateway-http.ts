@@ -23,10 +23,10 @@ import { decodeText, looksBinary, parseChirpstackUplink, parseFrameObject, parse
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { LinkStatus, Metrics } from './metrics.js';
 import { StoreError } from './store-errors.js';
-import { HttpError, send } from './http-common.js';
+import { HttpError, registryHttpStatus, send } from './http-common.js';
 import { handleReadRoute } from './gateway-read-routes.js';
 import type { GatewayConsole } from './console-routes.js';
-import { httpStatusOf, RegistryError, registryErrorBody, type Registration } from './device-registry.js';
+import { RegistryError, registryErrorBody, type Registration } from './device-registry.js';
 import type { OpenedStore } from './store-registry.js';
 import type { DatagramIntake, DatagramMeta } from './datagram-intake.js';
 
@@ -160,7 +160,7 @@ async function registerDevices(store: OpenedStore, body: unknown): Promise<{ sta
     const results = await store.registry.registerMany(list.map((e, i) => registrationEntry(e, `devices[${i}]`)));
     return { status: results.some((r) => r.result === 'created') ? 201 : 200, body: { results: results.map(registrationBody) } };
   } catch (error) {
-    if (error instanceof RegistryError) return { status: httpStatusOf(error), body: registryErrorBody(error) };
+    if (error instanceof RegistryError) return { status: registryHttpStatus(error), body: registryErrorBody(error) };
     throw error;
   }
 }

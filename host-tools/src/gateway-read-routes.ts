@@ -3,16 +3,18 @@
  * /v1/frames), apart from the ingest routes (gateway-http.ts): they only query the store.
  */
 import type { ServerResponse } from 'node:http';
-import { httpStatusOf, RegistryError, STORED_OUTCOMES } from './device-registry.js';
+import { RegistryError, STORED_OUTCOMES } from './device-registry.js';
+import { ArgumentError } from './argument-errors.js';
 import { parseTimeArg } from './export.js';
-import { HttpError, pathSegment, send } from './http-common.js';
+import { HttpError, pathSegment, registryHttpStatus, send } from './http-common.js';
 import type { OpenedStore } from './store-registry.js';
 
 export function sinceParam(value: string | null): number | undefined {
   if (value === null || value === '') return undefined;
   try {
     return parseTimeArg(value, 'since');
-  } catch {
+  } catch (error) {
+    if (!(error instanceof ArgumentError)) throw error;
     throw new HttpError(400, 'bad-query', `since: expected Unix seconds, an ISO 8601 date or a duration such as 24h, got ${JSON.stringify(value)}`);
   }
 }
@@ -36,7 +38,7 @@ export async function registryQuery<T>(fn: () => T | Promise<T>, unknownStatus: 
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : httpStatusOf(error), error.code, error.message.slice(error.code.length + 2));
+    if (error instanceof RegistryError) throw new HttpError(error.code === 'unknown-device' ? unknownStatus : registryHttpStatus(error), error.code, error.message.slice(error.code.length + 2));
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 /** What the gateway's HTTP modules share: the error an HTTP answer is made of, and sending JSON or text. */
 import type { ServerResponse } from 'node:http';
+import { registryRefusalKind, type RegistryError } from './device-registry.js';
 
 /** An answer other than 2xx: its status, a stable reason (`{"error": reason}`) and a message. */
 export class HttpError extends Error {
@@ -11,6 +12,15 @@ export class HttpError extends Error {
     super(message);
     this.name = 'HttpError';
   }
+}
+
+/**
+ * The HTTP edge's mapping of a registry refusal (docs/architecture.md#errors): 409 when it
+ * conflicts with the registry's state, 400 for a request wrong in itself (an unknown device is
+ * 404 where the path names it: `registryQuery`).
+ */
+export function registryHttpStatus(error: RegistryError): 400 | 409 {
+  return registryRefusalKind(error) === 'conflict' ? 409 : 400;
 }
 
 /** Sends a JSON body (or Prometheus text for a string), encoded once. */

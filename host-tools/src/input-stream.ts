@@ -16,7 +16,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { describeError, ioError, usageError } from './errors.js';
-import { decodeText, parseChirpstackUplink, parseFrameObject, parseTtsUplink, type InputFormat } from './formats.js';
+import { decodeText, isObject, parseChirpstackUplink, parseFrameObject, parseTtsUplink, type InputFormat } from './formats.js';
 
 /** Largest line of line-based input (a The Things Stack uplink is a few KB). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -153,10 +153,6 @@ function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\ufffd]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return clean.length > 200 ? `${clean.slice(0, 200)}...` : clean;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 type Parsed = ReturnType<typeof parseFrameObject>;

@@ -10,12 +10,12 @@
  * board never has to generate one.
  */
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fromHex, getPublicKey, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import { RegistryError } from './device-registry.js';
-import { EXIT, ioError, usageError } from './errors.js';
+import { ioError, usageError } from './errors.js';
 
 /**
  * The console line, anywhere in a line (serial logs often prefix a timestamp or a tag);
@@ -141,17 +141,16 @@ export interface WrittenKey {
  * symbolic link (`symlink-refused`) and a file readable by group or others.
  */
 export function readSecretSettings(envFile: string): string | undefined {
-  let link: boolean;
+  // One lstat: a link is refused, so what it describes otherwise is the file itself.
+  let stats: Stats | undefined;
   try {
-    link = lstatSync(envFile).isSymbolicLink();
+    stats = lstatSync(envFile);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot read ${envFile}: ${(error as Error).message}`);
-    link = false;
   }
-  if (link) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (secrets are never written through a link)`, EXIT.io);
-  if (!existsSync(envFile)) return undefined;
-  const mode = statSync(envFile).mode;
-  if ((mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
+  if (stats?.isSymbolicLink()) throw new RegistryError('symlink-refused', `${envFile} is a symbolic link; give the settings file itself (secrets are never written through a link)`);
+  if (stats === undefined) return undefined;
+  if ((stats.mode & 0o077) !== 0 && process.platform !== 'win32') throw usageError(`${envFile} is readable by group or others; run: chmod 600 ${envFile}`);
   try {
     return readFileSync(envFile, 'utf8');
   } catch (error) {
@@ -188,7 +187,7 @@ export function writeFirmwareKey(envFile: string, seed: Bytes, options: WriteKey
       replacedKid = existing === 'invalid' || same ? undefined : toHex(kidOf(getPublicKey(existing)));
       const rotating = replacedKid !== undefined && (options.replaces ?? []).includes(replacedKid);
       if (!same && !rotating && !options.force) {
-        throw new RegistryError('seed-exists', `${envFile} already holds ${FIRMWARE_KEY_SETTING}${replacedKid ? ` (key ${replacedKid})` : ''}; replacing it loses that board's key: give --force to replace it, or --rotate DEVICE to rotate that key`, EXIT.io);
+        throw new RegistryError('seed-exists', `${envFile} already holds ${FIRMWARE_KEY_SETTING}${replacedKid ? ` (key ${replacedKid})` : ''}; replacing it loses that board's key: give --force to replace it, or --rotate DEVICE to rotate that key`);
       }
     }
   }

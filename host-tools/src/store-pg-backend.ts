@@ -11,4 +11,6 @@ export const postgresBackend: StoreBackend = {
   name: 'postgresql',
   schemes: ['postgres', 'postgresql'],
   open: (location, options) => PgStore.open(location, { passwordFile: defaultPasswordFile(), ingest: options.mode !== 'readonly', create: options.mode === 'create' }),
+  // A command changes the registry once and leaves: no keyring, no listener; `existing` refuses a database without the schema.
+  openRegistry: (location, { mode }) => PgStore.open(location, { passwordFile: defaultPasswordFile(), ingest: false, create: mode === 'create' }),
 };

@@ -9,7 +9,6 @@
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
 import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, type Device, type DeviceRecord, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
-import { EXIT } from './errors.js';
 
 interface KeyRow {
   id: number;
@@ -69,14 +68,14 @@ export class PgRegistry {
     if (found.size === 0) for (const r of (await current('d.name = $1', text)).rows) found.set(r.device_id, { deviceId: r.device_id, device: toDevice(r), via: 'name' });
     if (found.size > 1) {
       const which = [...found.values()].map((r) => `${r.device.kid} (${r.via})`).join(', ');
-      throw new RegistryError('ambiguous-device', `${JSON.stringify(ref)} names ${found.size} devices: ${which}; use a kid`, EXIT.usage);
+      throw new RegistryError('ambiguous-device', `${JSON.stringify(ref)} names ${found.size} devices: ${which}; use a kid`);
     }
     return found.values().next().value;
   }
 
   async resolve(ref: string, db: pg.ClientBase | pg.Pool = this.pool): Promise<Resolved> {
     const found = await this.find(ref, db);
-    if (found === undefined) throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`, EXIT.usage);
+    if (found === undefined) throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`);
     return found;
   }
 
@@ -89,7 +88,7 @@ export class PgRegistry {
     }
     const kid = ref.trim().toLowerCase();
     if (/^[0-9a-f]{16}$/.test(kid) && (await this.pool.query('SELECT 1 FROM replay_windows WHERE kid = $1 UNION ALL SELECT 1 FROM frames WHERE kid = $1 LIMIT 1', [kid])).rowCount! > 0) return [kid];
-    throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`, EXIT.usage);
+    throw new RegistryError('unknown-device', `no device ${JSON.stringify(ref)} in the registry`);
   }
 
   /** A device with all its keys, oldest first. */
@@ -126,8 +125,7 @@ export class PgRegistry {
       }
       if (refused.length > 0) {
         const listed = refused.slice(0, 10).map((r) => `${r.where}: ${r.error.message}`).join('; ');
-        const exit = refused.some((r) => r.error.exitCode === EXIT.io) ? EXIT.io : EXIT.usage;
-        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, exit);
+        throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, [], refused.map((r) => r.error));
       }
       return results;
     });
@@ -145,10 +143,10 @@ export class PgRegistry {
         if (!equalBytes(new Uint8Array(existing.public_key), publicKey)) differences.push({ field: 'publicKey' as const, registered: toHex(new Uint8Array(existing.public_key)), given: toHex(publicKey) });
         if (name !== undefined && name !== existing.name) differences.push({ field: 'name' as const, registered: existing.name, given: name });
         if (devEui !== undefined && devEui !== existing.dev_eui) differences.push({ field: 'devEui' as const, registered: existing.dev_eui, given: devEui });
-        if (existing.state === 'revoked') throw new RegistryError('key-revoked', `key ${kid} (${existing.name ?? 'no name'}) is revoked; to accept its frames again: sceau devices unrevoke ${kid}`, EXIT.io, differences);
+        if (existing.state === 'revoked') throw new RegistryError('key-revoked', `key ${kid} (${existing.name ?? 'no name'}) is revoked; to accept its frames again: sceau devices unrevoke ${kid}`, differences);
         if (differences.length === 0) return { device: toDevice(existing), result: 'unchanged' };
         const listed = differences.map((d) => `${d.field} registered ${JSON.stringify(d.registered)}, given ${JSON.stringify(d.given)}`).join('; ');
-        if (!options.update || differences.some((d) => d.field === 'publicKey')) throw new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${options.update ? '' : ' (--update to apply)'}`, EXIT.io, differences);
+        if (!options.update || differences.some((d) => d.field === 'publicKey')) throw new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${options.update ? '' : ' (--update to apply)'}`, differences);
         await this.setFields(db, existing.device_id, name, devEui);
         return { device: toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!), result: 'updated' };
       }
@@ -176,7 +174,7 @@ export class PgRegistry {
       const r = await this.resolve(ref, db);
       if (r.device.state === 'revoked') {
         const other = (await db.query<{ kid: string }>("SELECT kid FROM registry_keys WHERE device_id = $1 AND state = 'registered'", [r.deviceId])).rows[0];
-        if (other !== undefined) throw new RegistryError('superseded', `key ${r.device.kid} of ${r.device.name ?? 'its device'} was replaced by ${other.kid}, which is registered; revoke that one first`, EXIT.io);
+        if (other !== undefined) throw new RegistryError('superseded', `key ${r.device.kid} of ${r.device.name ?? 'its device'} was replaced by ${other.kid}, which is registered; revoke that one first`);
         await db.query("UPDATE registry_keys SET state = 'registered', revoked_at = NULL WHERE kid = $1", [r.device.kid]);
       }
       return this.keyOf(db, r.device.kid);
@@ -206,8 +204,8 @@ export class PgRegistry {
       const existing = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
       if (existing !== undefined) {
         if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
-        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`, EXIT.io);
-        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`, EXIT.io);
+        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
+        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
       }
       const now = Date.now();
       const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
@@ -246,8 +244,8 @@ export class PgRegistry {
       return await run();
     } catch (error) {
       const e = error as { code?: string; constraint?: string };
-      if (e.code === '23505' && e.constraint?.includes('name')) throw new RegistryError('name-taken', `name ${JSON.stringify(name)} is another device's; names are unique (to give that device a new key: sceau provision --rotate)`, EXIT.io);
-      if (e.code === '23505' && e.constraint?.includes('dev_eui')) throw new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to another device`, EXIT.io);
+      if (e.code === '23505' && e.constraint?.includes('name')) throw new RegistryError('name-taken', `name ${JSON.stringify(name)} is another device's; names are unique (to give that device a new key: sceau provision --rotate)`);
+      if (e.code === '23505' && e.constraint?.includes('dev_eui')) throw new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to another device`);
       throw error;
     }
   }

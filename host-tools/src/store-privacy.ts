@@ -46,7 +46,7 @@ export class SqlitePrivacy implements PrivacyStore {
   putWrappedKey(w: WrappedContentKey): void {
     this.registry.write(() => {
       if (this.db.prepare('SELECT 1 FROM content_keys WHERE kid = ?').get(w.kid) !== undefined) {
-        throw new RegistryError('content-key-exists', `key ${w.kid} already has a content key wrapped for owner key ${this.wrappedKeys([w.kid]).get(w.kid)!.ownerKeyId}; the board holds that one (owner rotate re-wraps it for a new owner key)`, EXIT.io);
+        throw new RegistryError('content-key-exists', `key ${w.kid} already has a content key wrapped for owner key ${this.wrappedKeys([w.kid]).get(w.kid)!.ownerKeyId}; the board holds that one (owner rotate re-wraps it for a new owner key)`);
       }
       this.db.prepare('INSERT INTO content_keys (kid, owner_key_id, suite, enc, ciphertext, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(w.kid, w.ownerKeyId, w.suite, w.enc, w.ciphertext, Date.now());
     });

@@ -5,7 +5,7 @@
  * line (docs/architecture.md#where-to-add).
  */
 import type { Bytes } from '@sceau/protocol';
-import type { DeviceRecord, Registration, RegisterOptions } from './device-registry.js';
+import type { Device, DeviceRecord, Registration, RegisterOptions } from './device-registry.js';
 import type { IngestStore, PrivacyStore, QueryStore } from './store-interface.js';
 
 /** What the gateway's registration and device routes need of a backend's registry; either sync (SQLite) or async. */
@@ -17,6 +17,22 @@ export interface RegistryAccess {
   register(publicKey: Bytes, options?: RegisterOptions): Registration | Promise<Registration>;
   /** Registers all in one transaction or none (a `RegistryError` listing the refused entries). */
   registerMany(entries: ReadonlyArray<{ where: string; publicKey: Bytes; name?: string | undefined; devEui?: string | undefined }>, options?: { update?: boolean | undefined }): Registration[] | Promise<Registration[]>;
+}
+
+/** A registry that commands change (`sceau devices add|revoke|unrevoke|update|delete`); either sync (SQLite) or async. */
+export interface ChangeableRegistry extends RegistryAccess {
+  update(ref: string, fields: { name?: string | undefined; devEui?: string | null | undefined }): Device | Promise<Device>;
+  revoke(ref: string): Device | Promise<Device>;
+  unrevoke(ref: string): Device | Promise<Device>;
+  delete(ref: string): DeviceRecord | Promise<DeviceRecord>;
+}
+
+/** A backend's registry opened to be changed once (no keyring, no ingest), and `close`. */
+export interface RegistryStore {
+  readonly registry: ChangeableRegistry;
+  close(): void | Promise<void>;
+  /** Device names an upgrade of the schema had to change while opening (the CLI warns about each). */
+  readonly renamedByMigration?: ReadonlyArray<{ kid: string; from: string; to: string }>;
 }
 
 /** An open store of any backend: both interfaces, its registry, and `close`. */
@@ -43,6 +59,8 @@ export interface StoreBackend {
   /** URL schemes it opens (`postgres`, `postgresql`); `undefined`: the backend of plain file paths. */
   schemes?: readonly string[];
   open(location: string, options: StoreOpenOptions): Promise<OpenedStore>;
+  /** Opens only the registry, for a command that shows or changes it (`readonly`, `existing`: the database must be there); absent when commands cannot change this backend's registry. */
+  openRegistry?(location: string, options: { mode: DbMode }): Promise<RegistryStore>;
 }
 
 const backends = new Map<string, StoreBackend>();

@@ -47,4 +47,7 @@ export const sqliteBackend: StoreBackend = {
   async open(location, { mode, synchronous }) {
     return openSqliteStore(location, mode, synchronous);
   },
+  async openRegistry(location, { mode }) {
+    return openSqliteStore(location, mode);
+  },
 };

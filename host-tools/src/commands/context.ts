@@ -7,12 +7,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
 import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
-import { openSqliteStore, openStore, type DbMode } from '../db-open.js';
-import { schemeOf, type OpenedStore } from '../store-registry.js';
-import type { DeviceRegistry } from '../device-registry.js';
-import { isPostgresUrl } from '../store-pg-connect.js';
-import { PgStore } from '../store-pg.js';
-import type { PgRegistry } from '../store-pg-registry.js';
+import { openSqliteStore, openStore, storeBackendOf, type DbMode } from '../db-open.js';
+import { schemeOf, type OpenedStore, type RegistryStore } from '../store-registry.js';
 import type { Device, Store } from '../store.js';
 
 export interface Io {
@@ -107,20 +103,20 @@ export function openRegistry(io: Io, file: string, mode: DbMode): Store {
   return store;
 }
 
-/** A store whose registry a command changes: SQLite's (synchronous) or PostgreSQL's (the same operations, asynchronous). */
-export interface ChangeableRegistryStore {
-  registry: DeviceRegistry | PgRegistry;
-  close(): void | Promise<void>;
-}
+/** A store whose registry a command changes, of any backend that opens one (store-registry.ts `openRegistry`). */
+export type ChangeableRegistryStore = RegistryStore;
 
 /**
- * `openRegistry` for any backend: a `postgres://` location opens its registry (no keyring, no
- * listener: a command changes it once and leaves; `existing` refuses a database without the
- * schema), a file SQLite's.
+ * `openRegistry` for any backend: the backend registered for `location` opens its registry to
+ * change it (a file SQLite's, `postgres://` PostgreSQL's); an unknown scheme is refused like
+ * `devices list` refuses it, a backend whose registry commands cannot change with `registry-unchangeable`.
  */
 export async function openChangeableRegistry(io: Io, location: string, mode: DbMode): Promise<ChangeableRegistryStore> {
-  if (isPostgresUrl(location)) return PgStore.open(location, { ingest: false, create: mode === 'create' });
-  return openRegistry(io, location, mode);
+  const backend = storeBackendOf(location);
+  if (backend.openRegistry === undefined) throw usageError(`--db ${location}: the ${backend.name} store backend has no registry commands can change`, 'registry-unchangeable');
+  const store = await backend.openRegistry(location, { mode });
+  for (const r of store.renamedByMigration ?? []) io.err(`warning: ${location}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
+  return store;
 }
 
 /** Prints a registry refusal as a JSON line on stdout too with --json, then lets it exit (2 or 3). */

@@ -6,11 +6,11 @@
  */
 import { parseDuration } from '../retention.js';
 import { Option, type Command } from 'commander';
-import { describeError, ioError, SceauError } from '../errors.js';
+import { describeError, ioError } from '../errors.js';
+import { cliFailureOf } from '../cli-errors.js';
 import { DEFAULT_BUSY_TIMEOUT_MS, startGateway, type GatewayOptions } from '../gateway.js';
 import { DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from '../gateway-http.js';
 import { registeredTransports } from '../transport-registry.js';
-import { StoreError } from '../store-errors.js';
 import { integerArg, loadChannels, type CommandGroup, type Io } from './context.js';
 import { mqttServeOptions } from '../mqtt-options.js';
 
@@ -136,7 +136,7 @@ async function serveUntilSignal(io: Io, options: GatewayOptions, json: boolean):
     try {
       gw = await startGateway(options);
     } catch (error) {
-      if (error instanceof SceauError || error instanceof StoreError) throw error;
+      if (cliFailureOf(error) !== undefined) throw error; // a typed error: the CLI edge maps it
       throw ioError(`cannot start the gateway: ${describeError(error)}`);
     }
     const a = gw.addresses;

@@ -112,7 +112,7 @@ export const registerProvision: CommandGroup = (program, { io }) => {
               const before = store.registry.show(opts.rotate);
               const r = store.registry.rotate(opts.rotate, publicKey);
               if (r.result === 'unchanged' && opts.writeKey === undefined) {
-                throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`, EXIT.io);
+                throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`);
               }
               write(before.keys.map((k) => k.kid));
               return r;
