@@ -53,6 +53,42 @@ function commitCpu(store, list) {
   return (used.user + used.system) / 1000; // ms
 }
 
+/**
+ * The trigger's cost to PostgreSQL commits: the same batches committed turn about to two schemas,
+ * one without the trigger, in two new databases next to `url`'s on its server (wall time per
+ * frame: the trigger runs in the server).
+ */
+async function pgCommitTimes(url) {
+  const { default: pg } = await import('pg');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  const name = new URL(url).pathname.slice(1);
+  for (const suffix of ['trigger', 'plain']) await admin.query(`CREATE DATABASE ${name}_${suffix}`);
+  await admin.end();
+  const withTrigger = await PgStore.open(url.replace(/\/[^/]*$/, `/${name}_trigger`));
+  const without = await PgStore.open(url.replace(/\/[^/]*$/, `/${name}_plain`));
+  await without.pool.query('DROP TRIGGER frame_hours_count ON frames');
+  const commit = (store, columns) => new Promise((resolve, reject) => store.commitBatch(columns, (error) => (error ? reject(error) : resolve())));
+  const wall = { with: 0, without: 0 };
+  const frames = Math.min(FRAMES, 20_000);
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const b of batches(r * (FRAMES / ROUNDS)).slice(0, Math.ceil(frames / ROUNDS / BATCH))) {
+        for (const [name, store] of r % 2 === 0 ? [['with', withTrigger], ['without', without]] : [['without', without], ['with', withTrigger]]) {
+          const t = performance.now();
+          await commit(store, b);
+          wall[name] += performance.now() - t;
+        }
+      }
+    }
+  } finally {
+    await withTrigger.close();
+    await without.close();
+  }
+  const n = Math.ceil(frames / ROUNDS / BATCH) * BATCH * ROUNDS;
+  return { frames: n, withTriggerUs: (wall.with * 1000) / n, withoutUs: (wall.without * 1000) / n, ratio: wall.with / wall.without };
+}
+
 /** The same fleet and hours in PostgreSQL, counted by PgConsoleQueries.fleet. */
 async function pgFleetCounts(hourNow) {
   const server = PG === undefined ? await startPostgres() : undefined;
@@ -67,6 +103,7 @@ async function pgFleetCounts(hourNow) {
   }
   const url = server !== undefined ? server.url(name) : PG.replace(/\/[^/]*$/, `/${name}`);
   try {
+    const commitMs = await pgCommitTimes(url);
     const store = await PgStore.open(url, { ingest: false });
     try {
       await store.pool.query("INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT d, 'device-' || d, NULL, 0 FROM generate_series(1, $1::int) AS d", [DEVICES]);
@@ -90,7 +127,7 @@ async function pgFleetCounts(hourNow) {
         cpu.push((used.user + used.system) / 1000);
         times.push(performance.now() - t);
       }
-      return { devices, firstMs: times[0], medianMs: median(times.slice(1)), cpuMs: median(cpu.slice(1)) };
+      return { devices, firstMs: times[0], medianMs: median(times.slice(1)), cpuMs: median(cpu.slice(1)), commitMs };
     } finally {
       await store.close();
     }
@@ -163,6 +200,7 @@ try {
     console.log(`  ratio                         ${result.ratio.toFixed(2)}`);
     console.log(`fleet counts for ${rows} devices (25 hours, ${DEVICES * 30} frame_hours rows): first ${result.fleet.firstMs.toFixed(1)} ms (every hour read), then median ${result.fleet.medianMs.toFixed(1)} ms of 5 (the last 2 hours read)`);
     if (pgFleet !== undefined) console.log(`fleet counts on PostgreSQL for ${pgFleet.devices} devices: first ${pgFleet.firstMs.toFixed(1)} ms, then median ${pgFleet.medianMs.toFixed(1)} ms of 5 (wall); gateway CPU median ${pgFleet.cpuMs.toFixed(1)} ms`);
+    if (pgFleet !== undefined) console.log(`PostgreSQL commit wall time per frame, ${pgFleet.commitMs.frames} frames: with the trigger ${pgFleet.commitMs.withTriggerUs.toFixed(1)} µs, without ${pgFleet.commitMs.withoutUs.toFixed(1)} µs, ratio ${pgFleet.commitMs.ratio.toFixed(2)}`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
