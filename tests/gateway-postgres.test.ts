@@ -105,6 +105,12 @@ it('two instances given every frame at once, one SIGKILLed: acknowledged frames 
   expect(readings.readings.map((r: { counter: number }) => r.counter)).toHaveLength(5);
   const page = await get(`/v1/frames?kid=pg-2&limit=200`);
   expect(page.frames.map((f: { counter: number }) => f.counter).sort((x: number, y: number) => x - y)).toEqual(Array.from({ length: PER_DEVICE }, (_, i) => i + 1));
+  // Its console (loopback, no token): frame_hours counted every stored frame once, whichever
+  // instance stored it, the killed one's rolled-back commits included in neither.
+  expect(await get('/v1/console/summary')).toMatchObject({ devices: DEVICES, outcomes24h: { ok: TOTAL } });
+  const fleet = await get('/v1/console/fleet?sort=name');
+  expect(fleet.total).toBe(DEVICES);
+  expect(fleet.devices.map((d: { accepted24h: number; highestCounter: number }) => [d.accepted24h, d.highestCounter])).toEqual(seeds.map(() => [PER_DEVICE, PER_DEVICE]));
   b.child.kill('SIGTERM');
   await new Promise<void>((resolve) => (b.child.exitCode !== null ? resolve() : b.child.once('exit', () => resolve())));
   expect(b.child.exitCode).toBe(0);

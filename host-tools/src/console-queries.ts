@@ -3,7 +3,8 @@
  * fleet with its last 24 hours by code (from `frame_hours`, schema version 4), a device's replay
  * windows and rejected frames, one frame with its bytes, and kid-to-name lookups for the live
  * feed. Asynchronous like QueryStore, so a backend on an asynchronous database implements the
- * same interface; `SqliteConsoleQueries` answers from the SQLite store.
+ * same interface; `SqliteConsoleQueries` answers from the SQLite store, `PgConsoleQueries`
+ * (console-queries-pg.ts) from PostgreSQL. A store gives its own through `OpenedStore.consoleQueries`.
  */
 import type Database from 'better-sqlite3';
 import type { StoredReading } from './store-interface.js';
@@ -73,6 +74,75 @@ export interface ConsoleQueries {
 
 const HOUR_MS = 3_600_000;
 
+/** The first and last hour (`received_at / 3,600,000`) of the 24 hours before `nowMs`. */
+export function dayHours(nowMs: number): { from: number; to: number } {
+  return { from: Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS), to: Math.floor(nowMs / HOUR_MS) };
+}
+
+/** One key of the registry with its device, as the fleet reads them (FLEET_KEYS_SQL). */
+export interface KeyRow {
+  device_id: number;
+  kid: string;
+  state: string;
+  name: string | null;
+  dev_eui: string | null;
+}
+
+/** The registry's keys, each device's registered key first, else its latest (SQLite and PostgreSQL alike). */
+export const FLEET_KEYS_SQL =
+  "SELECT k.device_id, k.kid, k.state, d.name, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY d.id, k.state = 'registered' DESC, k.id DESC";
+
+/** A stored frame's readings column (JSON tuples, store-frames.ts) as readings. */
+export function parseReadings(json: string): StoredReading[] {
+  return (JSON.parse(json) as ReadingTuple[]).map(([channel, name, value, unit, raw, age, at]) => ({ channel, name, value, unit, raw, age, at }));
+}
+
+/**
+ * The fleet built from the registry's keys (FLEET_KEYS_SQL's order), then their replay windows
+ * and their counts per outcome added by kid, whichever backend read them.
+ */
+export class FleetBuilder {
+  private readonly byDevice = new Map<number, FleetDevice>();
+  private readonly byKid = new Map<string, FleetDevice>();
+
+  constructor(keys: Iterable<KeyRow>) {
+    for (const k of keys) {
+      let d = this.byDevice.get(k.device_id);
+      if (d === undefined) {
+        // The first key of a device is its registered one, else its latest (the ORDER BY).
+        d = { kid: k.kid, kids: [], name: k.name, devEui: k.dev_eui, revoked: k.state !== 'registered', highestCounter: 0, lastSeen: null, accepted24h: 0, rejected24h: 0, byCode24h: {} };
+        this.byDevice.set(k.device_id, d);
+      }
+      d.kids.push(k.kid);
+      this.byKid.set(k.kid, d);
+    }
+  }
+
+  /** A key's replay window: its highest counter, and its last change as last seen. */
+  window(kid: string, highest: number, updatedAt: number): void {
+    const d = this.byKid.get(kid);
+    if (d === undefined) return;
+    d.highestCounter = Math.max(d.highestCounter, highest);
+    d.lastSeen = Math.max(d.lastSeen ?? 0, updatedAt);
+  }
+
+  /** `frames` frames of a key with `outcome`, the last at `last` (0: unknown). Keys of no device are left out. */
+  count(kid: string, outcome: string, frames: number, last: number): void {
+    const d = this.byKid.get(kid);
+    if (d === undefined) return;
+    if (last > 0 && (d.lastSeen === null || last > d.lastSeen)) d.lastSeen = last;
+    if (outcome === 'ok') d.accepted24h += frames;
+    else if (frames > 0) {
+      d.rejected24h += frames;
+      d.byCode24h[outcome] = (d.byCode24h[outcome] ?? 0) + frames;
+    }
+  }
+
+  devices(): FleetDevice[] {
+    return [...this.byDevice.values()];
+  }
+}
+
 type ReadingTuple = [number, string, number, string, number, number, number | null];
 
 /** One row of frame_hours: kid, outcome, frames, last_at. */
@@ -137,14 +207,12 @@ export class SqliteConsoleQueries implements ConsoleQueries {
   private readonly stmt;
   private readonly hours: HourTotals;
   /** The registry's keys as last read, and the registry version they were read at. */
-  private keys: { version: string; readAt: number; rows: Array<{ device_id: number; kid: string; state: string; name: string | null; dev_eui: string | null }> } | undefined;
+  private keys: { version: string; readAt: number; rows: KeyRow[] } | undefined;
 
   constructor(store: Store) {
     this.db = store.db;
     this.stmt = {
-      keys: this.db.prepare<[], { device_id: number; kid: string; state: string; name: string | null; dev_eui: string | null }>(
-        "SELECT k.device_id, k.kid, k.state, d.name, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY d.id, k.state = 'registered' DESC, k.id DESC",
-      ),
+      keys: this.db.prepare<[], KeyRow>(FLEET_KEYS_SQL),
       hour: this.db.prepare<[number], HourRow>('SELECT kid, outcome, frames, last_at FROM frame_hours WHERE hour = ?').raw(),
       windows: this.db.prepare<[], { kid: string; highest: number; bitmap: string; updated_at: number }>('SELECT kid, highest, bitmap, updated_at FROM replay_windows'),
       lastAccepted: this.db.prepare<[string], { readings: string | null }>("SELECT readings FROM frames WHERE kid = ? AND outcome = 'ok' ORDER BY counter DESC LIMIT 1"),
@@ -160,47 +228,19 @@ export class SqliteConsoleQueries implements ConsoleQueries {
   }
 
   async fleet(nowMs: number): Promise<FleetDevice[]> {
-    const devices = new Map<number, FleetDevice>();
-    const byKid = new Map<string, FleetDevice>();
     const version = await this.registryVersion();
     // Read again at least every minute: a library caller may rename or revoke on this connection.
     if (this.keys?.version !== version || Date.now() - this.keys.readAt > 60_000) this.keys = { version, readAt: Date.now(), rows: this.stmt.keys.all() };
-    for (const k of this.keys.rows) {
-      let d = devices.get(k.device_id);
-      if (d === undefined) {
-        // The first key of a device is its registered one, else its latest (the ORDER BY).
-        d = { kid: k.kid, kids: [], name: k.name, devEui: k.dev_eui, revoked: k.state !== 'registered', highestCounter: 0, lastSeen: null, accepted24h: 0, rejected24h: 0, byCode24h: {} };
-        devices.set(k.device_id, d);
-      }
-      d.kids.push(k.kid);
-      byKid.set(k.kid, d);
-    }
-    for (const w of this.stmt.windows.iterate()) {
-      const d = byKid.get(w.kid);
-      if (d === undefined) continue;
-      d.highestCounter = Math.max(d.highestCounter, w.highest);
-      d.lastSeen = Math.max(d.lastSeen ?? 0, w.updated_at);
-    }
-    const count = (d: FleetDevice, outcome: string, frames: number, last: number): void => {
-      if (last > 0 && (d.lastSeen === null || last > d.lastSeen)) d.lastSeen = last;
-      if (outcome === 'ok') d.accepted24h += frames;
-      else if (frames > 0) {
-        d.rejected24h += frames;
-        d.byCode24h[outcome] = (d.byCode24h[outcome] ?? 0) + frames;
-      }
-    };
-    const { totals, fresh } = this.hours.sum(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS), Math.floor(nowMs / HOUR_MS));
+    const fleet = new FleetBuilder(this.keys.rows);
+    for (const w of this.stmt.windows.iterate()) fleet.window(w.kid, w.highest, w.updated_at);
+    const { from, to } = dayHours(nowMs);
+    const { totals, fresh } = this.hours.sum(from, to);
     for (const [kid, t] of totals) {
-      const d = byKid.get(kid);
-      if (d === undefined) continue;
-      count(d, 'ok', t.ok, t.last);
-      for (const [code, n] of Object.entries(t.byCode)) count(d, code, n, 0);
+      fleet.count(kid, 'ok', t.ok, t.last);
+      for (const [code, n] of Object.entries(t.byCode)) fleet.count(kid, code, n, 0);
     }
-    for (const [kid, outcome, frames, last] of fresh) {
-      const d = byKid.get(kid);
-      if (d !== undefined) count(d, outcome, frames, last);
-    }
-    return [...devices.values()];
+    for (const [kid, outcome, frames, last] of fresh) fleet.count(kid, outcome, frames, last);
+    return fleet.devices();
   }
 
   async lastReadings(kids: readonly string[]): Promise<Map<string, StoredReading[]>> {
@@ -208,7 +248,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
     for (const kid of kids) {
       const row = this.stmt.lastAccepted.get(kid);
       if (row?.readings == null) continue;
-      out.set(kid, (JSON.parse(row.readings) as ReadingTuple[]).map(([channel, name, value, unit, raw, age, at]) => ({ channel, name, value, unit, raw, age, at })));
+      out.set(kid, parseReadings(row.readings));
     }
     return out;
   }
@@ -247,7 +287,7 @@ export class SqliteConsoleQueries implements ConsoleQueries {
 
   async outcomes24h(nowMs: number): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const r of this.stmt.outcomes.iterate(Math.floor((nowMs - 24 * HOUR_MS) / HOUR_MS))) out[r.outcome] = r.n;
+    for (const r of this.stmt.outcomes.iterate(dayHours(nowMs).from)) out[r.outcome] = r.n;
     return out;
   }
 

@@ -16,6 +16,7 @@ export type { ConsoleOptions, GatewayConsole, FleetRow } from './console-routes.
 export { ConsoleHub } from './console-hub.js';
 export type { LiveFrame } from './console-hub.js';
 export { SqliteConsoleQueries } from './console-queries.js';
+export { PgConsoleQueries } from './console-queries-pg.js';
 export type { ConsoleQueries, FleetDevice, ReplayWindowRow, StoredFrame } from './console-queries.js';
 export type { WriteDone, SyncFile } from './store-writer.js';
 export { StoreWriter, syncFileData } from './store-writer.js';

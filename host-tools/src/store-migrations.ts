@@ -122,7 +122,13 @@ CREATE TRIGGER IF NOT EXISTS frame_hours_count AFTER INSERT ON frames BEGIN
 END;
 `;
 
-/** Version 4 on PostgreSQL: the same table, kept by a row trigger in the committing transaction. */
+/**
+ * Version 4 on PostgreSQL: the same table, kept by a statement trigger in the committing
+ * transaction. It counts the statement's new frames grouped and upserts the groups in key order
+ * (hour, kid, outcome): instances committing at once lock the rows they share in the same order,
+ * so they wait for each other and never deadlock (a row trigger would lock them in each batch's
+ * frame order: two batches with a malformed frame and a rejected one in opposite orders could).
+ */
 const PG_FRAME_HOURS = `
 CREATE TABLE frame_hours (hour bigint NOT NULL, kid text NOT NULL, outcome text NOT NULL, frames bigint NOT NULL, last_at bigint NOT NULL, PRIMARY KEY (hour, kid, outcome));
 INSERT INTO frame_hours (hour, kid, outcome, frames, last_at)
@@ -130,12 +136,13 @@ INSERT INTO frame_hours (hour, kid, outcome, frames, last_at)
   WHERE received_at / 3600000 > (SELECT max(received_at) / 3600000 FROM frames) - ${FRAME_HOURS_KEPT} GROUP BY 1, 2, 3;
 CREATE FUNCTION sceau_frame_hours_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO frame_hours (hour, kid, outcome, frames, last_at) VALUES (NEW.received_at / 3600000, coalesce(NEW.kid, ''), NEW.outcome, 1, NEW.received_at)
-    ON CONFLICT (hour, kid, outcome) DO UPDATE SET frames = frame_hours.frames + 1, last_at = greatest(frame_hours.last_at, excluded.last_at);
-  DELETE FROM frame_hours WHERE hour <= NEW.received_at / 3600000 - ${FRAME_HOURS_KEPT};
+  INSERT INTO frame_hours (hour, kid, outcome, frames, last_at)
+    SELECT received_at / 3600000, coalesce(kid, ''), outcome, count(*), max(received_at) FROM new_frames GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (hour, kid, outcome) DO UPDATE SET frames = frame_hours.frames + excluded.frames, last_at = greatest(frame_hours.last_at, excluded.last_at);
+  DELETE FROM frame_hours WHERE hour <= (SELECT max(received_at) FROM new_frames) / 3600000 - ${FRAME_HOURS_KEPT};
   RETURN NULL;
 END $$;
-CREATE TRIGGER frame_hours_count AFTER INSERT ON frames FOR EACH ROW EXECUTE FUNCTION sceau_frame_hours_count();
+CREATE TRIGGER frame_hours_count AFTER INSERT ON frames REFERENCING NEW TABLE AS new_frames FOR EACH STATEMENT EXECUTE FUNCTION sceau_frame_hours_count();
 `;
 
 // PostgreSQL forms. Ids are identities, times bigint ms, bytes bytea, readings JSON text (cast

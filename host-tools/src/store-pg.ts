@@ -21,6 +21,7 @@ import type { UnitReading } from './outcome.js';
 import { describeUrl, poolConfig, type PgConnectOptions } from './store-pg-connect.js';
 import { migratePostgres } from './store-pg-migrate.js';
 import { PgRegistry } from './store-pg-registry.js';
+import { PgConsoleQueries } from './console-queries-pg.js';
 import { StoreError } from './store-errors.js';
 import type { AcceptedFrame, CommitConflict, CommitDone, FrameFilter, FrameRow, IngestStore, ReadingFilter, ReadingRow } from './store-interface.js';
 import type { Device } from './device-registry.js';
@@ -250,6 +251,11 @@ export class PgStore implements IngestStore {
         ? (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows')).rows
         : (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows WHERE kid = ANY($1)', [kids])).rows;
     for (const r of rows) this.replay.merge(r.kid, { highest: r.highest, bitmap: r.bitmap });
+  }
+
+  /** The web console's queries against this database (console-queries-pg.ts). */
+  consoleQueries(): PgConsoleQueries {
+    return new PgConsoleQueries(this.pool);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@
  * file. Adding a backend is one module exporting a `StoreBackend` plus one `registerStoreBackend`
  * line (docs/architecture.md#where-to-add).
  */
+import type { ConsoleQueries } from './console-queries.js';
 import type { Bytes } from '@sceau/protocol';
 import type { Device, DeviceRecord, Registration, RegisterOptions } from './device-registry.js';
 import type { IngestStore, PrivacyStore, QueryStore } from './store-interface.js';
@@ -43,6 +44,11 @@ export interface OpenedStore extends IngestStore, QueryStore {
   close(): void | Promise<void>;
   /** How long a write waits for another writer's lock, in ms, where the backend has such a wait. */
   setBusyTimeout?(ms: number): void;
+  /**
+   * The web console's queries against this store (console-queries.ts), where the backend has
+   * them: a backend without it serves no console. Each backend implements it in its own module.
+   */
+  consoleQueries?(): ConsoleQueries;
 }
 
 /** `create`: made when missing (registration, the gateway); `existing`: written, never created; `readonly`. */

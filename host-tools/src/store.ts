@@ -21,6 +21,7 @@ import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
 import { SqliteFrames } from './store-frames.js';
 import { SqlitePrivacy } from './store-privacy.js';
+import { SqliteConsoleQueries } from './console-queries.js';
 import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
 import type { OpenedStore } from './store-registry.js';
 
@@ -120,6 +121,11 @@ export class Store implements OpenedStore {
       if (error instanceof StoreError) throw error;
       throw new StoreError('store-unusable', `cannot use database ${file}: ${(error as Error).message}`);
     }
+  }
+
+  /** The web console's queries against this file (console-queries.ts). */
+  consoleQueries(): SqliteConsoleQueries {
+    return new SqliteConsoleQueries(this);
   }
 
   close(): void {

@@ -4,8 +4,6 @@
  */
 import { createHttpApi } from './gateway-http.js';
 import { createConsole } from './console-routes.js';
-import { SqliteConsoleQueries } from './console-queries.js';
-import { Store } from './store.js';
 import { createTcpIngest } from './gateway-tcp.js';
 import { createUdpIngest } from './gateway-udp.js';
 import { bindUdp, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, listen, parseEndpoint, type Endpoint } from './endpoint.js';
@@ -19,8 +17,9 @@ export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
   async start({ options, store, ingestor, metrics, token, renderMetrics, log, intake }) {
-    // The console's queries exist for the SQLite store (console-queries.ts); another backend serves none yet.
-    const webConsole = options.console === false || !(store instanceof Store) ? undefined : createConsole({ store, queries: new SqliteConsoleQueries(store), ingestor, metrics, channels: options.channels ?? builtInChannels, tokenRequired: token !== undefined, consolePublic: options.consolePublic });
+    // The store's backend gives the console's queries (OpenedStore.consoleQueries); one without them serves no console.
+    const queries = options.console === false ? undefined : store.consoleQueries?.();
+    const webConsole = queries === undefined ? undefined : createConsole({ store, queries, ingestor, metrics, channels: options.channels ?? builtInChannels, tokenRequired: token !== undefined, consolePublic: options.consolePublic });
     if (webConsole !== undefined) ingestor.observer = webConsole.hub;
     const server = createHttpApi({
       console: webConsole,

@@ -171,8 +171,19 @@ export async function startPostgres(options: { port?: number; dir?: string } = {
   await waitForPort(port, child, 'postgres');
   if (fresh) {
     const [c2, a2] = asPostgres(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'sceau']);
-    const created = spawnSync(c2, a2, { encoding: 'utf8' });
-    if (created.status !== 0) throw new Error(`createdb failed: ${created.stderr}`);
+    // The server listens before it accepts connections ("the database system is starting up"):
+    // on a loaded machine the first createdb can come in between. Retry for a while; on failure
+    // stop the server rather than leave it running without an owner.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const created = spawnSync(c2, a2, { encoding: 'utf8' });
+      if (created.status === 0) break;
+      if (!/starting up/.test(created.stderr) || Date.now() > deadline) {
+        child.kill('SIGTERM');
+        throw new Error(`createdb failed: ${created.stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
   // runuser stays the parent of postgres: signal the postmaster itself (its PID is the first line of
   // postmaster.pid) so that a SIGKILL reaches the server and not only runuser.
