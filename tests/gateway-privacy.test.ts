@@ -174,7 +174,8 @@ describe('retention (gateway serve --retention, sceau devices retention)', () =>
     expect(sceau(['devices', 'retention', 'r-2', '30d', '--db', file]).status).toBe(0);
     expect(sceau(['devices', 'retention', 'r-2', '1x', '--db', file]).stderr).toMatch(/bad-duration/);
     const now = Date.now();
-    const old = RETENTION_BATCH * 4;
+    // Twenty batches: the sweep gives the event loop back between them, so the frame ingested meanwhile is stored before it ends.
+    const old = RETENTION_BATCH * 20;
     const frames = [];
     for (let i = 0; i < old; i++) frames.push({ raw: Uint8Array.of(1), receivedAt: now - 10 * day, source: 'test', outcome: 'ok', kid: kids[0], counter: i + 1, readings: [] });
     frames.push({ raw: Uint8Array.of(2), receivedAt: now - 2 * day, source: 'test', outcome: 'ok', kid: kids[0], counter: old + 1, readings: [] }); // kept: 2 days < 7
