@@ -116,8 +116,8 @@ describe('link model', () => {
     // What the gateway stored: per device, counters strictly increasing, and the boot reading
     // (channel 32) in the first record sealed after each boot that got one delivered.
     const store = Store.open(db);
-    const frames = store.queryFrames({ outcome: 'ok', limit: 1_000_000 });
-    const boots = store.queryReadings().filter((x) => x.channel === BOOT_CHANNEL);
+    const frames = await store.queryFrames({ outcome: 'ok', limit: 1_000_000 });
+    const boots = (await store.queryReadings()).filter((x) => x.channel === BOOT_CHANNEL);
     store.close();
     expect(frames.length).toBe(r.summary.delivered);
     const countersByKid = new Map<string, number[]>();
