@@ -71,8 +71,8 @@ describe('fragment: arguments and bounds', () => {
 
 describe('Reassembler: rules and counters', () => {
   it('refuses options out of range, with their names', () => {
-    expect(() => new Reassembler({ expiryMs: 0 })).toThrow(new RangeError('expiryMs: expected a positive number'));
-    for (const maxPending of [0, 1.5, -1]) expect(() => new Reassembler({ maxPending })).toThrow(new RangeError('maxPending: expected a positive integer'));
+    expect(() => new Reassembler({ expiryMs: 0 })).toThrow(new RangeError('expiryMs: expected a positive number, got 0'));
+    for (const maxPending of [0, 1.5, -1]) expect(() => new Reassembler({ maxPending })).toThrow(new RangeError(`maxPending: expected a positive integer, got ${maxPending}`));
     expect(() => new Reassembler({ maxPending: 1 })).not.toThrow();
     expect(() => new Reassembler().push('x' as never, 0)).toThrow(/^datagram: expected Uint8Array/);
   });
@@ -88,7 +88,8 @@ describe('Reassembler: rules and counters', () => {
     expect(r.push(parts[0]!, 1001, 's')).toEqual({ kind: 'duplicate' });
     expect(r.push(parts[1]!, 1002, 's')).toEqual({ kind: 'frame', frame, fragments: 2 });
     expect(r.push(frame.subarray(0, 10), 1003, 's')).toMatchObject({ kind: 'frame', fragments: 1 }); // whole: passed through
-    expect(r.stats()).toEqual({ whole: 1, reassembled: 1, fragments: 3, duplicates: 1, expired: 0, invalid: 2, pending: 0 });
+    expect(r.stats()).toMatchObject({ whole: 1, reassembled: 1, fragments: 3, duplicates: 1, expired: 0, invalid: 2, pending: 0, bytes: 0 });
+    expect(Object.values(r.stats().dropped).every((n) => n === 0)).toBe(true);
     // Without hints, the same datagrams are read as hint-less: their first 2 bytes are frame bytes.
     const plain = new Reassembler({ senderHint: false });
     expect(plain.push(Uint8Array.of(0x50, 0xab), 0)).toEqual({ kind: 'pending' });
