@@ -254,7 +254,8 @@ function checkRegistration(publicKey: Bytes, options: { name?: string | undefine
   };
 }
 
-interface KeyRow {
+/** A key of the registry joined with its device, as both backends read it (SQLite here, PostgreSQL in store-pg-registry.ts). */
+export interface KeyRow {
   id: number;
   kid: string;
   device_id: number;
@@ -264,6 +265,25 @@ interface KeyRow {
   revoked_at: number | null;
   name: string | null;
   dev_eui: string | null;
+}
+
+/** A key row as the registry answers it, given the key's highest accepted counter. */
+export function keyOfRow(row: KeyRow, highestCounter: number): Omit<Device, 'name' | 'devEui'> {
+  return {
+    kid: row.kid,
+    publicKey: toHex(new Uint8Array(row.public_key)),
+    revoked: row.state === 'revoked',
+    state: row.state,
+    createdAt: new Date(row.created_at).toISOString(),
+    revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
+    highestCounter,
+  };
+}
+
+/** A key row with its device's name and DevEUI. */
+export function deviceOfRow(row: KeyRow, highestCounter: number): Device {
+  const key = keyOfRow(row, highestCounter);
+  return { kid: key.kid, publicKey: key.publicKey, name: row.name, devEui: row.dev_eui, revoked: key.revoked, state: key.state, createdAt: key.createdAt, revokedAt: key.revokedAt, highestCounter: key.highestCounter };
 }
 
 /** What a reference resolved to: a device, and the key the reference named (its current key unless a kid). */
@@ -591,20 +611,15 @@ export class DeviceRegistry {
   }
 
   private keyOf(row: KeyRow): Omit<Device, 'name' | 'devEui'> {
-    return {
-      kid: row.kid,
-      publicKey: toHex(new Uint8Array(row.public_key)),
-      revoked: row.state === 'revoked',
-      state: row.state,
-      createdAt: new Date(row.created_at).toISOString(),
-      revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
-      highestCounter: this.stmt.highest.get(row.kid)?.highest ?? 0,
-    };
+    return keyOfRow(row, this.highestOf(row.kid));
   }
 
   private toDevice(row: KeyRow): Device {
-    const key = this.keyOf(row);
-    return { kid: key.kid, publicKey: key.publicKey, name: row.name, devEui: row.dev_eui, revoked: key.revoked, state: key.state, createdAt: key.createdAt, revokedAt: key.revokedAt, highestCounter: key.highestCounter };
+    return deviceOfRow(row, this.highestOf(row.kid));
+  }
+
+  private highestOf(kid: string): number {
+    return this.stmt.highest.get(kid)?.highest ?? 0;
   }
 }
 

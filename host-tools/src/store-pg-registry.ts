@@ -8,36 +8,18 @@
  */
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
-import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, type Device, type DeviceRecord, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
 
-interface KeyRow {
-  id: number;
-  kid: string;
-  device_id: number;
-  public_key: Buffer;
-  state: KeyState;
-  created_at: number;
-  revoked_at: number | null;
-  name: string | null;
-  dev_eui: string | null;
+/** The SQLite registry's key row, with the key's highest accepted counter read in the same query. */
+interface PgKeyRow extends KeyRow {
   highest: number | null;
 }
 
 const SELECT_KEYS = `SELECT k.id, k.kid, k.device_id, k.public_key, k.state, k.created_at, k.revoked_at, d.name, d.dev_eui, w.highest
   FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id LEFT JOIN replay_windows AS w ON w.kid = k.kid`;
 
-function toDevice(r: KeyRow): Device {
-  return {
-    kid: r.kid,
-    publicKey: toHex(new Uint8Array(r.public_key)),
-    name: r.name,
-    devEui: r.dev_eui,
-    revoked: r.state === 'revoked',
-    state: r.state,
-    createdAt: new Date(r.created_at).toISOString(),
-    revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at).toISOString(),
-    highestCounter: r.highest ?? 0,
-  };
+function toDevice(r: PgKeyRow): Device {
+  return deviceOfRow(r, r.highest ?? 0);
 }
 
 export class PgRegistry {
@@ -48,7 +30,7 @@ export class PgRegistry {
   ) {}
 
   async list(): Promise<Device[]> {
-    return (await this.pool.query<KeyRow>(`${SELECT_KEYS} ORDER BY k.created_at, k.id`)).rows.map(toDevice);
+    return (await this.pool.query<PgKeyRow>(`${SELECT_KEYS} ORDER BY k.created_at, k.id`)).rows.map(toDevice);
   }
 
   /** As `DeviceRegistry.find`: a kid names that key; a DevEUI or a name the device's registered key, else its latest. */
@@ -57,11 +39,11 @@ export class PgRegistry {
     const hex = text.replace(/[-:\s]/g, '').toLowerCase();
     const found = new Map<number, Resolved>();
     if (/^[0-9a-f]{16}$/.test(text)) {
-      const key = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [text.toLowerCase()])).rows[0];
+      const key = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [text.toLowerCase()])).rows[0];
       if (key !== undefined) found.set(key.device_id, { deviceId: key.device_id, device: toDevice(key), via: 'kid' });
     }
     const current = (where: string, value: string) =>
-      db.query<KeyRow>(`SELECT DISTINCT ON (k.device_id) ${SELECT_KEYS.slice('SELECT '.length)} WHERE ${where} ORDER BY k.device_id, k.state = 'registered' DESC, k.id DESC`, [value]);
+      db.query<PgKeyRow>(`SELECT DISTINCT ON (k.device_id) ${SELECT_KEYS.slice('SELECT '.length)} WHERE ${where} ORDER BY k.device_id, k.state = 'registered' DESC, k.id DESC`, [value]);
     if (/^[0-9a-f]{16}$/.test(hex)) {
       for (const r of (await current('d.dev_eui = $1', hex)).rows) if (!found.has(r.device_id)) found.set(r.device_id, { deviceId: r.device_id, device: toDevice(r), via: 'dev-eui' });
     }
@@ -94,7 +76,7 @@ export class PgRegistry {
   /** A device with all its keys, oldest first. */
   async show(ref: string): Promise<DeviceRecord> {
     const r = await this.resolve(ref);
-    const keys = (await this.pool.query<KeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+    const keys = (await this.pool.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
     return { ...r.device, keys: keys.map(({ name: _name, devEui: _devEui, ...key }) => key) };
   }
 
@@ -137,7 +119,7 @@ export class PgRegistry {
     const name = options.name === undefined ? undefined : checkDeviceName(options.name);
     const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
     {
-      const existing = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1 FOR UPDATE OF k`, [kid])).rows[0];
+      const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1 FOR UPDATE OF k`, [kid])).rows[0];
       if (existing !== undefined) {
         const differences = [];
         if (!equalBytes(new Uint8Array(existing.public_key), publicKey)) differences.push({ field: 'publicKey' as const, registered: toHex(new Uint8Array(existing.public_key)), given: toHex(publicKey) });
@@ -148,12 +130,12 @@ export class PgRegistry {
         const listed = differences.map((d) => `${d.field} registered ${JSON.stringify(d.registered)}, given ${JSON.stringify(d.given)}`).join('; ');
         if (!options.update || differences.some((d) => d.field === 'publicKey')) throw new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${options.update ? '' : ' (--update to apply)'}`, differences);
         await this.setFields(db, existing.device_id, name, devEui);
-        return { device: toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!), result: 'updated' };
+        return { device: toDevice((await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!), result: 'updated' };
       }
       const now = Date.now();
       const deviceId = await this.unique(() => db.query<{ id: number }>('INSERT INTO registry_devices (name, dev_eui, created_at) VALUES ($1, $2, $3) RETURNING id', [name ?? null, devEui ?? null, now]), name, devEui);
       await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, deviceId.rows[0]!.id, Buffer.from(publicKey), now]);
-      const row = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!;
+      const row = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!;
       const registration: Registration = { device: toDevice(row), result: 'created' };
       if (row.highest !== null) registration.counterFloor = row.highest;
       return registration;
@@ -201,7 +183,7 @@ export class PgRegistry {
     const kid = toHex(kidOf(publicKey));
     return this.transaction(async (db) => {
       const r = await this.resolve(ref, db);
-      const existing = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
+      const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
       if (existing !== undefined) {
         if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
         if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
@@ -221,7 +203,7 @@ export class PgRegistry {
   delete(ref: string): Promise<DeviceRecord> {
     return this.transaction(async (db) => {
       const r = await this.resolve(ref, db);
-      const keys = (await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+      const keys = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
       await db.query("UPDATE replay_windows SET bitmap = 'ffffffffffffffff', updated_at = $1 WHERE kid = ANY($2) AND highest > 0", [Date.now(), keys.map((k) => k.kid)]);
       await db.query('DELETE FROM registry_keys WHERE device_id = $1', [r.deviceId]);
       await db.query('DELETE FROM registry_devices WHERE id = $1', [r.deviceId]);
@@ -230,7 +212,7 @@ export class PgRegistry {
   }
 
   private async keyOf(db: pg.ClientBase, kid: string): Promise<Device> {
-    return toDevice((await db.query<KeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!);
+    return toDevice((await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0]!);
   }
 
   private async setFields(db: pg.ClientBase, deviceId: number, name: string | undefined, devEui: string | null | undefined): Promise<void> {
