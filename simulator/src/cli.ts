@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
-import { EXIT, readTokenFile } from '@sceau/host-tools';
+import { EXIT, type WrappedContentKey, readOwnerPublicKey, readTokenFile } from '@sceau/host-tools';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
+import { wrapContentKeys, writeWrappedKeys } from './content-keys.js';
 import type { FrameSink } from './frame-sink.js';
 import { HostToolsGatewaySink } from './host-tools-gateway.js';
 import { GatewayError, networkSink } from './network-sinks.js';
@@ -36,6 +37,9 @@ Fleet (a --scenario file may describe several groups; these options then set eve
                          DeviceScript VMs, on virtual time, beside the model devices
   --firmware-tick D      run idle VMs at most every D of virtual time (default 0: every 10 ms
                          runtime tick; 1s makes long runs ~100x cheaper, timing quantized to D)
+  --record 1|2           record version the devices seal (default 1); 2 encrypts the readings
+                         other than battery, boot and dropped under each device's content key
+                         (derived from the seed; docs/simulator.md "Record version 2")
   --drain D              after --duration, devices stop sampling and get this long to empty
                          their queues (default 2h)
   --start ISO            wall-clock time of virtual time 0 (default ${'2025-01-01T00:00:00Z'})
@@ -50,7 +54,11 @@ Gateway:
 Output:
   --capture FILE         every datagram as sent, NDJSON {t, kid, datagram, attack}; check it again
                          later with: sceau sim verify FILE --keys DIR (DIR from --keys-out)
-  --keys-out DIR         the fleet's public keys as DIR/<kid>.pub (64 hex characters)
+  --keys-out DIR         the fleet's public keys as DIR/<kid>.pub (64 hex characters), and with
+                         --owner DIR/wrapped-keys.json (for frame verify / sim verify --wrapped-keys)
+  --owner OWNER.pub      with --record 2: wrap each device's content key for this owner public
+                         key (sceau owner keys generate); the in-process gateway's registry stores
+                         them, so sceau export --db FILE --owner-key OWNER.key opens the readings
   --report FILE          the summary as JSON
   --junit FILE           JUnit XML for CI
   --json                 the summary as one JSON object on stdout
@@ -76,6 +84,8 @@ const OPTIONS = {
   faults: { type: 'string' },
   'firmware-vm': { type: 'string' },
   'firmware-tick': { type: 'string' },
+  record: { type: 'string' },
+  owner: { type: 'string' },
   start: { type: 'string' },
   drain: { type: 'string' },
   scenario: { type: 'string' },
@@ -135,6 +145,7 @@ export function scenarioFromArgs(values: Record<string, string | boolean | strin
   set('faults', num(v.faults, 'faults'));
   set('firmwareVm', num(v['firmware-vm'], 'firmware-vm'));
   set('firmwareTick', v['firmware-tick']);
+  set('record', v.record);
   set('start', v.start);
   set('drain', v.drain);
   if (v.gateway !== undefined) input.gateway = v.gateway;
@@ -157,6 +168,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
   let sink: FrameSink;
   let simulation: Simulation;
+  let wrappedKeys: WrappedContentKey[] | undefined;
   try {
     values = parseArgs({ args: rest, options: OPTIONS, allowPositionals: false, strict: true }).values;
     if (values.help) {
@@ -165,6 +177,9 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     const input = scenarioFromArgs(values);
     const config = resolveScenario(input);
+    // read before any gateway starts: a wrong owner key is a usage error with nothing written
+    const owner = values.owner === undefined ? undefined : readOwnerPublicKey(values.owner);
+    if (owner !== undefined && !config.groups.some((g) => g.record === 2)) throw new UsageError('--owner: no group seals record version 2 (give --record 2, or record: 2 in the scenario)');
     const gateway = input.gateway ?? 'in-process';
     if (gateway === 'builtin') throw new UsageError('--gateway builtin was removed: the simulator runs against the one gateway (in-process, or http:// / udp://)');
     if (values['token-file'] !== undefined && !/^https?:\/\//.test(gateway)) throw new UsageError('--token-file: only for --gateway http://HOST:PORT');
@@ -181,6 +196,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       sink = networkSink(gateway, { token: values['token-file'] === undefined ? undefined : readTokenFile(values['token-file']) });
     }
     simulation = new Simulation(config);
+    if (owner !== undefined) wrappedKeys = wrapContentKeys(owner, simulation.contentKeyHolders());
   } catch (e) {
     // The gateway's own checks (readTokenFile: a missing file, one readable by others, a short token) are usage errors.
     if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -197,6 +213,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (values['keys-out'] !== undefined) {
       mkdirSync(values['keys-out'], { recursive: true });
       for (const d of simulation.registrations()) writeFileSync(join(values['keys-out'], `${d.kid}.pub`), toHex(d.publicKey));
+      if (wrappedKeys !== undefined) writeWrappedKeys(values['keys-out'], wrappedKeys);
     }
     let lastProgress = 0;
     const onProgress = io.stderrIsTty
@@ -207,7 +224,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
           io.stderr(`\rsceau-sim: ${formatDuration(t)} of ${formatDuration(total)} simulated (${Math.floor((100 * t) / total)}%)   `);
         }
       : undefined;
-    const result = await simulation.run({ sink, ...(values.capture !== undefined ? { capture: values.capture } : {}), ...(onProgress ? { onProgress } : {}) });
+    const result = await simulation.run({ sink, ...(values.capture !== undefined ? { capture: values.capture } : {}), ...(onProgress ? { onProgress } : {}), ...(wrappedKeys !== undefined ? { wrappedKeys } : {}) });
     if (io.stderrIsTty) io.stderr('\r\x1b[K');
     if (values.report !== undefined) writeFileSync(values.report, `${JSON.stringify(result.summary, null, 2)}\n`);
     if (values.junit !== undefined) writeFileSync(values.junit, formatJunit(result));

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type LinkProfile, airtimeMs, encodeRecord, fragmentCapacity, frameSize, linkProfile, maxFrameBytes } from '@sceau/protocol';
+import { type LinkProfile, airtimeMs, encodeRecord, encodeRecordV2, fragmentCapacity, frameSize, linkProfile, maxFrameBytes } from '@sceau/protocol';
 import { parse as parseYaml } from 'yaml';
 import { parseDuration } from './duration.js';
 import { subBandCount } from './link-model.js';
@@ -50,7 +50,16 @@ export interface GroupConfig {
    * runtime's 10 ms tick). A larger tick makes idle VMs cheaper and quantizes their timing.
    */
   firmwareTickMs: number;
+  /**
+   * The record version the group's devices seal: 1 (readings in clear) or 2 (readings other than
+   * battery, boot and dropped encrypted under each device's content key, docs/privacy.md).
+   */
+  record: RecordVersion;
 }
+
+/** Record versions a simulated device seals (docs/protocol.md). */
+export const RECORD_VERSIONS = [1, 2] as const;
+export type RecordVersion = (typeof RECORD_VERSIONS)[number];
 
 export interface SimulationConfig {
   seed: string;
@@ -86,6 +95,8 @@ export interface GroupInput {
   /** Devices of the group run as the real firmware in DeviceScript VMs (at the top level: per group, at most its devices). */
   firmwareVm?: number;
   firmwareTick?: string | number;
+  /** 1 (default) or 2 (also `v1`, `v2`): the record version the devices seal. */
+  record?: number | string;
 }
 
 export interface ScenarioInput extends GroupInput {
@@ -128,6 +139,14 @@ function positiveInt(value: unknown, what: string, min = 1): number {
   const n = typeof value === 'string' ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new RangeError(`${what}: expected an integer >= ${min}, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/** `1`, `2`, `v1` or `v2` (a number or text) to a record version. */
+export function parseRecordVersion(value: unknown, what = 'record'): RecordVersion {
+  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim().replace(/^v/i, '') : '';
+  const n = Number(text);
+  if (text === '' || !(RECORD_VERSIONS as readonly number[]).includes(n)) throw new RangeError(`${what}: expected a record version, 1 or 2 (v1, v2), got ${JSON.stringify(value)}`);
+  return n as RecordVersion;
 }
 
 /** `replay=0.01,tamper=0.01` (or an object) to rates; kinds left out are 0. */
@@ -201,6 +220,7 @@ function resolveGroup(input: GroupInput, base: GroupInput, index: number): Group
     attacks: parseAttacks(g.attacks, `${where} attacks`),
     firmwareVm: 0,
     firmwareTickMs: parseDuration(g.firmwareTick ?? 0, `${where} firmwareTick`),
+    record: parseRecordVersion(g.record ?? 1, `${where} record`),
   };
   if (input.firmwareVm !== undefined) {
     group.firmwareVm = positiveInt(input.firmwareVm, `${where} firmwareVm`, 0);
@@ -247,6 +267,9 @@ export function loadScenarioFile(path: string): ScenarioInput {
   return data as ScenarioInput;
 }
 
+const SIZING_KEY = new Uint8Array(32);
+const SIZING_KID = new Uint8Array(8);
+
 /** Size in bytes of the largest record a device of `group` may seal with `rounds` sampling rounds. */
 export function worstRecordBytes(group: GroupConfig, rounds: number): number {
   const readings: Array<{ channel: number; value: number; age?: number }> = [];
@@ -260,7 +283,9 @@ export function worstRecordBytes(group: GroupConfig, rounds: number): number {
   }
   readings.push({ channel: SENSOR_CHANNELS.battery, value: 3300 });
   readings.push({ channel: 32, value: 65_535 }); // the boot reading, first record after a boot
-  return encodeRecord({ version: 1, counter: 0xfffffff0, time: group.clock ? 0xfffffff0 : null, readings }).length;
+  const record = { counter: 0xfffffff0, time: group.clock ? 0xfffffff0 : null, readings };
+  // AES-CCM keeps the plaintext's length: any content key and kid give the size of every v2 record
+  return group.record === 2 ? encodeRecordV2(record, SIZING_KEY, SIZING_KID).length : encodeRecord({ version: 1, ...record }).length;
 }
 
 /** Datagrams and airtime of one frame of `bytes` on `profile`. */

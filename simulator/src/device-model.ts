@@ -1,5 +1,6 @@
-import { type Bytes, type LinkProfile, type Reading, fragment, getPublicKey, kidOf, linkProfile, sealRecord, sha256, toHex } from '@sceau/protocol';
+import { type Bytes, type LinkProfile, type Reading, fragment, getPublicKey, kidOf, linkProfile, sha256, toHex } from '@sceau/protocol';
 import { type BatchChoice, type GroupConfig, chooseBatch } from './config.js';
+import { deviceContentKey, sealVersioned } from './content-keys.js';
 import { RadioScheduler } from './link-model.js';
 import { Prng } from './prng.js';
 import { BOOT_CHANNEL, SensorModel } from './sensors.js';
@@ -39,6 +40,8 @@ export interface Device {
   publicKey: Bytes;
   kid: Bytes;
   kidHex: string;
+  /** The key its record version 2 readings are encrypted under (null in groups sealing version 1). */
+  contentKey: Bytes | null;
   /** The transport's name for the device (`deveui:...`, `udp:...`). */
   source: string;
   /** Sensors, power and phase. */
@@ -85,7 +88,7 @@ export function deviceSecret(seed: string, group: string, index: number): Bytes 
 export function makeGroup(config: GroupConfig): GroupState {
   const profile = linkProfile(config.link);
   const batch = chooseBatch(config);
-  const report: GroupReport = { name: config.name, devices: config.devices, link: config.link, intervalMs: config.intervalMs, batch, recordsSealed: 0, delivered: 0, lost: 0, reboots: 0, sensorFaults: 0, flashWrites: 0 };
+  const report: GroupReport = { name: config.name, devices: config.devices, link: config.link, intervalMs: config.intervalMs, batch, record: config.record, recordsSealed: 0, delivered: 0, lost: 0, reboots: 0, sensorFaults: 0, flashWrites: 0 };
   return { config, profile, batch, report };
 }
 
@@ -105,6 +108,7 @@ export function makeDevice(seed: string, startUnixMs: number, group: GroupState,
     publicKey,
     kid,
     kidHex: toHex(kid),
+    contentKey: group.config.record === 2 ? deviceContentKey(seed, group.config.name, i) : null,
     source: sourceOf(group.profile, index),
     rng,
     linkRng,
@@ -150,8 +154,8 @@ export function takeSample(d: Device, t: number): boolean {
 }
 
 /**
- * Seals the batch (with the battery and a pending boot report) into a record frame at `t` and
- * empties it; undefined when there is nothing to seal (every sensor failed, no battery channel).
+ * Seals the batch (with the battery and a pending boot report) into a record frame at `t`, as
+ * the group's record version, and empties it; undefined when there is nothing to seal (every sensor failed, no battery channel).
  */
 export function sealBatch(d: Device, t: number, startUnixMs: number): { bytes: Bytes; counter: number } | undefined {
   const readings: Reading[] = [];
@@ -170,7 +174,7 @@ export function sealBatch(d: Device, t: number, startUnixMs: number): { bytes: B
   const counter = allocateCounter(d);
   const cfg = d.group.config;
   const time = cfg.clock ? Math.floor((startUnixMs + t) / 1000) : null;
-  return { bytes: sealRecord({ version: 1, counter, time, readings }, d.secret, { kid: cfg.kid }), counter };
+  return { bytes: sealVersioned(cfg.record, { counter, time, readings }, d.secret, d.contentKey, { kid: cfg.kid }), counter };
 }
 
 /**

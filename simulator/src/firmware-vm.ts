@@ -28,6 +28,8 @@ export interface FirmwareVmStartOptions {
   read: (kind: 'temperature' | 'humidity', tMs: number) => number | null;
   flash: { data?: Uint8Array };
   t0: number;
+  /** The 32-byte content key provisioned with the seed: the firmware then seals record version 2. */
+  contentKey?: Uint8Array | null;
 }
 
 export interface FirmwareVmModule {

@@ -1,4 +1,5 @@
-import { type Bytes, decodeRecord, fromHex, toHex, verifySign1 } from '@sceau/protocol';
+import { type Bytes, decodeRecord, fromHex, parseCbor, recordV2FromItem, toHex, verifySign1 } from '@sceau/protocol';
+import type { RecordVersion } from './config.js';
 import type { Device, GroupState } from './device-model.js';
 import { type FirmwareReport, type FirmwareVmDevice, type FirmwareVmModule, loadFirmwareVm } from './firmware-vm.js';
 import { Prng } from './prng.js';
@@ -24,6 +25,17 @@ export interface VmFrame {
   t: number;
   bytes: Bytes;
   counter: number;
+}
+
+/** The counter of a record `payload` of `version`; undefined when it is not one. */
+function counterOf(payload: Bytes, version: RecordVersion): number | undefined {
+  if (version === 1) {
+    const r = decodeRecord(payload);
+    return r.ok ? r.record.counter : undefined;
+  }
+  const parsed = parseCbor(payload);
+  const r = parsed.ok ? recordV2FromItem(parsed.item, payload) : undefined;
+  return r?.ok === true ? r.record.counter : undefined;
 }
 
 /**
@@ -83,6 +95,8 @@ export class FirmwareVms {
       sensorId: vm.sensorId,
       // provisioning writes the device's seed into its settings once, as a provisioning tool would
       seed: vm.provisioned ? null : d.secret,
+      // and, in a group sealing record version 2, its content key (the firmware reads it at start)
+      contentKey: vm.provisioned ? null : d.contentKey,
       random: (n) => vm.random.bytes(n),
       read: (kind, tMs) => this.read(d, vm, kind, tMs),
       flash: vm.flash,
@@ -119,9 +133,9 @@ export class FirmwareVms {
       const bytes = fromHex(f.hex);
       // A sanity check of the VM's output against the registered key (the gateway checks again).
       const v = verifySign1(bytes, d.publicKey);
-      const rec = v.ok ? decodeRecord(v.payload) : undefined;
-      if (!v.ok || rec === undefined || !rec.ok) throw new Error(`firmware VM ${d.name}: sealed a frame that does not verify under its key: ${f.hex}`);
-      frames.push({ t: f.t, bytes, counter: rec.record.counter });
+      const counter = v.ok ? counterOf(v.payload, d.group.config.record) : undefined;
+      if (counter === undefined) throw new Error(`firmware VM ${d.name}: sealed a frame that does not verify under its key as record version ${d.group.config.record}: ${f.hex}`);
+      frames.push({ t: f.t, bytes, counter });
       this.report.frames++;
     }
     this.report.vmMs += performance.now() - w0;

@@ -1,4 +1,5 @@
 import type { Bytes, VerificationCode } from '@sceau/protocol';
+import type { WrappedContentKey } from '@sceau/host-tools';
 
 /** What the simulator tells a gateway about one datagram besides its bytes. */
 export interface DatagramMeta {
@@ -32,6 +33,11 @@ export interface DeviceRegistration {
   kid: string;
   /** Transport names of the device (DevEUI...), to find the key of frames without kid. */
   deviceIds: string[];
+  /**
+   * Its record version 2 content key wrapped for the data owner (`--owner`): a gateway with a
+   * registry of wrapped keys stores it, so `sceau export --owner-key` opens the readings.
+   */
+  wrappedContentKey?: WrappedContentKey;
 }
 
 /**

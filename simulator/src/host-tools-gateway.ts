@@ -46,13 +46,21 @@ export class HostToolsGatewaySink implements FrameSink {
     return sink;
   }
 
-  /** The whole fleet in one transaction (all or none), through the store's registry. */
+  /**
+   * The whole fleet in one transaction (all or none), through the store's registry; then the
+   * content keys wrapped for the owner, as `sceau provision --owner` stores them.
+   */
   async register(devices: DeviceRegistration[]): Promise<void> {
     const entries = devices.map((d, i) => {
       const eui = d.deviceIds.find((id) => id.startsWith('deveui:'));
       return { where: `device ${i}`, publicKey: d.publicKey, name: d.name, ...(eui !== undefined ? { devEui: eui.slice('deveui:'.length) } : {}) };
     });
     await this.gateway.store.registry.registerMany(entries);
+    const wrapped = devices.flatMap((d) => (d.wrappedContentKey === undefined ? [] : [d.wrappedContentKey]));
+    if (wrapped.length === 0) return;
+    const privacy = this.gateway.store.privacy;
+    if (privacy === undefined) throw new Error('the in-process gateway\'s store keeps no wrapped content keys');
+    for (const w of wrapped) await privacy.putWrappedKey(w);
   }
 
   async deliver(datagram: Bytes, meta: DatagramMeta): Promise<SinkOutcome> {

@@ -1,6 +1,14 @@
 import { formatDuration } from './duration.js';
 import type { RunResult } from './simulation.js';
-import type { Summary } from './scoreboard.js';
+import type { ByRecordVersion, RecordVersionTally, Summary } from './scoreboard.js';
+
+/** One line per record version of the run: what its genuine records cost, in all and per record. */
+function versionLines(byVersion: ByRecordVersion): string[] {
+  return (Object.entries(byVersion) as Array<[string, RecordVersionTally]>).map(([v, t]) => {
+    const per = t.records > 0 ? `; per record ${(t.frameBytes / t.records).toFixed(1)} bytes sealed, ${(t.bytesOnAir / t.records).toFixed(1)} on air, ${(t.airtimeMs / t.records).toFixed(1)} ms` : '';
+    return `  record ${v}            ${t.records} records: ${t.frameBytes} bytes sealed, ${t.bytesOnAir} bytes on air in ${t.datagrams} datagrams, ${(t.airtimeMs / 1000).toFixed(1)} s on air${per}`;
+  });
+}
 
 /** The summary as a few aligned lines for people (stdout without --json). */
 export function formatSummary(r: RunResult): string {
@@ -10,10 +18,11 @@ export function formatSummary(r: RunResult): string {
   const speed = s.wallMs > 0 ? ` (${Math.round(s.simulatedMs / s.wallMs)}x real time)` : '';
   const lines = [
     `sceau-sim: seed ${JSON.stringify(r.seed)}, gateway ${r.gateway}`,
-    ...r.groups.map((g) => `  group ${g.name}: ${g.devices} devices on ${g.link}, a sample every ${formatDuration(g.intervalMs)}, ${g.batch.rounds} per record (frames up to ${g.batch.frameBytes} bytes)${g.batch.sustainable ? '' : ', MORE DATA THAN THE LINK BUDGET CARRIES'}; ${g.reboots} power cuts, ${g.sensorFaults} sensor faults`),
+    ...r.groups.map((g) => `  group ${g.name}: ${g.devices} devices on ${g.link}, record version ${g.record}, a sample every ${formatDuration(g.intervalMs)}, ${g.batch.rounds} per record (frames up to ${g.batch.frameBytes} bytes)${g.batch.sustainable ? '' : ', MORE DATA THAN THE LINK BUDGET CARRIES'}; ${g.reboots} power cuts, ${g.sensorFaults} sensor faults`),
     `  devices              ${s.devices}${(s.firmwareDevices ?? 0) > 0 ? ` (${s.firmwareDevices} real firmware in DeviceScript VMs)` : ''}`,
     `  records sealed       ${s.recordsSealed}`,
     `  datagrams            ${s.datagrams} (${s.bytesOnAir} bytes, ${(s.airtimeMs / 1000).toFixed(1)} s on air)`,
+    ...versionLines(r.byRecordVersion),
     `  duty-cycle violations ${s.dutyCycleViolations}`,
     `  delivered            ${s.delivered}${s.verified === null ? ' sent whole to the gateway; whether it stored them is not observable over UDP (count them in its database or /metrics)' : ''}`,
     `  verified             ${s.verified === null ? 'not observable over UDP' : s.verified}`,

@@ -1,5 +1,5 @@
 import { type Bytes, Reassembler, equalBytes, linkProfile } from '@sceau/protocol';
-import { ATTACK_KINDS, type AttackKind, type BatchChoice } from './config.js';
+import { ATTACK_KINDS, type AttackKind, type BatchChoice, type RecordVersion } from './config.js';
 import type { SinkOutcome } from './frame-sink.js';
 
 /** Why genuine frames did not reach the gateway whole, in records. */
@@ -18,6 +18,24 @@ export interface LostBreakdown {
 }
 
 export type LostReason = Exclude<keyof LostBreakdown, 'total'>;
+
+/**
+ * What the genuine records of one record version cost on the air (the attacker's datagrams are
+ * in the summary's totals only): a run of a scenario as version 1 and as version 2 shows the
+ * overhead of encrypting the readings.
+ */
+export interface RecordVersionTally {
+  records: number;
+  /** Bytes of the sealed frames (COSE_Sign1), before any fragmentation. */
+  frameBytes: number;
+  /** Datagrams put on the air (frames or fragments), and their bytes and airtime. */
+  datagrams: number;
+  bytesOnAir: number;
+  airtimeMs: number;
+}
+
+/** Tallies by record version: `v1`, `v2`, each present when a group of the run seals that version. */
+export type ByRecordVersion = Partial<Record<`v${RecordVersion}`, RecordVersionTally>>;
 
 /** The run's summary: exactly the keys of issue 5. */
 export interface Summary {
@@ -43,6 +61,11 @@ export interface Summary {
   falseAccepts: number;
   wallMs: number;
   simulatedMs: number;
+  /**
+   * Genuine records' bytes and airtime by record version; present only in runs where a group
+   * seals version 2 (--record 2), so a version 1 summary keeps exactly issue 5's keys.
+   */
+  byRecordVersion?: ByRecordVersion;
 }
 
 export interface GroupReport {
@@ -51,6 +74,8 @@ export interface GroupReport {
   link: string;
   intervalMs: number;
   batch: BatchChoice;
+  /** The record version its devices seal. */
+  record: RecordVersion;
   recordsSealed: number;
   delivered: number;
   lost: number;
@@ -126,6 +151,7 @@ export function newFrameTrack(bytes: Bytes, counter: number, group: GroupReport)
 export class Scoreboard {
   private s: Summary;
   private readonly genuineRejected: Record<string, number> = {};
+  private readonly versions: ByRecordVersion = {};
   private readonly attackStats = Object.fromEntries(ATTACK_KINDS.map((k) => [k, { injected: 0, detected: 0, skipped: 0 }])) as AttackStats;
   /** The protocol's reassembly, by whether the link names the sender: decides roles when the gateway does not report its frame. */
   private readonly shadow = new Map<boolean, Reassembler>([
@@ -133,7 +159,9 @@ export class Scoreboard {
     [true, new Reassembler({ senderHint: true, maxPending: 1_000_000 })],
   ]);
 
-  constructor(devices: number, firmwareDevices = 0) {
+  /** `recordVersions`: the versions the run's groups seal (each gets a tally). */
+  constructor(devices: number, firmwareDevices = 0, recordVersions: readonly RecordVersion[] = [1]) {
+    for (const v of recordVersions) this.versions[`v${v}`] = { records: 0, frameBytes: 0, datagrams: 0, bytesOnAir: 0, airtimeMs: 0 };
     this.s = {
       devices,
       ...(firmwareDevices > 0 ? { firmwareDevices } : {}),
@@ -159,13 +187,34 @@ export class Scoreboard {
   sealed(track: FrameTrack): void {
     this.s.recordsSealed++;
     track.group.recordsSealed++;
+    const v = this.tally(track.group.record);
+    v.records++;
+    v.frameBytes += track.bytes.length;
   }
 
-  /** A datagram put on the air (genuine or injected). */
-  onAir(datagram: Bytes, airtimeMs: number): void {
+  /** A datagram put on the air: of a genuine record of `version`, or injected (null). */
+  onAir(datagram: Bytes, airtimeMs: number, version: RecordVersion | null): void {
     this.s.datagrams++;
     this.s.bytesOnAir += datagram.length;
     this.s.airtimeMs += airtimeMs;
+    if (version === null) return;
+    const v = this.tally(version);
+    v.datagrams++;
+    v.bytesOnAir += datagram.length;
+    v.airtimeMs += airtimeMs;
+  }
+
+  private tally(version: RecordVersion): RecordVersionTally {
+    const v = this.versions[`v${version}`];
+    if (v === undefined) throw new Error(`internal: record version ${version} is not among the run's`);
+    return v;
+  }
+
+  /** The tallies by record version, airtime rounded to the microsecond as the summary's. */
+  byRecordVersion(): ByRecordVersion {
+    const out: ByRecordVersion = {};
+    for (const [k, v] of Object.entries(this.versions) as Array<[keyof ByRecordVersion, RecordVersionTally]>) out[k] = { ...v, airtimeMs: Math.round(v.airtimeMs * 1000) / 1000 };
+    return out;
   }
 
   /** The attacker found nothing to build `kind` from (no frame of the victim sent or delivered yet). */
@@ -317,7 +366,7 @@ export class Scoreboard {
     if (s.lost.unsent > 0) failures.push(`${s.lost.unsent} records were never sent (still queued when the drain time ended): lengthen --drain, or send less (a longer --interval, fewer sensors, a faster link)`);
     if (s.delivered + s.lost.total !== s.recordsSealed) failures.push(`internal: ${s.recordsSealed} records sealed but ${s.delivered} delivered + ${s.lost.total} lost`);
     return {
-      summary: { ...s, airtimeMs: Math.round(s.airtimeMs * 1000) / 1000, rejected: { ...s.rejected }, lost: { ...s.lost } },
+      summary: { ...s, airtimeMs: Math.round(s.airtimeMs * 1000) / 1000, rejected: { ...s.rejected }, lost: { ...s.lost }, ...(this.versions.v2 !== undefined ? { byRecordVersion: this.byRecordVersion() } : {}) },
       genuineRejected: { ...this.genuineRejected },
       attacks: this.attackStats,
       failures,

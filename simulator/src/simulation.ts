@@ -1,5 +1,6 @@
 import { type Bytes, airtimeMs } from '@sceau/protocol';
-import type { AttackKind, GroupConfig, SimulationConfig } from './config.js';
+import type { WrappedContentKey } from '@sceau/host-tools';
+import type { AttackKind, GroupConfig, RecordVersion, SimulationConfig } from './config.js';
 import { EventQueue } from './event-queue.js';
 import type { DeviceRegistration, FrameSink } from './frame-sink.js';
 import { LinkAuditor, type Violation, deliveries } from './link-model.js';
@@ -9,7 +10,7 @@ import { CaptureWriter } from './capture.js';
 import { type Device, type GroupState, currentSending, enqueue, loseRam, makeDevice, makeGroup, reserveAtBoot, sealBatch, takeSample } from './device-model.js';
 import type { FirmwareReport } from './firmware-vm.js';
 import { FirmwareVms } from './firmware-vms.js';
-import { type Arrival, type AttackStats, type GroupReport, type Role, type Summary, Scoreboard, newFrameTrack } from './scoreboard.js';
+import { type Arrival, type AttackStats, type ByRecordVersion, type GroupReport, type Role, type Summary, Scoreboard, newFrameTrack } from './scoreboard.js';
 
 const DAY_MS = 86_400_000;
 const BOOT_MS = 3000;
@@ -28,6 +29,8 @@ export interface RunResult {
   seed: string;
   /** Real-firmware devices: what the VMs did and what they cost (null without --firmware-vm). */
   firmware: FirmwareReport | null;
+  /** Genuine records' bytes and airtime by record version (in the summary too when a group seals version 2). */
+  byRecordVersion: ByRecordVersion;
 }
 
 export interface RunOptions {
@@ -38,6 +41,8 @@ export interface RunOptions {
   onProgress?: (simulatedMs: number, totalMs: number) => void;
   /** Wall-clock source (tests pin it). */
   now?: () => number;
+  /** Content keys wrapped for the data owner (`--owner`), registered with the devices. */
+  wrappedKeys?: readonly WrappedContentKey[];
 }
 
 /** What happens on the virtual clock. */
@@ -89,24 +94,35 @@ export class Simulation {
       for (let i = 0; i < groupConfig.devices; i++, index++) this.devices.push(makeDevice(config.seed, config.startUnixMs, group, i, index));
     }
     this.vms = new FirmwareVms(config.seed, this.devices);
-    this.board = new Scoreboard(this.devices.length, this.vms.report.devices);
+    const versions = [...new Set(this.config.groups.map((g) => g.record))].sort();
+    this.board = new Scoreboard(this.devices.length, this.vms.report.devices, versions);
   }
 
-  /** The fleet's keys and transport names, as a gateway registers them. */
-  registrations(): DeviceRegistration[] {
-    return this.devices.map((d) => ({
-      name: d.name,
-      publicKey: d.publicKey,
-      kid: d.kidHex,
-      deviceIds: d.group.profile.identifiesSender ? [d.source] : [],
-    }));
+  /** The fleet's keys and transport names, as a gateway registers them, with the content keys `wrapped` for the owner (by kid). */
+  registrations(wrapped: readonly WrappedContentKey[] = []): DeviceRegistration[] {
+    const byKid = new Map(wrapped.map((w) => [w.kid, w]));
+    return this.devices.map((d) => {
+      const w = byKid.get(d.kidHex);
+      return {
+        name: d.name,
+        publicKey: d.publicKey,
+        kid: d.kidHex,
+        deviceIds: d.group.profile.identifiesSender ? [d.source] : [],
+        ...(w !== undefined ? { wrappedContentKey: w } : {}),
+      };
+    });
+  }
+
+  /** The devices sealing record version 2, with their content keys (to wrap for the owner: content-keys.ts). */
+  contentKeyHolders(): Array<{ kidHex: string; contentKey: Bytes }> {
+    return this.devices.flatMap((d) => (d.contentKey === null ? [] : [{ kidHex: d.kidHex, contentKey: d.contentKey }]));
   }
 
   async run(options: RunOptions): Promise<RunResult> {
     const now = options.now ?? (() => performance.now());
     const wallStart = now();
     this.sink = options.sink;
-    await this.sink.register(this.registrations());
+    await this.sink.register(this.registrations(options.wrappedKeys));
     await this.vms.prepare(this.groups);
     this.capture = options.capture === undefined ? undefined : new CaptureWriter(options.capture);
     let last = 0;
@@ -156,7 +172,7 @@ export class Simulation {
             this.attack(ev.attack, ev.victim, t);
             break;
           case 'attack-tx':
-            this.onAir(t, ev.kid, ev.arrival.datagram, ev.airtimeMs, ev.attack);
+            this.onAir(t, ev.kid, ev.arrival.datagram, ev.airtimeMs, ev.attack, null);
             this.queue.schedule(Math.ceil(t + ev.airtimeMs) + 50, { kind: 'arrive', arrival: ev.arrival, from: null });
             break;
           case 'vm-boot':
@@ -206,6 +222,7 @@ export class Simulation {
       gateway: this.sink.name,
       seed: this.config.seed,
       firmware: this.vms.report.devices > 0 ? this.vms.summary() : null,
+      byRecordVersion: this.board.byRecordVersion(),
     };
   }
 
@@ -294,7 +311,7 @@ export class Simulation {
     const air = airtimeMs(profile, datagram.length);
     const { subBand } = d.radio.transmit(t, air);
     this.auditor.record(d.index, profile, subBand, t, air);
-    this.onAir(t, d.kidHex, datagram, air, null);
+    this.onAir(t, d.kidHex, datagram, air, null, d.group.config.record);
     d.sensors.drainForAirtime(air);
     const track = cur.track;
     const arrivals = deliveries(d.group.config, d.linkRng, t, air);
@@ -312,8 +329,8 @@ export class Simulation {
     if (d.current !== null || d.queue.length > 0) this.wake(d, Math.ceil(t + air));
   }
 
-  private onAir(t: number, kidHex: string, datagram: Bytes, air: number, attack: AttackKind | null): void {
-    this.board.onAir(datagram, air);
+  private onAir(t: number, kidHex: string, datagram: Bytes, air: number, attack: AttackKind | null, version: RecordVersion | null): void {
+    this.board.onAir(datagram, air, version);
     this.capture?.write(t, kidHex, datagram, attack);
   }
 
