@@ -9,7 +9,7 @@ const KEY = deviceSecret('scoreboard', 'g', 0);
 const OBSERVED: Closing = { observable: true, dutyCycleViolations: 0, simulatedMs: 1000, wallMs: 5 };
 
 function group(): GroupReport {
-  return { name: 'g', devices: 1, link: 'udp', intervalMs: 60_000, batch: { rounds: 1, frameBytes: 0, sustainable: true }, recordsSealed: 0, delivered: 0, lost: 0, reboots: 0, sensorFaults: 0, flashWrites: 0 };
+  return { name: 'g', devices: 1, link: 'udp', intervalMs: 60_000, batch: { rounds: 1, frameBytes: 0, sustainable: true }, record: 1, recordsSealed: 0, delivered: 0, lost: 0, reboots: 0, sensorFaults: 0, flashWrites: 0 };
 }
 
 function frame(counter: number): Bytes {
@@ -174,8 +174,30 @@ describe('scoreboard', () => {
 
   it('sums datagrams, bytes and airtime put on the air, rounding airtime to µs', () => {
     const board = new Scoreboard(1);
-    board.onAir(new Uint8Array(10), 1.23456789);
-    board.onAir(new Uint8Array(5), 2);
+    board.onAir(new Uint8Array(10), 1.23456789, 1);
+    board.onAir(new Uint8Array(5), 2, null);
     expect(board.result(OBSERVED).summary).toMatchObject({ datagrams: 2, bytesOnAir: 15, airtimeMs: 3.235 });
+  });
+
+  it('tallies genuine records by record version (attacks in the totals only), in the summary when version 2 is sealed', () => {
+    const board = new Scoreboard(2, 0, [1, 2]);
+    const v1 = group();
+    const v2 = { ...group(), name: 'h', record: 2 as const };
+    const a = newFrameTrack(new Uint8Array(100), 1, v1);
+    const b = newFrameTrack(new Uint8Array(118), 1, v2);
+    board.sealed(a);
+    board.sealed(b);
+    board.onAir(new Uint8Array(100), 10.5, 1);
+    board.onAir(new Uint8Array(60), 6, 2);
+    board.onAir(new Uint8Array(62), 6.25, 2);
+    board.onAir(new Uint8Array(40), 3, null);
+    const { summary } = board.result(OBSERVED);
+    expect(summary.byRecordVersion).toEqual({
+      v1: { records: 1, frameBytes: 100, datagrams: 1, bytesOnAir: 100, airtimeMs: 10.5 },
+      v2: { records: 1, frameBytes: 118, datagrams: 2, bytesOnAir: 122, airtimeMs: 12.25 },
+    });
+    expect(summary).toMatchObject({ datagrams: 4, bytesOnAir: 262 });
+    expect(Object.keys(summary).at(-1)).toBe('byRecordVersion');
+    expect(() => new Scoreboard(1).onAir(new Uint8Array(1), 1, 2)).toThrow(/record version 2/);
   });
 });

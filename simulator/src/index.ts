@@ -23,8 +23,12 @@ export {
   chooseBatch,
   frameCost,
   worstRecordBytes,
+  parseRecordVersion,
+  RECORD_VERSIONS,
 } from './config.js';
-export type { AttackKind, AttackRates, OutageWindow, GroupConfig, SimulationConfig, GroupInput, ScenarioInput, BatchChoice } from './config.js';
+export type { AttackKind, AttackRates, OutageWindow, GroupConfig, SimulationConfig, GroupInput, ScenarioInput, BatchChoice, RecordVersion } from './config.js';
+export { deviceContentKey, sealVersioned, wrapContentKeys, writeWrappedKeys, WRAPPED_KEYS_FILE } from './content-keys.js';
+export type { ContentKeyHolder } from './content-keys.js';
 export type { FrameSink, SinkOutcome, DatagramMeta, DeviceRegistration } from './frame-sink.js';
 export { HostToolsGatewaySink } from './host-tools-gateway.js';
 export type { HostToolsGatewayOptions } from './host-tools-gateway.js';
@@ -39,7 +43,7 @@ export { CaptureWriter } from './capture.js';
 export { loadFirmwareVm } from './firmware-vm.js';
 export type { FirmwareReport, FirmwareVmDevice, FirmwareVmModule, FirmwareVmStartOptions } from './firmware-vm.js';
 export type { RunResult, RunOptions } from './simulation.js';
-export type { Summary, LostBreakdown, GroupReport } from './scoreboard.js';
+export type { Summary, LostBreakdown, GroupReport, RecordVersionTally, ByRecordVersion } from './scoreboard.js';
 export { formatSummary, formatJunit } from './report.js';
 export { main as simCli, USAGE as SIM_USAGE, EXIT } from './cli.js';
 export type { CliIo } from './cli.js';

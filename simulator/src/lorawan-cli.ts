@@ -5,10 +5,12 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from './duration.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
 import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
-import { type Activation, DEVICES_FILE, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
+import { type Activation, DEVICES_FILE, LORAWAN_GROUP, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
+import { parseRecordVersion } from './config.js';
+import { deviceContentKey, wrapContentKeys, writeWrappedKeys } from './content-keys.js';
 import { THRESHOLDS, localEuiFor, lorawanLink, runLorawan } from './lorawan-live.js';
 import { linkProfile, toHex } from '@sceau/protocol';
-import { EXIT } from '@sceau/host-tools';
+import { EXIT, ownerKeyIdOf, readOwnerPublicKey } from '@sceau/host-tools';
 
 export const LORAWAN_USAGE = `Usage: sceau-sim lorawan --gwmp HOST:PORT --devices N --duration D --interval D
          --link lorawan-eu868-drX|lorawan-us915-drX --activation otaa|abp --keys-out DIR [options]
@@ -36,6 +38,10 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --link-check           each device sends LinkCheckReq in its first uplink after activation
   --device-time          each device sends DeviceTimeReq in its first uplink after activation
                          and sets its clock (the records' time) from DeviceTimeAns
+  --record 1|2           record version the devices seal (default 1); 2 encrypts the readings other
+                         than battery under each device's content key (from the seed)
+  --owner OWNER.pub      with --record 2: also writes DIR/wrapped-keys.json, the content keys wrapped
+                         for this owner public key (sceau frame verify --owner-key --wrapped-keys)
   --firmware-vm K        not available yet (needs the firmware's LoRaWAN MAC, the MAC issue)
   --json                 the summary as one JSON object on stdout
   -h, --help
@@ -56,6 +62,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   loss: { type: 'string' },
   'firmware-vm': { type: 'string' },
+  record: { type: 'string' },
+  owner: { type: 'string' },
   'join-delay': { type: 'string' },
   adr: { type: 'boolean' },
   'link-check': { type: 'boolean' },
@@ -112,6 +120,9 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     if (v['dev-addr-prefix'] !== undefined && activation !== 'abp') throw new UsageError('--dev-addr-prefix: only with --activation abp (OTAA devices get their DevAddr from the network server)');
     const seed = v.seed ?? 'sceau';
     const fleet = makeFleet(seed, devices, activation as Activation, v['dev-addr-prefix'] ?? '00000000/7');
+    const record = parseRecordVersion(v.record ?? 1, '--record');
+    if (v.owner !== undefined && record !== 2) throw new UsageError('--owner: only with --record 2');
+    const owner = v.owner === undefined ? undefined : readOwnerPublicKey(v.owner);
     options = {
       gwmp, gateways, fleet, activation: activation as Activation, durationMs, intervalMs, link, seed, loss, stateDir: keysOut,
       // undocumented on purpose in the usage: for tests with a stand-in network server using the same delay
@@ -120,12 +131,17 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       adr: v.adr === true,
       linkCheck: v['link-check'] === true,
       deviceTime: v['device-time'] === true,
+      record,
     };
     if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
     io.stderr(`sceau-sim: wrote ${path} (${devices} ${activation.toUpperCase()} devices)\n`);
+    if (owner !== undefined) {
+      const holders = fleet.map((d) => ({ kidHex: toHex(d.kid), contentKey: deviceContentKey(seed, LORAWAN_GROUP, d.index) }));
+      io.stderr(`sceau-sim: wrote ${writeWrappedKeys(keysOut, wrapContentKeys(owner, holders))} (content keys wrapped for owner key ${ownerKeyIdOf(owner)})\n`);
+    }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { name?: string }).name === 'SceauError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lorawan --help for the options)\n`);
       return EXIT.usage;
     }
@@ -167,7 +183,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
           `joins ${summary.joinsAccepted}/${summary.joinsRequested} requested, ${summary.uplinks} uplinks (${summary.records} records), ` +
           `${summary.downlinks} downlinks (${summary.downlinksReceived} in an RX window), PUSH_ACK missing ${summary.pushAckMissing}, ` +
           `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}, ` +
-          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}\n`,
+          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}, record version ${summary.recordVersion} (${summary.frameBytes} bytes sealed)\n`,
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);

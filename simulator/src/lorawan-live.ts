@@ -11,10 +11,12 @@
  * opened; their MAC commands change the device's MAC state (lorawan-mac.ts: data rate, channels,
  * NbTrans, RX windows, duty cycle, clock) and the answers ride in the next uplink.
  */
-import { type Bytes, type LinkProfile, type LoraRadio, fragment, linkProfile, loraAirtimeMs, sealRecord } from '@sceau/protocol';
+import { type Bytes, type LinkProfile, type LoraRadio, fragment, linkProfile, loraAirtimeMs } from '@sceau/protocol';
+import type { RecordVersion } from './config.js';
+import { deviceContentKey, sealVersioned } from './content-keys.js';
 import { CID, LorawanMac, type MacRegionName, type UplinkMac } from './lorawan-mac.js';
 import { GwmpGateway, type Emission, type GwmpStats, parseHostPort } from './gwmp-gateway.js';
-import { type Activation, FleetState, type LorawanDevice, localEui } from './lorawan-fleet.js';
+import { type Activation, FleetState, LORAWAN_GROUP, type LorawanDevice, localEui } from './lorawan-fleet.js';
 import { encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept, peekDownlinkFCnt, MTYPE_JOIN_ACCEPT } from './lorawan-frames.js';
 import { Prng } from './prng.js';
 import { SensorModel } from './sensors.js';
@@ -58,6 +60,8 @@ export interface LorawanRunOptions {
   linkCheck?: boolean;
   /** Each device asks for the network time (DeviceTimeReq) in its first uplink after activation and sets its clock from the answer. */
   deviceTime?: boolean;
+  /** The record version devices seal (default 1); 2 encrypts readings under `deviceContentKey(seed, 'lorawan', index)`. */
+  record?: RecordVersion;
 }
 
 export interface LorawanSummary {
@@ -82,6 +86,9 @@ export interface LorawanSummary {
   /** Records sealed, and sceau datagrams (frames or fragments) sent. */
   records: number;
   datagrams: number;
+  /** The record version sealed, and the bytes of the sealed frames (before fragmentation). */
+  recordVersion: RecordVersion;
+  frameBytes: number;
   /** Uplinks not heard by any gateway (--loss). */
   uplinksLost: number;
   /** MAC commands received in downlinks, and answers sent in uplinks (FOpts or FPort 0). */
@@ -174,7 +181,8 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   };
   if (o.signal?.aborted) stop();
   o.signal?.addEventListener('abort', stop, { once: true });
-  const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, uplinksLost: 0, macUplinks: 0, repetitions: 0, maxClockCorrectionMs: 0 };
+  const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, frameBytes: 0, uplinksLost: 0, macUplinks: 0, repetitions: 0, maxClockCorrectionMs: 0 };
+  const record = o.record ?? 1;
   const newMac = (sensors: SensorModel): LorawanMac =>
     new LorawanMac(link.region, {
       dr: link.dr,
@@ -387,11 +395,14 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       dev.sensors.sample(t, readings);
       const counter = st.counter++;
       state.save();
-      const frame = sealRecord(
-        { version: 1, counter, time: Math.floor((Date.now() + dev.clockOffsetMs) / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
+      const frame = sealVersioned(
+        record,
+        { counter, time: Math.floor((Date.now() + dev.clockOffsetMs) / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
         dev.d.secret,
+        record === 2 ? deviceContentKey(o.seed, LORAWAN_GROUP, dev.d.index) : null,
       );
       s.records++;
+      s.frameBytes += frame.length;
       // cut for the data rate in force; should a LinkADRReq lower it so that the rest no longer
       // fits, the frame is cut again under another tag and sent from its first fragment
       let tag = counter % 8;
@@ -443,6 +454,8 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     downlinksMissed: s.downlinksMissed,
     records: s.records,
     datagrams: s.datagrams,
+    recordVersion: record,
+    frameBytes: s.frameBytes,
     uplinksLost: s.uplinksLost,
     macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0),
     macAnswers: devices.reduce((a, d) => a + d.mac.counts.answers, 0),

@@ -39,10 +39,12 @@ async function simVerify(context: CliContext, args: string[]): Promise<number> {
     .option('--keys <dir>', 'the fleet\'s public keys (sceau sim run --keys-out DIR)')
     .option('--db <file>', 'an existing registry holding the fleet\'s keys instead')
     .option('--channels <file>', 'user channel registry (JSON)')
+    .option('--owner-key <file>', 'the owner private key that opens record version 2 readings (sceau sim run --record 2 --owner OWNER.pub)')
+    .option('--wrapped-keys <file>', 'with --keys: the content keys wrapped for the owner (DIR/wrapped-keys.json of --keys-out)')
     .option('--json', 'one JSON object per frame, then a final {"summary": {...}} line')
     .exitOverride()
     .configureOutput({ writeOut: (t) => process.stdout.write(t), writeErr: (t) => process.stderr.write(t) })
-    .action(async (capture: string, opts: { keys?: string; db?: string; channels?: string; json?: boolean }) => {
+    .action(async (capture: string, opts: { keys?: string; db?: string; channels?: string; json?: boolean; ownerKey?: string; wrappedKeys?: string }) => {
       code = await runVerifyCommand(context, capture, { ...opts, format: 'ndjson' });
     });
   await verify.parseAsync(args, { from: 'user' });
