@@ -6,6 +6,7 @@
 // device and counter; the summary's bytes and airtime against the capture; determinism; and a
 // simulated fleet's readings opened by `sceau export --owner-key` through `--owner`.
 import { generateKeyPairSync } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,8 +30,9 @@ import {
   toHex,
   verifyFrame,
 } from '@sceau/protocol';
-import { type RunResult, type ScenarioInput, HostToolsGatewaySink, deviceContentKey, deviceSecret, resolveScenario, runSimulation, simCli, worstRecordBytes } from '@sceau/simulator';
+import { type RunResult, type ScenarioInput, HostToolsGatewaySink, LORAWAN_GROUP, deviceContentKey, deviceSecret, makeFleet, resolveScenario, runSimulation, simCli, worstRecordBytes } from '@sceau/simulator';
 import { jsonLines, sceau } from './helpers/cli';
+import * as ref from './helpers/lorawan-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-v2-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -328,4 +330,106 @@ describe('--owner: a simulated fleet\'s readings opened by the owner', () => {
     expect(await simCli(['run', '--devices', '1', '--duration', '1h', '--owner', ownerPub], { stdout: () => {}, stderr: (t) => void (err += t), stderrIsTty: false })).toBe(2);
     expect(err).toMatch(/--owner: no group seals record version 2/);
   });
+});
+
+/**
+ * A network server reduced to what this test needs, from LoRaWAN L2 1.0.4 and the packet
+ * forwarder's PROTOCOL.TXT: acknowledges PUSH_DATA and PULL_DATA, checks each ABP uplink's MIC,
+ * decrypts its FRMPayload (tests/helpers/lorawan-reference.ts) and rebuilds the sceau frames.
+ */
+class AbpReceiver {
+  readonly socket = createSocket('udp4');
+  readonly frames: Array<{ devAddr: string; frame: Bytes }> = [];
+  readonly errors: string[] = [];
+  private readonly reassembler = new Reassembler({ senderHint: false });
+  sessions = new Map<string, { nwkSKey: string; appSKey: string }>();
+
+  async start(): Promise<number> {
+    this.socket.on('message', (m, r) => {
+      try {
+        this.receive(m, r.port, r.address);
+      } catch (e) {
+        this.errors.push((e as Error).stack ?? String(e));
+      }
+    });
+    await new Promise<void>((res) => this.socket.bind(0, '127.0.0.1', () => res()));
+    return this.socket.address().port;
+  }
+
+  close(): Promise<void> {
+    return new Promise((res) => this.socket.close(() => res()));
+  }
+
+  private receive(msg: Buffer, port: number, address: string): void {
+    const id = msg[3];
+    if (id === 0x02) return void this.socket.send(Buffer.from([2, msg[1]!, msg[2]!, 0x04]), port, address); // PULL_ACK
+    if (id !== 0x00) return;
+    this.socket.send(Buffer.from([2, msg[1]!, msg[2]!, 0x01]), port, address); // PUSH_ACK
+    const body = JSON.parse(msg.subarray(12).toString('utf8')) as { rxpk?: Array<{ data: string }> };
+    for (const rx of body.rxpk ?? []) {
+      const phy = Buffer.from(rx.data, 'base64');
+      if (phy[0] !== 0x40) continue; // unconfirmed data up only
+      const devAddr = Buffer.from(phy.subarray(1, 5)).reverse().toString('hex');
+      const s = this.sessions.get(devAddr);
+      if (s === undefined) throw new Error(`unknown DevAddr ${devAddr}`);
+      const fOptsLen = phy[5]! & 15;
+      const fCnt = phy.readUInt16LE(6); // a fresh ABP session: far from the 16-bit wrap
+      const msgLen = phy.length - 4;
+      if (!ref.dataMic(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(0, msgLen)).equals(phy.subarray(msgLen))) throw new Error(`MIC of ${devAddr}`);
+      if (phy[8 + fOptsLen] !== 1) continue; // FPort 1: sceau datagrams
+      const datagram = ref.frmPayload(s.appSKey, 0, devAddr, fCnt, phy.subarray(9 + fOptsLen, msgLen));
+      const pushed = this.reassembler.push(new Uint8Array(datagram), performance.now(), devAddr);
+      if (pushed.kind === 'frame') this.frames.push({ devAddr, frame: pushed.frame });
+    }
+  }
+}
+
+describe('sceau sim lorawan --record 2', () => {
+  it('seals record version 2 on the wall-clock LoRaWAN fleet; --owner writes the wrapped content keys', async () => {
+    const rx = new AbpReceiver();
+    const port = await rx.start();
+    const keysDir = join(dir, 'live');
+    const ownerPub = join(dir, 'live-owner.pub');
+    const pair = generateKeyPairSync('x25519');
+    writeFileSync(ownerPub, toHex(new Uint8Array(pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32))));
+    const seed = 'live-v2';
+    // the registration (ABP session keys) is written before the first packet; the receiver reads it then
+    const fleet = makeFleet(seed, 2, 'abp');
+    for (const d of fleet) rx.sessions.set(toHex(d.devAddr!), { nwkSKey: toHex(d.nwkSKey!), appSKey: toHex(d.appSKey!) });
+    let stdout = '';
+    let stderr = '';
+    try {
+      const code = await simCli(
+        ['lorawan', '--gwmp', `127.0.0.1:${port}`, '--devices', '2', '--duration', '1s', '--interval', '1m', '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', keysDir, '--seed', seed, '--record', '2', '--owner', ownerPub, '--json'],
+        { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), stderrIsTty: false },
+      );
+      expect(rx.errors).toEqual([]);
+      expect(code, stderr).toBe(0);
+    } finally {
+      await rx.close();
+    }
+    const summary = JSON.parse(stdout) as { records: number; recordVersion: number; frameBytes: number };
+    expect(summary).toMatchObject({ records: 2, recordVersion: 2 });
+    expect(rx.frames.length).toBe(2);
+    expect(summary.frameBytes).toBe(rx.frames.reduce((s, f) => s + f.frame.length, 0));
+    for (const { devAddr, frame } of rx.frames) {
+      const d = fleet.find((x) => toHex(x.devAddr!) === devAddr)!;
+      const keyring = new MemoryKeyring();
+      keyring.add(d.publicKey);
+      const v = verifyFrame(frame, keyring, { recordVersions: [1, 2] });
+      if (!v.ok) throw new Error(`${v.code} ${v.detail}`);
+      expect(v.record.version).toBe(2);
+      const opened = openRecordReadings(v.record as SceauRecordV2, deviceContentKey(seed, LORAWAN_GROUP, d.index), v.kid);
+      if (!opened.ok) throw new Error(`${opened.code} ${opened.detail}`);
+      expect(opened.readings.map((r) => r.channel)).toEqual([1, 2, 3]);
+      expect(v.readings.map((r) => r.channel)).toEqual([5]);
+    }
+    const wrapped = JSON.parse(readFileSync(join(keysDir, 'wrapped-keys.json'), 'utf8')).wrappedKeys as Array<{ kid: string }>;
+    expect(wrapped.map((w) => w.kid).sort()).toEqual(fleet.map((d) => toHex(d.kid)).sort());
+    // --owner needs --record 2
+    let err = '';
+    const usage = await simCli(['lorawan', '--gwmp', '127.0.0.1:9', '--devices', '1', '--duration', '0s', '--interval', '1m', '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', join(dir, 'live-usage'), '--owner', ownerPub], { stdout: () => {}, stderr: (t) => void (err += t), stderrIsTty: false });
+    expect(usage).toBe(2);
+    expect(err).toMatch(/--owner: only with --record 2/);
+  }, 60_000);
 });
