@@ -433,3 +433,34 @@ describe('sceau sim lorawan --record 2', () => {
     expect(err).toMatch(/--owner: only with --record 2/);
   }, 60_000);
 });
+
+describe('--firmware-vm with --record 2', () => {
+  it('gives the real firmware its content key: its frames are version 2 and open with deviceContentKey, like the model\'s', async () => {
+    const scenario: ScenarioInput = { seed: 'fw-v2', duration: '10m', drain: '10m', interval: '2m', link: 'udp', devices: 2, firmwareVm: 1, firmwareTick: '1s', reboots: 0, faults: 0, record: 2 };
+    const capture = join(dir, 'fw-v2.ndjson');
+    const r = await runSimulation(resolveScenario(scenario), { sink: await HostToolsGatewaySink.start(), capture });
+    expect(r.failures).toEqual([]);
+    expect(r.firmware!.frames).toBeGreaterThanOrEqual(4);
+    expect(r.summary.verified).toBe(r.summary.recordsSealed);
+    const lines = readFileSync(capture, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { kid: string; datagram: string });
+    const byDevice = [0, 1].map((i) => {
+      const publicKey = getPublicKey(deviceSecret('fw-v2', 'fleet', i));
+      const kid = toHex(kidOf(publicKey));
+      const keyring = new MemoryKeyring();
+      keyring.add(publicKey);
+      let opened = 0;
+      for (const l of lines.filter((x) => x.kid === kid)) {
+        const v = verifyFrame(fromHex(l.datagram), keyring, { recordVersions: [1, 2] });
+        if (!v.ok) throw new Error(`${v.code} ${v.detail}`);
+        expect(v.record.version).toBe(2);
+        const o = openRecordReadings(v.record as SceauRecordV2, deviceContentKey('fw-v2', 'fleet', i), kid);
+        if (!o.ok) throw new Error(`${o.code} ${o.detail}`);
+        expect(o.readings.map((x) => x.channel)).toEqual([1, 2]);
+        opened++;
+      }
+      return opened;
+    });
+    expect(byDevice[0]).toBe(r.firmware!.frames); // device 0 is the firmware VM
+    expect(byDevice[1]).toBeGreaterThanOrEqual(4);
+  }, 300_000);
+});
