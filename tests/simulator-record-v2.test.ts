@@ -30,7 +30,7 @@ import {
   toHex,
   verifyFrame,
 } from '@sceau/protocol';
-import { type RunResult, type ScenarioInput, HostToolsGatewaySink, LORAWAN_GROUP, deviceContentKey, deviceSecret, makeFleet, resolveScenario, runSimulation, simCli, worstRecordBytes } from '@sceau/simulator';
+import { type RunResult, type ScenarioInput, HostToolsGatewaySink, LORAWAN_GROUP, deviceContentKey, deviceSecret, makeFleet, resolveScenario, runSimulation, sealVersioned, simCli, worstRecordBytes } from '@sceau/simulator';
 import { jsonLines, sceau } from './helpers/cli';
 import * as ref from './helpers/lorawan-reference.js';
 
@@ -254,7 +254,7 @@ describe('sceau-sim run --record 2', () => {
     }
   });
 
-  it('sizes batches for version 2 frames: the worst record is 17 to 19 bytes larger', () => {
+  it('sizes batches for version 2 frames (the worst record 17 to 19 bytes larger); a frame can be 19 bytes larger', () => {
     for (const g of resolveScenario(SCENARIO).groups) {
       const extra = worstRecordBytes({ ...g, record: 2 }, 2) - worstRecordBytes({ ...g, record: 1 }, 2);
       expect(extra).toBeGreaterThanOrEqual(17);
@@ -266,6 +266,14 @@ describe('sceau-sim run --record 2', () => {
     expect(() => resolveScenario({ record: 3 })).toThrow(/record: expected a record version, 1 or 2/);
     expect(resolveScenario({ record: 'v2' }).groups[0]!.record).toBe(2);
     expect(resolveScenario({}).groups[0]!.record).toBe(1);
+    // the frame's worst case (docs/privacy.md): a v1 record under 24 bytes whose encrypted readings
+    // take 16 bytes of CBOR: the record grows by 18, the payload's bstr head by 1
+    const rec = { counter: 1, time: null, readings: [{ channel: 1, value: 1505 }, { channel: 2, value: 5464 }, { channel: 4, value: 420 }] };
+    const secret = deviceSecret(SEED, 'x', 0);
+    const v1 = sealVersioned(1, rec, secret, null);
+    const v2 = sealVersioned(2, rec, secret, deviceContentKey(SEED, 'x', 0));
+    expect([readCanonicalFrame(v1)!.payload.length, readCanonicalFrame(v2)!.payload.length, v2.length - v1.length]).toEqual([20, 38, 19]);
+    expect(() => sealVersioned(2, rec, secret, null)).toThrow(/content key/);
   });
 
   it('gives the same bytes for the same seed, and other bytes for another seed', async () => {
