@@ -33,6 +33,8 @@ export type { BulkEntry } from './device-bulk.js';
 export { readBulkEntries } from './device-bulk.js';
 export type { InputFormat, InputItem } from './formats.js';
 export { INPUT_FORMATS, parseInput, detectFormat, parseTtsUplink, parseChirpstackUplink, parseFrameObject, decodeText } from './formats.js';
+export type { RadioMetadata, RadioReception, RadioLocation, RadioRead } from './radio-metadata.js';
+export { readTtsRadio, readChirpstackRadio, MAX_RECEPTIONS } from './radio-metadata.js';
 export type { FrameOutcome, UnitReading } from './outcome.js';
 export { describeResult, formatOutcomeLine, toUnitReading } from './outcome.js';
 export { Metrics } from './metrics.js';

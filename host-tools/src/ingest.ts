@@ -47,6 +47,12 @@ export interface IngestOptions {
   deviceId?: string | undefined;
   /** Receive time, ms since the epoch (default: now). */
   receivedAt?: number | undefined;
+  /**
+   * Radio metadata of the uplinks that carried the frame, as stored (radio-metadata.ts
+   * `radioJson`): given only by a gateway with `--keep-radio-metadata` (docs/privacy.md#radio-metadata).
+   * Stored with the frame whatever its outcome; a duplicate delivery's is not stored.
+   */
+  radio?: string | null | undefined;
 }
 
 export interface IngestResult extends FrameOutcome {
@@ -348,7 +354,7 @@ export class Ingestor {
       }
     }
     if (result.ok) this.accepted.set((p.acceptedKey = acceptedKey(result.kid, result.counter)), p);
-    this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
+    this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels, p.options.radio);
     p.code = result.ok ? 'ok' : result.code;
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
     p.result = p.resolve === undefined && this.observer?.listening !== true ? undefined : result;
