@@ -13,9 +13,13 @@ import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, sha256, toHex } from '@sceau/protocol';
-import { MAX_RECEPTIONS, readChirpstackRadio, readMqttUplink, readTtsRadio, startGateway, type Gateway } from '@sceau/host-tools';
+import { MAX_RECEPTIONS, readChirpstackRadio, readMqttUplink, readTtsRadio, SCHEMA_VERSION, startGateway, type Gateway } from '@sceau/host-tools';
+import { connectAsync } from 'mqtt';
+import pg from 'pg';
 import { sceau } from './helpers/cli.js';
 import { startGatewayProcess } from './helpers/gateway-process.js';
+import { startMosquitto, startPostgres } from './helpers/system-servers.js';
+import { freshDatabase } from './helpers/pg-databases.js';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -266,3 +270,78 @@ describe('sceau gateway serve --keep-radio-metadata', () => {
     }
   });
 });
+
+describe('MQTT (a real Mosquitto) and PostgreSQL', () => {
+  it('MQTT: TTS and ChirpStack uplinks keep their metadata with the switch, none without', async () => {
+    const broker = await startMosquitto();
+    const started: Gateway[] = [];
+    const publisher = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'radio-publisher' });
+    try {
+      const gateways: Record<string, { gw: Gateway; file: string }> = {};
+      for (const format of ['tts', 'chirpstack'] as const) {
+        for (const keep of [true, false]) {
+          const name = `mqtt-${format}-${keep}`;
+          const { gw, file } = await startWithDevices(name, keep, { mqtt: { url: `mqtt://127.0.0.1:${broker.port}`, clientId: name, format } });
+          started.push(gw);
+          gateways[name] = { gw, file };
+          await waitFor(async () => (await fetch(`${gw.addresses.http!.url}/healthz`)).status === 200, `${name} to subscribe`);
+        }
+      }
+      await publisher.publishAsync('v3/app1@ttn/devices/dev5/up', JSON.stringify(ttsUplink('mqtt-tts', seal('mqtt-tts', 1))), { qos: 1 });
+      await publisher.publishAsync(`application/app/device/${euis['mqtt-chirpstack']}/event/up`, JSON.stringify(chirpstackUplink('mqtt-chirpstack', seal('mqtt-chirpstack', 1))), { qos: 1 });
+      const frameOf = async (name: string, d: (typeof devices)[number]): Promise<any> => (await gateways[name]!.gw.store.queryFrames({ kid: kidOfDevice(d) }))[0];
+      for (const [name, d] of [['mqtt-tts-true', 'mqtt-tts'], ['mqtt-tts-false', 'mqtt-tts'], ['mqtt-chirpstack-true', 'mqtt-chirpstack'], ['mqtt-chirpstack-false', 'mqtt-chirpstack']] as const) {
+        await waitFor(async () => (await frameOf(name, d)) !== undefined, `${name} to store its frame`);
+      }
+      expect((await frameOf('mqtt-tts-true', 'mqtt-tts')).radio).toEqual([TTS_RADIO]);
+      expect((await frameOf('mqtt-chirpstack-true', 'mqtt-chirpstack')).radio).toEqual([CS_RADIO]);
+      for (const name of ['mqtt-tts-false', 'mqtt-chirpstack-false']) {
+        expect(await frameOf(name, name === 'mqtt-tts-false' ? 'mqtt-tts' : 'mqtt-chirpstack')).not.toHaveProperty('radio');
+        expect(findInDatabase(gateways[name]!.file, RADIO_NEEDLES)).toEqual([]);
+      }
+    } finally {
+      await publisher.endAsync();
+      for (const gw of started) await gw.close();
+      await broker.stop();
+    }
+  });
+
+  it('PostgreSQL: migration 6 adds frames.radio; the gateway stores it and /v1/frames and the readings give it back', async () => {
+    const server = await startPostgres();
+    try {
+      const url = await freshDatabase(server.url);
+      const gw = await startGateway({ db: url, http: '127.0.0.1:0', keepRadioMetadata: true, log: () => undefined });
+      try {
+        for (const d of ['tts', 'chirpstack'] as const) await gw.store.registry.register(getPublicKey(seedOf(d)), { name: d, devEui: euis[d] });
+        const base = gw.addresses.http!.url;
+        expect((await postJson(base, '/v1/uplinks/tts', ttsUplink('tts', seal('tts', 1)))).json).toMatchObject({ ok: true });
+        expect((await postJson(base, '/v1/uplinks/chirpstack', chirpstackUplink('chirpstack', seal('chirpstack', 1)))).json).toMatchObject({ ok: true });
+        expect((await framesOf(base, 'tts'))[0].radio).toEqual([TTS_RADIO]);
+        expect((await framesOf(base, 'chirpstack'))[0].radio).toEqual([CS_RADIO]);
+        const readings = await gw.store.queryReadings({ kids: [kidOfDevice('chirpstack')], radio: true });
+        expect(readings.map((r) => r.radio)).toEqual([[CS_RADIO]]);
+        expect((await gw.store.queryReadings({ kids: [kidOfDevice('chirpstack')] }))[0]).not.toHaveProperty('radio');
+      } finally {
+        await gw.close();
+      }
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        expect((await client.query("SELECT value FROM meta WHERE key = 'schema_version'")).rows[0].value).toBe(String(SCHEMA_VERSION));
+        expect((await client.query('SELECT count(radio)::int AS n FROM frames')).rows[0].n).toBe(2);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
