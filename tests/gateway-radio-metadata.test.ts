@@ -13,7 +13,7 @@ import type { ChildProcess } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, sha256, toHex } from '@sceau/protocol';
-import { MAX_RECEPTIONS, readChirpstackRadio, readMqttUplink, readTtsRadio, SCHEMA_VERSION, startGateway, type Gateway } from '@sceau/host-tools';
+import { FragmentRadio, MAX_RECEPTIONS, readChirpstackRadio, readMqttUplink, readTtsRadio, SCHEMA_VERSION, startGateway, type Gateway } from '@sceau/host-tools';
 import { connectAsync } from 'mqtt';
 import pg from 'pg';
 import { sceau } from './helpers/cli.js';
@@ -131,6 +131,27 @@ describe('reading radio metadata from the documented uplinks', () => {
     const many = readTtsRadio(crowd);
     expect(many.radio!.gateways).toHaveLength(MAX_RECEPTIONS);
     expect(many.ignored).toBe(6);
+  });
+
+  it('fragments: one entry per uplink, first fragment first; held at most maxMessages and never past the expiry', () => {
+    const radio = new FragmentRadio(1000, 2);
+    const uplink = (id: string) => ({ gateways: [{ gatewayId: id }] });
+    const frameOf3 = { kind: 'frame' as const, frame: new Uint8Array(0), fragments: 3 };
+    // Tag 1, fragments 2, 1, 0 (header 0 TTT NNNN): pending, pending, then the frame.
+    expect(radio.track(Uint8Array.of(0x12, 1), 'dev', false, { kind: 'pending' }, uplink('first'), 0)).toBeUndefined();
+    expect(radio.track(Uint8Array.of(0x11, 1), 'dev', false, { kind: 'pending' }, undefined, 10)).toBeUndefined();
+    expect(radio.track(Uint8Array.of(0x11, 1), 'dev', false, { kind: 'duplicate' }, uplink('repeat'), 20)).toBeUndefined();
+    expect(radio.track(Uint8Array.of(0x10, 1), 'dev', false, frameOf3, uplink('last'), 30)).toEqual([uplink('first'), uplink('last')]);
+    expect(radio.size).toBe(0);
+    // A whole frame: its one uplink.
+    expect(radio.track(Uint8Array.of(0xd2), 'dev', false, { kind: 'frame', frame: Uint8Array.of(0xd2), fragments: 1 }, uplink('whole'), 40)).toEqual([uplink('whole')]);
+    // Three messages pending, at most two held: the least recently touched leaves.
+    for (const [tag, sender] of [[2, 'a'], [3, 'b'], [4, 'c']] as const) radio.track(Uint8Array.of((tag << 4) | 1, 1), sender, false, { kind: 'pending' }, uplink(sender), 50);
+    expect(radio.size).toBe(2);
+    expect(radio.track(Uint8Array.of(0x20, 1), 'a', false, { kind: 'frame', frame: new Uint8Array(0), fragments: 2 }, uplink('a0'), 60)).toEqual([uplink('a0')]);
+    // Past the expiry, what was held belongs to a message the reassembler gave up.
+    expect(radio.track(Uint8Array.of(0x30, 1), 'b', false, { kind: 'frame', frame: new Uint8Array(0), fragments: 2 }, uplink('b0'), 50 + 1001)).toEqual([uplink('b0')]);
+    expect(radio.track(Uint8Array.of(0x40, 1), 'c', false, { kind: 'frame', frame: new Uint8Array(0), fragments: 2 }, uplink('c0'), 60)).toEqual([uplink('c'), uplink('c0')]);
   });
 
   it('MQTT messages: read only when asked', () => {
@@ -331,6 +352,24 @@ describe('MQTT (a real Mosquitto) and PostgreSQL', () => {
         expect((await client.query('SELECT count(radio)::int AS n FROM frames')).rows[0].n).toBe(2);
       } finally {
         await client.end();
+      }
+      // sceau db copy carries it from an SQLite store.
+      const { gw: sqlite, base, file } = await startWithDevices('to-copy', true);
+      try {
+        expect((await postJson(base, '/v1/uplinks/tts', ttsUplink('tts', seal('tts', 1)))).json).toMatchObject({ ok: true });
+      } finally {
+        await sqlite.close();
+      }
+      const copyUrl = await freshDatabase(server.url);
+      const copy = sceau(['db', 'copy', '--from', file, '--to', copyUrl, '--json']);
+      expect(copy.status).toBe(0);
+      const copied = new pg.Client({ connectionString: copyUrl });
+      await copied.connect();
+      try {
+        const row = (await copied.query('SELECT radio FROM frames')).rows[0];
+        expect(JSON.parse(row.radio)).toEqual([TTS_RADIO]);
+      } finally {
+        await copied.end();
       }
     } finally {
       await server.stop();

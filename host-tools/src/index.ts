@@ -35,6 +35,7 @@ export type { InputFormat, InputItem } from './formats.js';
 export { INPUT_FORMATS, parseInput, detectFormat, parseTtsUplink, parseChirpstackUplink, parseFrameObject, decodeText } from './formats.js';
 export type { RadioMetadata, RadioReception, RadioLocation, RadioRead } from './radio-metadata.js';
 export { readTtsRadio, readChirpstackRadio, MAX_RECEPTIONS } from './radio-metadata.js';
+export { FragmentRadio } from './radio-fragments.js';
 export type { FrameOutcome, UnitReading } from './outcome.js';
 export { describeResult, formatOutcomeLine, toUnitReading } from './outcome.js';
 export { Metrics } from './metrics.js';
