@@ -132,10 +132,17 @@ class Reader {
   }
 }
 
-/** A reception with at least one field, or undefined. */
+/** A reception with its defined fields (at least one), or undefined. */
 function reception(fields: RadioReception): RadioReception | undefined {
-  const kept = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as RadioReception;
-  return Object.keys(kept).length === 0 ? undefined : kept;
+  const kept: RadioReception = {};
+  let any = false;
+  for (const key in fields) {
+    const value = fields[key as keyof RadioReception];
+    if (value === undefined) continue;
+    (kept as Record<string, unknown>)[key] = value;
+    any = true;
+  }
+  return any ? kept : undefined;
 }
 
 function metadata(r: Reader, gateways: RadioReception[], frequency: number | undefined, lora: Record<string, unknown> | undefined, sfKey: string): RadioRead {
@@ -145,7 +152,7 @@ function metadata(r: Reader, gateways: RadioReception[], frequency: number | und
   if (bandwidth !== undefined) radio.bandwidth = bandwidth;
   const sf = r.number(lora?.[sfKey], 5, 12);
   if (sf !== undefined) radio.spreadingFactor = sf;
-  const empty = gateways.length === 0 && Object.keys(radio).length === 1;
+  const empty = gateways.length === 0 && frequency === undefined && bandwidth === undefined && sf === undefined;
   return { radio: empty ? undefined : radio, ignored: r.ignored };
 }
 
