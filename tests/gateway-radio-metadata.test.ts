@@ -245,6 +245,16 @@ describe('with --keep-radio-metadata', () => {
     expect(metrics).toContain('sceau_radio_metadata_ignored_total{transport="http"} 5');
   });
 
+  it('the library: ingest options carry it (one entry per uplink), stored whatever the outcome', async () => {
+    const radio = [{ gateways: [{ gatewayId: 'library-gw', rssi: -80 }], spreadingFactor: 9 }];
+    const accepted = await gw.ingest(sealRecord({ version: 1, counter: 3, time: null, readings: [{ channel: 1, value: 2000 }] }, seedOf('tts')), { source: 'lib', radio, receivedAt: Date.parse('2021-06-01T00:00:00Z') });
+    expect(accepted.code).toBe('ok');
+    const refused = await gw.ingest(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, seedOf('not registered')), { source: 'lib', radio, receivedAt: Date.parse('2021-06-01T00:00:00Z') });
+    expect(refused.code).toBe('unknown-kid');
+    const frames = await gw.store.queryFrames({ afterId: accepted.id - 1 });
+    expect(frames.filter((f) => f.source === 'lib').map((f) => [f.outcome, f.radio])).toEqual([['ok', radio], ['unknown-kid', radio]]);
+  });
+
   it('erasure deletes it with the device\'s frames: none left in the file or the WAL', async () => {
     expect((await postJson(base, '/v1/uplinks/tts', ttsUplink('erased', seal('erased', 1), 'erased-device-gw'))).json).toMatchObject({ ok: true });
     expect(findInDatabase(file, ['erased-device-gw'])).not.toEqual([]);

@@ -9,7 +9,7 @@ import type { GatewayReassembler } from './gateway-reassembly.js';
 import type { IngestOptions, IngestResult, Ingestor, NotStoredError } from './ingest.js';
 import type { Metrics } from './metrics.js';
 import type { FragmentRadio } from './radio-fragments.js';
-import { radioJson, type RadioMetadata } from './radio-metadata.js';
+import type { RadioMetadata } from './radio-metadata.js';
 
 export interface DatagramMeta {
   /** Fragments carry a sender hint (UDP and links without sender identity). */
@@ -36,7 +36,7 @@ export function createDatagramIntake(options: { ingestor: Ingestor; metrics: Met
     options.metrics.countFragment(pushed.kind === 'frame' ? (pushed.fragments > 1 ? 'reassembled' : 'whole') : pushed.kind);
     const uplinks = options.radio?.track(datagram, meta.key, meta.hinted, pushed, meta.radio, now);
     // Set on the caller's options: a transport that submits the frame again (MQTT's retries) stores it too.
-    if (uplinks !== undefined) meta.ingest.radio = radioJson(uplinks);
+    if (uplinks !== undefined) meta.ingest.radio = uplinks;
     if (pushed.kind === 'frame') options.ingestor.submit(pushed.frame, meta.ingest, failed, stored);
     return pushed;
   };
