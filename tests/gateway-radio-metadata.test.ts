@@ -126,6 +126,7 @@ describe('reading radio metadata from the documented uplinks', () => {
     // 2 entries not objects; rssi string, snr and latitude out of range; gateway_ids and channel_rssi; id too long, eui with spaces; frequency, bandwidth, SF.
     expect(read).toEqual({ radio: { gateways: [{ gatewayId: 'ok-gw' }, { rssi: -50, location: { latitude: 10, longitude: 0 } }] }, ignored: 12 });
     expect(readChirpstackRadio({ rxInfo: 'nope', txInfo: [] })).toEqual({ radio: undefined, ignored: 2 });
+    expect(readChirpstackRadio({ txInfo: { frequency: 868.1, modulation: { lora: { bandwidth: 125000, spreadingFactor: 7.5 } } } })).toEqual({ radio: { gateways: [], bandwidth: 125000 }, ignored: 2 });
     expect(readTtsRadio('not even an object')).toEqual({ radio: undefined, ignored: 0 });
     const crowd = { uplink_message: { rx_metadata: Array.from({ length: MAX_RECEPTIONS + 6 }, (_, i) => ({ gateway_ids: { gateway_id: `gw-${i}` }, rssi: -100 })) } };
     const many = readTtsRadio(crowd);

@@ -75,11 +75,11 @@ const MAX_ID_LENGTH = 64;
 class Reader {
   ignored = 0;
 
-  /** A finite number in [min, max], or a decimal string of one when `strings` (Protobuf's 64-bit integers). */
-  number(value: unknown, min: number, max: number, strings = false): number | undefined {
+  /** A finite number in [min, max]; `integer`: a whole one, also as a decimal string (Protobuf JSON writes 64-bit integers so). */
+  number(value: unknown, min: number, max: number, integer = false): number | undefined {
     if (value === undefined) return undefined;
-    const n = typeof value === 'number' ? value : strings && typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : Number.NaN;
-    if (Number.isFinite(n) && n >= min && n <= max) return n;
+    const n = typeof value === 'number' ? value : integer && typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : Number.NaN;
+    if (Number.isFinite(n) && n >= min && n <= max && (!integer || Number.isInteger(n))) return n;
     this.ignored++;
     return undefined;
   }
@@ -148,9 +148,9 @@ function reception(fields: RadioReception): RadioReception | undefined {
 function metadata(r: Reader, gateways: RadioReception[], frequency: number | undefined, lora: Record<string, unknown> | undefined, sfKey: string): RadioRead {
   const radio: RadioMetadata = { gateways };
   if (frequency !== undefined) radio.frequency = frequency;
-  const bandwidth = r.number(lora?.bandwidth, 1, 10_000_000);
+  const bandwidth = r.number(lora?.bandwidth, 1, 10_000_000, true);
   if (bandwidth !== undefined) radio.bandwidth = bandwidth;
-  const sf = r.number(lora?.[sfKey], 5, 12);
+  const sf = r.number(lora?.[sfKey], 5, 12, true);
   if (sf !== undefined) radio.spreadingFactor = sf;
   const empty = gateways.length === 0 && frequency === undefined && bandwidth === undefined && sf === undefined;
   return { radio: empty ? undefined : radio, ignored: r.ignored };
