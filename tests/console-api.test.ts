@@ -56,10 +56,10 @@ describe('frame_hours (schema version 4)', () => {
       { raw: frame(2), receivedAt: 1_700_000_001_000, source: 't', outcome: 'ok', kid, counter: 2 },
       { raw: Uint8Array.of(1), receivedAt: 1_700_003_700_000, source: 't', outcome: 'not-sign1' },
     ]);
-    // Back to version 3 as an older sceau left it: no frame_hours, no trigger (nor version 5's privacy tables and columns).
+    // Back to version 3 as an older sceau left it: no frame_hours, no trigger (nor version 5's privacy tables and columns, nor version 6's frames.radio).
     store.db.exec("DROP TRIGGER frame_hours_count; DROP TABLE frame_hours; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     store.writeFrames([{ raw: frame(3), receivedAt: 1_700_000_002_000, source: 't', outcome: 'ok', kid, counter: 3 }]);
-    store.db.exec('DROP TABLE content_keys; DROP TABLE erased_keys; ALTER TABLE frames DROP COLUMN encrypted; ALTER TABLE registry_devices DROP COLUMN retention_ms');
+    store.db.exec('DROP TABLE content_keys; DROP TABLE erased_keys; ALTER TABLE frames DROP COLUMN encrypted; ALTER TABLE registry_devices DROP COLUMN retention_ms; ALTER TABLE frames DROP COLUMN radio');
     store.close();
     const again = Store.open(file);
     try {

@@ -81,7 +81,8 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
   const write = async (text: string | Uint8Array): Promise<void> => {
     if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   };
-  const merged = mergeByTime(relabel(store.iterateReadings(filter), registry), encrypted);
+  // JSON carries each reading's frame radio metadata when it was stored (--keep-radio-metadata); CSV and SenML have no place for it.
+  const merged = mergeByTime(relabel(store.iterateReadings(format === 'json' ? { ...filter, radio: true } : filter), registry), encrypted);
   const senml = format === 'senml' || format === 'senml-cbor';
   async function* readingsOnly(): AsyncIterable<ReadingRow> {
     for await (const r of merged) {
@@ -130,7 +131,7 @@ export async function exportReadings(store: QueryStore, format: ExportFormat, fi
     await write('[');
     for await (const r of rows) {
       const head = { time: iso(r.at), at: r.at, kid: r.kid, device: names.get(r.kid) ?? null, counter: r.counter };
-      const item = isMarker(r) ? { ...head, encrypted: true, encryptedBytes: r.encryptedBytes, readings: null } : { ...head, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, ...('encrypted' in r ? { encrypted: true } : {}) };
+      const item = isMarker(r) ? { ...head, encrypted: true, encryptedBytes: r.encryptedBytes, readings: null } : { ...head, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, ...('encrypted' in r ? { encrypted: true } : {}), ...(r.radio === undefined ? {} : { radio: r.radio }) };
       await write(`${lines === 0 ? '\n' : ',\n'}${JSON.stringify(item)}`);
       lines++;
       if (isMarker(r)) skipped.frames++;

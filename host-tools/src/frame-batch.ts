@@ -21,6 +21,8 @@ export interface FrameToStore {
   readings?: StoredReading[];
   /** Record version 2: bytes of readings stored encrypted (in `raw`). */
   encryptedBytes?: number | undefined;
+  /** Radio metadata as stored (`radioJson`), kept only with `--keep-radio-metadata`. */
+  radio?: string | null | undefined;
 }
 
 
@@ -36,6 +38,8 @@ export interface FrameColumns {
   readings: Array<string | null>;
   /** Record version 2: bytes of encrypted readings (they stay in `raw`); null for a record in clear or a frame not accepted. */
   encrypted: Array<number | null>;
+  /** Radio metadata of the uplinks that carried each frame (JSON, radio-metadata.ts), kept only with `--keep-radio-metadata`; null otherwise. */
+  radio: Array<string | null>;
   /** Replay windows as the batch leaves them (every frame that advanced them is in the batch). */
   windows: Array<[string, ReplayState]>;
 }
@@ -76,10 +80,10 @@ function channelFragments(registry: ChannelRegistry, id: number): [string, strin
 
 /** Collects frames one by one, then `finish` gives the columns. */
 export class FrameBatch {
-  private readonly cols: Omit<FrameColumns, 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], raw: [], readings: [], encrypted: [] };
+  private readonly cols: Omit<FrameColumns, 'windows'> = { receivedAt: [], source: [], outcome: [], kid: [], counter: [], detail: [], raw: [], readings: [], encrypted: [], radio: [] };
 
-  /** Readings are stored only for a frame with kid and counter. */
-  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: string | readonly StoredReading[], encryptedBytes?: number): void {
+  /** Readings are stored only for a frame with kid and counter; radio metadata with any frame. */
+  add(raw: Uint8Array, receivedAt: number, source: string, outcome: string, kid: string | undefined, counter: number | undefined, detail: string | undefined, readings?: string | readonly StoredReading[], encryptedBytes?: number, radio?: string | null): void {
     const c = this.cols;
     c.raw.push(raw);
     c.receivedAt.push(receivedAt);
@@ -91,15 +95,16 @@ export class FrameBatch {
     const stored = readings === undefined || kid === undefined || counter === undefined ? null : typeof readings === 'string' ? readings : readingsJson(readings);
     c.readings.push(stored);
     c.encrypted.push(stored === null ? null : (encryptedBytes ?? null));
+    c.radio.push(radio ?? null);
   }
 
   /**
    * A verified frame as the ingest pipeline stores it: readings in real units straight from the
    * protocol's result (no intermediate objects: this runs once per frame received).
    */
-  addResult(raw: Uint8Array, receivedAt: number, source: string, result: VerifyResult, registry: ChannelRegistry): void {
+  addResult(raw: Uint8Array, receivedAt: number, source: string, result: VerifyResult, registry: ChannelRegistry, radio?: string | null): void {
     if (!result.ok) {
-      this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail);
+      this.add(raw, receivedAt, source, result.code, result.kid, result.counter, result.detail, undefined, undefined, radio);
       return;
     }
     const parts: string[] = [];
@@ -108,7 +113,7 @@ export class FrameBatch {
       parts.push(readingJson(head, unitPart, registry.toUnit(r.channel, r.value), r.value, r.age ?? 0, r.at));
     }
     const encrypted = result.record.version === 2 ? encryptedReadingsBytes(result.record) : undefined;
-    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`, encrypted);
+    this.add(raw, receivedAt, source, 'ok', result.kid, result.counter, undefined, `[${parts.join(',')}]`, encrypted, radio);
   }
 
   finish(windows: Array<[string, ReplayState]> = []): FrameColumns {
@@ -117,7 +122,7 @@ export class FrameBatch {
 
   static of(frames: readonly FrameToStore[], windows: Array<[string, ReplayState]> = []): FrameColumns {
     const batch = new FrameBatch();
-    for (const f of frames) batch.add(f.raw, f.receivedAt, f.source, f.outcome, f.kid, f.counter, f.detail, f.readings, f.encryptedBytes);
+    for (const f of frames) batch.add(f.raw, f.receivedAt, f.source, f.outcome, f.kid, f.counter, f.detail, f.readings, f.encryptedBytes, f.radio);
     return batch.finish(windows);
   }
 }

@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { devEuiDeviceId } from './device-identity.js';
 import { decodeText, looksBinary, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
+import { readChirpstackRadio, readTtsRadio, type RadioMetadata } from './radio-metadata.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { LinkStatus, Metrics } from './metrics.js';
 import { StoreError } from './store-errors.js';
@@ -53,6 +54,8 @@ export interface HttpApiOptions {
   /** Reassembles LoRaWAN fragments (no sender hint), keyed by the network server's device id. */
   /** The gateway's one datagram intake (datagram-intake.ts): reassembles, counts and submits, as for UDP and TCP. */
   intake: DatagramIntake;
+  /** Read the radio metadata of network-server uplinks and store it with their frames (default false: never read). */
+  keepRadioMetadata?: boolean | undefined;
 }
 
 const RAW_TYPES = new Set(['application/cose', 'application/octet-stream', 'application/cbor', 'application/cose; cose-type="cose-sign1"']);
@@ -257,6 +260,14 @@ export function createHttpApi(options: HttpApiOptions): Server {
     if (result !== undefined) send(res, 200, publicResult(result), { 'sceau-outcome': result.code });
   };
 
+  /** An uplink's radio metadata, read only with `keepRadioMetadata`; its malformed parts are counted, never refused. */
+  const uplinkRadio = (tts: boolean, value: unknown): RadioMetadata | undefined => {
+    if (options.keepRadioMetadata !== true) return undefined;
+    const read = tts ? readTtsRadio(value) : readChirpstackRadio(value);
+    options.metrics.countRadioIgnored('http', read.ignored);
+    return read.radio;
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     const peer = `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
@@ -346,7 +357,7 @@ export function createHttpApi(options: HttpApiOptions): Server {
         }
         if (!parsed.ok) throw new HttpError(400, 'bad-uplink', parsed.error);
         // A fragment: the network server names the device.
-        const meta = { hinted: false, key: parsed.deviceId ?? peer, origin: parsed.deviceId ?? req.socket.remoteAddress ?? peer };
+        const meta = { hinted: false, key: parsed.deviceId ?? peer, origin: parsed.deviceId ?? req.socket.remoteAddress ?? peer, radio: uplinkRadio(tts, value) };
         await answerOne(res, parsed.frame, { ...meta, ingest: { source: `${tts ? 'tts' : 'chirpstack'}:${parsed.deviceId ?? peer}`, deviceId: parsed.deviceId, receivedAt: parsed.receivedAt } });
         return;
       }

@@ -4,8 +4,9 @@
  * (the simulator's in-process gateway) and `close`.
  */
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry, type PushResult } from '@sceau/protocol';
-import { GatewayReassembler } from './gateway-reassembly.js';
+import { DEFAULT_REASSEMBLY_MAX_PENDING, GatewayReassembler } from './gateway-reassembly.js';
 import { createDatagramIntake } from './datagram-intake.js';
+import { FragmentRadio } from './radio-fragments.js';
 import { registeredTransports, type StartedTransport, type TransportContext } from './transport-registry.js';
 import './transports.js';
 import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
@@ -80,6 +81,13 @@ export interface GatewayOptions {
   retentionMs?: number | undefined;
   /** How often the retention sweep runs, ms (default: a tenth of the retention, 1 s to 1 h). */
   retentionSweepMs?: number | undefined;
+  /**
+   * Keep the radio metadata of network-server uplinks (gateways, RSSI, SNR, their locations;
+   * frequency, bandwidth, spreading factor) with each frame, for coverage diagnostics (default
+   * false: dropped as the uplink is read, never stored; docs/privacy.md#radio-metadata). HTTP
+   * webhooks and MQTT alike.
+   */
+  keepRadioMetadata?: boolean | undefined;
   channels?: ChannelRegistry;
   synchronous?: 'full' | 'normal';
   /** Logger for operational messages (default: stderr). */
@@ -168,7 +176,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   expiryTimer.unref();
 
   const addresses: GatewayAddresses = {};
-  const intake = createDatagramIntake({ ingestor, metrics, named: namedReassembler, hinted: hintedReassembler, clock });
+  // The fragments' radio metadata, held as long and as many as the reassembler holds messages.
+  const radio = options.keepRadioMetadata === true ? new FragmentRadio(expiryMs, options.reassemblyMaxPending ?? DEFAULT_REASSEMBLY_MAX_PENDING) : undefined;
+  const intake = createDatagramIntake({ ingestor, metrics, named: namedReassembler, hinted: hintedReassembler, clock, radio });
   const started: StartedTransport[] = [];
   const cleanup = async (): Promise<void> => {
     clearInterval(expiryTimer);

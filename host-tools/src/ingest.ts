@@ -20,6 +20,7 @@ import { describeResult, type FrameOutcome } from './outcome.js';
 import { FrameBatch } from './frame-batch.js';
 import { Metrics } from './metrics.js';
 import type { CommitConflict, IngestStore } from './store-interface.js';
+import { radioJson, type RadioMetadata } from './radio-metadata.js';
 
 /**
  * Under load, commits start about this many times their own duration apart, so the writer is busy
@@ -47,6 +48,12 @@ export interface IngestOptions {
   deviceId?: string | undefined;
   /** Receive time, ms since the epoch (default: now). */
   receivedAt?: number | undefined;
+  /**
+   * Radio metadata of the uplinks that carried the frame, one entry each: given only by a
+   * gateway with `--keep-radio-metadata` (docs/privacy.md#radio-metadata). Stored with the frame
+   * whatever its outcome; a duplicate delivery's is not stored.
+   */
+  radio?: readonly RadioMetadata[] | undefined;
 }
 
 export interface IngestResult extends FrameOutcome {
@@ -348,7 +355,7 @@ export class Ingestor {
       }
     }
     if (result.ok) this.accepted.set((p.acceptedKey = acceptedKey(result.kid, result.counter)), p);
-    this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels);
+    this.batch.addResult(p.frame, p.receivedAt, p.options.source, result, this.channels, p.options.radio === undefined ? undefined : radioJson(p.options.radio));
     p.code = result.ok ? 'ok' : result.code;
     // Held until the commit: kept only when someone will read it (fewer live objects for the GC).
     p.result = p.resolve === undefined && this.observer?.listening !== true ? undefined : result;

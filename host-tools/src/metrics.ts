@@ -38,6 +38,8 @@ export class Metrics {
   readonly links = new Map<string, LinkStatus>();
   /** Messages a transport took from a server, by what became of them (`transport|result`). */
   readonly messages = new Map<string, number>();
+  /** Radio metadata entries and fields left out as malformed (`--keep-radio-metadata`), by transport: their frames were stored all the same. */
+  readonly radioIgnored = new Map<string, number>();
   private readonly buckets = new Array<number>(LATENCY_BUCKETS.length).fill(0);
   private latencyCount = 0;
   private latencySum = 0;
@@ -72,6 +74,10 @@ export class Metrics {
   countMessage(transport: string, result: string): void {
     const key = `${transport}|${result}`;
     this.messages.set(key, (this.messages.get(key) ?? 0) + 1);
+  }
+
+  countRadioIgnored(transport: string, n: number): void {
+    if (n > 0) this.radioIgnored.set(transport, (this.radioIgnored.get(transport) ?? 0) + n);
   }
 
   countFragment(kind: string): void {
@@ -123,6 +129,11 @@ export class Metrics {
         const [transport, result] = key.split('|') as [string, string];
         lines.push(`sceau_transport_messages_total{transport="${escapeLabel(transport)}",result="${escapeLabel(result)}"} ${value}`);
       }
+    }
+    if (this.radioIgnored.size > 0) {
+      lines.push('# HELP sceau_radio_metadata_ignored_total Radio metadata entries and fields left out as malformed (gateway serve --keep-radio-metadata); their frames were stored all the same.');
+      lines.push('# TYPE sceau_radio_metadata_ignored_total counter');
+      for (const [transport, value] of this.radioIgnored) lines.push(`sceau_radio_metadata_ignored_total{transport="${escapeLabel(transport)}"} ${value}`);
     }
     if (this.links.size > 0) {
       lines.push('# HELP sceau_link_up Whether a transport\'s connection to its server (MQTT broker) is up and subscribed.');

@@ -10,6 +10,7 @@
  */
 import { devEuiDeviceId } from './device-identity.js';
 import { looksBinary, parseChirpstackUplink, parseTtsUplink } from './formats.js';
+import { readChirpstackRadio, readTtsRadio, type RadioMetadata } from './radio-metadata.js';
 
 export const MQTT_FORMATS = ['tts', 'chirpstack'] as const;
 export type MqttFormat = (typeof MQTT_FORMATS)[number];
@@ -33,6 +34,10 @@ export type MqttUplink =
       /** Fragments are reassembled per this key: the DevEUI, else the device as the topic names it. */
       key: string;
       receivedAt: number | undefined;
+      /** The uplink's radio metadata: read only when asked (`--keep-radio-metadata`), and when it has any. */
+      radio?: RadioMetadata | undefined;
+      /** Radio metadata entries and fields left out as malformed (the frame is not refused for them). */
+      radioIgnored?: number;
     }
   | { kind: 'ignored'; detail: string }
   | { kind: 'refused'; reason: MqttRefusal; detail: string };
@@ -53,8 +58,8 @@ export function topicDevice(format: MqttFormat, topic: string): { name: string; 
   return undefined;
 }
 
-/** Reads one message published on `topic`. */
-export function readMqttUplink(format: MqttFormat, topic: string, payload: Uint8Array): MqttUplink {
+/** Reads one message published on `topic`; its radio metadata only with `keepRadio` (otherwise dropped unread). */
+export function readMqttUplink(format: MqttFormat, topic: string, payload: Uint8Array, keepRadio = false): MqttUplink {
   if (payload.length === 0) return { kind: 'refused', reason: 'empty-message', detail: 'empty message' };
   let value: unknown;
   try {
@@ -73,5 +78,11 @@ export function readMqttUplink(format: MqttFormat, topic: string, payload: Uint8
   if (!parsed.ok) return { kind: 'refused', reason: 'bad-uplink', detail: parsed.error };
   const device = topicDevice(format, topic);
   const deviceId = parsed.deviceId ?? (device?.devEui === undefined ? undefined : devEuiDeviceId(device.devEui));
-  return { kind: 'uplink', datagram: parsed.frame, deviceId, key: deviceId ?? device?.name ?? topic, receivedAt: parsed.receivedAt };
+  const uplink: MqttUplink = { kind: 'uplink', datagram: parsed.frame, deviceId, key: deviceId ?? device?.name ?? topic, receivedAt: parsed.receivedAt };
+  if (keepRadio) {
+    const read = format === 'tts' ? readTtsRadio(value) : readChirpstackRadio(value);
+    uplink.radio = read.radio;
+    uplink.radioIgnored = read.ignored;
+  }
+  return uplink;
 }

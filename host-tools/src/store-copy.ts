@@ -97,9 +97,9 @@ export async function copyStore(source: Store, target: PgStore, onProgress: (p: 
     await copyTable(source, client, 'SELECT id, kid, device_id, public_key, state, created_at, revoked_at FROM registry_keys ORDER BY id',
       'INSERT INTO registry_keys (id, kid, device_id, public_key, state, created_at, revoked_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bytea[], $5::text[], $6::bigint[], $7::bigint[])',
       (r) => [r.id, r.kid, r.device_id, r.public_key, r.state, r.created_at, r.revoked_at], report('keys'));
-    await copyTable(source, client, 'SELECT id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted FROM frames ORDER BY id',
-      'INSERT INTO frames (id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[], $10::integer[])',
-      (r) => [r.id, r.received_at, r.source, r.outcome, r.kid, r.counter, r.detail, r.raw, r.readings, r.encrypted], report('frames'));
+    await copyTable(source, client, 'SELECT id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted, radio FROM frames ORDER BY id',
+      'INSERT INTO frames (id, received_at, source, outcome, kid, counter, detail, raw, readings, encrypted, radio) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bytea[], $9::text[], $10::integer[], $11::text[])',
+      (r) => [r.id, r.received_at, r.source, r.outcome, r.kid, r.counter, r.detail, r.raw, r.readings, r.encrypted, r.radio], report('frames'));
     // Privacy (schema 5): the content keys wrapped for their owner (without them the readings are
     // lost) and the erasure tombstones (without them an erased key would be accepted again).
     await copyTable(source, client, 'SELECT kid, owner_key_id, suite, enc, ciphertext, created_at FROM content_keys ORDER BY kid',

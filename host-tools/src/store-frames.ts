@@ -8,11 +8,15 @@ import type Database from 'better-sqlite3';
 import { toHex } from '@sceau/protocol';
 import type { FrameColumns } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
+import { radioCache, withRadio } from './radio-metadata.js';
 import type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
 
 type AcceptedRow = { id: number; received_at: number; source: string; raw: Buffer; readings: string | null };
-type FrameRowSql = { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer };
-type ReadingRowSql = { kid: string; counter: number; frame_id: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null };
+type FrameRowSql = { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer; radio: string | null };
+type ReadingRowSql = { kid: string; counter: number; frame_id: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null; radio?: string | null };
+
+/** Schema version 6 added `frames.radio` (store-migrations.ts). */
+const RADIO_SCHEMA = 6;
 
 export class SqliteFrames {
   /** Stores a batch and the windows it advanced in one transaction; returns the frames' row ids. */
@@ -24,7 +28,7 @@ export class SqliteFrames {
     /** The file's schema version (1 only when a version-1 file is opened read-only). */
     private readonly schemaVersion: number,
   ) {
-    const insertFrame = db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const insertFrame = db.readonly ? undefined : db.prepare('INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted, radio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const upsertWindow = db.readonly
       ? undefined
       : db.prepare('INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at');
@@ -32,7 +36,7 @@ export class SqliteFrames {
       const n = batch.receivedAt.length;
       const ids = new Array<number>(n);
       for (let i = 0; i < n; i++) {
-        const info = insertFrame!.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i], batch.encrypted[i]);
+        const info = insertFrame!.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i], batch.encrypted[i], batch.radio[i]);
         ids[i] = Number(info.lastInsertRowid);
       }
       const now = Date.now();
@@ -62,28 +66,34 @@ export class SqliteFrames {
     return frame;
   }
 
-  /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. */
+  /** Frames in id order; `kids` (the keys of one device, `DeviceRegistry.kidsOf`) or `kid` selects a device. `radio` only on a frame stored with it. */
   frames(filter: FrameFilter = {}): FrameRow[] {
     const { clause, args } = whereClause([...kidConditions(filter), ['received_at >= ?', filter.since], ['outcome = ?', filter.outcome], ['id > ?', filter.afterId]]);
     args.push(filter.limit ?? 1000);
+    const radio = this.schemaVersion >= RADIO_SCHEMA ? 'radio' : 'NULL AS radio';
     return this.db
-      .prepare<unknown[], FrameRowSql>(`SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${clause} ORDER BY id LIMIT ?`)
+      .prepare<unknown[], FrameRowSql>(`SELECT id, received_at, source, outcome, kid, counter, detail, raw, ${radio} FROM frames ${clause} ORDER BY id LIMIT ?`)
       .all(...args)
-      .map((r) => ({ id: r.id, receivedAt: new Date(r.received_at).toISOString(), source: r.source, outcome: r.outcome, kid: r.kid, counter: r.counter, detail: r.detail, frame: toHex(new Uint8Array(r.raw)) }));
+      .map((r) => withRadio({ id: r.id, receivedAt: new Date(r.received_at).toISOString(), source: r.source, outcome: r.outcome, kid: r.kid, counter: r.counter, detail: r.detail, frame: toHex(new Uint8Array(r.raw)) }, r.radio));
   }
 
-  /** Readings of accepted frames, oldest first; `since` and `until` in Unix seconds. */
+  /** Readings of accepted frames, oldest first; `since` and `until` in Unix seconds; `radio`: with their frame's radio metadata. */
   *readings(filter: ReadingFilter = {}): IterableIterator<ReadingRow> {
     const { clause, args } = whereClause([...kidConditions(filter), ['at >= ?', filter.since], ['at < ?', filter.until]]);
     // Version 1 (read-only, not migrated) numbered its reading rows; version 2 orders them by frame and position.
     const order = this.schemaVersion === 1 ? 'at, id' : 'at, frame_id, position';
-    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at FROM readings ${clause} ORDER BY ${order}`;
+    const radio = filter.radio === true && this.schemaVersion >= RADIO_SCHEMA ? ', (SELECT f.radio FROM frames AS f WHERE f.id = frame_id) AS radio' : '';
+    let sql = `SELECT kid, counter, frame_id, channel, name, value, unit, raw, age, at${radio} FROM readings ${clause} ORDER BY ${order}`;
     if (filter.limit !== undefined) {
       sql += ' LIMIT ?';
       args.push(filter.limit);
     }
+    const radioOf = radioCache();
     for (const r of this.db.prepare<unknown[], ReadingRowSql>(sql).iterate(...args)) {
-      yield { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
+      const row: ReadingRow = { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
+      const radio = radioOf(r.frame_id, r.radio);
+      if (radio !== undefined) row.radio = radio;
+      yield row;
     }
   }
 
@@ -111,3 +121,4 @@ function whereClause(conditions: Condition[]): { clause: string; args: unknown[]
   const given = conditions.filter(([, value]) => value !== undefined);
   return { clause: given.length ? `WHERE ${given.map(([sql]) => sql).join(' AND ')}` : '', args: given.flatMap(([, value]) => (Array.isArray(value) ? value : [value])) };
 }
+

@@ -15,6 +15,7 @@ import type { WrappedContentKey } from './content-key-wrap.js';
 import type { Device, DeviceRecord } from './device-registry.js';
 import type { FrameColumns } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
+import type { RadioMetadata } from './radio-metadata.js';
 
 /** An accepted frame as stored: what a duplicate delivery of it is answered with. */
 export interface AcceptedFrame {
@@ -85,6 +86,8 @@ export interface FrameRow {
   counter: number | null;
   detail: string | null;
   frame: string;
+  /** The radio metadata of the uplinks that carried it, one entry each: only on a frame stored with `--keep-radio-metadata` (docs/privacy.md#radio-metadata). */
+  radio?: RadioMetadata[];
 }
 
 /** Readings of one key (`kid`) or of the keys of one device (`kids`); `since`, `until` in Unix seconds. */
@@ -94,6 +97,8 @@ export interface ReadingFilter {
   since?: number | undefined;
   until?: number | undefined;
   limit?: number | undefined;
+  /** Each reading with its frame's radio metadata, when stored (`ReadingRow.radio`). */
+  radio?: boolean | undefined;
 }
 
 export interface StoredReading {
@@ -111,6 +116,8 @@ export interface ReadingRow extends StoredReading {
   kid: string;
   counter: number;
   frameId: number;
+  /** Its frame's radio metadata: only asked for (`ReadingFilter.radio`) and stored. */
+  radio?: RadioMetadata[];
 }
 
 /**

@@ -232,6 +232,23 @@ CREATE TABLE erased_keys (kid text PRIMARY KEY, frames bigint NOT NULL, readings
 ALTER TABLE registry_devices ADD COLUMN retention_ms bigint;
 `;
 
+/**
+ * Version 6 (privacy, issue 17: data minimisation; docs/privacy.md#radio-metadata).
+ * `frames.radio`: the radio metadata of the uplinks that carried a frame (gateways, RSSI, SNR,
+ * their locations; frequency and spreading factor), JSON, one entry per uplink (a frame
+ * reassembled from fragments keeps one per fragment). Written only by a gateway started with
+ * `--keep-radio-metadata`, null otherwise; it lives in the frame's row, so erasure and
+ * retention delete it with the frame.
+ */
+const VERSION_6 = `
+ALTER TABLE frames ADD COLUMN radio TEXT;
+`;
+
+/** Version 6 on PostgreSQL: the same column, JSON text as `readings` is. */
+const PG_VERSION_6 = `
+ALTER TABLE frames ADD COLUMN radio text;
+`;
+
 /** Every migration, numbered from 1 without gaps (a test checks). Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: 'registry (devices), frames, readings, replay windows', sqlite: (db) => void db.exec(VERSION_1), postgres: PG_VERSION_1 },
@@ -239,6 +256,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, description: 'registry split into devices and their keys', sqlite: version3, postgres: PG_VERSION_3 },
   { version: 4, description: 'frames counted per key, hour and outcome (frame_hours) for the console', sqlite: (db) => void db.exec(FRAME_HOURS), postgres: PG_FRAME_HOURS },
   { version: 5, description: 'privacy: encrypted frames, wrapped content keys, erasure tombstones, per-device retention', sqlite: (db) => void db.exec(VERSION_5), postgres: PG_VERSION_5 },
+  { version: 6, description: 'radio metadata of the uplinks that carried a frame (kept only with --keep-radio-metadata)', sqlite: (db) => void db.exec(VERSION_6), postgres: PG_VERSION_6 },
 ];
 
 /** The schema version this sceau writes: the last migration's. */

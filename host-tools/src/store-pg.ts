@@ -17,6 +17,7 @@ import { equalBytes, ReplayWindow, toHex, type KeyQuery, type KeyringEntry, type
 import pg from 'pg';
 import { devEuiOf } from './device-identity.js';
 import type { FrameColumns } from './frame-batch.js';
+import { radioCache, withRadio } from './radio-metadata.js';
 import type { UnitReading } from './outcome.js';
 import { describeUrl, poolConfig, type PgConnectOptions } from './store-pg-connect.js';
 import { migratePostgres } from './store-pg-migrate.js';
@@ -97,8 +98,8 @@ class PgReplayWindows implements ReplayWindowStore {
   }
 }
 
-type FrameDbRow = { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer };
-type ReadingDbRow = { kid: string; counter: number; frame_id: number; position: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null };
+type FrameDbRow = { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer; radio: string | null };
+type ReadingDbRow = { kid: string; counter: number; frame_id: number; position: number; channel: number; name: string; value: number; unit: string; raw: number; age: number; at: number | null; radio?: string | null };
 
 export class PgStore implements IngestStore {
   readonly replay: PgReplayWindows;
@@ -361,10 +362,10 @@ export class PgStore implements IngestStore {
       if (inserted.length > 0) {
         const col = <T>(values: T[]): T[] => inserted.map((i) => values[i]!);
         const result = await client.query<{ id: number }>(
-          `INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted)
-           SELECT r, s, o, k, c, d, w, g, e FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::integer[]) WITH ORDINALITY AS t(r, s, o, k, c, d, w, g, e, n)
+          `INSERT INTO frames (received_at, source, outcome, kid, counter, detail, raw, readings, encrypted, radio)
+           SELECT r, s, o, k, c, d, w, g, e, m FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bytea[], $8::text[], $9::integer[], $10::text[]) WITH ORDINALITY AS t(r, s, o, k, c, d, w, g, e, m, n)
            ORDER BY n RETURNING id`,
-          [col(batch.receivedAt), col(batch.source), col(outcome), col(batch.kid), col(batch.counter), col(detail), inserted.map((i) => Buffer.from(batch.raw[i]!.buffer, batch.raw[i]!.byteOffset, batch.raw[i]!.byteLength)), col(readings), col(encrypted)],
+          [col(batch.receivedAt), col(batch.source), col(outcome), col(batch.kid), col(batch.counter), col(detail), inserted.map((i) => Buffer.from(batch.raw[i]!.buffer, batch.raw[i]!.byteOffset, batch.raw[i]!.byteLength)), col(readings), col(encrypted), col(batch.radio)],
         );
         // Identities are drawn in insertion order: the ids sorted are the rows in batch order.
         const got = result.rows.map((r) => r.id).sort((a, b) => a - b);
@@ -426,17 +427,22 @@ export class PgStore implements IngestStore {
     where.add('outcome = ?', filter.outcome);
     where.add('id > ?', filter.afterId);
     const limit = where.param(filter.limit ?? 1000);
-    const rows = (await this.pool.query<FrameDbRow>(`SELECT id, received_at, source, outcome, kid, counter, detail, raw FROM frames ${where.clause()} ORDER BY id LIMIT ${limit}`, where.args)).rows;
-    return rows.map((r) => ({
-      id: r.id,
-      receivedAt: new Date(r.received_at).toISOString(),
-      source: r.source,
-      outcome: r.outcome,
-      kid: r.kid,
-      counter: r.counter,
-      detail: r.detail,
-      frame: toHex(new Uint8Array(r.raw)),
-    }));
+    const rows = (await this.pool.query<FrameDbRow>(`SELECT id, received_at, source, outcome, kid, counter, detail, raw, radio FROM frames ${where.clause()} ORDER BY id LIMIT ${limit}`, where.args)).rows;
+    return rows.map((r) =>
+      withRadio(
+        {
+          id: r.id,
+          receivedAt: new Date(r.received_at).toISOString(),
+          source: r.source,
+          outcome: r.outcome,
+          kid: r.kid,
+          counter: r.counter,
+          detail: r.detail,
+          frame: toHex(new Uint8Array(r.raw)),
+        },
+        r.radio,
+      ),
+    );
   }
 
   async queryReadings(filter: ReadingFilter = {}): Promise<ReadingRow[]> {
@@ -449,6 +455,8 @@ export class PgStore implements IngestStore {
   async *iterateReadings(filter: ReadingFilter = {}): AsyncIterableIterator<ReadingRow> {
     let left = filter.limit ?? Number.POSITIVE_INFINITY;
     let after: [number, number, number] | undefined;
+    const radio = filter.radio === true ? ', (SELECT f.radio FROM frames AS f WHERE f.id = frame_id) AS radio' : '';
+    const radioOf = radioCache();
     while (left > 0) {
       const where = new Conditions();
       where.kids(filter);
@@ -458,11 +466,16 @@ export class PgStore implements IngestStore {
       const page = Math.min(left, 5000);
       const rows = (
         await this.pool.query<ReadingDbRow>(
-          `SELECT kid, counter, frame_id, position, channel, name, value, unit, raw, age, at FROM readings ${where.clause()} ORDER BY coalesce(at, -1), frame_id, position LIMIT ${where.param(page)}`,
+          `SELECT kid, counter, frame_id, position, channel, name, value, unit, raw, age, at${radio} FROM readings ${where.clause()} ORDER BY coalesce(at, -1), frame_id, position LIMIT ${where.param(page)}`,
           where.args,
         )
       ).rows;
-      for (const r of rows) yield { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
+      for (const r of rows) {
+        const row: ReadingRow = { kid: r.kid, counter: r.counter, frameId: r.frame_id, channel: r.channel, name: r.name, value: r.value, unit: r.unit, raw: r.raw, age: r.age, at: r.at };
+        const kept = radioOf(r.frame_id, r.radio);
+        if (kept !== undefined) row.radio = kept;
+        yield row;
+      }
       if (rows.length < page) return;
       left -= rows.length;
       const last = rows[rows.length - 1]!;

@@ -117,6 +117,8 @@ function limitedLog(log: (message: string) => void): (message: string) => void {
 
 export async function startMqttIngest(context: TransportContext, options: MqttIngestOptions): Promise<StartedTransport> {
   const { intake, ingestor, metrics, log } = context;
+  // The gateway's one switch (GatewayOptions.keepRadioMetadata): without it, radio metadata is never read.
+  const keepRadio = context.options.keepRadioMetadata === true;
   const server = parseMqttUrl(options.url);
   if (options.share !== undefined && !/^[^/+#]+$/.test(options.share)) throw new RangeError(`MQTT share group ${JSON.stringify(options.share)}: expected a name without /, + or #`);
   const subscription = mqttSubscription(options);
@@ -179,18 +181,19 @@ export async function startMqttIngest(context: TransportContext, options: MqttIn
 
   /** Stores a message's frame; resolves true when it may be acknowledged. Never rejects. */
   async function handle(topic: string, payload: Uint8Array): Promise<Handled> {
-    const message = readMqttUplink(options.format, topic, payload);
+    const message = readMqttUplink(options.format, topic, payload, keepRadio);
     if (message.kind === 'ignored') {
       metrics.countMessage(TRANSPORT, 'ignored');
       return true;
     }
     if (message.kind === 'refused') return refuse(message.reason, `${topic}: ${message.detail}`);
     const ingest: IngestOptions = { source: `${TRANSPORT}:${message.key}`, deviceId: message.deviceId, receivedAt: message.receivedAt };
+    metrics.countRadioIgnored(TRANSPORT, message.radioIgnored ?? 0);
     let frame: Uint8Array | undefined;
     let outcome: IngestResult | NotStoredError | PushResult;
     try {
       outcome = await new Promise<IngestResult | NotStoredError | PushResult>((resolve) => {
-        const pushed = intake(message.datagram, { hinted: false, key: message.key, origin: message.key, ingest }, resolve, resolve);
+        const pushed = intake(message.datagram, { hinted: false, key: message.key, origin: message.key, ingest, radio: message.radio }, resolve, resolve);
         if (pushed.kind === 'frame') frame = pushed.frame;
         else resolve(pushed);
       });

@@ -30,6 +30,7 @@ export const httpTransport: TransportDefinition = {
       renderMetrics,
       log,
       intake,
+      keepRadioMetadata: options.keepRadioMetadata,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       ...(options.headersTimeoutMs === undefined ? {} : { headersTimeoutMs: options.headersTimeoutMs }),
       ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),

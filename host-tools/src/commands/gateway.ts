@@ -61,14 +61,15 @@ export const storeOptions: ServeOptionSet = {
       .option('--busy-timeout <ms>', 'how long a commit waits for another connection\'s write lock before writes answer 503', integerArg('--busy-timeout', 0, 60_000), DEFAULT_BUSY_TIMEOUT_MS)
       .option('--channels <file>', 'user channel registry (JSON)')
       .option('--retention <duration>', 'delete frames and readings older than this (90d, 12h...) in the background; a device\'s own retention (sceau devices retention) overrides it (docs/privacy.md#retention)')
+      .option('--keep-radio-metadata', 'store the radio metadata of network-server uplinks (gateway ids and locations, RSSI, SNR, frequency, spreading factor) with their frames, for coverage diagnostics; off by default: dropped unread (docs/privacy.md#radio-metadata)')
       .addOption(
         new Option('--synchronous <level>', 'SQLite durability: full (a 2xx survives a power cut) or normal (survives a crash of the gateway, not of the machine; no fsync per commit)')
           .choices(['full', 'normal'])
           .default('full'),
       ),
   apply: (args, options) => {
-    const a = args as { busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; retention?: string };
-    Object.assign(options, { busyTimeoutMs: a.busyTimeout, channels: loadChannels(a.channels), synchronous: a.synchronous, retentionMs: a.retention === undefined ? undefined : parseDuration(a.retention, '--retention') });
+    const a = args as { busyTimeout: number; channels?: string; synchronous: 'full' | 'normal'; retention?: string; keepRadioMetadata?: boolean };
+    Object.assign(options, { busyTimeoutMs: a.busyTimeout, channels: loadChannels(a.channels), synchronous: a.synchronous, retentionMs: a.retention === undefined ? undefined : parseDuration(a.retention, '--retention'), keepRadioMetadata: a.keepRadioMetadata === true });
   },
 };
 
