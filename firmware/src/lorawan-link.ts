@@ -26,7 +26,7 @@ import { LorawanCredentials, loadLorawanCredentials } from "./lorawan-credential
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
-import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
+import { Region, loraDr, maxPayloadOf, regionByName, setDefaultRx2Dr } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
     LORAWAN_ABP_DR,
@@ -34,6 +34,7 @@ import {
     LORAWAN_JOIN_DR,
     LORAWAN_REGION,
     LORAWAN_REJOIN_AFTER,
+    LORAWAN_RX2_DR,
     LORAWAN_RX_ERROR_MS,
     LORAWAN_SUB_BAND,
 } from "./config"
@@ -244,6 +245,7 @@ export class LorawanLink implements Link {
 export async function openLorawanLink(radio: LoraRadio, control: AppControl): Promise<LorawanLink> {
     const r = regionByName(LORAWAN_REGION)
     if (r === null) throw new Error(`lorawan: no region ${LORAWAN_REGION}`)
+    if (LORAWAN_RX2_DR >= 0) setDefaultRx2Dr(r, LORAWAN_RX2_DR)
     const counters = new LorawanCounters()
     await counters.load()
     const cred = await loadLorawanCredentials()
