@@ -10,7 +10,7 @@ import { EXIT, SceauError, usageError } from '../errors.js';
 import { generateSeed, readSecretKey } from '../key-files.js';
 import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
 import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
-import { RegistryError, type Registration } from '../device-registry.js';
+import { normalizeDevEui, RegistryError, type Registration } from '../device-registry.js';
 import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
 
 export const registerProvision: CommandGroup = (program, { io }) => {
@@ -54,6 +54,8 @@ export const registerProvision: CommandGroup = (program, { io }) => {
       let publicKey: Uint8Array;
       let seed: Uint8Array | undefined;
       let via: string;
+      /** the DevEUI on the board's key line (its provisioned one, or its own) */
+      let announcedEui: string | undefined;
       if (opts.writeKey !== undefined) {
         seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
         publicKey = getPublicKey(seed);
@@ -65,12 +67,19 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         const distinct = new Set(found.keys.map((k) => k.kid));
         if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
         publicKey = found.keys.at(-1)!.publicKey;
+        announcedEui = found.keys.at(-1)!.devEui;
         via = opts.log;
       } else {
         if (process.stderr.isTTY) io.err(`waiting for the board's key line on ${opts.port} (reset the board)...`);
         const key = await readKeyFromPort(opts.port!, { baud: opts.baud, timeoutMs: opts.timeout * 1000 });
         publicKey = key.publicKey;
+        announcedEui = key.devEui;
         via = opts.port!;
+      }
+      if (announcedEui !== undefined && opts.rotate === undefined) {
+        // the DevEUI the board joins with is the one to register; a different --dev-eui is a mistake
+        if (opts.devEui !== undefined && normalizeDevEui(opts.devEui) !== announcedEui) throw usageError(`--dev-eui ${opts.devEui} is not the DevEUI ${via} announces (${announcedEui})`, 'dev-eui-mismatch');
+        opts.devEui = announcedEui;
       }
       const store = openRegistry(io, db, 'create');
       try {
