@@ -254,15 +254,14 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
       const rx1 = US_DR[US_RX1_DR[dr]![0]!]!;
       expect(c.rx.length).toBeGreaterThanOrEqual(1);
       expect({ freq: c.rx[0]!.freq, sf: c.rx[0]!.sf, bw: c.rx[0]!.bw, inverted: c.rx[0]!.inverted }).toEqual({ freq: usRx1Freq(ch), sf: rx1.sf, bw: rx1.bw, inverted: true });
-      // the fake radio answers a window at once: it closes at its opening, RxDelay minus LORAWAN_RX_ERROR_MS (20 ms)
+      // each window opens LORAWAN_RX_ERROR_MS (20 ms) before RxDelay (RX2: RxDelay + 1 s) after the
+      // end of the transmission, to the VM's 1 ms step on its virtual clock
       const d1 = join ? 5000 : 1000;
-      expect(c.rx[0]!.t - c.tx.t).toBeGreaterThanOrEqual(d1 - 20);
-      expect(c.rx[0]!.t - c.tx.t).toBeLessThanOrEqual(d1 + 50);
+      expect(Math.abs(c.rx[0]!.opened - c.tx.t - (d1 - 20)), `RX1 ${c.rx[0]!.opened - c.tx.t} ms after TX`).toBeLessThanOrEqual(1);
       if (c.rx[0]!.got && c.rx.length === 1) continue; // a downlink accepted in RX1: no RX2
       expect(c.rx).toHaveLength(2);
       expect({ freq: c.rx[1]!.freq, sf: c.rx[1]!.sf, bw: c.rx[1]!.bw, inverted: c.rx[1]!.inverted }).toEqual({ freq: 923.3e6, sf: 12, bw: 500e3, inverted: true });
-      expect(c.rx[1]!.t - c.tx.t).toBeGreaterThanOrEqual(d1 + 1000 - 20);
-      expect(c.rx[1]!.t - c.tx.t).toBeLessThanOrEqual(d1 + 1000 + 50);
+      expect(Math.abs(c.rx[1]!.opened - c.tx.t - (d1 + 1000 - 20)), `RX2 ${c.rx[1]!.opened - c.tx.t} ms after TX`).toBeLessThanOrEqual(1);
     }
     // every downlink was heard in the window it was sent in: join-accepts 1 and 3 in RX1, 2 in RX2
     const byTx = new Map(cycles.map(c => [c.tx, c]));
@@ -418,5 +417,20 @@ describe('EU868 with RX2 at SF9 (LORAWAN_RX2_DR = 3): no credentials, then the b
     expect(joined.lines.some(x => x.l.startsWith('sceau-lorawan joined'))).toBe(true);
     for (const c of cycles.filter(x => x.tx.phy[0] !== 0x00)) expect(c.rx.at(-1)!.sf).toBe(9);
     expect(framesOf(net.ups, boardEui, keyring).length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('cyclesOf (the timeline the sealing check reads)', () => {
+  const tx = (t: number) => ({ kind: 'tx' as const, t, phy: Buffer.alloc(1), freq: 0, sf: 7, bw: 125e3, sync: 0x34, pa: 0 });
+  const rx = (t: number, got: boolean) => ({ kind: 'rx' as const, t, opened: t, freq: 0, sf: 7, bw: 125e3, inverted: true, got });
+  const seal = (t: number) => ({ kind: 'seal' as const, t });
+
+  it('counts a signature printed between a transmission and its last window as inside, and one after it as outside', () => {
+    const c = cyclesOf([seal(0), tx(10), rx(1000, false), seal(1500), rx(2000, false), seal(2100), tx(3000), rx(4000, true), seal(4100), tx(5000)]);
+    expect(c).toHaveLength(2); // the last transmission had no window before the end of the run
+    expect(c[0]!.sealsInside.map(s => s.t)).toEqual([1500]);
+    expect(c[1]!.sealsInside).toEqual([]);
+    // a downlink refused in RX1 (still "got") and RX2 after it: a signature between them is inside
+    expect(cyclesOf([tx(0), rx(1000, true), seal(1200), rx(2000, false)])[0]!.sealsInside.map(s => s.t)).toEqual([1200]);
   });
 });

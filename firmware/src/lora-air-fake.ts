@@ -8,7 +8,10 @@
 // It also prints what the driver programmed, for the host to check against the regional plan
 // and to time the class A windows (the line's virtual time is the host's clock):
 //   sceau-air tx <RegFrf 3 bytes> <RegModemConfig1> <RegModemConfig2> <RegPaConfig> <RegSyncWord>   after TX done
-//   sceau-air rx <RegFrf> <RegModemConfig1> <RegModemConfig2> <RegSymbTimeoutLsb> <RegInvertIQ> <RegInvertIQ2> got=<0|1>   when a window closed
+//   sceau-air rx <RegFrf> <RegModemConfig1> <RegModemConfig2> <RegSymbTimeoutLsb> <RegInvertIQ> <RegInvertIQ2> got=<0|1> fake-ms=<n>
+// when a window closed; fake-ms: the time this fake spent reading the air setting before starting
+// the radio (the MAC opened the window that long before the line's time; a board has no such delay).
+import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, RxPacket, Sx127x } from "./lora"
 import { AirPacket, FakeSx1276 } from "./lora-fake"
 import { readSettingTimed } from "./state"
@@ -41,7 +44,9 @@ export class HostAirRadio implements LoraRadio {
     }
 
     async receive(p: LoraParams, invertIq: boolean, windowMs: number): Promise<RxPacket> {
+        const called = ds.millis()
         const v = await readSettingTimed(AIR_SETTING)
+        const fakeMs = ds.millis() - called
         let seq = -1
         if (typeof v === "string") {
             const f = (v as string).split(":")
@@ -55,7 +60,7 @@ export class HostAirRadio implements LoraRadio {
         this.fake.putOnAir(null)
         const log = this.fake.rxLog
         this.fake.rxLog = []
-        console.log(`sceau-air rx ${log.length > 0 ? log[log.length - 1] : "none"} got=${pkt === null ? 0 : 1}`)
+        console.log(`sceau-air rx ${log.length > 0 ? log[log.length - 1] : "none"} got=${pkt === null ? 0 : 1} fake-ms=${fakeMs}`)
         return pkt
     }
 }

@@ -7,8 +7,12 @@ import { SimFirmwareDevice } from '../../firmware/scripts/sim-device.mjs';
 
 /** One transmission: the PHYPayload and the radio settings it went with (after TX done). */
 export interface TxEvent { kind: 'tx'; t: number; phy: Buffer; freq: number; sf: number; bw: number; sync: number; pa: number }
-/** One receive window, when it closed: its settings, IQ inversion, and whether a packet was heard. */
-export interface RxEvent { kind: 'rx'; t: number; freq: number; sf: number; bw: number; inverted: boolean; got: boolean }
+/**
+ * One receive window, when it closed (`t`): its settings, IQ inversion, whether a packet was heard,
+ * and `opened`, when the MAC asked the radio to listen (the fake radio answers at once, after
+ * reading the air setting for `t - opened` ms).
+ */
+export interface RxEvent { kind: 'rx'; t: number; opened: number; freq: number; sf: number; bw: number; inverted: boolean; got: boolean }
 /** TRACE_SEALING's lines around each signature. */
 export interface SealEvent { kind: 'seal' | 'sealed'; t: number }
 export type AirEvent = TxEvent | RxEvent | SealEvent;
@@ -25,9 +29,9 @@ const bwOfMc1 = (mc1: number) => ({ 7: 125_000, 8: 250_000, 9: 500_000 })[mc1 >>
 export function airEventOf(line: string, t: number, phy: Buffer): AirEvent | undefined {
   let m = /^sceau-air tx ([0-9a-f]{6}) ([0-9a-f]{2})([0-9a-f]{2}) ([0-9a-f]{2}) ([0-9a-f]{2})$/.exec(line);
   if (m) return { kind: 'tx', t, phy, freq: freqOfFrf(m[1]!), bw: bwOfMc1(parseInt(m[2]!, 16)), sf: parseInt(m[3]!, 16) >> 4, pa: parseInt(m[4]!, 16), sync: parseInt(m[5]!, 16) };
-  // "frf mc1 mc2 symbTimeoutLsb RegInvertIQ RegInvertIQ2 got=0|1"; inverted IQ (RX): 0x67 / 0x19
-  m = /^sceau-air rx ([0-9a-f]{6}) ([0-9a-f]{2}) ([0-9a-f]{2}) [0-9a-f]{2} ([0-9a-f]{2}) ([0-9a-f]{2}) got=([01])$/.exec(line);
-  if (m) return { kind: 'rx', t, freq: freqOfFrf(m[1]!), bw: bwOfMc1(parseInt(m[2]!, 16)), sf: parseInt(m[3]!, 16) >> 4, inverted: (parseInt(m[4]!, 16) & 0x40) !== 0 && m[5] === '19', got: m[6] === '1' };
+  // "frf mc1 mc2 symbTimeoutLsb RegInvertIQ RegInvertIQ2 got=0|1 fake-ms=n"; inverted IQ (RX): 0x67 / 0x19
+  m = /^sceau-air rx ([0-9a-f]{6}) ([0-9a-f]{2}) ([0-9a-f]{2}) [0-9a-f]{2} ([0-9a-f]{2}) ([0-9a-f]{2}) got=([01]) fake-ms=(\d+)$/.exec(line);
+  if (m) return { kind: 'rx', t, opened: t - Number(m[7]), freq: freqOfFrf(m[1]!), bw: bwOfMc1(parseInt(m[2]!, 16)), sf: parseInt(m[3]!, 16) >> 4, inverted: (parseInt(m[4]!, 16) & 0x40) !== 0 && m[5] === '19', got: m[6] === '1' };
   if (/^sceau-trace seal \d+$/.test(line)) return { kind: 'seal', t };
   if (line === 'sceau-trace sealed') return { kind: 'sealed', t };
   return undefined;
