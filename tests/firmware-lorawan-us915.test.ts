@@ -10,7 +10,8 @@
 // - a LinkADRReq block (ChMaskCntl 7 then 0: sub-band 2, DR3), a control downlink in RX2;
 // - fragments cut to N of the DR (11 bytes at DR0), reassembled and verified with @sceau/protocol;
 // - rejoin after N uplinks without a downlink (LinkCheckReq from N/2), then after a downlink
-//   beyond MAX_FCNT_GAP, each with a fresh DevNonce; a LinkADRReq with ChMaskCntl 5 in session 3;
+//   beyond MAX_FCNT_GAP, each with a fresh DevNonce; LinkADRReq with ChMaskCntl 5 in session 3, to
+//   DR3 then DR4 (the 500 kHz channel 65, RX1 on 923.9 MHz DR13);
 // - no signature between any transmission and the close of its last receive window.
 //
 // EU868 with LORAWAN_RX2_DR = 3 (The Things Network's SF9 RX2): a board without credentials says
@@ -186,8 +187,9 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
       // after one downlink (FCnt 0), a genuine one 20000 ahead of the counter: beyond MAX_FCNT_GAP (16384)
       if (session === 2 && k === 1) return { window: 1, fPort: 0, payload: '06' };
       if (session === 2 && k === 2) return { window: 1, fPort: 0, payload: '06', fCntJump: 20000 };
-      // ChMaskCntl 5: bit 1 = sub-band 2 (channels 8..15 and 65), DR3
+      // ChMaskCntl 5: bit 1 = sub-band 2 (channels 8..15 and 65), DR3; then DR4, the 500 kHz channel 65 only
       if (session === 3 && k === 1) return { window: 1, fPort: 0, payload: linkAdr(3, 0, 0x0002, 5) };
+      if (session === 3 && k === 3) return { window: 1, fPort: 0, payload: linkAdr(4, 0, 0x0002, 5) };
       return null;
     },
   };
@@ -196,13 +198,13 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
   beforeAll(async () => {
     const CONFIG = { LINK: 'lorawan-fake', VM_SENSORS: 'jacdac', SAMPLE_INTERVAL_MS: 60000, COUNTER_BLOCK: 4, LORAWAN_FCNT_BLOCK: 4, LORAWAN_REGION: 'US915', LORAWAN_SUB_BAND: 2, LORAWAN_REJOIN_AFTER: N, TRACE_SEALING: true };
     const { binary } = buildEntry('src/main.ts', { 'src/config.ts': configSource(CONFIG) });
-    const s3 = () => net.ups.filter(u => u.session === 3 && u.fPort === 1 && u.dr === 3).length;
+    const s3 = () => net.ups.filter(u => u.session === 3 && u.fPort === 1 && u.dr === 4).length;
     boot = await runAirBoot(binary, {
       deviceId, flash: {}, t0: 0, maxMs: 3_600_000,
       // credentials without a DevEUI: the board's own
       settings: { sceau_otaa: `:${joinEui}:${appKey}` },
       onTx: tx => net.onTx(tx),
-      until: () => s3() >= 3,
+      until: () => s3() >= 2,
     });
     keyring.add(fromHex(publicKeyOf(boot)));
   }, 900_000);
@@ -240,6 +242,9 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
     const atDr0 = net.ups.filter(u => u.dr === 0);
     expect(atDr0.some(u => u.tx.phy.length - 13 === 11)).toBe(true);
     expect(new Set(net.ups.map(u => u.ch)).size).toBeGreaterThan(2);
+    // DR4 (SF8 / 500 kHz) only on the sub-band's 500 kHz channel, 904.6 MHz
+    expect(net.ups.filter(u => u.dr === 4).length).toBeGreaterThanOrEqual(2);
+    for (const u of net.ups.filter(x => x.dr === 4)) expect(u.tx.freq).toBe(904.6e6);
   });
 
   it('opens RX1 on 923.3 + 0.6 * (ch mod 8) MHz at the RX1 DR of the table and RX2 on 923.3 MHz DR8, both with inverted IQ, at RxDelay and RxDelay + 1 s', () => {
@@ -283,9 +288,12 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
     expect(upCids(s1[8]!.mac)).toContain(0x06);
     expect(boot.lines.some(x => x.l === 'sceau-control interval=20')).toBe(true);
     const s3 = net.ups.filter(u => u.session === 3);
-    expect(s3[1]!.mac).toContain('0307');
-    expect(upCids(s3[1]!.mac).filter(c => c === 0x03)).toHaveLength(1);
-    expect(s3.slice(1).every(u => u.dr === 3)).toBe(true);
+    for (const i of [1, 3]) {
+      expect(s3[i]!.mac).toContain('0307');
+      expect(upCids(s3[i]!.mac).filter(c => c === 0x03)).toHaveLength(1);
+    }
+    expect(s3.slice(1, 3).map(u => u.dr)).toEqual([3, 3]);
+    expect(s3.slice(3).every(u => u.dr === 4 && u.ch === 65)).toBe(true);
   });
 
   it('cuts fragments to N of the DR, and every frame reassembles and verifies with @sceau/protocol', () => {
