@@ -26,7 +26,7 @@ import { LorawanCredentials, loadLorawanCredentials } from "./lorawan-credential
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
-import { Region, loraDr, maxPayloadOf, regionByName, setDefaultRx2Dr } from "./lorawan-region"
+import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
     LORAWAN_ABP_DR,
@@ -39,6 +39,7 @@ import {
     LORAWAN_SUB_BAND,
 } from "./config"
 import { AppControl, applyControlDownlink } from "./app-control"
+import { setDefaultRx2Dr } from "./lorawan-region"
 
 /** The FPort of sceau datagrams (uplink), as the gateway and the payload formatter expect. */
 export const SCEAU_FPORT = 1
