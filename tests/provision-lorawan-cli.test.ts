@@ -89,5 +89,19 @@ describe('provision --lorawan', () => {
     expect(w.status, w.stderr).toBe(0);
     expect(w.stdout).toContain("the board's own");
     expect(readFileSync(env, 'utf8')).toBe(`sceau_otaa=":${otaa.joinEui}:${otaa.appKey}"\n`);
+    // --settings with the board's console: the announced DevEUI is written (pinned), a different one refused
+    const pinned = join(dir, 'g.env');
+    const p = sceau(['provision', '--settings', pinned, '--lorawan', file('nodev.json', { joinEui: otaa.joinEui, appKey: otaa.appKey }), '--log', log, '--json']);
+    expect(p.status, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ mode: 'otaa', devEui: '5ee0b142d3e4f501' });
+    expect(readFileSync(pinned, 'utf8')).toBe(`sceau_otaa="5ee0b142d3e4f501:${otaa.joinEui}:${otaa.appKey}"\n`);
+    const wrong = sceau(['provision', '--settings', join(dir, 'h.env'), '--lorawan', file('otaa2.json', otaa), '--log', log]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('dev-eui-mismatch');
+    const plain = file('plain.log', `sceau-key v1 kid=${kid} pub=${pub}\n`);
+    const none = sceau(['provision', '--settings', join(dir, 'h.env'), '--lorawan', file('nodev2.json', { joinEui: otaa.joinEui, appKey: otaa.appKey }), '--log', plain]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('no-dev-eui');
+    expect(() => statSync(join(dir, 'h.env'))).toThrow();
   });
 });

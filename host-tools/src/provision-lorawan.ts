@@ -119,16 +119,29 @@ export interface LorawanProvisionOptions {
   settings?: string | undefined;
   force?: boolean | undefined;
   json?: boolean | undefined;
+  /** the DevEUI on the board's key line (`--port`/`--log`), written into credentials that have none */
+  announcedEui?: string | undefined;
+  /** where it was read (for messages) */
+  announcedBy?: string | undefined;
 }
 
 /**
- * `sceau provision --settings ENV (--lorawan FILE | --reset-lorawan)`: LoRaWAN settings only, for
- * a board that already has its key (no registry change). Prints what was written (names, never values).
+ * `sceau provision --settings ENV (--lorawan FILE | --reset-lorawan) [--port P | --log F]`: LoRaWAN
+ * settings only, for a board that already has its key (no registry change); the DevEUI a board
+ * announces on its key line is written into credentials that have none (pinned: the board then
+ * keeps it even if its device identifier changed). Prints what was written (names, never values).
  */
 export function runLorawanSettings(opts: LorawanProvisionOptions, io: { out(s: string): void; err(s: string): void }): void {
   if (opts.settings === undefined) throw usageError('--settings ENV-FILE is required here');
   if (opts.lorawan === undefined && !opts.resetLorawan) throw usageError('--settings goes with --lorawan FILE or --reset-lorawan');
   const credentials = opts.lorawan === undefined ? undefined : readLorawanCredentials(opts.lorawan);
+  if (opts.announcedEui !== undefined) {
+    if (credentials === undefined) throw usageError('--port/--log with --settings go with --lorawan FILE (the DevEUI goes into the credentials)');
+    if (credentials.devEui !== undefined && credentials.devEui !== opts.announcedEui) {
+      throw usageError(`${opts.lorawan}: devEui ${credentials.devEui} is not the DevEUI ${opts.announcedBy ?? 'the board'} announces (${opts.announcedEui})`, 'dev-eui-mismatch');
+    }
+    credentials.devEui = opts.announcedEui;
+  }
   const w = mergeSecretSettings(opts.settings, lorawanSettings(credentials, opts.resetLorawan === true), { force: opts.force, replaceable: [RESET_SETTING] });
   if (opts.json) io.out(JSON.stringify({ settingsFile: opts.settings, written: w.written, ...(credentials ? { mode: credentials.mode, devEui: credentials.devEui ?? null } : {}) }));
   else io.out(`wrote ${w.written.join(', ')} to ${opts.settings}${credentials ? ` (${credentials.mode.toUpperCase()}, DevEUI ${credentials.devEui ?? "the board's own, shown on its key line"})` : ''}`);
