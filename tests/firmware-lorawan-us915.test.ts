@@ -184,8 +184,7 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
         if (k === 6) return { window: 2, fPort: 2, payload: '0100000014' }; // sampling every 20 s, in RX2
         return null; // from uplink 9 on: silence
       }
-      // after one downlink (FCnt 0), a genuine one 20000 ahead of the counter: beyond MAX_FCNT_GAP (16384)
-      if (session === 2 && k === 1) return { window: 1, fPort: 0, payload: '06' };
+      // the session's first downlink, genuine but at FCnt 20000: beyond MAX_FCNT_GAP (16384) from NFCntDown 0
       if (session === 2 && k === 2) return { window: 1, fPort: 0, payload: '06', fCntJump: 20000 };
       // ChMaskCntl 5: bit 1 = sub-band 2 (channels 8..15 and 65), DR3; then DR4, the 500 kHz channel 65 only
       if (session === 3 && k === 1) return { window: 1, fPort: 0, payload: linkAdr(3, 0, 0x0002, 5) };
@@ -320,7 +319,7 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
     expect(net.joins[1]!.devNonce).toBeGreaterThan(net.joins[0]!.devNonce);
   });
 
-  it('rejoins after a genuine downlink beyond MAX_FCNT_GAP, refused, with a fresh DevNonce', () => {
+  it('rejoins after a genuine downlink beyond MAX_FCNT_GAP (the session\'s first, counted from NFCntDown 0), refused, with a fresh DevNonce', () => {
     const gap = net.replies.find(r => r.jump)!;
     expect(gap.session).toBe(2);
     expect(gap.downFCnt).toBeGreaterThan(16384);

@@ -126,6 +126,7 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
         const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
         dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
         dev.down = new DownlinkCounter()
+        dev.down.fromZero = true // NFCntDown starts at 0 with the session
         dev.sessionLost = false
         applyJoinSettings(st, ja.dlSettings, ja.rxDelay)
         if (ja.cfList !== null) applyCfList(r, st, ja.cfList)
