@@ -69,4 +69,16 @@ describe('LoRa receive windows in the DeviceScript VM (fake radios)', () => {
       freq: frf126(868.1e6), mod: '07040100', pkt: '000800040100', iqReg: 0x0d, irqParams: '0201020100000000', sent: ['40010203'],
     });
   });
+
+  it('configure (the LoRaWAN MAC, before each uplink) sets the TX frequency, SF, power and sync word, which a receive window keeps', () => {
+    // US915 channel 8, 903.9 MHz, DR0 = SF10/125 kHz, 20 dBm, sync word 0x34 (LoRaWAN public)
+    // SX1276: mc1 0x72 (BW 125 kHz, CR 4/5, explicit), mc2 0xa4 (SF10, CRC on); PA_BOOST, Pout 17 dBm at most: 0xff
+    const set127 = { frf: frf127(903.9e6), mc1: 0x72, mc2: 0xa4, pa: 0xff, sync: 0x34 };
+    expect(r.sx1276cfg.set).toEqual({ ...set127, sent: ['40010203'] });
+    expect(r.sx1276cfg.afterRx).toEqual({ ...set127, sent: ['40010203', '40040506'] });
+    // SX1262: SetModulationParams SF10, BW 125 kHz, CR 4/5, LDRO off; SetTxParams 20 dBm, 200 us ramp; sync word 0x34 as 0x34 0x44
+    const set126 = { freq: frf126(903.9e6), mod: '0a040100', txParams: '1404', sync: '3444' };
+    expect(r.sx1262cfg.set).toEqual({ ...set126, sent: ['40010203'] });
+    expect(r.sx1262cfg.afterRx).toEqual({ ...set126, sent: ['40010203', '40040506'] });
+  });
 });

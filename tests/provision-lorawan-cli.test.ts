@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { getPublicKey, kidOf, toHex } from '@sceau/protocol';
 import { sceau } from './helpers/cli';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-provision-lorawan-'));
@@ -66,5 +67,41 @@ describe('provision --lorawan', () => {
     expect(t2).not.toBe(t1);
     expect(text.split('\n').filter(l => l.startsWith('sceau_lwreset='))).toHaveLength(1);
     expect(text).toContain('sceau_otaa=');
+  });
+
+  it('registers the DevEUI a board announces on its key line (--log), and credentials without one leave the field empty', () => {
+    const seed = new Uint8Array(32).fill(9);
+    const pub = toHex(getPublicKey(seed));
+    const kid = toHex(kidOf(getPublicKey(seed)));
+    const log = file('board.log', `boot\n12:00:01 sceau-key v1 kid=${kid} pub=${pub} deveui=5ee0b142d3e4f501 new\n`);
+    const db = join(dir, 'e.db');
+    const r = sceau(['provision', '--db', db, '--log', log, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ kid, devEui: '5ee0b142d3e4f501' });
+    // the same DevEUI given again (any spelling) is fine; another one is refused before anything is written
+    expect(sceau(['provision', '--db', db, '--log', log, '--dev-eui', '5E-E0-B1-42-D3-E4-F5-01', '--json']).status).toBe(0);
+    const other = sceau(['provision', '--db', join(dir, 'f.db'), '--log', log, '--dev-eui', '0004a30b001c0530']);
+    expect(other.status).toBe(2);
+    expect(other.stderr).toContain('dev-eui-mismatch');
+    expect(() => statSync(join(dir, 'f.db'))).toThrow();
+    const env = join(dir, 'e.env');
+    const w = sceau(['provision', '--settings', env, '--lorawan', file('nodev.json', { joinEui: otaa.joinEui, appKey: otaa.appKey })]);
+    expect(w.status, w.stderr).toBe(0);
+    expect(w.stdout).toContain("the board's own");
+    expect(readFileSync(env, 'utf8')).toBe(`sceau_otaa=":${otaa.joinEui}:${otaa.appKey}"\n`);
+    // --settings with the board's console: the announced DevEUI is written (pinned), a different one refused
+    const pinned = join(dir, 'g.env');
+    const p = sceau(['provision', '--settings', pinned, '--lorawan', file('nodev.json', { joinEui: otaa.joinEui, appKey: otaa.appKey }), '--log', log, '--json']);
+    expect(p.status, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout)).toMatchObject({ mode: 'otaa', devEui: '5ee0b142d3e4f501' });
+    expect(readFileSync(pinned, 'utf8')).toBe(`sceau_otaa="5ee0b142d3e4f501:${otaa.joinEui}:${otaa.appKey}"\n`);
+    const wrong = sceau(['provision', '--settings', join(dir, 'h.env'), '--lorawan', file('otaa2.json', otaa), '--log', log]);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('dev-eui-mismatch');
+    const plain = file('plain.log', `sceau-key v1 kid=${kid} pub=${pub}\n`);
+    const none = sceau(['provision', '--settings', join(dir, 'h.env'), '--lorawan', file('nodev2.json', { joinEui: otaa.joinEui, appKey: otaa.appKey }), '--log', plain]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('no-dev-eui');
+    expect(() => statSync(join(dir, 'h.env'))).toThrow();
   });
 });

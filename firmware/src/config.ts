@@ -60,5 +60,10 @@ export const LORAWAN_ABP_RX1_DELAY_S = 1
 /** N: after this many uplinks without any downlink the session counts as lost and an OTAA device rejoins;
  * from N/2 on, each uplink asks for LinkCheckAns (besides ADRACKReq from ADR_ACK_LIMIT = 64 on). */
 export const LORAWAN_REJOIN_AFTER = 128
+/** RX2's data rate before the network sets one (-1: the region's default, EU868 DR0 = SF12; The Things
+ * Network's EU868 plan uses DR3 = SF9, also for join-accepts): the join-accept's RX2 and ABP's RX2. */
+export const LORAWAN_RX2_DR = -1
 /** Worst timing error of the receive windows (ms): each opens this much early and stays this much longer. */
 export const LORAWAN_RX_ERROR_MS = 20
+/** Print "sceau-trace seal <counter>" and "sceau-trace sealed" around each signature (tests time them against the radio). */
+export const TRACE_SEALING: boolean = false

@@ -8,6 +8,7 @@
 //   sceau-frame+ <hex> / sceau-fragment+ <hex>        leading chunks of a long one (see console-lines.ts)
 //   sceau-error <message>
 //   sceau-lorawan <event> ... / sceau-control ...    the LoRaWAN link (src/lorawan-link.ts, app-control.ts)
+//   sceau-trace seal <counter> / sceau-trace sealed   around each signature, only with TRACE_SEALING
 import * as ds from "@devicescript/core"
 import {
     BATCH_SIZE,
@@ -16,6 +17,7 @@ import {
     LINK_MTU,
     MAX_FRAMES,
     QUEUE_MAX,
+    TRACE_SEALING,
     TCP_HOST,
     TCP_PORT,
     WITH_KID,
@@ -103,7 +105,9 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
             const c = await counter.take()
             const clock = link.clockSeconds()
             const rec: SensorRecord = { counter: c, time: clock < 0 ? null : clock, readings: readings }
+            if (TRACE_SEALING) console.log(`sceau-trace seal ${c}`)
             const frame = ck === null ? await sealRecord(key, rec, WITH_KID ? kid : null) : await sealRecordV2(key, rec, ck, kid, WITH_KID)
+            if (TRACE_SEALING) console.log("sceau-trace sealed")
             const datagrams = fragmentFrame(frame, link.sendMtu(), c % 8, hinted ? kid.slice(0, 2) : null)
             let sent = true
             for (const d of datagrams) {

@@ -5,6 +5,13 @@
 // through the runtime's settings service. At each receive window the radio reads it; a packet
 // with a sequence number not delivered before is put on air, and the fake delivers it only to a
 // window on its frequency, SF and bandwidth with inverted IQ. (Test-only: boards use lora.ts.)
+// It also prints what the driver programmed, for the host to check against the regional plan
+// and to time the class A windows (the line's virtual time is the host's clock):
+//   sceau-air tx <RegFrf 3 bytes> <RegModemConfig1> <RegModemConfig2> <RegPaConfig> <RegSyncWord>   after TX done
+//   sceau-air rx <RegFrf> <RegModemConfig1> <RegModemConfig2> <RegSymbTimeoutLsb> <RegInvertIQ> <RegInvertIQ2> got=<0|1> fake-ms=<n>
+// when a window closed; fake-ms: the time this fake spent reading the air setting before starting
+// the radio (the MAC opened the window that long before the line's time; a board has no such delay).
+import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, RxPacket, Sx127x } from "./lora"
 import { AirPacket, FakeSx1276 } from "./lora-fake"
 import { readSettingTimed } from "./state"
@@ -26,12 +33,20 @@ export class HostAirRadio implements LoraRadio {
         await this.radio.init(p)
     }
 
+    async configure(p: LoraParams): Promise<void> {
+        await this.radio.configure(p)
+    }
+
     async transmit(payload: Buffer, timeoutMs: number): Promise<void> {
         await this.radio.transmit(payload, timeoutMs)
+        const r = this.fake.regs
+        console.log(`sceau-air tx ${r.slice(6, 9).toString("hex")} ${r.slice(0x1d, 0x1f).toString("hex")} ${r.slice(9, 10).toString("hex")} ${r.slice(0x39, 0x3a).toString("hex")}`)
     }
 
     async receive(p: LoraParams, invertIq: boolean, windowMs: number): Promise<RxPacket> {
+        const called = ds.millis()
         const v = await readSettingTimed(AIR_SETTING)
+        const fakeMs = ds.millis() - called
         let seq = -1
         if (typeof v === "string") {
             const f = (v as string).split(":")
@@ -43,6 +58,9 @@ export class HostAirRadio implements LoraRadio {
         const pkt = await this.radio.receive(p, invertIq, windowMs)
         if (pkt !== null) this.delivered = seq
         this.fake.putOnAir(null)
+        const log = this.fake.rxLog
+        this.fake.rxLog = []
+        console.log(`sceau-air rx ${log.length > 0 ? log[log.length - 1] : "none"} got=${pkt === null ? 0 : 1} fake-ms=${fakeMs}`)
         return pkt
     }
 }

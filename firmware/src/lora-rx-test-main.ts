@@ -1,6 +1,7 @@
 // Test entry (tests/firmware-lora-rx.test.ts): single receive windows of the SX127x and SX126x
 // drivers against the fake register models: a LoRaWAN downlink heard with inverted IQ, nothing
-// heard with the wrong IQ polarity, frequency or SF, and the radio set up for TX again afterwards.
+// heard with the wrong IQ polarity, frequency or SF, and the radio set up for TX again afterwards;
+// then `configure` (the LoRaWAN MAC's per-uplink channel and DR) and a window: the new TX settings stay.
 // Prints "#r <name> <json>" lines.
 import { LoraParams, LoraRadio, RxPacket, Sx126x, Sx127x } from "./lora"
 import { AirPacket, FakeSx1262, FakeSx1276 } from "./lora-fake"
@@ -40,10 +41,22 @@ async function scenario(name: string, radio: LoraRadio, put: (a: AirPacket) => v
     r(name, { res: res, rxLog: log(), after: after() })
 }
 
+// US915 channel 8 (903.9 MHz) at DR0 (SF10/125 kHz), 20 dBm, LoRaWAN's public sync word
+const us: LoraParams = { freqHz: 903900000, sf: 10, bwHz: 125000, cr: 1, txPowerDbm: 20, preamble: 8, syncWord: 0x34 }
+
+async function configured(name: string, radio: LoraRadio, settings: () => any) {
+    await radio.configure(us)
+    const set = settings()
+    await radio.receive(rx2, true, 20)
+    await radio.transmit(hex`40 04 05 06`, 1000)
+    r(`${name}cfg`, { set: set, afterRx: settings() })
+}
+
 const f1 = new FakeSx1276()
+const radio1 = new Sx127x(f1)
 await scenario(
     "sx1276",
-    new Sx127x(f1),
+    radio1,
     a => f1.putOnAir(a),
     () => f1.rxLog,
     () => ({
@@ -54,10 +67,19 @@ await scenario(
         opMode: f1.regs[0x01],
     })
 )
+await configured("sx1276", radio1, () => ({
+    frf: f1.regs.slice(6, 9).toString("hex"),
+    mc1: f1.regs[0x1d],
+    mc2: f1.regs[0x1e],
+    pa: f1.regs[0x09],
+    sync: f1.regs[0x39],
+    sent: f1.sent.map(b => b.toString("hex")),
+}))
 const f2 = new FakeSx1262()
+const radio2 = new Sx126x(f2)
 await scenario(
     "sx1262",
-    new Sx126x(f2),
+    radio2,
     a => f2.putOnAir(a),
     () => f2.rxLog,
     () => ({
@@ -69,4 +91,11 @@ await scenario(
         sent: f2.sent.map(b => b.toString("hex")),
     })
 )
+await configured("sx1262", radio2, () => ({
+    freq: f2.last[0x86],
+    mod: f2.last[0x8b],
+    txParams: f2.last[0x8e],
+    sync: f2.syncWord.toString("hex"),
+    sent: f2.sent.map(b => b.toString("hex")),
+}))
 console.log("#done")

@@ -95,6 +95,12 @@ export interface LoraRadio {
      * for transmitting with the parameters of `init`.
      */
     receive(p: LoraParams, invertIq: boolean, windowMs: number): Promise<RxPacket>
+    /**
+     * Sets the parameters of the next transmissions (frequency, SF, bandwidth, power, sync word)
+     * without a reset; they stay after receive windows. The LoRaWAN MAC calls it before each
+     * uplink with the channel and data rate it chose.
+     */
+    configure(p: LoraParams): Promise<void>
 }
 
 /** Symbols of a receive window of `windowMs` (at least 6, the LoRaWAN minimum to detect a preamble). */
@@ -190,6 +196,12 @@ export class Sx127x implements LoraRadio {
         await this.modem(p, 0x04)
         await this.writeReg(REG_FIFO_TX_BASE, 0)
         await this.writeReg(REG_OP_MODE, MODE_LORA | MODE_STDBY)
+    }
+
+    async configure(p: LoraParams): Promise<void> {
+        await this.writeReg(REG_OP_MODE, MODE_LORA | MODE_STDBY)
+        this.p = p
+        await this.modem(p, 0x04)
     }
 
     /** Frequency, power and modem registers for `p`; `mc2Low` = RegModemConfig2 bits 3..0 (CRC, SymbTimeout MSBs). */
@@ -324,12 +336,28 @@ export class Sx126x implements LoraRadio {
         await this.cmd(CMD_SET_REGULATOR_MODE, [0x01]) // DC-DC
         await this.radioParams(p)
         await this.cmd(CMD_SET_PA_CONFIG, [0x04, 0x07, 0x00, 0x01]) // SX1262, up to +22 dBm
+        await this.txPower(p)
+        await this.cmd(CMD_SET_BUFFER_BASE, [0x00, 0x00])
+        await this.cmd(CMD_SET_DIO_IRQ_PARAMS, [0x02, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]) // TxDone|Timeout on DIO1
+        await this.syncWord(p)
+    }
+
+    async configure(p: LoraParams): Promise<void> {
+        await this.cmd(CMD_SET_STANDBY, [0x00])
+        this.p = p
+        await this.radioParams(p)
+        await this.txPower(p)
+        await this.syncWord(p)
+    }
+
+    private async txPower(p: LoraParams): Promise<void> {
         let pw = p.txPowerDbm
         if (pw < -9) pw = -9
         if (pw > 22) pw = 22
         await this.cmd(CMD_SET_TX_PARAMS, [pw & 255, 0x04]) // ramp 200 us
-        await this.cmd(CMD_SET_BUFFER_BASE, [0x00, 0x00])
-        await this.cmd(CMD_SET_DIO_IRQ_PARAMS, [0x02, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]) // TxDone|Timeout on DIO1
+    }
+
+    private async syncWord(p: LoraParams): Promise<void> {
         // the SX126x sync word register holds the SX127x byte 0xXY as 0xX4 0xY4
         const sw = p.syncWord
         await this.cmd(CMD_WRITE_REGISTER, [

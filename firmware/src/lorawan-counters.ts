@@ -27,15 +27,23 @@ export function rebuildFCntDown(last: number, fCnt16: number): number {
 /** The session's downlink counter: -1 until the first downlink is accepted. */
 export class DownlinkCounter {
     last: number
+    /**
+     * The network's count is known to start at 0 (an OTAA session: NFCntDown is 0 after the join),
+     * so the first downlink too must be within MAX_FCNT_GAP of it. False (ABP): the network's count
+     * is unknown until a downlink is accepted.
+     */
+    fromZero: boolean
     constructor() {
         this.last = -1
+        this.fromZero = false
     }
 }
 
 /**
  * Opens a received downlink: rebuilds its counter, checks address, counter and MIC with the
  * frame coding, and only then moves the counter. A genuine frame more than MAX_FCNT_GAP ahead of
- * the last accepted one is refused with "fcnt-gap" (the counter stays: the caller rejoins).
+ * the last accepted one (of -1 before the first, when `fromZero`) is refused with "fcnt-gap" (the
+ * counter stays: the caller rejoins).
  * Never throws.
  */
 export function acceptDownlink(s: LorawanSession, dc: DownlinkCounter, phy: Buffer): Downlink {
@@ -45,7 +53,7 @@ export function acceptDownlink(s: LorawanSession, dc: DownlinkCounter, phy: Buff
     if (full < 0) return new Downlink("fcnt")
     const d = openDownlink(s, full, phy)
     if (d.ok === false) return d
-    if (dc.last >= 0 && full - dc.last > MAX_FCNT_GAP) return new Downlink("fcnt-gap")
+    if ((dc.last >= 0 || dc.fromZero) && full - dc.last > MAX_FCNT_GAP) return new Downlink("fcnt-gap")
     dc.last = full
     return d
 }

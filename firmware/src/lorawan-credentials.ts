@@ -3,6 +3,10 @@
 //   sceau_otaa = "<DevEUI>:<JoinEUI>:<AppKey>"              16, 16 and 32 hex digits
 //   sceau_abp  = "<DevEUI>:<DevAddr>:<NwkSKey>:<AppSKey>"   16, 8, 32 and 32 hex digits
 // EUIs and DevAddr in the usual display order (big-endian). OTAA wins when both are present.
+// An empty DevEUI field (`sceau_otaa=":<JoinEUI>:<AppKey>"`) means the board's own DevEUI,
+// `boardDevEui()`, which a board also announces when it has no credentials at all (the key line's
+// `deveui=`), so it can be registered on the network server before it has keys.
+import * as ds from "@devicescript/core"
 import { readSettingTimed } from "./state"
 import { cmacKey } from "./cmac"
 import { LorawanSession } from "./lorawan-frames"
@@ -26,6 +30,24 @@ export class LorawanCredentials {
         this.abp = null
         this.problem = ""
     }
+}
+
+/**
+ * The board's own DevEUI: DeviceScript's 64-bit device identifier (`ds.deviceIdentifier("self")`)
+ * with the EUI-64 U/L bit set and the group bit cleared in its first byte (`& 0xfc | 0x02`), a
+ * locally administered unicast EUI-64 that cannot equal an IEEE-assigned one from a maker's block.
+ */
+export function boardDevEui(): string {
+    const id = Buffer.from(ds.deviceIdentifier("self"), "hex")
+    if (id.length !== 8) throw new Error(`lorawan: device identifier of ${id.length} bytes`)
+    id[0] = (id[0] & 0xfc) | 0x02
+    return id.toString("hex")
+}
+
+/** A credentials value whose DevEUI field is empty gets the board's own. */
+function withBoardEui(v: any): any {
+    if (typeof v === "string" && (v as string).length > 0 && (v as string).charCodeAt(0) === 58) return boardDevEui() + (v as string)
+    return v
 }
 
 function isHex(s: string, n: number): boolean {
@@ -53,8 +75,8 @@ export function hexFields(v: any, lens: number[]): string[] {
 /** Reads the credentials from settings; `problem` says why there are none usable. */
 export async function loadLorawanCredentials(): Promise<LorawanCredentials> {
     const c = new LorawanCredentials()
-    const o = await readSettingTimed(OTAA_SETTING)
-    const a = await readSettingTimed(ABP_SETTING)
+    const o = withBoardEui(await readSettingTimed(OTAA_SETTING))
+    const a = withBoardEui(await readSettingTimed(ABP_SETTING))
     const of = hexFields(o, [16, 16, 32])
     if (of !== null) {
         c.devEui = of[0]
@@ -67,6 +89,8 @@ export async function loadLorawanCredentials(): Promise<LorawanCredentials> {
         c.abp = new LorawanSession(Buffer.from(af[1], "hex"), Buffer.from(af[2], "hex"), Buffer.from(af[3], "hex"))
         return c
     }
+    // no usable credentials: the key line still shows the DevEUI the board would join with
+    c.devEui = boardDevEui()
     const present = (v: any) => v !== undefined && v !== null
     if (present(o)) c.problem = `malformed ${OTAA_SETTING}`
     else if (present(a)) c.problem = `malformed ${ABP_SETTING}`

@@ -79,7 +79,10 @@ export class LorawanDevice {
 async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<number> {
     const r = dev.region
     const st = dev.st
-    const airtime = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, st, ch), st.txPower))
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    // the channel's frequency and the DR's modulation (and LoRaWAN's sync word) for this uplink
+    await dev.radio.configure(p)
     const start = ds.millis()
     await dev.radio.transmit(phy, 2 * airtime + 200)
     const end = ds.millis()
@@ -123,6 +126,7 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
         const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
         dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
         dev.down = new DownlinkCounter()
+        dev.down.fromZero = true // NFCntDown starts at 0 with the session
         dev.sessionLost = false
         applyJoinSettings(st, ja.dlSettings, ja.rxDelay)
         if (ja.cfList !== null) applyCfList(r, st, ja.cfList)

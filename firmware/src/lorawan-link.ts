@@ -34,10 +34,12 @@ import {
     LORAWAN_JOIN_DR,
     LORAWAN_REGION,
     LORAWAN_REJOIN_AFTER,
+    LORAWAN_RX2_DR,
     LORAWAN_RX_ERROR_MS,
     LORAWAN_SUB_BAND,
 } from "./config"
 import { AppControl, applyControlDownlink } from "./app-control"
+import { setDefaultRx2Dr } from "./lorawan-region"
 
 /** The FPort of sceau datagrams (uplink), as the gateway and the payload formatter expect. */
 export const SCEAU_FPORT = 1
@@ -244,6 +246,7 @@ export class LorawanLink implements Link {
 export async function openLorawanLink(radio: LoraRadio, control: AppControl): Promise<LorawanLink> {
     const r = regionByName(LORAWAN_REGION)
     if (r === null) throw new Error(`lorawan: no region ${LORAWAN_REGION}`)
+    if (LORAWAN_RX2_DR >= 0) setDefaultRx2Dr(r, LORAWAN_RX2_DR)
     const counters = new LorawanCounters()
     await counters.load()
     const cred = await loadLorawanCredentials()

@@ -177,6 +177,16 @@ export function regionByName(name: string): Region {
     return null
 }
 
+/**
+ * Replaces the region's default RX2 data rate (before the join-accept's or RXParamSetupReq's):
+ * The Things Network's EU868 plan uses DR3 (SF9) where RP002 says DR0. Throws for a DR that is no
+ * LoRa downlink DR of the region.
+ */
+export function setDefaultRx2Dr(r: Region, dr: number): void {
+    if (dr < r.minDownDr || dr > r.maxDownDr || loraDr(r, dr) === false) throw new Error(`lorawan: RX2 DR${dr} is no downlink data rate of ${r.name}`)
+    r.rx2Dr = dr
+}
+
 /** Index of the duty-cycle band holding `freq`, or -1 (then the frequency is not usable). */
 export function bandOf(r: Region, freq: number): number {
     for (let i = 0; i < r.bands.length; i += 3) if (freq >= r.bands[i] && freq <= r.bands[i + 1]) return i / 3

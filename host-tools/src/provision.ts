@@ -1,8 +1,9 @@
 /**
  * Provisioning: the firmware prints its public key on the console at boot as one line,
  *
- *   sceau-key v1 kid=<16 hex> pub=<64 hex> [new]
+ *   sceau-key v1 kid=<16 hex> pub=<64 hex>[ deveui=<16 hex>][ new]
  *
+ * (`deveui=`: a LoRaWAN board's DevEUI, provisioned or its own; registered with the key.)
  * `findKeyLines` reads such lines from a saved log or from a serial port, checks that the kid
  * is the key's fingerprint, and the CLI registers the key. For factory provisioning the host
  * generates the key instead and writes it into the firmware's settings file (`sceau_seed=<seed
@@ -23,10 +24,15 @@ import { ioError, usageError } from './errors.js';
  */
 export const KEY_LINE_RE = /sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64})(?![0-9a-f])/;
 
+/** The DevEUI right after the key on a key line. */
+const DEV_EUI_RE = /^ deveui=([0-9a-f]{16})(?![0-9a-f])/;
+
 export interface KeyLine {
   kid: string;
   publicKey: Bytes;
   line: number;
+  /** the DevEUI the board announces (LoRaWAN), if any */
+  devEui?: string;
 }
 
 export type KeyLineResult = { ok: true; key: KeyLine } | { ok: false; line: number; detail: string } | undefined;
@@ -41,7 +47,8 @@ export function parseKeyLine(text: string, line = 0): KeyLineResult {
   const publicKey = fromHex(match[2]!);
   const kid = toHex(kidOf(publicKey));
   if (kid !== match[1]) return { ok: false, line, detail: `line ${line}: kid ${match[1]} is not the fingerprint of the key (expected ${kid}): corrupted line?` };
-  return { ok: true, key: { kid, publicKey, line } };
+  const eui = DEV_EUI_RE.exec(text.slice(match.index + match[0].length));
+  return { ok: true, key: { kid, publicKey, line, ...(eui === null ? {} : { devEui: eui[1]! }) } };
 }
 
 /** Every key line of a saved console log. */

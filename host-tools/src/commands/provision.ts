@@ -8,9 +8,9 @@ import { wrapContentKey } from '../content-key-wrap.js';
 import { readOwnerPublicKey } from '../owner-keys.js';
 import { EXIT, SceauError, usageError } from '../errors.js';
 import { generateSeed, readSecretKey } from '../key-files.js';
-import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type WrittenKey } from '../provision.js';
+import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type KeyLine, type WrittenKey } from '../provision.js';
 import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
-import { RegistryError, type Registration } from '../device-registry.js';
+import { normalizeDevEui, RegistryError, type Registration } from '../device-registry.js';
 import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
 
 export const registerProvision: CommandGroup = (program, { io }) => {
@@ -32,12 +32,16 @@ export const registerProvision: CommandGroup = (program, { io }) => {
     .option('--update', 'apply a different --name or --dev-eui to an already registered key')
     .option('--lorawan <file>', 'LoRaWAN credentials, a JSON file: OTAA {devEui, joinEui, appKey} or ABP {devEui, devAddr, nwkSKey, appSKey}; written as secrets with --write-key or --settings')
     .option('--reset-lorawan', 'the board forgets its last JoinNonce and FCnt up once at its next boot (device re-created on the network server); with --write-key or --settings')
-    .option('--settings <env-file>', 'write only LoRaWAN settings (--lorawan, --reset-lorawan) into this settings file, for a board that already has its key')
+    .option('--settings <env-file>', 'write only LoRaWAN settings (--lorawan, --reset-lorawan) into this settings file, for a board that already has its key; with --port/--log the DevEUI on the board\'s key line goes into them')
     .option('--json', 'print JSON')
     .action(async (opts: { db?: string; port?: string; log?: string; baud: number; timeout: number; writeKey?: string; key?: string; force?: boolean; rotate?: string; name?: string; devEui?: string; update?: boolean; lorawan?: string; resetLorawan?: boolean; settings?: string; owner?: string; json?: boolean }) => {
       if (opts.settings !== undefined) {
-        if (opts.port !== undefined || opts.log !== undefined || opts.writeKey !== undefined) throw usageError('--settings writes LoRaWAN settings only: not with --port, --log or --write-key');
-        return runLorawanSettings(opts, io);
+        if (opts.writeKey !== undefined) throw usageError('--settings writes LoRaWAN settings only: not with --write-key');
+        if (opts.port !== undefined && opts.log !== undefined) throw usageError('give one of --port PATH or --log FILE');
+        // --port/--log: the DevEUI the board announces goes into the settings (pinned)
+        const announced = opts.port !== undefined || opts.log !== undefined ? await announcedKey(opts, io) : undefined;
+        if (announced !== undefined && announced.key.devEui === undefined) throw usageError(`${announced.via}: the key line carries no deveui= (a board built with LINK = "lorawan" prints it)`, 'no-dev-eui');
+        return runLorawanSettings({ ...opts, announcedEui: announced?.key.devEui, announcedBy: announced?.via }, io);
       }
       if (opts.db === undefined) throw usageError("required option '--db <file>' not specified");
       const db = opts.db;
@@ -54,23 +58,22 @@ export const registerProvision: CommandGroup = (program, { io }) => {
       let publicKey: Uint8Array;
       let seed: Uint8Array | undefined;
       let via: string;
+      /** the DevEUI on the board's key line (its provisioned one, or its own) */
+      let announcedEui: string | undefined;
       if (opts.writeKey !== undefined) {
         seed = opts.key !== undefined ? readSecretKey(opts.key) : generateSeed();
         publicKey = getPublicKey(seed);
         via = opts.writeKey;
-      } else if (opts.log !== undefined) {
-        const found = readKeyLog(opts.log);
-        for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
-        if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau-key v1 kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
-        const distinct = new Set(found.keys.map((k) => k.kid));
-        if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
-        publicKey = found.keys.at(-1)!.publicKey;
-        via = opts.log;
       } else {
-        if (process.stderr.isTTY) io.err(`waiting for the board's key line on ${opts.port} (reset the board)...`);
-        const key = await readKeyFromPort(opts.port!, { baud: opts.baud, timeoutMs: opts.timeout * 1000 });
-        publicKey = key.publicKey;
-        via = opts.port!;
+        const announced = await announcedKey(opts, io);
+        publicKey = announced.key.publicKey;
+        announcedEui = announced.key.devEui;
+        via = announced.via;
+      }
+      if (announcedEui !== undefined && opts.rotate === undefined) {
+        // the DevEUI the board joins with is the one to register; a different --dev-eui is a mistake
+        if (opts.devEui !== undefined && normalizeDevEui(opts.devEui) !== announcedEui) throw usageError(`--dev-eui ${opts.devEui} is not the DevEUI ${via} announces (${announcedEui})`, 'dev-eui-mismatch');
+        opts.devEui = announcedEui;
       }
       const store = openRegistry(io, db, 'create');
       try {
@@ -134,3 +137,17 @@ export const registerProvision: CommandGroup = (program, { io }) => {
       }
     });
 };
+
+/** The key line a board announces, from a saved log (its last key line) or a serial port. */
+async function announcedKey(opts: { port?: string; log?: string; baud: number; timeout: number }, io: { err(s: string): void }): Promise<{ key: KeyLine; via: string }> {
+  if (opts.log !== undefined) {
+    const found = readKeyLog(opts.log);
+    for (const e of found.errors) io.err(`warning: ${opts.log}: ${e}`);
+    if (found.keys.length === 0) throw new SceauError(`${opts.log}: no valid "sceau-key v1 kid=<16 hex> pub=<64 hex>" line`, EXIT.io);
+    const distinct = new Set(found.keys.map((k) => k.kid));
+    if (distinct.size > 1) io.err(`warning: ${opts.log} announces ${distinct.size} different keys; registering the last one (line ${found.keys.at(-1)!.line})`);
+    return { key: found.keys.at(-1)!, via: opts.log };
+  }
+  if (process.stderr.isTTY) io.err(`waiting for the board's key line on ${opts.port} (reset the board)...`);
+  return { key: await readKeyFromPort(opts.port!, { baud: opts.baud, timeoutMs: opts.timeout * 1000 }), via: opts.port! };
+}
