@@ -10,7 +10,6 @@ import { regionByName } from "./lorawan-region"
 import { LorawanSession } from "./lorawan-frames"
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanCounters } from "./lorawan-state"
-import { timeOffSlots } from "./lorawan-timeoff"
 import { LorawanDevice, classACycle, drParams } from "./lorawan-join"
 
 const c = JSON.parse(CASES[0])
@@ -18,7 +17,7 @@ const r = regionByName("EU868")
 const fake = new FakeSx1276()
 const radio = new Sx127x(fake)
 await radio.init(drParams(r, 5, 868100000, 0))
-const counters = new LorawanCounters(timeOffSlots(r))
+const counters = new LorawanCounters()
 await counters.load()
 const dev = new LorawanDevice(r, radio, counters, 0, 10)
 // ABP: the session is provisioned; RX1 after 1 s

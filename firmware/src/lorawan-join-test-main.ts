@@ -10,7 +10,6 @@ import { AirPacket, FakeSx1276 } from "./lora-fake"
 import { cmacKey } from "./cmac"
 import { regionByName } from "./lorawan-region"
 import { LorawanCounters } from "./lorawan-state"
-import { timeOffSlots } from "./lorawan-timeoff"
 import { LorawanDevice, OtaaKeys, drParams, otaaJoin } from "./lorawan-join"
 import { nextUplink, uplinkDone } from "./lorawan-mac"
 
@@ -19,7 +18,7 @@ const r = regionByName("EU868")
 const fake = new FakeSx1276()
 const radio = new Sx127x(fake)
 await radio.init(drParams(r, 0, 868100000, 0))
-const counters = new LorawanCounters(timeOffSlots(r))
+const counters = new LorawanCounters()
 await counters.load()
 const dev = new LorawanDevice(r, radio, counters, 0, 10)
 const keys = new OtaaKeys(cmacKey(Buffer.from(c.appKey, "hex")), Buffer.from(c.joinEui, "hex"), Buffer.from(c.devEui, "hex"))

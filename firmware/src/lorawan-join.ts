@@ -16,7 +16,7 @@ import { MacState, RxWindow, applyCfList, applyJoinSettings, channelFreq, initMa
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 import { Region, maxPayloadOf } from "./lorawan-region"
 import { bookJoinRequest } from "./lorawan-backoff"
-import { timeOffCovered, timeOffToStore } from "./lorawan-timeoff"
+import { timeOffCovered, timeOffSlots, timeOffToStore } from "./lorawan-timeoff"
 
 /** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
 export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
@@ -69,6 +69,7 @@ export class LorawanDevice {
         this.region = region
         this.radio = radio
         this.counters = counters
+        counters.fitTimeOff(timeOffSlots(region))
         this.picker = new ChannelPicker(region)
         this.st = initMacState(region, subBand)
         this.session = null
@@ -93,17 +94,23 @@ function reserveTimeOff(dev: LorawanDevice, dr: number, atLeastAirMs: number): v
     dev.counters.timeOffNext = timeOffToStore(dev.region, dev.st, dev.picker, ds.millis(), air)
 }
 
+/**
+ * Before `phy` goes on channel `ch` at `dr`: a power cut once it starts must find its time-off in
+ * settings. Rarely a write of its own: the counters' writes reserve ahead for the largest frame at the DR.
+ */
+async function coverTimeOff(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<void> {
+    const r = dev.region
+    const air = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, dev.st, ch), 0))
+    if (timeOffCovered(r, dev.st, dev.counters.timeOffMs, ch, air)) return
+    reserveTimeOff(dev, dr, air)
+    await dev.counters.storeTimeOff()
+}
+
 /** Sends `phy` on channel `ch` at `dr`, books its airtime against the duty cycle, and returns when the transmission ended. */
 async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<number> {
     const r = dev.region
     const st = dev.st
     const airtime = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, st, ch), st.txPower))
-    // a power cut once it starts must find its time-off in settings (rarely a write of its own:
-    // the counters' writes reserve ahead for the largest frame at the DR)
-    if (timeOffCovered(r, st, dev.counters.timeOffMs, ch, airtime) === false) {
-        reserveTimeOff(dev, dr, airtime)
-        await dev.counters.storeTimeOff()
-    }
     const start = ds.millis()
     await dev.radio.transmit(phy, 2 * airtime + 200)
     const end = ds.millis()
@@ -137,6 +144,7 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
     const devNonce = await dev.counters.takeDevNonce()
     dev.devNonce = devNonce
     const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
+    await coverTimeOff(dev, phy, ch, dr)
     const end = await transmitOn(dev, phy, ch, dr)
     const ws = rxWindows(r, st, ch, dr, true, dev.errorMs)
     for (let i = 0; i < ws.length; i++) {
@@ -202,6 +210,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
                 ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             }
         }
+        await coverTimeOff(dev, out.phy, ch, dr)
         const end = await transmitOn(dev, out.phy, ch, dr)
         // the windows of this uplink, fixed before anything changes the state
         const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)

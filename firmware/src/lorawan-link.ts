@@ -29,7 +29,7 @@ import { LorawanCredentials, loadLorawanCredentials } from "./lorawan-credential
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
-import { resumeTimeOff, timeOffSlots } from "./lorawan-timeoff"
+import { resumeTimeOff } from "./lorawan-timeoff"
 import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
@@ -253,7 +253,7 @@ export class LorawanLink implements Link {
 export async function openLorawanLink(radio: LoraRadio, control: AppControl): Promise<LorawanLink> {
     const r = regionByName(LORAWAN_REGION)
     if (r === null) throw new Error(`lorawan: no region ${LORAWAN_REGION}`)
-    const counters = new LorawanCounters(timeOffSlots(r))
+    const counters = new LorawanCounters()
     await counters.load()
     const cred = await loadLorawanCredentials()
     const opt = new LorawanOptions(LORAWAN_JOIN_DR, LORAWAN_ABP_DR, LORAWAN_ABP_RX1_DELAY_S, LORAWAN_REJOIN_AFTER, LORA_MAX_WAIT_MS)

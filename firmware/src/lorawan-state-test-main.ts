@@ -9,11 +9,9 @@
 import * as ds from "@devicescript/core"
 import { deviceIdParam } from "./device-id-params"
 import { LorawanCounters } from "./lorawan-state"
-import { timeOffSlots } from "./lorawan-timeoff"
-import { regionByName } from "./lorawan-region"
 
 const mode = deviceIdParam(0, 1)
-const c = new LorawanCounters(timeOffSlots(regionByName("EU868")))
+const c = new LorawanCounters()
 await c.load()
 console.log(`boot ${c.devNonceNext} ${c.lastJoinNonce} ${c.fCntLimit}`)
 

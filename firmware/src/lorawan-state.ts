@@ -78,7 +78,7 @@ export class LorawanCounters {
     timeOffMs: number[]
     /** what a write stores as time-off: set by the MAC just before a call that may write, for that call only (null: the stored values again) */
     timeOffNext: number[]
-    constructor(timeOffSlots: number) {
+    constructor() {
         this.joinElapsedMs = 0
         this.joinOffMs = 0
         this.devNonceNext = 0
@@ -87,7 +87,7 @@ export class LorawanCounters {
         this.fCntLimit = 0
         this.downTag = ""
         this.fCntDownLast = -1
-        this.timeOffMs = timeOffOf(null, timeOffSlots)
+        this.timeOffMs = []
         this.timeOffNext = null
     }
 
@@ -108,7 +108,7 @@ export class LorawanCounters {
                     this.downTag = st[5]
                     this.fCntDownLast = st[6] < -1 ? -1 : st[6]
                 }
-                this.timeOffMs = timeOffOf(st[7], this.timeOffMs.length)
+                this.timeOffMs = timeOffOf(st[7], Array.isArray(st[7]) ? st[7].length : 0)
             }
         }
         const token = await readSettingTimed(RESET_SETTING)
@@ -189,6 +189,11 @@ export class LorawanCounters {
         this.downTag = tag
         this.fCntDownLast = last
         await this.store(this.devNonceNext, this.lastJoinNonce, this.fCntLimit)
+    }
+
+    /** Sizes the stored time-off for a region of `slots` values (src/lorawan-timeoff.ts); a stored array of another size counts its largest value everywhere. */
+    fitTimeOff(slots: number): void {
+        if (this.timeOffMs.length !== slots) this.timeOffMs = timeOffOf(this.timeOffMs, slots)
     }
 
     /** Stores the time-off in `timeOffNext` alone (a frame needs more than is stored). */
