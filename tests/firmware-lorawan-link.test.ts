@@ -40,9 +40,15 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     first = await runBoot(binary, net, flash, 0, null, () => net.ups.filter(u => u.fPort === 1).length >= 7, otaa);
     keyring.add(fromHex(publicKeyOf(first.lines)));
     let t = first.end + 1000;
-    // power cuts at the 2nd, 3rd (landing) and 4th flash write after power-on: in the boot's own
-    // counter reservation, the join's DevNonce write, and the join-accept's JoinNonce write
-    for (const cut of [{ n: 2, keep: false }, { n: 3, keep: true }, { n: 4, keep: false }, { n: 5, keep: true }]) {
+    // power cuts at chosen settings writes: in the middle of the boot's sceau counter reservation
+    // (lost), just after the join's DevNonce write landed, in the middle of the join-accept's
+    // JoinNonce write (lost), and again just after a DevNonce write
+    for (const cut of [
+      { n: 1, keep: false, key: 'sceau_state' },
+      { n: 1, keep: true, key: 'sceau_lorawan' },
+      { n: 2, keep: false, key: 'sceau_lorawan' },
+      { n: 1, keep: true, key: 'sceau_lorawan' },
+    ]) {
       net.boot++;
       const b = await runBoot(binary, net, flash, t, cut, () => false, {});
       cuts.push(b);
@@ -119,6 +125,13 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
 
   it('power cuts happened where planned, and no DevNonce and no FCnt of a session was used twice', () => {
     for (const c of cuts) expect(c.cut).toBe(true);
+    const joinsIn = (b: Boot) => net.joinTimes.filter(t => t >= b.t0 && t <= b.end);
+    // no join-request in the boots cut at the counter reservation or just after the DevNonce write;
+    // one in the boot cut during the JoinNonce write, whose session never sent anything
+    expect(joinsIn(cuts[0])).toHaveLength(0);
+    expect(joinsIn(cuts[1])).toHaveLength(0);
+    expect(joinsIn(cuts[2])).toHaveLength(1);
+    expect(net.ups.filter(u => u.boot === 3)).toHaveLength(0);
     expect(new Set(net.devNonces).size).toBe(net.devNonces.length);
     expect(net.devNonces).toEqual([...net.devNonces].sort((a, b) => a - b));
     for (let s = 1; s <= net.sessions; s++) {
@@ -146,5 +159,21 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     expect(lastJoin).toBeGreaterThan(lastStart);
     expect(lastJoin - lastStart).toBeGreaterThanOrEqual(off);
     expect(off).toBeGreaterThan(5000);
+  });
+
+  it('keeps the 1 % time-off after every data uplink, across reboots too (join-requests included; the VM tick as tolerance)', () => {
+    // data uplinks go at DR5 (SF7) or, after failed joins, lower: SF7's airtime is a lower bound
+    const airSf7 = (len: number) => loraAirtimeMs({ spreadingFactor: 7, bandwidthHz: 125000, preambleSymbols: 8, lowDataRateOptimize: false, explicitHeader: true, crc: true, codingRate: 1 } as any, len);
+    const txs = [...net.ups.map(u => u.t), ...net.joinTimes].sort((a, b) => a - b);
+    let binding = 0;
+    for (const u of net.ups) {
+      const next = txs.find(t => t > u.t);
+      if (next === undefined) continue;
+      const owed = 100 * airSf7(u.phyLen);
+      expect(next - u.t, `transmission after the uplink at ${u.t}`).toBeGreaterThanOrEqual(owed - 10);
+      // a boot began while this uplink's time-off was running, and the boot's first transmission waited it out
+      if ([...cuts, last].some(b => b.t0 > u.t && b.t0 < u.t + owed)) binding++;
+    }
+    expect(binding).toBeGreaterThanOrEqual(1);
   });
 });
