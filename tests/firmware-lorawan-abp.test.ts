@@ -1,12 +1,14 @@
 // The whole firmware (src/main.ts, LINK = "lorawan-fake") as an ABP device in the DeviceScript VM
 // on a virtual clock, against the network-server model of tests/helpers/lorawan-network.ts
 // (written from LoRaWAN L2 1.0.4, no firmware code): uplinks whose MIC the model checks, sealed
-// frames verified with @sceau/protocol, a DevStatusReq downlink answered; then power cuts at
+// frames verified with @sceau/protocol, a downlink with DevStatusReq and DutyCycleReq (an aggregated
+// 1/256) answered and obeyed; then power cuts at
 // chosen flash writes, each asserted to have happened: in the middle of the FCnt up reservation
 // (the write does not land), just after it landed, and just after the write that stores an
 // accepted downlink's FCnt. After them no FCnt up is used twice, the last downlink replayed after
 // the reboot is refused (a fresh one is answered), and every uplink, across reboots too, keeps the
-// EU868 1 % sub-band's time-off after the one before it.
+// EU868 1 % sub-band's time-off after the one before it; the aggregate's time-off of the last uplink
+// before the first reboot is kept by the next boot.
 //
 // Time: the VM runs on the virtual clock of firmware/scripts/sim-device.mjs (docs/simulator.md,
 // "Virtual time"): computation takes no virtual time and the runtime's tick is 10 ms, which is the
@@ -26,6 +28,8 @@ const TICK_MS = 10;
 const LORAWAN_SETTING = 'sceau_lorawan';
 /** EU868 sub-band g1 (868.0-868.6 MHz, the three default channels): 1 % duty cycle */
 const G1_DIVISOR = 100;
+/** DutyCycleReq MaxDCycle 8: 1/256 over all channels */
+const MAX_DCYCLE = 8;
 
 const airtimeSf9 = (len: number) =>
   loraAirtimeMs({ spreadingFactor: 9, bandwidthHz: 125000, preambleSymbols: 8, lowDataRateOptimize: false, explicitHeader: true, crc: true, codingRate: 1 } as any, len);
@@ -43,6 +47,7 @@ function upCommands(hex: string): string[] {
   }
   return out;
 }
+const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 const devStatusAns = (u: Up) => upCommands(u.fOpts).filter(c => c.startsWith('06'));
 
 let binary: Uint8Array;
@@ -63,8 +68,8 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
   const ups = (boot: number) => net.ups.filter(u => u.boot === boot);
 
   beforeAll(async () => {
-    // boot 0: a DevStatusReq after the first uplink (with DeviceTimeAns: the first uplink asks)
-    net.plan = up => (up.boot === 0 && ups(0).length === 1 ? { fPort: 0, payload: '06' } : null);
+    // boot 0: DevStatusReq and DutyCycleReq after the first uplink (with DeviceTimeAns: the first uplink asks)
+    net.plan = up => (up.boot === 0 && ups(0).length === 1 ? { fPort: 0, payload: `06 04${hex2(MAX_DCYCLE)}`.replace(/ /g, '') } : null);
     first = await runBoot(binary, net, flash, 0, null, () => ups(0).filter(u => u.fPort === 1).length >= 4, settings);
     keyring.add(fromHex(publicKeyOf(first.lines)));
     // boot 1: power lost during the boot's first write of `sceau_lorawan`: the FCnt up reservation
@@ -94,8 +99,9 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     expect(u0.length).toBeGreaterThanOrEqual(4);
     expect(u0[0].fCnt).toBe(0);
     expect(upCommands(u0[0].fOpts)).toContain('0d'); // DeviceTimeReq
-    // the answer to the downlink heard after uplink 1: DevStatusAns (battery, margin) in uplink 2
+    // the answers to the downlink heard after uplink 1: DevStatusAns (battery, margin) and DutyCycleAns in uplink 2
     expect(devStatusAns(u0[1])).toHaveLength(1);
+    expect(upCommands(u0[1].fOpts)).toContain('04');
     expect(u0.slice(2).every(u => devStatusAns(u).length === 0)).toBe(true);
     const frames = framesOf(net.ups, keyring);
     expect(frames.length).toBeGreaterThanOrEqual(u0.filter(u => u.fPort === 1).length);
@@ -137,6 +143,19 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     expect(devStatusAns(u4[1])).toHaveLength(0);
     // the fresh DevStatusReq after uplink 2 (the next FCnt down): answered in uplink 3
     expect(devStatusAns(u4[2])).toHaveLength(1);
+  });
+
+  it('obeys DutyCycleReq (1/256 over all channels) until the reboot, and the next boot keeps the aggregate time-off still owed', () => {
+    const u0 = ups(0);
+    const agg = 2 ** MAX_DCYCLE;
+    // from the uplink that answered it on (the request was applied before that uplink went)
+    for (let i = 2; i < u0.length; i++) expect(u0[i].t - u0[i - 1].t).toBeGreaterThanOrEqual(agg * airtimeSf9(u0[i - 1].phyLen) - TICK_MS);
+    // boot 1 started within the aggregate time-off of boot 0's last uplink (longer than the band's),
+    // and its FCnt reservation, the step just before an uplink goes, came only once it was over
+    const lastUp = u0.at(-1)!;
+    const owed = agg * airtimeSf9(lastUp.phyLen);
+    expect(midReservation.t0 - lastUp.t).toBeLessThan(G1_DIVISOR * airtimeSf9(lastUp.phyLen));
+    expect(midReservation.cutAt - lastUp.t).toBeGreaterThanOrEqual(owed - TICK_MS);
   });
 
   it('keeps the 1 % time-off after every uplink, across reboots too (the VM tick as tolerance)', () => {
