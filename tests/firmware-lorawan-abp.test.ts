@@ -19,6 +19,8 @@ import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
 import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network';
 
 const abp = { devAddr: '260b1a2c', nwkSKey: '1f2e3d4c5b6a79880716253443526170', appSKey: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' };
+/** the keys of the device re-created on the network server with a new session */
+const abp2 = { devAddr: '260b1a2d', nwkSKey: '5a4b3c2d1e0f11223344556677889900', appSKey: '99887766554433221100ffeeddccbbaa' };
 /** the ABP data rate of this build: EU868 DR3, SF9 at 125 kHz (N = 115: one frame, one uplink) */
 const ABP_DR = 3;
 const FCNT_BLOCK = 4;
@@ -90,7 +92,13 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     net.replayNext = net.downs[net.downs.length - 1].air;
     net.plan = up => (up.boot === 4 && ups(4).length === 2 ? { fPort: 0, payload: '06' } : null);
     last = await runBoot(binary, net, flash, afterDownlink.end + 1000, null, () => ups(4).length >= 4, {});
+    // boot 5: new ABP keys deployed (the device re-created on the server): its downlinks count from 0
+    net.boot = 5;
+    net.session = { ...abp2, lastUp: -1, down: 0, rx2Sf: 12 };
+    net.plan = up => (up.boot === 5 && ups(5).length === 1 ? { fPort: 0, payload: '06' } : null);
+    rekeyed = await runBoot(binary, net, flash, last.end + 1000, null, () => ups(5).length >= 2, { sceau_abp: `${devEui}:${abp2.devAddr}:${abp2.nwkSKey}:${abp2.appSKey}` });
   }, 900_000);
+  let rekeyed: Boot;
 
   it('sends ABP uplinks whose MIC checks (the model) and whose sealed frames verify, and answers DevStatusReq', () => {
     expect(first.lines.find(x => x.l.startsWith('sceau-key '))!.l).toMatch(new RegExp(`deveui=${devEui}`));
@@ -138,11 +146,22 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     const u4 = ups(4);
     expect(u4.length).toBeGreaterThanOrEqual(4);
     // uplink 1 of boot 4 was followed by the replay (the model's last downlink of boot 3, same bytes)
-    expect(net.downs.at(-1)!.t).toBe(u4[1].t);
-    expect(net.downs.at(-1)!.fCnt).toBe(net.downs.at(-2)!.fCnt + 1);
+    const replayed = net.downs.find(d => d.t === ups(3)[0].t)!;
+    const fresh = net.downs.find(d => d.t === u4[1].t)!;
+    expect(net.downs.filter(d => d.t === u4[0].t)).toHaveLength(0); // the replay is not a new downlink
+    expect(fresh.fCnt).toBe(replayed.fCnt + 1);
     expect(devStatusAns(u4[1])).toHaveLength(0);
     // the fresh DevStatusReq after uplink 2 (the next FCnt down): answered in uplink 3
     expect(devStatusAns(u4[2])).toHaveLength(1);
+  });
+
+  it('with new ABP keys the stored FCnt down no longer counts: the new session\'s first downlink (FCnt 0) is answered', () => {
+    const u5 = ups(5);
+    expect(u5.length).toBeGreaterThanOrEqual(2);
+    expect(net.downs.at(-1)!.fCnt).toBe(0);
+    expect(devStatusAns(u5[1])).toHaveLength(1);
+    // FCnt up goes on above everything used before (never reused, whatever the keys)
+    expect(u5[0].fCnt).toBeGreaterThan(ups(4).at(-1)!.fCnt);
   });
 
   it('obeys DutyCycleReq (1/256 over all channels) until the reboot, and the next boot keeps the aggregate time-off still owed', () => {
