@@ -301,6 +301,48 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     expect(got[3]).toEqual([[13, 904.9e6, 0], [65, 904.6e6, 0], [8, 903.9e6, 0]]);
   }, 120_000);
 
+  it('duty-cycle time-off across reboots: what a settings write stores, whether it covers a send, and a boot that resumes it', async () => {
+    // EU868 slots: the six sub-bands of RP002 (863-865 0.1 %, 865-868 1 %, 868.0-868.6 1 %, 868.7-869.2 0.1 %,
+    // 869.4-869.65 10 %, 869.7-870 1 %), then DutyCycleReq's aggregate. Stored per band: the larger of the
+    // time-off owed and reserveAirMs times the band's divisor, only for bands with an enabled channel.
+    const cf0 = [...f24(867.1e6), ...f24(867.3e6), ...f24(867.5e6), ...f24(867.7e6), ...f24(867.9e6), 0];
+    const [withCf] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
+    const none = [0, 0, 0, 0, 0, 0, 0];
+    const g1 = (v: number) => [0, 0, v, 0, 0, 0, 0];
+    const send = (now: number, dr: number, rnd: number, airtimeMs: number, stored?: number[], reserveAirMs?: number) => ({ now, dr, rnd, airtimeMs, stored, reserveAirMs });
+    const out = await runLorawanVectors([
+      { op: 'channels', region: 'EU868', state: init.eu, sends: [
+        send(0, 5, 1, 100, none, 400), // nothing stored: not covered; then 40 s reserved (400 ms x 100) on the default channels' band
+        send(10000, 5, 0, 100, g1(40000), 100), // covered; a write now stores max(owed 10 s, 100 ms x 100)
+        send(15000, 5, 0, 300, undefined, 0), // closed for 5 s more: a write stores what is owed
+        send(20000, 5, 2, 300, g1(10000)), // 300 ms owes 30 s: 10 s stored does not cover it
+      ] },
+      // CFList channels in 865-868 MHz and DutyCycleReq 1/16: one ms short on the aggregate is not covered
+      { op: 'channels', region: 'EU868', state: { ...withCf.state, maxDutyCycle: 4 }, sends: [send(0, 0, 0, 1000, [0, 0, 100000, 0, 0, 0, 15999], 1000)] },
+      // a boot that found 30 s stored for the default channels' band, then one with 5 s on the aggregate
+      { op: 'channels', region: 'EU868', state: init.eu, resume: g1(30000), sends: [send(0, 5, 0, 100), send(29999, 5, 0, 100), send(30000, 5, 0, 100)] },
+      { op: 'channels', region: 'EU868', state: init.eu, resume: [0, 0, 0, 0, 0, 0, 5000], sends: [send(0, 5, 0, 100), send(5000, 5, 0, 100)] },
+      // US915: no duty-cycle band, only the aggregate slot
+      { op: 'channels', region: 'US915', state: init.us2, sends: [send(0, 3, 13, 400, [0], 400)] },
+      { op: 'channels', region: 'US915', state: { ...init.us2, maxDutyCycle: 2 }, sends: [send(0, 3, 13, 400, [1599], 500)] },
+    ]);
+    expect(out.map((o: any) => o.slots)).toEqual([7, 7, 7, 7, 1, 1]);
+    const [a, b, c, d, e, f] = out.map((o: any) => o.sends);
+    expect(a.map((x: any) => [x.channel >= 0, x.covered, x.timeOff])).toEqual([
+      [true, false, g1(40000)],
+      [true, true, g1(10000)],
+      [false, undefined, g1(5000)],
+      [true, false, undefined],
+    ]);
+    expect(a[2].waitMs).toBe(5000);
+    // band 1 (CFList channels) reserved though unused so far; band 2 owes 100 s; the aggregate 16 s
+    expect([b[0].channel, b[0].covered, b[0].timeOff]).toEqual([0, false, [0, 100000, 100000, 0, 0, 0, 16000]]);
+    expect(c.map((x: any) => [x.channel, x.waitMs])).toEqual([[-1, 30000], [-1, 1], [0, 0]]);
+    expect(d.map((x: any) => [x.channel, x.waitMs])).toEqual([[-1, 5000], [0, 0]]);
+    expect([e[0].channel, e[0].covered, e[0].timeOff]).toEqual([13, true, [0]]);
+    expect([f[0].channel, f[0].covered, f[0].timeOff]).toEqual([13, false, [2000]]);
+  }, 120_000);
+
   it(`matches the test-side model on ${N} random command streams (EU868 and US915)`, async () => {
     const out = await runLorawanVectors(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
     const seen = new Set<string>();

@@ -204,17 +204,32 @@ export function checkItem(item, i) {
             const sends = item.sends
             if (!Array.isArray(sends) || sends.length === 0 || sends.length > 32)
                 throw new LorawanInputError(`item ${i}: sends: expected an array of 1 to 32 sends`)
-            return {
+            // time-off arrays (src/lorawan-timeoff.ts): one value per duty-cycle band, then the aggregate
+            const slots = REGIONS[region].timeOffSlots
+            const timeOff = (o, where, name) => {
+                const v = intList(o, where, name, 2 ** 31 - 1, slots)
+                if (v.length !== slots) throw new LorawanInputError(`item ${where}: ${name}: expected ${slots} entries for ${region}`)
+                return v
+            }
+            const c = {
                 op: item.op,
                 region,
                 state: macStateField(item, i, region),
-                sends: sends.map((t, k) => ({
-                    now: intField(t, `${i} sends[${k}]`, "now", 2 ** 31 - 1),
-                    dr: intField(t, `${i} sends[${k}]`, "dr", 15),
-                    rnd: intField(t, `${i} sends[${k}]`, "rnd", 2 ** 31 - 1),
-                    airtimeMs: intField(t, `${i} sends[${k}]`, "airtimeMs", 100000),
-                })),
+                sends: sends.map((t, k) => {
+                    const where = `${i} sends[${k}]`
+                    const send = {
+                        now: intField(t, where, "now", 2 ** 31 - 1),
+                        dr: intField(t, where, "dr", 15),
+                        rnd: intField(t, where, "rnd", 2 ** 31 - 1),
+                        airtimeMs: intField(t, where, "airtimeMs", 100000),
+                    }
+                    if (t.stored !== undefined) send.stored = timeOff(t, where, "stored")
+                    if (t.reserveAirMs !== undefined) send.reserveAirMs = intField(t, where, "reserveAirMs", 100000)
+                    return send
+                }),
             }
+            if (item.resume !== undefined) c.resume = timeOff(item, i, "resume")
+            return c
         }
         case "rx-windows": {
             const region = regionField(item, i)
@@ -254,7 +269,7 @@ export const OPS = [
     "region", "mac-init", "mac-commands", "mac-downlinks", "channels", "rx-windows", "fcnt-down",
 ]
 
-export const REGIONS = { EU868: { words: 1, channels: 16 }, US915: { words: 5, channels: 0 } }
+export const REGIONS = { EU868: { words: 1, channels: 16, timeOffSlots: 7 }, US915: { words: 5, channels: 0, timeOffSlots: 1 } }
 
 function regionField(item, i) {
     if (!Object.hasOwn(REGIONS, item.region)) throw new LorawanInputError(`item ${i}: region: expected one of ${Object.keys(REGIONS).join(", ")}`)

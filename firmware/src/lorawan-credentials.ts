@@ -11,6 +11,7 @@ import { readSettingTimed } from "./state"
 import { cmacKey } from "./cmac"
 import { LorawanSession } from "./lorawan-frames"
 import { OtaaKeys } from "./lorawan-join"
+import { sha256 } from "./sha256"
 
 export const OTAA_SETTING = "sceau_otaa"
 export const ABP_SETTING = "sceau_abp"
@@ -22,12 +23,15 @@ export class LorawanCredentials {
     otaa: OtaaKeys
     /** an ABP session, or null */
     abp: LorawanSession
+    /** ABP: 8 hex digits of SHA-256 of the session's fields, naming it in the stored FCnt down (new keys: a new count) */
+    abpTag: string
     /** "" when usable, else what is wrong (printed on the console, never the values) */
     problem: string
     constructor() {
         this.devEui = ""
         this.otaa = null
         this.abp = null
+        this.abpTag = ""
         this.problem = ""
     }
 }
@@ -87,6 +91,7 @@ export async function loadLorawanCredentials(): Promise<LorawanCredentials> {
     if (af !== null) {
         c.devEui = af[0]
         c.abp = new LorawanSession(Buffer.from(af[1], "hex"), Buffer.from(af[2], "hex"), Buffer.from(af[3], "hex"))
+        c.abpTag = (await sha256(Buffer.from(af.join(":")))).slice(0, 4).toString("hex")
         return c
     }
     // no usable credentials: the key line still shows the DevEUI the board would join with

@@ -3,7 +3,9 @@
 // IQ), the join-accept opened and its JoinNonce checked and stored, then the 1.0.x session keys
 // and the join-accept's DLSettings, RxDelay and CFList. Each join-request books its 1.0.4 back-off
 // (src/lorawan-backoff.ts) in the same settings write as its DevNonce; waiting it out and retrying
-// are the caller's (src/lorawan-link.ts).
+// are the caller's (src/lorawan-link.ts). Every transmission is covered by the duty-cycle time-off
+// stored in settings before it starts (src/lorawan-timeoff.ts), and an ABP session stores each
+// accepted FCnt down before anything it asked for goes up.
 import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, RxPacket, loraAirtimeMs } from "./lora"
 import { CmacKey } from "./cmac"
@@ -12,8 +14,9 @@ import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanCounters } from "./lorawan-state"
 import { MacState, RxWindow, applyCfList, applyJoinSettings, channelFreq, initMacState, rxWindows } from "./lorawan-mac-commands"
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
-import { Region } from "./lorawan-region"
+import { Region, maxPayloadOf } from "./lorawan-region"
 import { bookJoinRequest } from "./lorawan-backoff"
+import { timeOffCovered, timeOffSlots, timeOffToStore } from "./lorawan-timeoff"
 
 /** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
 export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
@@ -59,11 +62,14 @@ export class LorawanDevice {
     sessionLost: boolean
     /** when the last transmission ended (ms), for DeviceTimeAns */
     txEnd: number
+    /** ABP: the session's tag under which each accepted FCnt down is stored; "" (OTAA): not stored */
+    downTag: string
     constructor(region: Region, radio: LoraRadio, counters: LorawanCounters, subBand: number, errorMs: number) {
         this.subBand = subBand
         this.region = region
         this.radio = radio
         this.counters = counters
+        counters.fitTimeOff(timeOffSlots(region))
         this.picker = new ChannelPicker(region)
         this.st = initMacState(region, subBand)
         this.session = null
@@ -72,7 +78,32 @@ export class LorawanDevice {
         this.devNonce = -1
         this.sessionLost = false
         this.txEnd = 0
+        this.downTag = ""
     }
+}
+
+/** Airtime of the largest uplink at `dr`: N bytes of FRMPayload and FOpts, plus MHDR, FHDR, FPort and MIC (13). */
+export function maxFrameAirtimeMs(r: Region, dr: number): number {
+    return loraAirtimeMs(maxPayloadOf(r, dr) + 13, drParams(r, dr, 0, 0))
+}
+
+/** Makes the next settings write of the counters store the time-off owed now, reserved for the largest frame at `dr`. */
+function reserveTimeOff(dev: LorawanDevice, dr: number, atLeastAirMs: number): void {
+    let air = maxFrameAirtimeMs(dev.region, dr)
+    if (atLeastAirMs > air) air = atLeastAirMs
+    dev.counters.timeOffNext = timeOffToStore(dev.region, dev.st, dev.picker, ds.millis(), air)
+}
+
+/**
+ * Before `phy` goes on channel `ch` at `dr`: a power cut once it starts must find its time-off in
+ * settings. Rarely a write of its own: the counters' writes reserve ahead for the largest frame at the DR.
+ */
+async function coverTimeOff(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<void> {
+    const r = dev.region
+    const air = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, dev.st, ch), 0))
+    if (timeOffCovered(r, dev.st, dev.counters.timeOffMs, ch, air)) return
+    reserveTimeOff(dev, dr, air)
+    await dev.counters.storeTimeOff()
 }
 
 /** Sends `phy` on channel `ch` at `dr`, books its airtime against the duty cycle, and returns when the transmission ended. */
@@ -112,9 +143,11 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
     const ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
     if (ch < 0) return "no-channel"
     bookJoinRequest(dev.counters, loraAirtimeMs(JOIN_REQUEST_BYTES, drParams(r, dr, channelFreq(r, st, ch), 0)))
+    reserveTimeOff(dev, dr, 0)
     const devNonce = await dev.counters.takeDevNonce()
     dev.devNonce = devNonce
     const phy = encodeJoinRequest(keys.appKey, keys.joinEui, keys.devEui, devNonce)
+    await coverTimeOff(dev, phy, ch, dr)
     const end = await transmitOn(dev, phy, ch, dr)
     const ws = rxWindows(r, st, ch, dr, true, dev.errorMs)
     for (let i = 0; i < ws.length; i++) {
@@ -122,6 +155,8 @@ export async function otaaJoin(dev: LorawanDevice, keys: OtaaKeys, dr: number, r
         if (pkt === null) continue
         const ja = openJoinAccept(keys.appKey, pkt.payload)
         if (ja.ok === false) continue
+        // data starts at the join's DR (src/lorawan-link.ts)
+        reserveTimeOff(dev, dr, 0)
         if ((await dev.counters.acceptJoin(ja.joinNonce)) === false) return "join-nonce"
         const sk = deriveSessionKeys10(keys.appKey.aes, ja.joinNonce, ja.netId, devNonce)
         dev.session = new LorawanSession(ja.devAddr, sk[0], sk[1])
@@ -164,6 +199,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
     const dr = st.dr
     let ch = dev.picker.pick(r, st, dr, ds.millis(), rnd)
     if (ch < 0) return new SendResult("no-channel")
+    reserveTimeOff(dev, dr, 0)
     const fCnt = await dev.counters.takeFCntUp()
     const out = nextUplink(r, dev.session, st, fCnt, fPort, payload, confirmed)
     const res = new SendResult("")
@@ -178,6 +214,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
                 ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             }
         }
+        await coverTimeOff(dev, out.phy, ch, dr)
         const end = await transmitOn(dev, out.phy, ch, dr)
         // the windows of this uplink, fixed before anything changes the state
         const ws = rxWindows(r, st, ch, dr, false, dev.errorMs)
@@ -199,7 +236,11 @@ async function listenAfter(dev: LorawanDevice, ws: RxWindow[], end: number): Pro
         const pkt = await listenIn(dev, ws[i], end)
         if (pkt === null) continue
         const d = handleDownlink(dev.region, dev.session, dev.down, dev.st, pkt.payload, pkt.snrDb)
-        if (d.ok) return d
+        if (d.ok) {
+            // ABP keeps its session across reboots: the counter is stored before any answer goes up
+            if (dev.downTag !== "") await dev.counters.storeFCntDown(dev.downTag, dev.down.last)
+            return d
+        }
         if (d.error === "fcnt-gap") dev.sessionLost = true
     }
     return null

@@ -4,7 +4,10 @@
 //
 // - Activation: OTAA (join on first send; the 1.0.4 join back-off of src/lorawan-backoff.ts,
 //   persisted, so a boot waits the silence owed by the last join-request) or ABP (a session from
-//   settings; FCnt up reserved ahead in settings like OTAA's).
+//   settings; FCnt up reserved ahead in settings like OTAA's, the last accepted FCnt down stored
+//   so an old downlink replayed after a reboot is refused).
+// - Duty cycle: a boot waits the data-uplink time-off stored before the last transmissions
+//   (src/lorawan-timeoff.ts), per band, as it waits the join back-off.
 // - Datagram size: `mtu` is the smallest N of the region's uplink DRs (the firmware batches so a
 //   frame fits 16 fragments of it); `sendMtu()` is N at the current DR, which cuts the fragments.
 //   A datagram above N at the moment of sending (the DR went down between two fragments) is
@@ -26,6 +29,7 @@ import { LorawanCredentials, loadLorawanCredentials } from "./lorawan-credential
 import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
+import { resumeTimeOff } from "./lorawan-timeoff"
 import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
@@ -108,6 +112,8 @@ export class LorawanLink implements Link {
         this.identifiesSender = true
         // a boot owes the whole silence of the last join-request (time off power never counts)
         this.joinAt = ds.millis() + counters.joinOffMs
+        // and the whole duty-cycle time-off stored before the last transmissions
+        resumeTimeOff(this.dev.picker, counters.timeOffMs, ds.millis())
         this.joinFailures = 0
         this.silent = 0
         this.uplinks = 0
@@ -122,6 +128,9 @@ export class LorawanLink implements Link {
         const d = this.dev
         d.session = this.cred.abp
         d.down = new DownlinkCounter()
+        // the session goes on across reboots: so does its downlink counter (another session's does not count)
+        d.downTag = this.cred.abpTag
+        d.down.last = d.counters.fCntDownOf(d.downTag)
         d.st.dr = this.opt.abpDr
         d.st.rx1Delay = this.opt.abpRx1DelayS
     }

@@ -91,7 +91,7 @@ export function uplinkDone(r: Region, st: MacState, out: UplinkOut): void {
 /**
  * Uplink channel choice under the regional duty cycle (EU868: per sub-band, T_off = T_air / dc -
  * T_air) and DutyCycleReq's aggregated limit (1 / 2^MaxDCycle over all channels). Times are ms on
- * the caller's clock. (Kept in RAM: persisting time-off across reboots is still to do.)
+ * the caller's clock. In RAM; what a reboot must still wait is stored by src/lorawan-timeoff.ts.
  */
 export class ChannelPicker {
     /** per duty-cycle band of the region: when it opens again */

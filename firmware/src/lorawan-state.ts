@@ -2,7 +2,8 @@
 // (src/state.ts) and with the same rule: a value is stored (written and read back) before the
 // first use of anything it covers, so a power cut can skip values but never repeat one.
 //
-//   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit, joinElapsedMs, joinOffMs]
+//   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit, joinElapsedMs, joinOffMs,
+//                              downTag, fCntDownLast, timeOffMs]
 //     devNonceNext   the next DevNonce (1.0.4: a counter from 0, never reused for this JoinEUI/AppKey);
 //                    written as n + 1 before join-request n goes on air
 //     lastJoinNonce  the JoinNonce of the last accepted join-accept (-1: none); a join-accept must
@@ -13,14 +14,25 @@
 //                    spent joining since the first join-request of this activation (0 when joined)
 //     joinOffMs      the silence owed after the last join-request (its back-off time-off); a boot
 //                    waits all of it before a join-request, so a reboot loop cannot join faster
-//   (An array of 3 is read as one with both back-off values 0: the layout before the back-off.)
+//     downTag        the ABP session the next value belongs to (src/lorawan-credentials.ts
+//                    `abpTag`: 8 hex digits of a hash of the ABP setting; "" for none)
+//     fCntDownLast   ABP: the last accepted 32-bit FCnt down of that session (-1: none), written
+//                    when a downlink is accepted, before anything it asks for goes up, so an old
+//                    downlink replayed after a reboot is refused. (OTAA joins again at every boot:
+//                    new session keys, under which an old downlink fails its MIC; not stored.)
+//     timeOffMs      the duty-cycle silence a boot waits before a data uplink, per band of the
+//                    region and then DutyCycleReq's aggregate (src/lorawan-timeoff.ts), stored
+//                    with every write of this setting and, when a frame needs more, before it goes
+//   (An array of 3 is read as one with both back-off values 0, an array of 5 as one without a
+//   stored FCnt down and time-off: the earlier layouts.)
 //
 //   setting "sceau_lwreset" = a token written by `sceau provision --reset-lorawan` (the device was
 //                           re-created on the network server, whose JoinNonce starts again)
 //   setting "sceau_lwdone"  = the last token applied
-// A boot that finds a new token forgets the last JoinNonce, the FCnt up reservation and the
-// back-off (DevNonce keeps counting: never reused), stores that, then records the token; a cut
-// in between applies it again, with the same result. Deploying the same settings again is no reset.
+// A boot that finds a new token forgets the last JoinNonce, the FCnt up reservation, the stored
+// FCnt down and the back-off (DevNonce keeps counting: never reused; the radio's time-off stays),
+// stores that, then records the token; a cut in between applies it again, with the same result.
+// Deploying the same settings again is no reset.
 //
 // One JSON array, one write: a join stores its JoinNonce and the new session's first FCnt block
 // together, so no cut can leave an accepted JoinNonce with the old session's counter.
@@ -37,6 +49,19 @@ function isInt(v: any): boolean {
     return typeof v === "number" && v === Math.floor(v)
 }
 
+/** A stored time-off array for `slots` values: as stored when the length fits, else its largest value everywhere (a region change); absent: none owed. */
+function timeOffOf(v: any, slots: number): number[] {
+    const out: number[] = []
+    let most = 0
+    const ok = Array.isArray(v)
+    if (ok) for (let i = 0; i < v.length; i++) if (isInt(v[i]) && v[i] > most) most = v[i]
+    for (let i = 0; i < slots; i++) {
+        if (ok && v.length === slots && isInt(v[i])) out.push(v[i] < 0 ? 0 : v[i])
+        else out.push(most)
+    }
+    return out
+}
+
 export class LorawanCounters {
     devNonceNext: number
     lastJoinNonce: number
@@ -46,6 +71,13 @@ export class LorawanCounters {
     /** the join back-off (see the header); stored with the next DevNonce */
     joinElapsedMs: number
     joinOffMs: number
+    /** ABP: the stored FCnt down and the session it belongs to (read-only outside this class) */
+    downTag: string
+    fCntDownLast: number
+    /** the time-off as stored (read-only outside this class) */
+    timeOffMs: number[]
+    /** what a write stores as time-off: set by the MAC just before a call that may write, for that call only (null: the stored values again) */
+    timeOffNext: number[]
     constructor() {
         this.joinElapsedMs = 0
         this.joinOffMs = 0
@@ -53,25 +85,38 @@ export class LorawanCounters {
         this.lastJoinNonce = -1
         this.fCntNext = 0
         this.fCntLimit = 0
+        this.downTag = ""
+        this.fCntDownLast = -1
+        this.timeOffMs = []
+        this.timeOffNext = null
     }
 
-    /** Reads the stored counters (absent or malformed: a new device). Does not write. */
+    /** Reads the stored counters (absent or malformed: a new device). Does not write, but for a new reset token. */
     async load(): Promise<void> {
         const st = await readSettingTimed(LORAWAN_SETTING)
         const n = Array.isArray(st) ? st.length : 0
-        if ((n === 3 || n === 5) && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
+        if ((n === 3 || n === 5 || n === 8) && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
             this.devNonceNext = st[0] < 0 ? 0 : st[0]
             this.lastJoinNonce = st[1]
             this.fCntLimit = st[2] < 0 ? 0 : st[2]
-            if (n === 5 && isInt(st[3]) && isInt(st[4])) {
+            if (n >= 5 && isInt(st[3]) && isInt(st[4])) {
                 this.joinElapsedMs = st[3] < 0 ? 0 : st[3]
                 this.joinOffMs = st[4] < 0 ? 0 : st[4]
+            }
+            if (n === 8) {
+                if (typeof st[5] === "string" && isInt(st[6])) {
+                    this.downTag = st[5]
+                    this.fCntDownLast = st[6] < -1 ? -1 : st[6]
+                }
+                this.timeOffMs = timeOffOf(st[7], Array.isArray(st[7]) ? st[7].length : 0)
             }
         }
         const token = await readSettingTimed(RESET_SETTING)
         if (typeof token === "string" && token !== (await readSettingTimed(RESET_DONE_SETTING))) {
             this.joinElapsedMs = 0
             this.joinOffMs = 0
+            this.downTag = ""
+            this.fCntDownLast = -1
             await this.store(this.devNonceNext, -1, 0)
             await writeSettingTimed(RESET_DONE_SETTING, token)
             console.log(`sceau-lorawan reset token=${token} devnonce=${this.devNonceNext}`)
@@ -81,10 +126,13 @@ export class LorawanCounters {
     }
 
     private async store(devNonceNext: number, lastJoinNonce: number, fCntLimit: number): Promise<void> {
-        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit, this.joinElapsedMs, this.joinOffMs])
+        const off = this.timeOffNext !== null ? this.timeOffNext : this.timeOffMs
+        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit, this.joinElapsedMs, this.joinOffMs, this.downTag, this.fCntDownLast, off])
         this.devNonceNext = devNonceNext
         this.lastJoinNonce = lastJoinNonce
         this.fCntLimit = fCntLimit
+        this.timeOffMs = off
+        this.timeOffNext = null
     }
 
     /**
@@ -105,7 +153,10 @@ export class LorawanCounters {
      * block are stored, and FCnt up restarts at 0.
      */
     async acceptJoin(joinNonce: number): Promise<boolean> {
-        if (joinNonceOk(this.lastJoinNonce, joinNonce) === false) return false
+        if (joinNonceOk(this.lastJoinNonce, joinNonce) === false) {
+            this.timeOffNext = null
+            return false
+        }
         // joined: the back-off starts again from its first hour at the next activation
         this.joinElapsedMs = 0
         this.joinOffMs = 0
@@ -123,7 +174,30 @@ export class LorawanCounters {
             if (limit > FCNT_MAX + 1) limit = FCNT_MAX + 1
             await this.store(this.devNonceNext, this.lastJoinNonce, limit)
         }
+        this.timeOffNext = null
         this.fCntNext = c + 1
         return c
+    }
+
+    /** The stored FCnt down of the ABP session `tag`, -1 when none (another session's does not count). */
+    fCntDownOf(tag: string): number {
+        return tag === this.downTag ? this.fCntDownLast : -1
+    }
+
+    /** ABP: stores `last` as the last accepted FCnt down of the session `tag` (one write). */
+    async storeFCntDown(tag: string, last: number): Promise<void> {
+        this.downTag = tag
+        this.fCntDownLast = last
+        await this.store(this.devNonceNext, this.lastJoinNonce, this.fCntLimit)
+    }
+
+    /** Sizes the stored time-off for a region of `slots` values (src/lorawan-timeoff.ts); a stored array of another size counts its largest value everywhere. */
+    fitTimeOff(slots: number): void {
+        if (this.timeOffMs.length !== slots) this.timeOffMs = timeOffOf(this.timeOffMs, slots)
+    }
+
+    /** Stores the time-off in `timeOffNext` alone (a frame needs more than is stored). */
+    async storeTimeOff(): Promise<void> {
+        await this.store(this.devNonceNext, this.lastJoinNonce, this.fCntLimit)
     }
 }

@@ -31,6 +31,7 @@ import {
 } from "./lorawan-mac-commands"
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
+import { resumeTimeOff, timeOffCovered, timeOffSlots, timeOffToStore } from "./lorawan-timeoff"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -138,14 +139,20 @@ function runMacCase(c: any, op: string): string {
     if (op === "channels") {
         const st = macStateOf(c.state)
         const cp = new ChannelPicker(r)
+        // a boot that found this time-off stored (src/lorawan-timeoff.ts)
+        if (c.resume !== undefined) resumeTimeOff(cp, numArray(c.resume), 0)
         let out = "["
         for (let i = 0; i < c.sends.length; i++) {
             const t = c.sends[i]
             const ch = cp.pick(r, st, t.dr, t.now, t.rnd)
+            // whether the stored time-off covers this send, before it goes
+            const cov = ch >= 0 && t.stored !== undefined ? `,"covered":${timeOffCovered(r, st, numArray(t.stored), ch, t.airtimeMs)}` : ""
             if (ch >= 0) cp.record(r, st, ch, t.now, t.airtimeMs)
-            out += (i > 0 ? "," : "") + `{"channel":${ch},"freqHz":${ch < 0 ? 0 : channelFreq(r, st, ch)},"waitMs":${cp.waitMs}}`
+            // what a settings write right after it would store
+            const store = t.reserveAirMs !== undefined ? `,"timeOff":${nums(timeOffToStore(r, st, cp, t.now, t.reserveAirMs))}` : ""
+            out += (i > 0 ? "," : "") + `{"channel":${ch},"freqHz":${ch < 0 ? 0 : channelFreq(r, st, ch)},"waitMs":${cp.waitMs}${cov}${store}}`
         }
-        return `{"sends":${out}]}`
+        return `{"slots":${timeOffSlots(r)},"sends":${out}]}`
     }
     if (op === "rx-windows") {
         const ws = rxWindows(r, macStateOf(c.state), c.channel, c.dr, c.join, c.errorMs)
