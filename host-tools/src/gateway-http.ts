@@ -18,7 +18,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { devEuiDeviceId } from './device-identity.js';
+import { devEuiDeviceId, parseDevEui } from './device-identity.js';
 import { decodeText, looksBinary, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
 import type { LinkStatus, Metrics } from './metrics.js';
@@ -299,8 +299,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const type = mediaType(req);
         if (RAW_TYPES.has(type)) {
           if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
-          const eui = url.searchParams.get('devEui');
-          const deviceId = eui ? devEuiDeviceId(eui) : undefined;
+          const given = url.searchParams.get('devEui');
+          const eui = given === null ? undefined : parseDevEui(given);
+          if (given !== null && eui === undefined) throw new HttpError(400, 'bad-query', `devEui=${JSON.stringify(given)}: not a DevEUI (16 hex digits)`);
+          const deviceId = eui === undefined ? undefined : devEuiDeviceId(eui);
           // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
           const origin = req.socket.remoteAddress ?? peer;
           await answerOne(res, new Uint8Array(body), { hinted: deviceId === undefined, key: deviceId ?? origin, origin: deviceId ?? origin, ingest: { source: `http:${peer}`, deviceId } });
