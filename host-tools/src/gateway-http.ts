@@ -371,7 +371,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
   }
 
-  const server = createServer({ headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 500 }, (req, res) => {
+  // The headers are part of the request: a request timeout shorter than the headers' bounds them too (Node refuses headersTimeout > requestTimeout).
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: 500 }, (req, res) => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');

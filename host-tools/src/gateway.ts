@@ -120,7 +120,7 @@ export interface Gateway {
 /** The bearer token in a file: its first line; the file must not be readable by group or others. */
 export function readTokenFile(file: string): string {
   const token = readPrivateFile(file, 'token file').split(/\r?\n/, 1)[0]!.trim();
-  if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters`);
+  if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters (its first line)`, 'token-too-short');
   return token;
 }
 

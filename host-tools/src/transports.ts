@@ -35,7 +35,7 @@ export const httpTransport: TransportDefinition = {
       ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     });
-    const e = await listen(server, parseEndpoint(options.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'));
+    const e = await listen(server, parseEndpoint(options.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'), '--http');
     const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
     return {
       address: { ...e, url: `http://${hostInUrl}:${e.port}` },
@@ -63,7 +63,7 @@ export const tcpTransport: TransportDefinition = {
       ...(options.bodyTimeoutMs === undefined ? {} : { frameTimeoutMs: options.bodyTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     });
-    const address = await listen(server, parseEndpoint(options.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'));
+    const address = await listen(server, parseEndpoint(options.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'), '--tcp');
     return { address, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   },
 };
@@ -74,7 +74,7 @@ export const udpTransport: TransportDefinition = {
   async start({ options, metrics, intake, log }) {
     const endpoint = parseEndpoint(options.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp');
     const socket = createUdpIngest({ metrics, intake, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 1 + SENDER_HINT_BYTES });
-    const address = await bindUdp(socket, endpoint);
+    const address = await bindUdp(socket, endpoint, '--udp');
     return { address, stop: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
   },
 };
