@@ -48,7 +48,8 @@ async function healthy(): Promise<void> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-stream-bad-'));
-  gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', tcp: '127.0.0.1:0', udp: '127.0.0.1:0', headersTimeoutMs: 1000, bodyTimeoutMs: 2000, log: () => undefined });
+  // A TCP frame timeout (bodyTimeoutMs) below the HTTP headers' default (10 s): Node refused it at start-up before.
+  gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', tcp: '127.0.0.1:0', udp: '127.0.0.1:0', bodyTimeoutMs: 2000, log: () => undefined });
   gw.store.addDevice(getPublicKey(seed));
 });
 
