@@ -187,7 +187,9 @@ export function networkSink(spec: string, options: { token?: string | undefined 
     } catch {
       throw new GatewayUrlError(`${expected} (not a URL; a port is 0..65535)`);
     }
-    if (url.hostname === '' || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') throw new GatewayUrlError(`${expected} (a host, an optional port and path; credentials go in --token-file)`);
+    // Never echo a URL with credentials in it: the message may end up in a CI log.
+    if (url.username !== '' || url.password !== '') throw new GatewayUrlError('gateway: credentials do not belong in the URL; give the bearer token with --token-file');
+    if (url.hostname === '' || url.search !== '' || url.hash !== '') throw new GatewayUrlError(`${expected} (a host, an optional port and path)`);
     return new HttpSink(spec, options);
   }
   const m = /^udp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(spec);
