@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
-import { DEFAULT_MAX_BATCH, startGateway, type Gateway } from '@sceau/host-tools';
+import { DEFAULT_MAX_BATCH, readMqttUplink, startGateway, type Gateway } from '@sceau/host-tools';
 
 const seed = new Uint8Array(32).fill(0x19);
 const kid = toHex(kidOf(getPublicKey(seed)));
@@ -179,6 +179,13 @@ describe('DevEUI fields that are not a DevEUI', () => {
     await aliveAndUnchanged(before);
   });
 
+  it('MQTT: the same messages from a broker are refused bad-uplink (acknowledged, counted, not verified)', () => {
+    const chirpstack = readMqttUplink('chirpstack', `application/1/device/${DEV_EUI}/event/up`, Buffer.from(JSON.stringify({ deviceInfo: { devEui: 'xyz' }, fPort: 1, data: b64(frame()) })));
+    expect(chirpstack).toEqual({ kind: 'refused', reason: 'bad-uplink', detail: 'ChirpStack uplink: deviceInfo.devEui "xyz" is not a DevEUI (16 hex digits)' });
+    const tts = readMqttUplink('tts', 'v3/app/devices/bad-input-1/up', Buffer.from(JSON.stringify({ end_device_ids: { dev_eui: 'zz' }, uplink_message: { frm_payload: b64(frame()) } })));
+    expect(tts).toMatchObject({ kind: 'refused', reason: 'bad-uplink' });
+  });
+
   it('the same DevEUIs written as users and network servers write them (upper case, separators) are taken; absent, the frame needs its kid', async () => {
     const before = await total();
     const dashed = DEV_EUI.toUpperCase().match(/../g)!.join('-');
@@ -187,7 +194,10 @@ describe('DevEUI fields that are not a DevEUI', () => {
     expect(await raw.json()).toMatchObject({ ok: true, kid, counter: 501 });
     // No DevEUI at all (null counts as absent): a frame without kid cannot be attributed.
     expect((await post('/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: null }, fPort: 1, data: b64(sealRecord(record(502), seed, { kid: false })) }))).json).toMatchObject({ ok: false, code: 'unknown-kid' });
-    expect(await total()).toBe(before + 3);
+    // `?devEui=` left empty names no device either (a frame with its kid is taken as it is).
+    const empty = await fetch(`${base}/v1/frames?devEui=`, { method: 'POST', body: Buffer.from(sealRecord(record(503), seed)), headers: { 'content-type': 'application/cose' } });
+    expect(await empty.json()).toMatchObject({ ok: true, kid, counter: 503 });
+    expect(await total()).toBe(before + 4);
   });
 });
 

@@ -299,9 +299,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const type = mediaType(req);
         if (RAW_TYPES.has(type)) {
           if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
-          const given = url.searchParams.get('devEui');
-          const eui = given === null ? undefined : parseDevEui(given);
-          if (given !== null && eui === undefined) throw new HttpError(400, 'bad-query', `devEui=${JSON.stringify(given)}: not a DevEUI (16 hex digits)`);
+          // `?devEui=` left empty (a template filled with nothing) names no device, as before.
+          const given = url.searchParams.get('devEui') || undefined;
+          const eui = given === undefined ? undefined : parseDevEui(given);
+          if (given !== undefined && eui === undefined) throw new HttpError(400, 'bad-query', `devEui=${JSON.stringify(given)}: not a DevEUI (16 hex digits)`);
           const deviceId = eui === undefined ? undefined : devEuiDeviceId(eui);
           // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
           const origin = req.socket.remoteAddress ?? peer;
