@@ -155,9 +155,10 @@ describe('export --since', () => {
 });
 
 describe('gateway serve', () => {
-  const serve = (args: string[]): Run => sceau(['gateway', 'serve', '--db', join(dir, 'gateway.db'), ...args, '--json'], undefined, { timeoutMs: 30_000 });
+  const serve = (args: string[], db = join(dir, 'gateway.db')): Run => sceau(['gateway', 'serve', '--db', db, ...args, '--json'], undefined, { timeoutMs: 30_000 });
 
-  it('rule: a malformed address is bad-endpoint (exit 2)', () => {
+  it('rule: a malformed address is bad-endpoint (exit 2), refused before the database is created', () => {
+    const db = join(dir, 'never-created.db');
     for (const [option, value] of [
       ['--http', 'bad host:80'],
       ['--http', '256.1.1.1:8750'],
@@ -166,9 +167,10 @@ describe('gateway serve', () => {
       ['--http', '127.0.0.1:1e3'],
       ['--http', '[not-v6]:80'],
     ] as const) {
-      const detail = refused(serve([option, value]), EXIT.usage, 'bad-endpoint');
+      const detail = refused(serve([option, value], db), EXIT.usage, 'bad-endpoint');
       expect(detail).toContain(option);
     }
+    expect(existsSync(db)).toBe(false);
   });
 
   describe('an address in use', () => {
@@ -196,7 +198,7 @@ describe('gateway serve', () => {
     });
   });
 
-  it('rule: a token file that is missing, a directory, readable by others or too short is refused with its code (exit 2) before anything listens', () => {
+  it('rule: a token file that is missing, a directory, readable by others or too short is refused with its code (exit 2) before anything listens or is created', () => {
     const token = (name: string, text: string, mode: number): string => {
       const file = join(dir, name);
       writeFileSync(file, text, { mode });
@@ -209,6 +211,7 @@ describe('gateway serve', () => {
     const open = token('open-token', 'a-token-long-enough-1234\n', 0o644);
     expect(refused(serve(['--http', '127.0.0.1:0', '--token-file', open]), EXIT.usage, 'file-mode')).toContain(`chmod 600 ${open}`);
     refused(serve(['--http', '127.0.0.1:0', '--token-file', token('short-token', 'short\n', 0o600)]), EXIT.usage, 'token-too-short');
-    refused(serve(['--http', '127.0.0.1:0', '--token-file', token('empty-token', '', 0o600)]), EXIT.usage, 'token-too-short');
+    refused(serve(['--http', '127.0.0.1:0', '--token-file', token('empty-token', '', 0o600)], join(dir, 'token-never.db')), EXIT.usage, 'token-too-short');
+    expect(existsSync(join(dir, 'token-never.db'))).toBe(false);
   });
 });

@@ -127,6 +127,7 @@ export function readTokenFile(file: string): string {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
+  for (const transport of registeredTransports()) if (transport.wanted(options)) transport.check?.(options);
   const ownStore = typeof options.db === 'string';
   const store = typeof options.db === 'string' ? await openStore(options.db, { mode: 'create', synchronous: options.synchronous ?? 'full' }) : options.db;
   if (options.retentionMs !== undefined && store.privacy === undefined) {

@@ -16,6 +16,7 @@ const wanted = (value: unknown): boolean => value !== undefined && value !== fal
 export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
+  check: (o) => void parseEndpoint(o.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'),
   async start({ options, store, ingestor, metrics, token, renderMetrics, log, intake }) {
     // The store's backend gives the console's queries (OpenedStore.consoleQueries); one without them serves no console.
     const queries = options.console === false ? undefined : store.consoleQueries?.();
@@ -54,6 +55,7 @@ export const httpTransport: TransportDefinition = {
 export const tcpTransport: TransportDefinition = {
   name: 'tcp',
   wanted: (o) => wanted(o.tcp),
+  check: (o) => void parseEndpoint(o.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'),
   async start({ options, metrics, intake, log }) {
     const server = createTcpIngest({
       metrics,
@@ -71,6 +73,7 @@ export const tcpTransport: TransportDefinition = {
 export const udpTransport: TransportDefinition = {
   name: 'udp',
   wanted: (o) => wanted(o.udp),
+  check: (o) => void parseEndpoint(o.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp'),
   async start({ options, metrics, intake, log }) {
     const endpoint = parseEndpoint(options.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp');
     const socket = createUdpIngest({ metrics, intake, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 1 + SENDER_HINT_BYTES });
