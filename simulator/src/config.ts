@@ -239,9 +239,15 @@ export function resolveScenario(input: ScenarioInput): SimulationConfig {
   };
 }
 
-/** The keys a group of a scenario file may hold (GroupInput), and those only its top level may (ScenarioInput). */
-const GROUP_KEYS = ['name', 'devices', 'link', 'interval', 'batch', 'sensors', 'loss', 'dup', 'reorder', 'jitter', 'reorderWindow', 'outages', 'reboots', 'faults', 'kid', 'queueLimit', 'reserveAhead', 'clock', 'attacks', 'firmwareVm', 'firmwareTick'] as const satisfies ReadonlyArray<keyof GroupInput>;
-const SCENARIO_KEYS = [...GROUP_KEYS, 'seed', 'duration', 'drain', 'start', 'gateway', 'groups'] as const satisfies ReadonlyArray<keyof ScenarioInput>;
+/**
+ * The keys a group of a scenario file may hold (GroupInput), and those only its top level may
+ * (ScenarioInput). Typed as every key of the interfaces: a field added to them without being
+ * added here fails the build, rather than being refused in scenario files as unknown.
+ */
+const GROUP_FIELDS: { [K in keyof Required<GroupInput>]: true } = { name: true, devices: true, link: true, interval: true, batch: true, sensors: true, loss: true, dup: true, reorder: true, jitter: true, reorderWindow: true, outages: true, reboots: true, faults: true, kid: true, queueLimit: true, reserveAhead: true, clock: true, attacks: true, firmwareVm: true, firmwareTick: true };
+const TOP_LEVEL_FIELDS: { [K in Exclude<keyof Required<ScenarioInput>, keyof GroupInput>]: true } = { seed: true, duration: true, drain: true, start: true, gateway: true, groups: true };
+const GROUP_KEYS = Object.keys(GROUP_FIELDS);
+const SCENARIO_KEYS = [...GROUP_KEYS, ...Object.keys(TOP_LEVEL_FIELDS)];
 
 /**
  * A scenario file that cannot be used as one: not YAML or JSON, not a mapping, or a key the
