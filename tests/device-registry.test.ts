@@ -13,7 +13,7 @@ describe('registry refusals carry a code only; the CLI edge maps them', () => {
     const conflict = new RegistryError('name-taken', 'name "pump" is device 0011223344556677');
     expect(invalid).not.toHaveProperty('exitCode');
     expect([registryRefusalKind(invalid), registryRefusalKind(conflict)]).toEqual(['invalid', 'conflict']);
-    expect(cliFailureOf(invalid)).toEqual({ exit: EXIT.usage, line: 'sceau: bad-name: name "": empty' });
+    expect(cliFailureOf(invalid)).toEqual({ exit: EXIT.usage, line: 'sceau: bad-name: name "": empty', body: { error: 'bad-name', detail: 'name "": empty' } });
     expect(cliFailureOf(conflict)?.exit).toBe(EXIT.io);
     // the first refusal's code, but the kind of the worst one
     expect(cliFailureOf(new RegistryError('bad-name', '2 of 2 refused', [], [invalid, conflict]))?.exit).toBe(EXIT.io);
@@ -30,7 +30,11 @@ describe('registry refusals carry a code only; the CLI edge maps them', () => {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(RangeError);
-    expect(cliFailureOf(thrown)).toEqual({ exit: EXIT.usage, line: 'sceau: --since "yesterday": expected Unix seconds, an ISO 8601 date or a duration such as 24h' });
+    expect(cliFailureOf(thrown)).toEqual({
+      exit: EXIT.usage,
+      line: 'sceau: --since "yesterday": expected Unix seconds, an ISO 8601 date or a duration such as 24h [bad-time]',
+      body: { error: 'bad-time', detail: '--since "yesterday": expected Unix seconds, an ISO 8601 date or a duration such as 24h' },
+    });
     expect(cliFailureOf(new Error('a bug'))).toBeUndefined();
   });
 });

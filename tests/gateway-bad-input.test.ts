@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
-import { DEFAULT_MAX_BATCH, startGateway, type Gateway } from '@sceau/host-tools';
+import { DEFAULT_MAX_BATCH, readMqttUplink, startGateway, type Gateway } from '@sceau/host-tools';
 
 const seed = new Uint8Array(32).fill(0x19);
 const kid = toHex(kidOf(getPublicKey(seed)));
@@ -149,6 +149,55 @@ describe('POST /v1/uplinks/chirpstack: bad input', () => {
     expect((await post('/v1/uplinks/chirpstack?event=up', up(b64(frame)))).json).toMatchObject({ ok: true, kid, counter: 400 });
     for (let i = 0; i < 3; i++) expect((await post('/v1/uplinks/chirpstack?event=up', up(b64(frame)))).json).toMatchObject({ delivery: 'duplicate' });
     expect(await total()).toBe(before + 1);
+  });
+});
+
+describe('DevEUI fields that are not a DevEUI', () => {
+  // Rule: a message that names its device by a DevEUI field holding something else is refused
+  // with a code (400), never verified as if it named no device (before: ignored, and the frame
+  // stored as unknown-kid under the peer's address). Absent fields keep their meaning.
+  const frame = (): Uint8Array => sealRecord(record(500), seed, { kid: false });
+
+  it('ChirpStack deviceInfo.devEui, TTS end_device_ids.dev_eui, a JSON frame\'s devEui and ?devEui=: 400 with the field named, nothing stored', async () => {
+    const before = await total();
+    const bad: Array<[string, string, string, string, string]> = [
+      ['chirpstack, not hex', '/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: 'xyz' }, fPort: 1, data: b64(frame()) }), 'bad-uplink', 'ChirpStack uplink: deviceInfo.devEui "xyz" is not a DevEUI (16 hex digits)'],
+      ['chirpstack, 15 digits', '/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: DEV_EUI.slice(1) }, fPort: 1, data: b64(frame()) }), 'bad-uplink', `ChirpStack uplink: deviceInfo.devEui "${DEV_EUI.slice(1)}" is not a DevEUI (16 hex digits)`],
+      ['chirpstack, a number', '/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: 12 }, fPort: 1, data: b64(frame()) }), 'bad-uplink', 'ChirpStack uplink: deviceInfo.devEui 12 is not a DevEUI (16 hex digits)'],
+      ['tts, not hex', '/v1/uplinks/tts', JSON.stringify({ end_device_ids: { dev_eui: 'ZZB3D57ED0000019' }, uplink_message: { frm_payload: b64(frame()) } }), 'bad-uplink', 'TTS uplink: end_device_ids.dev_eui "ZZB3D57ED0000019" is not a DevEUI (16 hex digits)'],
+      ['frames, JSON', '/v1/frames', JSON.stringify({ frame: toHex(frame()), devEui: 'nope' }), 'bad-frame-field', '"devEui" "nope" is not a DevEUI (16 hex digits)'],
+      ['frames, JSON batch', '/v1/frames', JSON.stringify({ frames: [{ frame: toHex(frame()), devEui: DEV_EUI }, { frame: toHex(frame()), devEui: '0' }] }), 'bad-frame-field', 'frames[1]: "devEui" "0" is not a DevEUI (16 hex digits)'],
+    ];
+    for (const [name, path, body, error, detail] of bad) {
+      const r = await post(path, body);
+      expect(r.status, name).toBe(400);
+      expect(r.json, name).toEqual({ error, detail });
+    }
+    const raw = await fetch(`${base}/v1/frames?devEui=xyz`, { method: 'POST', body: Buffer.from(frame()), headers: { 'content-type': 'application/cose' } });
+    expect(raw.status).toBe(400);
+    expect(await raw.json()).toEqual({ error: 'bad-query', detail: 'devEui="xyz": not a DevEUI (16 hex digits)' });
+    await aliveAndUnchanged(before);
+  });
+
+  it('MQTT: the same messages from a broker are refused bad-uplink (acknowledged, counted, not verified)', () => {
+    const chirpstack = readMqttUplink('chirpstack', `application/1/device/${DEV_EUI}/event/up`, Buffer.from(JSON.stringify({ deviceInfo: { devEui: 'xyz' }, fPort: 1, data: b64(frame()) })));
+    expect(chirpstack).toEqual({ kind: 'refused', reason: 'bad-uplink', detail: 'ChirpStack uplink: deviceInfo.devEui "xyz" is not a DevEUI (16 hex digits)' });
+    const tts = readMqttUplink('tts', 'v3/app/devices/bad-input-1/up', Buffer.from(JSON.stringify({ end_device_ids: { dev_eui: 'zz' }, uplink_message: { frm_payload: b64(frame()) } })));
+    expect(tts).toMatchObject({ kind: 'refused', reason: 'bad-uplink' });
+  });
+
+  it('the same DevEUIs written as users and network servers write them (upper case, separators) are taken; absent, the frame needs its kid', async () => {
+    const before = await total();
+    const dashed = DEV_EUI.toUpperCase().match(/../g)!.join('-');
+    expect((await post('/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: dashed }, fPort: 1, data: b64(frame()) }))).json).toMatchObject({ ok: true, kid, counter: 500 });
+    const raw = await fetch(`${base}/v1/frames?devEui=${DEV_EUI.toUpperCase()}`, { method: 'POST', body: Buffer.from(sealRecord(record(501), seed, { kid: false })), headers: { 'content-type': 'application/cose' } });
+    expect(await raw.json()).toMatchObject({ ok: true, kid, counter: 501 });
+    // No DevEUI at all (null counts as absent): a frame without kid cannot be attributed.
+    expect((await post('/v1/uplinks/chirpstack?event=up', JSON.stringify({ deviceInfo: { devEui: null }, fPort: 1, data: b64(sealRecord(record(502), seed, { kid: false })) }))).json).toMatchObject({ ok: false, code: 'unknown-kid' });
+    // `?devEui=` left empty names no device either (a frame with its kid is taken as it is).
+    const empty = await fetch(`${base}/v1/frames?devEui=`, { method: 'POST', body: Buffer.from(sealRecord(record(503), seed)), headers: { 'content-type': 'application/cose' } });
+    expect(await empty.json()).toMatchObject({ ok: true, kid, counter: 503 });
+    expect(await total()).toBe(before + 4);
   });
 });
 

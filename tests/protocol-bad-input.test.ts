@@ -39,6 +39,19 @@ describe('cborDiagnostic on untrusted bytes', () => {
     expect(r.ok && r.text).toMatch(/^18\(\[<< \{1: -8\} >>, \{\}, << \[1, 7, null, \[\[1, -5\]\]\] >>, h'[0-9a-f]{128}'\]\)$/);
   });
 
+  it('every proper prefix of a sealed frame (a frame cut in transit) is refused as cut, at its end, embedded or not', () => {
+    // Rule: a truncated frame is never shown as if it were whole (frame inspect's malformed-cbor).
+    const frame = sealRecord({ version: 1, counter: 8, time: 1700000000, readings: [{ channel: 1, value: 21 }] }, sha256(Uint8Array.of(2)));
+    for (let n = 0; n < frame.length; n++) {
+      for (const embedded of [false, true]) {
+        const r = cborDiagnostic(frame.subarray(0, n), { embedded });
+        expect(r.ok, `${n} bytes`).toBe(false);
+        expect(!r.ok && r.detail, `${n} bytes`).toMatch(/^malformed CBOR at offset \d+: (truncated: \d+ more byte\(s\) needed|.*exceeds the input)$/);
+      }
+    }
+    expect(cborDiagnostic(frame).ok).toBe(true);
+  });
+
   it('never throws on arbitrary bytes, embedded or not (property, pinned seed)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, embedded) => {

@@ -35,7 +35,8 @@ const defaultIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
-export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c)): Command {
+/** The program; `onJson` is called when the command about to run was given `--json`. */
+export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void = (c) => (process.exitCode = c), onJson?: () => void): Command {
   const program = new Command('sceau')
     .description('sceau: sealed measurement frames (COSE_Sign1 Ed25519): keys, devices, verification, gateway, export')
     .version(VERSION, '-V, --version')
@@ -45,7 +46,10 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
   // (mode 0600) or PGPASSFILE, never from the command line (docs/integrators.md#postgresql).
   program
     .option('--db-password-file <file>', 'password of a postgres:// --db (mode 0600); else PGPASSFILE or ~/.pgpass')
-    .hook('preAction', (_program, action) => setDefaultPasswordFile((action.optsWithGlobals() as { dbPasswordFile?: string }).dbPasswordFile));
+    .hook('preAction', (_program, action) => {
+      setDefaultPasswordFile((action.optsWithGlobals() as { dbPasswordFile?: string }).dbPasswordFile);
+      if ((action.opts() as { json?: unknown }).json === true) onJson?.();
+    });
   const context: CliContext = { io, setExit };
   for (const register of COMMAND_GROUPS) register(program, context);
   return program;
@@ -54,9 +58,16 @@ export function buildProgram(io: Io = defaultIo, setExit: (code: number) => void
 /** Runs the CLI; resolves with the exit code (the caller exits). */
 export async function runCli(argv: string[], io: Io = defaultIo): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const program = buildProgram(io, (c) => {
-    exitCode = c;
-  });
+  let json = false;
+  const program = buildProgram(
+    io,
+    (c) => {
+      exitCode = c;
+    },
+    () => {
+      json = true;
+    },
+  );
   program.exitOverride();
   for (const command of allCommands(program)) command.exitOverride();
   try {
@@ -66,13 +77,18 @@ export async function runCli(argv: string[], io: Io = defaultIo): Promise<number
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return EXIT.ok;
       if (error.code === 'commander.executeSubCommandAsync') return EXIT.ok;
+      // Commander printed its message; before any action ran, --json is only known from argv.
+      if (argv.includes('--json')) io.out(JSON.stringify({ error: 'usage', detail: error.message.replace(/^error: /, '') }));
       return EXIT.usage;
     }
     const failure = cliFailureOf(error);
     if (failure !== undefined) {
+      // With --json, scripts read the refusal on stdout too: {"error": code, "detail", "differences"?}.
+      if (json) io.out(JSON.stringify(failure.body));
       io.err(failure.line);
       return failure.exit;
     }
+    if (json) io.out(JSON.stringify({ error: 'internal', detail: error instanceof Error ? error.message : String(error) }));
     io.err(`sceau: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return EXIT.internal;
   }

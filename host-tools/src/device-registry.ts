@@ -15,6 +15,7 @@
 import type Database from 'better-sqlite3';
 import { equalBytes, kidOf, publicKeyIsAcceptable, SMALL_ORDER_ENCODINGS, toHex, VERIFICATION_CODES, type Bytes } from '@sceau/protocol';
 import { StoreError } from './store-errors.js';
+import { parseDevEui } from './device-identity.js';
 
 /** Registry refusal codes: append-only; each has an anchor in docs/integrators.md#registry-errors. */
 export const REGISTRY_CODES = [
@@ -154,8 +155,8 @@ CREATE TEMP VIEW registry_keys (id, kid, device_id, public_key, state, created_a
 
 /** A DevEUI as 16 lower-case hex digits, or a usage error. */
 export function normalizeDevEui(eui: string): string {
-  const clean = eui.replace(/[-:\s]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{16}$/.test(clean)) throw new RegistryError('bad-dev-eui', `DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`);
+  const clean = parseDevEui(eui);
+  if (clean === undefined) throw new RegistryError('bad-dev-eui', `DevEUI ${JSON.stringify(eui)}: expected 16 hex digits`);
   return clean;
 }
 

@@ -1,6 +1,6 @@
 /** Listening addresses: parsing `HOST:PORT` and binding servers and sockets. */
 import type { Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import { isIP, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { ArgumentError } from './argument-errors.js';
 
@@ -36,14 +36,55 @@ export function parseEndpoint(value: string | number | Endpoint, defaultPort: nu
       portText = text.slice(i + 1);
     }
   }
-  const port = portText === '' ? defaultPort : Number(portText);
+  const port = portText === '' ? defaultPort : /^\d+$/.test(portText) ? Number(portText) : NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ArgumentError('bad-endpoint', `${what} ${JSON.stringify(value)}: expected HOST:PORT with a port in 0..65535`);
+  if (!hostIsWellFormed(host, v6 !== null)) throw new ArgumentError('bad-endpoint', `${what} ${JSON.stringify(value)}: ${JSON.stringify(host)} is not an IP address or a host name`);
   return { host, port };
 }
 
-export function listen(server: Server | NetServer, endpoint: Endpoint): Promise<Endpoint> {
+/** An IPv4 or IPv6 address (IPv6 only in brackets, or as the whole host), or a DNS host name; digits and dots alone must be an IPv4 address. */
+function hostIsWellFormed(host: string, bracketed: boolean): boolean {
+  if (bracketed) return isIP(host) === 6;
+  if (isIP(host) !== 0) return true;
+  if (/^[\d.]+$/.test(host)) return false;
+  return host.length <= 253 && /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/.test(host);
+}
+
+/** Why a listener could not start, as a stable code (`ListenError`). */
+export const LISTEN_ERROR_CODES = ['address-in-use', 'address-unavailable', 'address-forbidden', 'listen-failed'] as const;
+export type ListenErrorCode = (typeof LISTEN_ERROR_CODES)[number];
+
+/**
+ * A listening address the system refused (in use, not on this machine, a name that does not
+ * resolve, a privileged port): a typed error with a stable code, the option and the address in
+ * its message, and the system's error as `cause`. The CLI maps it to exit 3 (cli-errors.ts).
+ */
+export class ListenError extends Error {
+  constructor(
+    readonly code: ListenErrorCode,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ListenError';
+  }
+}
+
+function listenError(error: Error, what: string, endpoint: Endpoint): ListenError {
+  const errno = (error as NodeJS.ErrnoException).code ?? '';
+  const [code, why]: [ListenErrorCode, string] =
+    errno === 'EADDRINUSE' ? ['address-in-use', 'address already in use']
+    : errno === 'EADDRNOTAVAIL' ? ['address-unavailable', 'not an address of this machine']
+    : errno === 'ENOTFOUND' || errno === 'EAI_AGAIN' || errno === 'EAI_FAIL' || errno === 'EAI_NONAME' ? ['address-unavailable', 'the host name does not resolve']
+    : errno === 'EACCES' || errno === 'EPERM' ? ['address-forbidden', 'permission denied (ports below 1024 need privileges)']
+    : ['listen-failed', error.message];
+  return new ListenError(code, `${what} ${endpoint.host}:${endpoint.port}: ${why}${errno === '' || why.includes(errno) ? '' : ` (${errno})`}`, { cause: error });
+}
+
+/** Listens on `endpoint`; a refusal rejects with a `ListenError` naming `what` (the option, `--http`). */
+export function listen(server: Server | NetServer, endpoint: Endpoint, what = 'address'): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
+    const onError = (error: Error): void => reject(listenError(error, what, endpoint));
     server.once('error', onError);
     server.listen(endpoint.port, endpoint.host, () => {
       server.off('error', onError);
@@ -53,9 +94,10 @@ export function listen(server: Server | NetServer, endpoint: Endpoint): Promise<
   });
 }
 
-export function bindUdp(socket: UdpSocket, endpoint: Endpoint): Promise<Endpoint> {
+/** Binds `socket` to `endpoint`; a refusal rejects with a `ListenError` naming `what` (`--udp`). */
+export function bindUdp(socket: UdpSocket, endpoint: Endpoint, what = 'address'): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(error);
+    const onError = (error: Error): void => reject(listenError(error, what, endpoint));
     socket.once('error', onError);
     socket.bind(endpoint.port, endpoint.host, () => {
       socket.off('error', onError);

@@ -27,16 +27,29 @@ export interface ExportFilter {
 /** Unix seconds from `1700000000`, an ISO 8601 date, or a duration back from now (`90m`, `24h`, `7d`); an `ArgumentError` (`bad-time`) otherwise. */
 export function parseTimeArg(value: string, what: string, nowMs = Date.now()): number {
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  const bad = (why = 'expected Unix seconds, an ISO 8601 date or a duration such as 24h'): ArgumentError => new ArgumentError('bad-time', `${what} ${JSON.stringify(value)}: ${why}`);
+  if (/^\d+$/.test(text)) {
+    const seconds = Number(text);
+    if (seconds > MAX_TIME_SECONDS) throw bad(`out of range (Unix seconds up to ${MAX_TIME_SECONDS})`);
+    return seconds;
+  }
   const duration = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text);
   if (duration !== null) {
     const seconds = Number(duration[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[duration[2] as 's' | 'm' | 'h' | 'd'];
+    if (seconds > MAX_TIME_SECONDS) throw bad(`out of range (a duration up to ${MAX_TIME_SECONDS} s)`);
     return Math.floor(nowMs / 1000 - seconds);
   }
-  const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw new ArgumentError('bad-time', `${what} ${JSON.stringify(value)}: expected Unix seconds, an ISO 8601 date or a duration such as 24h`);
+  // ISO 8601 only: Date.parse alone takes "-5", "x 2020" and "2026-02-30" (as 2 March).
+  const iso = /^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?)?$/i.exec(text);
+  const ms = iso === null ? NaN : Date.parse(text);
+  if (iso === null || !Number.isFinite(ms)) throw bad();
+  const [year, month, day] = [Number(iso[1]), Number(iso[2]), iso[3] === undefined ? 1 : Number(iso[3])];
+  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) throw bad(`no day ${day} in ${iso[1]}-${iso[2]}`);
   return Math.floor(ms / 1000);
 }
+
+/** The latest time a Date holds, in seconds (year 275760). */
+const MAX_TIME_SECONDS = 8_640_000_000_000;
 
 /** Size of the chunks a SenML CBOR export is kept in until its count is known. */
 const CHUNK_BYTES = 64 * 1024;

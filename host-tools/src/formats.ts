@@ -9,7 +9,7 @@
  * - tts: a The Things Stack v3 uplink message (`uplink_message.frm_payload`, `end_device_ids.dev_eui`)
  * - chirpstack: a ChirpStack v4 uplink event (`data`, `deviceInfo.devEui`)
  */
-import { devEuiDeviceId } from './device-identity.js';
+import { devEuiDeviceId, parseDevEui } from './device-identity.js';
 
 export const INPUT_FORMATS = ['auto', 'hex', 'base64', 'bin', 'tts', 'chirpstack', 'ndjson'] as const;
 export type InputFormat = (typeof INPUT_FORMATS)[number];
@@ -71,6 +71,18 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 /** Non-uplink message kinds The Things Stack sends to webhooks. */
 const TTS_OTHER = ['join_accept', 'downlink_ack', 'downlink_nack', 'downlink_sent', 'downlink_failed', 'downlink_queued', 'downlink_queue_invalidated', 'location_solved', 'service_data', 'uplink_normalized'];
 
+/**
+ * The device a message's DevEUI field names: none when the field is absent (or null), an error
+ * when it holds something that is not a DevEUI: such a message is refused, never verified as if
+ * it named no device.
+ */
+function deviceOfEui(value: unknown, field: string): { deviceId?: string } | { error: string } {
+  if (value === undefined || value === null) return {};
+  const eui = parseDevEui(value);
+  if (eui === undefined) return { error: `${field} ${JSON.stringify(value)} is not a DevEUI (16 hex digits)` };
+  return { deviceId: devEuiDeviceId(eui) };
+}
+
 type Parsed = { ok: true; frame: Uint8Array; deviceId?: string; receivedAt?: number } | { ok: false; error: string } | IgnoredMessage;
 
 /** The frame in a The Things Stack v3 uplink message (webhook body or MQTT `up` message). */
@@ -86,9 +98,9 @@ export function parseTtsUplink(message: unknown): Parsed {
   const frame = decodeText(up.frm_payload, 'base64');
   if (frame === undefined) return { ok: false, error: 'TTS uplink: uplink_message.frm_payload is not base64' };
   const ids = message.end_device_ids;
-  const eui = isObject(ids) && typeof ids.dev_eui === 'string' ? ids.dev_eui : undefined;
-  const out: Parsed = { ok: true, frame };
-  if (eui !== undefined && /^[0-9a-fA-F]{16}$/.test(eui)) out.deviceId = devEuiDeviceId(eui);
+  const device = deviceOfEui(isObject(ids) ? ids.dev_eui : undefined, 'TTS uplink: end_device_ids.dev_eui');
+  if ('error' in device) return { ok: false, error: device.error };
+  const out: Parsed = { ok: true, frame, ...device };
   const at = time(up.received_at) ?? time(message.received_at);
   if (at !== undefined) out.receivedAt = at;
   return out;
@@ -104,9 +116,9 @@ export function parseChirpstackUplink(event: unknown): Parsed {
   const frame = decodeText(event.data, 'base64');
   if (frame === undefined) return { ok: false, error: 'ChirpStack uplink: "data" is not base64' };
   const info = event.deviceInfo;
-  const eui = isObject(info) && typeof info.devEui === 'string' ? info.devEui : undefined;
-  const out: Parsed = { ok: true, frame };
-  if (eui !== undefined && /^[0-9a-fA-F]{16}$/.test(eui)) out.deviceId = devEuiDeviceId(eui);
+  const device = deviceOfEui(isObject(info) ? info.devEui : undefined, 'ChirpStack uplink: deviceInfo.devEui');
+  if ('error' in device) return { ok: false, error: device.error };
+  const out: Parsed = { ok: true, frame, ...device };
   const at = time(event.time);
   if (at !== undefined) out.receivedAt = at;
   return out;
@@ -121,9 +133,10 @@ export function parseFrameObject(value: unknown): Parsed {
   if (text === undefined) return { ok: false, error: 'no "frame" field' };
   const frame = decodeText(text);
   if (frame === undefined) return { ok: false, error: '"frame" is neither hex nor base64' };
-  const out: Parsed = { ok: true, frame };
-  if (typeof value.devEui === 'string' && /^[0-9a-fA-F]{16}$/.test(value.devEui)) out.deviceId = devEuiDeviceId(value.devEui);
-  else if (typeof value.deviceId === 'string') out.deviceId = value.deviceId;
+  const device = deviceOfEui(value.devEui, '"devEui"');
+  if ('error' in device) return { ok: false, error: device.error };
+  const out: Parsed = { ok: true, frame, ...device };
+  if (out.deviceId === undefined && typeof value.deviceId === 'string') out.deviceId = value.deviceId;
   return out;
 }
 

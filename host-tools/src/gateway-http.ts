@@ -18,7 +18,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { devEuiDeviceId } from './device-identity.js';
+import { devEuiDeviceId, parseDevEui } from './device-identity.js';
 import { decodeText, looksBinary, parseChirpstackUplink, parseFrameObject, parseTtsUplink } from './formats.js';
 import { readChirpstackRadio, readTtsRadio, type RadioMetadata } from './radio-metadata.js';
 import { isRefusal, NotStoredError, type Ingestor, type IngestResult } from './ingest.js';
@@ -310,8 +310,11 @@ export function createHttpApi(options: HttpApiOptions): Server {
         const type = mediaType(req);
         if (RAW_TYPES.has(type)) {
           if (body.length === 0) throw new HttpError(400, 'empty-body', 'empty body: expected a frame');
-          const eui = url.searchParams.get('devEui');
-          const deviceId = eui ? devEuiDeviceId(eui) : undefined;
+          // `?devEui=` left empty (a template filled with nothing) names no device, as before.
+          const given = url.searchParams.get('devEui') || undefined;
+          const eui = given === undefined ? undefined : parseDevEui(given);
+          if (given !== undefined && eui === undefined) throw new HttpError(400, 'bad-query', `devEui=${JSON.stringify(given)}: not a DevEUI (16 hex digits)`);
+          const deviceId = eui === undefined ? undefined : devEuiDeviceId(eui);
           // A fragment: named by `?devEui=`, else by the sender hint it carries (links without sender identity).
           const origin = req.socket.remoteAddress ?? peer;
           await answerOne(res, new Uint8Array(body), { hinted: deviceId === undefined, key: deviceId ?? origin, origin: deviceId ?? origin, ingest: { source: `http:${peer}`, deviceId } });
@@ -380,7 +383,10 @@ export function createHttpApi(options: HttpApiOptions): Server {
     throw new HttpError(405, 'method-not-allowed', `${req.method} not allowed on ${path}`);
   }
 
-  const server = createServer({ headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 500 }, (req, res) => {
+  // The headers are part of the request: a request timeout shorter than the headers' bounds them too (Node refuses headersTimeout > requestTimeout).
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval: 500 }, (req, res) => {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://gateway');

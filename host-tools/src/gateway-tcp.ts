@@ -5,7 +5,9 @@
  *
  * Untrusted peers (docs/protocol.md#floods): a length over the largest datagram is counted
  * `too-large` and its bytes skipped unbuffered; a frame once begun must end within
- * `frameTimeoutMs` (a slow sender is disconnected); at most `maxConnections` at once.
+ * `frameTimeoutMs` (a slow sender is disconnected); at most `maxConnections` at once. A
+ * connection the peer closes in the middle of a frame (its length, or part of its bytes, read)
+ * loses that frame: nothing is stored, and it is counted `closed-mid-frame`.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { DatagramIntake } from './datagram-intake.js';
@@ -42,13 +44,22 @@ export function createTcpIngest(options: TcpIngestOptions): Server {
     /** Bytes still to discard of a datagram refused for its length. */
     let skip = 0;
     let frameTimer: ReturnType<typeof setTimeout> | undefined;
+    /** Already counted as the reason this connection ended (a timeout or a socket error). */
+    let endCounted = false;
     const stopFrameTimer = (): void => {
       if (frameTimer !== undefined) clearTimeout(frameTimer);
       frameTimer = undefined;
     };
     socket.setTimeout(options.idleMs ?? 600_000, () => socket.destroy());
-    socket.on('error', () => options.metrics.countError('connection-error', 'tcp'));
-    socket.on('close', stopFrameTimer);
+    socket.on('error', () => {
+      endCounted = true;
+      options.metrics.countError('connection-error', 'tcp');
+    });
+    socket.on('close', () => {
+      stopFrameTimer();
+      // Bytes of a frame begun (a length prefix, whole or half, and part of what it announced) are lost with the connection.
+      if (buffer.length > 0 && !endCounted) options.metrics.countError('closed-mid-frame', 'tcp');
+    });
     socket.on('data', (chunk: Buffer) => {
       if (skip > 0) {
         const n = Math.min(skip, chunk.length);
@@ -87,6 +98,7 @@ export function createTcpIngest(options: TcpIngestOptions): Server {
       if (progressed) stopFrameTimer();
       if (buffer.length > 0 || skip > 0) {
         frameTimer ??= setTimeout(() => {
+          endCounted = true;
           options.metrics.countError('frame-timeout', 'tcp');
           socket.destroy();
         }, frameTimeoutMs);

@@ -21,7 +21,13 @@ export interface UdpIngestOptions {
 
 export function createUdpIngest(options: UdpIngestOptions): Socket {
   const socket = createSocket({ type: options.ipv6 ? 'udp6' : 'udp4', recvBufferSize: 4 * 1024 * 1024 });
+  // Until bound, an error is the bind's own: bindUdp (endpoint.ts) reports it, once.
+  let bound = false;
+  socket.once('listening', () => {
+    bound = true;
+  });
   socket.on('error', (error) => {
+    if (!bound) return;
     options.metrics.countError('socket-error', 'udp');
     options.log(`udp: ${error.message}`);
   });

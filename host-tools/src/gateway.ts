@@ -128,13 +128,14 @@ export interface Gateway {
 /** The bearer token in a file: its first line; the file must not be readable by group or others. */
 export function readTokenFile(file: string): string {
   const token = readPrivateFile(file, 'token file').split(/\r?\n/, 1)[0]!.trim();
-  if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters`);
+  if (token.length < 16) throw usageError(`token file ${file}: the token must be at least 16 characters (its first line)`, 'token-too-short');
   return token;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
+  for (const transport of registeredTransports()) if (transport.wanted(options)) transport.check?.(options);
   const ownStore = typeof options.db === 'string';
   const store = typeof options.db === 'string' ? await openStore(options.db, { mode: 'create', synchronous: options.synchronous ?? 'full' }) : options.db;
   if (options.retentionMs !== undefined && store.privacy === undefined) {

@@ -3,6 +3,7 @@
  * `startGateway` in-process; integrators can embed the store, the parsers and the pipeline.
  */
 export type { Gateway, GatewayOptions, GatewayAddresses, Endpoint } from './gateway.js';
+export { ListenError, LISTEN_ERROR_CODES, type ListenErrorCode } from './endpoint.js';
 export { startGateway, parseEndpoint, readTokenFile, DEFAULT_HTTP_PORT, DEFAULT_TCP_PORT, DEFAULT_UDP_PORT, DEFAULT_BUSY_TIMEOUT_MS } from './gateway.js';
 export { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_BATCH, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './gateway-http.js';
 export { DEFAULT_TCP_MAX_CONNECTIONS, DEFAULT_TCP_FRAME_TIMEOUT_MS } from './gateway-tcp.js';

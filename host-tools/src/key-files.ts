@@ -4,10 +4,10 @@
  * refused. A public key file holds the 32-byte key as 64 hex characters (PEM SPKI is read too).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
-import { basename, join } from 'node:path';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fromHex, getPublicKey, kidOf, parseHex, toHex, type Bytes } from '@sceau/protocol';
-import { ioError, usageError } from './errors.js';
+import { describeError, ioError, usageError } from './errors.js';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
@@ -34,12 +34,27 @@ export function seedToPem(seed: Bytes): string {
 }
 
 /**
+ * `mkdir -p` with mode 0700 for the directories it creates. Not `mkdirSync(dir, { recursive })`:
+ * under /proc it never returns (Node 20 retries the ENOENT forever); here each missing component
+ * is created once, and the first refusal is thrown.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) mkdirSync(d, { mode: 0o700 });
+}
+
+/**
  * Writes `DIR/<kid>.key` (PKCS#8 PEM, 0600, never overwritten) and `DIR/<kid>.pub` (64 hex
  * characters and a newline); with a name, `DIR/<kid>.json` records it.
  */
 export function writeKeyPair(dir: string, seed: Bytes, name?: string): GeneratedKey {
   const publicKey = getPublicKey(seed);
   const kid = toHex(kidOf(publicKey));
+  if (dir.trim() === '') throw usageError('--out: an empty path; give a directory (the key files are written as DIR/<kid>.key and DIR/<kid>.pub)', 'bad-out');
   let existing: Stats | undefined;
   try {
     existing = statSync(dir);
@@ -48,11 +63,11 @@ export function writeKeyPair(dir: string, seed: Bytes, name?: string): Generated
   }
   if (existing !== undefined && !existing.isDirectory()) throw usageError(`--out ${dir} is an existing file; --out takes a directory (the key files are written as DIR/<kid>.key and DIR/<kid>.pub)`, 'out-not-a-directory');
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectories(dir);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOTDIR' || code === 'EEXIST') throw usageError(`--out ${dir}: a part of the path is a file, not a directory`, 'out-not-a-directory');
-    throw ioError(`cannot create ${dir}: ${(error as Error).message}`);
+    throw ioError(`cannot create ${dir}: ${describeError(error)}`, 'out-unwritable');
   }
   const secretKeyFile = join(dir, `${kid}.key`);
   const publicKeyFile = join(dir, `${kid}.pub`);
@@ -60,14 +75,24 @@ export function writeKeyPair(dir: string, seed: Bytes, name?: string): Generated
     // 'wx': never replace an existing secret key; the mode applies at creation, before any byte is written.
     writeFileSync(secretKeyFile, seedToPem(seed), { mode: 0o600, flag: 'wx' });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${secretKeyFile} already exists; not overwriting a secret key`);
-    throw ioError(`cannot write ${secretKeyFile}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw ioError(`${secretKeyFile} already exists; not overwriting a secret key`, 'key-exists');
+    rmSync(secretKeyFile, { force: true }); // created by this call ('wx'), then cut short (a full disk): not a key
+    throw ioError(`cannot write ${secretKeyFile} (nothing kept): ${describeError(error)}`, 'out-unwritable');
   }
-  writeFileSync(publicKeyFile, `${toHex(publicKey)}\n`, { mode: 0o644 });
+  // The pair is written whole or not at all: a secret key without its public key (or the name
+  // asked for) is removed again, so a failed run leaves nothing to clean up or to mistake for a key.
+  const written = [secretKeyFile];
   const result: GeneratedKey = { kid, publicKey: toHex(publicKey), secretKeyFile, publicKeyFile };
-  if (name !== undefined) {
-    result.name = name;
-    writeFileSync(join(dir, `${kid}.json`), `${JSON.stringify({ kid, publicKey: toHex(publicKey), name }, null, 2)}\n`, { mode: 0o644 });
+  try {
+    writeFileSync(publicKeyFile, `${toHex(publicKey)}\n`, { mode: 0o644 });
+    written.push(publicKeyFile);
+    if (name !== undefined) {
+      result.name = name;
+      writeFileSync(join(dir, `${kid}.json`), `${JSON.stringify({ kid, publicKey: toHex(publicKey), name }, null, 2)}\n`, { mode: 0o644 });
+    }
+  } catch (error) {
+    for (const file of written) rmSync(file, { force: true });
+    throw ioError(`cannot write the key pair ${kid} in ${dir} (nothing kept): ${describeError(error)}`, 'out-unwritable');
   }
   return result;
 }

@@ -41,6 +41,8 @@ export interface TransportDefinition {
   name: string;
   /** Whether these options ask for this transport. */
   wanted(options: GatewayOptions): boolean;
+  /** Refuses malformed options (a listening address) before the gateway opens its store: a refused start creates no database. */
+  check?(options: GatewayOptions): void;
   start(context: TransportContext): Promise<StartedTransport>;
 }
 

@@ -16,6 +16,7 @@ const wanted = (value: unknown): boolean => value !== undefined && value !== fal
 export const httpTransport: TransportDefinition = {
   name: 'http',
   wanted: (o) => wanted(o.http),
+  check: (o) => void parseEndpoint(o.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'),
   async start({ options, store, ingestor, metrics, token, renderMetrics, log, intake }) {
     // The store's backend gives the console's queries (OpenedStore.consoleQueries); one without them serves no console.
     const queries = options.console === false ? undefined : store.consoleQueries?.();
@@ -36,7 +37,7 @@ export const httpTransport: TransportDefinition = {
       ...(options.bodyTimeoutMs === undefined ? {} : { requestTimeoutMs: options.bodyTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     });
-    const e = await listen(server, parseEndpoint(options.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'));
+    const e = await listen(server, parseEndpoint(options.http as string | number | Endpoint, DEFAULT_HTTP_PORT, '--http'), '--http');
     const hostInUrl = e.host.includes(':') ? `[${e.host}]` : e.host;
     return {
       address: { ...e, url: `http://${hostInUrl}:${e.port}` },
@@ -55,6 +56,7 @@ export const httpTransport: TransportDefinition = {
 export const tcpTransport: TransportDefinition = {
   name: 'tcp',
   wanted: (o) => wanted(o.tcp),
+  check: (o) => void parseEndpoint(o.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'),
   async start({ options, metrics, intake, log }) {
     const server = createTcpIngest({
       metrics,
@@ -64,7 +66,7 @@ export const tcpTransport: TransportDefinition = {
       ...(options.bodyTimeoutMs === undefined ? {} : { frameTimeoutMs: options.bodyTimeoutMs }),
       ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     });
-    const address = await listen(server, parseEndpoint(options.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'));
+    const address = await listen(server, parseEndpoint(options.tcp as string | number | Endpoint, DEFAULT_TCP_PORT, '--tcp'), '--tcp');
     return { address, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
   },
 };
@@ -72,10 +74,11 @@ export const tcpTransport: TransportDefinition = {
 export const udpTransport: TransportDefinition = {
   name: 'udp',
   wanted: (o) => wanted(o.udp),
+  check: (o) => void parseEndpoint(o.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp'),
   async start({ options, metrics, intake, log }) {
     const endpoint = parseEndpoint(options.udp as string | number | Endpoint, DEFAULT_UDP_PORT, '--udp');
     const socket = createUdpIngest({ metrics, intake, log, ipv6: endpoint.host.includes(':'), maxDatagramBytes: (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) + 1 + SENDER_HINT_BYTES });
-    const address = await bindUdp(socket, endpoint);
+    const address = await bindUdp(socket, endpoint, '--udp');
     return { address, stop: () => new Promise<void>((resolve) => socket.close(() => resolve())) };
   },
 };

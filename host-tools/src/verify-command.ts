@@ -223,8 +223,8 @@ export async function runInspect(
     count++;
     if (event.kind === 'unreadable') {
       bad = true;
-      if (options.json) io.out(JSON.stringify({ where: event.where, ok: false, error: event.error }));
-      else io.out(`${event.where}: ${event.error}`);
+      if (options.json) io.out(JSON.stringify({ where: event.where, ok: false, code: 'unreadable-input', detail: event.error }));
+      else io.out(`${event.where}: unreadable-input: ${event.error}`);
       continue;
     }
     // Fragments of sceau frames are put back together; anything else is inspected as it is.
@@ -273,10 +273,11 @@ function printInspection(io: CommandIo, options: { json: boolean; inspectFrame: 
   const general = decodeCborSequence(bytes);
   const sceau = info.recordError ?? 'not a sceau frame';
   if (!general.ok) {
-    if (options.json) io.out(JSON.stringify({ where, bytes: bytes.length, diagnostic: null, error: strict.ok ? general.detail : strict.detail, ...info }));
+    const detail = strict.ok ? general.detail : strict.detail;
+    if (options.json) io.out(JSON.stringify({ where, ok: false, code: 'malformed-cbor', detail, bytes: bytes.length, diagnostic: null, ...info }));
     else {
       io.out(`# ${where}: ${bytes.length} bytes`);
-      io.out(`(not CBOR: ${strict.ok ? general.detail : strict.detail})`);
+      io.out(`(not CBOR: malformed-cbor: ${detail})`);
     }
     return false;
   }

@@ -199,14 +199,11 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (owner !== undefined) wrappedKeys = wrapContentKeys(owner, simulation.contentKeyHolders());
   } catch (e) {
     // The gateway's own checks (readTokenFile: a missing file, one readable by others, a short token) are usage errors.
-    if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim run --help for the options)\n`);
-      return EXIT.usage;
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+      return refuse(io, argv, EXIT.usage, usageCode(e), (e as Error).message, '(sceau-sim run --help for the options)');
     }
-    if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'EACCES' || e instanceof SyntaxError) {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return EXIT.io;
-    }
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return refuse(io, argv, EXIT.io, 'file-unreadable', (e as Error).message);
     throw e;
   }
   try {
@@ -233,11 +230,28 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     if (values.json && result.failures.length > 0) for (const f of result.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);
     return result.failures.length === 0 ? EXIT.ok : EXIT.failed;
   } catch (e) {
-    if (e instanceof GatewayError || typeof (e as { code?: unknown }).code === 'string') {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return EXIT.io;
-    }
+    if (e instanceof GatewayError) return refuse(io, argv, EXIT.io, e.code, e.message);
+    if (typeof (e as { code?: unknown }).code === 'string') return refuse(io, argv, EXIT.io, 'io', (e as Error).message);
     io.stderr(`sceau-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return EXIT.internal;
   }
+}
+
+/** The code of a usage error: its own (a token file's, a gateway URL's, a scenario's), else what was wrong. */
+function usageCode(e: unknown): string {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && !code.startsWith('ERR_')) return code;
+  if (typeof code === 'string' || e instanceof UsageError) return 'bad-option';
+  return 'bad-scenario'; // resolveScenario's RangeErrors: a value of the scenario (file or options) out of its domain
+}
+
+/**
+ * Ends a run that could not start or went wrong outside the simulation: one line
+ * `sceau-sim: <message> [<code>]` on stderr (and a hint), and with --json `{"error", "detail"}`
+ * on stdout, as `sceau --json` does.
+ */
+function refuse(io: CliIo, argv: readonly string[], exit: number, code: string, message: string, hint?: string): number {
+  if (argv.includes('--json')) io.stdout(`${JSON.stringify({ error: code, detail: message })}\n`);
+  io.stderr(`sceau-sim: ${message} [${code}]\n${hint === undefined ? '' : `${hint}\n`}`);
+  return exit;
 }

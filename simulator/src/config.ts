@@ -259,12 +259,53 @@ export function resolveScenario(input: ScenarioInput): SimulationConfig {
   };
 }
 
+/**
+ * The keys a group of a scenario file may hold (GroupInput), and those only its top level may
+ * (ScenarioInput). Typed as every key of the interfaces: a field added to them without being
+ * added here fails the build, rather than being refused in scenario files as unknown.
+ */
+const GROUP_FIELDS: { [K in keyof Required<GroupInput>]: true } = { name: true, devices: true, link: true, interval: true, batch: true, sensors: true, loss: true, dup: true, reorder: true, jitter: true, reorderWindow: true, outages: true, reboots: true, faults: true, kid: true, queueLimit: true, reserveAhead: true, clock: true, attacks: true, firmwareVm: true, firmwareTick: true, record: true };
+const TOP_LEVEL_FIELDS: { [K in Exclude<keyof Required<ScenarioInput>, keyof GroupInput>]: true } = { seed: true, duration: true, drain: true, start: true, gateway: true, groups: true };
+const GROUP_KEYS = Object.keys(GROUP_FIELDS);
+const SCENARIO_KEYS = [...GROUP_KEYS, ...Object.keys(TOP_LEVEL_FIELDS)];
+
+/**
+ * A scenario file that cannot be used as one: not YAML or JSON, not a mapping, or a key the
+ * simulator does not know (a misspelled `duraton` would otherwise be ignored and the run use the
+ * default). `code` is `bad-scenario`; the CLI maps it to exit 2 (usage).
+ */
+export class ScenarioError extends RangeError {
+  readonly code = 'bad-scenario';
+  override readonly name = 'ScenarioError';
+}
+
+function checkKeys(value: Record<string, unknown>, known: readonly string[], where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new ScenarioError(`${where}: unknown key ${JSON.stringify(key)}; known: ${known.join(', ')}`);
+  }
+}
+
 /** Reads a scenario file, JSON or YAML (by extension, else by content). */
 export function loadScenarioFile(path: string): ScenarioInput {
   const text = readFileSync(path, 'utf8');
-  const data: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new TypeError(`scenario ${path}: expected a mapping at the top level`);
-  return data as ScenarioInput;
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    // YAML errors span several lines (the source and a caret): the first says what and where.
+    throw new ScenarioError(`scenario ${path}: not ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n', 1)[0]!.replace(/:$/, '')}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ScenarioError(`scenario ${path}: expected a mapping at the top level`);
+  const scenario = data as Record<string, unknown>;
+  checkKeys(scenario, SCENARIO_KEYS, `scenario ${path}`);
+  if (scenario.groups !== undefined) {
+    if (!Array.isArray(scenario.groups)) throw new ScenarioError(`scenario ${path}: groups: expected a list of groups`);
+    scenario.groups.forEach((group: unknown, i) => {
+      if (group === null || typeof group !== 'object' || Array.isArray(group)) throw new ScenarioError(`scenario ${path}: groups[${i}]: expected a mapping`);
+      checkKeys(group as Record<string, unknown>, GROUP_KEYS, `scenario ${path}: groups[${i}]`);
+    });
+  }
+  return scenario as ScenarioInput;
 }
 
 const SIZING_KEY = new Uint8Array(32);

@@ -6,6 +6,13 @@ import type { DatagramMeta, DeviceRegistration, FrameSink, SinkOutcome } from '.
 /** Raised when a gateway cannot be reached or answers outside its interface (exit status 3). */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
+  constructor(
+    message: string,
+    /** `gateway-unreachable` (no answer: refused, no route, a name that does not resolve) or `gateway-refused` (it answered with an error). */
+    readonly code: 'gateway-unreachable' | 'gateway-refused' = 'gateway-refused',
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -35,7 +42,7 @@ export class HttpSink implements FrameSink {
     try {
       res = await fetch(`${this.base}${path}`, { method: 'POST', headers: { 'content-type': type, ...this.headers }, body });
     } catch (e) {
-      throw new GatewayError(`gateway ${this.base}: ${(e as Error).message}`);
+      throw new GatewayError(`gateway ${this.base}: ${describeFetchError(e)}`, 'gateway-unreachable');
     }
     const text = await res.text();
     try {
@@ -144,7 +151,7 @@ export class UdpSink implements FrameSink {
     }
     const socket = this.socket;
     await new Promise<void>((resolve, reject) => {
-      socket.send(datagram, this.port, this.host, (err) => (err ? reject(new GatewayError(`${this.name}: ${err.message}`)) : resolve()));
+      socket.send(datagram, this.port, this.host, (err) => (err ? reject(new GatewayError(`${this.name}: ${err.message}`, 'gateway-unreachable')) : resolve()));
     });
     // A datagram every so often yields to let the gateway (possibly in this process) keep up.
     if (++this.sent % 256 === 0) await new Promise((r) => setImmediate(r));
@@ -156,10 +163,36 @@ export class UdpSink implements FrameSink {
   }
 }
 
+/** `fetch failed` says nothing: the system's reason (ECONNREFUSED, ENOTFOUND...) is in its cause. */
+function describeFetchError(e: unknown): string {
+  const cause = (e as { cause?: { message?: unknown } }).cause;
+  const message = (e as Error).message;
+  // "connect ECONNREFUSED 127.0.0.1:8750", "getaddrinfo ENOTFOUND host", "bad port" (a port fetch never uses: 1, 25...)
+  return typeof cause?.message === 'string' ? `${message}: ${cause.message}` : message;
+}
+
+/** A `--gateway` value that is not a gateway URL: a usage error (`bad-gateway-url`). */
+export class GatewayUrlError extends RangeError {
+  readonly code = 'bad-gateway-url';
+  override readonly name = 'GatewayUrlError';
+}
+
 /** A sink from a `--gateway` value: `in-process` is handled by the caller. */
 export function networkSink(spec: string, options: { token?: string | undefined } = {}): FrameSink {
-  if (/^https?:\/\//.test(spec)) return new HttpSink(spec, options);
+  const expected = `gateway: expected in-process, http://HOST:PORT or udp://HOST:PORT, got ${JSON.stringify(spec)}`;
+  if (/^https?:\/\//.test(spec)) {
+    let url: URL;
+    try {
+      url = new URL(spec);
+    } catch {
+      throw new GatewayUrlError(`${expected} (not a URL; a port is 0..65535)`);
+    }
+    // Never echo a URL with credentials in it: the message may end up in a CI log.
+    if (url.username !== '' || url.password !== '') throw new GatewayUrlError('gateway: credentials do not belong in the URL; give the bearer token with --token-file');
+    if (url.hostname === '' || url.search !== '' || url.hash !== '') throw new GatewayUrlError(`${expected} (a host, an optional port and path)`);
+    return new HttpSink(spec, options);
+  }
   const m = /^udp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\/?$/.exec(spec);
-  if (m !== null) return new UdpSink(m[1]!.replace(/^\[|\]$/g, ''), Number(m[2]));
-  throw new RangeError(`gateway: expected in-process, http://HOST:PORT or udp://HOST:PORT, got ${JSON.stringify(spec)}`);
+  if (m !== null && Number(m[2]) <= 65535) return new UdpSink(m[1]!.replace(/^\[|\]$/g, ''), Number(m[2]));
+  throw new GatewayUrlError(expected);
 }

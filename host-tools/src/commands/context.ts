@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
 import { describeError, usageError } from '../errors.js';
-import { RegistryError, registryErrorBody } from '../device-registry.js';
 import { openSqliteStore, openStore, storeBackendOf, type DbMode } from '../db-open.js';
 import { schemeOf, type OpenedStore, type RegistryStore } from '../store-registry.js';
 import type { Device, Store } from '../store.js';
@@ -119,16 +118,6 @@ export async function openChangeableRegistry(io: Io, location: string, mode: DbM
   return store;
 }
 
-/** Prints a registry refusal as a JSON line on stdout too with --json, then lets it exit (2 or 3). */
-export async function refusing<T>(io: Io, json: boolean | undefined, fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (json && error instanceof RegistryError) io.out(JSON.stringify(registryErrorBody(error)));
-    throw error;
-  }
-}
-
 /** Options of every command that works on one device of a registry. */
 export interface DeviceCommandOptions {
   db: string;
@@ -138,15 +127,15 @@ export interface DeviceCommandOptions {
 /**
  * The action of a command on one device (`<device>` and `--db`): opens the database in `mode`
  * (`readonly` to read, `existing` to change: the device must exist, so the database must, and a
- * misspelled path is not created), runs `fn` with the device reference, prints a registry refusal
- * as a JSON line with --json, and closes the database.
+ * misspelled path is not created), runs `fn` with the device reference, and closes the database
+ * (a refusal reaches the CLI edge, which prints it, as a JSON line too with --json).
  */
 /** `onDevice` for commands that need SQLite's own parts (privacy: erasure, retention): a URL is refused with `sqlite-only`. */
 export function onSqliteDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: Store, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
   return async (ref, opts) => {
     const store = openRegistry(io, opts.db, mode);
     try {
-      await refusing(io, opts.json, () => fn(store, ref, opts));
+      await fn(store, ref, opts);
     } finally {
       store.close();
     }
@@ -157,7 +146,7 @@ export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, f
   return async (ref, opts) => {
     const store = await openChangeableRegistry(io, opts.db, mode);
     try {
-      await refusing(io, opts.json, () => fn(store, ref, opts));
+      await fn(store, ref, opts);
     } finally {
       await store.close();
     }

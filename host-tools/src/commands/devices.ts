@@ -8,7 +8,7 @@ import { parseDuration } from '../retention.js';
 import { readPublicKey } from '../key-files.js';
 import { readBulkEntries } from '../device-bulk.js';
 import type { Device, Store } from '../store.js';
-import { deviceLine, onDevice, onSqliteDevice, openChangeableRegistry, openQueryStore, refusing, type ChangeableRegistryStore, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
+import { deviceLine, onDevice, onSqliteDevice, openChangeableRegistry, openQueryStore, type ChangeableRegistryStore, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
 
 const DEVICE_ARGUMENT = 'kid, DevEUI or name';
 
@@ -61,7 +61,7 @@ export const registerDevices: CommandGroup = (program, { io }) => {
       // Any backend (a file or postgres://): reading needs only the store's registry access.
       const store = await openQueryStore(opts.db);
       try {
-        const d = await refusing(io, opts.json, () => store.registry.show(ref));
+        const d = await store.registry.show(ref);
         if (opts.json) io.out(JSON.stringify(d));
         else {
           for (const [k, v] of Object.entries(d)) if (k !== 'keys') io.out(`${k}: ${v ?? '-'}`);
@@ -141,7 +141,7 @@ interface AddOptions {
 async function addOne(io: Io, publicKey: Uint8Array, opts: AddOptions): Promise<void> {
   const store = await openChangeableRegistry(io, opts.db, 'create');
   try {
-    const r = await refusing(io, opts.json, () => store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update }));
+    const r = await store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
     io.out(registrationLine(r, opts.json));
     if (r.result === 'unchanged') io.err(`already registered: ${r.device.kid}`);
     if (r.counterFloor !== undefined) io.err(`${r.device.kid} was deleted before: counters up to ${r.counterFloor} stay refused`);
@@ -155,7 +155,7 @@ async function addMany(io: Io, from: string, opts: AddOptions): Promise<void> {
   const store = await openChangeableRegistry(io, opts.db, 'create');
   try {
     const started = process.hrtime.bigint();
-    const results = await refusing(io, opts.json, () => store.registry.registerMany(entries, { update: opts.update }));
+    const results = await store.registry.registerMany(entries, { update: opts.update });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     for (const r of results) io.out(opts.json ? registrationLine(r, true) : `${r.result.padEnd(9)} ${deviceLine(r.device)}`);
     const count = (what: string): number => results.filter((r) => r.result === what).length;

@@ -6,7 +6,7 @@ import { parseTimeArg } from '../export.js';
 import { CLI_INPUT_FORMATS, openInput, type CliInputFormat } from '../input-stream.js';
 import { keyringFromPath, runInspect, runVerify } from '../verify-command.js';
 import { readSecretKey } from '../key-files.js';
-import { devEuiDeviceId } from '../device-identity.js';
+import { devEuiDeviceId, parseDevEui } from '../device-identity.js';
 import { ownerContentKeys } from '../owner-command.js';
 import type { WrappedContentKey } from '../content-key-wrap.js';
 import { openStore } from '../db-open.js';
@@ -26,6 +26,8 @@ export interface VerifyCommandOptions {
 /** `frame verify` (and `sim verify`): verifies `file` against --keys or --db; resolves with the exit status. */
 export async function runVerifyCommand({ io }: CliContext, file: string | undefined, opts: VerifyCommandOptions): Promise<number> {
   if ((opts.keys === undefined) === (opts.db === undefined)) throw usageError('give either --keys DIR or --db FILE');
+  const devEui = opts.devEui === undefined ? undefined : parseDevEui(opts.devEui);
+  if (opts.devEui !== undefined && devEui === undefined) throw usageError(`--dev-eui ${JSON.stringify(opts.devEui)}: expected 16 hex digits`, 'bad-dev-eui');
   const registry = loadChannels(opts.channels);
   const keyring = opts.keys === undefined ? undefined : keyringFromPath(opts.keys);
   // Any backend: verifying stores through the ingest side only.
@@ -38,7 +40,7 @@ export async function runVerifyCommand({ io }: CliContext, file: string | undefi
     }
     const owner = ownerContentKeys(opts, store === undefined ? undefined : () => wrapped ?? new Map());
     const input = openInput(file);
-    const fallbackDevice = opts.devEui === undefined ? undefined : devEuiDeviceId(opts.devEui);
+    const fallbackDevice = devEui === undefined ? undefined : devEuiDeviceId(devEui);
     return await runVerify(io, input, { format: opts.format, json: opts.json ?? false, registry, fallbackDevice, ...(keyring ? { keyring } : {}), ...(store ? { store } : {}), ...owner });
   } finally {
     await store?.close();

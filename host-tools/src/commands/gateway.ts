@@ -138,7 +138,7 @@ async function serveUntilSignal(io: Io, options: GatewayOptions, json: boolean):
       gw = await startGateway(options);
     } catch (error) {
       if (cliFailureOf(error) !== undefined) throw error; // a typed error: the CLI edge maps it
-      throw ioError(`cannot start the gateway: ${describeError(error)}`);
+      throw ioError(`cannot start the gateway: ${describeError(error)}`, 'gateway-start-failed');
     }
     const a = gw.addresses;
     if (json) io.out(JSON.stringify({ listening: a }));

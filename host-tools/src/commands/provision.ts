@@ -11,7 +11,7 @@ import { generateSeed, readSecretKey } from '../key-files.js';
 import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type KeyLine, type WrittenKey } from '../provision.js';
 import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
 import { normalizeDevEui, RegistryError, type Registration } from '../device-registry.js';
-import { deviceLine, integerArg, openRegistry, refusing, type CommandGroup } from './context.js';
+import { deviceLine, integerArg, openRegistry, type CommandGroup } from './context.js';
 
 export const registerProvision: CommandGroup = (program, { io }) => {
   program
@@ -105,22 +105,20 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         };
         let outcome: Registration & { revoked?: string[] };
         try {
-          outcome = await refusing(io, opts.json, () =>
-            store.registry.write(() => {
-              if (opts.rotate === undefined) {
-                const r = store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
-                write();
-                return r;
-              }
-              const before = store.registry.show(opts.rotate);
-              const r = store.registry.rotate(opts.rotate, publicKey);
-              if (r.result === 'unchanged' && opts.writeKey === undefined) {
-                throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`);
-              }
-              write(before.keys.map((k) => k.kid));
+          outcome = await store.registry.write(() => {
+            if (opts.rotate === undefined) {
+              const r = store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
+              write();
               return r;
-            }),
-          );
+            }
+            const before = store.registry.show(opts.rotate);
+            const r = store.registry.rotate(opts.rotate, publicKey);
+            if (r.result === 'unchanged' && opts.writeKey === undefined) {
+              throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`);
+            }
+            write(before.keys.map((k) => k.kid));
+            return r;
+          });
         } catch (error) {
           lorawanWritten?.restore();
           written?.restore();
