@@ -488,7 +488,7 @@ export class Ingestor {
   /**
    * Settles the promises of a committed batch. `conflicts` (a store shared by several
    * instances): frames another instance decided first, by position; a `duplicate` is answered
-   * as a duplicate delivery of the frame stored there, a `replay` as a replay.
+   * as a duplicate delivery of the frame stored there, a `replay` or `refused` as refused.
    */
   private committed(batch: Pending[], ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>): void {
     this.metrics.storeBatches++;
@@ -529,12 +529,13 @@ export class Ingestor {
    * (false). The deliveries waiting on it get its answer.
    */
   private settleConflict(p: Pending, conflict: CommitConflict): boolean {
-    if (conflict.kind === 'replay') {
+    if (conflict.kind !== 'duplicate') {
       // Only accepted frames can lose the race: they carry their (kid, counter) key. The verdict
       // is kept even without a caller: deliveries waiting on this frame are answered with it.
       const slash = p.acceptedKey!.lastIndexOf('/');
-      p.code = 'replay';
-      p.result = { ok: false, code: 'replay', detail: conflict.detail, kid: p.acceptedKey!.slice(0, slash), counter: Number(p.acceptedKey!.slice(slash + 1)) };
+      const code = conflict.kind === 'replay' ? 'replay' : conflict.code;
+      p.code = code;
+      p.result = { ok: false, code, detail: conflict.detail, kid: p.acceptedKey!.slice(0, slash), counter: Number(p.acceptedKey!.slice(slash + 1)) };
       return false;
     }
     const { original } = conflict;

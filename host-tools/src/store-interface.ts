@@ -10,7 +10,7 @@
  * fresh, see docs/architecture.md#an-asynchronous-database), and only the batch commit waits
  * for the database.
  */
-import type { Keyring, ReplayWindowStore } from '@sceau/protocol';
+import type { Keyring, ReplayWindowStore, VerificationCode } from '@sceau/protocol';
 import type { WrappedContentKey } from './content-key-wrap.js';
 import type { Device, DeviceRecord } from './device-registry.js';
 import type { FrameColumns } from './frame-batch.js';
@@ -30,9 +30,10 @@ export interface AcceptedFrame {
  * A frame of a batch that the commit found was decided elsewhere (another instance on the same
  * database, docs/architecture.md#several-instances): `duplicate`, the same bytes as the frame
  * accepted for its (kid, counter), not stored (its id is the original's); `replay`, a counter
- * accepted by other bytes or below the window, stored with outcome `replay`.
+ * accepted by other bytes or below the window, stored with outcome `replay`; `refused`, a key
+ * that left the registry before the commit (erased), stored refused with `code`.
  */
-export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string };
+export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string } | { kind: 'refused'; code: VerificationCode; detail: string };
 
 /**
  * Called once per commit: the stored frames' row ids (by position in the batch), or the error
@@ -137,6 +138,8 @@ export interface EncryptedFrameRow {
   raw: Uint8Array;
   /** Bytes of encrypted readings. */
   encryptedBytes: number;
+  /** The public key of its kid (revoked or not); undefined once the key left the registry (`devices delete`). */
+  publicKey: Uint8Array | undefined;
 }
 
 /** What `sceau devices erase` leaves of a key: its kid, what was deleted, when (docs/privacy.md#erasure). */

@@ -4,11 +4,17 @@
  * migration 3, which tells every instance to reload its keyring (docs/architecture.md#several-instances).
  *
  * Every operation of the SQLite registry: list, find, show, kidsOf, register (one or many),
- * update, revoke, unrevoke, rotate, delete.
+ * update, revoke, unrevoke, rotate, delete; an erased key (store-pg-privacy.ts) is refused.
  */
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
-import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+import { checkDeviceName, erasedKeyError, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+
+/** An erased key is refused for ever (`key-erased`), as on SQLite: its tombstone stays (migration 5). */
+async function refuseErased(db: pg.ClientBase, kid: string): Promise<void> {
+  const erased = (await db.query<{ erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = $1', [kid])).rows[0];
+  if (erased !== undefined) throw erasedKeyError(kid, erased.erased_at);
+}
 
 /** The SQLite registry's key row, with the key's highest accepted counter read in the same query. */
 interface PgKeyRow extends KeyRow {
@@ -74,9 +80,9 @@ export class PgRegistry {
   }
 
   /** A device with all its keys, oldest first. */
-  async show(ref: string): Promise<DeviceRecord> {
-    const r = await this.resolve(ref);
-    const keys = (await this.pool.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+  async show(ref: string, db: pg.ClientBase | pg.Pool = this.pool): Promise<DeviceRecord> {
+    const r = await this.resolve(ref, db);
+    const keys = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
     return { ...r.device, keys: keys.map(({ name: _name, devEui: _devEui, ...key }) => key) };
   }
 
@@ -118,6 +124,7 @@ export class PgRegistry {
     const kid = toHex(kidOf(publicKey));
     const name = options.name === undefined ? undefined : checkDeviceName(options.name);
     const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
+    await refuseErased(db, kid);
     {
       const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1 FOR UPDATE OF k`, [kid])).rows[0];
       if (existing !== undefined) {
@@ -182,6 +189,7 @@ export class PgRegistry {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
     return this.transaction(async (db) => {
+      await refuseErased(db, kid);
       const r = await this.resolve(ref, db);
       const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
       if (existing !== undefined) {
@@ -232,7 +240,11 @@ export class PgRegistry {
     }
   }
 
-  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction on one connection, then reloads this instance's keyring (the
+   * trigger tells the others); the privacy store (store-pg-privacy.ts) and provisioning use it too.
+   */
+  async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

@@ -40,7 +40,6 @@ export const registerExport: CommandGroup = (program, { io }) => {
             : await encryptedRows(privacy, {
                 ...filter,
                 registry: registry ?? builtInChannels,
-                keyring: store,
                 contentKeys: ownerKey === undefined ? undefined : new ContentKeys(ownerKey, await privacy.wrappedKeys(kids)),
               });
         const skipped = { frames: 0 };
