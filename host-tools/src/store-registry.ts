@@ -31,6 +31,8 @@ export interface ChangeableRegistry extends RegistryAccess {
 /** A backend's registry opened to be changed once (no keyring, no ingest), and `close`. */
 export interface RegistryStore {
   readonly registry: ChangeableRegistry;
+  /** Wrapped content keys, erasure, retention (docs/privacy.md); absent: the backend has none. */
+  readonly privacy?: PrivacyStore;
   close(): void | Promise<void>;
   /** Device names an upgrade of the schema had to change while opening (the CLI warns about each). */
   readonly renamedByMigration?: ReadonlyArray<{ kid: string; from: string; to: string }>;

@@ -8,6 +8,7 @@ import { channels as builtInChannels, type ChannelRegistry, type Reading } from 
 import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
 import { openSqliteStore, openStore, storeBackendOf, type DbMode } from '../db-open.js';
+export { privacyOf } from '../db-open.js';
 import { schemeOf, type OpenedStore, type RegistryStore } from '../store-registry.js';
 import type { Device, Store } from '../store.js';
 
@@ -141,18 +142,6 @@ export interface DeviceCommandOptions {
  * misspelled path is not created), runs `fn` with the device reference, prints a registry refusal
  * as a JSON line with --json, and closes the database.
  */
-/** `onDevice` for commands that need SQLite's own parts (privacy: erasure, retention): a URL is refused with `sqlite-only`. */
-export function onSqliteDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: Store, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
-  return async (ref, opts) => {
-    const store = openRegistry(io, opts.db, mode);
-    try {
-      await refusing(io, opts.json, () => fn(store, ref, opts));
-    } finally {
-      store.close();
-    }
-  };
-}
-
 export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: ChangeableRegistryStore, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
   return async (ref, opts) => {
     const store = await openChangeableRegistry(io, opts.db, mode);
