@@ -119,7 +119,8 @@ export class PgRegistry {
     });
   }
 
-  private async registerIn(db: pg.ClientBase, publicKey: Bytes, options: RegisterOptions): Promise<Registration> {
+  /** `register` inside a transaction of the caller's (`transaction`). */
+  async registerIn(db: pg.ClientBase, publicKey: Bytes, options: RegisterOptions = {}): Promise<Registration> {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
     const name = options.name === undefined ? undefined : checkDeviceName(options.name);
@@ -186,22 +187,25 @@ export class PgRegistry {
    * its registered key is revoked, in one transaction.
    */
   rotate(ref: string, publicKey: Bytes): Promise<Registration & { revoked: string[] }> {
+    return this.transaction((db) => this.rotateIn(db, ref, publicKey));
+  }
+
+  /** `rotate` inside a transaction of the caller's (`transaction`). */
+  async rotateIn(db: pg.ClientBase, ref: string, publicKey: Bytes): Promise<Registration & { revoked: string[] }> {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
-    return this.transaction(async (db) => {
-      await refuseErased(db, kid);
-      const r = await this.resolve(ref, db);
-      const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
-      if (existing !== undefined) {
-        if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
-        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
-        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
-      }
-      const now = Date.now();
-      const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
-      await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, r.deviceId, Buffer.from(publicKey), now]);
-      return { device: await this.keyOf(db, kid), result: 'created' as const, revoked };
-    });
+    await refuseErased(db, kid);
+    const r = await this.resolve(ref, db);
+    const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
+    if (existing !== undefined) {
+      if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
+      if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
+      throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
+    }
+    const now = Date.now();
+    const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
+    await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, r.deviceId, Buffer.from(publicKey), now]);
+    return { device: await this.keyOf(db, kid), result: 'created' as const, revoked };
   }
 
   /**

@@ -26,6 +26,7 @@ import { PgConsoleQueries } from './console-queries-pg.js';
 import { StoreError } from './store-errors.js';
 import type { AcceptedFrame, CommitConflict, CommitDone, FrameFilter, FrameRow, IngestStore, ReadingFilter, ReadingRow } from './store-interface.js';
 import type { Device } from './device-registry.js';
+import type { RegistryTransaction } from './store-registry.js';
 
 export interface PgStoreOptions extends PgConnectOptions {
   /** How often the registry version is polled, in ms (default 2,000): the revocation bound without NOTIFY. */
@@ -267,6 +268,18 @@ export class PgStore implements IngestStore {
         ? (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows')).rows
         : (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows WHERE kid = ANY($1)', [kids])).rows;
     for (const r of rows) this.replay.merge(r.kid, { highest: r.highest, bitmap: r.bitmap });
+  }
+
+  /** Registry changes with the caller's work between them, in one transaction on one connection (`sceau provision`). */
+  transaction<T>(fn: (tx: RegistryTransaction) => Promise<T>): Promise<T> {
+    return this.registry.transaction((db) =>
+      fn({
+        register: (publicKey, options) => this.registry.registerIn(db, publicKey, options),
+        rotate: (ref, publicKey) => this.registry.rotateIn(db, ref, publicKey),
+        show: (ref) => this.registry.show(ref, db),
+        putWrappedKey: (wrapped) => this.privacy.putWrappedKeyIn(db, wrapped),
+      }),
+    );
   }
 
   /** The web console's queries against this database (console-queries-pg.ts). */

@@ -23,7 +23,7 @@ import { SqliteFrames } from './store-frames.js';
 import { SqlitePrivacy } from './store-privacy.js';
 import { SqliteConsoleQueries } from './console-queries.js';
 import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
-import type { OpenedStore } from './store-registry.js';
+import type { OpenedStore, RegistryTransaction } from './store-registry.js';
 
 export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
 
@@ -120,6 +120,33 @@ export class Store implements OpenedStore {
       db.close();
       if (error instanceof StoreError) throw error;
       throw new StoreError('store-unusable', `cannot use database ${file}: ${(error as Error).message}`);
+    }
+  }
+
+  /**
+   * Registry changes with the caller's work between them, in one IMMEDIATE transaction (the
+   * registry's own transactions become savepoints inside it): `sceau provision`. Only for a
+   * connection nothing else uses meanwhile (a CLI command): the awaits between the changes
+   * leave the transaction open.
+   */
+  async transaction<T>(fn: (tx: RegistryTransaction) => Promise<T>): Promise<T> {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw new StoreError('store-write-failed', `registry: ${(error as Error).message}`); // as any registry change when the file stays locked
+    }
+    try {
+      const result = await fn({
+        register: (publicKey, options) => this.registry.register(publicKey, options),
+        rotate: (ref, publicKey) => this.registry.rotate(ref, publicKey),
+        show: (ref) => this.registry.show(ref),
+        putWrappedKey: (wrapped) => this.privacy.putWrappedKey(wrapped),
+      });
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
     }
   }
 

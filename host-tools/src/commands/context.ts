@@ -7,10 +7,10 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
 import { describeError, usageError } from '../errors.js';
 import { RegistryError, registryErrorBody } from '../device-registry.js';
-import { openSqliteStore, openStore, storeBackendOf, type DbMode } from '../db-open.js';
+import { openStore, storeBackendOf, type DbMode } from '../db-open.js';
 export { privacyOf } from '../db-open.js';
-import { schemeOf, type OpenedStore, type RegistryStore } from '../store-registry.js';
-import type { Device, Store } from '../store.js';
+import type { OpenedStore, RegistryStore } from '../store-registry.js';
+import type { Device } from '../store.js';
 
 export interface Io {
   /** A result line on stdout. */
@@ -82,26 +82,9 @@ export function deviceLine(d: Device): string {
   return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
 }
 
-/**
- * The SQLite store at `file`, for commands that change or verify against its registry (they use
- * its `DeviceRegistry`). `readonly` and `existing` refuse a missing, empty or foreign database.
- */
-export function openDb(file: string, mode: DbMode): Store {
-  const scheme = schemeOf(file);
-  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with every command but provision`, 'sqlite-only');
-  return openSqliteStore(file, mode);
-}
-
 /** The store at `location`, any registered backend (store-registry.ts), for commands that only query it. */
 export function openQueryStore(location: string): Promise<OpenedStore> {
   return openStore(location, 'readonly');
-}
-
-/** Opens the registry to change it, warning about device names an upgrade had to change. */
-export function openRegistry(io: Io, file: string, mode: DbMode): Store {
-  const store = openDb(file, mode);
-  for (const r of store.renamedByMigration) io.err(`warning: ${file}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
-  return store;
 }
 
 /** A store whose registry a command changes, of any backend that opens one (store-registry.ts `openRegistry`). */
