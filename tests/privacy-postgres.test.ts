@@ -2,7 +2,8 @@
 // (Debian's, started on a loopback port by tests/helpers/system-servers.ts): `sceau devices erase`
 // leaves none of the device's rows and a tombstone, two running gateway instances refuse the key
 // within the revocation bound (docs/architecture.md#several-instances), re-adding it is refused,
-// and an instance that still had the key when it committed stores nothing accepted for it;
+// frames of the key are refused unstored (key-erased), and an instance that still had the key
+// when it committed stores nothing of it;
 // `gateway serve --retention` with `sceau devices retention` deletes old frames only.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,7 +94,11 @@ describe('sceau devices erase on PostgreSQL', () => {
     // Both running instances refuse the key within the documented bound (2 s + one reload; NOTIFY is faster).
     const forgotten = await Promise.all([a, b].map((gw) => waitFor(async () => (gw.store.resolve({ kid: kidOf(getPublicKey(seed)) }) === undefined ? Date.now() - erasedAt : undefined), 5000)));
     for (const { value } of forgotten) expect(value).toBeLessThan(2500);
-    for (const gw of [a, b]) expect((await gw.ingest(frame(10), 'test')).code).toBe('unknown-kid');
+    // Refused unstored (data minimisation), and counted.
+    expect(await a.ingestDatagram(frame(10), { source: 'test' })).toEqual({ kind: 'invalid', detail: expect.stringMatching(new RegExp(`^key-erased: key ${kid} was erased`)) });
+    expect(a.renderMetrics()).toContain('sceau_ingest_errors_total{reason="key-erased",transport="test"} 1');
+    await expect(b.ingest(frame(11), 'test')).rejects.toMatchObject({ reason: 'key-erased' });
+    expect(await rowsOf(sql, kid)).toEqual({ frames: 0, readings: 0, replay_windows: 0, frame_hours: 0, content_keys: 0, registry_keys: 0 });
   });
 
   it('an erased key cannot be added, provisioned or rotated to again (key-erased, exit 3)', () => {
@@ -108,7 +113,7 @@ describe('sceau devices erase on PostgreSQL', () => {
     expect(jsonLines(rotated.stdout)[0]).toMatchObject({ error: 'key-erased' });
   });
 
-  it('an instance that still had the key when it committed stores nothing accepted for it', async () => {
+  it('an instance that still had the key when it committed stores nothing of it', async () => {
     // As an instance whose keyring has not reloaded yet: a batch accepting the erased key's counter 11.
     const stale = await PgStore.open(url, { ingest: false });
     try {
@@ -117,9 +122,8 @@ describe('sceau devices erase on PostgreSQL', () => {
       const { conflicts } = await new Promise<{ conflicts: ReadonlyMap<number, unknown> | undefined }>((resolve, reject) =>
         stale.commitBatch(batch.finish([[kid, { highest: 11, bitmap: '0000000000000001' }]]), (e, _ids, c) => (e ? reject(e) : resolve({ conflicts: c }))),
       );
-      expect(conflicts?.get(0)).toMatchObject({ kind: 'refused', code: 'unknown-kid' });
-      expect((await sql.query("SELECT outcome, readings FROM frames WHERE kid = $1 AND counter = 11", [kid])).rows).toEqual([{ outcome: 'unknown-kid', readings: null }]);
-      expect((await sql.query('SELECT count(*)::int AS n FROM replay_windows WHERE kid = $1', [kid])).rows[0].n).toBe(0);
+      expect(conflicts?.get(0)).toMatchObject({ kind: 'erased', detail: expect.stringContaining('not stored') });
+      expect(await rowsOf(sql, kid)).toEqual({ frames: 0, readings: 0, replay_windows: 0, frame_hours: 0, content_keys: 0, registry_keys: 0 });
     } finally {
       await stale.close();
     }

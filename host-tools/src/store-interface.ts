@@ -10,7 +10,7 @@
  * fresh, see docs/architecture.md#an-asynchronous-database), and only the batch commit waits
  * for the database.
  */
-import type { Keyring, ReplayWindowStore, VerificationCode } from '@sceau/protocol';
+import type { Keyring, ReplayWindowStore } from '@sceau/protocol';
 import type { WrappedContentKey } from './content-key-wrap.js';
 import type { Device, DeviceRecord } from './device-registry.js';
 import type { FrameColumns } from './frame-batch.js';
@@ -30,10 +30,10 @@ export interface AcceptedFrame {
  * A frame of a batch that the commit found was decided elsewhere (another instance on the same
  * database, docs/architecture.md#several-instances): `duplicate`, the same bytes as the frame
  * accepted for its (kid, counter), not stored (its id is the original's); `replay`, a counter
- * accepted by other bytes or below the window, stored with outcome `replay`; `refused`, a key
- * that left the registry before the commit (erased), stored refused with `code`.
+ * accepted by other bytes or below the window, stored with outcome `replay`; `erased`, a frame
+ * of a key erased before the commit (`sceau devices erase`), not stored at all.
  */
-export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string } | { kind: 'refused'; code: VerificationCode; detail: string };
+export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string } | { kind: 'erased'; detail: string };
 
 /**
  * Called once per commit: the stored frames' row ids (by position in the batch), or the error
@@ -58,6 +58,12 @@ export interface IngestStore extends Keyring {
    * for another process (PostgreSQL) sets 0: the next commit starts as soon as one ends.
    */
   readonly commitGapFactor?: number;
+  /**
+   * When the key `kid` was erased (ms since the epoch; `sceau devices erase`), else undefined:
+   * its frames are refused and not stored (`key-erased`, docs/privacy.md#erasure). Asked only
+   * for frames of an unknown kid.
+   */
+  erasedAt?(kid: string): number | undefined;
   /** True when a commit failed because another writer holds the database (writes then pause, see Ingestor). */
   isContention(error: unknown): boolean;
   /** Whether a write would go through now, without waiting: `undefined` yes, else why not. */

@@ -113,6 +113,8 @@ export class PgStore implements IngestStore {
   readonly where: string;
   private keys = new Map<string, KeyringEntry>();
   private keysByEui = new Map<string, KeyringEntry>();
+  /** Erased kids and when (ms), loaded with the keyring: their frames are refused unstored. */
+  private erased = new Map<string, number>();
   private registryVersion = '';
   private reloading: Promise<void> | undefined;
   private queuedReload: Promise<void> | undefined;
@@ -236,6 +238,7 @@ export class PgStore implements IngestStore {
         'SELECT k.kid, k.public_key, k.state, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY k.id',
       )
     ).rows;
+    const erased = new Map((await this.pool.query<{ kid: string; erased_at: number }>('SELECT kid, erased_at FROM erased_keys')).rows.map((r) => [r.kid, r.erased_at]));
     const keys = new Map<string, KeyringEntry>();
     const byEui = new Map<string, KeyringEntry>();
     for (const r of rows) {
@@ -247,6 +250,7 @@ export class PgStore implements IngestStore {
     const gone = new Set([...this.keys.keys()].filter((kid) => !keys.has(kid)));
     this.keys = keys;
     this.keysByEui = byEui;
+    this.erased = erased;
     if (gone.size > 0) this.forgetKeys(gone);
     this.registryVersion = version;
     this.keyringLoadedAt = Date.now();
@@ -308,6 +312,10 @@ export class PgStore implements IngestStore {
   }
 
   // --- Ingest ---------------------------------------------------------------------------
+
+  erasedAt(kid: string): number | undefined {
+    return this.erased.get(kid);
+  }
 
   acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
     const f = this.recent.get(`${kid}/${counter}`);
@@ -393,16 +401,14 @@ export class PgStore implements IngestStore {
           encrypted[i] = null;
         }
       }
+      // Frames of a key erased while this instance still had it: not stored, as its later frames are not.
       for (let i = 0; i < n; i++) {
-        if (batch.outcome[i] !== 'ok' || !erased.has(batch.kid[i]!)) continue;
-        const d = `key ${batch.kid[i]} was erased (sceau devices erase) while this instance still had it`;
-        conflicts.set(i, { kind: 'refused', code: 'unknown-kid', detail: d });
-        outcome[i] = 'unknown-kid';
-        detail[i] = d;
-        readings[i] = null;
-        encrypted[i] = null;
+        if (batch.kid[i] !== null && erased.has(batch.kid[i]!)) conflicts.set(i, { kind: 'erased', detail: `key ${batch.kid[i]} was erased (sceau devices erase) before this frame was stored: frames of an erased key are not stored (docs/privacy.md#erasure)` });
       }
-      for (let i = 0; i < n; i++) if (conflicts.get(i)?.kind !== 'duplicate') inserted.push(i);
+      for (let i = 0; i < n; i++) {
+        const kind = conflicts.get(i)?.kind;
+        if (kind !== 'duplicate' && kind !== 'erased') inserted.push(i);
+      }
       if (inserted.length > 0) {
         const col = <T>(values: T[]): T[] => inserted.map((i) => values[i]!);
         const result = await client.query<{ id: number }>(

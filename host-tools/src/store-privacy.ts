@@ -58,6 +58,14 @@ export class SqlitePrivacy implements PrivacyStore {
     return this.registry.write(() => list.reduce((n, w) => n + update.run(w.ownerKeyId, w.suite, w.enc, w.ciphertext, w.kid).changes, 0));
   }
 
+  /** When `kid` was erased (ms), if it was: one indexed lookup, asked for frames of unknown kids. */
+  tombstoneTime(kid: string): number | undefined {
+    if (this.schemaVersion < 5) return undefined;
+    return (this.erasedAtStatement ??= this.db.prepare<[string], { erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = ?')).get(kid)?.erased_at;
+  }
+
+  private erasedAtStatement: Database.Statement<[string], { erased_at: number }> | undefined;
+
   /** The tombstone of an erased key, if it was erased. */
   tombstone(kid: string): ErasureTombstone | undefined {
     const row = this.db.prepare<[string], TombstoneRow>('SELECT kid, frames, readings, content_key, erased_at FROM erased_keys WHERE kid = ?').get(kid.toLowerCase());

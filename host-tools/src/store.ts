@@ -246,6 +246,11 @@ export class Store implements OpenedStore {
     return this.frames.acceptedFrame(kid, counter);
   }
 
+  /** When `kid` was erased (its tombstone), else undefined: its frames are refused unstored. */
+  erasedAt(kid: string): number | undefined {
+    return this.privacy.tombstoneTime(kid);
+  }
+
   private writer: StoreWriter | undefined;
 
   /** `IngestStore.commitBatch`: the transaction on this thread, then the WAL's sync on libuv's pool (store-writer.ts). */
