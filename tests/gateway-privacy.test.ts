@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
 import { jsonLines, sceau } from './helpers/cli';
-import { startGateway, type Gateway } from '@sceau/host-tools';
+import { FrameBatch, startGateway, type Gateway, type Store } from '@sceau/host-tools';
 import { RETENTION_BATCH } from '../host-tools/src/store-privacy.js';
 
 const seed = sha256(new TextEncoder().encode('privacy store test device'));
@@ -149,6 +149,11 @@ describe('sceau devices erase', () => {
     expect(verified.status).toBe(1);
     expect(jsonLines(verified.stdout)[0]).toMatchObject({ ok: false, code: 'key-erased' });
     expect(await gw.store.queryFrames({ kid: clearKid })).toEqual([]);
+    // A commit of a frame accepted while the keyring cache still had the key (the 250 ms above): nothing of it is stored either.
+    const written = (gw.store as Store).writeBatch(FrameBatch.of([{ raw: Uint8Array.of(1), receivedAt: Date.now(), source: 'test', outcome: 'ok', kid: clearKid, counter: 20, readings: [] }], [[clearKid, { highest: 20, bitmap: '0000000000000001' }]]));
+    expect(written.conflicts?.get(0)).toMatchObject({ kind: 'erased' });
+    expect(await gw.store.queryFrames({ kid: clearKid })).toEqual([]);
+    expect((gw.store as Store).db.prepare('SELECT count(*) AS n FROM replay_windows WHERE kid = ?').get(clearKid)).toEqual({ n: 0 });
     const again = sceau(['devices', 'add', '--db', join(dir, 'gateway.db'), '--public-key', toHex(getPublicKey(clearSeed)), '--json']);
     expect(again.status).toBe(3);
     expect(jsonLines(again.stdout)[0]).toMatchObject({ error: 'key-erased' });

@@ -19,7 +19,7 @@ import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.
 export type { FrameToStore } from './frame-batch.js';
 import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
-import { SqliteFrames } from './store-frames.js';
+import { SqliteFrames, type BatchWritten } from './store-frames.js';
 import { SqlitePrivacy } from './store-privacy.js';
 import { SqliteConsoleQueries } from './console-queries.js';
 import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
@@ -239,7 +239,7 @@ export class Store implements OpenedStore {
    * Throws when the transaction fails (nothing of the batch is then stored).
    */
   writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
-    return this.writeBatch(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
+    return this.writeBatch(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()]))).ids;
   }
 
   acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
@@ -291,7 +291,7 @@ export class Store implements OpenedStore {
   }
 
   /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts); the store writer calls it. */
-  writeBatch(batch: FrameColumns): number[] {
+  writeBatch(batch: FrameColumns): BatchWritten {
     return this.frames.writeBatch(batch);
   }
 
