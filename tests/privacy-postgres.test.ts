@@ -81,6 +81,9 @@ describe('sceau devices erase on PostgreSQL', () => {
     expect((await b.ingest(sealRecord({ version: 1, counter: 2, time: 1, readings: hidden }, seed), 'test')).code).toBe('replay');
     expect(await rowsOf(sql, kid)).toEqual({ frames: 4, readings: 6, replay_windows: 1, frame_hours: 2, content_keys: 1, registry_keys: 1 });
 
+    // A third instance that hears no NOTIFY (as behind PgBouncer in transaction mode): the 2 s poll alone.
+    const polling = await PgStore.open(url, { listen: false });
+    expect(polling.resolve({ kid: kidOf(getPublicKey(seed)) })).toBeDefined();
     expect(sceau(['devices', 'erase', 'flat-9', '--db', url]).stderr).toMatch(/erase-unconfirmed/);
     const r = sceau(['devices', 'erase', 'flat-9', '--db', url, '--yes', '--json']);
     expect(r.status, r.stderr).toBe(0);
@@ -94,6 +97,13 @@ describe('sceau devices erase on PostgreSQL', () => {
     // Both running instances refuse the key within the documented bound (2 s + one reload; NOTIFY is faster).
     const forgotten = await Promise.all([a, b].map((gw) => waitFor(async () => (gw.store.resolve({ kid: kidOf(getPublicKey(seed)) }) === undefined ? Date.now() - erasedAt : undefined), 5000)));
     for (const { value } of forgotten) expect(value).toBeLessThan(2500);
+    try {
+      const { value: byPoll } = await waitFor(async () => (polling.resolve({ kid: kidOf(getPublicKey(seed)) }) === undefined ? Date.now() - erasedAt : undefined), 6000);
+      expect(byPoll).toBeLessThan(4500); // the 2 s poll + one reload, with room for a loaded machine
+      expect(polling.erasedAt(kid)).toBeGreaterThan(0);
+    } finally {
+      await polling.close();
+    }
     // Refused unstored (data minimisation), and counted.
     expect(await a.ingestDatagram(frame(10), { source: 'test' })).toEqual({ kind: 'invalid', detail: expect.stringMatching(new RegExp(`^key-erased: key ${kid} was erased`)) });
     expect(a.renderMetrics()).toContain('sceau_ingest_errors_total{reason="key-erased",transport="test"} 1');
