@@ -1,6 +1,7 @@
 // The CLI and store locations: a command opens a registered backend by its URL scheme (here a
 // backend in memory, registered in this process and run through runCli); an unknown scheme is a
-// usage error with its code; provision opens SQLite files only and says so.
+// usage error with its code; a backend without registry transactions cannot provision, one
+// without a privacy store cannot erase.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,15 +72,24 @@ describe('store locations in the CLI', () => {
     expect(e.stderr).toMatch(/\[store-backend-unknown\]/);
   });
 
-  it('provision refuses a URL: it writes the key file inside an SQLite transaction (exit 2)', () => {
+  it('provision needs a backend that runs registry transactions, erase one with a privacy store; others are refused (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sceau-locations-'));
     try {
+      const store = new MemoryStore('memory://fleet');
+      store.registry.register(getPublicKey(new Uint8Array(32).fill(6)), { name: 'well' });
+      let closed = 0;
+      registerStoreBackend({ name: 'memory', schemes: ['memory'], open: async () => store, openRegistry: async () => ({ registry: store.registry as never, close: () => void closed++ }) });
       const publicKey = getPublicKey(new Uint8Array(32).fill(5));
       const log = join(dir, 'console.log');
       writeFileSync(log, `sceau-key v1 kid=${toHex(kidOf(publicKey))} pub=${toHex(publicKey)}\n`);
-      const r = sceau(['provision', '--log', log, '--db', 'postgres://127.0.0.1/sceau']);
-      expect(r.status).toBe(EXIT.usage);
-      expect(r.stderr).toMatch(/SQLite files only.*\[sqlite-only\]/);
+      const r = await run(['provision', '--log', log, '--db', 'memory://fleet']);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.err.join('\n')).toMatch(/memory:\/\/fleet: this store backend cannot provision.*\[registry-unchangeable\]/);
+      const erase = await run(['devices', 'erase', 'well', '--yes', '--db', 'memory://fleet']);
+      expect(erase.code).toBe(EXIT.usage);
+      expect(erase.err.join('\n')).toMatch(/keeps no wrapped content keys, erasure or retention.*\[no-privacy\]/);
+      expect(closed).toBe(2);
+      expect(store.devices.map((d) => d.name)).toEqual(['well']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
 import { jsonLines, sceau } from './helpers/cli';
-import { startGateway, type Gateway } from '@sceau/host-tools';
+import { FrameBatch, startGateway, type Gateway, type Store } from '@sceau/host-tools';
 import { RETENTION_BATCH } from '../host-tools/src/store-privacy.js';
 
 const seed = sha256(new TextEncoder().encode('privacy store test device'));
@@ -135,9 +135,25 @@ describe('sceau devices erase', () => {
     }
   });
 
-  it('an erased key is refused for ever: its frames are unknown-kid, adding it again is key-erased', async () => {
+  it('an erased key is refused for ever: its frames are refused unstored (410 key-erased, counted), adding it again is key-erased', async () => {
     await new Promise((resolve) => setTimeout(resolve, 300)); // the gateway's keyring sees other connections' changes within 250 ms
-    expect((await post(sealRecord({ version: 1, counter: 9, time: null, readings: [{ channel: 5, value: 3000 }] }, clearSeed))).code).toBe('unknown-kid');
+    const res = await fetch(`${base}/v1/frames`, { method: 'POST', body: sealRecord({ version: 1, counter: 9, time: null, readings: hidden }, clearSeed), headers: { 'content-type': 'application/cose' } });
+    expect(res.status).toBe(410);
+    expect(await res.json()).toMatchObject({ ok: false, code: 'key-erased', stored: false, doc: 'docs/privacy.md#erasure', detail: expect.stringContaining(clearKid) });
+    // Data minimisation: nothing of it is stored (its bytes hold its readings in clear), and it is counted.
+    expect(await gw.store.queryFrames({ kid: clearKid })).toEqual([]);
+    expect(findPlaintext(join(dir, 'gateway.db'))).toEqual([]);
+    expect(gw.renderMetrics()).toContain('sceau_ingest_errors_total{reason="key-erased",transport="http"} 1');
+    // frame verify --db says so too, and stores nothing
+    const verified = sceau(['frame', 'verify', '-', '--db', join(dir, 'gateway.db'), '--json'], toHex(sealRecord({ version: 1, counter: 10, time: null, readings: hidden }, clearSeed)));
+    expect(verified.status).toBe(1);
+    expect(jsonLines(verified.stdout)[0]).toMatchObject({ ok: false, code: 'key-erased' });
+    expect(await gw.store.queryFrames({ kid: clearKid })).toEqual([]);
+    // A commit of a frame accepted while the keyring cache still had the key (the 250 ms above): nothing of it is stored either.
+    const written = (gw.store as Store).writeBatch(FrameBatch.of([{ raw: Uint8Array.of(1), receivedAt: Date.now(), source: 'test', outcome: 'ok', kid: clearKid, counter: 20, readings: [] }], [[clearKid, { highest: 20, bitmap: '0000000000000001' }]]));
+    expect(written.conflicts?.get(0)).toMatchObject({ kind: 'erased' });
+    expect(await gw.store.queryFrames({ kid: clearKid })).toEqual([]);
+    expect((gw.store as Store).db.prepare('SELECT count(*) AS n FROM replay_windows WHERE kid = ?').get(clearKid)).toEqual({ n: 0 });
     const again = sceau(['devices', 'add', '--db', join(dir, 'gateway.db'), '--public-key', toHex(getPublicKey(clearSeed)), '--json']);
     expect(again.status).toBe(3);
     expect(jsonLines(again.stdout)[0]).toMatchObject({ error: 'key-erased' });

@@ -18,6 +18,7 @@ let dir: string;
 const seedA = new Uint8Array(32).fill(0x61);
 const seedA2 = new Uint8Array(32).fill(0x62);
 const seedB = new Uint8Array(32).fill(0x63);
+const seedErased = new Uint8Array(32).fill(0x64);
 const record = (counter: number, value = 7): SceauRecord => ({ version: 1, counter, time: 1_700_000_000 + counter, readings: [{ channel: 1, value }] });
 
 beforeAll(async () => {
@@ -30,7 +31,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** An SQLite store with two devices (one rotated, one revoked) and 200 frames. */
+/** An SQLite store with two devices (one rotated, one revoked), 200 frames, a wrapped content key and an erased device. */
 async function populated(file: string): Promise<{ store: Store; first: Uint8Array }> {
   const store = Store.open(file);
   store.addDevice(getPublicKey(seedA), { name: 'meter-a', devEui: '0004a30b001c0001' });
@@ -44,6 +45,9 @@ async function populated(file: string): Promise<{ store: Store; first: Uint8Arra
   await ingestor.close();
   store.registry.rotate('meter-a', getPublicKey(seedA2));
   store.revokeDevice('meter-b');
+  store.privacy.putWrappedKey({ kid: toHex(kidOf(getPublicKey(seedB))), ownerKeyId: '00'.repeat(8), suite: 'x', enc: 'aa', ciphertext: 'bb' });
+  store.addDevice(getPublicKey(seedErased), { name: 'meter-gone' });
+  store.privacy.erase('meter-gone');
   return { store, first };
 }
 
@@ -54,7 +58,7 @@ describe('db copy from SQLite to PostgreSQL', () => {
     const target = await PgStore.open(url, { ingest: false });
     const progress: CopyProgress[] = [];
     const report = await copyStore(store, target, (p) => progress.push(p));
-    expect(report.source).toEqual({ devices: 2, keys: 3, frames: 199, windows: 2 });
+    expect(report.source).toEqual({ devices: 2, keys: 3, frames: 199, windows: 2, contentKeys: 1, tombstones: 1 });
     expect(report.target).toEqual(report.source);
     expect(progress.at(-1)).toEqual({ table: 'windows', done: 2, total: 2 });
     expect(progress.find((p) => p.table === 'frames')).toEqual({ table: 'frames', done: 199, total: 199 });
@@ -63,6 +67,10 @@ describe('db copy from SQLite to PostgreSQL', () => {
     expect(await target.queryFrames({ limit: 1000 })).toEqual(await store.queryFrames({ limit: 1000 }));
     expect(await target.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) })).toEqual(await store.queryReadings({ kid: toHex(kidOf(getPublicKey(seedA))) }));
     expect(await target.countFramesByOutcome()).toEqual(await store.countFramesByOutcome());
+    // The wrapped key and the tombstone came along: the erased key stays refused on the copy.
+    expect([...(await target.privacy.wrappedKeys()).keys()]).toEqual([toHex(kidOf(getPublicKey(seedB)))]);
+    expect(await target.privacy.tombstone(toHex(kidOf(getPublicKey(seedErased))))).toMatchObject({ frames: 0, readings: 0, contentKey: false });
+    await expect(target.registry.register(getPublicKey(seedErased))).rejects.toMatchObject({ code: 'key-erased' });
     await target.close();
 
     // A gateway on the copy: the first frame again is a duplicate of the copied row (found at
@@ -108,7 +116,8 @@ describe('db copy from SQLite to PostgreSQL', () => {
     const copied = sceau(['db', 'copy', '--from', file, '--to', url, '--json']);
     expect(copied.stderr).toMatch(/frames: 199 of 199/);
     expect(copied.status).toBe(0);
-    expect(JSON.parse(copied.stdout)).toMatchObject({ source: { devices: 2, keys: 3, frames: 199, windows: 2 }, target: { devices: 2, keys: 3, frames: 199, windows: 2 } });
+    const counts = { devices: 2, keys: 3, frames: 199, windows: 2, contentKeys: 1, tombstones: 1 };
+    expect(JSON.parse(copied.stdout)).toMatchObject({ source: counts, target: counts });
     const again = sceau(['db', 'copy', '--from', file, '--to', url]);
     expect(again.status).toBe(3);
     expect(again.stderr).toMatch(/not empty.*\[target-not-empty\]/);

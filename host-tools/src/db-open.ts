@@ -4,7 +4,9 @@
  * refuse a database that is not there (`database-missing`, `database-empty`, `database-not-sceau`).
  */
 import './stores.js';
+import { usageError } from './errors.js';
 import { StoreError } from './store-errors.js';
+import type { PrivacyStore } from './store-interface.js';
 import { registeredStoreBackends, schemeOf, storeBackendFor, type DbMode, type OpenedStore, type StoreBackend, type StoreOpenOptions } from './store-registry.js';
 
 export type { DbMode } from './store-registry.js';
@@ -27,4 +29,10 @@ function registeredSchemes(): string {
     .flatMap((b) => b.schemes ?? [])
     .map((s) => `, ${s}://`)
     .join('');
+}
+
+/** The privacy side of an opened store (erasure, retention, wrapped keys); a usage error `no-privacy` for a backend without one. */
+export function privacyOf(store: { privacy?: PrivacyStore | undefined }, location: string): PrivacyStore {
+  if (store.privacy === undefined) throw usageError(`--db ${location}: this store backend keeps no wrapped content keys, erasure or retention (docs/privacy.md)`, 'no-privacy');
+  return store.privacy;
 }

@@ -39,6 +39,11 @@ export const REGISTRY_CODES = [
 ] as const;
 export type RegistryCode = (typeof REGISTRY_CODES)[number];
 
+/** The refusal of a key erased at `erasedAt` (ms): final, on every backend. */
+export function erasedKeyError(kid: string, erasedAt: number): RegistryError {
+  return new RegistryError('key-erased', `key ${kid} was erased on ${new Date(erasedAt).toISOString()}; an erased key is never accepted again (provision a new key)`);
+}
+
 /**
  * The outcomes a stored frame can have, which frame queries accept: `ok` and the protocol's
  * verification codes. A code the gateway comes to store besides these is added here.
@@ -571,7 +576,7 @@ export class DeviceRegistry {
   /** An erased key is refused for ever (`key-erased`): its tombstone stays (migration 5). */
   private refuseErased(kid: string): void {
     const erased = this.db.prepare<[string], { erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = ?').get(kid);
-    if (erased !== undefined) throw new RegistryError('key-erased', `key ${kid} was erased on ${new Date(erased.erased_at).toISOString()}; an erased key is never accepted again (provision a new key)`);
+    if (erased !== undefined) throw erasedKeyError(kid, erased.erased_at);
   }
 
   // --- Internals ----------------------------------------------------------------------------

@@ -36,14 +36,13 @@ export interface EncryptedRowsOptions {
   /** The owner's content keys; absent: marker rows. */
   contentKeys?: ContentKeys | undefined;
   registry: ChannelRegistry;
-  /** The store's keys: a stored frame is read again (signature included) to get its record; a key revoked since still reads. */
-  keyring: Keyring;
 }
 
-/** The record of a stored frame, re-verified against its key (revoked or not). */
-function recordOf(frame: EncryptedFrameRow, keyring: Keyring): SceauRecordV2 {
-  const anyState: Keyring = { resolve: (q) => { const e = keyring.resolve(q); return e === undefined ? undefined : { ...e, revoked: false }; } };
-  const r = verifyFrame(frame.raw, anyState, { recordVersions: [1, 2], deviceId: `kid:${frame.kid}` });
+/** The record of a stored frame, re-verified (signature included) against its kid's key, revoked or not. */
+function recordOf(frame: EncryptedFrameRow): SceauRecordV2 {
+  const publicKey = frame.publicKey;
+  const keyring: Keyring = { resolve: () => (publicKey === undefined ? undefined : { publicKey, revoked: false }) };
+  const r = verifyFrame(frame.raw, keyring, { recordVersions: [1, 2], deviceId: `kid:${frame.kid}` });
   if (!r.ok || r.record.version !== 2) throw new SceauError(`frame ${frame.frameId} (kid ${frame.kid} counter ${frame.counter}) no longer verifies: ${r.ok ? 'not record version 2' : r.code}`, EXIT.verificationFailed, 'stored-frame-unreadable');
   return r.record as SceauRecordV2;
 }
@@ -53,7 +52,7 @@ export async function encryptedRows(privacy: PrivacyStore, options: EncryptedRow
   const rows: ExportRow[] = [];
   const inRange = (at: number | null): boolean => at === null || ((options.since === undefined || at >= options.since) && (options.until === undefined || at < options.until));
   for await (const frame of privacy.encryptedFrames(options.kids)) {
-    const record = recordOf(frame, options.keyring);
+    const record = recordOf(frame);
     const clock = record.time ?? Math.floor(frame.receivedAt / 1000);
     const contentKey = options.contentKeys?.get(frame.kid);
     if (contentKey === undefined) {

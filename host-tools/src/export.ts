@@ -7,7 +7,6 @@ import type { Writable } from 'node:stream';
 import { CborWriter, type ChannelRegistry } from '@sceau/protocol';
 import { encodeCbor, senmlRecordToCbor } from './cbor-general.js';
 import type { QueryStore, ReadingRow } from './store-interface.js';
-import { usageError } from './errors.js';
 import { isMarker, mergeByTime, type ExportRow } from './export-encrypted.js';
 import { encryptedLabel } from './outcome.js';
 import { ArgumentError } from './argument-errors.js';

@@ -176,19 +176,24 @@ function publicResult<T extends IngestResult | RefusedFrame>(r: T): T {
   return r;
 }
 
-/** The answer for a frame refused unstored (docs/protocol.md#floods): a code, and `stored: false`. */
+type RefusalCode = 'too-large' | 'malformed-cbor' | 'key-erased';
+
+/** The answer for a frame refused unstored (docs/protocol.md#floods, docs/privacy.md#erasure): a code, and `stored: false`. */
 interface RefusedFrame {
   ok: false;
-  error: 'too-large' | 'malformed-cbor';
-  code: 'too-large' | 'malformed-cbor';
+  error: RefusalCode;
+  code: RefusalCode;
   detail: string;
   doc: string;
   stored: false;
 }
 
-function refusedFrame(code: 'too-large' | 'malformed-cbor', detail: string): RefusedFrame {
-  return { ok: false, error: code, code, detail, doc: `docs/protocol.md#code-${code}`, stored: false };
+function refusedFrame(code: RefusalCode, detail: string): RefusedFrame {
+  return { ok: false, error: code, code, detail, doc: code === 'key-erased' ? 'docs/privacy.md#erasure' : `docs/protocol.md#code-${code}`, stored: false };
 }
+
+/** HTTP status of a refused frame: 413 too large, 410 a frame of an erased key (gone for good), 400 garbage. */
+const REFUSAL_STATUS: Record<RefusalCode, number> = { 'too-large': 413, 'key-erased': 410, 'malformed-cbor': 400 };
 
 export function createHttpApi(options: HttpApiOptions): Server {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -403,9 +408,9 @@ export function createHttpApi(options: HttpApiOptions): Server {
         return;
       }
       if (error instanceof NotStoredError && isRefusal(error.reason)) {
-        // Garbage or an oversized frame: refused, not stored (docs/protocol.md#floods).
+        // Garbage, an oversized frame or one of an erased key: refused, not stored (docs/protocol.md#floods).
         options.metrics.countError(error.reason, 'http');
-        send(res, error.reason === 'too-large' ? 413 : 400, refusedFrame(error.reason, error.message));
+        send(res, REFUSAL_STATUS[error.reason], refusedFrame(error.reason, error.message));
         return;
       }
       if (error instanceof StoreError) {

@@ -74,13 +74,19 @@ export interface IngestResult extends FrameOutcome {
  * Why a frame was not stored: `overloaded`, `store-failed`, `store-unavailable` (the database is
  * locked by another connection: writes are refused until a probe succeeds) and `closed` are
  * worth a retry (HTTP 503); `too-large` and `malformed-cbor` are input the gateway refuses to
- * store at all (docs/protocol.md#floods): no retry helps.
+ * store at all (docs/protocol.md#floods), and `key-erased` a frame of an erased key, whose bytes
+ * are not kept (data minimisation, docs/privacy.md#erasure): no retry helps.
  */
-export type NotStoredReason = 'overloaded' | 'store-failed' | 'store-unavailable' | 'closed' | 'too-large' | 'malformed-cbor';
+export type NotStoredReason = 'overloaded' | 'store-failed' | 'store-unavailable' | 'closed' | 'too-large' | 'malformed-cbor' | 'key-erased';
 
 /** Reasons that are the input's fault, not the gateway's: a retry gets the same answer. */
-export function isRefusal(reason: NotStoredReason): reason is 'too-large' | 'malformed-cbor' {
-  return reason === 'too-large' || reason === 'malformed-cbor';
+export function isRefusal(reason: NotStoredReason): reason is 'too-large' | 'malformed-cbor' | 'key-erased' {
+  return reason === 'too-large' || reason === 'malformed-cbor' || reason === 'key-erased';
+}
+
+/** The refusal of a frame of a key erased at `erasedAt` (ISO 8601). */
+export function erasedKeyRefusal(kid: string, erasedAt: string): NotStoredError {
+  return new NotStoredError(`key ${kid} was erased on ${erasedAt}: frames of an erased key are refused and not stored (docs/privacy.md#erasure)`, 'key-erased');
 }
 
 /** Thrown (rejected) when a frame could not be stored: the caller must not acknowledge it. */
@@ -337,6 +343,14 @@ export class Ingestor {
 
   /** Applies the replay window (in arrival order on this thread) and queues the frame for storage. */
   private afterVerify(p: Pending, verified: VerifyResult): void {
+    if (!verified.ok && verified.code === 'unknown-kid' && verified.kid !== undefined) {
+      const erasedAt = this.store.erasedAt?.(verified.kid);
+      if (erasedAt !== undefined) {
+        this.fail(p, erasedKeyRefusal(verified.kid, new Date(erasedAt).toISOString()));
+        this.notifyIdle();
+        return;
+      }
+    }
     if (!verified.ok && !this.storeUnframed && isRefusal(verified.code as NotStoredReason)) {
       this.fail(p, new NotStoredError(verified.detail, verified.code as 'too-large' | 'malformed-cbor'));
       this.notifyIdle();
@@ -495,7 +509,8 @@ export class Ingestor {
   /**
    * Settles the promises of a committed batch. `conflicts` (a store shared by several
    * instances): frames another instance decided first, by position; a `duplicate` is answered
-   * as a duplicate delivery of the frame stored there, a `replay` as a replay.
+   * as a duplicate delivery of the frame stored there, a `replay` as a replay, an `erased` as
+   * the key's frames are (`key-erased`, not stored).
    */
   private committed(batch: Pending[], ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>): void {
     this.metrics.storeBatches++;
@@ -536,6 +551,13 @@ export class Ingestor {
    * (false). The deliveries waiting on it get its answer.
    */
   private settleConflict(p: Pending, conflict: CommitConflict): boolean {
+    if (conflict.kind === 'erased') {
+      // Not stored: this frame and the deliveries waiting on it are refused as the key's later frames are.
+      const refusal = new NotStoredError(conflict.detail, 'key-erased');
+      if (p.acceptedKey !== undefined) this.settleAccepted(p, refusal);
+      this.fail(p, refusal);
+      return true;
+    }
     if (conflict.kind === 'replay') {
       // Only accepted frames can lose the race: they carry their (kid, counter) key. The verdict
       // is kept even without a caller: deliveries waiting on this frame are answered with it.

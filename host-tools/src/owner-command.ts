@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { ContentKeys, readWrappedKeys, rewrapContentKeys, type WrappedContentKey } from './content-key-wrap.js';
-import { openSqliteStore } from './db-open.js';
+import { privacyOf, storeBackendOf } from './db-open.js';
 import { ioError, usageError } from './errors.js';
 import { secretInGitWarning } from './git-check.js';
 import { ownerKeyIdOf, readOwnerPrivateKey, readOwnerPublicKey, writeOwnerKeyPair } from './owner-keys.js';
@@ -54,22 +54,25 @@ export function addOwnerCommands(program: Command, io: OwnerCommandIo): void {
     .option('--wrapped-keys <file>', 'the wrapped keys to re-wrap: { "wrappedKeys": [...] }')
     .option('--out <file>', 'with --wrapped-keys: where to write the re-wrapped keys (never overwritten)')
     .option('--json', 'print JSON')
-    .action((opts: { ownerKey: string; to: string; db?: string; wrappedKeys?: string; out?: string; json?: boolean }) => {
+    .action(async (opts: { ownerKey: string; to: string; db?: string; wrappedKeys?: string; out?: string; json?: boolean }) => {
       if ((opts.db === undefined) === (opts.wrappedKeys === undefined)) throw usageError('give --db FILE, or --wrapped-keys FILE with --out FILE', 'rotate-source');
       if (opts.wrappedKeys !== undefined && opts.out === undefined) throw usageError('--wrapped-keys goes with --out FILE', 'rotate-source');
       const current = readOwnerPrivateKey(opts.ownerKey);
       const next = readOwnerPublicKey(opts.to);
       if (opts.db !== undefined) {
-        const store = openSqliteStore(opts.db, 'existing');
+        // Any backend whose registry commands change (a file, postgres://): no keyring is loaded.
+        const backend = storeBackendOf(opts.db);
+        const store = await (backend.openRegistry ?? backend.open)(opts.db, { mode: 'existing' });
         try {
+          const privacy = privacyOf(store, opts.db);
           // Every key opened before anything is written: a key the current owner key does not open changes nothing.
-          const rewrapped = rewrapContentKeys(current, store.privacy.wrappedKeys(), next);
-          const rotated = store.privacy.replaceWrappedKeys(rewrapped);
+          const rewrapped = rewrapContentKeys(current, await privacy.wrappedKeys(), next);
+          const rotated = await privacy.replaceWrappedKeys(rewrapped);
           const result = { rotated, from: current.ownerKeyId, to: ownerKeyIdOf(next), db: opts.db };
           io.out(JSON.stringify(opts.json ? result : { rotated, ownerKeyId: result.to }));
           io.err(`re-wrapped ${rotated} content key(s) in ${opts.db} from owner key ${result.from} to ${result.to}; backups made before still open with the old owner key`);
         } finally {
-          store.close();
+          await store.close();
         }
         return;
       }

@@ -1,7 +1,7 @@
 /**
  * `sceau db copy`: an SQLite store moved into an empty PostgreSQL one. The registry (devices and
- * keys, ids kept), every frame (ids kept: exports and links stay valid) and every replay window
- * go over in one PostgreSQL transaction, so a failure leaves the target empty; the counts of
+ * keys, ids kept), every frame (ids kept: exports and links stay valid), every replay window, the
+ * wrapped content keys and the erasure tombstones go over in one PostgreSQL transaction, so a failure leaves the target empty; the counts of
  * both sides are compared before the commit, and a difference rolls it back.
  */
 import type pg from 'pg';
@@ -15,10 +15,14 @@ export interface StoreCounts {
   keys: number;
   frames: number;
   windows: number;
+  /** Wrapped content keys (docs/privacy.md). */
+  contentKeys: number;
+  /** Erasure tombstones: each refuses its key on the copy too. */
+  tombstones: number;
 }
 
 export interface CopyProgress {
-  table: 'devices' | 'keys' | 'frames' | 'windows';
+  table: 'devices' | 'keys' | 'frames' | 'windows' | 'contentKeys' | 'tombstones';
   done: number;
   total: number;
 }
@@ -34,19 +38,23 @@ const TABLES: ReadonlyArray<{ table: CopyProgress['table']; sqlite: string; pg: 
   { table: 'keys', sqlite: 'registry_keys', pg: 'registry_keys' },
   { table: 'frames', sqlite: 'frames', pg: 'frames' },
   { table: 'windows', sqlite: 'replay_windows', pg: 'replay_windows' },
+  { table: 'contentKeys', sqlite: 'content_keys', pg: 'content_keys' },
+  { table: 'tombstones', sqlite: 'erased_keys', pg: 'erased_keys' },
 ];
 
 /** Rows per INSERT (one array parameter per column). */
 const CHUNK = 5000;
 
 function sqliteCounts(source: Store): StoreCounts {
-  const count = (table: string) => (source.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  return { devices: count('registry_devices'), keys: count('registry_keys'), frames: count('frames'), windows: count('replay_windows') };
+  const counts = {} as StoreCounts;
+  for (const { table, sqlite } of TABLES) counts[table] = (source.db.prepare(`SELECT count(*) AS n FROM ${sqlite}`).get() as { n: number }).n;
+  return counts;
 }
 
 async function pgCounts(db: pg.ClientBase): Promise<StoreCounts> {
-  const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM ${table}`)).rows[0]!.n;
-  return { devices: await count('registry_devices'), keys: await count('registry_keys'), frames: await count('frames'), windows: await count('replay_windows') };
+  const counts = {} as StoreCounts;
+  for (const { table, pg: name } of TABLES) counts[table] = (await db.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM ${name}`)).rows[0]!.n;
+  return counts;
 }
 
 /** Inserts by chunks of rows read from SQLite, each chunk one statement of column arrays. */
@@ -78,7 +86,8 @@ async function copyTable(
 
 /**
  * Copies an SQLite store into a PostgreSQL store that holds nothing yet (no device, no frame,
- * no window: `target-not-empty` otherwise, exit 3), verifying the counts.
+ * no window, no content key, no tombstone: `target-not-empty` otherwise, exit 3), verifying the
+ * counts of each.
  */
 export async function copyStore(source: Store, target: PgStore, onProgress: (p: CopyProgress) => void = () => undefined): Promise<CopyReport> {
   const started = Date.now();
@@ -87,7 +96,7 @@ export async function copyStore(source: Store, target: PgStore, onProgress: (p: 
   try {
     await client.query('BEGIN');
     const before = await pgCounts(client);
-    if (before.devices + before.keys + before.frames + before.windows > 0) {
+    if (Object.values(before).some((n) => n > 0)) {
       throw new SceauError(`${target.where} is not empty (${before.devices} devices, ${before.frames} frames, ${before.windows} windows): db copy fills a new database only`, EXIT.io, 'target-not-empty');
     }
     const report = (table: CopyProgress['table']) => (done: number) => onProgress({ table, done, total: counts[table] });
@@ -104,10 +113,10 @@ export async function copyStore(source: Store, target: PgStore, onProgress: (p: 
     // lost) and the erasure tombstones (without them an erased key would be accepted again).
     await copyTable(source, client, 'SELECT kid, owner_key_id, suite, enc, ciphertext, created_at FROM content_keys ORDER BY kid',
       'INSERT INTO content_keys (kid, owner_key_id, suite, enc, ciphertext, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])',
-      (r) => [r.kid, r.owner_key_id, r.suite, r.enc, r.ciphertext, r.created_at], () => undefined);
+      (r) => [r.kid, r.owner_key_id, r.suite, r.enc, r.ciphertext, r.created_at], report('contentKeys'));
     await copyTable(source, client, 'SELECT kid, frames, readings, content_key, erased_at FROM erased_keys ORDER BY kid',
       'INSERT INTO erased_keys (kid, frames, readings, content_key, erased_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::integer[], $5::bigint[])',
-      (r) => [r.kid, r.frames, r.readings, r.content_key, r.erased_at], () => undefined);
+      (r) => [r.kid, r.frames, r.readings, r.content_key, r.erased_at], report('tombstones'));
     await copyTable(source, client, 'SELECT kid, highest, bitmap, updated_at FROM replay_windows ORDER BY kid',
       'INSERT INTO replay_windows (kid, highest, bitmap, updated_at) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])',
       (r) => [r.kid, r.highest, r.bitmap, r.updated_at], report('windows'));

@@ -9,7 +9,13 @@ import { toHex } from '@sceau/protocol';
 import type { FrameColumns } from './frame-batch.js';
 import type { UnitReading } from './outcome.js';
 import { radioCache, withRadio } from './radio-metadata.js';
-import type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
+import type { AcceptedFrame, CommitConflict, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
+
+/** A batch written: the frames' row ids, and the frames not stored because their key was erased meanwhile (by position). */
+export interface BatchWritten {
+  ids: number[];
+  conflicts?: Map<number, CommitConflict>;
+}
 
 type AcceptedRow = { id: number; received_at: number; source: string; raw: Buffer; readings: string | null };
 type FrameRowSql = { id: number; received_at: number; source: string; outcome: string; kid: string | null; counter: number | null; detail: string | null; raw: Buffer; radio: string | null };
@@ -20,7 +26,7 @@ const RADIO_SCHEMA = 6;
 
 export class SqliteFrames {
   /** Stores a batch and the windows it advanced in one transaction; returns the frames' row ids. */
-  readonly writeBatch: (batch: FrameColumns) => number[];
+  readonly writeBatch: (batch: FrameColumns) => BatchWritten;
   private acceptedStmt: Database.Statement<[string, number], AcceptedRow> | undefined;
 
   constructor(
@@ -32,16 +38,26 @@ export class SqliteFrames {
     const upsertWindow = db.readonly
       ? undefined
       : db.prepare('INSERT INTO replay_windows (kid, highest, bitmap, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO UPDATE SET highest = excluded.highest, bitmap = excluded.bitmap, updated_at = excluded.updated_at');
-    this.writeBatch = db.transaction((batch: FrameColumns) => {
+    // Keys this batch accepted that were erased since the gateway's keyring cache last looked
+    // (another process's `sceau devices erase`): nothing of their frames is stored.
+    const erasedKey = db.readonly || schemaVersion < 5 ? undefined : db.prepare<[string], { kid: string }>('SELECT kid FROM erased_keys WHERE kid = ?');
+    this.writeBatch = db.transaction((batch: FrameColumns): BatchWritten => {
       const n = batch.receivedAt.length;
       const ids = new Array<number>(n);
+      let erased: Set<string> | undefined;
+      for (const [kid] of batch.windows) if (erasedKey?.get(kid) !== undefined) (erased ??= new Set()).add(kid);
+      const conflicts = erased === undefined ? undefined : new Map<number, CommitConflict>();
       for (let i = 0; i < n; i++) {
+        if (conflicts !== undefined && erased!.has(batch.kid[i]!)) {
+          conflicts.set(i, { kind: 'erased', detail: `key ${batch.kid[i]} was erased (sceau devices erase) before this frame was stored: frames of an erased key are not stored (docs/privacy.md#erasure)` });
+          continue;
+        }
         const info = insertFrame!.run(batch.receivedAt[i], batch.source[i], batch.outcome[i], batch.kid[i], batch.counter[i], batch.detail[i], batch.raw[i], batch.readings[i], batch.encrypted[i], batch.radio[i]);
         ids[i] = Number(info.lastInsertRowid);
       }
       const now = Date.now();
-      for (const [kid, s] of batch.windows) upsertWindow!.run(kid, s.highest, s.bitmap, now);
-      return ids;
+      for (const [kid, s] of batch.windows) if (erased?.has(kid) !== true) upsertWindow!.run(kid, s.highest, s.bitmap, now);
+      return conflicts === undefined ? { ids } : { ids, conflicts };
     });
   }
 

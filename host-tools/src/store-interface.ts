@@ -31,9 +31,10 @@ export interface AcceptedFrame {
  * A frame of a batch that the commit found was decided elsewhere (another instance on the same
  * database, docs/architecture.md#several-instances): `duplicate`, the same bytes as the frame
  * accepted for its (kid, counter), not stored (its id is the original's); `replay`, a counter
- * accepted by other bytes or below the window, stored with outcome `replay`.
+ * accepted by other bytes or below the window, stored with outcome `replay`; `erased`, a frame
+ * of a key erased before the commit (`sceau devices erase`), not stored at all.
  */
-export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string };
+export type CommitConflict = { kind: 'duplicate'; original: AcceptedFrame } | { kind: 'replay'; detail: string } | { kind: 'erased'; detail: string };
 
 /**
  * Called once per commit: the stored frames' row ids (by position in the batch), or the error
@@ -58,6 +59,12 @@ export interface IngestStore extends Keyring {
    * for another process (PostgreSQL) sets 0: the next commit starts as soon as one ends.
    */
   readonly commitGapFactor?: number;
+  /**
+   * When the key `kid` was erased (ms since the epoch; `sceau devices erase`), else undefined:
+   * its frames are refused and not stored (`key-erased`, docs/privacy.md#erasure). Asked only
+   * for frames of an unknown kid.
+   */
+  erasedAt?(kid: string): number | undefined;
   /** True when a commit failed because another writer holds the database (writes then pause, see Ingestor). */
   isContention(error: unknown): boolean;
   /** Whether a write would go through now, without waiting: `undefined` yes, else why not. */
@@ -144,6 +151,8 @@ export interface EncryptedFrameRow {
   raw: Uint8Array;
   /** Bytes of encrypted readings. */
   encryptedBytes: number;
+  /** The public key of its kid (revoked or not); undefined once the key left the registry (`devices delete`). */
+  publicKey: Uint8Array | undefined;
 }
 
 /** What `sceau devices erase` leaves of a key: its kid, what was deleted, when (docs/privacy.md#erasure). */

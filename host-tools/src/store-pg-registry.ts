@@ -4,11 +4,17 @@
  * migration 3, which tells every instance to reload its keyring (docs/architecture.md#several-instances).
  *
  * Every operation of the SQLite registry: list, find, show, kidsOf, register (one or many),
- * update, revoke, unrevoke, rotate, delete.
+ * update, revoke, unrevoke, rotate, delete; an erased key (store-pg-privacy.ts) is refused.
  */
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
-import { checkDeviceName, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type KeyState, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+import { checkDeviceName, erasedKeyError, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+
+/** An erased key is refused for ever (`key-erased`), as on SQLite: its tombstone stays (migration 5). */
+async function refuseErased(db: pg.ClientBase, kid: string): Promise<void> {
+  const erased = (await db.query<{ erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = $1', [kid])).rows[0];
+  if (erased !== undefined) throw erasedKeyError(kid, erased.erased_at);
+}
 
 /** The SQLite registry's key row, with the key's highest accepted counter read in the same query. */
 interface PgKeyRow extends KeyRow {
@@ -74,9 +80,9 @@ export class PgRegistry {
   }
 
   /** A device with all its keys, oldest first. */
-  async show(ref: string): Promise<DeviceRecord> {
-    const r = await this.resolve(ref);
-    const keys = (await this.pool.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
+  async show(ref: string, db: pg.ClientBase | pg.Pool = this.pool): Promise<DeviceRecord> {
+    const r = await this.resolve(ref, db);
+    const keys = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.device_id = $1 ORDER BY k.id`, [r.deviceId])).rows.map(toDevice);
     return { ...r.device, keys: keys.map(({ name: _name, devEui: _devEui, ...key }) => key) };
   }
 
@@ -113,11 +119,13 @@ export class PgRegistry {
     });
   }
 
-  private async registerIn(db: pg.ClientBase, publicKey: Bytes, options: RegisterOptions): Promise<Registration> {
+  /** `register` inside a transaction of the caller's (`transaction`). */
+  async registerIn(db: pg.ClientBase, publicKey: Bytes, options: RegisterOptions = {}): Promise<Registration> {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
     const name = options.name === undefined ? undefined : checkDeviceName(options.name);
     const devEui = options.devEui === undefined ? undefined : normalizeDevEui(options.devEui);
+    await refuseErased(db, kid);
     {
       const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1 FOR UPDATE OF k`, [kid])).rows[0];
       if (existing !== undefined) {
@@ -179,21 +187,25 @@ export class PgRegistry {
    * its registered key is revoked, in one transaction.
    */
   rotate(ref: string, publicKey: Bytes): Promise<Registration & { revoked: string[] }> {
+    return this.transaction((db) => this.rotateIn(db, ref, publicKey));
+  }
+
+  /** `rotate` inside a transaction of the caller's (`transaction`). */
+  async rotateIn(db: pg.ClientBase, ref: string, publicKey: Bytes): Promise<Registration & { revoked: string[] }> {
     checkRegistrationKey(publicKey);
     const kid = toHex(kidOf(publicKey));
-    return this.transaction(async (db) => {
-      const r = await this.resolve(ref, db);
-      const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
-      if (existing !== undefined) {
-        if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
-        if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
-        throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
-      }
-      const now = Date.now();
-      const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
-      await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, r.deviceId, Buffer.from(publicKey), now]);
-      return { device: await this.keyOf(db, kid), result: 'created' as const, revoked };
-    });
+    await refuseErased(db, kid);
+    const r = await this.resolve(ref, db);
+    const existing = (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = $1`, [kid])).rows[0];
+    if (existing !== undefined) {
+      if (existing.device_id === r.deviceId && existing.state === 'registered') return { device: toDevice(existing), result: 'unchanged' as const, revoked: [] };
+      if (existing.device_id === r.deviceId) throw new RegistryError('same-key', `key ${kid} is a revoked key of this device; rotate to a new key`);
+      throw new RegistryError('registration-conflict', `key ${kid} belongs to another device (${existing.name ?? existing.kid})`);
+    }
+    const now = Date.now();
+    const revoked = (await db.query<{ kid: string }>("UPDATE registry_keys SET state = 'revoked', revoked_at = $1 WHERE device_id = $2 AND state = 'registered' RETURNING kid", [now, r.deviceId])).rows.map((k) => k.kid);
+    await db.query("INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) VALUES ($1, $2, $3, 'registered', $4)", [kid, r.deviceId, Buffer.from(publicKey), now]);
+    return { device: await this.keyOf(db, kid), result: 'created' as const, revoked };
   }
 
   /**
@@ -232,7 +244,11 @@ export class PgRegistry {
     }
   }
 
-  private async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in one transaction on one connection, then reloads this instance's keyring (the
+   * trigger tells the others); the privacy store (store-pg-privacy.ts) and provisioning use it too.
+   */
+  async transaction<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');

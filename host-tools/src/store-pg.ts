@@ -22,10 +22,12 @@ import type { UnitReading } from './outcome.js';
 import { describeUrl, poolConfig, type PgConnectOptions } from './store-pg-connect.js';
 import { migratePostgres } from './store-pg-migrate.js';
 import { PgRegistry } from './store-pg-registry.js';
+import { PgPrivacy } from './store-pg-privacy.js';
 import { PgConsoleQueries } from './console-queries-pg.js';
 import { StoreError } from './store-errors.js';
 import type { AcceptedFrame, CommitConflict, CommitDone, FrameFilter, FrameRow, IngestStore, ReadingFilter, ReadingRow } from './store-interface.js';
 import type { Device } from './device-registry.js';
+import type { RegistryTransaction } from './store-registry.js';
 
 export interface PgStoreOptions extends PgConnectOptions {
   /** How often the registry version is polled, in ms (default 2,000): the revocation bound without NOTIFY. */
@@ -104,12 +106,16 @@ type ReadingDbRow = { kid: string; counter: number; frame_id: number; position: 
 export class PgStore implements IngestStore {
   readonly replay: PgReplayWindows;
   readonly registry: PgRegistry;
+  /** Wrapped content keys, erasure, retention (store-pg-privacy.ts). */
+  readonly privacy: PgPrivacy;
   /** The commit waits for the server, not for this thread: the next one starts as soon as it ends (store-interface.ts). */
   readonly commitGapFactor = 0;
   /** The database as shown in messages (no user). */
   readonly where: string;
   private keys = new Map<string, KeyringEntry>();
   private keysByEui = new Map<string, KeyringEntry>();
+  /** Erased kids and when (ms), loaded with the keyring: their frames are refused unstored. */
+  private erased = new Map<string, number>();
   private registryVersion = '';
   private reloading: Promise<void> | undefined;
   private queuedReload: Promise<void> | undefined;
@@ -131,6 +137,7 @@ export class PgStore implements IngestStore {
     this.recentMax = options.recentFrames ?? 20_000;
     this.replay = new PgReplayWindows((kids) => void this.loadWindows(kids).catch((e: Error) => (this.lastError = e.message)));
     this.registry = new PgRegistry(pool, () => (this.keyringLoadedAt === 0 ? Promise.resolve() : this.requestReload()));
+    this.privacy = new PgPrivacy(pool, this.registry, (kids) => this.forgetKeys(new Set(kids)));
     pool.on('error', (error) => (this.lastError = `database: ${error.message}`));
   }
 
@@ -232,6 +239,7 @@ export class PgStore implements IngestStore {
         'SELECT k.kid, k.public_key, k.state, d.dev_eui FROM registry_keys AS k JOIN registry_devices AS d ON d.id = k.device_id ORDER BY k.id',
       )
     ).rows;
+    const erased = new Map((await this.pool.query<{ kid: string; erased_at: number }>('SELECT kid, erased_at FROM erased_keys')).rows.map((r) => [r.kid, r.erased_at]));
     const keys = new Map<string, KeyringEntry>();
     const byEui = new Map<string, KeyringEntry>();
     for (const r of rows) {
@@ -240,10 +248,23 @@ export class PgStore implements IngestStore {
       // A DevEUI names its device's registered key, else its latest (rows come oldest first).
       if (r.dev_eui !== null && (!entry.revoked || byEui.get(r.dev_eui)?.revoked !== false)) byEui.set(r.dev_eui, entry);
     }
+    const gone = new Set([...this.keys.keys()].filter((kid) => !keys.has(kid)));
     this.keys = keys;
     this.keysByEui = byEui;
+    this.erased = erased;
+    if (gone.size > 0) this.forgetKeys(gone);
     this.registryVersion = version;
     this.keyringLoadedAt = Date.now();
+  }
+
+  /**
+   * Drops what this instance keeps in memory of keys that left the registry (erased or deleted):
+   * their recent accepted frames (an erased device's bytes) and cached windows (read again from
+   * the database if the key comes back).
+   */
+  private forgetKeys(kids: ReadonlySet<string>): void {
+    for (const key of this.recent.keys()) if (kids.has(key.slice(0, key.lastIndexOf('/')))) this.recent.delete(key);
+    for (const kid of kids) this.replay.cache.delete(kid);
   }
 
   private async loadWindows(kids: string[] | undefined): Promise<void> {
@@ -252,6 +273,18 @@ export class PgStore implements IngestStore {
         ? (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows')).rows
         : (await this.pool.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows WHERE kid = ANY($1)', [kids])).rows;
     for (const r of rows) this.replay.merge(r.kid, { highest: r.highest, bitmap: r.bitmap });
+  }
+
+  /** Registry changes with the caller's work between them, in one transaction on one connection (`sceau provision`). */
+  transaction<T>(fn: (tx: RegistryTransaction) => Promise<T>): Promise<T> {
+    return this.registry.transaction((db) =>
+      fn({
+        register: (publicKey, options) => this.registry.registerIn(db, publicKey, options),
+        rotate: (ref, publicKey) => this.registry.rotateIn(db, ref, publicKey),
+        show: (ref) => this.registry.show(ref, db),
+        putWrappedKey: (wrapped) => this.privacy.putWrappedKeyIn(db, wrapped),
+      }),
+    );
   }
 
   /** The web console's queries against this database (console-queries-pg.ts). */
@@ -281,6 +314,10 @@ export class PgStore implements IngestStore {
 
   // --- Ingest ---------------------------------------------------------------------------
 
+  erasedAt(kid: string): number | undefined {
+    return this.erased.get(kid);
+  }
+
   acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
     const f = this.recent.get(`${kid}/${counter}`);
     return f === undefined ? undefined : toAccepted(f);
@@ -307,6 +344,7 @@ export class PgStore implements IngestStore {
     const client = await this.pool.connect();
     let windows: Map<string, ReplayWindow>;
     const conflicts = new Map<number, CommitConflict>();
+    const erased = new Set<string>();
     const ids = new Array<number>(n);
     const inserted: number[] = [];
     try {
@@ -317,8 +355,14 @@ export class PgStore implements IngestStore {
       windows = new Map();
       if (kids.length > 0) {
         await client.query('INSERT INTO replay_windows (kid, highest, bitmap, updated_at) SELECT k, 0, $2, $3 FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (kid) DO NOTHING', [kids, EMPTY_BITMAP, now]);
-        const rows = await client.query<{ kid: string; highest: number; bitmap: string }>('SELECT kid, highest, bitmap FROM replay_windows WHERE kid = ANY($1) ORDER BY kid FOR UPDATE', [kids]);
-        for (const r of rows.rows) windows.set(r.kid, new ReplayWindow({ highest: r.highest, bitmap: r.bitmap }));
+        const rows = await client.query<{ kid: string; highest: number; bitmap: string; erased: boolean }>(
+          'SELECT w.kid, w.highest, w.bitmap, e.kid IS NOT NULL AS erased FROM replay_windows AS w LEFT JOIN erased_keys AS e ON e.kid = w.kid WHERE w.kid = ANY($1) ORDER BY w.kid FOR UPDATE OF w',
+          [kids],
+        );
+        for (const r of rows.rows) if (r.erased) erased.add(r.kid);
+        else windows.set(r.kid, new ReplayWindow({ highest: r.highest, bitmap: r.bitmap }));
+        // Erased while this instance still had the key (before its reload): nothing of it is kept.
+        if (erased.size > 0) await client.query('DELETE FROM replay_windows WHERE kid = ANY($1)', [[...erased]]);
       }
       // Accepted here but not by the database's window, or refused here as a replay: was it the
       // same bytes as the frame the database holds for that counter?
@@ -326,7 +370,7 @@ export class PgStore implements IngestStore {
       for (let i = 0; i < n; i++) {
         const kid = batch.kid[i]!;
         const counter = batch.counter[i]!;
-        if (kid === null || counter === null) continue;
+        if (kid === null || counter === null || erased.has(kid)) continue;
         if (batch.outcome[i] === 'ok' ? !windows.get(kid)!.accept(counter) : batch.outcome[i] === 'replay') suspects.push(i);
       }
       const originals = new Map<string, RecentFrame>();
@@ -358,7 +402,14 @@ export class PgStore implements IngestStore {
           encrypted[i] = null;
         }
       }
-      for (let i = 0; i < n; i++) if (conflicts.get(i)?.kind !== 'duplicate') inserted.push(i);
+      // Frames of a key erased while this instance still had it: not stored, as its later frames are not.
+      for (let i = 0; i < n; i++) {
+        if (batch.kid[i] !== null && erased.has(batch.kid[i]!)) conflicts.set(i, { kind: 'erased', detail: `key ${batch.kid[i]} was erased (sceau devices erase) before this frame was stored: frames of an erased key are not stored (docs/privacy.md#erasure)` });
+      }
+      for (let i = 0; i < n; i++) {
+        const kind = conflicts.get(i)?.kind;
+        if (kind !== 'duplicate' && kind !== 'erased') inserted.push(i);
+      }
       if (inserted.length > 0) {
         const col = <T>(values: T[]): T[] => inserted.map((i) => values[i]!);
         const result = await client.query<{ id: number }>(

@@ -7,7 +7,6 @@
 import type Database from 'better-sqlite3';
 import type { WrappedContentKey } from './content-key-wrap.js';
 import { RegistryError, type DeviceRecord, type DeviceRegistry } from './device-registry.js';
-import { EXIT } from './errors.js';
 import type { EncryptedFrameRow, ErasureTombstone, PrivacyStore, RetentionSweep } from './store-interface.js';
 
 type WrappedRow = { kid: string; owner_key_id: string; suite: string; enc: string; ciphertext: string };
@@ -57,6 +56,14 @@ export class SqlitePrivacy implements PrivacyStore {
     const update = this.db.prepare('UPDATE content_keys SET owner_key_id = ?, suite = ?, enc = ?, ciphertext = ? WHERE kid = ?');
     return this.registry.write(() => list.reduce((n, w) => n + update.run(w.ownerKeyId, w.suite, w.enc, w.ciphertext, w.kid).changes, 0));
   }
+
+  /** When `kid` was erased (ms), if it was: one indexed lookup, asked for frames of unknown kids. */
+  tombstoneTime(kid: string): number | undefined {
+    if (this.schemaVersion < 5) return undefined;
+    return (this.erasedAtStatement ??= this.db.prepare<[string], { erased_at: number }>('SELECT erased_at FROM erased_keys WHERE kid = ?')).get(kid)?.erased_at;
+  }
+
+  private erasedAtStatement: Database.Statement<[string], { erased_at: number }> | undefined;
 
   /** The tombstone of an erased key, if it was erased. */
   tombstone(kid: string): ErasureTombstone | undefined {
@@ -127,12 +134,13 @@ export class SqlitePrivacy implements PrivacyStore {
 
   async *encryptedFrames(kids?: readonly string[]): AsyncIterableIterator<EncryptedFrameRow> {
     if (this.schemaVersion < 5) return;
-    const where = kids === undefined ? '' : kids.length === 0 ? ' AND 0' : ` AND kid IN (${kids.map(() => '?').join(', ')})`;
-    const sql = `SELECT id, kid, counter, received_at, raw, encrypted FROM frames WHERE outcome = 'ok' AND encrypted IS NOT NULL${where} ORDER BY id`;
-    type Row = { id: number; kid: string; counter: number; received_at: number; raw: Buffer; encrypted: number };
+    const where = kids === undefined ? '' : kids.length === 0 ? ' AND 0' : ` AND f.kid IN (${kids.map(() => '?').join(', ')})`;
+    const sql = `SELECT f.id, f.kid, f.counter, f.received_at, f.raw, f.encrypted, k.public_key FROM frames AS f LEFT JOIN registry_keys AS k ON k.kid = f.kid
+      WHERE f.outcome = 'ok' AND f.encrypted IS NOT NULL${where} ORDER BY f.id`;
+    type Row = { id: number; kid: string; counter: number; received_at: number; raw: Buffer; encrypted: number; public_key: Buffer | null };
     // all(), not iterate(): the caller reads the registry between rows, which a running iteration forbids on this connection.
     for (const r of this.db.prepare<unknown[], Row>(sql).all(...(kids ?? []).map((k) => k.toLowerCase()))) {
-      yield { frameId: r.id, kid: r.kid, counter: r.counter, receivedAt: r.received_at, raw: new Uint8Array(r.raw), encryptedBytes: r.encrypted };
+      yield { frameId: r.id, kid: r.kid, counter: r.counter, receivedAt: r.received_at, raw: new Uint8Array(r.raw), encryptedBytes: r.encrypted, publicKey: r.public_key === null ? undefined : new Uint8Array(r.public_key) };
     }
   }
 

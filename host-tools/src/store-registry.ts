@@ -8,6 +8,7 @@ import type { ConsoleQueries } from './console-queries.js';
 import type { Bytes } from '@sceau/protocol';
 import type { Device, DeviceRecord, Registration, RegisterOptions } from './device-registry.js';
 import type { IngestStore, PrivacyStore, QueryStore } from './store-interface.js';
+import type { WrappedContentKey } from './content-key-wrap.js';
 
 /** What the gateway's registration and device routes need of a backend's registry; either sync (SQLite) or async. */
 export interface RegistryAccess {
@@ -28,9 +29,26 @@ export interface ChangeableRegistry extends RegistryAccess {
   delete(ref: string): DeviceRecord | Promise<DeviceRecord>;
 }
 
+/**
+ * Registry changes made in one transaction of a backend, with work of the caller's between them:
+ * `sceau provision` registers (or rotates to) a key, stores its wrapped content key and writes
+ * the board's settings file inside it, so a refusal or a failed commit leaves neither.
+ */
+export interface RegistryTransaction {
+  register(publicKey: Bytes, options?: RegisterOptions): Registration | Promise<Registration>;
+  rotate(ref: string, publicKey: Bytes): (Registration & { revoked: string[] }) | Promise<Registration & { revoked: string[] }>;
+  show(ref: string): DeviceRecord | Promise<DeviceRecord>;
+  /** `PrivacyStore.putWrappedKey` in this transaction. */
+  putWrappedKey(wrapped: WrappedContentKey): void | Promise<void>;
+}
+
 /** A backend's registry opened to be changed once (no keyring, no ingest), and `close`. */
 export interface RegistryStore {
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws; absent: the backend cannot provision. */
+  transaction?<T>(fn: (tx: RegistryTransaction) => Promise<T>): Promise<T>;
   readonly registry: ChangeableRegistry;
+  /** Wrapped content keys, erasure, retention (docs/privacy.md); absent: the backend has none. */
+  readonly privacy?: PrivacyStore;
   close(): void | Promise<void>;
   /** Device names an upgrade of the schema had to change while opening (the CLI warns about each). */
   readonly renamedByMigration?: ReadonlyArray<{ kid: string; from: string; to: string }>;

@@ -20,6 +20,8 @@ import { close, fdatasync, open } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FrameColumns } from './frame-batch.js';
 import type { Store } from './store.js';
+import type { BatchWritten } from './store-frames.js';
+import type { CommitConflict } from './store-interface.js';
 
 /** SQLite could not get a lock (another connection writes): SQLITE_BUSY, SQLITE_LOCKED and their extended codes. */
 export function isLockError(error: unknown): boolean {
@@ -27,8 +29,8 @@ export function isLockError(error: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
 }
 
-/** Called once per write: the stored frames' row ids, or the error (then the batch is not reported stored). */
-export type WriteDone = (error: Error | undefined, ids: number[]) => void;
+/** Called once per write: the stored frames' row ids (and the frames of keys erased meanwhile, not stored), or the error (then the batch is not reported stored). */
+export type WriteDone = (error: Error | undefined, ids: number[], conflicts?: ReadonlyMap<number, CommitConflict>) => void;
 
 /** Syncs a file's data to the disk (the WAL file after a commit); `done` gets the error, if any. */
 export type SyncFile = (path: string, done: (error: Error | null) => void) => void;
@@ -63,16 +65,16 @@ export class StoreWriter {
   /** One transaction, then the WAL sync; the next write may start only once `done` was called. */
   write(batch: FrameColumns, done: WriteDone): void {
     if (this.busy) throw new Error('store writer: one transaction at a time');
-    let ids: number[];
+    let written: BatchWritten;
     try {
-      ids = this.commit(batch);
+      written = this.commit(batch);
     } catch (error) {
       done(error as Error, []);
       return;
     }
     const wal = this.walToSync;
     if (wal === undefined) {
-      done(undefined, ids);
+      done(undefined, written.ids, written.conflicts);
       return;
     }
     this.busy = true;
@@ -81,12 +83,12 @@ export class StoreWriter {
       // Committed but perhaps not on the disk: not reported stored (a retry is then answered
       // `replay`, as the database holds the frame).
       if (error !== null) done(new Error(`sync of ${wal} failed: ${error.message}`), []);
-      else done(undefined, ids);
+      else done(undefined, written.ids, written.conflicts);
     });
   }
 
   /** The transaction, with SQLite's own sync left to this writer when it syncs the WAL itself. */
-  private commit(batch: FrameColumns): number[] {
+  private commit(batch: FrameColumns): BatchWritten {
     if (this.walToSync === undefined) return this.store.writeBatch(batch);
     // exec, not a prepared statement: SQLite applies this pragma when it compiles it.
     this.store.db.exec('PRAGMA synchronous = NORMAL');

@@ -19,11 +19,11 @@ import { FrameBatch, type FrameColumns, type FrameToStore } from './frame-batch.
 export type { FrameToStore } from './frame-batch.js';
 import { devEuiOf } from './device-identity.js';
 import { isLockError, StoreWriter } from './store-writer.js';
-import { SqliteFrames } from './store-frames.js';
+import { SqliteFrames, type BatchWritten } from './store-frames.js';
 import { SqlitePrivacy } from './store-privacy.js';
 import { SqliteConsoleQueries } from './console-queries.js';
 import type { AcceptedFrame, CommitDone, FrameFilter, FrameRow, ReadingFilter, ReadingRow } from './store-interface.js';
-import type { OpenedStore } from './store-registry.js';
+import type { OpenedStore, RegistryTransaction } from './store-registry.js';
 
 export type { AcceptedFrame, FrameFilter, FrameRow, ReadingFilter, ReadingRow, StoredReading } from './store-interface.js';
 
@@ -123,6 +123,33 @@ export class Store implements OpenedStore {
     }
   }
 
+  /**
+   * Registry changes with the caller's work between them, in one IMMEDIATE transaction (the
+   * registry's own transactions become savepoints inside it): `sceau provision`. Only for a
+   * connection nothing else uses meanwhile (a CLI command): the awaits between the changes
+   * leave the transaction open.
+   */
+  async transaction<T>(fn: (tx: RegistryTransaction) => Promise<T>): Promise<T> {
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw new StoreError('store-write-failed', `registry: ${(error as Error).message}`); // as any registry change when the file stays locked
+    }
+    try {
+      const result = await fn({
+        register: (publicKey, options) => this.registry.register(publicKey, options),
+        rotate: (ref, publicKey) => this.registry.rotate(ref, publicKey),
+        show: (ref) => this.registry.show(ref),
+        putWrappedKey: (wrapped) => this.privacy.putWrappedKey(wrapped),
+      });
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   /** The web console's queries against this file (console-queries.ts). */
   consoleQueries(): SqliteConsoleQueries {
     return new SqliteConsoleQueries(this);
@@ -212,11 +239,16 @@ export class Store implements OpenedStore {
    * Throws when the transaction fails (nothing of the batch is then stored).
    */
   writeFrames(frames: FrameToStore[], windows: Map<string, ReplayWindow> = new Map()): number[] {
-    return this.writeBatch(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()])));
+    return this.writeBatch(FrameBatch.of(frames, [...windows].map(([kid, w]) => [kid, w.state()]))).ids;
   }
 
   acceptedFrame(kid: string, counter: number): AcceptedFrame | undefined {
     return this.frames.acceptedFrame(kid, counter);
+  }
+
+  /** When `kid` was erased (its tombstone), else undefined: its frames are refused unstored. */
+  erasedAt(kid: string): number | undefined {
+    return this.privacy.tombstoneTime(kid);
   }
 
   private writer: StoreWriter | undefined;
@@ -259,7 +291,7 @@ export class Store implements OpenedStore {
   }
 
   /** `writeFrames` of a batch in columns (the ingest pipeline's form, see frame-batch.ts); the store writer calls it. */
-  writeBatch(batch: FrameColumns): number[] {
+  writeBatch(batch: FrameColumns): BatchWritten {
     return this.frames.writeBatch(batch);
   }
 

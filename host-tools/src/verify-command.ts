@@ -24,7 +24,7 @@ import { Ingestor, NotStoredError } from './ingest.js';
 import { keyFileKind, parsePublicKey } from './key-files.js';
 import type { ContentKeys } from './content-key-wrap.js';
 import { describeOpened } from './encrypted-outcome.js';
-import { describeResult, formatOutcomeLine, type FrameOutcome } from './outcome.js';
+import { formatOutcomeLine, type FrameOutcome } from './outcome.js';
 import type { IngestStore } from './store-interface.js';
 
 export interface CommandIo {
@@ -107,11 +107,13 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
     if (options.json) io.out(JSON.stringify(item));
     else io.out(formatOutcomeLine(item, item.where));
   };
-  const unreadable = (where: string, detail: string): void => {
-    summary.count('unreadable-input');
-    if (options.json) io.out(JSON.stringify({ where, ok: false, code: 'unreadable-input', detail }));
-    else io.out(`${where}: rejected unreadable-input: ${detail}`);
+  /** Input that is no frame, or a frame refused unstored (`key-erased`): a rejected line with its code. */
+  const refused = (where: string, code: 'unreadable-input' | 'key-erased', detail: string): void => {
+    summary.count(code);
+    if (options.json) io.out(JSON.stringify({ where, ok: false, code, detail }));
+    else io.out(`${where}: rejected ${code}: ${detail}`);
   };
+  const unreadable = (where: string, detail: string): void => refused(where, 'unreadable-input', detail);
   const extra = (frame: AssembledFrame): { fragments?: number; attack?: string | null } => {
     const out: { fragments?: number; attack?: string | null } = {};
     if (frame.fragments > 1) out.fragments = frame.fragments;
@@ -160,6 +162,7 @@ export async function runVerify(io: CommandIo, input: OpenedInput, options: Veri
       try {
         stored = await result;
       } catch (error) {
+        if (error instanceof NotStoredError && error.reason === 'key-erased') return refused(frame.where, 'key-erased', error.message);
         if (error instanceof NotStoredError) throw ioError(`${frame.where}: not stored: ${error.message}`, 'store-failed');
         throw error;
       }

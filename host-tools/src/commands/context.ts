@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { channels as builtInChannels, type ChannelRegistry, type Reading } from '@sceau/protocol';
 import { describeError, usageError } from '../errors.js';
-import { openSqliteStore, openStore, storeBackendOf, type DbMode } from '../db-open.js';
-import { schemeOf, type OpenedStore, type RegistryStore } from '../store-registry.js';
-import type { Device, Store } from '../store.js';
+import { openStore, storeBackendOf, type DbMode } from '../db-open.js';
+export { privacyOf } from '../db-open.js';
+import type { OpenedStore, RegistryStore } from '../store-registry.js';
+import type { Device } from '../store.js';
 
 export interface Io {
   /** A result line on stdout. */
@@ -80,26 +81,9 @@ export function deviceLine(d: Device): string {
   return `${d.kid}  ${d.revoked ? 'revoked' : 'active '}  ${d.name ?? '-'}  ${d.devEui ?? '-'}  counter=${d.highestCounter}`;
 }
 
-/**
- * The SQLite store at `file`, for commands that change or verify against its registry (they use
- * its `DeviceRegistry`). `readonly` and `existing` refuse a missing, empty or foreign database.
- */
-export function openDb(file: string, mode: DbMode): Store {
-  const scheme = schemeOf(file);
-  if (scheme !== undefined) throw usageError(`--db ${file}: this command opens SQLite files only; ${scheme}:// works with every command but provision`, 'sqlite-only');
-  return openSqliteStore(file, mode);
-}
-
 /** The store at `location`, any registered backend (store-registry.ts), for commands that only query it. */
 export function openQueryStore(location: string): Promise<OpenedStore> {
   return openStore(location, 'readonly');
-}
-
-/** Opens the registry to change it, warning about device names an upgrade had to change. */
-export function openRegistry(io: Io, file: string, mode: DbMode): Store {
-  const store = openDb(file, mode);
-  for (const r of store.renamedByMigration) io.err(`warning: ${file}: device ${r.kid} renamed ${JSON.stringify(r.from)} -> ${JSON.stringify(r.to)} (names are unique and must not read as a kid; docs/integrators.md#device-names)`);
-  return store;
 }
 
 /** A store whose registry a command changes, of any backend that opens one (store-registry.ts `openRegistry`). */
@@ -130,18 +114,6 @@ export interface DeviceCommandOptions {
  * misspelled path is not created), runs `fn` with the device reference, and closes the database
  * (a refusal reaches the CLI edge, which prints it, as a JSON line too with --json).
  */
-/** `onDevice` for commands that need SQLite's own parts (privacy: erasure, retention): a URL is refused with `sqlite-only`. */
-export function onSqliteDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: Store, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
-  return async (ref, opts) => {
-    const store = openRegistry(io, opts.db, mode);
-    try {
-      await fn(store, ref, opts);
-    } finally {
-      store.close();
-    }
-  };
-}
-
 export function onDevice<O extends DeviceCommandOptions>(io: Io, mode: DbMode, fn: (store: ChangeableRegistryStore, ref: string, opts: O) => void | Promise<void>): (ref: string, opts: O) => Promise<void> {
   return async (ref, opts) => {
     const store = await openChangeableRegistry(io, opts.db, mode);

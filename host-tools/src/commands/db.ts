@@ -35,7 +35,7 @@ export const registerDb: CommandGroup = (program, { io }) => {
         };
         const report = await copyStore(source, target, progress);
         if (opts.json) io.out(JSON.stringify({ from: opts.from, to: describeUrl(opts.to), ...report }));
-        else io.out(`copied ${report.target.devices} devices, ${report.target.keys} keys, ${report.target.frames} frames, ${report.target.windows} replay windows to ${describeUrl(opts.to)} in ${(report.ms / 1000).toFixed(1)} s; counts match`);
+        else io.out(`copied ${report.target.devices} devices, ${report.target.keys} keys, ${report.target.frames} frames, ${report.target.windows} replay windows, ${report.target.contentKeys} wrapped content keys, ${report.target.tombstones} erasure tombstones to ${describeUrl(opts.to)} in ${(report.ms / 1000).toFixed(1)} s; counts match`);
       } finally {
         source.close();
         await target?.close();

@@ -7,8 +7,8 @@ import { usageError } from '../errors.js';
 import { parseDuration } from '../retention.js';
 import { readPublicKey } from '../key-files.js';
 import { readBulkEntries } from '../device-bulk.js';
-import type { Device, Store } from '../store.js';
-import { deviceLine, onDevice, onSqliteDevice, openChangeableRegistry, openQueryStore, type ChangeableRegistryStore, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
+import type { Device } from '../store.js';
+import { deviceLine, onDevice, openChangeableRegistry, privacyOf, openQueryStore, type ChangeableRegistryStore, type CommandGroup, type DeviceCommandOptions, type Io } from './context.js';
 
 const DEVICE_ARGUMENT = 'kid, DevEUI or name';
 
@@ -104,21 +104,21 @@ export const registerDevices: CommandGroup = (program, { io }) => {
     .argument('<duration>', 'a duration such as 30d or 12h, or "default" for the gateway\'s')
     .option('--json', 'print JSON')
     .action(async (ref: string, duration: string, opts: DeviceCommandOptions) =>
-      onSqliteDevice(io, 'existing', (store, device) => {
+      onDevice(io, 'existing', async (store, device) => {
         const ms = duration === 'default' ? null : parseDuration(duration, 'retention');
-        const d = store.privacy.setRetention(device, ms);
+        const d = await privacyOf(store, opts.db).setRetention(device, ms);
         if (opts.json) io.out(JSON.stringify({ kid: d.kid, name: d.name, retentionMs: ms }));
         else io.out(`${d.name ?? d.kid}: ${ms === null ? "the gateway's retention" : `frames older than ${duration} are deleted`}`);
       })(ref, opts),
     );
 
-  deviceCommand(devices, 'erase', 'erase a device for good (docs/privacy.md#erasure): its frames, readings, wrapped content keys and registry entry are deleted (SQLite overwrites them and truncates the WAL); a tombstone per key (kid, counts, time) stays, and the key is refused from then on')
+  deviceCommand(devices, 'erase', 'erase a device for good (docs/privacy.md#erasure): its frames, readings, wrapped content keys and registry entry are deleted (SQLite overwrites them and truncates the WAL; PostgreSQL: see the docs for its WAL and backups); a tombstone per key (kid, counts, time) stays, and the key is refused from then on')
     .option('--yes', 'confirm: erasure cannot be undone')
     .option('--json', 'print JSON')
     .action(
-      onSqliteDevice(io, 'existing', (store, ref, opts: DeviceCommandOptions & { yes?: boolean }) => {
+      onDevice(io, 'existing', async (store, ref, opts: DeviceCommandOptions & { yes?: boolean }) => {
         if (!opts.yes) throw usageError(`erasing ${ref} deletes its frames and readings for good; give --yes to confirm`, 'erase-unconfirmed');
-        const erased = store.privacy.erase(ref);
+        const erased = await privacyOf(store, opts.db).erase(ref);
         if (opts.json) io.out(JSON.stringify({ erased: erased.tombstones, name: erased.device.name, walCheckpointed: erased.walCheckpointed }));
         else for (const t of erased.tombstones) io.out(`erased ${t.kid}: ${t.frames} frames, ${t.readings} readings${t.contentKey ? ', its wrapped content key' : ''}`);
         if (!erased.walCheckpointed) io.err(`warning: ${opts.db}: a reader (a running gateway?) kept the WAL from being truncated: it may hold erased pages until its next checkpoint; with readers stopped, run: sqlite3 ${opts.db} 'PRAGMA wal_checkpoint(TRUNCATE)'`);

@@ -2,7 +2,7 @@
 import { Option } from 'commander';
 import { usageError } from '../errors.js';
 import { exportReadings, EXPORT_FORMATS, parseTimeArg, type ExportFormat } from '../export.js';
-import { loadChannels, openQueryStore, type CommandGroup } from './context.js';
+import { loadChannels, openQueryStore, privacyOf, type CommandGroup } from './context.js';
 import { channels as builtInChannels } from '@sceau/protocol';
 import { ContentKeys } from '../content-key-wrap.js';
 import { encryptedRows } from '../export-encrypted.js';
@@ -32,15 +32,13 @@ export const registerExport: CommandGroup = (program, { io }) => {
           since: opts.since === undefined ? undefined : parseTimeArg(opts.since, '--since'),
           until: opts.until === undefined ? undefined : parseTimeArg(opts.until, '--until'),
         };
-        if (store.privacy === undefined && ownerKey !== undefined) throw usageError(`--owner-key: the store at ${opts.db} holds no wrapped content keys (its backend has no privacy tables yet)`, 'no-wrapped-keys');
-        const privacy = store.privacy;
+        const privacy = ownerKey === undefined ? store.privacy : privacyOf(store, opts.db);
         const encrypted =
           privacy === undefined
             ? []
             : await encryptedRows(privacy, {
                 ...filter,
                 registry: registry ?? builtInChannels,
-                keyring: store,
                 contentKeys: ownerKey === undefined ? undefined : new ContentKeys(ownerKey, await privacy.wrappedKeys(kids)),
               });
         const skipped = { frames: 0 };

@@ -10,7 +10,7 @@ import { devEuiDeviceId, parseDevEui } from '../device-identity.js';
 import { ownerContentKeys } from '../owner-command.js';
 import type { WrappedContentKey } from '../content-key-wrap.js';
 import { openStore } from '../db-open.js';
-import { collect, integerArg, loadChannels, parseReadingArg, type CliContext, type CommandGroup } from './context.js';
+import { collect, integerArg, loadChannels, parseReadingArg, privacyOf, type CliContext, type CommandGroup } from './context.js';
 
 export interface VerifyCommandOptions {
   format: CliInputFormat;
@@ -35,8 +35,7 @@ export async function runVerifyCommand({ io }: CliContext, file: string | undefi
   try {
     let wrapped: Map<string, WrappedContentKey> | undefined;
     if (store !== undefined && opts.ownerKey !== undefined && opts.wrappedKeys === undefined) {
-      if (store.privacy === undefined) throw usageError(`--owner-key with --db ${opts.db}: this store backend keeps no wrapped content keys yet (docs/privacy.md)`, 'no-wrapped-keys');
-      wrapped = await store.privacy.wrappedKeys();
+      wrapped = await privacyOf(store, opts.db!).wrappedKeys();
     }
     const owner = ownerContentKeys(opts, store === undefined ? undefined : () => wrapped ?? new Map());
     const input = openInput(file);

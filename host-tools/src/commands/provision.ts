@@ -11,13 +11,14 @@ import { generateSeed, readSecretKey } from '../key-files.js';
 import { FIRMWARE_CONTENT_KEY_SETTING, FIRMWARE_KEY_SETTING, readKeyFromPort, readKeyLog, writeFirmwareKey, type KeyLine, type WrittenKey } from '../provision.js';
 import { lorawanSettings, mergeSecretSettings, readLorawanCredentials, RESET_SETTING, runLorawanSettings, type WrittenSettings } from '../provision-lorawan.js';
 import { normalizeDevEui, RegistryError, type Registration } from '../device-registry.js';
-import { deviceLine, integerArg, openRegistry, type CommandGroup } from './context.js';
+import { deviceLine, integerArg, openChangeableRegistry, type CommandGroup } from './context.js';
+import type { RegistryTransaction } from '../store-registry.js';
 
 export const registerProvision: CommandGroup = (program, { io }) => {
   program
     .command('provision')
     .description('register a board from its console line "sceau-key v1 kid=<16 hex> pub=<64 hex>" (serial port or saved log), or give it a key (factory provisioning); --rotate replaces a device\'s key')
-    .option('--db <file>', 'registry database (required, except with --settings)')
+    .option('--db <file>', 'registry database: a file, or postgres://HOST/DB (required, except with --settings)')
     .option('--port <path>', 'serial port to read the console from (e.g. /dev/ttyACM0)')
     .option('--log <file>', 'saved console log to read instead of a port')
     .option('--baud <rate>', 'serial speed', integerArg('--baud', 300, 4_000_000), 115200)
@@ -75,20 +76,22 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         if (opts.devEui !== undefined && normalizeDevEui(opts.devEui) !== announcedEui) throw usageError(`--dev-eui ${opts.devEui} is not the DevEUI ${via} announces (${announcedEui})`, 'dev-eui-mismatch');
         opts.devEui = announcedEui;
       }
-      const store = openRegistry(io, db, 'create');
+      const store = await openChangeableRegistry(io, db, 'create');
       try {
+        const transaction = store.transaction?.bind(store);
+        if (transaction === undefined) throw usageError(`--db ${db}: this store backend cannot provision (no registry transaction)`, 'registry-unchangeable');
         // The registry changes and the settings file are written together: the file is written
         // inside the transaction (a refusal writes nothing), and put back if the commit fails.
         let written: WrittenKey | undefined;
         let lorawanWritten: WrittenSettings | undefined;
         let wrappedFor: string | undefined;
-        const write = (replaces?: string[]): void => {
+        const write = async (tx: RegistryTransaction, replaces?: string[]): Promise<void> => {
           if (opts.writeKey === undefined) return;
           // The content key exists only in the settings file and, wrapped for the owner, in the registry.
           const contentKey = ownerPublicKey === undefined ? undefined : randomBytes(CONTENT_KEY_BYTES);
           if (contentKey !== undefined) {
             const wrapped = wrapContentKey(ownerPublicKey!, toHex(kidOf(publicKey)), contentKey);
-            store.privacy.putWrappedKey(wrapped);
+            await tx.putWrappedKey(wrapped);
             wrappedFor = wrapped.ownerKeyId;
           }
           written = writeFirmwareKey(opts.writeKey, seed!, { force: opts.force, replaces, contentKey });
@@ -105,18 +108,18 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         };
         let outcome: Registration & { revoked?: string[] };
         try {
-          outcome = await store.registry.write(() => {
+          outcome = await transaction(async (tx) => {
             if (opts.rotate === undefined) {
-              const r = store.registry.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
-              write();
+              const r = await tx.register(publicKey, { name: opts.name, devEui: opts.devEui, update: opts.update });
+              await write(tx);
               return r;
             }
-            const before = store.registry.show(opts.rotate);
-            const r = store.registry.rotate(opts.rotate, publicKey);
+            const before = await tx.show(opts.rotate);
+            const r = await tx.rotate(opts.rotate, publicKey);
             if (r.result === 'unchanged' && opts.writeKey === undefined) {
               throw new RegistryError('same-key', `${via} announces ${r.device.kid}, the registered key of ${before.name ?? before.kid}: the board still has its old seed`);
             }
-            write(before.keys.map((k) => k.kid));
+            await write(tx, before.keys.map((k) => k.kid));
             return r;
           });
         } catch (error) {
@@ -131,7 +134,7 @@ export const registerProvision: CommandGroup = (program, { io }) => {
         else if (opts.rotate !== undefined) io.out(`${outcome.result === 'unchanged' ? 'already rotated' : `rotated (revoked ${revoked.join(', ') || 'none'})`} ${deviceLine(outcome.device)}`);
         else io.out(`${outcome.result === 'created' ? 'registered' : 'already registered'} ${deviceLine(outcome.device)}`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 };
