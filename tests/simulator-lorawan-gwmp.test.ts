@@ -26,7 +26,7 @@ interface Session { devEui: string; devAddr: string; nwkSKey: string; appSKey: s
 
 /** A data uplink as the stand-in saw it: its MAC commands (FOpts, or the FPort 0 payload decrypted with NwkSKey). */
 interface SeenUplink {
-  devAddr: string; fCnt: number; fPort: number | null; fOpts: string; port0: string | null; adr: boolean;
+  devAddr: string; devEui: string; fCnt: number; fPort: number | null; fOpts: string; port0: string | null; adr: boolean;
   /** The same FCnt again: a repetition (NbTrans) of the previous uplink. */
   repeat: boolean;
   tmst: number; freq: number; datr: string; atMs: number;
@@ -47,6 +47,8 @@ class StandInNetworkServer {
   /** Set by the test: downlinks to send after a data uplink (MAC-command tests). */
   onUplink: ((u: SeenUplink, s: Session) => PlannedDownlink[]) | null = null;
   readonly seen: SeenUplink[] = [];
+  /** Join-requests as they came: which device, where. */
+  readonly joinsSeen: Array<{ devEui: string; devNonce: number; freq: number; datr: string }> = [];
   /** sceau frames verified: the record's time against the stand-in's clock when it came (s). */
   readonly frameTimes: Array<{ counter: number; time: number | null; nowS: number }> = [];
   /** Set by the test: where the simulator writes lorawan-devices.json. */
@@ -169,6 +171,7 @@ class StandInNetworkServer {
       this.counts.micFailures++;
       return this.fail(`join-request MIC of ${devEui}`);
     }
+    this.joinsSeen.push({ devEui, devNonce, freq: rx.freq as number, datr: rx.datr as string });
     const nonces = this.devNonces.get(devEui) ?? new Set<number>();
     if (nonces.has(devNonce)) return this.fail(`DevNonce ${devNonce} reused by ${devEui}`);
     nonces.add(devNonce);
@@ -233,7 +236,7 @@ class StandInNetworkServer {
     const hasPort = msgLen > 8 + fOptsLen;
     const port = hasPort ? phy[8 + fOptsLen]! : null;
     const seen: SeenUplink = {
-      devAddr, fCnt, fPort: port, fOpts: phy.subarray(8, 8 + fOptsLen).toString('hex'),
+      devAddr, devEui: s.devEui, fCnt, fPort: port, fOpts: phy.subarray(8, 8 + fOptsLen).toString('hex'),
       port0: port === 0 ? ref.frmPayload(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(9, msgLen)).toString('hex') : null,
       adr: (fCtrl & 0x80) !== 0, repeat, tmst: rx.tmst as number, freq: rx.freq as number, datr: rx.datr as string, atMs: performance.now(),
     };
@@ -647,10 +650,11 @@ describe('sceau sim lorawan: usage', () => {
     expect(host.status).toBe(2);
     expect(host.stderr).toMatch(/--devices: expected an integer|--gwmp is required/);
   });
-  it('refuses --firmware-vm, naming the MAC issue', async () => {
-    const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '1']);
+  it('refuses more --firmware-vm devices than --devices', async () => {
+    const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '2']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--firmware-vm: not available yet .*LoRaWAN MAC/);
+    expect(r.stderr).toMatch(/--firmware-vm: 2 firmware devices, but only --devices 1/);
+    expect(existsSync(join(dir, 'u'))).toBe(false);
   });
   it('names the missing or bad option (exit 2), writes nothing', async () => {
     const base = ['--devices', '1', '--duration', '1s', '--interval', '1s', '--activation', 'otaa', '--keys-out', join(dir, 'v')];
@@ -698,4 +702,60 @@ describe('sceau sim lorawan: usage', () => {
       await ns.close();
     }
   }, 30_000);
+});
+
+describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind the virtual gateways', () => {
+  it('a firmware VM joins through the stand-in (OTAA, RX1 at tmst + 5 s), hears RX1 downlinks, its frames verify; its DevNonce continues in the next run', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm');
+    ns.dataDownlinks = true;
+    const args = [
+      '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '36s', '--interval', '10s',
+      '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-firmware-vm', '--json',
+    ];
+    try {
+      const r = await runCli(args);
+      expect(ns.errors).toEqual([]);
+      expect(r.stderr).not.toMatch(/FAIL|internal error/);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      // both devices (the firmware one is device 0 of the registration file) are registered and joined
+      expect(ns.registry).toHaveLength(2);
+      const [vm, model] = ns.registry! as [Record<string, string>, Record<string, string>];
+      expect(summary).toMatchObject({ devices: 2, joinsAccepted: 2 });
+      expect(summary.firmwareVms).toMatchObject({ devices: 1, joins: 1, joinRequests: 1, wrongSyncWord: 0 });
+      // the firmware's join-request went out on a default channel at DR5 (the radio set to the MAC's channel and rate)
+      const vmJoin = ns.joinsSeen.filter((j) => j.devEui === vm.devEui);
+      expect(vmJoin).toHaveLength(1);
+      expect([868.1, 868.3, 868.5]).toContain(vmJoin[0]!.freq);
+      expect(vmJoin[0]!.datr).toBe('SF7BW125');
+      // its uplinks passed their MICs; its sceau frames (sealed by the firmware) verify under its registered key
+      const vmUps = ns.seen.filter((u) => u.devEui === vm.devEui);
+      expect(vmUps.length).toBeGreaterThanOrEqual(2);
+      expect(vmUps.every((u) => [868.1, 868.3, 868.5].includes(u.freq) && u.datr === 'SF7BW125')).toBe(true);
+      expect(ns.counts.micFailures).toBe(0);
+      // (its first frame, sealed before the join at the 51-byte size of EU868 DR0, came as fragments)
+      const counters = ns.verified.get(vm.kid!) ?? [];
+      expect(counters.length).toBeGreaterThanOrEqual(1);
+      expect(counters).toEqual([...counters].sort((a, b) => a - b));
+      expect(summary.firmwareVms.datagrams).toBeGreaterThan(counters.length);
+      expect((ns.verified.get(model.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
+      // the join-accept and the LinkCheckAns after its first uplink reached the VM's RX1 windows
+      expect(summary.firmwareVms.downlinksHeard).toBe(2);
+      expect(summary.downlinksMissed).toBe(0);
+      expect(summary.downlinksReceived).toBe(summary.downlinks);
+      expect(summary.firmwareVms.datagrams).toBe(vmUps.filter((u) => u.fPort === 1 && !u.repeat).length);
+
+      // a second run on the same DIR: the VM's flash was kept, so its DevNonce goes on (the stand-in refuses a reused one)
+      const r2 = await runCli([...args.slice(0, 7), '14s', ...args.slice(8)]);
+      expect(ns.errors).toEqual([]);
+      expect(r2.code).toBe(0);
+      const vmJoins = ns.joinsSeen.filter((j) => j.devEui === vm.devEui).map((j) => j.devNonce);
+      expect(vmJoins).toHaveLength(2);
+      expect(vmJoins[1]).toBeGreaterThan(vmJoins[0]!);
+    } finally {
+      await ns.close();
+    }
+  }, 240_000);
 });

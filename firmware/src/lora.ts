@@ -85,7 +85,9 @@ export class RxPacket {
 
 export interface LoraRadio {
     init(p: LoraParams): Promise<void>
-    /** Sends one packet and waits for TX done (throws on timeout). */
+    /** Sets the frequency, modulation, power and sync word of the following transmissions (the radio in standby). */
+    configure(p: LoraParams): Promise<void>
+    /** Sends one packet with the parameters of the last `init` or `configure` and waits for TX done (throws on timeout). */
     transmit(payload: Buffer, timeoutMs: number): Promise<void>
     /**
      * One receive window (LoRaWAN class A RX1 or RX2): listens on `p` (explicit header, no
@@ -190,6 +192,12 @@ export class Sx127x implements LoraRadio {
         await this.modem(p, 0x04)
         await this.writeReg(REG_FIFO_TX_BASE, 0)
         await this.writeReg(REG_OP_MODE, MODE_LORA | MODE_STDBY)
+    }
+
+    async configure(p: LoraParams): Promise<void> {
+        this.p = p
+        await this.writeReg(REG_OP_MODE, MODE_LORA | MODE_STDBY)
+        await this.modem(p, 0x04)
     }
 
     /** Frequency, power and modem registers for `p`; `mc2Low` = RegModemConfig2 bits 3..0 (CRC, SymbTimeout MSBs). */
@@ -324,12 +332,23 @@ export class Sx126x implements LoraRadio {
         await this.cmd(CMD_SET_REGULATOR_MODE, [0x01]) // DC-DC
         await this.radioParams(p)
         await this.cmd(CMD_SET_PA_CONFIG, [0x04, 0x07, 0x00, 0x01]) // SX1262, up to +22 dBm
+        await this.txPowerAndSync(p)
+        await this.cmd(CMD_SET_BUFFER_BASE, [0x00, 0x00])
+        await this.cmd(CMD_SET_DIO_IRQ_PARAMS, [0x02, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]) // TxDone|Timeout on DIO1
+    }
+
+    async configure(p: LoraParams): Promise<void> {
+        this.p = p
+        await this.cmd(CMD_SET_STANDBY, [0x00])
+        await this.radioParams(p)
+        await this.txPowerAndSync(p)
+    }
+
+    private async txPowerAndSync(p: LoraParams): Promise<void> {
         let pw = p.txPowerDbm
         if (pw < -9) pw = -9
         if (pw > 22) pw = 22
         await this.cmd(CMD_SET_TX_PARAMS, [pw & 255, 0x04]) // ramp 200 us
-        await this.cmd(CMD_SET_BUFFER_BASE, [0x00, 0x00])
-        await this.cmd(CMD_SET_DIO_IRQ_PARAMS, [0x02, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]) // TxDone|Timeout on DIO1
         // the SX126x sync word register holds the SX127x byte 0xXY as 0xX4 0xY4
         const sw = p.syncWord
         await this.cmd(CMD_WRITE_REGISTER, [

@@ -79,7 +79,9 @@ export class LorawanDevice {
 async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: number): Promise<number> {
     const r = dev.region
     const st = dev.st
-    const airtime = loraAirtimeMs(phy.length, drParams(r, dr, channelFreq(r, st, ch), st.txPower))
+    const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
+    const airtime = loraAirtimeMs(phy.length, p)
+    await dev.radio.configure(p)
     const start = ds.millis()
     await dev.radio.transmit(phy, 2 * airtime + 200)
     const end = ds.millis()

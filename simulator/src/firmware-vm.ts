@@ -18,6 +18,10 @@ export interface FirmwareVmDevice {
   step(t: number): number;
   takeFrames(): Array<{ t: number; kind: 'frame' | 'fragment'; hex: string }>;
   stop(): void;
+  /** Writes a setting through the VM's settings service (delivered at the next step). */
+  setSetting(key: string, value: string): Promise<void>;
+  /** When set, sees every console line the firmware prints, with the virtual time of the step. */
+  onLine?: (line: string, t: number) => void;
 }
 
 export interface FirmwareVmStartOptions {
@@ -32,6 +36,8 @@ export interface FirmwareVmStartOptions {
 
 export interface FirmwareVmModule {
   buildSimFirmware(options: { intervalMs: number; batch: number; withKid: boolean }): { binary: Uint8Array; cached: boolean; buildMs: number };
+  /** The LoRaWAN firmware (LINK "lorawan-fake": the real MAC on the host-driven fake radio) of `sceau sim lorawan --firmware-vm`. */
+  buildSimLorawanFirmware(options: { intervalMs: number; region: 'EU868' | 'US915'; dr: number }): { binary: Uint8Array; cached: boolean; buildMs: number };
   SimFirmwareDevice: { start(binary: Uint8Array, options: FirmwareVmStartOptions): Promise<FirmwareVmDevice> };
 }
 

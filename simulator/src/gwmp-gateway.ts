@@ -75,6 +75,8 @@ export interface GwmpGatewayOptions {
   tmstStart?: number;
   /** Token source; default Math.random. */
   random?: () => number;
+  /** Called when a downlink is accepted for later (TX_ACK NONE), with the object `onEmit` gets when it goes on air. */
+  onSchedule?: (e: Emission) => void;
   /** Called when a downlink goes on air. */
   onEmit?: (e: Emission) => void;
   onLog?: (line: string) => void;
@@ -297,11 +299,12 @@ export class GwmpGateway {
       return;
     }
     this.txAck(token, 'NONE');
-    const wallMs = this.wallOf(tmst);
+    const emission: Emission = { phyPayload, tmst, wallMs: this.wallOf(tmst), freq, datr, txpk };
+    this.options.onSchedule?.(emission);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.options.onEmit?.({ phyPayload, tmst, wallMs, freq, datr, txpk });
-    }, Math.max(0, wallMs - this.now()));
+      this.options.onEmit?.(emission);
+    }, Math.max(0, emission.wallMs - this.now()));
     this.timers.add(timer);
   }
 

@@ -36,7 +36,9 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   --link-check           each device sends LinkCheckReq in its first uplink after activation
   --device-time          each device sends DeviceTimeReq in its first uplink after activation
                          and sets its clock (the records' time) from DeviceTimeAns
-  --firmware-vm K        not available yet (needs the firmware's LoRaWAN MAC, the MAC issue)
+  --firmware-vm K        the first K devices run the real firmware (its LoRaWAN MAC, sealing
+                         and fragmentation) in DeviceScript VMs, bridged to the gateways; needs
+                         the sceau repository's firmware workspace (first build ~10 s, then cached)
   --json                 the summary as one JSON object on stdout
   -h, --help
 
@@ -92,9 +94,6 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       return EXIT.ok;
     }
     json = v.json === true;
-    if (v['firmware-vm'] !== undefined) {
-      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware\'s LoRaWAN MAC (joins, class A windows, MAC commands) is still being built (the MAC issue) and does not yet run as a wall-clock device behind these gateways. Use the device model (leave out --firmware-vm).');
-    }
     const gwmp = required(v.gwmp, 'gwmp');
     parseHostPort(gwmp);
     const devices = count(required(v.devices, 'devices'), 'devices', 1);
@@ -110,6 +109,8 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const loss = v.loss === undefined ? 0 : Number(v.loss);
     if (!(loss >= 0 && loss <= 1)) throw new UsageError(`--loss: expected a probability 0..1, got ${JSON.stringify(v.loss)}`);
     if (v['dev-addr-prefix'] !== undefined && activation !== 'abp') throw new UsageError('--dev-addr-prefix: only with --activation abp (OTAA devices get their DevAddr from the network server)');
+    const firmwareVm = v['firmware-vm'] === undefined ? 0 : count(v['firmware-vm'], 'firmware-vm', 0);
+    if (firmwareVm > devices) throw new UsageError(`--firmware-vm: ${firmwareVm} firmware devices, but only --devices ${devices}`);
     const seed = v.seed ?? 'sceau';
     const fleet = makeFleet(seed, devices, activation as Activation, v['dev-addr-prefix'] ?? '00000000/7');
     options = {
@@ -120,6 +121,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       adr: v.adr === true,
       linkCheck: v['link-check'] === true,
       deviceTime: v['device-time'] === true,
+      firmwareVm,
     };
     if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
@@ -167,7 +169,9 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
           `joins ${summary.joinsAccepted}/${summary.joinsRequested} requested, ${summary.uplinks} uplinks (${summary.records} records), ` +
           `${summary.downlinks} downlinks (${summary.downlinksReceived} in an RX window), PUSH_ACK missing ${summary.pushAckMissing}, ` +
           `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}, ` +
-          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}\n`,
+          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}` +
+          (summary.firmwareVms ? `; firmware VMs ${summary.firmwareVms.devices}: ${summary.firmwareVms.joins} joins, ${summary.firmwareVms.uplinks} uplinks, ${summary.firmwareVms.downlinksHeard} downlinks heard` : '') +
+          '\n',
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);

@@ -1,0 +1,366 @@
+/**
+ * Real-firmware devices of `sceau sim lorawan --firmware-vm K`: the firmware's src/main.ts built
+ * with its real LoRaWAN link (firmware/src/lorawan-link.ts, OTAA or ABP, the 1.0.4 class A MAC)
+ * on the host-driven fake SX1276 (firmware/src/lora-air-fake.ts), one DeviceScript VM per device,
+ * on the WALL clock, its radio bridged to the simulator's GWMP gateways:
+ *
+ * - Uplinks: the fake prints each packet it is asked to send ("sceau-radio-tx <freqHz> <sf> <bwHz>
+ *   <syncWord>" from the chip's registers, then "sceau-radio <hex>"); the packet goes to the
+ *   gateways with those radio parameters. The fake's transmission ends the moment it starts, so
+ *   the uplink is dated as ENDING at that instant of the device's clock (its RX windows count
+ *   from there, as the network server's do from the rxpk's tmst). A packet with another sync word
+ *   than LoRaWAN's public 0x34 is heard by no gateway (and counted).
+ * - Downlinks: every txpk a gateway accepts for later, within 8 s after a VM's uplink, is put on
+ *   that VM's air (the `sceau_air` setting) ahead of its start time, with that start time: the
+ *   fake hears it only in a receive window open when its preamble starts, on its frequency, SF
+ *   and bandwidth. The firmware opens, checks and answers it itself ("sceau-radio-heard <seq>").
+ * - Time: a VM's clock is the run's wall clock at each of its wake-ups (it is woken when it asked
+ *   to be, or earlier to take a setting); computation within one wake-up takes no time on the
+ *   device's clock, as in the virtual-time simulator. So RX windows open exactly RxDelay after
+ *   the uplink on the device's clock, and the clock trails the wall clock by at most one
+ *   wake-up's computation.
+ * - Credentials: the device's seed and its OTAA keys (sceau_otaa) or ABP session (sceau_abp) are
+ *   written into its settings at boot, as `sceau provision --lorawan` does. Its flash (settings:
+ *   DevNonce, JoinNonce, FCnt reservations, join back-off, counters) is kept in
+ *   DIR/lorawan-vm-<DevEUI>.flash between runs, so a second run never reuses a DevNonce or FCnt.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Bytes, toHex } from '@sceau/protocol';
+import type { Emission } from './gwmp-gateway.js';
+import { type FirmwareVmDevice, loadFirmwareVm } from './firmware-vm.js';
+import { sensorRounds } from './firmware-vms.js';
+import type { Activation, LorawanDevice } from './lorawan-fleet.js';
+import type { MacRegionName } from './lorawan-mac.js';
+import { Prng } from './prng.js';
+import type { SensorModel } from './sensors.js';
+
+/** LoRaWAN's public sync word: gateways of a public network hear nothing else. */
+export const LORAWAN_SYNC_WORD = 0x34;
+/** A downlink is put on a VM's air this long before it starts (less than the 1 s between RX1 and RX2, so it is never on air at the other window). */
+export const AIR_LEAD_MS = 600;
+/** Downlinks starting more than this long after a VM's last uplink are not offered to it (RX2 of a join-request is 6 s after it). */
+export const OFFER_HORIZON_MS = 8000;
+
+/** An uplink a firmware VM sent, as the gateways hear it. */
+export interface VmUplink {
+  device: LorawanDevice;
+  phyPayload: Bytes;
+  /** MHz. */
+  freq: number;
+  /** e.g. `SF7BW125`. */
+  datr: string;
+  /** performance.now() at the end of the transmission. */
+  endWallMs: number;
+}
+
+export interface LorawanVmOptions {
+  /** The devices run as firmware (their keys are in the registration file like the others'). */
+  fleet: readonly LorawanDevice[];
+  activation: Activation;
+  region: MacRegionName;
+  /** The join-request's data rate (OTAA) or the session's (ABP): --link's. */
+  dr: number;
+  intervalMs: number;
+  seed: string;
+  /** Where each VM's flash is kept between runs (the --keys-out DIR). */
+  stateDir: string;
+  sensors: (d: LorawanDevice) => SensorModel;
+  onUplink: (u: VmUplink) => void;
+  onLog?: (line: string) => void;
+}
+
+/** What the firmware VMs did (the `firmwareVms` key of the --json summary). */
+export interface FirmwareVmsSummary {
+  devices: number;
+  /** Wall time spent building the image (0 when it came from the cache). */
+  buildMs: number;
+  /** Wall time spent inside the VMs. */
+  vmMs: number;
+  steps: number;
+  /** Joins the firmware reported (`sceau-lorawan joined`). */
+  joins: number;
+  /** Radio packets sent: join-requests, and data uplinks with their repetitions. */
+  joinRequests: number;
+  uplinks: number;
+  /** Data uplinks on FPort 1 (sceau datagrams) and FPort 0 (MAC answers only), repetitions not counted. */
+  datagrams: number;
+  macUplinks: number;
+  /** Downlinks put on a VM's air, and those its radio heard in a receive window. */
+  downlinksOffered: number;
+  downlinksHeard: number;
+  /** Packets sent with another sync word than 0x34 (no gateway hears them). */
+  wrongSyncWord: number;
+}
+
+interface VmState {
+  d: LorawanDevice;
+  dev: FirmwareVmDevice;
+  flash: { data?: Uint8Array };
+  flashPath: string;
+  /** The last step's time (the VM's clock never goes back). */
+  last: number;
+  wake: (() => void) | null;
+  poked: boolean;
+  /** The radio parameters of the packet being printed, and its hex so far. */
+  tx: { freqHz: number; sf: number; bwHz: number; sync: number } | null;
+  hex: string;
+  /** The end of the last uplink (device clock, ms), and its FCnt (repetitions keep it). */
+  lastUplink: number;
+  lastFCnt: string;
+  /** Downlinks waiting for the air, and the start of the one on it (device clock). */
+  airQueue: Array<{ e: Emission; startMs: number }>;
+  airUntil: number;
+  airSeq: number;
+  offered: Map<number, Emission>;
+  timer: ReturnType<typeof setTimeout> | null;
+  keyChecked: boolean;
+}
+
+/** Parses `SF9BW125` into spreading factor and bandwidth (Hz). */
+function parseDatr(datr: string | null): { sf: number; bwHz: number } | null {
+  const m = datr === null ? null : /^SF(\d+)BW(\d+)$/.exec(datr);
+  return m ? { sf: Number(m[1]), bwHz: Number(m[2]) * 1000 } : null;
+}
+
+export class LorawanFirmwareVms {
+  private readonly states: VmState[] = [];
+  private readonly heard = new Set<Emission>();
+  private readonly offeredAll = new Set<Emission>();
+  private stopped = false;
+  private origin = 0;
+  readonly failures: string[] = [];
+  readonly stats: FirmwareVmsSummary;
+
+  private constructor(
+    private readonly o: LorawanVmOptions,
+    private readonly binary: Uint8Array,
+    buildMs: number,
+  ) {
+    this.stats = { devices: o.fleet.length, buildMs, vmMs: 0, steps: 0, joins: 0, joinRequests: 0, uplinks: 0, datagrams: 0, macUplinks: 0, downlinksOffered: 0, downlinksHeard: 0, wrongSyncWord: 0 };
+  }
+
+  /** Loads the VM host and builds the image (or takes it from the cache: a build takes ~10 s). */
+  static async prepare(o: LorawanVmOptions): Promise<LorawanFirmwareVms> {
+    const module = await loadFirmwareVm();
+    const built = module.buildSimLorawanFirmware({ intervalMs: o.intervalMs, region: o.region === 'eu868' ? 'EU868' : 'US915', dr: o.dr });
+    return new LorawanFirmwareVms(o, built.binary, built.buildMs);
+  }
+
+  private now(): number {
+    return performance.now() - this.origin;
+  }
+
+  /** Powers every VM on at `origin` (performance.now() of their clock's 0), provisioned with its seed and LoRaWAN credentials. */
+  async boot(origin: number): Promise<void> {
+    this.origin = origin;
+    const module = await loadFirmwareVm();
+    for (const d of this.o.fleet) {
+      const flashPath = join(resolve(this.o.stateDir), `lorawan-vm-${toHex(d.devEui)}.flash`);
+      const flash: { data?: Uint8Array } = existsSync(flashPath) ? { data: new Uint8Array(readFileSync(flashPath)) } : {};
+      const random = Prng.from(this.o.seed, `lorawan-firmware-vm|${d.index}`);
+      const w0 = performance.now();
+      const t0 = Math.floor(this.now());
+      const dev = await module.SimFirmwareDevice.start(this.binary, {
+        deviceId: `5ce2${d.index.toString(16).padStart(12, '0')}`,
+        sensorId: `5ce3${d.index.toString(16).padStart(12, '0')}`,
+        seed: d.secret,
+        random: (n) => random.bytes(n),
+        read: sensorRounds(this.o.sensors(d)),
+        flash,
+        t0,
+      });
+      const credentials =
+        this.o.activation === 'otaa'
+          ? { key: 'sceau_otaa', value: `${toHex(d.devEui)}:${toHex(d.joinEui)}:${toHex(d.appKey)}` }
+          : { key: 'sceau_abp', value: `${toHex(d.devEui)}:${toHex(d.devAddr!)}:${toHex(d.nwkSKey!)}:${toHex(d.appSKey!)}` };
+      await dev.setSetting(credentials.key, credentials.value);
+      const vm: VmState = {
+        d, dev, flash, flashPath, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
+        airQueue: [], airUntil: -Infinity, airSeq: 0, offered: new Map(), timer: null, keyChecked: false,
+      };
+      dev.onLine = (line, t) => this.onLine(vm, line, t);
+      this.stats.vmMs += performance.now() - w0;
+      this.states.push(vm);
+    }
+  }
+
+  /** Runs every VM until `endWallMs` (performance.now()) or stop(); saves their flash. */
+  async run(endWallMs: number): Promise<void> {
+    try {
+      await Promise.all(this.states.map((vm) => this.loop(vm, endWallMs - this.origin)));
+    } finally {
+      for (const vm of this.states) {
+        if (vm.timer !== null) clearTimeout(vm.timer);
+        vm.dev.stop();
+        this.saveFlash(vm);
+        if (!vm.keyChecked) this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: never printed its key line`);
+      }
+    }
+  }
+
+  /** Ends the run: every VM stops at its next wake-up (now). */
+  stop(): void {
+    this.stopped = true;
+    for (const vm of this.states) vm.wake?.();
+  }
+
+  private saveFlash(vm: VmState): void {
+    if (vm.flash.data === undefined) return;
+    const tmp = `${vm.flashPath}.tmp-${process.pid}`;
+    writeFileSync(tmp, vm.flash.data, { mode: 0o600 }); // it holds the seed and the LoRaWAN keys
+    renameSync(tmp, vm.flashPath);
+  }
+
+  private async loop(vm: VmState, endMs: number): Promise<void> {
+    while (!this.stopped) {
+      const now = this.now();
+      if (now >= endMs) return;
+      const due = vm.dev.nextAt;
+      if (due > now && !vm.poked) {
+        await new Promise<void>((res) => {
+          const timer = setTimeout(() => vm.wake?.(), Math.min(due, endMs) - now);
+          vm.wake = () => {
+            clearTimeout(timer);
+            vm.wake = null;
+            res();
+          };
+        });
+        continue;
+      }
+      vm.poked = false;
+      // at the time it asked for (never ahead of the wall clock, never back)
+      const t = Math.max(vm.last, Math.min(Math.floor(now), due));
+      vm.last = t;
+      const w0 = performance.now();
+      try {
+        vm.dev.step(t);
+      } catch (e) {
+        this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: ${(e as Error).message}`);
+        return;
+      }
+      this.stats.steps++;
+      this.stats.vmMs += performance.now() - w0;
+      // let the gateways' sockets and timers run between two steps
+      await new Promise<void>((res) => setImmediate(res));
+    }
+  }
+
+  private poke(vm: VmState): void {
+    vm.poked = true;
+    vm.wake?.();
+  }
+
+  private onLine(vm: VmState, line: string, t: number): void {
+    const d = vm.d;
+    if (line.startsWith('sceau-key ')) {
+      const m = /^sceau-key v1 kid=([0-9a-f]{16}) pub=([0-9a-f]{64}) deveui=([0-9a-f]{16})$/.exec(line);
+      if (m === null || m[1] !== toHex(d.kid) || m[2] !== toHex(d.publicKey) || m[3] !== toHex(d.devEui)) this.failures.push(`firmware VM ${toHex(d.devEui)}: key line ${JSON.stringify(line)} is not the provisioned key and DevEUI`);
+      vm.keyChecked = true;
+      return;
+    }
+    if (line.startsWith('sceau-lorawan joined')) {
+      this.stats.joins++;
+      return;
+    }
+    if (line.startsWith('sceau-lorawan ')) {
+      this.o.onLog?.(`firmware VM ${toHex(d.devEui)}: ${line}`);
+      return;
+    }
+    let m = /^sceau-radio-heard (\d+)$/.exec(line);
+    if (m !== null) {
+      const e = vm.offered.get(Number(m[1]));
+      if (e !== undefined && !this.heard.has(e)) {
+        this.heard.add(e);
+        this.stats.downlinksHeard++;
+      }
+      return;
+    }
+    m = /^sceau-radio-tx (\d+) (\d+) (\d+) ([0-9a-f]{2})$/.exec(line);
+    if (m !== null) {
+      vm.tx = { freqHz: Number(m[1]), sf: Number(m[2]), bwHz: Number(m[3]), sync: parseInt(m[4]!, 16) };
+      vm.hex = '';
+      return;
+    }
+    m = /^sceau-radio(\+?) ([0-9a-f]*)$/.exec(line);
+    if (m === null) return;
+    vm.hex += m[2];
+    if (m[1] === '+') return;
+    const tx = vm.tx;
+    const phy = new Uint8Array(Buffer.from(vm.hex, 'hex'));
+    vm.tx = null;
+    vm.hex = '';
+    if (tx === null) {
+      this.failures.push(`firmware VM ${toHex(d.devEui)}: a packet without its radio parameters`);
+      return;
+    }
+    vm.lastUplink = t;
+    if (phy[0] === 0x00) this.stats.joinRequests++;
+    else {
+      this.stats.uplinks++;
+      // FCnt and FPort are in clear: a repetition (NbTrans) keeps the FCnt
+      const fOptsLen = (phy[5] ?? 0) & 15;
+      const fCnt = toHex(phy.subarray(1, 8));
+      if (fCnt !== vm.lastFCnt && phy.length > 12 + fOptsLen) {
+        if (phy[8 + fOptsLen] === 0) this.stats.macUplinks++;
+        else this.stats.datagrams++;
+      }
+      vm.lastFCnt = fCnt;
+    }
+    if (tx.sync !== LORAWAN_SYNC_WORD) {
+      this.stats.wrongSyncWord++;
+      return;
+    }
+    this.o.onUplink({ device: d, phyPayload: phy, freq: tx.freqHz / 1e6, datr: `SF${tx.sf}BW${tx.bwHz / 1000}`, endWallMs: this.origin + t });
+  }
+
+  /** A downlink a gateway will send: offered to every VM that sent an uplink in the 8 s before it starts (the radios filter the rest). */
+  offer(e: Emission): void {
+    const startMs = Math.round(e.wallMs - this.origin);
+    for (const vm of this.states) {
+      if (!(startMs >= vm.lastUplink && startMs - vm.lastUplink <= OFFER_HORIZON_MS)) continue;
+      vm.airQueue.push({ e, startMs });
+      vm.airQueue.sort((a, b) => a.startMs - b.startMs);
+      this.offeredAll.add(e);
+      this.pumpAir(vm);
+    }
+  }
+
+  /** Whether the downlink was offered to a VM, and whether a VM's radio heard it. */
+  wasOffered(e: Emission): boolean {
+    return this.offeredAll.has(e);
+  }
+
+  wasHeard(e: Emission): boolean {
+    return this.heard.has(e);
+  }
+
+  /** Puts the next queued downlink on the VM's air once the one there has started, AIR_LEAD_MS before its own start. */
+  private pumpAir(vm: VmState): void {
+    if (vm.timer !== null || vm.airQueue.length === 0 || this.stopped) return;
+    const next = vm.airQueue[0]!;
+    const at = Math.max(next.startMs - AIR_LEAD_MS, vm.airUntil + 1);
+    const wait = at - this.now();
+    if (wait > 0) {
+      vm.timer = setTimeout(() => {
+        vm.timer = null;
+        this.pumpAir(vm);
+      }, wait);
+      return;
+    }
+    vm.airQueue.shift();
+    const e = next.e;
+    const datr = parseDatr(e.datr);
+    if (e.freq === null || datr === null) return this.pumpAir(vm); // no frequency or LoRa rate: nobody hears it
+    const seq = ++vm.airSeq;
+    vm.offered.set(seq, e);
+    vm.airUntil = next.startMs;
+    this.stats.downlinksOffered++;
+    void vm.dev.setSetting('sceau_air', `${seq}:${Math.round(e.freq * 1e6)}:${datr.sf}:${datr.bwHz}:${toHex(e.phyPayload)}:${next.startMs}`).then(() => this.poke(vm));
+    this.pumpAir(vm);
+  }
+
+  summary(): FirmwareVmsSummary {
+    return { ...this.stats, vmMs: Math.round(this.stats.vmMs) };
+  }
+}
