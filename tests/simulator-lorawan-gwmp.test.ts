@@ -740,6 +740,9 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(counters.length).toBeGreaterThanOrEqual(1);
       expect(counters).toEqual([...counters].sort((a, b) => a - b));
       expect(summary.firmwareVms.datagrams).toBeGreaterThan(counters.length);
+      // the simulator's own check of the VM's frames (decrypted with the session of the join-accept it took) agrees
+      expect(summary.firmwareVms.records).toBe(counters.length);
+      expect(summary.records).toBe(counters.length + (ns.verified.get(model.kid!) ?? []).length);
       expect((ns.verified.get(model.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
       // the join-accept and the LinkCheckAns after its first uplink reached the VM's RX1 windows
       expect(summary.firmwareVms.downlinksHeard).toBe(2);

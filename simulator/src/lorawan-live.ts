@@ -478,7 +478,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     pullAckMissing: total('pullAckMissing'),
     downlinksReceived: s.downlinksReceived,
     downlinksMissed: s.downlinksMissed,
-    records: s.records,
+    records: s.records + (vmSummary?.records ?? 0),
     datagrams: s.datagrams + (vmSummary?.datagrams ?? 0),
     uplinksLost: s.uplinksLost,
     macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0),

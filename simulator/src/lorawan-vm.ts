@@ -14,23 +14,29 @@
  *   that VM's air (the `sceau_air` setting) ahead of its start time, with that start time: the
  *   fake hears it only in a receive window open when its preamble starts, on its frequency, SF
  *   and bandwidth. The firmware opens, checks and answers it itself ("sceau-radio-heard <seq>").
- * - Time: a VM's clock is the run's wall clock at each of its wake-ups (it is woken when it asked
- *   to be, or earlier to take a setting); computation within one wake-up takes no time on the
- *   device's clock, as in the virtual-time simulator. So RX windows open exactly RxDelay after
- *   the uplink on the device's clock, and the clock trails the wall clock by at most one
- *   wake-up's computation.
+ * - Time: a VM runs at the times it asks to be woken (or earlier, to take a setting), its clock
+ *   showing that time; computation within one wake-up takes no time on the device's clock, as in
+ *   the virtual-time simulator. So RX windows open exactly RxDelay after the uplink on the
+ *   device's clock. When a wake-up comes more than MAX_LAG_MS late (a busy stretch of short
+ *   waits, a loaded machine), the VM's clock jumps to the wall clock: it never trails it by more
+ *   than that plus one wake-up's computation.
  * - Credentials: the device's seed and its OTAA keys (sceau_otaa) or ABP session (sceau_abp) are
  *   written into its settings at boot, as `sceau provision --lorawan` does. Its flash (settings:
  *   DevNonce, JoinNonce, FCnt reservations, join back-off, counters) is kept in
  *   DIR/lorawan-vm-<DevEUI>.flash between runs, so a second run never reuses a DevNonce or FCnt.
+ * - Check: the bridge knows each VM's keys (it provisioned them; an OTAA session's from the
+ *   join-accept the VM heard and said it took), so it decrypts the VM's FPort 1 uplinks,
+ *   reassembles them and verifies every sceau frame under the device's key, as `sceau sim run
+ *   --firmware-vm` does: `records` counts them, and a frame that does not verify is a failure.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Bytes, toHex } from '@sceau/protocol';
+import { type Bytes, MemoryKeyring, Reassembler, toHex, verifyFrame } from '@sceau/protocol';
 import type { Emission } from './gwmp-gateway.js';
 import { type FirmwareVmDevice, loadFirmwareVm } from './firmware-vm.js';
 import { sensorRounds } from './firmware-vms.js';
 import type { Activation, LorawanDevice } from './lorawan-fleet.js';
+import { type SessionKeys, cryptFrmPayload, dataMic, openJoinAccept } from './lorawan-frames.js';
 import type { MacRegionName } from './lorawan-mac.js';
 import { Prng } from './prng.js';
 import type { SensorModel } from './sensors.js';
@@ -39,6 +45,8 @@ import type { SensorModel } from './sensors.js';
 export const LORAWAN_SYNC_WORD = 0x34;
 /** A downlink is put on a VM's air this long before it starts (less than the 1 s between RX1 and RX2, so it is never on air at the other window). */
 export const AIR_LEAD_MS = 600;
+/** A VM woken later than this after the time it asked for runs at the wall clock's time instead (its clock never trails by more, so its uplinks are not dated so far back that RX1 has passed). */
+export const MAX_LAG_MS = 100;
 /** Downlinks starting more than this long after a VM's last uplink are not offered to it (RX2 of a join-request is 6 s after it). */
 export const OFFER_HORIZON_MS = 8000;
 
@@ -85,6 +93,8 @@ export interface FirmwareVmsSummary {
   uplinks: number;
   /** Data uplinks on FPort 1 (sceau datagrams) and FPort 0 (MAC answers only), repetitions not counted. */
   datagrams: number;
+  /** sceau frames the VMs sent, reassembled and verified under the device's key by the bridge. */
+  records: number;
   macUplinks: number;
   /** Downlinks put on a VM's air, and those its radio heard in a receive window. */
   downlinksOffered: number;
@@ -113,6 +123,12 @@ interface VmState {
   airUntil: number;
   airSeq: number;
   offered: Map<number, Emission>;
+  /** Join-accepts its radio heard (the VM takes one of them, or none), the DevNonce of its last join-request. */
+  joinAccepts: Bytes[];
+  devNonce: number;
+  /** The session the firmware is in (OTAA: from the join-accept it took; ABP: provisioned), and the last FCnt up. */
+  session: (SessionKeys & { devAddr: Bytes }) | null;
+  fCntUp: number;
   timer: ReturnType<typeof setTimeout> | null;
   keyChecked: boolean;
 }
@@ -127,6 +143,8 @@ export class LorawanFirmwareVms {
   private readonly states: VmState[] = [];
   private readonly heard = new Set<Emission>();
   private readonly offeredAll = new Set<Emission>();
+  private readonly keyring = new MemoryKeyring();
+  private readonly reassembler = new Reassembler({ senderHint: false });
   private stopped = false;
   private origin = 0;
   readonly failures: string[] = [];
@@ -137,7 +155,8 @@ export class LorawanFirmwareVms {
     private readonly binary: Uint8Array,
     buildMs: number,
   ) {
-    this.stats = { devices: o.fleet.length, buildMs, vmMs: 0, steps: 0, joins: 0, joinRequests: 0, uplinks: 0, datagrams: 0, macUplinks: 0, downlinksOffered: 0, downlinksHeard: 0, wrongSyncWord: 0 };
+    for (const d of o.fleet) this.keyring.add(d.publicKey);
+    this.stats = { devices: o.fleet.length, buildMs, vmMs: 0, steps: 0, joins: 0, joinRequests: 0, uplinks: 0, datagrams: 0, records: 0, macUplinks: 0, downlinksOffered: 0, downlinksHeard: 0, wrongSyncWord: 0 };
   }
 
   /** Loads the VM host and builds the image (or takes it from the cache: a build takes ~10 s). */
@@ -178,6 +197,8 @@ export class LorawanFirmwareVms {
       const vm: VmState = {
         d, dev, flash, flashPath, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
         airQueue: [], airUntil: -Infinity, airSeq: 0, offered: new Map(), timer: null, keyChecked: false,
+        joinAccepts: [], devNonce: -1, fCntUp: -1,
+        session: this.o.activation === 'abp' ? { devAddr: d.devAddr!, nwkSKey: d.nwkSKey!, appSKey: d.appSKey! } : null,
       };
       dev.onLine = (line, t) => this.onLine(vm, line, t);
       this.stats.vmMs += performance.now() - w0;
@@ -229,8 +250,9 @@ export class LorawanFirmwareVms {
         continue;
       }
       vm.poked = false;
-      // at the time it asked for (never ahead of the wall clock, never back)
-      const t = Math.max(vm.last, Math.min(Math.floor(now), due));
+      // at the time it asked for (never ahead of the wall clock, never back), unless that is more
+      // than MAX_LAG_MS ago (a busy stretch of many short waits): then the VM catches up to now
+      const t = Math.max(vm.last, now - due > MAX_LAG_MS ? Math.floor(now) : Math.min(Math.floor(now), due));
       vm.last = t;
       const w0 = performance.now();
       try {
@@ -261,6 +283,7 @@ export class LorawanFirmwareVms {
     }
     if (line.startsWith('sceau-lorawan joined')) {
       this.stats.joins++;
+      this.joined(vm, line);
       return;
     }
     if (line.startsWith('sceau-lorawan ')) {
@@ -274,6 +297,7 @@ export class LorawanFirmwareVms {
         this.heard.add(e);
         this.stats.downlinksHeard++;
       }
+      if (e !== undefined && e.phyPayload[0] === 0x20) vm.joinAccepts.push(e.phyPayload);
       return;
     }
     m = /^sceau-radio-tx (\d+) (\d+) (\d+) ([0-9a-f]{2})$/.exec(line);
@@ -295,15 +319,20 @@ export class LorawanFirmwareVms {
       return;
     }
     vm.lastUplink = t;
-    if (phy[0] === 0x00) this.stats.joinRequests++;
-    else {
+    if (phy[0] === 0x00) {
+      this.stats.joinRequests++;
+      vm.devNonce = phy[17]! | (phy[18]! << 8);
+    } else {
       this.stats.uplinks++;
       // FCnt and FPort are in clear: a repetition (NbTrans) keeps the FCnt
       const fOptsLen = (phy[5] ?? 0) & 15;
       const fCnt = toHex(phy.subarray(1, 8));
       if (fCnt !== vm.lastFCnt && phy.length > 12 + fOptsLen) {
         if (phy[8 + fOptsLen] === 0) this.stats.macUplinks++;
-        else this.stats.datagrams++;
+        else {
+          this.stats.datagrams++;
+          this.checkDatagram(vm, phy, fOptsLen, t);
+        }
       }
       vm.lastFCnt = fCnt;
     }
@@ -312,6 +341,51 @@ export class LorawanFirmwareVms {
       return;
     }
     this.o.onUplink({ device: d, phyPayload: phy, freq: tx.freqHz / 1e6, datr: `SF${tx.sf}BW${tx.bwHz / 1000}`, endWallMs: this.origin + t });
+  }
+
+  /** The firmware says it joined (`devaddr=<hex> devnonce=<n>`): its session keys come from the join-accept it took. */
+  private joined(vm: VmState, line: string): void {
+    const m = /devaddr=([0-9a-f]{8}) devnonce=(\d+)/.exec(line);
+    vm.session = null;
+    vm.fCntUp = -1;
+    for (const phy of [...vm.joinAccepts].reverse()) {
+      const r = m === null ? null : openJoinAccept(vm.d.appKey, Number(m[2]), phy);
+      if (r !== null && r.ok && toHex(r.devAddr) === m![1]) {
+        vm.session = { devAddr: r.devAddr, nwkSKey: r.nwkSKey, appSKey: r.appSKey };
+        break;
+      }
+    }
+    vm.joinAccepts = [];
+    if (vm.session === null) this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: "${line}" but no join-accept it heard gives that session`);
+  }
+
+  /** A VM's FPort 1 uplink: decrypted, reassembled, and every whole sceau frame verified under the device's key. */
+  private checkDatagram(vm: VmState, phy: Bytes, fOptsLen: number, t: number): void {
+    const s = vm.session;
+    if (s === null) return;
+    // the 32-bit FCnt: the first at or above the last one with these 16 bits whose MIC checks (an
+    // ABP device's first uplink of a run may be far along: its counter lives in the VM's flash)
+    const f16 = phy[6]! | (phy[7]! << 8);
+    const msg = phy.subarray(0, phy.length - 4);
+    const mic = toHex(phy.subarray(phy.length - 4));
+    let fCnt = -1;
+    for (let high = vm.fCntUp < 0 ? 0 : Math.floor(vm.fCntUp / 0x10000); high < (vm.fCntUp < 0 ? 0x100 : 0x10000) && fCnt < 0; high++) {
+      const c = high * 0x10000 + f16;
+      if (c >= vm.fCntUp && toHex(dataMic(s.nwkSKey, 'up', s.devAddr, c >>> 0, msg)) === mic) fCnt = c;
+      if (vm.fCntUp >= 0 && high > Math.floor(vm.fCntUp / 0x10000)) break; // a session's counter moves on by less than 2^16
+    }
+    if (fCnt < 0) {
+      this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: an uplink whose MIC checks under no FCnt of its session`);
+      return;
+    }
+    vm.fCntUp = fCnt;
+    const datagram = cryptFrmPayload(s.appSKey, 'up', s.devAddr, fCnt >>> 0, phy.subarray(9 + fOptsLen, phy.length - 4));
+    const pushed = this.reassembler.push(datagram, t, toHex(vm.d.devEui));
+    if (pushed.kind === 'invalid') this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: datagram refused: ${pushed.detail}`);
+    if (pushed.kind !== 'frame') return;
+    const v = verifyFrame(pushed.frame, this.keyring);
+    if (v.ok && v.kid === toHex(vm.d.kid)) this.stats.records++;
+    else this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: sent a frame that does not verify under its key: ${v.ok ? `signed by ${v.kid}` : `${v.code} ${v.detail}`}`);
   }
 
   /** A downlink a gateway will send: offered to every VM that sent an uplink in the 8 s before it starts (the radios filter the rest). */
