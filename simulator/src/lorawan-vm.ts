@@ -161,7 +161,9 @@ export class LorawanFirmwareVms {
 
   /** Loads the VM host and builds the image (or takes it from the cache: a build takes ~10 s). */
   static async prepare(o: LorawanVmOptions): Promise<LorawanFirmwareVms> {
-    const module = await loadFirmwareVm();
+    const module = await loadFirmwareVm().catch((e: Error) => {
+      throw Object.assign(new Error(e.message), { code: 'sim/firmware-vm' }); // exit 3: the firmware workspace is missing
+    });
     const built = module.buildSimLorawanFirmware({ intervalMs: o.intervalMs, region: o.region === 'eu868' ? 'EU868' : 'US915', dr: o.dr });
     return new LorawanFirmwareVms(o, built.binary, built.buildMs);
   }
