@@ -602,6 +602,24 @@ describe.sequential('GwmpGateway', () => {
     await srv.close();
   });
 
+  it('rxpk: tmst is a 32-bit µs counter that wraps (71.6 min), dated with `time` at the end of the packet', async () => {
+    const srv = await rawServer(() => undefined);
+    const gw = new GwmpGateway({ eui: fromHex('0200000000000003'), host: '127.0.0.1', port: srv.port, ackTimeoutMs: 50, keepaliveMs: 60_000, tmstStart: 2 ** 32 - 50_000 });
+    await gw.start();
+    const before = gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7 });
+    await new Promise((r) => setTimeout(r, 120));
+    const end = performance.now() - 40;
+    const after = gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7, endWallMs: end });
+    await gw.stop();
+    expect(before.tmst as number).toBeGreaterThan(2 ** 32 - 50_000);
+    expect(after.tmst as number).toBeLessThan(10_000_000); // wrapped: about 80 ms past 2^32
+    expect(after.tmst).toBe(gw.tmstAt(end));
+    const t = Date.parse((after.time as string).replace(/(\.\d{3})\d{3}Z$/, '$1Z'));
+    expect(Math.abs(t - (performance.timeOrigin + end))).toBeLessThan(2);
+    expect(after.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    await srv.close();
+  });
+
   it('answers each PULL_RESP with a TX_ACK: NONE in time, TOO_LATE in the past, TOO_EARLY beyond 30 s, GPS_UNLOCKED for `time`; emits at tmst', async () => {
     const acks: { token: number; error: string }[] = [];
     let gwAddr: RemoteInfo | null = null;
@@ -711,7 +729,7 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
     ns.keysDir = join(dir, 'firmware-vm');
     ns.dataDownlinks = true;
     const args = [
-      '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '36s', '--interval', '10s',
+      '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '50s', '--interval', '10s',
       '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-firmware-vm', '--json',
     ];
     try {
@@ -735,7 +753,8 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(vmUps.length).toBeGreaterThanOrEqual(2);
       expect(vmUps.every((u) => [868.1, 868.3, 868.5].includes(u.freq) && u.datr === 'SF7BW125')).toBe(true);
       expect(ns.counts.micFailures).toBe(0);
-      // (its first frame, sealed before the join at the 51-byte size of EU868 DR0, came as fragments)
+      // (its first frame, sealed before the join at the 51-byte size of EU868 DR0, comes as 3 fragments,
+      // ~12 s apart at 1 % duty cycle: the first frame is complete ~35 s after the start)
       const counters = ns.verified.get(vm.kid!) ?? [];
       expect(counters.length).toBeGreaterThanOrEqual(1);
       expect(counters).toEqual([...counters].sort((a, b) => a - b));
@@ -761,4 +780,38 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       await ns.close();
     }
   }, 240_000);
+
+  it('ABP on US915 DR3: the firmware VM sends on sub-band 2 at SF7/125 kHz, its frames verify, and the bridge finds its FCnt', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm-abp');
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--firmware-vm', '1', '--duration', '14s', '--interval', '5s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir, '--dev-addr-prefix', '26000000/8', '--seed', 'e2e-firmware-vm-abp', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      const vm = ns.registry![0]!;
+      expect(Object.keys(vm).sort()).toEqual(['appSKey', 'devAddr', 'devEui', 'kid', 'nwkSKey', 'publicKey']);
+      expect(summary).toMatchObject({ devices: 1, joinsRequested: 0 });
+      expect(summary.firmwareVms).toMatchObject({ devices: 1, joins: 0, joinRequests: 0, wrongSyncWord: 0 });
+      // sub-band 2: 903.9 + 0.2·n MHz, n = 0..7; DR3 is SF7 at 125 kHz
+      expect(ns.seen.length).toBeGreaterThanOrEqual(2);
+      for (const u of ns.seen) {
+        expect(u.devAddr).toBe(vm.devAddr);
+        expect(u.datr).toBe('SF7BW125');
+        expect(Math.round((u.freq - 903.9) / 0.2)).toBeGreaterThanOrEqual(0);
+        expect(Math.round((u.freq - 903.9) / 0.2)).toBeLessThanOrEqual(7);
+        expect(Math.abs((u.freq - 903.9) / 0.2 - Math.round((u.freq - 903.9) / 0.2))).toBeLessThan(1e-6);
+      }
+      const counters = ns.verified.get(vm.kid!) ?? [];
+      expect(counters.length).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.records).toBe(counters.length);
+      expect(summary.records).toBe(counters.length);
+    } finally {
+      await ns.close();
+    }
+  }, 120_000);
 });

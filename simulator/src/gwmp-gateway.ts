@@ -32,6 +32,8 @@ export interface RxPacket {
   lsnr: number;
   /** The gateway's tmst at "RX finished"; default now. */
   tmst?: number;
+  /** When the packet ended (this gateway's clock, performance.now()): its `time` and, without `tmst`, its tmst; default now. */
+  endWallMs?: number;
 }
 
 /** A downlink the network server asked for (`txpk`), as it leaves the antenna. */
@@ -220,7 +222,7 @@ export class GwmpGateway {
 
   /** PUSH_DATA with one rxpk; returns the rxpk object sent. */
   push(rx: RxPacket): Record<string, unknown> {
-    const nowWall = this.now();
+    const nowWall = rx.endWallMs ?? this.now();
     const rxpk = {
       time: isoMicro(performance.timeOrigin + nowWall),
       tmst: rx.tmst ?? this.tmstAt(nowWall),

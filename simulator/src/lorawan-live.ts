@@ -311,7 +311,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     for (const g of gateways) {
       if (linkRng.chance(o.loss)) continue;
       heard++;
-      g.push({ phyPayload: phy, freq, chan, datr, rssi: -60 - 50 * linkRng.float(), lsnr: -5 + 15 * linkRng.float(), tmst: g.tmstAt(txEnd) });
+      g.push({ phyPayload: phy, freq, chan, datr, rssi: -60 - 50 * linkRng.float(), lsnr: -5 + 15 * linkRng.float(), endWallMs: txEnd });
     }
     if (heard === 0) s.uplinksLost++;
     return heard;

@@ -17,9 +17,9 @@
  * - Time: a VM runs at the times it asks to be woken (or earlier, to take a setting), its clock
  *   showing that time; computation within one wake-up takes no time on the device's clock, as in
  *   the virtual-time simulator. So RX windows open exactly RxDelay after the uplink on the
- *   device's clock. When a wake-up comes more than MAX_LAG_MS late (a busy stretch of short
- *   waits, a loaded machine), the VM's clock jumps to the wall clock: it never trails it by more
- *   than that plus one wake-up's computation.
+ *   device's clock. When a wake-up after a short wait (BUSY_WAIT_MS: polling) comes more than
+ *   MAX_LAG_MS late (a busy stretch, a loaded machine), the VM's clock jumps to the wall clock, so
+ *   it does not trail it further; a wake-up after a longer wait (an RX window) is never moved.
  * - Credentials: the device's seed and its OTAA keys (sceau_otaa) or ABP session (sceau_abp) are
  *   written into its settings at boot, as `sceau provision --lorawan` does. Its flash (settings:
  *   DevNonce, JoinNonce, FCnt reservations, join back-off, counters) is kept in
@@ -47,6 +47,8 @@ export const LORAWAN_SYNC_WORD = 0x34;
 export const AIR_LEAD_MS = 600;
 /** A VM woken later than this after the time it asked for runs at the wall clock's time instead (its clock never trails by more, so its uplinks are not dated so far back that RX1 has passed). */
 export const MAX_LAG_MS = 100;
+/** A wait this short or shorter is a busy stretch (polling a flag, a register), not a timed event. */
+export const BUSY_WAIT_MS = 5;
 /** Downlinks starting more than this long after a VM's last uplink are not offered to it (RX2 of a join-request is 6 s after it). */
 export const OFFER_HORIZON_MS = 8000;
 
@@ -253,8 +255,10 @@ export class LorawanFirmwareVms {
       }
       vm.poked = false;
       // at the time it asked for (never ahead of the wall clock, never back), unless that is more
-      // than MAX_LAG_MS ago (a busy stretch of many short waits): then the VM catches up to now
-      const t = Math.max(vm.last, now - due > MAX_LAG_MS ? Math.floor(now) : Math.min(Math.floor(now), due));
+      // than MAX_LAG_MS ago after a short wait (a busy stretch of 1 ms waits): then it catches up to
+      // now. A long wait (an RX window) is always ended on time, however late the host wakes it.
+      const busy = due - vm.last <= BUSY_WAIT_MS;
+      const t = Math.max(vm.last, busy && now - due > MAX_LAG_MS ? Math.floor(now) : Math.min(Math.floor(now), due));
       vm.last = t;
       const w0 = performance.now();
       try {
