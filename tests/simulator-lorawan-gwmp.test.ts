@@ -35,6 +35,20 @@ interface SeenUplink {
 /** A downlink the test wants sent after an uplink: when (µs after its end), where, and which MAC commands. */
 interface PlannedDownlink { delayUs: number; freq: number; datr: string; fOpts?: string; port0?: string }
 
+/**
+ * RX1 of an uplink with RX1DROffset 0 (RP002-1.0.3): EU868 on the uplink's frequency and data rate;
+ * US915 on 923.3 + 0.6·(channel mod 8) MHz at DR10..13 (SF10..7, 500 kHz) for DR0..3 and DR13 for DR4.
+ */
+function rx1Of(rx: Record<string, unknown>): { freq: number; datr: string } {
+  const freq = rx.freq as number;
+  if (freq < 902 || freq > 928) return { freq, datr: rx.datr as string };
+  const wide = (rx.datr as string).endsWith('BW500');
+  const ch = wide ? 64 + Math.round((freq - 903.0) / 1.6) : Math.round((freq - 902.3) / 0.2);
+  const sf = Number(/^SF(\d+)/.exec(rx.datr as string)![1]);
+  const dr = wide ? 4 : 10 - sf; // SF10..7 at 125 kHz are DR0..3
+  return { freq: Math.round((923.3 + 0.6 * (ch % 8)) * 10) / 10, datr: `SF${dr === 4 ? 7 : 10 - dr}BW500` };
+}
+
 /** A LoRaWAN 1.0.x network server in miniature, from the specification. */
 class StandInNetworkServer {
   readonly socket = createSocket('udp4');
@@ -190,11 +204,10 @@ class StandInNetworkServer {
     const txpk = {
       imme: false,
       tmst: ((rx.tmst as number) + this.joinDelayUs) % 2 ** 32, // RX1 = JOIN_ACCEPT_DELAY1 after the end of the uplink
-      freq: rx.freq, // EU868 RX1: the uplink channel, DR offset 0
+      ...rx1Of(rx), // RX1: DR offset 0
       rfch: 0,
       powe: 14,
       modu: 'LORA',
-      datr: rx.datr,
       codr: '4/5',
       ipol: true,
       size: accept.length,
@@ -255,7 +268,7 @@ class StandInNetworkServer {
       this.downlinked.add(devAddr);
       const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
       // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
-      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, freq: rx.freq, rfch: 0, powe: 14, modu: 'LORA', datr: rx.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
+      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, ...rx1Of(rx), rfch: 0, powe: 14, modu: 'LORA', codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
     }
     const fPort = phy[8 + fOptsLen];
     if (fPort !== 1) return this.fail(`FPort ${fPort}`);
@@ -780,6 +793,29 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       await ns.close();
     }
   }, 240_000);
+
+  it('OTAA on US915 DR3: a model device and a firmware VM join on sub-band 2 (RX1 at 923.3 + 0.6·(ch mod 8) MHz, SF7/500 kHz) and their frames verify', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm-us915');
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '32s', '--interval', '5s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-firmware-vm-us915', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      expect(summary).toMatchObject({ devices: 2, joinsAccepted: 2 });
+      expect(summary.firmwareVms).toMatchObject({ joins: 1, joinRequests: 1, wrongSyncWord: 0 });
+      for (const j of ns.joinsSeen) expect(Math.round((j.freq - 903.9) / 0.2)).toBeGreaterThanOrEqual(0);
+      for (const j of ns.joinsSeen) expect(Math.round((j.freq - 903.9) / 0.2)).toBeLessThanOrEqual(7);
+      for (const d of ns.registry!) expect((ns.verified.get(d.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
+      expect(summary.downlinksMissed).toBe(0);
+    } finally {
+      await ns.close();
+    }
+  }, 120_000);
 
   it('ABP on US915 DR3: the firmware VM sends on sub-band 2 at SF7/125 kHz, its frames verify, and the bridge finds its FCnt', async () => {
     const ns = new StandInNetworkServer();

@@ -108,8 +108,6 @@ export interface FirmwareVmsSummary {
 interface VmState {
   d: LorawanDevice;
   dev: FirmwareVmDevice;
-  flash: { data?: Uint8Array };
-  flashPath: string;
   /** The last step's time (the VM's clock never goes back). */
   last: number;
   wake: (() => void) | null;
@@ -133,6 +131,13 @@ interface VmState {
   fCntUp: number;
   timer: ReturnType<typeof setTimeout> | null;
   keyChecked: boolean;
+}
+
+/** Replaces `path` with `data` in one step (0600: a VM's flash holds its seed and LoRaWAN keys). */
+function writeAtomic(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 /** Parses `SF9BW125` into spreading factor and bandwidth (Hz). */
@@ -180,7 +185,18 @@ export class LorawanFirmwareVms {
     const module = await loadFirmwareVm();
     for (const d of this.o.fleet) {
       const flashPath = join(resolve(this.o.stateDir), `lorawan-vm-${toHex(d.devEui)}.flash`);
-      const flash: { data?: Uint8Array } = existsSync(flashPath) ? { data: new Uint8Array(readFileSync(flashPath)) } : {};
+      // written through at every flash write of the firmware, as a board's flash is (a run killed
+      // mid-way still never reuses a DevNonce or FCnt the next time)
+      let stored: Uint8Array | undefined = existsSync(flashPath) ? new Uint8Array(readFileSync(flashPath)) : undefined;
+      const flash = {
+        get data(): Uint8Array | undefined {
+          return stored;
+        },
+        set data(v: Uint8Array | undefined) {
+          stored = v;
+          if (v !== undefined) writeAtomic(flashPath, v);
+        },
+      };
       const random = Prng.from(this.o.seed, `lorawan-firmware-vm|${d.index}`);
       const w0 = performance.now();
       const t0 = Math.floor(this.now());
@@ -199,7 +215,7 @@ export class LorawanFirmwareVms {
           : { key: 'sceau_abp', value: `${toHex(d.devEui)}:${toHex(d.devAddr!)}:${toHex(d.nwkSKey!)}:${toHex(d.appSKey!)}` };
       await dev.setSetting(credentials.key, credentials.value);
       const vm: VmState = {
-        d, dev, flash, flashPath, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
+        d, dev, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
         airQueue: [], airUntil: -Infinity, airSeq: 0, offered: new Map(), timer: null, keyChecked: false,
         joinAccepts: [], devNonce: -1, fCntUp: -1,
         session: this.o.activation === 'abp' ? { devAddr: d.devAddr!, nwkSKey: d.nwkSKey!, appSKey: d.appSKey! } : null,
@@ -218,7 +234,6 @@ export class LorawanFirmwareVms {
       for (const vm of this.states) {
         if (vm.timer !== null) clearTimeout(vm.timer);
         vm.dev.stop();
-        this.saveFlash(vm);
         if (!vm.keyChecked) this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: never printed its key line`);
       }
     }
@@ -228,13 +243,6 @@ export class LorawanFirmwareVms {
   stop(): void {
     this.stopped = true;
     for (const vm of this.states) vm.wake?.();
-  }
-
-  private saveFlash(vm: VmState): void {
-    if (vm.flash.data === undefined) return;
-    const tmp = `${vm.flashPath}.tmp-${process.pid}`;
-    writeFileSync(tmp, vm.flash.data, { mode: 0o600 }); // it holds the seed and the LoRaWAN keys
-    renameSync(tmp, vm.flashPath);
   }
 
   private async loop(vm: VmState, endMs: number): Promise<void> {
