@@ -9,8 +9,10 @@
 
 /** A firmware VM on a virtual clock (firmware/scripts/sim-device.mjs). */
 export interface FirmwareVmDevice {
-  /** Virtual time at which the VM wants to run next. */
+  /** Virtual time at which the VM wants to run next (its own wake-up, or its next announce if sooner). */
   nextAt: number;
+  /** Virtual time of its next Jacdac announce (every 400 ms). */
+  nextAnnounce?: number;
   /** The `sceau-key v1 kid=... pub=...` line of the current boot, once printed. */
   keyLine: string | null;
   steps: number;

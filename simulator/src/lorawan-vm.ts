@@ -10,8 +10,8 @@
  *   the uplink is dated as ENDING at that instant of the device's clock (its RX windows count
  *   from there, as the network server's do from the rxpk's tmst). A packet with another sync word
  *   than LoRaWAN's public 0x34 is heard by no gateway (and counted).
- * - Downlinks: every txpk a gateway accepts for later, within 8 s after a VM's uplink, is put on
- *   that VM's air (the `sceau_air` setting) ahead of its start time, with that start time: the
+ * - Downlinks: every txpk a gateway accepts for later, within 8 s after a VM's uplink and maybe
+ *   for it (offer()), is put on that VM's air (the `sceau_air` setting) ahead of its start time, with that start time: the
  *   fake hears it only in a receive window open when its preamble starts, on its frequency, SF
  *   and bandwidth. The firmware opens, checks and answers it itself ("sceau-radio-heard <seq>").
  * - Time: a VM runs at the times it asks to be woken (or earlier, to take a setting), its clock
@@ -129,6 +129,8 @@ interface VmState {
   /** The session the firmware is in (OTAA: from the join-accept it took; ABP: provisioned), and the last FCnt up. */
   session: (SessionKeys & { devAddr: Bytes }) | null;
   fCntUp: number;
+  /** Its last uplink was a join-request. */
+  joining: boolean;
   timer: ReturnType<typeof setTimeout> | null;
   keyChecked: boolean;
 }
@@ -217,7 +219,7 @@ export class LorawanFirmwareVms {
       const vm: VmState = {
         d, dev, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
         airQueue: [], airUntil: -Infinity, airSeq: 0, offered: new Map(), timer: null, keyChecked: false,
-        joinAccepts: [], devNonce: -1, fCntUp: -1,
+        joinAccepts: [], devNonce: -1, fCntUp: -1, joining: false,
         session: this.o.activation === 'abp' ? { devAddr: d.devAddr!, nwkSKey: d.nwkSKey!, appSKey: d.appSKey! } : null,
       };
       dev.onLine = (line, t) => this.onLine(vm, line, t);
@@ -265,7 +267,8 @@ export class LorawanFirmwareVms {
       // at the time it asked for (never ahead of the wall clock, never back), unless that is more
       // than MAX_LAG_MS ago after a short wait (a busy stretch of 1 ms waits): then it catches up to
       // now. A long wait (an RX window) is always ended on time, however late the host wakes it.
-      const busy = due - vm.last <= BUSY_WAIT_MS;
+      // (a step for the runtime's announce is not the firmware's own short wait: its real wake-up may be just after)
+      const busy = due - vm.last <= BUSY_WAIT_MS && due !== vm.dev.nextAnnounce;
       const t = Math.max(vm.last, busy && now - due > MAX_LAG_MS ? Math.floor(now) : Math.min(Math.floor(now), due));
       vm.last = t;
       const w0 = performance.now();
@@ -333,6 +336,7 @@ export class LorawanFirmwareVms {
       return;
     }
     vm.lastUplink = t;
+    vm.joining = phy[0] === 0x00;
     if (phy[0] === 0x00) {
       this.stats.joinRequests++;
       vm.devNonce = phy[17]! | (phy[18]! << 8);
@@ -402,11 +406,20 @@ export class LorawanFirmwareVms {
     else this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: sent a frame that does not verify under its key: ${v.ok ? `signed by ${v.kid}` : `${v.code} ${v.detail}`}`);
   }
 
-  /** A downlink a gateway will send: offered to every VM that sent an uplink in the 8 s before it starts (the radios filter the rest). */
+  /**
+   * A downlink a gateway will send: offered to every VM that sent an uplink in the 8 s before it
+   * starts and may be its addressee: a join-accept to those whose last uplink was a join-request, a
+   * data downlink to the VM in the session of its DevAddr (in clear in the frame). A VM's air holds
+   * one packet at a time, so others' downlinks are not put there to crowd out its own.
+   */
   offer(e: Emission): void {
     const startMs = Math.round(e.wallMs - this.origin);
+    const phy = e.phyPayload;
+    const mtype = (phy[0] ?? 0) >> 5;
     for (const vm of this.states) {
       if (!(startMs >= vm.lastUplink && startMs - vm.lastUplink <= OFFER_HORIZON_MS)) continue;
+      if (mtype === 1 && !vm.joining) continue;
+      if ((mtype === 3 || mtype === 5) && (vm.session === null || phy.length < 5 || toHex(Uint8Array.from(phy.subarray(1, 5)).reverse()) !== toHex(vm.session.devAddr))) continue;
       vm.airQueue.push({ e, startMs });
       vm.airQueue.sort((a, b) => a.startMs - b.startMs);
       this.offeredAll.add(e);
