@@ -155,13 +155,13 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
-  const k = o.firmwareVm ?? 0;
-  if (!Number.isInteger(k) || k < 0 || k > o.fleet.length) throw new RangeError(`--firmware-vm: expected 0..${o.fleet.length} (at most --devices), got ${k}`);
+  const vmCount = o.firmwareVm ?? 0;
+  if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > o.fleet.length) throw new RangeError(`--firmware-vm: expected 0..${o.fleet.length} (at most --devices), got ${vmCount}`);
   const sensorsOf = (d: LorawanDevice): SensorModel => new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now());
   // the firmware VMs (built before the clock starts: a build takes ~10 s) send through forward() below
   let forwardVm: (u: VmUplink) => void = () => undefined;
-  const vms = k === 0 ? null : await LorawanFirmwareVms.prepare({
-    fleet: o.fleet.slice(0, k), activation: o.activation, region: link.region, dr: link.dr, intervalMs: o.intervalMs, seed: o.seed, stateDir: o.stateDir,
+  const vms = vmCount === 0 ? null : await LorawanFirmwareVms.prepare({
+    fleet: o.fleet.slice(0, vmCount), activation: o.activation, region: link.region, dr: link.dr, intervalMs: o.intervalMs, seed: o.seed, stateDir: o.stateDir,
     sensors: sensorsOf, onUplink: (u) => forwardVm(u), ...(o.onLog ? { onLog: o.onLog } : {}),
   });
   const t0 = performance.now();
@@ -197,7 +197,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       // DevStatusAns: 1..254 from the battery's 2.5..3.3 V
       battery: () => Math.max(1, Math.min(254, Math.round(1 + (253 * (sensors.batteryReading(performance.now() - t0, 0).value - 2500)) / 800))),
     });
-  const devices: Device[] = o.fleet.slice(k).map((d) => {
+  const devices: Device[] = o.fleet.slice(vmCount).map((d) => {
     const st = state.get(d.devEui);
     const sensors = sensorsOf(d);
     return {
