@@ -85,9 +85,7 @@ export class RxPacket {
 
 export interface LoraRadio {
     init(p: LoraParams): Promise<void>
-    /** Sets the frequency, modulation, power and sync word of the following transmissions (the radio in standby). */
-    configure(p: LoraParams): Promise<void>
-    /** Sends one packet with the parameters of the last `init` or `configure` and waits for TX done (throws on timeout). */
+    /** Sends one packet and waits for TX done (throws on timeout). */
     transmit(payload: Buffer, timeoutMs: number): Promise<void>
     /**
      * One receive window (LoRaWAN class A RX1 or RX2): listens on `p` (explicit header, no
@@ -97,6 +95,12 @@ export interface LoraRadio {
      * for transmitting with the parameters of `init`.
      */
     receive(p: LoraParams, invertIq: boolean, windowMs: number): Promise<RxPacket>
+    /**
+     * Sets the parameters of the next transmissions (frequency, SF, bandwidth, power, sync word)
+     * without a reset; they stay after receive windows. The LoRaWAN MAC calls it before each
+     * uplink with the channel and data rate it chose.
+     */
+    configure(p: LoraParams): Promise<void>
 }
 
 /** Symbols of a receive window of `windowMs` (at least 6, the LoRaWAN minimum to detect a preamble). */
@@ -195,8 +199,8 @@ export class Sx127x implements LoraRadio {
     }
 
     async configure(p: LoraParams): Promise<void> {
-        this.p = p
         await this.writeReg(REG_OP_MODE, MODE_LORA | MODE_STDBY)
+        this.p = p
         await this.modem(p, 0x04)
     }
 
@@ -332,23 +336,28 @@ export class Sx126x implements LoraRadio {
         await this.cmd(CMD_SET_REGULATOR_MODE, [0x01]) // DC-DC
         await this.radioParams(p)
         await this.cmd(CMD_SET_PA_CONFIG, [0x04, 0x07, 0x00, 0x01]) // SX1262, up to +22 dBm
-        await this.txPowerAndSync(p)
+        await this.txPower(p)
         await this.cmd(CMD_SET_BUFFER_BASE, [0x00, 0x00])
         await this.cmd(CMD_SET_DIO_IRQ_PARAMS, [0x02, 0x01, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00]) // TxDone|Timeout on DIO1
+        await this.syncWord(p)
     }
 
     async configure(p: LoraParams): Promise<void> {
-        this.p = p
         await this.cmd(CMD_SET_STANDBY, [0x00])
+        this.p = p
         await this.radioParams(p)
-        await this.txPowerAndSync(p)
+        await this.txPower(p)
+        await this.syncWord(p)
     }
 
-    private async txPowerAndSync(p: LoraParams): Promise<void> {
+    private async txPower(p: LoraParams): Promise<void> {
         let pw = p.txPowerDbm
         if (pw < -9) pw = -9
         if (pw > 22) pw = 22
         await this.cmd(CMD_SET_TX_PARAMS, [pw & 255, 0x04]) // ramp 200 us
+    }
+
+    private async syncWord(p: LoraParams): Promise<void> {
         // the SX126x sync word register holds the SX127x byte 0xXY as 0xX4 0xY4
         const sw = p.syncWord
         await this.cmd(CMD_WRITE_REGISTER, [

@@ -81,6 +81,7 @@ async function transmitOn(dev: LorawanDevice, phy: Buffer, ch: number, dr: numbe
     const st = dev.st
     const p = drParams(r, dr, channelFreq(r, st, ch), st.txPower)
     const airtime = loraAirtimeMs(phy.length, p)
+    // the channel's frequency and the DR's modulation (and LoRaWAN's sync word) for this uplink
     await dev.radio.configure(p)
     const start = ds.millis()
     await dev.radio.transmit(phy, 2 * airtime + 200)
