@@ -1,8 +1,10 @@
 // The simulator's host-side LoRaWAN 1.0.x frame coding (simulator/src/lorawan-frames.ts) against
-// every published vector of protocol/vectors/lorawan.json (the same items the firmware runs in the
-// DeviceScript VM; schema in firmware/scripts/lorawan-vectors.mjs checkItem), then a differential
-// check against the independent reference (tests/helpers/lorawan-reference.ts) on random cases
-// with a pinned seed, and the refusals of untrusted input.
+// every published vector of protocol/vectors/lorawan.json and every random case of
+// tests/helpers/lorawan-cases.ts: the same items, with the same expected results, that the firmware
+// runs in the DeviceScript VM (tests/firmware-lorawan.test.ts; schema in
+// firmware/scripts/lorawan-vectors.mjs checkItem), so both sides are pinned by the same vectors.
+// Then a differential check against the independent reference (tests/helpers/lorawan-reference.ts)
+// with fast-check, and the refusals of untrusted input.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -21,6 +23,7 @@ import {
   peekDownlinkFCnt,
 } from '@sceau/simulator';
 import * as ref from './helpers/lorawan-reference.js';
+import { lorawanCases } from './helpers/lorawan-cases.js';
 
 type Item = Record<string, unknown> & { op: string };
 const published = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'protocol', 'vectors', 'lorawan.json'), 'utf8')).vectors as {
@@ -86,6 +89,38 @@ describe('simulator LoRaWAN frames: published vectors (protocol/vectors/lorawan.
       for (const [k, want] of Object.entries(v.expected)) expect(out[k], k).toEqual(want);
     });
   }
+});
+
+describe('simulator LoRaWAN frames: the firmware\'s random cases (tests/helpers/lorawan-cases.ts, 1,000 of every op)', () => {
+  const cases = lorawanCases(1000);
+  it('join-request, join-accept (CFList, tampered), uplink (FPort none/0/1..255, FOpts, ADR/ACK/ADRACKReq, 32-bit FCnt), downlink (tampered, wrong FCnt), AES, CMAC, keys, keystream, MIC', () => {
+    const counts: Record<string, number> = {};
+    const refused: Record<string, number> = {};
+    cases.forEach((c, i) => {
+      const op = c.input.op as string;
+      counts[op] = (counts[op] ?? 0) + 1;
+      const out = run(c.input as Item);
+      const where = `case ${i} ${JSON.stringify(c.input)}`;
+      if (c.expected.ok === false) {
+        // refused, as the firmware refuses it: a wrong high half of the 32-bit counter only by the MIC
+        expect(out.ok, where).toBe(false);
+        if (op === 'downlink' && !c.flipped) expect(out.code, where).toBe('lorawan/mic');
+        refused[op] = (refused[op] ?? 0) + 1;
+        return;
+      }
+      for (const [k, want] of Object.entries(c.expected)) expect(out[k], `${where}: ${k}`).toEqual(want);
+    });
+    for (const op of ['join-request', 'join-accept', 'uplink', 'downlink', 'aes', 'cmac', 'session-keys', 'frm-payload', 'data-mic']) expect(counts[op], op).toBe(1000);
+    expect(refused['join-accept']).toBe(250);
+    expect(refused.downlink).toBe(200);
+    // FOpts and the flags were exercised both ways
+    const ups = cases.filter((c) => c.input.op === 'uplink').map((c) => c.input);
+    expect(ups.filter((u) => typeof u.fOpts === 'string' && u.fOpts.length > 0).length).toBeGreaterThan(100);
+    expect(ups.filter((u) => u.fPort === null).length).toBe(200);
+    expect(ups.filter((u) => u.fPort === 0).length).toBe(200);
+    const accepts = cases.filter((c) => c.input.op === 'join-accept' && c.expected.ok === true);
+    expect(accepts.filter((c) => c.expected.cfList !== null).length).toBeGreaterThan(100);
+  });
 });
 
 const key = fc.uint8Array({ minLength: 16, maxLength: 16 });

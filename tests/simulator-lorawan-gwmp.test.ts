@@ -26,7 +26,7 @@ interface Session { devEui: string; devAddr: string; nwkSKey: string; appSKey: s
 
 /** A data uplink as the stand-in saw it: its MAC commands (FOpts, or the FPort 0 payload decrypted with NwkSKey). */
 interface SeenUplink {
-  devAddr: string; fCnt: number; fPort: number | null; fOpts: string; port0: string | null; adr: boolean;
+  devAddr: string; devEui: string; fCnt: number; fPort: number | null; fOpts: string; port0: string | null; adr: boolean;
   /** The same FCnt again: a repetition (NbTrans) of the previous uplink. */
   repeat: boolean;
   tmst: number; freq: number; datr: string; atMs: number;
@@ -34,6 +34,20 @@ interface SeenUplink {
 
 /** A downlink the test wants sent after an uplink: when (µs after its end), where, and which MAC commands. */
 interface PlannedDownlink { delayUs: number; freq: number; datr: string; fOpts?: string; port0?: string }
+
+/**
+ * RX1 of an uplink with RX1DROffset 0 (RP002-1.0.3): EU868 on the uplink's frequency and data rate;
+ * US915 on 923.3 + 0.6·(channel mod 8) MHz at DR10..13 (SF10..7, 500 kHz) for DR0..3 and DR13 for DR4.
+ */
+function rx1Of(rx: Record<string, unknown>): { freq: number; datr: string } {
+  const freq = rx.freq as number;
+  if (freq < 902 || freq > 928) return { freq, datr: rx.datr as string };
+  const wide = (rx.datr as string).endsWith('BW500');
+  const ch = wide ? 64 + Math.round((freq - 903.0) / 1.6) : Math.round((freq - 902.3) / 0.2);
+  const sf = Number(/^SF(\d+)/.exec(rx.datr as string)![1]);
+  const dr = wide ? 4 : 10 - sf; // SF10..7 at 125 kHz are DR0..3
+  return { freq: Math.round((923.3 + 0.6 * (ch % 8)) * 10) / 10, datr: `SF${dr === 4 ? 7 : 10 - dr}BW500` };
+}
 
 /** A LoRaWAN 1.0.x network server in miniature, from the specification. */
 class StandInNetworkServer {
@@ -47,6 +61,8 @@ class StandInNetworkServer {
   /** Set by the test: downlinks to send after a data uplink (MAC-command tests). */
   onUplink: ((u: SeenUplink, s: Session) => PlannedDownlink[]) | null = null;
   readonly seen: SeenUplink[] = [];
+  /** Join-requests as they came: which device, where. */
+  readonly joinsSeen: Array<{ devEui: string; devNonce: number; freq: number; datr: string }> = [];
   /** sceau frames verified: the record's time against the stand-in's clock when it came (s). */
   readonly frameTimes: Array<{ counter: number; time: number | null; nowS: number }> = [];
   /** Set by the test: where the simulator writes lorawan-devices.json. */
@@ -64,6 +80,8 @@ class StandInNetworkServer {
   reassembler = new Reassembler({ senderHint: false });
   counts = { pushData: 0, pullData: 0, joinRequests: 0, joinAccepts: 0, txAck: 0, txAckNone: 0, uplinks: 0, duplicates: 0, micFailures: 0, repetitions: 0 };
   readonly verified = new Map<string, number[]>(); // kid -> counters
+  /** Record versions of the frames verified, by kid (2: readings encrypted for the owner). */
+  readonly versions = new Map<string, number[]>();
   private nextDevAddr = 0x00000100;
   private joinNonce = 1;
 
@@ -169,6 +187,7 @@ class StandInNetworkServer {
       this.counts.micFailures++;
       return this.fail(`join-request MIC of ${devEui}`);
     }
+    this.joinsSeen.push({ devEui, devNonce, freq: rx.freq as number, datr: rx.datr as string });
     const nonces = this.devNonces.get(devEui) ?? new Set<number>();
     if (nonces.has(devNonce)) return this.fail(`DevNonce ${devNonce} reused by ${devEui}`);
     nonces.add(devNonce);
@@ -187,11 +206,10 @@ class StandInNetworkServer {
     const txpk = {
       imme: false,
       tmst: ((rx.tmst as number) + this.joinDelayUs) % 2 ** 32, // RX1 = JOIN_ACCEPT_DELAY1 after the end of the uplink
-      freq: rx.freq, // EU868 RX1: the uplink channel, DR offset 0
+      ...rx1Of(rx), // RX1: DR offset 0
       rfch: 0,
       powe: 14,
       modu: 'LORA',
-      datr: rx.datr,
       codr: '4/5',
       ipol: true,
       size: accept.length,
@@ -233,7 +251,7 @@ class StandInNetworkServer {
     const hasPort = msgLen > 8 + fOptsLen;
     const port = hasPort ? phy[8 + fOptsLen]! : null;
     const seen: SeenUplink = {
-      devAddr, fCnt, fPort: port, fOpts: phy.subarray(8, 8 + fOptsLen).toString('hex'),
+      devAddr, devEui: s.devEui, fCnt, fPort: port, fOpts: phy.subarray(8, 8 + fOptsLen).toString('hex'),
       port0: port === 0 ? ref.frmPayload(s.nwkSKey, 0, devAddr, fCnt, phy.subarray(9, msgLen)).toString('hex') : null,
       adr: (fCtrl & 0x80) !== 0, repeat, tmst: rx.tmst as number, freq: rx.freq as number, datr: rx.datr as string, atMs: performance.now(),
     };
@@ -252,7 +270,7 @@ class StandInNetworkServer {
       this.downlinked.add(devAddr);
       const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
       // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
-      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, freq: rx.freq, rfch: 0, powe: 14, modu: 'LORA', datr: rx.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
+      this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, ...rx1Of(rx), rfch: 0, powe: 14, modu: 'LORA', codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
     }
     const fPort = phy[8 + fOptsLen];
     if (fPort !== 1) return this.fail(`FPort ${fPort}`);
@@ -260,8 +278,9 @@ class StandInNetworkServer {
     const pushed = this.reassembler.push(new Uint8Array(datagram), performance.now(), s.devEui);
     if (pushed.kind === 'invalid') return this.fail(`datagram: ${pushed.detail}`);
     if (pushed.kind !== 'frame') return;
-    const v = verifyFrame(pushed.frame, this.keyring);
+    const v = verifyFrame(pushed.frame, this.keyring, { recordVersions: [1, 2] });
     if (!v.ok) return this.fail(`sceau frame of ${s.devEui} refused: ${v.code} ${v.detail}`);
+    this.versions.set(v.kid, [...(this.versions.get(v.kid) ?? []), v.encrypted === undefined ? 1 : 2]);
     const dev = this.registry!.find((d) => d.devEui === s.devEui)!;
     if (v.kid !== dev.kid) this.fail(`frame of ${s.devEui} signed by ${v.kid}, registered ${dev.kid}`);
     this.frameTimes.push({ counter: v.counter, time: v.time, nowS: Date.now() / 1000 });
@@ -599,6 +618,24 @@ describe.sequential('GwmpGateway', () => {
     await srv.close();
   });
 
+  it('rxpk: tmst is a 32-bit µs counter that wraps (71.6 min), dated with `time` at the end of the packet', async () => {
+    const srv = await rawServer(() => undefined);
+    const gw = new GwmpGateway({ eui: fromHex('0200000000000003'), host: '127.0.0.1', port: srv.port, ackTimeoutMs: 50, keepaliveMs: 60_000, tmstStart: 2 ** 32 - 50_000 });
+    await gw.start();
+    const before = gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7 });
+    await new Promise((r) => setTimeout(r, 120));
+    const end = performance.now() - 40;
+    const after = gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7, endWallMs: end });
+    await gw.stop();
+    expect(before.tmst as number).toBeGreaterThan(2 ** 32 - 50_000);
+    expect(after.tmst as number).toBeLessThan(10_000_000); // wrapped: about 80 ms past 2^32
+    expect(after.tmst).toBe(gw.tmstAt(end));
+    const t = Date.parse((after.time as string).replace(/(\.\d{3})\d{3}Z$/, '$1Z'));
+    expect(Math.abs(t - (performance.timeOrigin + end))).toBeLessThan(2);
+    expect(after.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    await srv.close();
+  });
+
   it('answers each PULL_RESP with a TX_ACK: NONE in time, TOO_LATE in the past, TOO_EARLY beyond 30 s, GPS_UNLOCKED for `time`; emits at tmst', async () => {
     const acks: { token: number; error: string }[] = [];
     let gwAddr: RemoteInfo | null = null;
@@ -647,10 +684,11 @@ describe('sceau sim lorawan: usage', () => {
     expect(host.status).toBe(2);
     expect(host.stderr).toMatch(/--devices: expected an integer|--gwmp is required/);
   });
-  it('refuses --firmware-vm, naming the MAC issue', async () => {
-    const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '1']);
+  it('refuses more --firmware-vm devices than --devices', async () => {
+    const r = await runCli(['--gwmp', '127.0.0.1:1700', '--devices', '1', '--duration', '1s', '--interval', '1s', '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', join(dir, 'u'), '--firmware-vm', '2']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--firmware-vm: not available yet .*LoRaWAN MAC/);
+    expect(r.stderr).toMatch(/--firmware-vm: 2 firmware devices, but only --devices 1/);
+    expect(existsSync(join(dir, 'u'))).toBe(false);
   });
   it('names the missing or bad option (exit 2), writes nothing', async () => {
     const base = ['--devices', '1', '--duration', '1s', '--interval', '1s', '--activation', 'otaa', '--keys-out', join(dir, 'v')];
@@ -698,4 +736,123 @@ describe('sceau sim lorawan: usage', () => {
       await ns.close();
     }
   }, 30_000);
+});
+
+describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind the virtual gateways', () => {
+  it('a firmware VM joins through the stand-in (OTAA, RX1 at tmst + 5 s), hears RX1 downlinks, its frames verify; its DevNonce continues in the next run', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm');
+    ns.dataDownlinks = true;
+    const args = [
+      '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '50s', '--interval', '10s',
+      '--link', 'lorawan-eu868-dr5', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-firmware-vm', '--json',
+    ];
+    try {
+      const r = await runCli(args);
+      expect(ns.errors).toEqual([]);
+      expect(r.stderr).not.toMatch(/FAIL|internal error/);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      // both devices (the firmware one is device 0 of the registration file) are registered and joined
+      expect(ns.registry).toHaveLength(2);
+      const [vm, model] = ns.registry! as [Record<string, string>, Record<string, string>];
+      expect(summary).toMatchObject({ devices: 2, joinsAccepted: 2 });
+      expect(summary.firmwareVms).toMatchObject({ devices: 1, joins: 1, joinRequests: 1, wrongSyncWord: 0 });
+      // the firmware's join-request went out on a default channel at DR5 (the radio set to the MAC's channel and rate)
+      const vmJoin = ns.joinsSeen.filter((j) => j.devEui === vm.devEui);
+      expect(vmJoin).toHaveLength(1);
+      expect([868.1, 868.3, 868.5]).toContain(vmJoin[0]!.freq);
+      expect(vmJoin[0]!.datr).toBe('SF7BW125');
+      // its uplinks passed their MICs; its sceau frames (sealed by the firmware) verify under its registered key
+      const vmUps = ns.seen.filter((u) => u.devEui === vm.devEui);
+      expect(vmUps.length).toBeGreaterThanOrEqual(2);
+      expect(vmUps.every((u) => [868.1, 868.3, 868.5].includes(u.freq) && u.datr === 'SF7BW125')).toBe(true);
+      expect(ns.counts.micFailures).toBe(0);
+      // (its first frame, sealed before the join at the 51-byte size of EU868 DR0, comes as 3 fragments,
+      // ~12 s apart at 1 % duty cycle: the first frame is complete ~35 s after the start)
+      const counters = ns.verified.get(vm.kid!) ?? [];
+      expect(counters.length).toBeGreaterThanOrEqual(1);
+      expect(counters).toEqual([...counters].sort((a, b) => a - b));
+      expect(summary.firmwareVms.datagrams).toBeGreaterThan(counters.length);
+      // the simulator's own check of the VM's frames (decrypted with the session of the join-accept it took) agrees
+      expect(summary.firmwareVms.records).toBe(counters.length);
+      expect(summary.records).toBe(counters.length + (ns.verified.get(model.kid!) ?? []).length);
+      expect((ns.verified.get(model.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
+      // the join-accept and the LinkCheckAns after its first uplink reached the VM's RX1 windows
+      expect(summary.firmwareVms.downlinksHeard).toBe(2);
+      expect(summary.downlinksMissed).toBe(0);
+      expect(summary.downlinksReceived).toBe(summary.downlinks);
+      expect(summary.firmwareVms.datagrams).toBe(vmUps.filter((u) => u.fPort === 1 && !u.repeat).length);
+
+      // a second run on the same DIR: the VM's flash was kept, so its DevNonce goes on (the stand-in refuses a reused one)
+      const r2 = await runCli([...args.slice(0, 7), '14s', ...args.slice(8)]);
+      expect(ns.errors).toEqual([]);
+      expect(r2.code).toBe(0);
+      const vmJoins = ns.joinsSeen.filter((j) => j.devEui === vm.devEui).map((j) => j.devNonce);
+      expect(vmJoins).toHaveLength(2);
+      expect(vmJoins[1]).toBeGreaterThan(vmJoins[0]!);
+    } finally {
+      await ns.close();
+    }
+  }, 240_000);
+
+  it('OTAA on US915 DR3: a model device and a firmware VM join on sub-band 2 (RX1 at 923.3 + 0.6·(ch mod 8) MHz, SF7/500 kHz) and their frames verify', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm-us915');
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '2', '--firmware-vm', '1', '--duration', '32s', '--interval', '5s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'otaa', '--keys-out', ns.keysDir, '--seed', 'e2e-firmware-vm-us915', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      expect(summary).toMatchObject({ devices: 2, joinsAccepted: 2 });
+      expect(summary.firmwareVms).toMatchObject({ joins: 1, joinRequests: 1, wrongSyncWord: 0 });
+      for (const j of ns.joinsSeen) expect(Math.round((j.freq - 903.9) / 0.2)).toBeGreaterThanOrEqual(0);
+      for (const j of ns.joinsSeen) expect(Math.round((j.freq - 903.9) / 0.2)).toBeLessThanOrEqual(7);
+      for (const d of ns.registry!) expect((ns.verified.get(d.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
+      expect(summary.downlinksMissed).toBe(0);
+    } finally {
+      await ns.close();
+    }
+  }, 120_000);
+
+  it('ABP on US915 DR3 with --record 2: the firmware VM sends on sub-band 2 at SF7/125 kHz, its version 2 frames verify, and the bridge finds its FCnt', async () => {
+    const ns = new StandInNetworkServer();
+    await ns.start();
+    ns.keysDir = join(dir, 'firmware-vm-abp');
+    try {
+      const r = await runCli([
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--firmware-vm', '1', '--duration', '14s', '--interval', '5s',
+        '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir, '--dev-addr-prefix', '26000000/8', '--seed', 'e2e-firmware-vm-abp', '--record', '2', '--json',
+      ]);
+      expect(ns.errors).toEqual([]);
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout) as Record<string, any>;
+      const vm = ns.registry![0]!;
+      expect(Object.keys(vm).sort()).toEqual(['appSKey', 'devAddr', 'devEui', 'kid', 'nwkSKey', 'publicKey']);
+      expect(summary).toMatchObject({ devices: 1, joinsRequested: 0 });
+      expect(summary.firmwareVms).toMatchObject({ devices: 1, joins: 0, joinRequests: 0, wrongSyncWord: 0 });
+      // sub-band 2: 903.9 + 0.2·n MHz, n = 0..7; DR3 is SF7 at 125 kHz
+      expect(ns.seen.length).toBeGreaterThanOrEqual(2);
+      for (const u of ns.seen) {
+        expect(u.devAddr).toBe(vm.devAddr);
+        expect(u.datr).toBe('SF7BW125');
+        expect(Math.round((u.freq - 903.9) / 0.2)).toBeGreaterThanOrEqual(0);
+        expect(Math.round((u.freq - 903.9) / 0.2)).toBeLessThanOrEqual(7);
+        expect(Math.abs((u.freq - 903.9) / 0.2 - Math.round((u.freq - 903.9) / 0.2))).toBeLessThan(1e-6);
+      }
+      const counters = ns.verified.get(vm.kid!) ?? [];
+      expect(counters.length).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.records).toBe(counters.length);
+      expect(summary.records).toBe(counters.length);
+      // --record 2 reaches the firmware: it seals record version 2 (its content key in its settings)
+      expect(ns.versions.get(vm.kid!)).toEqual(counters.map(() => 2));
+    } finally {
+      await ns.close();
+    }
+  }, 120_000);
 });

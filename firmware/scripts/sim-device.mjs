@@ -53,23 +53,54 @@ function sourceDigest() {
 }
 
 /**
- * The VM image of src/main.ts built with simConfig(options), cached by the hash of the sources
- * and the configuration (a build takes ~8 s) in $SCEAU_FIRMWARE_CACHE or the temp directory.
- * Returns { binary, cached, buildMs }.
+ * The firmware configuration of a LoRaWAN device of `sceau sim lorawan --firmware-vm K`: the real
+ * LoRaWAN link (src/lorawan-link.ts) on the host-driven fake radio (src/lora-air-fake.ts), whose
+ * uplinks the simulator's GWMP gateways forward and whose receive windows hear their downlinks.
+ * `region`: "EU868" or "US915"; `dr`: the first join-request's data rate (OTAA) or the session's (ABP).
  */
-export function buildSimFirmware(options) {
-    const config = configSource(simConfig(options))
-    const key = sourceDigest().update(config).digest("hex").slice(0, 24)
+export function simLorawanConfig({ intervalMs, region, dr, subBand = 2 }) {
+    return {
+        VM_SENSORS: "jacdac",
+        SAMPLE_INTERVAL_MS: intervalMs,
+        BATCH_SIZE: 1,
+        WITH_KID: true,
+        LINK: "lorawan-fake",
+        LORAWAN_REGION: region,
+        LORAWAN_SUB_BAND: subBand,
+        LORAWAN_JOIN_DR: dr,
+        LORAWAN_ABP_DR: dr,
+        MAX_FRAMES: 0,
+    }
+}
+
+/** A VM image of src/main.ts with `config` (src/config.ts overrides), cached by the hash of the sources and the configuration. */
+function cachedBuild(prefix, config) {
+    const source = configSource(config)
+    const key = sourceDigest().update(source).digest("hex").slice(0, 24)
     const dir = process.env.SCEAU_FIRMWARE_CACHE ?? join(tmpdir(), "sceau-firmware-cache")
-    const file = join(dir, `sim-${key}.devs`)
+    const file = join(dir, `${prefix}-${key}.devs`)
     if (existsSync(file)) return { binary: new Uint8Array(readFileSync(file)), cached: true, buildMs: 0 }
     const t0 = performance.now()
-    const { binary } = buildEntry("src/main.ts", { "src/config.ts": config })
+    const { binary } = buildEntry("src/main.ts", { "src/config.ts": source })
     mkdirSync(dir, { recursive: true })
     const tmp = `${file}.${process.pid}.tmp`
     writeFileSync(tmp, binary)
     renameSync(tmp, file)
     return { binary, cached: false, buildMs: Math.round(performance.now() - t0) }
+}
+
+/**
+ * The VM image of src/main.ts built with simConfig(options), cached by the hash of the sources
+ * and the configuration (a build takes ~8 s) in $SCEAU_FIRMWARE_CACHE or the temp directory.
+ * Returns { binary, cached, buildMs }.
+ */
+export function buildSimFirmware(options) {
+    return cachedBuild("sim", simConfig(options))
+}
+
+/** The VM image of src/main.ts built with simLorawanConfig(options), cached like buildSimFirmware's. */
+export function buildSimLorawanFirmware(options) {
+    return cachedBuild("sim-lorawan", simLorawanConfig(options))
 }
 
 function hexId(deviceId) {

@@ -103,7 +103,15 @@ export class FakeSx1276 implements RadioBus {
                 const len = this.regs[0x22]
                 const pkt = Buffer.alloc(len)
                 for (let i = 0; i < len; i++) pkt[i] = this.fifo[(base + i) & 255]
-                if (this.echo) printLong("sceau-radio", pkt.toString("hex"))
+                if (this.echo) {
+                    // how the chip is set up to send it, from its registers (Frf in Hz rounded to 100 Hz)
+                    const frf = (this.regs[6] << 16) | (this.regs[7] << 8) | this.regs[8]
+                    const hz = Math.round((frf * 32000000) / 524288 / 100) * 100
+                    const bwCode = this.regs[0x1d] >> 4
+                    const bw = bwCode === 9 ? 500000 : bwCode === 8 ? 250000 : bwCode === 7 ? 125000 : 0
+                    console.log(`sceau-radio-tx ${hz} ${this.regs[0x1e] >> 4} ${bw} ${hexBytes(this.regs[0x39], 1)}`)
+                    printLong("sceau-radio", pkt.toString("hex"))
+                }
                 else this.sent.push(pkt)
                 this.regs[0x12] |= 0x08 // TxDone
                 this.regs[0x01] = (v & 0xf8) | 1 // back to standby

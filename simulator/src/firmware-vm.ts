@@ -9,8 +9,10 @@
 
 /** A firmware VM on a virtual clock (firmware/scripts/sim-device.mjs). */
 export interface FirmwareVmDevice {
-  /** Virtual time at which the VM wants to run next. */
+  /** Virtual time at which the VM wants to run next (its own wake-up, or its next announce if sooner). */
   nextAt: number;
+  /** Virtual time of its next Jacdac announce (every 400 ms). */
+  nextAnnounce?: number;
   /** The `sceau-key v1 kid=... pub=...` line of the current boot, once printed. */
   keyLine: string | null;
   steps: number;
@@ -18,6 +20,10 @@ export interface FirmwareVmDevice {
   step(t: number): number;
   takeFrames(): Array<{ t: number; kind: 'frame' | 'fragment'; hex: string }>;
   stop(): void;
+  /** Writes a setting through the VM's settings service (delivered at the next step). */
+  setSetting(key: string, value: string): Promise<void>;
+  /** When set, sees every console line the firmware prints, with the virtual time of the step. */
+  onLine?: (line: string, t: number) => void;
 }
 
 export interface FirmwareVmStartOptions {
@@ -34,6 +40,8 @@ export interface FirmwareVmStartOptions {
 
 export interface FirmwareVmModule {
   buildSimFirmware(options: { intervalMs: number; batch: number; withKid: boolean }): { binary: Uint8Array; cached: boolean; buildMs: number };
+  /** The LoRaWAN firmware (LINK "lorawan-fake": the real MAC on the host-driven fake radio) of `sceau sim lorawan --firmware-vm`. */
+  buildSimLorawanFirmware(options: { intervalMs: number; region: 'EU868' | 'US915'; dr: number }): { binary: Uint8Array; cached: boolean; buildMs: number };
   SimFirmwareDevice: { start(binary: Uint8Array, options: FirmwareVmStartOptions): Promise<FirmwareVmDevice> };
 }
 

@@ -3,6 +3,7 @@ import type { RecordVersion } from './config.js';
 import type { Device, GroupState } from './device-model.js';
 import { type FirmwareReport, type FirmwareVmDevice, type FirmwareVmModule, loadFirmwareVm } from './firmware-vm.js';
 import { Prng } from './prng.js';
+import type { SensorModel } from './sensors.js';
 
 /** A real-firmware device: its VM (null while powered off), its flash, and the sensor round it is reading. */
 interface VmState {
@@ -13,9 +14,8 @@ interface VmState {
   random: Prng;
   deviceId: string;
   sensorId: string;
-  /** The sampling round the firmware is reading (temperature then humidity), from the sensor model. */
-  round: Array<{ channel: number; value: number; at: number }> | null;
-  humidityTaken: boolean;
+  /** The firmware's sensor reads of the current boot (sensorRounds). */
+  read: (kind: 'temperature' | 'humidity', t: number) => number | null;
   keyChecked: boolean;
   provisioned: boolean;
 }
@@ -60,8 +60,7 @@ export class FirmwareVms {
         random: Prng.from(seed, `firmware-vm|${d.group.config.name}|${d.member}`),
         deviceId: `5ce0${d.index.toString(16).padStart(12, '0')}`,
         sensorId: `5ce1${d.index.toString(16).padStart(12, '0')}`,
-        round: null,
-        humidityTaken: false,
+        read: () => null,
         keyChecked: false,
         provisioned: false,
       });
@@ -90,6 +89,7 @@ export class FirmwareVms {
   async boot(d: Device, t: number): Promise<void> {
     const vm = this.state(d);
     const w0 = performance.now();
+    vm.read = sensorRounds(d.sensors);
     vm.dev = await this.module!.SimFirmwareDevice.start(this.images.get(d.group)!, {
       deviceId: vm.deviceId,
       sensorId: vm.sensorId,
@@ -98,13 +98,15 @@ export class FirmwareVms {
       // and, in a group sealing record version 2, its content key (the firmware reads it at start)
       contentKey: vm.provisioned ? null : d.contentKey,
       random: (n) => vm.random.bytes(n),
-      read: (kind, tMs) => this.read(d, vm, kind, tMs),
+      read: (kind, tMs) => {
+        this.report.sensorReads++;
+        return vm.read(kind, tMs);
+      },
       flash: vm.flash,
       t0: t,
     });
     vm.provisioned = true;
     vm.keyChecked = false;
-    vm.round = null;
     this.report.boots++;
     this.report.vmMs += performance.now() - w0;
   }
@@ -167,17 +169,23 @@ export class FirmwareVms {
     if (vm === undefined) throw new Error(`internal: ${d.name} is not a firmware VM device`);
     return vm;
   }
+}
 
-  /** The firmware reads a sensor: one sampling round of the device's sensor model per temperature read. */
-  private read(d: Device, vm: VmState, kind: 'temperature' | 'humidity', t: number): number | null {
-    this.report.sensorReads++;
-    if (kind === 'temperature' || vm.round === null || vm.humidityTaken) {
-      vm.round = [];
-      vm.humidityTaken = false;
-      d.sensors.sample(t, vm.round);
+/**
+ * The firmware's sensor reads as sampling rounds of a device's sensor model (one per boot): a
+ * temperature read starts a round, the humidity read after it takes the same round's value.
+ */
+export function sensorRounds(sensors: SensorModel): (kind: 'temperature' | 'humidity', t: number) => number | null {
+  let round: Array<{ channel: number; value: number; at: number }> | null = null;
+  let humidityTaken = false;
+  return (kind, t) => {
+    if (kind === 'temperature' || round === null || humidityTaken) {
+      round = [];
+      humidityTaken = false;
+      sensors.sample(t, round);
     }
-    if (kind === 'humidity') vm.humidityTaken = true;
+    if (kind === 'humidity') humidityTaken = true;
     const channel = kind === 'temperature' ? 1 : 2;
-    return vm.round.find((r) => r.channel === channel)?.value ?? null;
-  }
+    return round.find((r) => r.channel === channel)?.value ?? null;
+  };
 }

@@ -32,6 +32,8 @@ export interface RxPacket {
   lsnr: number;
   /** The gateway's tmst at "RX finished"; default now. */
   tmst?: number;
+  /** When the packet ended (this gateway's clock, performance.now()): its `time` and, without `tmst`, its tmst; default now. */
+  endWallMs?: number;
 }
 
 /** A downlink the network server asked for (`txpk`), as it leaves the antenna. */
@@ -75,6 +77,8 @@ export interface GwmpGatewayOptions {
   tmstStart?: number;
   /** Token source; default Math.random. */
   random?: () => number;
+  /** Called when a downlink is accepted for later (TX_ACK NONE), with the object `onEmit` gets when it goes on air. */
+  onSchedule?: (e: Emission) => void;
   /** Called when a downlink goes on air. */
   onEmit?: (e: Emission) => void;
   onLog?: (line: string) => void;
@@ -218,7 +222,7 @@ export class GwmpGateway {
 
   /** PUSH_DATA with one rxpk; returns the rxpk object sent. */
   push(rx: RxPacket): Record<string, unknown> {
-    const nowWall = this.now();
+    const nowWall = rx.endWallMs ?? this.now();
     const rxpk = {
       time: isoMicro(performance.timeOrigin + nowWall),
       tmst: rx.tmst ?? this.tmstAt(nowWall),
@@ -297,11 +301,12 @@ export class GwmpGateway {
       return;
     }
     this.txAck(token, 'NONE');
-    const wallMs = this.wallOf(tmst);
+    const emission: Emission = { phyPayload, tmst, wallMs: this.wallOf(tmst), freq, datr, txpk };
+    this.options.onSchedule?.(emission);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.options.onEmit?.({ phyPayload, tmst, wallMs, freq, datr, txpk });
-    }, Math.max(0, wallMs - this.now()));
+      this.options.onEmit?.(emission);
+    }, Math.max(0, emission.wallMs - this.now()));
     this.timers.add(timer);
   }
 

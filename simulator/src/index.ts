@@ -78,6 +78,8 @@ export { makeFleet, registrationEntries, writeRegistration, parseDevAddrPrefix, 
 export type { Activation, LorawanDevice, RegistrationEntry, DeviceState } from './lorawan-fleet.js';
 export { runLorawan, lorawanLink, localEuiFor, SCEAU_FPORT, JOIN_ACCEPT_DELAY_MS, RX_WINDOW_TOLERANCE_MS, THRESHOLDS } from './lorawan-live.js';
 export type { LorawanRunOptions, LorawanSummary } from './lorawan-live.js';
+export { LorawanFirmwareVms, LORAWAN_SYNC_WORD, AIR_LEAD_MS, OFFER_HORIZON_MS, MAX_LAG_MS, BUSY_WAIT_MS } from './lorawan-vm.js';
+export type { FirmwareVmsSummary, LorawanVmOptions, VmUplink } from './lorawan-vm.js';
 export { lorawanMain, LORAWAN_USAGE } from './lorawan-cli.js';
 export type { LorawanCliIo } from './lorawan-cli.js';
 export { lnsMain, LNS_USAGE } from './lorawan-cli.js';

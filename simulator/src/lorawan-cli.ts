@@ -42,7 +42,9 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
                          than battery under each device's content key (from the seed)
   --owner OWNER.pub      with --record 2: also writes DIR/wrapped-keys.json, the content keys wrapped
                          for this owner public key (sceau frame verify --owner-key --wrapped-keys)
-  --firmware-vm K        not available yet (needs the firmware's LoRaWAN MAC, the MAC issue)
+  --firmware-vm K        the first K devices run the real firmware (its LoRaWAN MAC, sealing
+                         and fragmentation) in DeviceScript VMs, bridged to the gateways; needs
+                         the sceau repository's firmware workspace (first build ~10 s, then cached)
   --json                 the summary as one JSON object on stdout
   -h, --help
 
@@ -100,9 +102,6 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       return EXIT.ok;
     }
     json = v.json === true;
-    if (v['firmware-vm'] !== undefined) {
-      throw new UsageError('--firmware-vm: not available yet for sceau sim lorawan: the firmware\'s LoRaWAN MAC (joins, class A windows, MAC commands) is still being built (the MAC issue) and does not yet run as a wall-clock device behind these gateways. Use the device model (leave out --firmware-vm).');
-    }
     const gwmp = required(v.gwmp, 'gwmp');
     parseHostPort(gwmp);
     const devices = count(required(v.devices, 'devices'), 'devices', 1);
@@ -118,6 +117,8 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     const loss = v.loss === undefined ? 0 : Number(v.loss);
     if (!(loss >= 0 && loss <= 1)) throw new UsageError(`--loss: expected a probability 0..1, got ${JSON.stringify(v.loss)}`);
     if (v['dev-addr-prefix'] !== undefined && activation !== 'abp') throw new UsageError('--dev-addr-prefix: only with --activation abp (OTAA devices get their DevAddr from the network server)');
+    const firmwareVm = v['firmware-vm'] === undefined ? 0 : count(v['firmware-vm'], 'firmware-vm', 0);
+    if (firmwareVm > devices) throw new UsageError(`--firmware-vm: ${firmwareVm} firmware devices, but only --devices ${devices}`);
     const seed = v.seed ?? 'sceau';
     const fleet = makeFleet(seed, devices, activation as Activation, v['dev-addr-prefix'] ?? '00000000/7');
     const record = parseRecordVersion(v.record ?? 1, '--record');
@@ -132,6 +133,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
       linkCheck: v['link-check'] === true,
       deviceTime: v['device-time'] === true,
       record,
+      firmwareVm,
     };
     if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
@@ -183,7 +185,9 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
           `joins ${summary.joinsAccepted}/${summary.joinsRequested} requested, ${summary.uplinks} uplinks (${summary.records} records), ` +
           `${summary.downlinks} downlinks (${summary.downlinksReceived} in an RX window), PUSH_ACK missing ${summary.pushAckMissing}, ` +
           `PULL_ACK missing ${summary.pullAckMissing}, duty-cycle waits ${summary.dutyCycleWaits}, ` +
-          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}, record version ${summary.recordVersion} (${summary.frameBytes} bytes sealed)\n`,
+          `MAC commands ${summary.macCommands} answered with ${summary.macAnswers}, record version ${summary.recordVersion} (${summary.frameBytes} bytes sealed)` +
+          (summary.firmwareVms ? `; firmware VMs ${summary.firmwareVms.devices}: ${summary.firmwareVms.joins} joins, ${summary.firmwareVms.uplinks} uplinks, ${summary.firmwareVms.downlinksHeard} downlinks heard` : '') +
+          '\n',
       );
     }
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);

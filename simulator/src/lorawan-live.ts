@@ -18,6 +18,7 @@ import { CID, LorawanMac, type MacRegionName, type UplinkMac } from './lorawan-m
 import { GwmpGateway, type Emission, type GwmpStats, parseHostPort } from './gwmp-gateway.js';
 import { type Activation, FleetState, LORAWAN_GROUP, type LorawanDevice, localEui } from './lorawan-fleet.js';
 import { encodeJoinRequest, encodeUplink, openDownlink, openJoinAccept, peekDownlinkFCnt, MTYPE_JOIN_ACCEPT } from './lorawan-frames.js';
+import { type FirmwareVmsSummary, LorawanFirmwareVms, type VmUplink } from './lorawan-vm.js';
 import { Prng } from './prng.js';
 import { SensorModel } from './sensors.js';
 
@@ -62,6 +63,8 @@ export interface LorawanRunOptions {
   deviceTime?: boolean;
   /** The record version devices seal (default 1); 2 encrypts readings under `deviceContentKey(seed, 'lorawan', index)`. */
   record?: RecordVersion;
+  /** The first K devices of the fleet run the real firmware in DeviceScript VMs (lorawan-vm.ts) instead of the device model. */
+  firmwareVm?: number;
 }
 
 export interface LorawanSummary {
@@ -102,6 +105,8 @@ export interface LorawanSummary {
   linkChecks: number;
   timeSyncs: number;
   maxClockCorrectionMs: number;
+  /** With --firmware-vm K: what the firmware VMs did (their joins, uplinks and downlinks are also in the counts above). */
+  firmwareVms?: FirmwareVmsSummary;
   failures: string[];
 }
 
@@ -157,6 +162,16 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
+  const record = o.record ?? 1;
+  const vmCount = o.firmwareVm ?? 0;
+  if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > o.fleet.length) throw new RangeError(`--firmware-vm: expected 0..${o.fleet.length} (at most --devices), got ${vmCount}`);
+  const sensorsOf = (d: LorawanDevice): SensorModel => new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now());
+  // the firmware VMs (built before the clock starts: a build takes ~10 s) send through forward() below
+  let forwardVm: (u: VmUplink) => void = () => undefined;
+  const vms = vmCount === 0 ? null : await LorawanFirmwareVms.prepare({
+    fleet: o.fleet.slice(0, vmCount), activation: o.activation, region: link.region, dr: link.dr, intervalMs: o.intervalMs, seed: o.seed, stateDir: o.stateDir,
+    sensors: sensorsOf, contentKey: (d) => (record === 2 ? deviceContentKey(o.seed, LORAWAN_GROUP, d.index) : null), onUplink: (u) => forwardVm(u), ...(o.onLog ? { onLog: o.onLog } : {}),
+  });
   const t0 = performance.now();
   let end = t0 + o.durationMs;
   // Every wait of the run goes through sleep(), so that an abort (Ctrl-C) wakes them all at once.
@@ -178,11 +193,11 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     stopped = true;
     end = Math.min(end, performance.now());
     for (const wake of [...sleepers]) wake();
+    vms?.stop();
   };
   if (o.signal?.aborted) stop();
   o.signal?.addEventListener('abort', stop, { once: true });
   const s = { joinsRequested: 0, joinsAccepted: 0, uplinks: 0, dutyCycleWaits: 0, downlinksReceived: 0, downlinksMissed: 0, records: 0, datagrams: 0, frameBytes: 0, uplinksLost: 0, macUplinks: 0, repetitions: 0, maxClockCorrectionMs: 0 };
-  const record = o.record ?? 1;
   const newMac = (sensors: SensorModel): LorawanMac =>
     new LorawanMac(link.region, {
       dr: link.dr,
@@ -190,9 +205,9 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
       // DevStatusAns: 1..254 from the battery's 2.5..3.3 V
       battery: () => Math.max(1, Math.min(254, Math.round(1 + (253 * (sensors.batteryReading(performance.now() - t0, 0).value - 2500)) / 800))),
     });
-  const devices: Device[] = o.fleet.map((d) => {
+  const devices: Device[] = o.fleet.slice(vmCount).map((d) => {
     const st = state.get(d.devEui);
-    const sensors = new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now());
+    const sensors = sensorsOf(d);
     return {
       d,
       rng: Prng.from(o.seed, `lorawan-device|${d.index}`),
@@ -262,9 +277,14 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         return;
       }
     }
-    s.downlinksMissed++;
+    // a firmware VM's radio decides for itself (counted at the end)
+    if (vms?.wasOffered(e)) offeredToVms.push(e);
+    else s.downlinksMissed++;
   };
+  const offeredToVms: Emission[] = [];
 
+  // powered on before the gateways start: loading and booting a VM holds the event loop for a while
+  if (vms) await vms.boot(t0);
   const gateways: GwmpGateway[] = [];
   const gwRng = Prng.from(o.seed, 'lorawan-gateways');
   for (let g = 0; g < o.gateways; g++) {
@@ -279,6 +299,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         tmstStart: gwRng.nextUint32(),
         random: () => gwRng.float(),
         onEmit,
+        ...(vms ? { onSchedule: (e: Emission) => vms.offer(e) } : {}),
         ...(o.onLog ? { onLog: o.onLog } : {}),
       }),
     );
@@ -289,6 +310,26 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     for (const g of gateways) await g.stop();
     throw e;
   }
+
+  /** Every gateway that hears an uplink (--loss) forwards it; returns how many did. */
+  const forward = (phy: Bytes, freq: number, chan: number, datr: string, txEnd: number, linkRng: Prng): number => {
+    if (phy[0] === 0x00) s.joinsRequested++;
+    else s.uplinks++;
+    let heard = 0;
+    for (const g of gateways) {
+      if (linkRng.chance(o.loss)) continue;
+      heard++;
+      g.push({ phyPayload: phy, freq, chan, datr, rssi: -60 - 50 * linkRng.float(), lsnr: -5 + 15 * linkRng.float(), endWallMs: txEnd });
+    }
+    if (heard === 0) s.uplinksLost++;
+    return heard;
+  };
+  const vmLinkRng = Prng.from(o.seed, 'lorawan-link|firmware-vms');
+  forwardVm = (u) => {
+    // the concentrator's IF chain: the channel's place in its 8-channel block (1.6 MHz of 125 kHz channels)
+    const chan = (((Math.round((u.freq - (link.region === 'us915' ? 902.3 : 868.1)) / 0.2)) % 8) + 8) % 8;
+    forward(u.phyPayload, u.freq, chan, u.datr, u.endWallMs, vmLinkRng);
+  };
 
   /** One uplink on air: wait for the duty cycle, stay on air, then every gateway that hears it forwards it; RX windows follow. */
   const transmit = async (dev: Device, phy: Bytes, kind: 'join' | 'data', devNonce = 0): Promise<Window> => {
@@ -316,16 +357,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     const txEnd = performance.now();
     const txEndClockMs = Date.now() + dev.clockOffsetMs;
     if (stopped) return { kind, rx1: txEnd, rx2: txEnd, rx1Freq: 0, rx2Freq: 0, rx1Datr: '', rx2Datr: '', devNonce, done: true, txEndClockMs }; // cut off the air
-    if (kind === 'join') s.joinsRequested++;
-    else s.uplinks++;
-    let heard = 0;
-    const datr = mac.datr();
-    for (const g of gateways) {
-      if (dev.linkRng.chance(o.loss)) continue;
-      heard++;
-      g.push({ phyPayload: phy, freq, chan: ch % 8, datr, rssi: -60 - 50 * dev.linkRng.float(), lsnr: -5 + 15 * dev.linkRng.float(), tmst: g.tmstAt(txEnd) });
-    }
-    if (heard === 0) s.uplinksLost++;
+    forward(phy, freq, ch % 8, mac.datr(), txEnd, dev.linkRng);
     const d1 = kind === 'join' ? joinDelay : mac.rx1Delay * 1000;
     const rx1 = mac.rx1(ch);
     const rx2 = mac.rx2();
@@ -431,17 +463,22 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   };
 
   try {
-    await Promise.all(devices.map(runDevice));
+    await Promise.all([...devices.map(runDevice), ...(vms ? [vms.run(end)] : [])]);
   } finally {
     o.signal?.removeEventListener('abort', stop);
     for (const g of gateways) await g.stop();
     state.save();
   }
   const total = (k: keyof GwmpStats): number => gateways.reduce((a, g) => a + g.stats[k], 0);
+  for (const e of offeredToVms) {
+    if (vms!.wasHeard(e)) s.downlinksReceived++;
+    else s.downlinksMissed++;
+  }
+  const vmSummary = vms?.summary();
   const summary: LorawanSummary = {
-    devices: devices.length,
+    devices: o.fleet.length,
     joinsRequested: s.joinsRequested,
-    joinsAccepted: s.joinsAccepted,
+    joinsAccepted: s.joinsAccepted + (vmSummary?.joins ?? 0),
     uplinks: s.uplinks,
     pushAckMissing: total('pushAckMissing'),
     downlinks: total('pullResp'),
@@ -452,19 +489,20 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     pullAckMissing: total('pullAckMissing'),
     downlinksReceived: s.downlinksReceived,
     downlinksMissed: s.downlinksMissed,
-    records: s.records,
-    datagrams: s.datagrams,
+    records: s.records + (vmSummary?.records ?? 0),
+    datagrams: s.datagrams + (vmSummary?.datagrams ?? 0),
     recordVersion: record,
     frameBytes: s.frameBytes,
     uplinksLost: s.uplinksLost,
     macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0),
     macAnswers: devices.reduce((a, d) => a + d.mac.counts.answers, 0),
-    macUplinks: s.macUplinks,
+    macUplinks: s.macUplinks + (vmSummary?.macUplinks ?? 0),
     repetitions: s.repetitions,
     linkChecks: devices.reduce((a, d) => a + d.mac.counts.linkChecks, 0),
     timeSyncs: devices.reduce((a, d) => a + d.mac.counts.timeSyncs, 0),
     maxClockCorrectionMs: Math.round(s.maxClockCorrectionMs),
-    failures: [],
+    ...(vmSummary ? { firmwareVms: vmSummary } : {}),
+    failures: [...(vms?.failures ?? [])],
   };
   if (o.activation === 'otaa' && summary.joinsAccepted < THRESHOLDS.joinRatio * summary.devices) summary.failures.push(`joins: ${summary.joinsAccepted} of ${summary.devices} devices joined`);
   const pushes = total('pushData');
