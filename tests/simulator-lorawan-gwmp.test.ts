@@ -62,7 +62,7 @@ class StandInNetworkServer {
   onUplink: ((u: SeenUplink, s: Session) => PlannedDownlink[]) | null = null;
   readonly seen: SeenUplink[] = [];
   /** Join-requests as they came: which device, where. */
-  readonly joinsSeen: Array<{ devEui: string; devNonce: number; freq: number; datr: string }> = [];
+  readonly joinsSeen: Array<{ devEui: string; devNonce: number; freq: number; datr: string; atMs: number }> = [];
   /** sceau frames verified: the record's time against the stand-in's clock when it came (s). */
   readonly frameTimes: Array<{ counter: number; time: number | null; nowS: number }> = [];
   /** Set by the test: where the simulator writes lorawan-devices.json. */
@@ -187,7 +187,7 @@ class StandInNetworkServer {
       this.counts.micFailures++;
       return this.fail(`join-request MIC of ${devEui}`);
     }
-    this.joinsSeen.push({ devEui, devNonce, freq: rx.freq as number, datr: rx.datr as string });
+    this.joinsSeen.push({ devEui, devNonce, freq: rx.freq as number, datr: rx.datr as string, atMs: Date.now() });
     const nonces = this.devNonces.get(devEui) ?? new Set<number>();
     if (nonces.has(devNonce)) return this.fail(`DevNonce ${devNonce} reused by ${devEui}`);
     nonces.add(devNonce);
@@ -785,17 +785,23 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(summary.downlinksReceived).toBe(summary.downlinks);
       expect(summary.firmwareVms.datagrams).toBe(vmUps.filter((u) => u.fPort === 1 && !u.repeat).length);
 
-      // a second run on the same DIR: the VM's flash was kept, so its DevNonce goes on (the stand-in refuses a reused one)
-      const r2 = await runCli([...args.slice(0, 7), '14s', ...args.slice(8)]);
+      // a second run on the same DIR: the VM's flash was kept, so its DevNonce goes on (the stand-in refuses a reused one).
+      // Like a board after a power cut, the VM first waits the duty-cycle time-off it stored ahead
+      // (docs/hardware.md, "What survives a power cut": up to 40 s at EU868 DR5), so this run is longer.
+      const started = Date.now();
+      const r2 = await runCli([...args.slice(0, 7), '60s', ...args.slice(8)]);
       expect(ns.errors).toEqual([]);
       expect(r2.code).toBe(0);
       const vmJoins = ns.joinsSeen.filter((j) => j.devEui === vm.devEui).map((j) => j.devNonce);
       expect(vmJoins).toHaveLength(2);
       expect(vmJoins[1]).toBeGreaterThan(vmJoins[0]!);
+      // the reboot kept the time-off: no join-request before the stored reserve (generous bound: 20 s of the 40 s)
+      const secondJoin = ns.joinsSeen.filter((j) => j.devEui === vm.devEui)[1]!;
+      expect(secondJoin.atMs - started).toBeGreaterThan(20_000);
     } finally {
       await ns.close();
     }
-  }, 240_000);
+  }, 300_000);
 
   it('OTAA on US915 DR3: a model device and a firmware VM join on sub-band 2 (RX1 at 923.3 + 0.6·(ch mod 8) MHz, SF7/500 kHz) and their frames verify', async () => {
     const ns = new StandInNetworkServer();
