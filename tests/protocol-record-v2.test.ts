@@ -189,6 +189,8 @@ describe('record v2 rule by rule', () => {
     ['tag 16 on 2 elements', fromParts('8502184df6', '80', 'd08243a1010ba0'), 'record[4] (encrypted): COSE_Encrypt0: expected an array of 3 elements'],
     ['protected {1: 10}', fromParts('8502184df6', '80', 'd08343a1010aa0480000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: protected header must be {1: 11} (AES-CCM-16-64-256)'],
     ['protected as text', fromParts('8502184df6', '80', 'd08363616263a0480000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: protected header must be {1: 11} (AES-CCM-16-64-256)'],
+    // an array has no bytes to compare: the kind is checked first (a mutant comparing anyway throws)
+    ['protected as an array', fromParts('8502184df6', '80', 'd0838301010ba0480000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: protected header must be {1: 11} (AES-CCM-16-64-256)'],
     ['unprotected not empty', fromParts('8502184df6', '80', 'd08343a1010ba10501480000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: unprotected header must be empty'],
     ['unprotected an array', fromParts('8502184df6', '80', 'd08343a1010b80480000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: unprotected header must be empty'],
     ['ciphertext a text string', fromParts('8502184df6', '80', 'd08343a1010ba0680000000000000000'), 'record[4] (encrypted): COSE_Encrypt0: ciphertext is not a byte string'],
