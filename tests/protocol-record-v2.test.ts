@@ -73,7 +73,7 @@ describe('record version 2', () => {
     const r = accepted(sealRecordV2(record, seed, contentKey));
     const wrongKey = contentKey.slice();
     wrongKey[31]! ^= 1;
-    expect(openRecordReadings(r.record as SceauRecordV2, wrongKey, r.kid)).toMatchObject({ ok: false, code: 'decrypt-failed' });
+    expect(openRecordReadings(r.record as SceauRecordV2, wrongKey, r.kid)).toStrictEqual({ ok: false, code: 'decrypt-failed', detail: "AES-CCM tag does not check: wrong content key, or not this device's record" });
     expect(openRecordReadings(r.record as SceauRecordV2, contentKey, '0011223344556677')).toMatchObject({ ok: false, code: 'decrypt-failed' });
     // the counter and time are in the AAD: the same ciphertext under another counter does not open
     expect(openRecordReadings({ ...(r.record as SceauRecordV2), counter: 78 }, contentKey, r.kid)).toMatchObject({ ok: false, code: 'decrypt-failed' });
@@ -170,6 +170,7 @@ describe('record v2 rule by rule', () => {
       ok: true,
       record: { version: 2, counter: 77, time: 1764331200, clearReadings: [{ channel: 32, value: 3 }, { channel: 5, value: 3012 }], encrypted: Uint8Array.from(goodEncrypt0) },
     });
+    expect(v2Of(fromParts('8502184d16', '80'))).toMatchObject({ ok: true, record: { counter: 77, time: 22 } });
     const noTime = fromParts('85021818f6', '80');
     expect(v2Of(noTime)).toMatchObject({ ok: true, record: { counter: 24, time: null, clearReadings: [] } });
   });
@@ -181,6 +182,9 @@ describe('record v2 rule by rule', () => {
     ['version 3', fromParts('8503184df6', '80'), 'record[0] (version): expected 2'],
     ['counter 0', fromParts('850200f6', '80'), 'record[1] (counter): expected an unsigned integer in 1..4294967295'],
     ['time a text', fromParts('8502184d6161', '80'), 'record[2] (time): expected an unsigned integer in 0..4294967295'],
+    ['version a text', fromParts('8561320df6', '80'), 'record[0] (version): expected an unsigned integer in 0..4294967295'],
+    // null is simple(22): neither the integer 22 nor another simple value (true) is a null time
+    ['time true', fromParts('8502184df5', '80'), 'record[2] (time): expected an unsigned integer in 0..4294967295'],
     ['a clear channel that is not operational, second', fromParts('8502184df6', '82820503820101'), 'record[3][1]: channel 1 is not operational and must be encrypted'],
     ['clear readings not an array', fromParts('8502184df6', '01'), 'record[3] (readings): expected an array'],
     ['no tag', fromParts('8502184df6', '80', goodEncrypt0.subarray(1)), 'record[4] (encrypted): expected tag 16 (COSE_Encrypt0)'],
@@ -197,7 +201,7 @@ describe('record v2 rule by rule', () => {
     ['ciphertext of 7 bytes', fromParts('8502184df6', '80', 'd08343a1010ba04700000000000000'), 'record[4] (encrypted): COSE_Encrypt0: ciphertext shorter than its 8-byte tag'],
   ])('%s', (_name, p, detail) => {
     expect(v2Of(p)).toStrictEqual({ ok: false, code: 'bad-record', detail });
-    expect(verifyFrame(signedPayload(p), keyring, both)).toMatchObject({ ok: false, code: p[0] === 0x85 && p[1] !== 2 ? 'unsupported-version' : 'bad-record' });
+    expect(verifyFrame(signedPayload(p), keyring, both)).toMatchObject({ ok: false, code: p[0] === 0x85 && p[1] !== 2 && p[1]! < 0x18 ? 'unsupported-version' : 'bad-record' });
   });
 
   it('a ciphertext of exactly the 8-byte tag is well-formed (no encrypted reading)', () => {
@@ -251,6 +255,10 @@ describe('record v2 rule by rule', () => {
     expect(() => encodeRecordV2({ counter: 1, time: null, readings: [] }, contentKey, kid)).toThrow(new RangeError('record.readings: expected a non-empty array'));
     expect(() => encodeRecordV2({ counter: 1, time: null, readings: 'x' as any }, contentKey, kid)).toThrow(new RangeError('record.readings: expected a non-empty array'));
     expect(() => encodeRecordV2({ counter: 1, time: null, readings: one }, contentKey, 'abc')).toThrow(new TypeError('kid: expected 8 bytes of hex, got abc'));
+    // a bad reading is named in the part it would travel in
+    expect(() => encodeRecordV2({ counter: 1, time: null, readings: [null as any] }, contentKey, kid)).toThrow(new RangeError('record.readings (encrypted)[0].channel: expected an integer in 0..4294967295, got undefined'));
+    expect(() => encodeRecordV2({ counter: 1, time: null, readings: [{ channel: 1, value: 1 }, { channel: 2, value: 0.5 }] }, contentKey, kid)).toThrow(new RangeError('record.readings (encrypted)[1].value: expected an integer in -4294967296..4294967295, got 0.5'));
+    expect(() => encodeRecordV2({ counter: 1, time: null, readings: [{ channel: 5, value: 1, age: -1 }] }, contentKey, kid)).toThrow(new RangeError('record.readings (clear)[0].age: expected an integer in 0..4294967295, got -1'));
     // the bounds themselves are records
     for (const [counter, time] of [[1, 0], [2 ** 32 - 1, 2 ** 32 - 1]] as const) {
       const p = encodeRecordV2({ counter, time, readings: one }, contentKey, toHex(kid));
