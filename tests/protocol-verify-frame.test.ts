@@ -221,3 +221,33 @@ describe('verifyFrame: each check on its own, its code, detail, kid and counter'
     expect(verifyFrame(sealRecord(big, seed), ring)).toMatchObject({ ok: true, record: big });
   });
 });
+
+// MemoryKeyring (protocol/src/keyring.ts), from the survivors of its mutation run (issue 19):
+// the key kept is a copy, revoke answers whether it found the kid, the argument is named.
+describe('MemoryKeyring rule by rule', () => {
+  it('keeps a copy of the key: changing the caller\'s array afterwards changes nothing', () => {
+    const ring = new MemoryKeyring();
+    const mine = publicKey.slice();
+    const k = ring.add(mine, { deviceIds: ['dev-x'] });
+    mine.fill(0);
+    expect(toHex(ring.resolve({ kid: kidOf(publicKey) })!.publicKey)).toBe(toHex(publicKey));
+    expect(verifyFrame(sealRecord(record, seed), ring)).toMatchObject({ ok: true, kid: k });
+  });
+
+  it('revoke: true for a known kid, which is then revoked; false for an unknown one', () => {
+    const ring = new MemoryKeyring();
+    const k = ring.add(publicKey, { deviceIds: ['dev-y'] });
+    expect(ring.resolve({ deviceId: 'dev-y' })).toEqual({ publicKey, revoked: false });
+    expect(ring.revoke(k)).toBe(true);
+    expect(ring.resolve({ deviceId: 'dev-y' })).toEqual({ publicKey, revoked: true });
+    expect(ring.revoke('0000000000000000')).toBe(false);
+  });
+
+  it('add refuses what is not a 32-byte key, naming the argument', () => {
+    const ring = new MemoryKeyring();
+    expect(() => ring.add('key' as any)).toThrow(/^publicKey: expected Uint8Array of length 32/);
+    expect(() => ring.add(publicKey.subarray(0, 31))).toThrow(/^publicKey: expected Uint8Array of length 32/);
+    expect(ring.resolve({})).toBeUndefined();
+    expect(ring.resolve({ deviceId: 'dev-unknown' })).toBeUndefined();
+  });
+});
