@@ -251,3 +251,33 @@ describe('MemoryKeyring rule by rule', () => {
     expect(ring.resolve({ deviceId: 'dev-unknown' })).toBeUndefined();
   });
 });
+
+// sealRecord / sealRecordV2 / frameSize (protocol/src/seal.ts), from the survivors of its mutation run.
+describe('seal rule by rule', () => {
+  it('frameSize is the sealed frame\'s length, with and without kid, at each payload head width', async () => {
+    const { encodeRecord: encode } = await import('@sceau/protocol');
+    for (const n of [1, 5, 30, 300]) {
+      const r: SceauRecord = { version: 1, counter: 1, time: null, readings: Array.from({ length: n }, (_, i) => ({ channel: 1, value: i })) };
+      const payload = encode(r).length;
+      expect(frameSize(payload), `${n} readings`).toBe(sealRecord(r, seed).length);
+      expect(frameSize(payload, { kid: true })).toBe(sealRecord(r, seed, { kid: true }).length);
+      expect(frameSize(payload, { kid: false }), `${n} readings, no kid`).toBe(sealRecord(r, seed, { kid: false }).length);
+    }
+  });
+
+  // Rule: the kid is the key's, even when the caller reuses its seed array for another key.
+  it('a seed array changed in place seals under the new key, with its kid', () => {
+    const mine = seed.slice();
+    expect(verifyFrame(sealRecord(record, mine), keyring)).toMatchObject({ ok: true, kid });
+    mine.set(sha256(Uint8Array.of(43)));
+    const other = new MemoryKeyring();
+    const otherKid = other.add(getPublicKey(mine));
+    expect(verifyFrame(sealRecord(record, mine), other)).toMatchObject({ ok: true, kid: otherKid });
+  });
+
+  it('refuses a secret key that is not 32 bytes, naming it', async () => {
+    const { sealRecordV2 } = await import('@sceau/protocol');
+    expect(() => sealRecord(record, seed.subarray(0, 31))).toThrow(/^secretKey: expected Uint8Array of length 32/);
+    expect(() => sealRecordV2({ counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, 'seed' as any, new Uint8Array(32))).toThrow(/^secretKey: expected Uint8Array/);
+  });
+});
