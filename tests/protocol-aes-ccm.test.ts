@@ -90,6 +90,21 @@ describe('AES-CCM refuses what it cannot seal or open', () => {
     expect(aesCcmDecrypt(key256, nonce, empty, new Uint8Array(0x10000 + 8))).toBeUndefined();
   });
 
+  // Rule: the bound holds when opening too. A message of 65,536 bytes has a length field that
+  // wraps to 0 in B0: its tag, computed here with the key over that wrapped B0 (AES-CBC and
+  // AES-CTR of OpenSSL), would check if only the tag were looked at.
+  it('a 65,536-byte message whose tag checks over a wrapped length is refused', () => {
+    const message = Buffer.alloc(0x10000, 0x5a);
+    const b0 = Buffer.concat([Buffer.of(0x19), nonce, Buffer.of(0, 0)]); // flags: no AAD, M = 8, L = 2; length 65536 mod 2^16
+    const chained = createCipheriv('aes-256-cbc', key256, Buffer.alloc(16)).setAutoPadding(false).update(Buffer.concat([b0, message]));
+    const mac = chained.subarray(chained.length - 16);
+    const a0 = Buffer.concat([Buffer.of(0x01), nonce, Buffer.of(0, 0)]);
+    const stream = createCipheriv('aes-256-ctr', key256, a0).update(Buffer.concat([mac, message]));
+    const sealed = Buffer.concat([stream.subarray(16), stream.subarray(0, 8)]);
+    expect(sealed.length).toBe(0x10000 + 8);
+    expect(aesCcmDecrypt(key256, nonce, empty, sealed)).toBeUndefined();
+  });
+
   // Rule: a sealed message shorter than its tag opens to nothing (no throw); exactly the tag is the empty message.
   it('sealed bytes shorter than the 8-byte tag', () => {
     const tagOnly = aesCcmEncrypt(key256, nonce, empty, empty);
