@@ -39,6 +39,26 @@ describe('cborDiagnostic on untrusted bytes', () => {
     expect(r.ok && r.text).toMatch(/^18\(\[<< \{1: -8\} >>, \{\}, << \[1, 7, null, \[\[1, -5\]\]\] >>, h'[0-9a-f]{128}'\]\)$/);
   });
 
+  // Rule: RFC 8949 §8 diagnostic notation for every kind the reader gives (mutation run of cbor-diagnostic.ts).
+  it.each([
+    ['20', '-1'], ['3903e7', '-1000'], ['6161', '"a"'], ['62225c', '"\\"\\\\"'], ['60', '""'],
+    ['a2016161036162', '{1: "a", 3: "b"}'], ['a0', '{}'], ['80', '[]'], ['820102', '[1, 2]'], ['c11a514b67b0', '1(1363896240)'],
+    ['f93c00', '1.0'], ['f90000', '0.0'], ['f98000', '-0.0'], ['fb3ff199999999999a', '1.1'], ['fa47c35000', '100000.0'], ['f9c400', '-4.0'],
+    ['f97c00', 'Infinity'], ['f9fc00', '-Infinity'], ['f97e00', 'NaN'],
+    ['f4', 'false'], ['f5', 'true'], ['f6', 'null'], ['f7', 'undefined'], ['f0', 'simple(16)'], ['f820', 'simple(32)'],
+  ])('%s renders as %s', (hex, text) => {
+    expect(cborDiagnostic(fromHex(hex))).toEqual({ ok: true, text });
+    expect(cborDiagnostic(fromHex(hex), { embedded: true })).toEqual({ ok: true, text });
+  });
+
+  it('embedded: byte strings inside maps, tags and nested arrays are opened too', () => {
+    // {h'01': 24(h'820102')} and [[h'f5']]
+    expect(cborDiagnostic(fromHex('a14101d8184382' + '0102'), { embedded: true })).toEqual({ ok: true, text: '{<< 1 >>: 24(<< [1, 2] >>)}' });
+    expect(cborDiagnostic(fromHex('a14101d8184382' + '0102'))).toEqual({ ok: true, text: "{h'01': 24(h'820102')}" });
+    expect(cborDiagnostic(fromHex('818141f5'), { embedded: true })).toEqual({ ok: true, text: '[[<< true >>]]' });
+    expect(cborDiagnostic(fromHex('4143'), { embedded: true })).toEqual({ ok: true, text: "h'43'" }); // a head cut short stays bytes
+  });
+
   it('never throws on arbitrary bytes, embedded or not (property, pinned seed)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, embedded) => {
