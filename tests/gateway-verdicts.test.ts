@@ -303,3 +303,142 @@ describe('verdicts when the commit fails or conflicts', () => {
     await ingestor.close();
   });
 });
+
+// Written from the survivors of the first mutation run of ingest.ts's verdict path (bench/mutation.md).
+describe('verdicts rule by rule (ingest.ts survivors)', () => {
+  const clockless = (counter: number, value = 1): Uint8Array => sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value, age: 60 }] }, seed);
+  const latencySum = (i: Ingestor): number => Number(/sceau_ingest_latency_seconds_sum (\S+)/.exec(i.metrics.render())![1]);
+
+  // Rule: readings without a clock are dated from the receipt (seconds), and a duplicate delivery
+  // keeps the dates of the first receipt (docs/protocol.md#duplicate-deliveries).
+  it('clock-less readings are dated from the first receipt, for the duplicate too', async () => {
+    const store = openStore();
+    const ingestor = new Ingestor(store);
+    const first = await ingestor.ingest(clockless(3), { source: 'http:a', receivedAt: T0 });
+    expect(first.readings).toEqual([expect.objectContaining({ raw: 1, age: 60, at: T0 / 1000 - 60 })]);
+    const later = await ingestor.ingest(clockless(3), { source: 'http:a', receivedAt: T0 + 3_600_000 });
+    expect(later).toEqual({ ...first, delivery: 'duplicate' });
+    const contentKey = sha256(new TextEncoder().encode('verdicts content key'));
+    const v2 = sealRecordV2({ counter: 4, time: null, readings: [{ channel: 5, value: 3000, age: 30 }, { channel: 1, value: 7 }] }, seed, contentKey);
+    const v2First = await ingestor.ingest(v2, { source: 'http:a', receivedAt: T0 });
+    expect(v2First.clearReadings).toEqual([expect.objectContaining({ raw: 3000, at: T0 / 1000 - 30 })]);
+    expect(v2First.readings).toBeNull();
+    const v2Later = await ingestor.ingest(v2, { source: 'http:a', receivedAt: T0 + 3_600_000 });
+    expect(v2Later).toEqual({ ...v2First, delivery: 'duplicate' });
+    await ingestor.close();
+    store.close();
+  });
+
+  // Rule: frames nobody awaits (UDP, TCP: `submit` without `stored`) take every verdict path
+  // without a result object: accepted, replay, duplicate (counted, not stored), and are stored.
+  it('unanswered frames: accepted, replay and duplicate, counted in the metrics by outcome and transport', async () => {
+    const store = openStore();
+    const ingestor = new Ingestor(store);
+    const failed: NotStoredError[] = [];
+    for (const f of [frame(40), frame(40, 1), frame(41)]) ingestor.submit(f, { source: 'udp:10.0.0.9:7' }, (e) => failed.push(e));
+    await ingestor.drain();
+    ingestor.submit(frame(41), { source: 'tcp:10.0.0.9:8' }, (e) => failed.push(e)); // after its commit: from the store
+    await ingestor.drain();
+    expect(failed).toEqual([]);
+    expect(await rows(store)).toEqual(['40 ok', '40 replay', '41 ok']);
+    expect([...ingestor.metrics.frames].sort()).toEqual([['ok|udp', 2], ['replay|udp', 1]]);
+    expect([...ingestor.metrics.duplicates]).toEqual([['tcp', 1]]);
+    expect(ingestor.metrics.storeBatches).toBeGreaterThanOrEqual(1);
+    expect(ingestor.metrics.inFlight).toBe(0);
+    const latency = latencySum(ingestor);
+    expect(latency).toBeGreaterThan(0);
+    expect(latency).toBeLessThan(30); // seconds, three frames
+    await ingestor.close();
+    store.close();
+  });
+
+  // Rule: the console's live feed gets every committed frame with its row id, receipt and verdict.
+  it('an observer that listens gets each committed frame with its verdict; one that does not, nothing', async () => {
+    const store = openStore();
+    const ingestor = new Ingestor(store);
+    const seen: Array<{ id: number; receivedAt: number; source: string; code: string }> = [];
+    ingestor.observer = { listening: true, committed: (frames) => seen.push(...frames.map((f) => ({ id: f.id, receivedAt: f.receivedAt, source: f.source, code: f.outcome.code }))) };
+    ingestor.submit(frame(1), { source: 'udp:x', receivedAt: T0 }, () => undefined);
+    await ingestor.ingest(frame(1, 2), { source: 'http:y', receivedAt: T0 + 1 });
+    await ingestor.drain();
+    expect(seen).toEqual([{ id: 1, receivedAt: T0, source: 'udp:x', code: 'ok' }, { id: 2, receivedAt: T0 + 1, source: 'http:y', code: 'replay' }]);
+    let calls = 0;
+    ingestor.observer = { listening: false, committed: () => calls++ };
+    await ingestor.ingest(frame(2), { source: 'http:y' });
+    expect(calls).toBe(0);
+    await ingestor.close();
+    store.close();
+  });
+
+  // Rule: with the checks on the thread pool, a burst larger than the 32 checks in flight per
+  // worker is verified to the end, in arrival order.
+  it('workers: a burst of 100 frames, more than the checks in flight, all answered in order', async () => {
+    const store = openStore();
+    const ingestor = new Ingestor(store, { workers: 1 });
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => ingestor.ingest(frame(i + 1), { source: 'http' })));
+    expect(results.map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(results.every((r) => r.code === 'ok')).toBe(true);
+    await ingestor.close();
+    store.close();
+  });
+
+  // Rule: a registry that cannot be read stores nothing and says so (`store-failed`), with workers.
+  it('workers: a keyring that throws refuses the frame, store-failed', async () => {
+    const store = new MemoryIngestStore();
+    store.resolve = () => {
+      throw new Error('registry unreadable');
+    };
+    const ingestor = new Ingestor(store, { workers: 1 });
+    await expect(ingestor.ingest(frame(1), { source: 'http' })).rejects.toEqual(new NotStoredError('the device registry could not be read', 'store-failed'));
+    expect(store.rows).toEqual([]);
+    await ingestor.close();
+  });
+
+  // Rule: a failed commit refuses every frame of it, accepted or not, with the store's message.
+  it('a failed commit with accepted and refused frames: each refused, store-failed, with the message', async () => {
+    const store = new MemoryIngestStore();
+    store.keys.add(getPublicKey(seed));
+    const ingestor = new Ingestor(store);
+    await ingestor.ingest(frame(2), { source: 'a' });
+    store.failNext = true;
+    const bent = frame(3);
+    bent[bent.length - 1]! ^= 1;
+    const outcomes = await Promise.allSettled([ingestor.ingest(frame(4), { source: 'a' }), ingestor.ingest(bent, { source: 'a' }), ingestor.ingest(frame(2, 5), { source: 'a' })]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? `${(o.reason as NotStoredError).reason}: ${(o.reason as Error).message}` : 'stored'))).toEqual([
+      'store-failed: store failed: disk on fire', 'store-failed: store failed: disk on fire', 'store-failed: store failed: disk on fire',
+    ]);
+    expect(await ingestor.ingest(frame(4), { source: 'a' })).toMatchObject({ code: 'ok', delivery: 'new' });
+    await ingestor.close();
+  });
+
+  // Rule: a duplicate reported by a shared store is answered with the other instance's stored
+  // readings; later deliveries of the same bytes are answered too (none waits for ever), also
+  // when the first delivery had nobody awaiting it (UDP) and an answered one (HTTP) waits on it.
+  it('shared store duplicate: the other instance\'s readings, later deliveries answered, a UDP original with an HTTP duplicate', async () => {
+    const store = new ConflictStore();
+    store.keys.add(getPublicKey(seed));
+    const ingestor = new Ingestor(store);
+    const readings = [{ channel: 1, name: 'temperature', value: 99, unit: 'Cel', raw: 9900 }];
+    const original = { id: 77, receivedAt: T0 - 60_000, source: 'http:other-instance', raw: frame(9), readings };
+    store.nextConflicts = new Map([[0, { kind: 'duplicate', original }]]);
+    const [a, b] = await Promise.all([ingestor.ingest(frame(9), { source: 'a' }), ingestor.ingest(frame(9), { source: 'b' })]);
+    expect(a).toMatchObject({ delivery: 'duplicate', id: 77, readings });
+    expect(b).toMatchObject({ delivery: 'duplicate', id: 77, readings });
+    // a later delivery of the same bytes is answered (the helper store keeps the row it was given)
+    expect(await ingestor.ingest(frame(9), { source: 'c' })).toMatchObject({ code: 'ok', delivery: 'duplicate' });
+    // a UDP delivery first, an HTTP one of the same bytes waiting on it; the store says duplicate
+    store.nextConflicts = new Map([[0, { kind: 'duplicate', original: { ...original, id: 78, raw: frame(10) } }]]);
+    const udpFailed: NotStoredError[] = [];
+    ingestor.submit(frame(10), { source: 'udp:x' }, (e) => udpFailed.push(e));
+    const http = await ingestor.ingest(frame(10), { source: 'http:y' });
+    expect(http).toMatchObject({ ok: true, code: 'ok', counter: 10, delivery: 'duplicate', id: 78 });
+    expect(udpFailed).toEqual([]);
+    // a shared-store replay is counted as a replay
+    store.nextConflicts = new Map([[0, { kind: 'replay', detail: 'counter 11 accepted by another instance' }]]);
+    ingestor.submit(frame(11), { source: 'udp:x' }, (e) => udpFailed.push(e));
+    await ingestor.drain();
+    expect(ingestor.metrics.frames.get('replay|udp')).toBe(1);
+    expect(ingestor.metrics.inFlight).toBe(0);
+    await ingestor.close();
+  });
+});
