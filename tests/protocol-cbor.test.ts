@@ -398,6 +398,10 @@ describe('CborWriter rule by rule', () => {
     expect(hex((w) => w.text('A\ud83d'))).toBe('6441eda0bd');
     expect(hex((w) => w.text('\ud83d\ue000'))).toBe('66eda0bdee8080');
     expect(hex((w) => w.text('\udc00'))).toBe('63edb080');
+    // a low surrogate never starts a pair, whatever precedes or follows it
+    expect(hex((w) => w.text('A\udc00'))).toBe('6441edb080');
+    expect(hex((w) => w.text('\udc00\udc00'))).toBe('66edb080edb080');
+    expect(hex((w) => w.text('\ue000\udc00'))).toBe('66ee8080edb080');
   });
 
   // Capacity 0 looped forever before (doubling 0); found by this test.

@@ -305,5 +305,8 @@ describe('record v2 rule by rule', () => {
     expect(encrypt0Size(15)).toBe(7 + 1 + 23);
     expect(encrypt0Size(16)).toBe(7 + 2 + 24);
     expect(encrypt0Size(248)).toBe(7 + 3 + 256);
+    // the ciphertext's head is 3 bytes up to 65,535 bytes, 5 from 65,536 (cbor-writer.ts headSize)
+    expect(encrypt0Size(0xffff - 8)).toBe(7 + 3 + 0xffff);
+    expect(encrypt0Size(0x10000 - 8)).toBe(7 + 5 + 0x10000);
   });
 });
