@@ -442,3 +442,36 @@ describe('verdicts rule by rule (ingest.ts survivors)', () => {
     await ingestor.close();
   });
 });
+
+// Written from the survivors of the second run (bench/mutation.md).
+describe('verdicts rule by rule (second run)', () => {
+  // Rule: with workers, frames are handed on in arrival order however long the burst: the list of
+  // arrived frames is compacted every 1,024 handed on, without losing or repeating one.
+  it('workers: a burst of 1,100 frames, past the compaction of the arrival list, each answered once in order', async () => {
+    const store = openStore();
+    const ingestor = new Ingestor(store, { workers: 1 });
+    const frames = Array.from({ length: 1100 }, (_, i) => frame(i + 1));
+    const results = await Promise.all(frames.map((f) => ingestor.ingest(f, { source: 'http' })));
+    expect(results.map((r) => `${r.counter} ${r.code} ${r.delivery}`)).toEqual(frames.map((_, i) => `${i + 1} ok new`));
+    expect(ingestor.metrics.inFlight).toBe(0);
+    await ingestor.close();
+    store.close();
+  });
+
+  // Rule: a duplicate answered from a store that keeps no readings (the in-memory helper) gets
+  // the readings of the verdict; a shared store's duplicate alone in its batch is answered, and
+  // the console is not told of a batch that stored nothing here.
+  it('duplicates answered with the verdict\'s readings when the store has none; a lone shared-store duplicate', async () => {
+    const store = new ConflictStore();
+    store.keys.add(getPublicKey(seed));
+    const ingestor = new Ingestor(store);
+    let emptyNotices = 0;
+    ingestor.observer = { listening: true, committed: (frames) => (emptyNotices += frames.length === 0 ? 1 : 0) };
+    await ingestor.ingest(frame(1), { source: 'a' });
+    expect(await ingestor.ingest(frame(1), { source: 'b' })).toMatchObject({ delivery: 'duplicate', readings: [expect.objectContaining({ raw: 2150 })] });
+    store.nextConflicts = new Map([[0, { kind: 'duplicate', original: { id: 90, receivedAt: T0, source: 'other', raw: frame(2) } }]]);
+    expect(await ingestor.ingest(frame(2), { source: 'c' })).toMatchObject({ delivery: 'duplicate', id: 90, readings: [expect.objectContaining({ raw: 2150 })] });
+    expect(emptyNotices).toBe(0);
+    await ingestor.close();
+  });
+});
