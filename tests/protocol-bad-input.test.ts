@@ -3,7 +3,7 @@
 // programmer input (a hex argument) gets a TypeError naming the argument.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cborDiagnostic, fromHex, inspectFrame, parseHex, sealRecord, sha256, toHex } from '@sceau/protocol';
+import { cborDiagnostic, equalBytes, fromHex, inspectFrame, parseHex, sealRecord, sha256, toHex } from '@sceau/protocol';
 
 describe('cborDiagnostic on untrusted bytes', () => {
   // Rule: "Never throws" (cbor-diagnostic.ts); a refusal names the offset and the defect.
@@ -86,6 +86,18 @@ describe('hex input', () => {
     expect(() => fromHex('zz')).toThrow(new TypeError('hex: expected an even-length hex string'));
     expect(() => fromHex(12 as never, 'key')).toThrow(new TypeError('key: expected a hex string, got number'));
     expect(() => fromHex(undefined as never)).toThrow(/^hex: expected a hex string, got undefined$/);
+  });
+
+  // Rule (bytes.ts): ':' to '@' lie between the digits and 'A' and are not hex; bytes are equal
+  // only at equal lengths; a byte argument that is not bytes is described in the TypeError.
+  it('parseHex refuses the characters between the ranges; equalBytes needs equal lengths; what a non-byte argument is', () => {
+    for (const bad of [':0', '0@', '/0', '[0', '`0', 'G0']) expect(parseHex(bad), bad).toBeUndefined();
+    expect(equalBytes(Uint8Array.of(1), Uint8Array.of(1, 2))).toBe(false);
+    expect(equalBytes(Uint8Array.of(1, 2), Uint8Array.of(1, 2))).toBe(true);
+    const seal = (key: unknown) => () => sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, key as Uint8Array);
+    for (const [key, what] of [[null, 'null'], [[1, 2], 'array'], [{}, 'Object'], [Object.create(null), 'object'], [5, 'number'], ['ab', 'string'], [new Uint16Array(32), 'Uint16Array']] as const) {
+      expect(seal(key), what).toThrow(new TypeError(`secretKey: expected Uint8Array of length 32, got ${what}`));
+    }
   });
 
   it('inspectFrame on bytes that are not a frame says so and does not throw', () => {

@@ -43,7 +43,7 @@ describe('inspectFrame rule by rule', () => {
     expect(inspectFrame(sign1('a1054201ff', bstr(record))).kid).toBeUndefined(); // label 5 (IV), not kid
     expect(inspectFrame(sign1('a104626162', bstr(record))).kid).toBeUndefined(); // kid as text
     expect(inspectFrame(sign1('a1234201ff', bstr(record))).kid).toBeUndefined(); // label -4
-    expect(inspectFrame(sign1('80', bstr(record)))).toEqual( // unprotected not a map: no kid, the record still read
+    expect(inspectFrame(sign1('80', bstr(record)))).toStrictEqual( // unprotected not a map: no kid, the record still read
       { record: { version: 1, counter: 7, time: 1, readings: [{ channel: 1, value: 2 }] }, readings: [{ name: 'temperature', value: 0.02, unit: 'Cel' }] });
   });
 
