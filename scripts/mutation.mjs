@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run mutation [-- --mutate protocol/src/ed25519.ts]`: StrykerJS over protocol/src
-// (stryker.config.mjs), or over the files named, then one last line from its JSON report:
+// (stryker.config.mjs), or over the files named, then one last line from its JSON report.
+// `npm run mutation -- --scope gateway [--mutate host-tools/src/ingest.ts]`: the gateway's verdict
+// path in host-tools instead (stryker.gateway.config.mjs). The last line:
 //   mutation score 91.23% (killed K, timeout T, survived S, no coverage N, errors E)
 // The score is Stryker's: (killed + timeout) / (killed + timeout + survived + no coverage).
 // Errors (mutants that do not compile or crash the runner) are counted but not scored.
@@ -12,12 +14,20 @@ const root = join(import.meta.dirname, '..');
 const report = join(root, 'reports', 'mutation', 'mutation.json');
 rmSync(report, { force: true });
 const args = process.argv.slice(2);
-let runName = 'all';
+const scopeAt = args.indexOf('--scope');
+const scope = scopeAt >= 0 ? args.splice(scopeAt, 2)[1] : 'protocol';
+if (scope !== 'protocol' && scope !== 'gateway') {
+  console.error(`mutation: --scope protocol or gateway, got ${scope}`);
+  process.exit(2);
+}
+if (scope === 'gateway') args.unshift('stryker.gateway.config.mjs');
+let runName = scope === 'gateway' ? 'gateway' : 'all';
 // A run over some files (`--mutate a.ts,b.ts`) keeps its incremental results apart, so runs over
 // different files do not overwrite each other's.
 const mutate = args.indexOf('--mutate');
 if (mutate >= 0 && !args.includes('--incrementalFile')) {
-  const name = (args[mutate + 1] ?? '').replace(/protocol\/src\//g, '').replace(/\.ts\b/g, '').replace(/[^A-Za-z0-9-]+/g, '+');
+  const files = (args[mutate + 1] ?? '').replace(/(protocol|host-tools)\/src\//g, '').replace(/\.ts\b/g, '').replace(/[^A-Za-z0-9-]+/g, '+');
+  const name = scope === 'gateway' ? `gateway-${files}` : files;
   args.push('--incrementalFile', `reports/mutation/incremental-${name}.json`);
   runName = name;
 }

@@ -3,7 +3,7 @@
 // programmer input (a hex argument) gets a TypeError naming the argument.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cborDiagnostic, fromHex, inspectFrame, parseHex, sealRecord, sha256, toHex } from '@sceau/protocol';
+import { cborDiagnostic, equalBytes, fromHex, inspectFrame, parseHex, sealRecord, sha256, toHex } from '@sceau/protocol';
 
 describe('cborDiagnostic on untrusted bytes', () => {
   // Rule: "Never throws" (cbor-diagnostic.ts); a refusal names the offset and the defect.
@@ -52,6 +52,26 @@ describe('cborDiagnostic on untrusted bytes', () => {
     expect(cborDiagnostic(frame).ok).toBe(true);
   });
 
+  // Rule: RFC 8949 §8 diagnostic notation for every kind the reader gives (mutation run of cbor-diagnostic.ts).
+  it.each([
+    ['20', '-1'], ['3903e7', '-1000'], ['6161', '"a"'], ['62225c', '"\\"\\\\"'], ['60', '""'],
+    ['a2016161036162', '{1: "a", 3: "b"}'], ['a0', '{}'], ['80', '[]'], ['820102', '[1, 2]'], ['c11a514b67b0', '1(1363896240)'],
+    ['f93c00', '1.0'], ['f90000', '0.0'], ['f98000', '-0.0'], ['fb3ff199999999999a', '1.1'], ['fa47c35000', '100000.0'], ['f9c400', '-4.0'],
+    ['f97c00', 'Infinity'], ['f9fc00', '-Infinity'], ['f97e00', 'NaN'],
+    ['f4', 'false'], ['f5', 'true'], ['f6', 'null'], ['f7', 'undefined'], ['f0', 'simple(16)'], ['f820', 'simple(32)'],
+  ])('%s renders as %s', (hex, text) => {
+    expect(cborDiagnostic(fromHex(hex))).toEqual({ ok: true, text });
+    expect(cborDiagnostic(fromHex(hex), { embedded: true })).toEqual({ ok: true, text });
+  });
+
+  it('embedded: byte strings inside maps, tags and nested arrays are opened too', () => {
+    // {h'01': 24(h'820102')} and [[h'f5']]
+    expect(cborDiagnostic(fromHex('a14101d8184382' + '0102'), { embedded: true })).toEqual({ ok: true, text: '{<< 1 >>: 24(<< [1, 2] >>)}' });
+    expect(cborDiagnostic(fromHex('a14101d8184382' + '0102'))).toEqual({ ok: true, text: "{h'01': 24(h'820102')}" });
+    expect(cborDiagnostic(fromHex('818141f5'), { embedded: true })).toEqual({ ok: true, text: '[[<< true >>]]' });
+    expect(cborDiagnostic(fromHex('4143'), { embedded: true })).toEqual({ ok: true, text: "h'43'" }); // a head cut short stays bytes
+  });
+
   it('never throws on arbitrary bytes, embedded or not (property, pinned seed)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, embedded) => {
@@ -79,6 +99,18 @@ describe('hex input', () => {
     expect(() => fromHex('zz')).toThrow(new TypeError('hex: expected an even-length hex string'));
     expect(() => fromHex(12 as never, 'key')).toThrow(new TypeError('key: expected a hex string, got number'));
     expect(() => fromHex(undefined as never)).toThrow(/^hex: expected a hex string, got undefined$/);
+  });
+
+  // Rule (bytes.ts): ':' to '@' lie between the digits and 'A' and are not hex; bytes are equal
+  // only at equal lengths; a byte argument that is not bytes is described in the TypeError.
+  it('parseHex refuses the characters between the ranges; equalBytes needs equal lengths; what a non-byte argument is', () => {
+    for (const bad of [':0', '0@', '/0', '[0', '`0', 'G0']) expect(parseHex(bad), bad).toBeUndefined();
+    expect(equalBytes(Uint8Array.of(1), Uint8Array.of(1, 2))).toBe(false);
+    expect(equalBytes(Uint8Array.of(1, 2), Uint8Array.of(1, 2))).toBe(true);
+    const seal = (key: unknown) => () => sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, key as Uint8Array);
+    for (const [key, what] of [[null, 'null'], [[1, 2], 'array'], [{}, 'Object'], [Object.create(null), 'object'], [5, 'number'], ['ab', 'string'], [new Uint16Array(32), 'Uint16Array']] as const) {
+      expect(seal(key), what).toThrow(new TypeError(`secretKey: expected Uint8Array of length 32, got ${what}`));
+    }
   });
 
   it('inspectFrame on bytes that are not a frame says so and does not throw', () => {

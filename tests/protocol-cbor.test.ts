@@ -354,3 +354,72 @@ describe('CBOR reader: indefinite lengths, nesting through every container, resu
     expect(dup('a2000020' + '00')).toBeUndefined(); // 0 and -1
   });
 });
+
+// The writer's rules (protocol/src/cbor-writer.ts), from the mutation run of that file (issue 19):
+// every head in its shortest form at each width boundary, the argument range refused outside
+// 0..2^32-1, UTF-8 as TextEncoder writes it, growth from any capacity, and `finish` never
+// handing out a buffer a later write changes.
+describe('CborWriter rule by rule', () => {
+  const hex = (f: (w: CborWriter) => unknown, capacity?: number) => {
+    const w = new CborWriter(capacity);
+    f(w);
+    return toHex(w.finish());
+  };
+
+  it('shortest heads at every width boundary, for each major type', () => {
+    const cases: Array<[number, string]> = [
+      [0, '00'], [23, '17'], [24, '1818'], [255, '18ff'], [256, '190100'], [0xffff, '19ffff'],
+      [0x10000, '1a00010000'], [0x01020304, '1a01020304'], [0xffffffff, '1affffffff'],
+    ];
+    for (const [n, h] of cases) {
+      expect(hex((w) => w.int(n)), `uint ${n}`).toBe(h);
+      expect(hex((w) => w.int(-1 - n)), `nint ${-1 - n}`).toBe((0x20 | parseInt(h.slice(0, 2), 16)).toString(16) + h.slice(2));
+      expect(hex((w) => w.head(7, n)).slice(2), `argument of ${n}`).toBe(h.slice(2));
+    }
+    expect(hex((w) => w.array(24).map(1).tag(16).null())).toBe('9818a1d0f6');
+    expect(hex((w) => w.text('abc').bytes(Uint8Array.of(1, 2)))).toBe('6361626342' + '0102');
+  });
+
+  it('refuses an argument outside 0..2^32-1 or not an integer', () => {
+    for (const bad of [-1, 2 ** 32, 1.5, Number.NaN]) {
+      expect(() => new CborWriter().head(0, bad)).toThrow(new RangeError(`CBOR argument: expected an integer in 0..2^32-1, got ${bad}`));
+    }
+    expect(() => new CborWriter().int(-1 - 2 ** 32)).toThrow(RangeError);
+    expect(hex((w) => w.int(-(2 ** 32)))).toBe('3affffffff');
+  });
+
+  it('writes UTF-8 as TextEncoder does, surrogate pairs as one 4-byte character', () => {
+    for (const s of ['', 'a', '\u007f', '\u0080', 'é', '\u07ff', '\u0800', '€', '\uffff', '😀', 'a😀b', '\u{10ffff}', '\u{10000}']) {
+      const utf8 = new TextEncoder().encode(s);
+      expect(hex((w) => w.text(s)), JSON.stringify(s)).toBe(toHex(new CborWriter().head(3, utf8.length).raw(utf8).finish()));
+    }
+    // a high surrogate not followed by a low one is written alone, and the next character as itself
+    expect(hex((w) => w.text('\ud83dA'))).toBe('64eda0bd41');
+    expect(hex((w) => w.text('A\ud83d'))).toBe('6441eda0bd');
+    expect(hex((w) => w.text('\ud83d\ue000'))).toBe('66eda0bdee8080');
+    expect(hex((w) => w.text('\udc00'))).toBe('63edb080');
+    // a low surrogate never starts a pair, whatever precedes or follows it
+    expect(hex((w) => w.text('A\udc00'))).toBe('6441edb080');
+    expect(hex((w) => w.text('\udc00\udc00'))).toBe('66edb080edb080');
+    expect(hex((w) => w.text('\ue000\udc00'))).toBe('66ee8080edb080');
+  });
+
+  // Capacity 0 looped forever before (doubling 0); found by this test.
+  it('grows from any initial capacity, and finish never shares a buffer a later write changes', () => {
+    const long = new Uint8Array(1000).map((_, i) => i);
+    for (const capacity of [0, 1, 2, 5, 6, 1003]) {
+      expect(hex((w) => w.null().bytes(long), capacity), `capacity ${capacity}`).toBe('f6' + '5903e8' + toHex(long));
+    }
+    const w = new CborWriter(1);
+    const first = w.null().finish();
+    expect(toHex(first)).toBe('f6');
+    w.int(1);
+    expect(toHex(first)).toBe('f6');
+    expect(toHex(w.finish())).toBe('f601');
+    const partial = new CborWriter(8).int(1);
+    const out = partial.finish();
+    expect(out.length).toBe(1);
+    partial.int(2);
+    expect(toHex(out)).toBe('01');
+  });
+});

@@ -221,3 +221,63 @@ describe('verifyFrame: each check on its own, its code, detail, kid and counter'
     expect(verifyFrame(sealRecord(big, seed), ring)).toMatchObject({ ok: true, record: big });
   });
 });
+
+// MemoryKeyring (protocol/src/keyring.ts), from the survivors of its mutation run (issue 19):
+// the key kept is a copy, revoke answers whether it found the kid, the argument is named.
+describe('MemoryKeyring rule by rule', () => {
+  it('keeps a copy of the key: changing the caller\'s array afterwards changes nothing', () => {
+    const ring = new MemoryKeyring();
+    const mine = publicKey.slice();
+    const k = ring.add(mine, { deviceIds: ['dev-x'] });
+    mine.fill(0);
+    expect(toHex(ring.resolve({ kid: kidOf(publicKey) })!.publicKey)).toBe(toHex(publicKey));
+    expect(verifyFrame(sealRecord(record, seed), ring)).toMatchObject({ ok: true, kid: k });
+  });
+
+  it('revoke: true for a known kid, which is then revoked; false for an unknown one', () => {
+    const ring = new MemoryKeyring();
+    const k = ring.add(publicKey, { deviceIds: ['dev-y'] });
+    expect(ring.resolve({ deviceId: 'dev-y' })).toEqual({ publicKey, revoked: false });
+    expect(ring.revoke(k)).toBe(true);
+    expect(ring.resolve({ deviceId: 'dev-y' })).toEqual({ publicKey, revoked: true });
+    expect(ring.revoke('0000000000000000')).toBe(false);
+  });
+
+  it('add refuses what is not a 32-byte key, naming the argument', () => {
+    const ring = new MemoryKeyring();
+    expect(() => ring.add('key' as any)).toThrow(/^publicKey: expected Uint8Array of length 32/);
+    expect(() => ring.add(publicKey.subarray(0, 31))).toThrow(/^publicKey: expected Uint8Array of length 32/);
+    expect(ring.resolve({})).toBeUndefined();
+    expect(ring.resolve({ deviceId: 'dev-unknown' })).toBeUndefined();
+  });
+});
+
+// sealRecord / sealRecordV2 / frameSize (protocol/src/seal.ts), from the survivors of its mutation run.
+describe('seal rule by rule', () => {
+  it('frameSize is the sealed frame\'s length, with and without kid, at each payload head width', async () => {
+    const { encodeRecord: encode } = await import('@sceau/protocol');
+    for (const n of [1, 5, 30, 300]) {
+      const r: SceauRecord = { version: 1, counter: 1, time: null, readings: Array.from({ length: n }, (_, i) => ({ channel: 1, value: i })) };
+      const payload = encode(r).length;
+      expect(frameSize(payload), `${n} readings`).toBe(sealRecord(r, seed).length);
+      expect(frameSize(payload, { kid: true })).toBe(sealRecord(r, seed, { kid: true }).length);
+      expect(frameSize(payload, { kid: false }), `${n} readings, no kid`).toBe(sealRecord(r, seed, { kid: false }).length);
+    }
+  });
+
+  // Rule: the kid is the key's, even when the caller reuses its seed array for another key.
+  it('a seed array changed in place seals under the new key, with its kid', () => {
+    const mine = seed.slice();
+    expect(verifyFrame(sealRecord(record, mine), keyring)).toMatchObject({ ok: true, kid });
+    mine.set(sha256(Uint8Array.of(43)));
+    const other = new MemoryKeyring();
+    const otherKid = other.add(getPublicKey(mine));
+    expect(verifyFrame(sealRecord(record, mine), other)).toMatchObject({ ok: true, kid: otherKid });
+  });
+
+  it('refuses a secret key that is not 32 bytes, naming it', async () => {
+    const { sealRecordV2 } = await import('@sceau/protocol');
+    expect(() => sealRecord(record, seed.subarray(0, 31))).toThrow(/^secretKey: expected Uint8Array of length 32/);
+    expect(() => sealRecordV2({ counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, 'seed' as any, new Uint8Array(32))).toThrow(/^secretKey: expected Uint8Array/);
+  });
+});

@@ -20,6 +20,7 @@ export function itemToDiagnostic(item: CborItem): string {
     case 'float':
       if (Number.isNaN(item.value)) return 'NaN';
       if (!Number.isFinite(item.value)) return item.value > 0 ? 'Infinity' : '-Infinity';
+      if (Object.is(item.value, -0)) return '-0.0'; // String(-0) is "0"
       return Number.isInteger(item.value) ? `${item.value}.0` : String(item.value);
     case 'simple':
       if (item.value === SIMPLE_FALSE) return 'false';

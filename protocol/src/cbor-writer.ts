@@ -17,7 +17,7 @@ export class CborWriter {
 
   private reserve(extra: number): void {
     if (this.length + extra <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
+    let capacity = Math.max(this.buffer.length, 8) * 2; // from 0, doubling would never grow
     while (capacity < this.length + extra) capacity *= 2;
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(0, this.length));
