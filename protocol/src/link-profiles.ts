@@ -116,7 +116,8 @@ export const linkProfiles: Readonly<Record<string, LinkProfile>> = Object.freeze
 
 /** A profile by name; `RangeError` listing the names when there is none. */
 export function linkProfile(name: string): LinkProfile {
-  const profile = linkProfiles[name];
+  // own entries only: `toString` and the other names every object inherits are not profiles
+  const profile = Object.prototype.hasOwnProperty.call(linkProfiles, name) ? linkProfiles[name] : undefined;
   if (profile === undefined) throw new RangeError(`link profile: unknown ${JSON.stringify(name)}; known: ${Object.keys(linkProfiles).join(', ')}`);
   return profile;
 }
