@@ -11,7 +11,9 @@ export default {
   // the other packages' tsconfig files, which vite reads when it transforms a test).
   ignorePatterns: [
     'host-tools/**', '!host-tools/tsconfig.json', 'simulator/**', '!simulator/tsconfig.json',
-    'firmware', 'examples', 'docs', 'bench', 'reports', '.vitest-results.json',
+    // docs/protocol.md stays: protocol-code-docs and protocol-channels pin the code to its tables
+    // (without it they fail to load in the sandbox and every mutant they guard survives)
+    'firmware', 'examples', 'docs/*', '!docs/protocol.md', 'bench', 'reports', '.vitest-results.json',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 1,
