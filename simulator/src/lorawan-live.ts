@@ -163,6 +163,8 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
   const record = o.record ?? 1;
+  /** A device's content key when the fleet seals record version 2 (the model devices and the firmware VMs alike). */
+  const contentKeyOf = (d: LorawanDevice): Uint8Array | null => (record === 2 ? deviceContentKey(o.seed, LORAWAN_GROUP, d.index) : null);
   const vmCount = o.firmwareVm ?? 0;
   if (!Number.isInteger(vmCount) || vmCount < 0 || vmCount > o.fleet.length) throw new RangeError(`--firmware-vm: expected 0..${o.fleet.length} (at most --devices), got ${vmCount}`);
   const sensorsOf = (d: LorawanDevice): SensorModel => new SensorModel(Prng.from(o.seed, `lorawan-sensors|${d.index}`), ['temperature', 'humidity', 'pressure', 'battery'], 0, Date.now());
@@ -170,7 +172,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
   let forwardVm: (u: VmUplink) => void = () => undefined;
   const vms = vmCount === 0 ? null : await LorawanFirmwareVms.prepare({
     fleet: o.fleet.slice(0, vmCount), activation: o.activation, region: link.region, dr: link.dr, intervalMs: o.intervalMs, seed: o.seed, stateDir: o.stateDir,
-    sensors: sensorsOf, contentKey: (d) => (record === 2 ? deviceContentKey(o.seed, LORAWAN_GROUP, d.index) : null), onUplink: (u) => forwardVm(u), ...(o.onLog ? { onLog: o.onLog } : {}),
+    sensors: sensorsOf, contentKey: contentKeyOf, onUplink: (u) => forwardVm(u), ...(o.onLog ? { onLog: o.onLog } : {}),
   });
   const t0 = performance.now();
   let end = t0 + o.durationMs;
@@ -431,7 +433,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
         record,
         { counter, time: Math.floor((Date.now() + dev.clockOffsetMs) / 1000), readings: [...readings.map((r) => ({ channel: r.channel, value: r.value })), dev.sensors.batteryReading(t, 0)] },
         dev.d.secret,
-        record === 2 ? deviceContentKey(o.seed, LORAWAN_GROUP, dev.d.index) : null,
+        contentKeyOf(dev.d),
       );
       s.records++;
       s.frameBytes += frame.length;
