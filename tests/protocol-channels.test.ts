@@ -87,6 +87,14 @@ describe('toUnit and fromUnit', () => {
     expect(() => channels.fromUnit(999, 1)).toThrow(/^channel: unknown channel 999$/);
     expect(() => channels.fromUnit(999, 1)).toThrow(RangeError);
   });
+
+  it('fromUnit allows binary noise up to a millionth of a step, that bound included, and no more', () => {
+    // 1e-6 Pa on pressure (step 1) is exactly a millionth of a step away from 0 steps: accepted
+    expect(channels.fromUnit(3, 1e-6)).toBe(0);
+    expect(channels.fromUnit(3, 101325 + 1e-7)).toBe(101325);
+    expect(() => channels.fromUnit(3, 2e-6)).toThrow(/^pressure: 0\.000002 Pa is not a multiple of the channel's step 1$/);
+    expect(() => channels.fromUnit(3, 0.5)).toThrow(RangeError);
+  });
 });
 
 describe('user channels (a local registry file)', () => {
@@ -127,12 +135,36 @@ describe('user channels (a local registry file)', () => {
     expect(() => channels.withUserChannels([{ ...tank, name }])).toThrow(/^user channels\[0\]\.name: expected a lower-case name such as "tank-level"$/);
   });
 
+  it.each([[null], [true], [['tank']], [{ toString: () => 'tank' }]])(
+    'refuses the name %j: a name is a JSON string, not a value whose text would pass the pattern',
+    (name) => {
+      expect(() => channels.withUserChannels([{ ...tank, name }])).toThrow(/^user channels\[0\]\.name: expected a lower-case name such as "tank-level"$/);
+    },
+  );
+
   it('accepts names with digits, dots, dashes and underscores after the first letter', () => {
     expect(channels.withUserChannels([{ ...tank, name: 'a1.b-c_d' }]).get('a1.b-c_d')?.id).toBe(200);
   });
 
   it.each([[0], [-1], [Number.NaN], [Number.POSITIVE_INFINITY], ['1']])('refuses the scale %s (a positive finite number)', (scale) => {
     expect(() => channels.withUserChannels([{ ...tank, scale }])).toThrow(/^user channels\[0\]\.scale: expected a positive number$/);
+  });
+
+  it('refuses a scale of null: only a missing scale means 1 (null is refused for every key)', () => {
+    expect(() => channels.withUserChannels([{ ...tank, scale: null }])).toThrow(/^user channels\[0\]\.scale: expected a positive number$/);
+    expect(() => channels.withUserChannels([{ ...tank, unit: null }])).toThrow(/^user channels\[0\]\.unit: expected a string$/);
+    expect(channels.withUserChannels([{ id: 200, name: 'tank-level' }]).get(200)?.scale).toBe(1);
+  });
+
+  it('refuses a scale that is not a number before comparing it: the registry\'s error, not a conversion\'s', () => {
+    // the API takes any value (not only parsed JSON): a Symbol cannot be compared with 0, and an
+    // object's valueOf must not run (the check is by type, not by what the value converts to)
+    let converted = false;
+    const objectScale = { valueOf: () => ((converted = true), 1) };
+    for (const scale of [Symbol('scale'), objectScale, 1n, true]) {
+      expect(() => channels.withUserChannels([{ ...tank, scale }])).toThrow(/^user channels\[0\]\.scale: expected a positive number$/);
+    }
+    expect(converted).toBe(false);
   });
 
   it.each([['senmlName'], ['unit'], ['description']])('refuses a %s that is not a string', (key) => {

@@ -108,7 +108,8 @@ function parseUserChannel(d: unknown, index: number): Channel {
   if (typeof o.name !== 'string' || !/^[a-z][a-z0-9.\-_]*$/.test(o.name)) {
     throw new TypeError(`${where}.name: expected a lower-case name such as "tank-level"`);
   }
-  const scale = o.scale ?? 1;
+  // only a missing scale means 1: `"scale": null` is refused below, as null is for the other keys
+  const scale = o.scale === undefined ? 1 : o.scale;
   if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale)) {
     throw new RangeError(`${where}.scale: expected a positive number`);
   }
