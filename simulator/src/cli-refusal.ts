@@ -60,8 +60,9 @@ export function refusalOf(e: unknown): Refusal | undefined {
 
 /** Prints the refusal (the one line, the hint, the --json object); returns its exit status. */
 export function refuse(io: RefusalIo, json: boolean, r: Refusal, hint?: string): ExitCode {
-  if (json) io.stdout(`${JSON.stringify({ error: r.code, detail: r.message })}\n`);
-  io.stderr(`sceau-sim: ${r.message} [${r.code}]\n${hint === undefined || r.exit !== EXIT.usage ? '' : `${hint}\n`}`);
+  const message = r.message.replace(/\s*\n\s*/g, ' '); // one line (parseArgs' messages have several)
+  if (json) io.stdout(`${JSON.stringify({ error: r.code, detail: message })}\n`);
+  io.stderr(`sceau-sim: ${message} [${r.code}]\n${hint === undefined || r.exit !== EXIT.usage ? '' : `${hint}\n`}`);
   return r.exit;
 }
 

@@ -201,6 +201,7 @@ function writeKeysOut(o: Parameters<typeof runLorawan>[0], owner: Uint8Array | u
       const holders = o.fleet.map((d) => ({ kidHex: toHex(d.kid), contentKey: deviceContentKey(o.seed, LORAWAN_GROUP, d.index) }));
       wrote.push(`wrote ${writeWrappedKeys(keysOut, wrapContentKeys(owner, holders))} (content keys wrapped for owner key ${ownerKeyIdOf(owner)})`);
     }
+    if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     for (const line of wrote) io.stderr(`sceau-sim: ${line}\n`);
   } catch (e) {
     for (const f of [registration, wrapped]) if (!existed.has(f)) rmSync(f, { force: true });
@@ -223,7 +224,6 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     }
     const checked = await lorawanOptions(v, io);
     options = checked.options;
-    if (insideGitWorkTree(options.stateDir)) io.stderr(`sceau-sim: warning: --keys-out ${options.stateDir} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
     writeKeysOut(options, checked.owner, io);
   } catch (e) {
     const r = refusalOf(e);
