@@ -226,7 +226,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     options = checked.options;
     writeKeysOut(options, checked.owner, io);
   } catch (e) {
-    const r = refusalOf(e);
+    const r = refusalOf(e) ?? runRefusalOf(e);
     if (r !== undefined) return refuse(io, json, r, hint);
     return internalError(io, json, e);
   }
@@ -276,7 +276,7 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
   }
 }
 
-/** What stops a run once started: the network server's address (`gwmp-unreachable`), the firmware workspace, the state file, other file I/O. */
+/** What stops a run, before or once started: the network server's address (`gwmp-unreachable`), the firmware workspace, the state file, other file I/O. */
 function runRefusalOf(e: unknown): Refusal | undefined {
   const message = (e as Error).message;
   if (e instanceof GwmpError) return { exit: EXIT.io, code: 'gwmp-unreachable', message };
