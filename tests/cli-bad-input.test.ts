@@ -196,6 +196,24 @@ describe('gateway serve', () => {
         expect(detail).toBe(`${option} 127.0.0.1:${p()}: address already in use (EADDRINUSE)`);
       }
     });
+
+    it('rule: a start refused for an address in use leaves no new database behind (nor its -wal, -shm), and keeps an existing one', () => {
+      const fresh = join(dir, 'in-use', 'fresh.db');
+      mkdirSync(join(dir, 'in-use'));
+      // HTTP second: the UDP listener has started (and been closed again) when HTTP is refused
+      refused(serve(['--udp', '127.0.0.1:0', '--http', `127.0.0.1:${port}`], fresh), EXIT.io, 'address-in-use');
+      expect(readdirSync(join(dir, 'in-use'))).toEqual([]);
+      const kept = join(dir, 'in-use', 'kept.db');
+      refused(serve(['--udp', `127.0.0.1:${udpPort}`], kept), EXIT.io, 'address-in-use');
+      expect(readdirSync(join(dir, 'in-use'))).toEqual([]);
+      // an existing database is the operator's: a refused start leaves it as it was
+      const publicKey = toHex(getPublicKey(new Uint8Array(32).fill(7)));
+      expect(sceau(['devices', 'add', '--db', kept, '--public-key', publicKey]).status).toBe(0);
+      const before = readFileSync(kept);
+      refused(serve(['--tcp', `127.0.0.1:${port}`], kept), EXIT.io, 'address-in-use');
+      expect(readFileSync(kept).equals(before)).toBe(true);
+      expect(sceau(['devices', 'list', '--db', kept, '--json']).stdout).toContain(publicKey);
+    });
   });
 
   it('rule: a token file that is missing, a directory, readable by others or too short is refused with its code (exit 2) before anything listens or is created', () => {

@@ -93,3 +93,10 @@ describe('a bad gateway URL', () => {
     expect(detail).toBe(`gateway http://127.0.0.1:${closedPort}: fetch failed: connect ECONNREFUSED 127.0.0.1:${closedPort}`);
   });
 });
+
+describe('a bad --owner key', () => {
+  it('rule: an owner key file that cannot be read is file-unreadable (exit 3; it was bad-scenario, exit 2); one that is no key owner-key-format (exit 2)', () => {
+    expect(refused(sim(['--devices', '1', '--duration', '1h', '--record', '2', '--owner', 'missing.pub']), EXIT.io, 'file-unreadable')).toMatch(/^cannot read owner public key missing\.pub: ENOENT/);
+    refused(sim(['--devices', '1', '--duration', '1h', '--record', '2', '--owner', scenario('not-a-key.pub', 'hello\n')]), EXIT.usage, 'owner-key-format');
+  });
+});

@@ -3,6 +3,7 @@
  * (HTTP, TCP, UDP; 127.0.0.1 by default) and returns their addresses, an in-process `ingest`
  * (the simulator's in-process gateway) and `close`.
  */
+import { existsSync, rmSync } from 'node:fs';
 import { channels as builtInChannels, DEFAULT_MAX_FRAME_BYTES, type ChannelRegistry, type PushResult } from '@sceau/protocol';
 import { DEFAULT_REASSEMBLY_MAX_PENDING, GatewayReassembler } from './gateway-reassembly.js';
 import { createDatagramIntake } from './datagram-intake.js';
@@ -12,7 +13,7 @@ import './transports.js';
 import { Ingestor, isRefusal, NotStoredError, type IngestOptions, type IngestResult } from './ingest.js';
 import { Metrics } from './metrics.js';
 import { RetentionSweeper } from './retention.js';
-import { openStore } from './db-open.js';
+import { openStore, storeBackendOf } from './db-open.js';
 import type { OpenedStore } from './store-registry.js';
 import { usageError } from './errors.js';
 import { readPrivateFile } from './private-file.js';
@@ -137,9 +138,16 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const token = options.token ?? (options.tokenFile === undefined ? undefined : readTokenFile(options.tokenFile));
   for (const transport of registeredTransports()) if (transport.wanted(options)) transport.check?.(options);
   const ownStore = typeof options.db === 'string';
+  // A database file this start creates goes again when the start is refused (a listening address
+  // in use is found only when the transports start, after the store is open): nothing left behind.
+  const createdFile = typeof options.db === 'string' && options.db !== ':memory:' && storeBackendOf(options.db).schemes === undefined && !existsSync(options.db) ? options.db : undefined;
+  const discardCreated = (): void => {
+    if (createdFile !== undefined) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${createdFile}${suffix}`, { force: true });
+  };
   const store = typeof options.db === 'string' ? await openStore(options.db, { mode: 'create', synchronous: options.synchronous ?? 'full' }) : options.db;
   if (options.retentionMs !== undefined && store.privacy === undefined) {
     if (ownStore) await store.close();
+    discardCreated();
     throw usageError('--retention: this store backend cannot delete by retention yet (docs/privacy.md#retention)', 'retention-unsupported');
   }
   const retention = store.privacy === undefined ? undefined : new RetentionSweeper(store.privacy, { retentionMs: options.retentionMs, intervalMs: options.retentionSweepMs, log }).start();
@@ -202,6 +210,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   } catch (error) {
     await cleanup().catch(() => undefined);
+    discardCreated();
     throw error;
   }
 

@@ -92,7 +92,7 @@ export function readOwnerPublicKey(arg: string): Buffer {
     try {
       text = readFileSync(arg, 'utf8');
     } catch (error) {
-      throw ioError(`cannot read owner public key ${arg}: ${(error as Error).message}`);
+      throw ioError(`cannot read owner public key ${arg}: ${(error as Error).message}`, 'file-unreadable');
     }
   }
   const raw = parseHex(text.trim());

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { toHex } from '@sceau/protocol';
-import { EXIT, type WrappedContentKey, readOwnerPublicKey, readTokenFile } from '@sceau/host-tools';
+import { EXIT, type ExitCode, SceauError, type WrappedContentKey, readOwnerPublicKey, readTokenFile } from '@sceau/host-tools';
+import { refuse as refuseLine } from './cli-refusal.js';
 import { type ScenarioInput, loadScenarioFile, resolveScenario } from './config.js';
 import { formatDuration } from './duration.js';
 import { wrapContentKeys, writeWrappedKeys } from './content-keys.js';
@@ -162,8 +163,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   if (command === 'lorawan') return lorawanMain(rest, io);
   if (command === 'lns') return lnsMain(rest, io);
   if (command !== 'run') {
-    io.stderr(`sceau-sim: unknown command ${JSON.stringify(command)}; expected "run", "lorawan" or "lns"\n${USAGE}\n`);
-    return EXIT.usage;
+    return refuseLine(io, argv.includes('--json'), { exit: EXIT.usage, code: 'bad-option', message: `unknown command ${JSON.stringify(command)}; expected "run", "lorawan" or "lns"` }, '(sceau-sim --help for the commands)');
   }
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false }>>['values'];
   let sink: FrameSink;
@@ -200,6 +200,8 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   } catch (e) {
     // The gateway's own checks (readTokenFile: a missing file, one readable by others, a short token) are usage errors.
     const code = (e as { code?: unknown }).code;
+    // An I/O error a layer below typed (an --owner file that cannot be read): exit 3 with its code.
+    if (e instanceof SceauError && e.exitCode === EXIT.io) return refuse(io, argv, EXIT.io, e.code ?? 'io', e.message);
     if (e instanceof UsageError || (e as { name?: string }).name === 'SceauError' || e instanceof RangeError || e instanceof TypeError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
       return refuse(io, argv, EXIT.usage, usageCode(e), (e as Error).message, '(sceau-sim run --help for the options)');
     }
@@ -250,8 +252,6 @@ function usageCode(e: unknown): string {
  * `sceau-sim: <message> [<code>]` on stderr (and a hint), and with --json `{"error", "detail"}`
  * on stdout, as `sceau --json` does.
  */
-function refuse(io: CliIo, argv: readonly string[], exit: number, code: string, message: string, hint?: string): number {
-  if (argv.includes('--json')) io.stdout(`${JSON.stringify({ error: code, detail: message })}\n`);
-  io.stderr(`sceau-sim: ${message} [${code}]\n${hint === undefined ? '' : `${hint}\n`}`);
-  return exit;
+function refuse(io: CliIo, argv: readonly string[], exit: ExitCode, code: string, message: string, hint?: string): number {
+  return refuseLine(io, argv.includes('--json'), { exit, code, message }, hint);
 }

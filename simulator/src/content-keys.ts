@@ -5,7 +5,7 @@
  * owner (HPKE, as `sceau provision --owner` stores them), the only form in which they leave the
  * simulator.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Bytes, type PlainRecord, type SealOptions, sealRecord, sealRecordV2, sha256 } from '@sceau/protocol';
 import { type WrappedContentKey, wrapContentKey } from '@sceau/host-tools';
@@ -43,6 +43,14 @@ export function wrapContentKeys(ownerPublicKey: Bytes, holders: readonly Content
 /** Writes `DIR/wrapped-keys.json` (`{ "wrappedKeys": [...] }`, the form `--wrapped-keys` reads); returns its path. */
 export function writeWrappedKeys(dir: string, wrapped: readonly WrappedContentKey[]): string {
   const path = join(dir, WRAPPED_KEYS_FILE);
-  writeFileSync(path, `${JSON.stringify({ wrappedKeys: wrapped }, null, 2)}\n`);
+  // whole or not at all: beside it first, then renamed over it
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, `${JSON.stringify({ wrappedKeys: wrapped }, null, 2)}\n`);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   return path;
 }

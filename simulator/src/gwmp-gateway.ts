@@ -8,6 +8,7 @@
 import { type Socket, createSocket } from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Bytes } from '@sceau/protocol';
+import { ArgumentError, parseEndpoint } from '@sceau/host-tools';
 
 export const GWMP_VERSION = 2;
 export const PUSH_DATA = 0x00;
@@ -96,11 +97,12 @@ export class GwmpError extends Error {
   }
 }
 
-/** `HOST:PORT` or `[v6]:PORT`. */
+/** `HOST:PORT` or `[v6]:PORT`, the host an IP address or a host name; an `ArgumentError` (`bad-endpoint`) otherwise. */
 export function parseHostPort(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new RangeError(`--gwmp: expected HOST:PORT (e.g. 127.0.0.1:1700), got ${JSON.stringify(text)}`);
+  if (!m || port < 1 || port > 65535) throw new ArgumentError('bad-endpoint', `--gwmp: expected HOST:PORT (e.g. 127.0.0.1:1700), got ${JSON.stringify(text)}`);
+  parseEndpoint(text, port, '--gwmp'); // the host's shape: `256.1.1.1` and `bad host` are no hosts
   return { host: m[1] ?? m[2]!, port };
 }
 
@@ -161,14 +163,18 @@ export class GwmpGateway {
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       try {
-        socket.connect(this.options.port, this.options.host, () => {
+        // Node calls this back on failure too (a name that does not resolve), with the error
+        socket.connect(this.options.port, this.options.host, (error?: Error) => {
           socket.off('error', reject);
-          resolve();
+          if (error) reject(error);
+          else resolve();
         });
       } catch (e) {
         reject(e);
       }
     }).catch((e: Error) => {
+      this.socket = null;
+      socket.close();
       throw new GwmpError('gwmp/socket', `gateway ${this.euiHex}: cannot reach ${this.options.host}:${this.options.port}: ${e.message}`);
     });
     this.pull();

@@ -1,15 +1,19 @@
 /** `sceau sim lorawan` (= `sceau-sim lorawan`): the wall-clock GWMP fleet (docs/simulator.md). */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type Refusal, internalError, ioRefusal, optionValue, refusalOf, refuse, usageRefusal } from './cli-refusal.js';
 import { parseDuration } from './duration.js';
+import { loadFirmwareVm } from './firmware-vm.js';
 import { GwmpError, parseHostPort } from './gwmp-gateway.js';
 import { chirpstackImport, chirpstackScript, csvDevices, generateFormatter, parseRegistration, ttsDevices } from './lorawan-lns.js';
-import { type Activation, DEVICES_FILE, LORAWAN_GROUP, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
+import { DEVICES_FILE, FleetState, FleetStateError, LORAWAN_GROUP, insideGitWorkTree, makeFleet, registrationEntries, writeRegistration } from './lorawan-fleet.js';
 import { parseRecordVersion } from './config.js';
-import { deviceContentKey, wrapContentKeys, writeWrappedKeys } from './content-keys.js';
-import { THRESHOLDS, localEuiFor, lorawanLink, runLorawan } from './lorawan-live.js';
-import { linkProfile, toHex } from '@sceau/protocol';
+import { WRAPPED_KEYS_FILE, deviceContentKey, wrapContentKeys, writeWrappedKeys } from './content-keys.js';
+import { THRESHOLDS, localEuiFor, lorawanProfile, runLorawan } from './lorawan-live.js';
+import { toHex } from '@sceau/protocol';
 import { EXIT, ownerKeyIdOf, readOwnerPublicKey } from '@sceau/host-tools';
 
 export const LORAWAN_USAGE = `Usage: sceau-sim lorawan --gwmp HOST:PORT --devices N --duration D --interval D
@@ -49,7 +53,8 @@ Runs class A LoRaWAN 1.0.x devices sealing sceau frames behind virtual gateways 
   -h, --help
 
 Exit status: 0 pass; 1 fewer than ${THRESHOLDS.joinRatio * 100}% of OTAA devices joined, or more than
-${THRESHOLDS.ackMissingRatio * 100}% of PUSH_DATA or PULL_DATA were not acknowledged; 2 usage; 3 socket or file I/O; 4 internal error.`;
+${THRESHOLDS.ackMissingRatio * 100}% of PUSH_DATA or PULL_DATA were not acknowledged; 2 usage; 3 socket or file I/O; 4 internal error.
+A refusal is one line ending in its code, e.g. [bad-link] (docs/simulator.md#lorawan-errors); nothing is written then.`;
 
 const OPTIONS = {
   gwmp: { type: 'string' },
@@ -79,79 +84,151 @@ export interface LorawanCliIo {
   stderr: (text: string) => void;
 }
 
-class UsageError extends Error {}
-
 function required(v: string | undefined, name: string): string {
-  if (v === undefined) throw new UsageError(`--${name} is required`);
+  if (v === undefined) throw usageRefusal(`--${name} is required`, 'bad-option');
   return v;
 }
 
 function count(text: string, name: string, min: number): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()) || n < min || !Number.isSafeInteger(n)) throw usageRefusal(`--${name}: expected an integer >= ${min}, got ${JSON.stringify(text)}`, 'bad-count');
   return n;
 }
 
+/**
+ * `mkdir -p DIR` for --keys-out, one component at a time (Node's recursive mkdir never returns
+ * under /proc); returns the directories it created, so that a refused run can take them back.
+ */
+function makeKeysOut(dir: string): string[] {
+  if (dir.trim() === '') throw usageRefusal('--keys-out: an empty path; give a directory (DIR/lorawan-devices.json is written there)', 'bad-out');
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  if (missing.length === 0 && !statSync(dir).isDirectory()) throw usageRefusal(`--keys-out ${dir} is an existing file; --keys-out takes a directory`, 'out-not-a-directory');
+  const created: string[] = [];
+  try {
+    for (const d of missing) {
+      mkdirSync(d, { mode: 0o700 });
+      created.push(d);
+    }
+  } catch (e) {
+    removeCreated(created);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw usageRefusal(`--keys-out ${dir}: a part of the path is a file, not a directory`, 'out-not-a-directory');
+    throw ioRefusal(`--keys-out ${dir}: cannot create it: ${(e as Error).message}`, 'out-unwritable');
+  }
+  return created;
+}
+
+function removeCreated(paths: readonly string[]): void {
+  for (const p of [...paths].reverse()) rmSync(p, { recursive: true, force: true });
+}
+
+/** The run's options from the command line, every value checked before anything is written or sent. */
+async function lorawanOptions(v: LorawanValues, io: LorawanCliIo): Promise<{ options: Parameters<typeof runLorawan>[0]; owner: Uint8Array | undefined }> {
+  const gwmp = required(v.gwmp, 'gwmp');
+  const { host } = parseHostPort(gwmp);
+  const devices = count(required(v.devices, 'devices'), 'devices', 1);
+  const gateways = v.gateways === undefined ? 1 : count(v.gateways, 'gateways', 1);
+  const durationMs = optionValue('bad-duration', () => parseDuration(required(v.duration, 'duration'), '--duration'));
+  const intervalMs = optionValue('bad-duration', () => parseDuration(required(v.interval, 'interval'), '--interval'));
+  if (intervalMs <= 0) throw usageRefusal('--interval: expected a positive duration', 'bad-duration');
+  const joinDelayMs = v['join-delay'] === undefined ? undefined : optionValue('bad-duration', () => parseDuration(v['join-delay']!, '--join-delay'));
+  const link = required(v.link, 'link');
+  optionValue('bad-link', () => lorawanProfile(link), '--link');
+  const activation = required(v.activation, 'activation');
+  if (activation !== 'otaa' && activation !== 'abp') throw usageRefusal(`--activation: expected otaa or abp, got ${JSON.stringify(activation)}`, 'bad-option');
+  const keysOut = required(v['keys-out'], 'keys-out');
+  const loss = v.loss === undefined ? 0 : v.loss.trim() === '' ? NaN : Number(v.loss);
+  if (!(loss >= 0 && loss <= 1)) throw usageRefusal(`--loss: expected a probability 0..1, got ${JSON.stringify(v.loss)}`, 'bad-option');
+  if (v['dev-addr-prefix'] !== undefined && activation !== 'abp') throw usageRefusal('--dev-addr-prefix: only with --activation abp (OTAA devices get their DevAddr from the network server)', 'bad-option');
+  const firmwareVm = v['firmware-vm'] === undefined ? 0 : count(v['firmware-vm'], 'firmware-vm', 0);
+  if (firmwareVm > devices) throw usageRefusal(`--firmware-vm: ${firmwareVm} firmware devices, but only --devices ${devices}`, 'bad-count');
+  const record = optionValue('bad-record', () => parseRecordVersion(v.record ?? 1, '--record'));
+  if (v.owner !== undefined && record !== 2) throw usageRefusal('--owner: only with --record 2', 'bad-option');
+  const seed = v.seed ?? 'sceau';
+  const fleet = optionValue('bad-dev-addr-prefix', () => makeFleet(seed, devices, activation, v['dev-addr-prefix'] ?? '00000000/7'));
+  // Files and the network, still before anything is written: the owner's key, the state of
+  // earlier runs, the firmware workspace, and a network server name that resolves.
+  const owner = v.owner === undefined ? undefined : readOwnerPublicKey(v.owner);
+  if (existsSync(keysOut) && statSync(keysOut).isDirectory()) {
+    try {
+      new FleetState(keysOut);
+    } catch (e) {
+      if (e instanceof FleetStateError) throw ioRefusal(e.message, 'bad-state-file');
+      throw e;
+    }
+  }
+  if (firmwareVm > 0) await loadFirmwareVm().catch((e: Error) => {
+    throw ioRefusal(e.message, 'firmware-vm-unavailable');
+  });
+  if (durationMs > 0 && isIP(host) === 0) await lookup(host).catch((e: Error) => {
+    throw ioRefusal(`--gwmp ${gwmp}: ${host} does not resolve: ${(e as NodeJS.ErrnoException).code ?? e.message}`, 'gwmp-unreachable');
+  });
+  const options: Parameters<typeof runLorawan>[0] = {
+    gwmp, gateways, fleet, activation, durationMs, intervalMs, link, seed, loss, stateDir: keysOut,
+    // undocumented on purpose in the usage: for tests with a stand-in network server using the same delay
+    ...(joinDelayMs !== undefined ? { joinDelayMs } : {}),
+    onLog: (line) => io.stderr(`sceau-sim: ${line}\n`),
+    adr: v.adr === true,
+    linkCheck: v['link-check'] === true,
+    deviceTime: v['device-time'] === true,
+    record,
+    firmwareVm,
+  };
+  return { options, owner };
+}
+
+type LorawanValues = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: false; strict: true }>>['values'];
+
+/**
+ * Writes DIR/lorawan-devices.json (and with --owner DIR/wrapped-keys.json): both or, when one
+ * cannot be written, none (the directories this run created go too).
+ */
+function writeKeysOut(o: Parameters<typeof runLorawan>[0], owner: Uint8Array | undefined, io: LorawanCliIo): void {
+  const keysOut = o.stateDir;
+  const created = makeKeysOut(keysOut);
+  const registration = join(resolve(keysOut), DEVICES_FILE);
+  const wrapped = join(resolve(keysOut), WRAPPED_KEYS_FILE);
+  const existed = new Set([registration, wrapped].filter((f) => existsSync(f)));
+  const wrote: string[] = [];
+  try {
+    const path = writeRegistration(keysOut, registrationEntries(o.fleet, o.activation));
+    wrote.push(`wrote ${path} (${o.fleet.length} ${o.activation.toUpperCase()} devices)`);
+    if (owner !== undefined) {
+      const holders = o.fleet.map((d) => ({ kidHex: toHex(d.kid), contentKey: deviceContentKey(o.seed, LORAWAN_GROUP, d.index) }));
+      wrote.push(`wrote ${writeWrappedKeys(keysOut, wrapContentKeys(owner, holders))} (content keys wrapped for owner key ${ownerKeyIdOf(owner)})`);
+    }
+    if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
+    for (const line of wrote) io.stderr(`sceau-sim: ${line}\n`);
+  } catch (e) {
+    for (const f of [registration, wrapped]) if (!existed.has(f)) rmSync(f, { force: true });
+    removeCreated(created);
+    if (typeof (e as { code?: unknown }).code === 'string') throw ioRefusal(`--keys-out ${keysOut}: cannot write it (nothing kept): ${(e as Error).message}`, 'out-unwritable');
+    throw e;
+  }
+}
+
 export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<number> {
+  // --json is known before the options parse: a refusal of them is printed as JSON too
+  const json = argv.includes('--json');
+  const hint = '(sceau-sim lorawan --help for the options)';
   let options: Parameters<typeof runLorawan>[0];
-  let json = false;
   try {
     const { values: v } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
     if (v.help) {
       io.stdout(`${LORAWAN_USAGE}\n`);
       return EXIT.ok;
     }
-    json = v.json === true;
-    const gwmp = required(v.gwmp, 'gwmp');
-    parseHostPort(gwmp);
-    const devices = count(required(v.devices, 'devices'), 'devices', 1);
-    const gateways = v.gateways === undefined ? 1 : count(v.gateways, 'gateways', 1);
-    const durationMs = parseDuration(required(v.duration, 'duration'), '--duration');
-    const intervalMs = parseDuration(required(v.interval, 'interval'), '--interval');
-    if (intervalMs <= 0) throw new UsageError('--interval: expected a positive duration');
-    const link = required(v.link, 'link');
-    lorawanLink(linkProfile(link));
-    const activation = required(v.activation, 'activation');
-    if (activation !== 'otaa' && activation !== 'abp') throw new UsageError(`--activation: expected otaa or abp, got ${JSON.stringify(activation)}`);
-    const keysOut = required(v['keys-out'], 'keys-out');
-    const loss = v.loss === undefined ? 0 : Number(v.loss);
-    if (!(loss >= 0 && loss <= 1)) throw new UsageError(`--loss: expected a probability 0..1, got ${JSON.stringify(v.loss)}`);
-    if (v['dev-addr-prefix'] !== undefined && activation !== 'abp') throw new UsageError('--dev-addr-prefix: only with --activation abp (OTAA devices get their DevAddr from the network server)');
-    const firmwareVm = v['firmware-vm'] === undefined ? 0 : count(v['firmware-vm'], 'firmware-vm', 0);
-    if (firmwareVm > devices) throw new UsageError(`--firmware-vm: ${firmwareVm} firmware devices, but only --devices ${devices}`);
-    const seed = v.seed ?? 'sceau';
-    const fleet = makeFleet(seed, devices, activation as Activation, v['dev-addr-prefix'] ?? '00000000/7');
-    const record = parseRecordVersion(v.record ?? 1, '--record');
-    if (v.owner !== undefined && record !== 2) throw new UsageError('--owner: only with --record 2');
-    const owner = v.owner === undefined ? undefined : readOwnerPublicKey(v.owner);
-    options = {
-      gwmp, gateways, fleet, activation: activation as Activation, durationMs, intervalMs, link, seed, loss, stateDir: keysOut,
-      // undocumented on purpose in the usage: for tests with a stand-in network server using the same delay
-      ...(v['join-delay'] !== undefined ? { joinDelayMs: parseDuration(v['join-delay'], '--join-delay') } : {}),
-      onLog: (line) => io.stderr(`sceau-sim: ${line}\n`),
-      adr: v.adr === true,
-      linkCheck: v['link-check'] === true,
-      deviceTime: v['device-time'] === true,
-      record,
-      firmwareVm,
-    };
-    if (insideGitWorkTree(keysOut)) io.stderr(`sceau-sim: warning: --keys-out ${keysOut} is inside a git work tree; lorawan-devices.json holds root keys: do not commit it\n`);
-    const path = writeRegistration(keysOut, registrationEntries(fleet, activation as Activation));
-    io.stderr(`sceau-sim: wrote ${path} (${devices} ${activation.toUpperCase()} devices)\n`);
-    if (owner !== undefined) {
-      const holders = fleet.map((d) => ({ kidHex: toHex(d.kid), contentKey: deviceContentKey(seed, LORAWAN_GROUP, d.index) }));
-      io.stderr(`sceau-sim: wrote ${writeWrappedKeys(keysOut, wrapContentKeys(owner, holders))} (content keys wrapped for owner key ${ownerKeyIdOf(owner)})\n`);
-    }
+    const checked = await lorawanOptions(v, io);
+    options = checked.options;
+    writeKeysOut(options, checked.owner, io);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError || e instanceof TypeError || (e as { name?: string }).name === 'SceauError' || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lorawan --help for the options)\n`);
-      return EXIT.usage;
-    }
-    if (typeof (e as { code?: unknown }).code === 'string') {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return EXIT.io;
-    }
-    throw e;
+    const r = refusalOf(e) ?? runRefusalOf(e);
+    if (r !== undefined) return refuse(io, json, r, hint);
+    return internalError(io, json, e);
   }
   if (options.durationMs === 0) {
     // --duration 0: only the registration file and the gateway EUIs, nothing sent
@@ -193,13 +270,21 @@ export async function lorawanMain(argv: string[], io: LorawanCliIo): Promise<num
     for (const f of summary.failures) io.stderr(`sceau-sim: FAIL: ${f}\n`);
     return summary.failures.length === 0 ? EXIT.ok : EXIT.failed;
   } catch (e) {
-    if (e instanceof GwmpError || typeof (e as { code?: unknown }).code === 'string') {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return EXIT.io;
-    }
-    io.stderr(`sceau-sim: internal error: ${(e as Error).stack ?? String(e)}\n`);
-    return EXIT.internal;
+    const r = refusalOf(e) ?? runRefusalOf(e);
+    if (r !== undefined) return refuse(io, json, r);
+    return internalError(io, json, e);
   }
+}
+
+/** What stops a run, before or once started: the network server's address (`gwmp-unreachable`), the firmware workspace, the state file, other file I/O. */
+function runRefusalOf(e: unknown): Refusal | undefined {
+  const message = (e as Error).message;
+  if (e instanceof GwmpError) return { exit: EXIT.io, code: 'gwmp-unreachable', message };
+  if (e instanceof FleetStateError) return { exit: EXIT.io, code: 'bad-state-file', message };
+  const code = (e as { code?: unknown }).code;
+  if (code === 'sim/firmware-vm') return { exit: EXIT.io, code: 'firmware-vm-unavailable', message };
+  if (typeof code === 'string') return { exit: EXIT.io, code: 'io', message };
+  return undefined;
 }
 
 export const LNS_USAGE = `Usage: sceau-sim lns devices --from DIR --format tts|chirpstack|csv [options]
@@ -235,39 +320,56 @@ export async function lnsMain(argv: string[], io: LorawanCliIo): Promise<number>
       return sub === undefined ? EXIT.usage : EXIT.ok;
     }
     if (sub === 'formatter') {
-      if (v.format !== 'tts' && v.format !== 'chirpstack') throw new UsageError(`--format: expected tts or chirpstack, got ${JSON.stringify(v.format)}`);
+      if (v.format !== 'tts' && v.format !== 'chirpstack') throw usageRefusal(`--format: expected tts or chirpstack, got ${JSON.stringify(v.format)}`, 'bad-option');
       io.stdout(generateFormatter(v.format));
       return EXIT.ok;
     }
-    if (sub !== 'devices') throw new UsageError(`unknown command lns ${JSON.stringify(sub)}; expected devices or formatter`);
+    if (sub !== 'devices') throw usageRefusal(`unknown command lns ${JSON.stringify(sub)}; expected devices or formatter`, 'bad-option');
     const from = required(v.from, 'from');
-    const path = join(from, DEVICES_FILE);
-    const entries = parseRegistration(readFileSync(path, 'utf8'), path);
-    switch (v.format) {
-      case 'tts':
-        io.stdout(ttsDevices(entries, v['frequency-plan'] ?? 'EU_863_870_TTN'));
-        return EXIT.ok;
-      case 'csv':
-        io.stdout(csvDevices(entries));
-        return EXIT.ok;
-      case 'chirpstack': {
-        const imp = chirpstackImport(entries, required(v['application-id'], 'application-id'), required(v['device-profile-id'], 'device-profile-id'));
-        if (v.script !== undefined) writeFileSync(v.script, chirpstackScript(imp), { mode: 0o700 });
-        io.stdout(`${JSON.stringify(imp, null, 2)}\n`);
-        return EXIT.ok;
-      }
-      default:
-        throw new UsageError(`--format: expected tts, chirpstack or csv, got ${JSON.stringify(v.format)}`);
+    const format = v.format;
+    if (format !== 'tts' && format !== 'chirpstack' && format !== 'csv') throw usageRefusal(`--format: expected tts, chirpstack or csv, got ${JSON.stringify(v.format)}`, 'bad-option');
+    const ids = format === 'chirpstack' ? { application: required(v['application-id'], 'application-id'), deviceProfile: required(v['device-profile-id'], 'device-profile-id') } : undefined;
+    if (v.script !== undefined && format !== 'chirpstack') throw usageRefusal('--script: only with --format chirpstack', 'bad-option');
+    const entries = readRegistration(join(from, DEVICES_FILE));
+    if (format === 'tts') io.stdout(ttsDevices(entries, v['frequency-plan'] ?? 'EU_863_870_TTN'));
+    else if (format === 'csv') io.stdout(csvDevices(entries));
+    else {
+      const imp = chirpstackImport(entries, ids!.application, ids!.deviceProfile);
+      if (v.script !== undefined) writeScript(v.script, chirpstackScript(imp));
+      io.stdout(`${JSON.stringify(imp, null, 2)}\n`);
     }
+    return EXIT.ok;
   } catch (e) {
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n(sceau-sim lns --help for the options)\n`);
-      return EXIT.usage;
-    }
-    if (e instanceof SyntaxError || typeof (e as { code?: unknown }).code === 'string') {
-      io.stderr(`sceau-sim: ${(e as Error).message}\n`);
-      return EXIT.io;
-    }
+    const r = refusalOf(e);
+    if (r !== undefined) return refuse(io, false, r, '(sceau-sim lns --help for the options)');
+    return internalError(io, false, e);
+  }
+}
+
+/** DIR/lorawan-devices.json, checked: `file-unreadable` when it cannot be read, `bad-devices-file` when it is not a fleet's registration file. */
+function readRegistration(path: string): ReturnType<typeof parseRegistration> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw ioRefusal(`cannot read ${path}: ${(e as Error).message} (written by sceau sim lorawan --keys-out DIR; give that DIR as --from)`, 'file-unreadable');
+  }
+  try {
+    return parseRegistration(text, path);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw ioRefusal(e.message, 'bad-devices-file');
     throw e;
+  }
+}
+
+/** The ChirpStack script, whole or not at all (written beside, then renamed over FILE). */
+function writeScript(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o700 });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw ioRefusal(`--script ${file}: cannot write it (nothing kept): ${(e as Error).message}`, 'out-unwritable');
   }
 }

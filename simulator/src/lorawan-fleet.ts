@@ -5,7 +5,7 @@
  * `lorawan-state.json` beside it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Bytes, getPublicKey, kidOf, sha256, toHex } from '@sceau/protocol';
 import { deviceSecret } from './device-model.js';
@@ -113,10 +113,16 @@ export function insideGitWorkTree(dir: string): boolean {
   }
 }
 
+/** Writes `path` whole or not at all: beside it first, then renamed over it (the temporary file goes on failure). */
 function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode: 0o600 });
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** Writes `DIR/lorawan-devices.json` (0600: it holds AppKeys or session keys). */
@@ -134,13 +140,36 @@ export interface DeviceState {
   counter: number;
 }
 
+/** `lorawan-state.json` cannot be read back: a run must not go on without it (it would reuse DevNonces and counters). */
+export class FleetStateError extends Error {
+  override readonly name = 'FleetStateError';
+}
+
+function readState(path: string): Record<string, DeviceState> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const why = e instanceof SyntaxError ? `not JSON: ${e.message}` : (e as Error).message;
+    throw new FleetStateError(`${path}: ${why}; it keeps the DevNonces and counters of earlier runs: restore it, or use a new --keys-out or --seed`, { cause: e });
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new FleetStateError(`${path}: expected an object of devices by DevEUI`);
+  for (const [devEui, st] of Object.entries(data)) {
+    const fields = (typeof st === 'object' && st !== null ? st : {}) as Record<string, unknown>;
+    const ok = ['devNonce', 'fCntUp', 'counter'].every((k) => Number.isSafeInteger(fields[k]) && (fields[k] as number) >= 0);
+    if (!/^[0-9a-f]{16}$/.test(devEui) || !ok) throw new FleetStateError(`${path}: device ${JSON.stringify(devEui)}: expected a DevEUI of 16 hex digits with devNonce, fCntUp and counter (integers >= 0)`);
+  }
+  return data as Record<string, DeviceState>;
+}
+
 export class FleetState {
   private readonly path: string;
   private readonly state: Record<string, DeviceState>;
 
+  /** Reads `DIR/lorawan-state.json` when there is one; a `FleetStateError` when it is not that file (not JSON, another shape, unreadable). */
   constructor(dir: string) {
     this.path = join(resolve(dir), STATE_FILE);
-    this.state = existsSync(this.path) ? (JSON.parse(readFileSync(this.path, 'utf8')) as Record<string, DeviceState>) : {};
+    this.state = existsSync(this.path) ? readState(this.path) : {};
   }
 
   get(devEui: Bytes): DeviceState {

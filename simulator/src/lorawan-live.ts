@@ -36,6 +36,18 @@ export function lorawanLink(profile: LinkProfile): { region: MacRegionName; dr: 
   throw new RangeError(`--link: expected lorawan-eu868-drX or lorawan-us915-drX, got ${JSON.stringify(profile.name)}`);
 }
 
+/**
+ * The link profile `name` as a LoRaWAN uplink data rate these devices can use: a `RangeError`
+ * when it is no profile, not a LoRaWAN one, or (US915) its largest uplink breaks the dwell limit.
+ */
+export function lorawanProfile(name: string): { profile: LinkProfile; link: { region: MacRegionName; dr: number } } {
+  const profile = linkProfile(name);
+  const link = lorawanLink(profile);
+  const worstAir = loraAirtimeMs(profile.radio as LoraRadio, profile.mtu + profile.overheadBytes);
+  if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
+  return { profile, link };
+}
+
 export interface LorawanRunOptions {
   gwmp: string;
   gateways: number;
@@ -154,12 +166,9 @@ function cut(frame: Bytes, profile: LinkProfile, tag: number): Bytes[] {
 export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
 
 export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
-  const profile = linkProfile(o.link);
-  const link = lorawanLink(profile);
+  const { profile, link } = lorawanProfile(o.link);
   const radio = profile.radio as LoraRadio;
   const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
-  const worstAir = loraAirtimeMs(radio, profile.mtu + profile.overheadBytes);
-  if (profile.maxDwellMs !== undefined && worstAir > profile.maxDwellMs) throw new RangeError(`--link ${profile.name}: ${worstAir.toFixed(1)} ms on air exceeds the ${profile.maxDwellMs} ms dwell limit`);
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
   const record = o.record ?? 1;
@@ -310,6 +319,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     for (const g of gateways) await g.start();
   } catch (e) {
     for (const g of gateways) await g.stop();
+    vms?.stop(); // powered on above: their timers would keep the process alive
     throw e;
   }
 
