@@ -167,7 +167,6 @@ export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
 
 export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
   const { profile, link } = lorawanProfile(o.link);
-  const radio = profile.radio as LoraRadio;
   const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
