@@ -166,7 +166,7 @@ function cut(frame: Bytes, profile: LinkProfile, tag: number): Bytes[] {
 export const THRESHOLDS = { joinRatio: 1, ackMissingRatio: 0.05 } as const;
 
 export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> {
-  const { profile, link } = lorawanProfile(o.link);
+  const { link } = lorawanProfile(o.link);
   const joinDelay = o.joinDelayMs ?? JOIN_ACCEPT_DELAY_MS;
   const { host, port } = parseHostPort(o.gwmp);
   const state = new FleetState(o.stateDir);
