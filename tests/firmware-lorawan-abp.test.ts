@@ -16,7 +16,7 @@
 import { MemoryKeyring, fromHex, loraAirtimeMs } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network';
+import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network.js';
 
 const abp = { devAddr: '260b1a2c', nwkSKey: '1f2e3d4c5b6a79880716253443526170', appSKey: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' };
 /** the keys of the device re-created on the network server with a new session */

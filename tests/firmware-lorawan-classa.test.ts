@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry } from '../firmware/scripts/build.mjs';
 import { runToMarker } from '../firmware/scripts/devs-vm.mjs';
-import * as ref from './helpers/lorawan-reference';
+import * as ref from './helpers/lorawan-reference.js';
 
 const keys = { nwkSKey: '99d58493d1205b43eff938f0f66c339e', appSKey: '0a501524f8ea5fcbf9bdb5ad7d126f75', devAddr: '26012e43' };
 const f24 = (hz: number) => {

@@ -11,7 +11,7 @@
 import { MemoryKeyring, fromHex, loraAirtimeMs } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { type Boot, type FlashIo, GPS0, Network, RX2, appKey, datagramsOf, devEui, framesOf, joinEui, publicKeyOf, runBoot, runBootUntil } from './helpers/lorawan-network';
+import { type Boot, type FlashIo, GPS0, Network, RX2, appKey, datagramsOf, devEui, framesOf, joinEui, publicKeyOf, runBoot, runBootUntil } from './helpers/lorawan-network.js';
 
 const unixAt = (tMs: number) => GPS0 + 315964800 - 18 + tMs / 1000;
 const le24 = (v: number) => [v & 255, (v >> 8) & 255, (v >> 16) & 255];

@@ -6,8 +6,8 @@
 // - the 32-bit downlink counter: downlinks built by tests/helpers/lorawan-reference.ts, replays refused.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
-import * as model from './helpers/lorawan-mac-model';
-import * as ref from './helpers/lorawan-reference';
+import * as model from './helpers/lorawan-mac-model.js';
+import * as ref from './helpers/lorawan-reference.js';
 
 // xorshift32, pinned seed: the same cases on every run
 let seed = 0x11ac0004;

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
-import * as ref from './helpers/lorawan-reference';
-import { lorawanCases } from './helpers/lorawan-cases';
+import * as ref from './helpers/lorawan-reference.js';
+import { lorawanCases } from './helpers/lorawan-cases.js';
 
 const root = join(import.meta.dirname, '..');
 const published = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'lorawan.json'), 'utf8')).vectors as {

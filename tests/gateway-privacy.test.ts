@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import { FrameBatch, startGateway, type Gateway, type Store } from '@sceau/host-tools';
 import { RETENTION_BATCH } from '../host-tools/src/store-privacy.js';
 

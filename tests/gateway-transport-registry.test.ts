@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, linkProfiles, sealRecord } from '@sceau/protocol';
 import { registeredTransports, registerTransport, startGateway, unregisterTransport } from '@sceau/host-tools';
-import { fakeTransport } from './helpers/fake-transport';
+import { fakeTransport } from './helpers/fake-transport.js';
 
 const seed = new Uint8Array(32).fill(0x71);
 

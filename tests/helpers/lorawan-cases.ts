@@ -6,7 +6,7 @@
 // join-accepts with and without CFList (1 in 4 tampered), uplinks of every FPort kind with FOpts,
 // flags and 32-bit FCnts, downlinks (1 in 5 tampered or under the wrong 32-bit FCnt), AES, CMAC,
 // session keys, FRMPayload keystream and data MIC.
-import * as ref from './lorawan-reference';
+import * as ref from './lorawan-reference.js';
 
 export interface LorawanCase { input: Record<string, unknown>; expected: Record<string, unknown>; flipped?: boolean }
 

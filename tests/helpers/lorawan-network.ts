@@ -8,7 +8,7 @@
 import { MemoryKeyring, Reassembler, verifyFrame } from '@sceau/protocol';
 import { expect } from 'vitest';
 import { SimFirmwareDevice } from '../../firmware/scripts/sim-device.mjs';
-import * as ref from './lorawan-reference';
+import * as ref from './lorawan-reference.js';
 
 export const appKey = '8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b';
 export const joinEui = '70b3d57ed0000001';
