@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines as readJsonLines, sceau, type Run } from './helpers/cli.js';
+import { jsonLines as readJsonLines, sceau } from './helpers/cli.js';
 
 /** Every JSON line, the final summary included. */
 const jsonLines = (text: string) => readJsonLines(text, { summary: true });
