@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { getPublicKey, sealRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(0x31);
 const frame = (counter: number): Uint8Array => sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value: counter }] }, seed);
@@ -71,7 +72,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-lock-'));
   gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', udp: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(seed));
+  sqliteStore(gw).addDevice(getPublicKey(seed));
 });
 
 afterAll(async () => {
@@ -136,7 +137,7 @@ it('answers /healthz fast and says writes are failing while another process hold
 it('closes without waiting for the lock: frames still held are counted closed, not hung on', async () => {
   const file = join(dir, 'close.db');
   const g = await startGateway({ db: file, udp: '127.0.0.1:0', log: () => undefined });
-  g.store.addDevice(getPublicKey(seed));
+  sqliteStore(g).addDevice(getPublicKey(seed));
   const lock = await holdWriteLock(file);
   try {
     const udp = createSocket('udp4');
