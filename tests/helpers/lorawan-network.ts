@@ -222,7 +222,7 @@ export function framesOf(ups: Up[], keyring: MemoryKeyring) {
     if (p.kind !== 'frame') continue;
     const v = verifyFrame(p.frame, keyring);
     expect(v.ok, JSON.stringify(v)).toBe(true);
-    out.push({ t, ...v, fragments: p.fragments });
+    out.push({ t, ...v, fragments: p.fragments, bytes: p.frame.length });
   }
   return out;
 }
