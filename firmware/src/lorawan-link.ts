@@ -5,7 +5,8 @@
 // - Activation: OTAA (join on first send; the 1.0.4 join back-off of src/lorawan-backoff.ts,
 //   persisted, so a boot waits the silence owed by the last join-request) or ABP (a session from
 //   settings; FCnt up reserved ahead in settings like OTAA's, the last accepted FCnt down stored
-//   so an old downlink replayed after a reboot is refused).
+//   so an old downlink replayed after a reboot is refused, and with it the MAC settings the
+//   network changed, restored at boot: src/lorawan-macstore.ts).
 // - Duty cycle: a boot waits the data-uplink time-off stored before the last transmissions
 //   (src/lorawan-timeoff.ts), per band, as it waits the join back-off.
 // - Datagram size: `mtu` is the smallest N of the region's uplink DRs (the firmware batches so a
@@ -23,7 +24,7 @@
 // - Heavy work: `ready` and `send` return only after the last receive window of their last
 //   transmission (src/lorawan-join.ts), and the firmware signs only after `ready` and between
 //   sends, so no signature runs between a transmission and its last window.
-// Console: "sceau-lorawan <event> ..." lines (joined, join-failed, session-lost, no-credentials).
+// Console: "sceau-lorawan <event> ..." lines (joined, join-failed, session-lost, mac-restored, no-credentials).
 import * as ds from "@devicescript/core"
 import { Link } from "./links"
 import { LoraRadio } from "./lora"
@@ -33,6 +34,7 @@ import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
 import { resumeTimeOff } from "./lorawan-timeoff"
+import { restoreMacSettings } from "./lorawan-macstore"
 import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
@@ -136,6 +138,10 @@ export class LorawanLink implements Link {
         d.down.last = d.counters.fCntDownOf(d.downTag)
         d.st.dr = this.opt.abpDr
         d.st.rx1Delay = this.opt.abpRx1DelayS
+        // and so do the MAC settings the network set in it (LoRaWAN 1.0.4: ABP does not reset them)
+        const st = d.st
+        if (restoreMacSettings(d.region, st, d.counters.macSettingsOf(d.downTag)))
+            console.log(`sceau-lorawan mac-restored dr=${st.dr} rx1-delay=${st.rx1Delay} rx2=${st.rx2Freq}/${st.rx2Dr}`)
     }
 
     /** False (said once on the console) when there are no usable credentials. */
