@@ -8,7 +8,10 @@
 // accepted downlink's FCnt. After them no FCnt up is used twice, the last downlink replayed after
 // the reboot is refused (a fresh one is answered), and every uplink, across reboots too, keeps the
 // EU868 1 % sub-band's time-off after the one before it; the aggregate's time-off of the last uplink
-// before the first reboot is kept by the next boot.
+// before the first reboot is kept by the next boot, and DutyCycleReq's setting by the later ones.
+// Second run: RXParamSetupReq and RXTimingSetupReq move RX2 and the RX1 delay, the power goes, and
+// the next boot listens where the network now sends (the MAC settings an ABP session keeps across
+// resets, LoRaWAN 1.0.4); new keys listen at the defaults again.
 //
 // Time: the VM runs on the virtual clock of firmware/scripts/sim-device.mjs (docs/simulator.md,
 // "Virtual time"): computation takes no virtual time and the runtime's tick is 10 ms, which is the

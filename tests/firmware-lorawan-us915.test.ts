@@ -12,12 +12,13 @@
 // - rejoin after N uplinks without a downlink (LinkCheckReq from N/2), then after a downlink
 //   beyond MAX_FCNT_GAP, each with a fresh DevNonce; LinkADRReq with ChMaskCntl 5 in session 3, to
 //   DR3 then DR4 (the 500 kHz channel 65, RX1 on 923.9 MHz DR13);
-// - no signature between any transmission and the close of its last receive window.
+// - no signature between any transmission and the close of its last receive window, and none
+//   before a join: the first frame of a session is sealed after its join, cut to N of its DR.
 //
 // EU868 with LORAWAN_RX2_DR = 3 (The Things Network's SF9 RX2): a board without credentials says
 // so and stays off the air, announcing its own DevEUI; `sceau provision --log` registers that
 // DevEUI from the console; credentials without a DevEUI (`provision --settings`) then join with it,
-// the join-accept heard in RX2 at SF9.
+// the join-accept heard in RX2 at SF9, and its first frame sealed after the join, whole at DR5.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
