@@ -412,6 +412,7 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
       ['EU868', bad(b => (b[3] = b[3]! & 15)), 'RX1 delay 0'],
       ['EU868', bad(b => (b[3] = b[3]! & 0xf0)), 'NbTrans 0'],
       ['EU868', bad(b => b.writeUIntLE(9_000_000, 5, 3)), 'RX2 at 900 MHz'],
+      ['EU868', bad(b => b.writeUInt16LE(0, 9)), 'no channel enabled'],
       ['EU868', record.replace(/.$/, 'z'), 'not hex'],
       ['EU868', '', 'empty'],
     ];

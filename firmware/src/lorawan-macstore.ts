@@ -21,7 +21,7 @@
 //   then        dynamic plans: per channel that differs from the region's defaults, 8 bytes:
 //               index, frequency / 100 Hz (3 bytes), DR min | DR max << 4, RX1 frequency / 100 Hz (3)
 // EU868 with no added channel: 11 bytes (22 hex digits); each added channel 8 more; US915: 19.
-import { MacState, initMacState } from "./lorawan-mac-commands"
+import { MacState, anyEnabled, initMacState } from "./lorawan-mac-commands"
 import { Region, downlinkFreqOk, loraDr, uplinkFreqOk } from "./lorawan-region"
 
 export const MAC_RECORD_VERSION = 1
@@ -87,9 +87,29 @@ function isHex(s: string): boolean {
     return true
 }
 
+function applyRecord(st: MacState, b: Buffer, w: number, chs: number[]): void {
+    st.dr = b[2] & 15
+    st.txPower = b[2] >> 4
+    st.nbTrans = b[3] & 15
+    st.rx1Delay = b[3] >> 4
+    st.rx2Dr = b[4] & 15
+    st.rx1DrOffset = (b[4] >> 4) & 7
+    st.rx2Freq = get24(b, 5)
+    st.maxDutyCycle = b[8] & 15
+    for (let k = 0; k < w; k++) st.chMask[k] = b[FIXED + 2 * k] | (b[FIXED + 2 * k + 1] << 8)
+    for (const o of chs) {
+        const i = b[o]
+        st.freqs[i] = get24(b, o + 1)
+        st.drMin[i] = b[o + 4] & 15
+        st.drMax[i] = b[o + 4] >> 4
+        st.dlFreqs[i] = get24(b, o + 5)
+    }
+}
+
 /**
- * Applies a stored record to `st`; false (and `st` unchanged) when it is absent, of another
- * version or region, or holds a value the region refuses.
+ * Applies a stored record to `st` (a boot's state: the region's defaults); false (and `st`
+ * unchanged) when it is absent, of another version or region, holds a value the region refuses,
+ * or leaves no enabled channel for its DR (the board could never send again).
  */
 export function restoreMacSettings(r: Region, st: MacState, hex: string): boolean {
     if (typeof hex !== "string" || hex.length < 2 * FIXED || hex.length % 2 !== 0 || !isHex(hex)) return false
@@ -114,21 +134,10 @@ export function restoreMacSettings(r: Region, st: MacState, hex: string): boolea
         if (i >= r.nbChannels || (f !== 0 && !uplinkFreqOk(r, f)) || (dl !== 0 && !downlinkFreqOk(r, dl))) return false
         chs.push(o)
     }
-    st.dr = dr
-    st.txPower = txPower
-    st.nbTrans = nbTrans
-    st.rx1Delay = rx1Delay
-    st.rx2Dr = rx2Dr
-    st.rx1DrOffset = off
-    st.rx2Freq = rx2Freq
-    st.maxDutyCycle = b[8] & 15
-    for (let k = 0; k < w; k++) st.chMask[k] = b[FIXED + 2 * k] | (b[FIXED + 2 * k + 1] << 8)
-    for (const o of chs) {
-        const i = b[o]
-        st.freqs[i] = get24(b, o + 1)
-        st.drMin[i] = b[o + 4] & 15
-        st.drMax[i] = b[o + 4] >> 4
-        st.dlFreqs[i] = get24(b, o + 5)
-    }
+    // tried on the region's defaults first (the channel check needs the record's channels)
+    const trial = initMacState(r, 0)
+    applyRecord(trial, b, w, chs)
+    if (!anyEnabled(r, trial, trial.chMask, dr)) return false
+    applyRecord(st, b, w, chs)
     return true
 }
