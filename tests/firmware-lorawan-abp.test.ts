@@ -8,7 +8,10 @@
 // accepted downlink's FCnt. After them no FCnt up is used twice, the last downlink replayed after
 // the reboot is refused (a fresh one is answered), and every uplink, across reboots too, keeps the
 // EU868 1 % sub-band's time-off after the one before it; the aggregate's time-off of the last uplink
-// before the first reboot is kept by the next boot.
+// before the first reboot is kept by the next boot, and DutyCycleReq's setting by the later ones.
+// Second run: RXParamSetupReq and RXTimingSetupReq move RX2 and the RX1 delay, the power goes, and
+// the next boot listens where the network now sends (the MAC settings an ABP session keeps across
+// resets, LoRaWAN 1.0.4); new keys listen at the defaults again.
 //
 // Time: the VM runs on the virtual clock of firmware/scripts/sim-device.mjs (docs/simulator.md,
 // "Virtual time"): computation takes no virtual time and the runtime's tick is 10 ms, which is the
@@ -16,7 +19,8 @@
 import { MemoryKeyring, fromHex, loraAirtimeMs } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network.js';
+import { type AirEvent, airEventOf, cyclesOf } from './helpers/firmware-air.js';
+import { type Boot, type FlashIo, Network, RX2, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network.js';
 
 const abp = { devAddr: '260b1a2c', nwkSKey: '1f2e3d4c5b6a79880716253443526170', appSKey: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' };
 /** the keys of the device re-created on the network server with a new session */
@@ -163,11 +167,14 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     expect(u5[0]!.fCnt).toBeGreaterThan(ups(4).at(-1)!.fCnt);
   });
 
-  it('obeys DutyCycleReq (1/256 over all channels) until the reboot, and the next boot keeps the aggregate time-off still owed', () => {
+  it('obeys DutyCycleReq (1/256 over all channels), the next boot keeps the aggregate time-off still owed, and later boots of the session the setting', () => {
     const u0 = ups(0);
     const agg = 2 ** MAX_DCYCLE;
     // from the uplink that answered it on (the request was applied before that uplink went)
     for (let i = 2; i < u0.length; i++) expect(u0[i]!.t - u0[i - 1]!.t).toBeGreaterThanOrEqual(agg * airtimeSf9(u0[i - 1]!.phyLen) - TICK_MS);
+    // an ABP setting the network changed: restored at each boot of the same session (boot 4, after three power cuts)
+    const u4 = ups(4);
+    for (let i = 1; i < u4.length; i++) expect(u4[i]!.t - u4[i - 1]!.t, `boot 4 uplink ${i}`).toBeGreaterThanOrEqual(agg * airtimeSf9(u4[i - 1]!.phyLen) - TICK_MS);
     // boot 1 started within the aggregate time-off of boot 0's last uplink (longer than the band's),
     // and its FCnt reservation, the step just before an uplink goes, came only once it was over
     const lastUp = u0.at(-1)!;
@@ -189,5 +196,96 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     expect(last.t0 - lastBefore.t).toBeLessThan(owed / 2);
     expect(ups(4)[0]!.t - lastBefore.t).toBeGreaterThanOrEqual(owed - TICK_MS);
     expect(owed).toBeGreaterThan(30_000);
+  });
+});
+
+describe('ABP keeps the MAC settings the network changed across a power cut (LoRaWAN 1.0.4: ABP does not reset them), new keys start from the defaults', () => {
+  /** RXParamSetupReq: RX1DROffset 1, RX2 at DR3 (SF9) on 869.1 MHz; RXTimingSetupReq: RX1 delay 3 s */
+  const RX2_MOVED = 869_100_000;
+  const RX2_DR = 3;
+  const RX1_DELAY_S = 3;
+  const le24 = (v: number) => Buffer.from([v & 255, (v >> 8) & 255, (v >> 16) & 255]).toString('hex');
+  const moveReq = `05${hex2((1 << 4) | RX2_DR)}${le24(RX2_MOVED / 100)}08${hex2(RX1_DELAY_S)}`;
+  const net = new Network(abp);
+  const flash: FlashIo = {};
+  const settings = { sceau_abp: `${devEui}:${abp.devAddr}:${abp.nwkSKey}:${abp.appSKey}` };
+  const ups = (boot: number) => net.ups.filter(u => u.boot === boot);
+  let moved: Boot;
+  let rebooted: Boot;
+  let rekeyed: Boot;
+  /** The class A cycles of a boot (its transmissions and receive windows, from the fake radio's lines). */
+  const cyclesIn = (b: Boot) => cyclesOf(b.lines.map(x => airEventOf(x.l, x.t, Buffer.alloc(0))).filter((e): e is AirEvent => e !== undefined));
+
+  beforeAll(async () => {
+    // boot 0: RXParamSetupReq and RXTimingSetupReq after uplink 1 (in the default RX2); once their
+    // answers arrive the server uses the moved RX2, where a DevStatusReq follows uplink 2; the
+    // power goes after uplink 3
+    net.plan = up => {
+      const k = ups(0).length;
+      if (up.boot !== 0) return null;
+      if (k === 1) return { fPort: 0, payload: moveReq };
+      const cmds = upCommands(up.fOpts);
+      if (cmds.includes('0507') && cmds.includes('08')) {
+        net.session!.rx2Freq = RX2_MOVED;
+        net.session!.rx2Sf = 12 - RX2_DR;
+      }
+      return k === 2 ? { fPort: 0, payload: '06' } : null;
+    };
+    moved = await runBoot(binary, net, flash, 0, null, () => ups(0).length >= 3, settings);
+    // boot 1: the same flash, nothing deployed; a DevStatusReq in the moved RX2 after its first uplink
+    net.boot = 1;
+    net.plan = up => (up.boot === 1 && ups(1).length === 1 ? { fPort: 0, payload: '06' } : null);
+    rebooted = await runBoot(binary, net, flash, moved.end + 1000, null, () => ups(1).length >= 2, {});
+    // boot 2: new ABP keys (a new session on the server: the default RX2, RX1 delay 1 s)
+    net.boot = 2;
+    net.session = { ...abp2, lastUp: -1, down: 0, rx2Sf: 12 };
+    net.plan = up => (up.boot === 2 && ups(2).length === 1 ? { fPort: 0, payload: '06' } : null);
+    rekeyed = await runBoot(binary, net, flash, rebooted.end + 1000, null, () => ups(2).length >= 2, { sceau_abp: `${devEui}:${abp2.devAddr}:${abp2.nwkSKey}:${abp2.appSKey}` });
+  }, 900_000);
+
+  it('boot 0: answers RXParamSetupReq and RXTimingSetupReq (all OK) and hears the next downlink in the moved RX2, 4 s after its uplink', () => {
+    const u0 = ups(0);
+    expect(u0.length).toBeGreaterThanOrEqual(3);
+    expect(upCommands(u0[1]!.fOpts)).toEqual(expect.arrayContaining(['0507', '08']));
+    expect(moved.lines.some(x => x.l.startsWith('sceau-lorawan mac-restored'))).toBe(false);
+    const c = cyclesIn(moved);
+    // uplink 1: RX1 after 1 s, RX2 on 869.525 MHz SF12 (the defaults), where the request came
+    expect(c[0]!.rx.map(r => ({ at: r.opened - c[0]!.tx.t, freq: r.freq, sf: r.sf, got: r.got }))).toEqual([
+      { at: 1000 - 20, freq: c[0]!.tx.freq, sf: 9, got: false },
+      { at: 2000 - 20, freq: RX2, sf: 12, got: true },
+    ]);
+    // uplink 2: RX1 after 3 s (DR3 - offset 1: SF10), RX2 on 869.1 MHz SF9, where the DevStatusReq came
+    expect(c[1]!.rx.map(r => ({ at: r.opened - c[1]!.tx.t, freq: r.freq, sf: r.sf, got: r.got }))).toEqual([
+      { at: RX1_DELAY_S * 1000 - 20, freq: c[1]!.tx.freq, sf: 10, got: false },
+      { at: RX1_DELAY_S * 1000 + 1000 - 20, freq: RX2_MOVED, sf: 12 - RX2_DR, got: true },
+    ]);
+    expect(devStatusAns(u0[2]!)).toHaveLength(1);
+  });
+
+  it('after the power cut the board restores them: its next uplink\'s downlink, in the moved RX2 at the new delay, is heard and answered', () => {
+    const u1 = ups(1);
+    expect(u1.length).toBeGreaterThanOrEqual(2);
+    const c = cyclesIn(rebooted)[0]!;
+    expect(c.tx.t).toBe(u1[0]!.t);
+    expect(c.rx.map(r => ({ at: r.opened - c.tx.t, freq: r.freq, sf: r.sf, got: r.got }))).toEqual([
+      { at: RX1_DELAY_S * 1000 - 20, freq: c.tx.freq, sf: 10, got: false },
+      { at: RX1_DELAY_S * 1000 + 1000 - 20, freq: RX2_MOVED, sf: 12 - RX2_DR, got: true },
+    ]);
+    expect(devStatusAns(u1[1]!)).toHaveLength(1);
+    expect(rebooted.lines.some(x => x.l === `sceau-lorawan mac-restored dr=${ABP_DR} rx1-delay=${RX1_DELAY_S} rx2=${RX2_MOVED}/${RX2_DR}`)).toBe(true);
+    // the sticky answers were not asked for again: nothing to repeat after the reboot
+    expect(upCommands(u1[0]!.fOpts).filter(x => x.startsWith('05') || x === '08')).toEqual([]);
+  });
+
+  it('new ABP keys start from the defaults (RX1 after 1 s, RX2 869.525 MHz SF12): the new session\'s downlink there is heard and answered', () => {
+    expect(rekeyed.lines.some(x => x.l.startsWith('sceau-lorawan mac-restored'))).toBe(false);
+    const u2 = ups(2);
+    expect(u2.length).toBeGreaterThanOrEqual(2);
+    const c = cyclesIn(rekeyed)[0]!;
+    expect(c.rx.map(r => ({ at: r.opened - c.tx.t, freq: r.freq, sf: r.sf, got: r.got }))).toEqual([
+      { at: 1000 - 20, freq: c.tx.freq, sf: 9, got: false },
+      { at: 2000 - 20, freq: RX2, sf: 12, got: true },
+    ]);
+    expect(devStatusAns(u2[1]!)).toHaveLength(1);
   });
 });

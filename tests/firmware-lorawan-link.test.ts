@@ -89,10 +89,14 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     expect(first.lines.filter(x => x.l.startsWith('sceau-lorawan joined'))).toHaveLength(1);
   });
 
-  it('sends sealed frames on FPort 1 that verify after reassembly (the first, sealed before the join at DR0 size, in fragments)', () => {
+  it('sends sealed frames on FPort 1 that verify after reassembly (the first sealed after the join, whole at DR5\'s N, not cut to DR0\'s)', () => {
     const frames = framesOf(net.ups.filter(u => u.boot === 0), keyring);
     expect(frames.length).toBeGreaterThanOrEqual(5);
-    expect(frames[0].fragments).toBeGreaterThan(1);
+    // RP002 EU868: N = 51 at DR0, 222 at DR5 (the join DR, where data starts)
+    expect(frames[0].bytes).toBeGreaterThan(51);
+    expect(frames[0].bytes).toBeLessThanOrEqual(222);
+    expect(frames[0].fragments).toBe(1);
+    expect(net.ups.filter(u => u.boot === 0)[0]!.fPort).toBe(1);
     expect(frames.at(-1).fragments).toBe(1);
     const fcnts = net.ups.filter(u => u.boot === 0).map(u => u.fCnt);
     expect(fcnts).toEqual([...fcnts].sort((a, b) => a - b));

@@ -352,8 +352,10 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     expect([f[0].channel, f[0].covered, f[0].timeOff]).toEqual([13, false, [2000]]);
   }, 120_000);
 
+  let randomOut: any[] | undefined;
   it(`matches the test-side model on ${N} random command streams (EU868 and US915)`, async () => {
     const out = await vm(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
+    randomOut = out;
     const seen = new Set<string>();
     randomCases.forEach((c, i) => {
       const want = runModel(c);
@@ -366,6 +368,66 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     });
     // the streams reached every kind of answer and status
     for (const b of ['03', '07', '05', '06', '04', '08', '0a', '02', '0d']) expect(seen.has(b), b).toBe(true);
+  }, 600_000);
+
+  it('ABP record of the MAC settings (src/lorawan-macstore.ts): every state the random streams reached comes back from it; other versions, regions and values are refused', async () => {
+    const out = randomOut ?? (await vm(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps }))));
+    const KEPT = ['dr', 'txPower', 'nbTrans', 'chMask', 'freqs', 'drMin', 'drMax', 'dlFreqs', 'rx1DrOffset', 'rx1Delay', 'rx2Dr', 'rx2Freq', 'maxDutyCycle'] as const;
+    const kept = (st: any) => Object.fromEntries(KEPT.map(k => [k, st[k]]));
+    // restored onto the other region's default state of a fresh boot (US915: another sub-band)
+    const stores = await vm(randomCases.map((c, i) => ({ op: 'mac-store', region: c.region, state: out[i]!.state, subBand: c.region === 'US915' ? 5 : 0 })));
+    const le16 = (b: Buffer, o: number) => b[o]! | (b[o + 1]! << 8);
+    const le24 = (b: Buffer, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) * 100;
+    randomCases.forEach((c, i) => {
+      const st = out[i]!.state;
+      const { record, restored } = stores[i]!;
+      const label = `case ${i} ${c.region}`;
+      expect(restored, label).not.toBeNull();
+      expect(kept(restored), label).toEqual(kept(st));
+      // the layout of the file's header, decoded here
+      const b = Buffer.from(record, 'hex');
+      const words = c.region === 'EU868' ? 1 : 5;
+      const base = init[c.region === 'EU868' ? 'eu' : 'usAll'];
+      const added = c.region === 'EU868' ? st.freqs.map((_: number, k: number) => k).filter((k: number) => ['freqs', 'drMin', 'drMax', 'dlFreqs'].some(f => st[f][k] !== base[f][k])) : [];
+      expect(b.length, label).toBe(9 + 2 * words + 8 * added.length);
+      expect([b[0], b[1], b[2]! & 15, b[2]! >> 4, b[3]! & 15, b[3]! >> 4, b[4]! & 15, b[4]! >> 4, le24(b, 5), b[8]], label).toEqual([
+        1, c.region === 'EU868' ? 16 : 72, st.dr, st.txPower, st.nbTrans, st.rx1Delay, st.rx2Dr, st.rx1DrOffset, st.rx2Freq, st.maxDutyCycle,
+      ]);
+      expect(Array.from({ length: words }, (_, w) => le16(b, 9 + 2 * w)), label).toEqual(st.chMask);
+      added.forEach((k: number, j: number) => {
+        const o = 9 + 2 * words + 8 * j;
+        expect([b[o], le24(b, o + 1), b[o + 4]! & 15, b[o + 4]! >> 4, le24(b, o + 5)], label).toEqual([k, st.freqs[k], st.drMin[k], st.drMax[k], st.dlFreqs[k]]);
+      });
+    });
+    // some streams added EU868 channels and moved RX2: the cases above covered more than the defaults
+    expect(randomCases.some((c, i) => c.region === 'EU868' && Buffer.from(stores[i]!.record, 'hex').length > 11)).toBe(true);
+    expect(randomCases.some((c, i) => out[i]!.state.rx2Freq !== init[c.region === 'EU868' ? 'eu' : 'usAll'].rx2Freq)).toBe(true);
+
+    // refused records: the state stays the fresh boot's
+    const eu = { ...init.eu, rx1Delay: 3, rx2Dr: 3, rx2Freq: 869.1e6 };
+    const [{ record }] = await vm([{ op: 'mac-store', region: 'EU868', state: eu, subBand: 0 }] as const);
+    const bad = (f: (b: Buffer) => void) => {
+      const b = Buffer.from(record, 'hex');
+      f(b);
+      return b.toString('hex');
+    };
+    const cases: [string, string, string][] = [
+      ['EU868', record, 'ok'],
+      ['EU868', bad(b => (b[0] = 2)), 'another version'],
+      ['US915', record, 'another region'],
+      ['EU868', record.slice(0, -2), 'cut short'],
+      ['EU868', record + '00', 'a byte too many'],
+      ['EU868', bad(b => (b[2] = (b[2]! & 0xf0) | 7)), 'DR7 (FSK)'],
+      ['EU868', bad(b => (b[3] = b[3]! & 15)), 'RX1 delay 0'],
+      ['EU868', bad(b => (b[3] = b[3]! & 0xf0)), 'NbTrans 0'],
+      ['EU868', bad(b => b.writeUIntLE(9_000_000, 5, 3)), 'RX2 at 900 MHz'],
+      ['EU868', bad(b => b.writeUInt16LE(0, 9)), 'no channel enabled'],
+      ['EU868', record.replace(/.$/, 'z'), 'not hex'],
+      ['EU868', '', 'empty'],
+    ];
+    const res = await vm(cases.map(([region, rec]) => ({ op: 'mac-store', region, state: region === 'EU868' ? eu : init.usAll, subBand: 0, record: rec })));
+    expect(kept(res[0]!.restored)).toEqual(kept(eu));
+    for (let k = 1; k < cases.length; k++) expect(res[k]!.restored, cases[k]![2]).toBeNull();
   }, 600_000);
 });
 

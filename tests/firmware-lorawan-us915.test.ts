@@ -12,12 +12,13 @@
 // - rejoin after N uplinks without a downlink (LinkCheckReq from N/2), then after a downlink
 //   beyond MAX_FCNT_GAP, each with a fresh DevNonce; LinkADRReq with ChMaskCntl 5 in session 3, to
 //   DR3 then DR4 (the 500 kHz channel 65, RX1 on 923.9 MHz DR13);
-// - no signature between any transmission and the close of its last receive window.
+// - no signature between any transmission and the close of its last receive window, and none
+//   before a join: the first frame of a session is sealed after its join, cut to N of its DR.
 //
 // EU868 with LORAWAN_RX2_DR = 3 (The Things Network's SF9 RX2): a board without credentials says
 // so and stays off the air, announcing its own DevEUI; `sceau provision --log` registers that
 // DevEUI from the console; credentials without a DevEUI (`provision --settings`) then join with it,
-// the join-accept heard in RX2 at SF9.
+// the join-accept heard in RX2 at SF9, and its first frame sealed after the join, whole at DR5.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,16 +144,34 @@ class Network {
 /** The sealed frames of the FPort 1 datagrams, reassembled and verified with @sceau/protocol. */
 function framesOf(ups: Up[], devEui: string, keyring: MemoryKeyring) {
   const r = new Reassembler();
-  const out: { t: number; counter: number; fragments: number }[] = [];
+  const out: { t: number; counter: number; fragments: number; bytes: number; ups: Up[] }[] = [];
+  let held: Up[] = [];
   for (const u of ups.filter(x => x.fPort === 1)) {
+    held.push(u);
     const p = r.push(new Uint8Array(u.payload), u.tx.t, devEui);
     if (p.kind !== 'frame') continue;
     const v: any = verifyFrame(p.frame, keyring);
     expect(v.ok, JSON.stringify(v)).toBe(true);
-    out.push({ t: u.tx.t, counter: v.counter, fragments: p.fragments });
+    // its fragments are the last ones held (a frame left unfinished leaves its own before them)
+    out.push({ t: u.tx.t, counter: v.counter, fragments: p.fragments, bytes: p.frame.length, ups: held.slice(held.length - p.fragments) });
+    held = [];
   }
   return out;
 }
+
+/** LW_FIGURES=1: the first frame's size, its uplinks (every data uplink up to its last fragment) and their airtime. */
+function printFirstFrame(label: string, ups: Up[], devEui: string, keyring: MemoryKeyring) {
+  if (!process.env.LW_FIGURES) return;
+  const f = framesOf(ups, devEui, keyring)[0]!;
+  const all = ups.filter(u => u.tx.t <= f.t);
+  const ms = (xs: Up[]) => xs.reduce((a, u) => a + airtime(u.tx.sf, u.tx.bw, u.tx.phy.length), 0).toFixed(1);
+  console.log(`${label} first frame: ${f.bytes} bytes in ${f.fragments} fragments at DR${f.ups[0]!.dr} (${ms(f.ups)} ms); data uplinks to its end ${all.length} (${ms(all)} ms, ${all.reduce((a, u) => a + u.tx.phy.length, 0)} bytes on air)`);
+}
+
+/** Uplinks a frame of `bytes` takes at N bytes per datagram: whole, or in fragments of N - 1 (the link names the sender: no hint). */
+const uplinksFor = (bytes: number, n: number) => (bytes <= n ? 1 : Math.ceil(bytes / (n - 1)));
+/** TRACE_SEALING's "sceau-trace seal <counter>" lines. */
+const sealsOf = (b: AirBoot) => b.lines.filter(x => /^sceau-trace seal \d+$/.test(x.l)).map(x => ({ t: x.t, counter: Number(x.l.slice(17)) }));
 
 const keyLineOf = (b: AirBoot) => b.lines.find(x => x.l.startsWith('sceau-key '))!.l;
 const publicKeyOf = (b: AirBoot) => /pub=([0-9a-f]{64})/.exec(keyLineOf(b))![1]!;
@@ -333,6 +352,39 @@ describe('US915 sub-band 2: the whole firmware against a network model in the VM
     expect(net.joins[2]!.devNonce).toBeGreaterThan(net.joins[1]!.devNonce);
   });
 
+  it('seals the first frame of each session after its join, cut to N of the DR its uplinks go at: as few uplinks as that DR allows', () => {
+    printFirstFrame('US915', net.ups, boardEui, keyring);
+    const frames = framesOf(net.ups, boardEui, keyring);
+    const seals = sealsOf(boot);
+    for (const [i, j] of net.joins.entries()) {
+      // nothing sealed between the previous session's last uplink and the join-request: a frame
+      // sealed at the old session's DR (or before the first join, at DR0 by default) is not the
+      // size the new session sends
+      const before = net.ups.filter(u => u.session === i).at(-1)?.tx.t ?? 0;
+      expect(seals.filter(s => s.t > before && s.t < j.tx.t), `seals before join ${i + 1}`).toEqual([]);
+      // (a session lost between two fragments joins inside the send, and its frame goes on)
+      const first = seals.find(s => s.t > j.tx.t && s.t > before);
+      if (first === undefined && i > 0) continue;
+      expect(first, `a frame sealed after join ${i + 1}`).toBeDefined();
+      const f = frames.find(x => x.counter === first!.counter);
+      // the run may stop in the middle of the last frame
+      if (f === undefined && first!.counter === seals.at(-1)!.counter && i > 0) continue;
+      expect(f, `frame ${first!.counter}, the first sealed after join ${i + 1}`).toBeDefined();
+      // cut at the DR of its first uplink (a LinkADRReq may raise the DR of the later ones)
+      const dr = f!.ups[0]!.dr;
+      expect(f!.fragments, `${f!.bytes} bytes at DR${dr}`).toBe(uplinksFor(f!.bytes, US_N[dr]!));
+      if (i === 0) {
+        // the first frame goes at the join's DR (data starts there)
+        expect(dr).toBe(j.dr);
+      }
+    }
+    // every signature became a frame the network received (none sealed for a DR that then refused it)
+    const counters = new Set(frames.map(f => f.counter));
+    const lost = seals.filter(s => !counters.has(s.counter)).map(s => s.counter);
+    // (the run may stop in the middle of the last frame)
+    expect(lost.filter(c => c !== seals.at(-1)!.counter)).toEqual([]);
+  });
+
   it('never signs between a transmission and the close of its last receive window', () => {
     const seals = boot.events.filter(e => e.kind === 'seal');
     expect(seals.length).toBeGreaterThanOrEqual(5);
@@ -351,6 +403,8 @@ describe('EU868 with RX2 at SF9 (LORAWAN_RX2_DR = 3): no credentials, then the b
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const EU_FREQS = [868.1e6, 868.3e6, 868.5e6];
   const euDr = (sf: number) => 12 - sf; // DR0..5 = SF12..7 at 125 kHz
+  /** RP002-1.0.3 EU868: N per DR0..7 (no dwell limit) */
+  const EU_N = [51, 51, 51, 115, 222, 222, 222, 222];
   const net = new Network(boardEui, {
     drOf: tx => (tx.bw === 125e3 ? euDr(tx.sf) : -1),
     channelOf: tx => EU_FREQS.indexOf(tx.freq),
@@ -371,7 +425,7 @@ describe('EU868 with RX2 at SF9 (LORAWAN_RX2_DR = 3): no credentials, then the b
   let envText: string;
 
   beforeAll(async () => {
-    const CONFIG = { LINK: 'lorawan-fake', VM_SENSORS: 'jacdac', SAMPLE_INTERVAL_MS: 60000, LORAWAN_JOIN_DR: 5, LORAWAN_RX2_DR: 3 };
+    const CONFIG = { LINK: 'lorawan-fake', VM_SENSORS: 'jacdac', SAMPLE_INTERVAL_MS: 60000, LORAWAN_JOIN_DR: 5, LORAWAN_RX2_DR: 3, TRACE_SEALING: true };
     const { binary } = buildEntry('src/main.ts', { 'src/config.ts': configSource(CONFIG) });
     const flash: { data?: Uint8Array } = {};
     // first boot: no LoRaWAN credentials at all, three sampling rounds
@@ -424,6 +478,20 @@ describe('EU868 with RX2 at SF9 (LORAWAN_RX2_DR = 3): no credentials, then the b
     expect(joined.lines.some(x => x.l.startsWith('sceau-lorawan joined'))).toBe(true);
     for (const c of cycles.filter(x => x.tx.phy[0] !== 0x00)) expect(c.rx.at(-1)!.sf).toBe(9);
     expect(framesOf(net.ups, boardEui, keyring).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('seals its first frame after the join, cut to N of the join DR (DR5), not of DR0', () => {
+    printFirstFrame('EU868', net.ups, boardEui, keyring);
+    const frames = framesOf(net.ups, boardEui, keyring);
+    const seals = sealsOf(joined);
+    expect(seals.length).toBeGreaterThanOrEqual(1);
+    expect(seals[0]!.t).toBeGreaterThan(net.joins[0]!.tx.t);
+    const f = frames.find(x => x.counter === seals[0]!.counter)!;
+    expect(f).toBeDefined();
+    for (const u of f.ups) expect(u.dr).toBe(5);
+    expect(f.fragments, `${f.bytes} bytes at DR5`).toBe(uplinksFor(f.bytes, EU_N[5]!));
+    // DR0's N would have cut it in more
+    expect(uplinksFor(f.bytes, EU_N[0]!)).toBeGreaterThan(f.fragments);
   });
 });
 

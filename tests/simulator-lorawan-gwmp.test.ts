@@ -753,7 +753,7 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
     try {
       const r = await runCli(args);
       expect(ns.errors).toEqual([]);
-      expect(r.stderr).not.toMatch(/FAIL|internal error/);
+      expect(r.stderr, r.stderr).not.toMatch(/FAIL|internal error/);
       expect(r.code).toBe(0);
       const summary = JSON.parse(r.stdout) as Record<string, any>;
       // both devices (the firmware one is device 0 of the registration file) are registered and joined
@@ -771,12 +771,13 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(vmUps.length).toBeGreaterThanOrEqual(2);
       expect(vmUps.every((u) => [868.1, 868.3, 868.5].includes(u.freq) && u.datr === 'SF7BW125')).toBe(true);
       expect(ns.counts.micFailures).toBe(0);
-      // (its first frame, sealed before the join at the 51-byte size of EU868 DR0, comes as 3 fragments,
-      // ~12 s apart at 1 % duty cycle: the first frame is complete ~35 s after the start)
+      // (its first frame is sealed after the join, so it goes whole at DR5's N = 222 bytes, like the
+      // others: one datagram per frame, not the 3 fragments of DR0's 51 bytes it was cut to before)
       const counters = ns.verified.get(vm.kid!) ?? [];
       expect(counters.length).toBeGreaterThanOrEqual(1);
       expect(counters).toEqual([...counters].sort((a, b) => a - b));
-      expect(summary.firmwareVms.datagrams).toBeGreaterThan(counters.length);
+      expect(summary.firmwareVms.datagrams).toBeGreaterThanOrEqual(counters.length);
+      expect(summary.firmwareVms.datagrams).toBeLessThanOrEqual(counters.length + 1); // the last may be on its way
       // the simulator's own check of the VM's frames (decrypted with the session of the join-accept it took) agrees
       expect(summary.firmwareVms.records).toBe(counters.length);
       expect(summary.records).toBe(counters.length + (ns.verified.get(model.kid!) ?? []).length);

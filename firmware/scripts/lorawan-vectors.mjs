@@ -244,6 +244,16 @@ export function checkItem(item, i) {
             }
             return c
         }
+        case "mac-store": {
+            const region = regionField(item, i)
+            const c = { op: item.op, region, state: macStateField(item, i, region), subBand: intField(item, i, "subBand", 8) }
+            if (item.record !== undefined) {
+                if (typeof item.record !== "string" || item.record.length > 400 || !/^[0-9a-zA-Z]*$/.test(item.record))
+                    throw new LorawanInputError(`item ${i}: record: expected a string of at most 400 letters and digits`)
+                c.record = item.record
+            }
+            return c
+        }
         case "fcnt-down": {
             const frames = item.frames
             if (!Array.isArray(frames) || frames.length === 0 || frames.length > 16)
@@ -266,7 +276,7 @@ export function checkItem(item, i) {
 
 export const OPS = [
     "join-request", "join-accept", "uplink", "downlink", "aes", "cmac", "session-keys", "frm-payload", "data-mic",
-    "region", "mac-init", "mac-commands", "mac-downlinks", "channels", "rx-windows", "fcnt-down",
+    "region", "mac-init", "mac-commands", "mac-downlinks", "channels", "rx-windows", "fcnt-down", "mac-store",
 ]
 
 export const REGIONS = { EU868: { words: 1, channels: 16, timeOffSlots: 7 }, US915: { words: 5, channels: 0, timeOffSlots: 1 } }

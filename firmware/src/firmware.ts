@@ -95,6 +95,9 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
         for (;;) {
             const b = queue.peek()
             if (b === null) break
+            // the link first (LoRaWAN: the join, if any, and its receive windows): then the frame
+            // is cut to the DR it goes at, and a link that cannot send costs no counter or signature
+            if (!(await link.ready())) break
             const now = ds.millis()
             const readings: Reading[] = []
             for (const s of b) readings.push({ channel: s.channel, value: s.value, age: ageOf(s, now) })
@@ -117,7 +120,8 @@ export async function runFirmware(sensor: SensorSource, boardLink: Link): Promis
                 }
             }
             // unsent: the batch stays queued; its counter is skipped, never reused. (Signing runs only
-            // here, between sends: a LoRaWAN send returns after RX2 of its last uplink.)
+            // here, after ready() and between sends: each returns after the last receive window of
+            // its last transmission, so nothing is signed between a TX end and its last RX window.)
             if (!sent) break
             queue.shift()
             reportedDrops += drops

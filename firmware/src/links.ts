@@ -8,7 +8,12 @@ export interface Link {
     /** the smallest datagram the link may have to carry (the batch budget: 16 fragments of it) */
     readonly mtu: number
     readonly identifiesSender: boolean
-    /** the largest datagram now (LoRaWAN: N at the current data rate); fragments are cut to it */
+    /**
+     * Readies the link for a frame (LoRaWAN: joins when there is no session); false when it cannot
+     * now (the caller keeps the data, takes no counter, seals nothing). Nothing else: a no-op.
+     */
+    ready(): Promise<boolean>
+    /** the largest datagram now (LoRaWAN: N at the data rate of the next uplink, once ready); fragments are cut to it */
     sendMtu(): number
     /** Unix seconds from the network's clock, -1 when the link gives none */
     clockSeconds(): number
@@ -25,6 +30,10 @@ export class ConsoleLink implements Link {
     constructor(mtu: number, identifiesSender: boolean) {
         this.mtu = mtu
         this.identifiesSender = identifiesSender
+    }
+
+    async ready(): Promise<boolean> {
+        return true
     }
 
     sendMtu(): number {
@@ -74,6 +83,10 @@ export class TcpLink implements Link {
             this.retryAt = ds.millis() + 2000
             return false
         }
+    }
+
+    async ready(): Promise<boolean> {
+        return true
     }
 
     sendMtu(): number {

@@ -468,6 +468,10 @@ export class LoraLink implements Link {
         this.now = now ? now : () => ds.millis()
     }
 
+    async ready(): Promise<boolean> {
+        return true
+    }
+
     sendMtu(): number {
         return this.mtu
     }

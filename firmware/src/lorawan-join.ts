@@ -5,7 +5,7 @@
 // (src/lorawan-backoff.ts) in the same settings write as its DevNonce; waiting it out and retrying
 // are the caller's (src/lorawan-link.ts). Every transmission is covered by the duty-cycle time-off
 // stored in settings before it starts (src/lorawan-timeoff.ts), and an ABP session stores each
-// accepted FCnt down before anything it asked for goes up.
+// accepted FCnt down, with the MAC settings (src/lorawan-macstore.ts), before anything it asked for goes up.
 import * as ds from "@devicescript/core"
 import { LoraParams, LoraRadio, RxPacket, loraAirtimeMs } from "./lora"
 import { CmacKey } from "./cmac"
@@ -17,6 +17,7 @@ import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan
 import { Region, maxPayloadOf } from "./lorawan-region"
 import { bookJoinRequest } from "./lorawan-backoff"
 import { timeOffCovered, timeOffSlots, timeOffToStore } from "./lorawan-timeoff"
+import { encodeMacSettings } from "./lorawan-macstore"
 
 /** The radio settings of `dr` on `freqHz` (LoRaWAN: sync word 0x34, 8-symbol preamble, CR 4/5). */
 export function drParams(r: Region, dr: number, freqHz: number, txPowerIndex: number): LoraParams {
@@ -237,8 +238,9 @@ async function listenAfter(dev: LorawanDevice, ws: RxWindow[], end: number): Pro
         if (pkt === null) continue
         const d = handleDownlink(dev.region, dev.session, dev.down, dev.st, pkt.payload, pkt.snrDb)
         if (d.ok) {
-            // ABP keeps its session across reboots: the counter is stored before any answer goes up
-            if (dev.downTag !== "") await dev.counters.storeFCntDown(dev.downTag, dev.down.last)
+            // ABP keeps its session across reboots: the counter is stored before any answer goes up,
+            // and with it (the same write) the MAC settings the downlink may have changed
+            if (dev.downTag !== "") await dev.counters.storeFCntDown(dev.downTag, dev.down.last, encodeMacSettings(dev.region, dev.st))
             return d
         }
         if (d.error === "fcnt-gap") dev.sessionLost = true

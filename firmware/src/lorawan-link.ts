@@ -5,11 +5,14 @@
 // - Activation: OTAA (join on first send; the 1.0.4 join back-off of src/lorawan-backoff.ts,
 //   persisted, so a boot waits the silence owed by the last join-request) or ABP (a session from
 //   settings; FCnt up reserved ahead in settings like OTAA's, the last accepted FCnt down stored
-//   so an old downlink replayed after a reboot is refused).
+//   so an old downlink replayed after a reboot is refused, and with it the MAC settings the
+//   network changed, restored at boot: src/lorawan-macstore.ts).
 // - Duty cycle: a boot waits the data-uplink time-off stored before the last transmissions
 //   (src/lorawan-timeoff.ts), per band, as it waits the join back-off.
 // - Datagram size: `mtu` is the smallest N of the region's uplink DRs (the firmware batches so a
 //   frame fits 16 fragments of it); `sendMtu()` is N at the current DR, which cuts the fragments.
+//   The firmware awaits `ready()` (which joins when there is no session) before it takes a counter
+//   and seals, so the current DR is the one the data uplink goes at: after a join, the join's DR.
 //   A datagram above N at the moment of sending (the DR went down between two fragments) is
 //   refused: the firmware keeps the readings and seals them again at the new size.
 // - Session loss: after LORAWAN_REJOIN_AFTER (N) uplinks without any downlink, LinkCheckReq being
@@ -18,9 +21,10 @@
 // - Time: DeviceTimeReq rides on the first uplink and every TIME_REQUEST_EVERY-th until answered
 //   (then every TIME_RESYNC_EVERY-th); DeviceTimeAns dates the end of that uplink, which gives
 //   records their `time`.
-// - Heavy work: `send` returns only after RX2 of its last uplink (src/lorawan-join.ts), and the
-//   firmware signs only between sends, so no signature runs between a transmission and its RX2.
-// Console: "sceau-lorawan <event> ..." lines (joined, join-failed, session-lost, no-credentials).
+// - Heavy work: `ready` and `send` return only after the last receive window of their last
+//   transmission (src/lorawan-join.ts), and the firmware signs only after `ready` and between
+//   sends, so no signature runs between a transmission and its last window.
+// Console: "sceau-lorawan <event> ..." lines (joined, join-failed, session-lost, mac-restored, no-credentials).
 import * as ds from "@devicescript/core"
 import { Link } from "./links"
 import { LoraRadio } from "./lora"
@@ -30,6 +34,7 @@ import { DownlinkCounter } from "./lorawan-counters"
 import { LorawanDevice, SendResult, classACycle, otaaJoin } from "./lorawan-join"
 import { requestDeviceTime, requestLinkCheck } from "./lorawan-mac-commands"
 import { resumeTimeOff } from "./lorawan-timeoff"
+import { restoreMacSettings } from "./lorawan-macstore"
 import { Region, loraDr, maxPayloadOf, regionByName } from "./lorawan-region"
 import {
     LORA_MAX_WAIT_MS,
@@ -133,6 +138,31 @@ export class LorawanLink implements Link {
         d.down.last = d.counters.fCntDownOf(d.downTag)
         d.st.dr = this.opt.abpDr
         d.st.rx1Delay = this.opt.abpRx1DelayS
+        // and so do the MAC settings the network set in it (LoRaWAN 1.0.4: ABP does not reset them)
+        const st = d.st
+        if (restoreMacSettings(d.region, st, d.counters.macSettingsOf(d.downTag)))
+            console.log(`sceau-lorawan mac-restored dr=${st.dr} rx1-delay=${st.rx1Delay} rx2=${st.rx2Freq}/${st.rx2Dr}`)
+    }
+
+    /** False (said once on the console) when there are no usable credentials. */
+    private usable(): boolean {
+        const c = this.cred
+        if (c.otaa !== null || c.abp !== null) return true
+        if (this.told === false) console.log(`sceau-lorawan ${c.problem}`)
+        this.told = true
+        return false
+    }
+
+    /**
+     * Joins when there is no session (OTAA), within the join back-off and the duty cycle (at most
+     * maxWaitMs of waiting); false when the link cannot send now. The firmware calls it before it
+     * takes a counter and seals, so the frame is cut to N of the DR the data uplink goes at (after a
+     * join: the join's DR, not the DR before it), and signs only after the join-accept's window.
+     */
+    async ready(): Promise<boolean> {
+        if (this.usable() === false) return false
+        if (this.dev.session !== null) return true
+        return await this.join()
     }
 
     sendMtu(): number {
@@ -214,13 +244,10 @@ export class LorawanLink implements Link {
     }
 
     async send(datagram: Buffer): Promise<boolean> {
-        const c = this.cred
-        if (c.otaa === null && c.abp === null) {
-            if (this.told === false) console.log(`sceau-lorawan ${c.problem}`)
-            this.told = true
-            return false
-        }
+        if (this.usable() === false) return false
         const d = this.dev
+        // a session lost between two fragments of a frame: join and go on with its fragments
+        // (refused below if the join's DR cannot carry them; the firmware then seals again)
         if (d.session === null && (await this.join()) === false) return false
         // at most a few frames: MAC answers that did not fit beside the datagram go first, alone
         for (let attempt = 0; attempt < 4; attempt++) {

@@ -201,7 +201,8 @@ export function channelSupportsDr(r: Region, st: MacState, ch: number, dr: numbe
     return ch < r.first500 ? dr <= r.dr125Max : dr === r.dr500
 }
 
-function anyEnabled(r: Region, st: MacState, mask: number[], dr: number): boolean {
+/** Whether a channel enabled in `mask` carries `dr` (any DR when negative). */
+export function anyEnabled(r: Region, st: MacState, mask: number[], dr: number): boolean {
     for (let ch = 0; ch < r.nbChannels; ch++) {
         if (((mask[ch >> 4] >> (ch & 15)) & 1) === 0) continue
         if (dr < 0 || channelSupportsDr(r, st, ch, dr)) return true

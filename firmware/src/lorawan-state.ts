@@ -3,7 +3,7 @@
 // first use of anything it covers, so a power cut can skip values but never repeat one.
 //
 //   setting "sceau_lorawan" = [devNonceNext, lastJoinNonce, fCntUpLimit, joinElapsedMs, joinOffMs,
-//                              downTag, fCntDownLast, timeOffMs]
+//                              downTag, fCntDownLast, timeOffMs, macSettings]
 //     devNonceNext   the next DevNonce (1.0.4: a counter from 0, never reused for this JoinEUI/AppKey);
 //                    written as n + 1 before join-request n goes on air
 //     lastJoinNonce  the JoinNonce of the last accepted join-accept (-1: none); a join-accept must
@@ -23,14 +23,17 @@
 //     timeOffMs      the duty-cycle silence a boot waits before a data uplink, per band of the
 //                    region and then DutyCycleReq's aggregate (src/lorawan-timeoff.ts), stored
 //                    with every write of this setting and, when a frame needs more, before it goes
+//     macSettings    ABP: the MAC settings the network set in that session (src/lorawan-macstore.ts,
+//                    hex; "" for none), written with fCntDownLast when a downlink is accepted (no
+//                    write of its own) and restored at boot for that session only
 //   (An array of 3 is read as one with both back-off values 0, an array of 5 as one without a
-//   stored FCnt down and time-off: the earlier layouts.)
+//   stored FCnt down and time-off, an array of 8 as one without MAC settings: the earlier layouts.)
 //
 //   setting "sceau_lwreset" = a token written by `sceau provision --reset-lorawan` (the device was
 //                           re-created on the network server, whose JoinNonce starts again)
 //   setting "sceau_lwdone"  = the last token applied
 // A boot that finds a new token forgets the last JoinNonce, the FCnt up reservation, the stored
-// FCnt down and the back-off (DevNonce keeps counting: never reused; the radio's time-off stays),
+// FCnt down and MAC settings and the back-off (DevNonce keeps counting: never reused; the radio's time-off stays),
 // stores that, then records the token; a cut in between applies it again, with the same result.
 // Deploying the same settings again is no reset.
 //
@@ -71,9 +74,10 @@ export class LorawanCounters {
     /** the join back-off (see the header); stored with the next DevNonce */
     joinElapsedMs: number
     joinOffMs: number
-    /** ABP: the stored FCnt down and the session it belongs to (read-only outside this class) */
+    /** ABP: the stored FCnt down and MAC settings, and the session they belong to (read-only outside this class) */
     downTag: string
     fCntDownLast: number
+    macSettings: string
     /** the time-off as stored (read-only outside this class) */
     timeOffMs: number[]
     /** what a write stores as time-off: set by the MAC just before a call that may write, for that call only (null: the stored values again) */
@@ -87,6 +91,7 @@ export class LorawanCounters {
         this.fCntLimit = 0
         this.downTag = ""
         this.fCntDownLast = -1
+        this.macSettings = ""
         this.timeOffMs = []
         this.timeOffNext = null
     }
@@ -95,7 +100,7 @@ export class LorawanCounters {
     async load(): Promise<void> {
         const st = await readSettingTimed(LORAWAN_SETTING)
         const n = Array.isArray(st) ? st.length : 0
-        if ((n === 3 || n === 5 || n === 8) && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
+        if ((n === 3 || n === 5 || n === 8 || n === 9) && isInt(st[0]) && isInt(st[1]) && isInt(st[2])) {
             this.devNonceNext = st[0] < 0 ? 0 : st[0]
             this.lastJoinNonce = st[1]
             this.fCntLimit = st[2] < 0 ? 0 : st[2]
@@ -103,10 +108,11 @@ export class LorawanCounters {
                 this.joinElapsedMs = st[3] < 0 ? 0 : st[3]
                 this.joinOffMs = st[4] < 0 ? 0 : st[4]
             }
-            if (n === 8) {
+            if (n >= 8) {
                 if (typeof st[5] === "string" && isInt(st[6])) {
                     this.downTag = st[5]
                     this.fCntDownLast = st[6] < -1 ? -1 : st[6]
+                    if (n === 9 && typeof st[8] === "string") this.macSettings = st[8]
                 }
                 this.timeOffMs = timeOffOf(st[7], Array.isArray(st[7]) ? st[7].length : 0)
             }
@@ -117,6 +123,7 @@ export class LorawanCounters {
             this.joinOffMs = 0
             this.downTag = ""
             this.fCntDownLast = -1
+            this.macSettings = ""
             await this.store(this.devNonceNext, -1, 0)
             await writeSettingTimed(RESET_DONE_SETTING, token)
             console.log(`sceau-lorawan reset token=${token} devnonce=${this.devNonceNext}`)
@@ -127,7 +134,7 @@ export class LorawanCounters {
 
     private async store(devNonceNext: number, lastJoinNonce: number, fCntLimit: number): Promise<void> {
         const off = this.timeOffNext !== null ? this.timeOffNext : this.timeOffMs
-        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit, this.joinElapsedMs, this.joinOffMs, this.downTag, this.fCntDownLast, off])
+        await writeSettingTimed(LORAWAN_SETTING, [devNonceNext, lastJoinNonce, fCntLimit, this.joinElapsedMs, this.joinOffMs, this.downTag, this.fCntDownLast, off, this.macSettings])
         this.devNonceNext = devNonceNext
         this.lastJoinNonce = lastJoinNonce
         this.fCntLimit = fCntLimit
@@ -184,10 +191,16 @@ export class LorawanCounters {
         return tag === this.downTag ? this.fCntDownLast : -1
     }
 
-    /** ABP: stores `last` as the last accepted FCnt down of the session `tag` (one write). */
-    async storeFCntDown(tag: string, last: number): Promise<void> {
+    /** The stored MAC settings of the ABP session `tag`, "" when none (another session's do not count). */
+    macSettingsOf(tag: string): string {
+        return tag === this.downTag ? this.macSettings : ""
+    }
+
+    /** ABP: stores `last` as the last accepted FCnt down of the session `tag`, and its MAC settings `mac` (one write). */
+    async storeFCntDown(tag: string, last: number, mac: string): Promise<void> {
         this.downTag = tag
         this.fCntDownLast = last
+        this.macSettings = mac
         await this.store(this.devNonceNext, this.lastJoinNonce, this.fCntLimit)
     }
 

@@ -32,6 +32,7 @@ import {
 import { DownlinkCounter, acceptDownlink } from "./lorawan-counters"
 import { ChannelPicker, handleDownlink, nextUplink, uplinkDone } from "./lorawan-mac"
 import { resumeTimeOff, timeOffCovered, timeOffSlots, timeOffToStore } from "./lorawan-timeoff"
+import { encodeMacSettings, restoreMacSettings } from "./lorawan-macstore"
 
 function hexOf(b: Buffer): string {
     return b === null ? "null" : `"${b.toString("hex")}"`
@@ -163,6 +164,13 @@ function runMacCase(c: any, op: string): string {
         }
         return `{"windows":${out}]}`
     }
+    if (op === "mac-store") {
+        // the ABP record of a state, and a state restored from a record (this one, or `record`)
+        const rec = encodeMacSettings(r, macStateOf(c.state))
+        const st = initMacState(r, c.subBand)
+        const ok = restoreMacSettings(r, st, typeof c.record === "string" ? c.record : rec)
+        return `{"record":"${rec}","restored":${ok ? macStateJson(st) : "null"}}`
+    }
     if (op === "mac-commands") {
         const st = macStateOf(c.state)
         let ups = "["
@@ -231,7 +239,7 @@ async function runAsyncCase(c: any): Promise<string> {
 
 function runCase(c: any): string {
     const op: string = c.op
-    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks" || op === "channels") return runMacCase(c, op)
+    if (op === "mac-init" || op === "mac-commands" || op === "region" || op === "rx-windows" || op === "mac-downlinks" || op === "channels" || op === "mac-store") return runMacCase(c, op)
     if (op === "fcnt-down") return runFCntDown(c)
     if (op === "aes") {
         const out = Buffer.alloc(16)

@@ -30,7 +30,8 @@ export class Network {
   devNonces: number[] = [];
   joinTimes: number[] = [];
   joinNonce = 0x100;
-  session: { devAddr: string; nwkSKey: string; appSKey: string; lastUp: number; down: number; rx2Sf: number } | null = null;
+  /** the session as the server keeps it; RX2 at `rx2Freq` (default RX2) and SF `rx2Sf` */
+  session: { devAddr: string; nwkSKey: string; appSKey: string; lastUp: number; down: number; rx2Sf: number; rx2Freq?: number } | null = null;
   sessions = 0;
   ups: Up[] = [];
   downs: Down[] = [];
@@ -91,7 +92,7 @@ export class Network {
     if (!body) return null;
     const fCntDown = s.down++;
     const down = ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr: s.devAddr, fCnt: fCntDown, fPort: body.fPort, payload: body.payload, confirmed: false });
-    const air = { freq: RX2, sf: s.rx2Sf, bw: 125_000, hex: down };
+    const air = { freq: s.rx2Freq ?? RX2, sf: s.rx2Sf, bw: 125_000, hex: down };
     this.downs.push({ t, fCnt: fCntDown, air });
     return air;
   }
@@ -222,7 +223,7 @@ export function framesOf(ups: Up[], keyring: MemoryKeyring) {
     if (p.kind !== 'frame') continue;
     const v = verifyFrame(p.frame, keyring);
     expect(v.ok, JSON.stringify(v)).toBe(true);
-    out.push({ t, ...v, fragments: p.fragments });
+    out.push({ t, ...v, fragments: p.fragments, bytes: p.frame.length });
   }
   return out;
 }
