@@ -8,6 +8,7 @@
 // with a PULL_RESP join-accept scheduled at the uplink's tmst + 5 s (JOIN_ACCEPT_DELAY1, RX1 on the
 // uplink frequency), checks every MIC, decrypts every FRMPayload, and verifies the sceau frames.
 // Wall-clock assertions leave generous margins; the file runs serially (describe.sequential).
+import { spawn } from 'node:child_process';
 import { type RemoteInfo, createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -618,6 +619,30 @@ describe.sequential('GwmpGateway', () => {
     expect(srv.got.map((m) => m[3])).toEqual([0x02, 0x00, 0x00]);
     expect(srv.got[0]!.subarray(4).toString('hex')).toBe('0200000000000001');
     await srv.close();
+  });
+
+  it('an ACK that arrived while the event loop was busy counts as received, not missing (timers run before sockets are read)', async () => {
+    // the network server in another process, so it answers while this one is blocked
+    const server = spawn(process.execPath, ['-e', `
+      const s = require('node:dgram').createSocket('udp4');
+      s.on('message', (m, r) => { if (m[3] === 0 || m[3] === 2) s.send(Buffer.from([2, m[1], m[2], m[3] === 0 ? 1 : 4]), r.port, r.address); });
+      s.bind(0, '127.0.0.1', () => console.log(s.address().port));
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((res) => server.stdout!.once('data', (d: Buffer) => res(Number(d.toString().trim()))));
+      const gw = new GwmpGateway({ eui: fromHex('0200000000000004'), host: '127.0.0.1', port, ackTimeoutMs: 50, keepaliveMs: 60_000 });
+      await gw.start();
+      await new Promise((r) => setTimeout(r, 300)); // the PULL_DATA's ACK, on an idle loop
+      gw.push({ phyPayload: new Uint8Array(13), freq: 868.1, chan: 0, datr: 'SF7BW125', rssi: -80, lsnr: 7 });
+      // busy for 6 times the ACK timeout (a firmware VM signing): the ACK comes in meanwhile, unread
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 100));
+      await gw.stop();
+      expect(gw.stats).toMatchObject({ pushData: 1, pushAck: 1, pushAckMissing: 0, pullData: 1, pullAck: 1, pullAckMissing: 0 });
+    } finally {
+      server.kill();
+    }
   });
 
   it('rxpk: tmst is a 32-bit µs counter that wraps (71.6 min), dated with `time` at the end of the packet', async () => {

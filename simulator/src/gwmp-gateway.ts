@@ -205,13 +205,17 @@ export class GwmpGateway {
       clearTimeout(previous);
       this.missing(kind);
     }
-    this.pending.set(
-      key,
-      setTimeout(() => {
+    const timer: ReturnType<typeof setTimeout> = setTimeout(() => {
+      // Node runs expired timers before it reads the sockets: after the event loop was busy (a
+      // firmware VM signing, a loaded machine) an ACK that came in time may still be unread. Read
+      // them first (setImmediate runs after the poll phase), then count the ACK missing if it is.
+      setImmediate(() => {
+        if (this.pending.get(key) !== timer) return;
         this.pending.delete(key);
         this.missing(kind);
-      }, this.options.ackTimeoutMs ?? 2000),
-    );
+      });
+    }, this.options.ackTimeoutMs ?? 2000);
+    this.pending.set(key, timer);
   }
 
   private missing(kind: 'push' | 'pull'): void {
