@@ -5,9 +5,10 @@
 //   node bench/gateway-memory.mjs [--devices 0,10000,100000] [--backends sqlite,pg] [--pg postgres://...|--no-pg] [--json]
 //
 // For each fleet size N the parent makes N devices (a key each, derived from a seed) and two
-// sealed frames per device (counters 1 and 2). For each backend, a setup process registers the N
-// keys (`registerMany`, in chunks) in a new store and ingests every device's counter 1 through
-// `Ingestor`, so each device has a key and a replay window in the database. Then a measuring
+// sealed frames per device (counters 1 and 2). A setup process registers the N keys
+// (`registerMany`, 5,000 a call) in a new SQLite store, ingests every device's counter 1 through
+// `Ingestor`, so each device has a key and a replay window in the database, and moves the store
+// to a new PostgreSQL database with `copyStore` (`sceau db copy`). Then, per backend, a measuring
 // process (`node --expose-gc`), as `sceau gateway serve` would on a restart:
 //   1. loads its modules and the frames to send, forces GC, and reads `process.memoryUsage()`;
 //   2. opens the store as the gateway does (`openStore(location, { mode: 'create' })`): the start,
@@ -21,7 +22,8 @@
 // extra device) is the one to plan with, as it leaves out what does not grow with the fleet.
 //
 // Without --pg, Debian's PostgreSQL is started in a temporary directory (bench/pg-server.mjs);
-// --no-pg (or --backends sqlite) skips it.
+// --no-pg (or --backends sqlite) skips it. BENCH_SNAPSHOT=FILE writes a heap snapshot of each
+// measuring process once its caches are dropped (the last one run is kept): what is left.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
