@@ -2,13 +2,29 @@
 export type Bytes = Uint8Array;
 
 const HEX = '0123456789abcdef';
-const HEX_PAIRS: string[] = [];
-for (let i = 0; i < 256; i++) HEX_PAIRS.push(HEX[i >> 4]! + HEX[i & 15]!);
+const HEX_CODES: number[] = [];
+for (let i = 0; i < 16; i++) HEX_CODES.push(HEX.charCodeAt(i));
+/** Bytes per `String.fromCharCode` call (two arguments a byte: far below any engine's argument limit). */
+const HEX_CHUNK = 4096;
 
-/** Lower-case hex of `bytes`. */
+/**
+ * Lower-case hex of `bytes`, as one flat string. Built with `+=`, a hex string of more than 12
+ * characters is a tree of V8 cons strings, one node per byte past the sixth: 870 bytes of heap for
+ * a 32-byte key against 88 flat, kept as long as the string is (a map key: every verification key
+ * a gateway caches, bench/README.md#gateway-memory).
+ */
 export function toHex(bytes: Bytes): string {
   let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX_PAIRS[bytes[i]!]!;
+  for (let start = 0; start < bytes.length; start += HEX_CHUNK) {
+    const end = Math.min(bytes.length, start + HEX_CHUNK);
+    const codes = new Array<number>((end - start) * 2);
+    for (let i = start, j = 0; i < end; i++) {
+      const b = bytes[i]!;
+      codes[j++] = HEX_CODES[b >> 4]!;
+      codes[j++] = HEX_CODES[b & 15]!;
+    }
+    out += String.fromCharCode.apply(null, codes);
+  }
   return out;
 }
 
