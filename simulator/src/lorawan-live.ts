@@ -117,7 +117,7 @@ export interface LorawanSummary {
   linkChecks: number;
   timeSyncs: number;
   maxClockCorrectionMs: number;
-  /** With --firmware-vm K: what the firmware VMs did (their joins, uplinks and downlinks are also in the counts above). */
+  /** With --firmware-vm K: what the firmware VMs did (also in the counts above, all but maxClockCorrectionMs). */
   firmwareVms?: FirmwareVmsSummary;
   failures: string[];
 }

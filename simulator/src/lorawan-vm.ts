@@ -28,6 +28,11 @@
  *   join-accept the VM heard and said it took), so it decrypts the VM's FPort 1 uplinks,
  *   reassembles them and verifies every sceau frame under the device's key, as `sceau sim run
  *   --firmware-vm` does: `records` counts them, and a frame that does not verify is a failure.
+ * - Counts: what runs inside the VM is counted as the model devices' (lorawan-live.ts) is, from
+ *   the firmware's console ("sceau-lorawan wait <ms>[ too-long]": a duty-cycle or join back-off
+ *   wait; "sceau-lorawan mac <CIDs>": the commands of a downlink it accepted) and from its uplinks
+ *   (the MAC commands in FOpts or the FPort 0 payload, once per FCnt; the same FCnt again: a
+ *   repetition).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
