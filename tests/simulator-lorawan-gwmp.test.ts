@@ -819,7 +819,7 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(macCommandsUp(vmUps)).toBeGreaterThanOrEqual(1);
       expect(summary.firmwareVms.macAnswers).toBe(macCommandsUp(vmUps));
       expect(summary.macAnswers).toBe(macCommandsUp(ns.seen));
-      // and its duty-cycle waits (1 % at EU868: a DR5 frame of ~150 bytes owes ~25 s, more than the 10 s interval):
+      // and its duty-cycle waits (1 % at EU868: a ~115-byte DR5 uplink owes ~20 s, more than the 10 s interval and its windows):
       // at most one per transmission (and one under way when the run ends); the model device's are in the total too
       expect(summary.firmwareVms.dutyCycleWaits).toBeGreaterThanOrEqual(1);
       expect(summary.firmwareVms.dutyCycleWaits).toBeLessThanOrEqual(summary.firmwareVms.joinRequests + summary.firmwareVms.uplinks + 1);
