@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 import { EXIT, SceauError, writeKeyPair } from '@sceau/host-tools';
-import { sceau, type Run } from './helpers/cli';
+import { sceau, type Run } from './helpers/cli.js';
 
 let dir: string;
 beforeAll(() => {

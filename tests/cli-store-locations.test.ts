@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getPublicKey, kidOf, toHex } from '@sceau/protocol';
 import { EXIT, registerStoreBackend, RegistryError, runCli, unregisterStoreBackend, type Device } from '@sceau/host-tools';
-import { sceau } from './helpers/cli';
-import { MemoryStore } from './helpers/memory-store';
+import { sceau } from './helpers/cli.js';
+import { MemoryStore } from './helpers/memory-store.js';
 
 afterEach(() => {
   unregisterStoreBackend('memory');

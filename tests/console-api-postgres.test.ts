@@ -35,7 +35,7 @@ describe('the console API on PostgreSQL (checks shared with SQLite)', () => {
   consoleApiChecks(() => fx);
 
   it('shows a revocation made by another instance at once, despite the fleet cache', async () => {
-    const fleet = async (): Promise<{ revoked: boolean }> => (await (await fetch(`${fx.url}/v1/console/fleet?q=probe`, { headers: consoleAuth })).json()).devices[0];
+    const fleet = async (): Promise<{ revoked: boolean }> => ((await (await fetch(`${fx.url}/v1/console/fleet?q=probe`, { headers: consoleAuth })).json()) as { devices: Array<{ revoked: boolean }> }).devices[0]!;
     expect((await fleet()).revoked).toBe(false);
     const other = await PgStore.open(dbUrl, { ingest: false });
     try {
@@ -62,8 +62,8 @@ describe('frame_hours on PostgreSQL', () => {
       // would make the two commits take turns); the two instances order them oppositely.
       const batch = (round: number, reverse: boolean): ReturnType<typeof FrameBatch.of> => {
         const frames = [
-          { raw: Uint8Array.of(round & 0xff), receivedAt: now, source: 't', outcome: 'not-sign1', kid: null, counter: null },
-          ...kids.map((kid) => ({ raw: Uint8Array.of(1, round & 0xff), receivedAt: now, source: 't', outcome: 'bad-signature', kid, counter: null })),
+          { raw: Uint8Array.of(round & 0xff), receivedAt: now, source: 't', outcome: 'not-sign1', kid: undefined, counter: undefined },
+          ...kids.map((kid) => ({ raw: Uint8Array.of(1, round & 0xff), receivedAt: now, source: 't', outcome: 'bad-signature', kid, counter: undefined })),
           ...(round % 2 === 1 ? [] : kids).map((kid, i) => ({ raw: Uint8Array.of(2, i, round & 0xff, reverse ? 1 : 0), receivedAt: now, source: 't', outcome: 'ok', kid, counter: round * 2 + (reverse ? 1 : 2) })),
         ];
         return FrameBatch.of(reverse ? frames.reverse() : frames);

@@ -138,7 +138,7 @@ describe('the console over HTTP', () => {
   });
 
   it('shows a revocation made by another connection (the CLI) at once, despite the fleet cache', async () => {
-    const fleet = async (): Promise<{ revoked: boolean }> => (await (await fetch(`${url}/v1/console/fleet?q=probe`, { headers: auth })).json()).devices[0];
+    const fleet = async (): Promise<{ revoked: boolean }> => ((await (await fetch(`${url}/v1/console/fleet?q=probe`, { headers: auth })).json()) as { devices: Array<{ revoked: boolean }> }).devices[0]!;
     expect((await fleet()).revoked).toBe(false);
     const other = Store.open(join(dir, 'g.db'));
     try {

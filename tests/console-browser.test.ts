@@ -13,6 +13,7 @@ import { CODE_DOCS, getPublicKey, sealRecord, toHex, type Bytes } from '@sceau/p
 import { exportReadings, startGateway, type Gateway } from '@sceau/host-tools';
 import { simCli } from '@sceau/simulator';
 import { chromiumBinary } from './helpers/system-servers.js';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const TOKEN = `console-test-${randomBytes(12).toString('hex')}`;
 const XSS_NAME = '<img src=x onerror=alert(1)>';
@@ -63,7 +64,7 @@ beforeAll(async () => {
     { stdout: (t) => void (out += t), stderr: (t) => void (out += t), stderrIsTty: false },
   );
   expect(code, out).toBe(0);
-  probeKid = gw.store.addDevice(getPublicKey(probeKey), { name: XSS_NAME }).kid;
+  probeKid = sqliteStore(gw).addDevice(getPublicKey(probeKey), { name: XSS_NAME }).kid;
   browser = await puppeteer.launch({
     executablePath: chromiumBinary(),
     headless: true,
@@ -257,8 +258,8 @@ describe('the console in chromium', () => {
   it('pages and virtualises a fleet of 10,000 devices, and keeps the token across a reload', async () => {
     // Keys from node:crypto (the protocol's getPublicKey in JavaScript would take half a minute for 10,000).
     const publicKey = (): Uint8Array => new Uint8Array(Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url'));
-    const keys = Array.from({ length: 10_000 }, (_, i) => ({ publicKey: publicKey(), name: `bulk-${String(i).padStart(5, '0')}` }));
-    gw.store.registry.registerMany(keys);
+    const keys = Array.from({ length: 10_000 }, (_, i) => ({ where: `key ${i}`, publicKey: publicKey(), name: `bulk-${String(i).padStart(5, '0')}` }));
+    await gw.store.registry.registerMany(keys);
     await page.goto(`${url}/#fleet`);
     await page.reload(); // the token is still in the tab's session storage: no login form
     await waitInPage('document.getElementById("fleet-count").textContent === "10006 devices"');

@@ -5,7 +5,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import { getPublicKey, kidOf, sealRecord, SMALL_ORDER_ENCODINGS, toHex } from '@sceau/protocol';
 
 const seedOf = (n: number): Uint8Array => new Uint8Array(32).fill(n);

@@ -3,7 +3,7 @@
 // block boundaries, with and without AAD, 128- and 256-bit keys.
 import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
+import { runLorawanVectors, type LorawanResult } from '../firmware/scripts/lorawan-vectors.mjs';
 
 const N = 60;
 const ccmCases = Array.from({ length: N }, (_, i) => {
@@ -25,7 +25,7 @@ const hkdfCases = Array.from({ length: 20 }, (_, i) => {
   return { input: { op: 'hkdf', ikm: ikm.toString('hex'), salt: salt.toString('hex'), info: info.toString('hex'), length }, okm: Buffer.from(hkdfSync('sha256', ikm, salt, info, length)).toString('hex') };
 });
 
-let results: Array<Record<string, string>>;
+let results: LorawanResult[];
 beforeAll(async () => {
   results = await runLorawanVectors([...ccmCases.map((c) => c.input), ...hkdfCases.map((c) => c.input)]);
 }, 600_000);

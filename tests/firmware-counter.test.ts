@@ -69,7 +69,7 @@ describe('firmware counter across power cuts (DeviceScript VM, persistent flash)
       perBoot.push(these);
       const keyLine = lines.find(l => l.startsWith('sceau-key v1 '));
       if (keyLine) {
-        const pub = /pub=([0-9a-f]{64})/.exec(keyLine)![1];
+        const pub = /pub=([0-9a-f]{64})/.exec(keyLine)![1]!;
         if (!publicKey) {
           publicKey = pub;
           keyring.add(fromHex(pub));
@@ -88,10 +88,10 @@ describe('firmware counter across power cuts (DeviceScript VM, persistent flash)
     }
     expect(counters.length).toBeGreaterThan(10);
     // strictly increasing over the device's life: never reused, never reordered
-    for (let i = 1; i < counters.length; i++) expect(counters[i]).toBeGreaterThan(counters[i - 1]);
+    for (let i = 1; i < counters.length; i++) expect(counters[i]).toBeGreaterThan(counters[i - 1]!);
     expect(counters[0]).toBeGreaterThanOrEqual(1);
     // boot readings count up (a boot cut before its first frame is counted but not reported)
-    for (let i = 1; i < bootValues.length; i++) expect(bootValues[i]).toBeGreaterThan(bootValues[i - 1]);
+    for (let i = 1; i < bootValues.length; i++) expect(bootValues[i]).toBeGreaterThan(bootValues[i - 1]!);
     // Rule (firmware/src/state.ts): a boot resumes at the limit stored before the cut, the start of
     // a fresh block of COUNTER_BLOCK (8) counters: with counters from 1, a first counter of a boot is 1 mod 8.
     const withFrames = perBoot.filter((c) => c.length > 0);

@@ -16,7 +16,7 @@
 import { MemoryKeyring, fromHex, loraAirtimeMs } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network';
+import { type Boot, type FlashIo, Network, type Up, devEui, framesOf, publicKeyOf, runBoot } from './helpers/lorawan-network.js';
 
 const abp = { devAddr: '260b1a2c', nwkSKey: '1f2e3d4c5b6a79880716253443526170', appSKey: '0a1b2c3d4e5f60718293a4b5c6d7e8f9' };
 /** the keys of the device re-created on the network server with a new session */
@@ -42,8 +42,8 @@ function upCommands(hex: string): string[] {
   const b = Buffer.from(hex, 'hex');
   const out: string[] = [];
   for (let i = 0; i < b.length; ) {
-    const n = len[b[i]];
-    expect(n, `uplink MAC command ${b[i].toString(16)} in ${hex}`).toBeDefined();
+    const n = len[b[i]!];
+    if (n === undefined) throw new Error(`uplink MAC command ${b[i]!.toString(16)} in ${hex}: not a command the device sends`);
     out.push(b.subarray(i, i + 1 + n).toString('hex'));
     i += 1 + n;
   }
@@ -89,27 +89,26 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     afterDownlink = await runBoot(binary, net, flash, afterReservation.end + 1000, { n: 1, keep: true, key: LORAWAN_SETTING, after: () => ups(3).length > 0 }, () => false, {});
     // boot 4: that downlink replayed after the first uplink, a fresh DevStatusReq after the second
     net.boot = 4;
-    net.replayNext = net.downs[net.downs.length - 1].air;
+    net.replayNext = net.downs[net.downs.length - 1]!.air;
     net.plan = up => (up.boot === 4 && ups(4).length === 2 ? { fPort: 0, payload: '06' } : null);
     last = await runBoot(binary, net, flash, afterDownlink.end + 1000, null, () => ups(4).length >= 4, {});
     // boot 5: new ABP keys deployed (the device re-created on the server): its downlinks count from 0
     net.boot = 5;
     net.session = { ...abp2, lastUp: -1, down: 0, rx2Sf: 12 };
     net.plan = up => (up.boot === 5 && ups(5).length === 1 ? { fPort: 0, payload: '06' } : null);
-    rekeyed = await runBoot(binary, net, flash, last.end + 1000, null, () => ups(5).length >= 2, { sceau_abp: `${devEui}:${abp2.devAddr}:${abp2.nwkSKey}:${abp2.appSKey}` });
+    await runBoot(binary, net, flash, last.end + 1000, null, () => ups(5).length >= 2, { sceau_abp: `${devEui}:${abp2.devAddr}:${abp2.nwkSKey}:${abp2.appSKey}` });
   }, 900_000);
-  let rekeyed: Boot;
 
   it('sends ABP uplinks whose MIC checks (the model) and whose sealed frames verify, and answers DevStatusReq', () => {
     expect(first.lines.find(x => x.l.startsWith('sceau-key '))!.l).toMatch(new RegExp(`deveui=${devEui}`));
     expect(first.lines.some(x => x.l.startsWith('sceau-lorawan joined'))).toBe(false);
     const u0 = ups(0);
     expect(u0.length).toBeGreaterThanOrEqual(4);
-    expect(u0[0].fCnt).toBe(0);
-    expect(upCommands(u0[0].fOpts)).toContain('0d'); // DeviceTimeReq
+    expect(u0[0]!.fCnt).toBe(0);
+    expect(upCommands(u0[0]!.fOpts)).toContain('0d'); // DeviceTimeReq
     // the answers to the downlink heard after uplink 1: DevStatusAns (battery, margin) and DutyCycleAns in uplink 2
-    expect(devStatusAns(u0[1])).toHaveLength(1);
-    expect(upCommands(u0[1].fOpts)).toContain('04');
+    expect(devStatusAns(u0[1]!)).toHaveLength(1);
+    expect(upCommands(u0[1]!.fOpts)).toContain('04');
     expect(u0.slice(2).every(u => devStatusAns(u).length === 0)).toBe(true);
     const frames = framesOf(net.ups, keyring);
     expect(frames.length).toBeGreaterThanOrEqual(u0.filter(u => u.fPort === 1).length);
@@ -128,47 +127,47 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
     // boot 3: one uplink, its downlink sent; the cut write came in RX2 (2 s after the uplink, the
     // window opening 20 ms early)
     expect(ups(3)).toHaveLength(1);
-    expect(net.downs.filter(d => d.t === ups(3)[0].t)).toHaveLength(1);
-    expect(afterDownlink.cutAt - ups(3)[0].t).toBeGreaterThanOrEqual(2000 - 20 - TICK_MS);
-    expect(afterDownlink.cutAt - ups(3)[0].t).toBeLessThan(3000);
+    expect(net.downs.filter(d => d.t === ups(3)[0]!.t)).toHaveLength(1);
+    expect(afterDownlink.cutAt - ups(3)[0]!.t).toBeGreaterThanOrEqual(2000 - 20 - TICK_MS);
+    expect(afterDownlink.cutAt - ups(3)[0]!.t).toBeLessThan(3000);
   });
 
   it('never uses an FCnt up twice: the landed reservation is skipped, the lost one reused by nobody', () => {
     const f = net.ups.map(u => u.fCnt);
-    for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]);
+    for (let i = 1; i < f.length; i++) expect(f[i]).toBeGreaterThan(f[i - 1]!);
     // boot 2 reserved a block and died before using it: boot 3 starts above it
     const before = ups(0).at(-1)!.fCnt;
-    expect(ups(3)[0].fCnt - before).toBeGreaterThan(FCNT_BLOCK);
-    expect(ups(3)[0].fCnt % FCNT_BLOCK).toBe(0);
+    expect(ups(3)[0]!.fCnt - before).toBeGreaterThan(FCNT_BLOCK);
+    expect(ups(3)[0]!.fCnt % FCNT_BLOCK).toBe(0);
   });
 
   it('refuses the downlink replayed after the reboot, and answers a fresh one', () => {
     const u4 = ups(4);
     expect(u4.length).toBeGreaterThanOrEqual(4);
     // uplink 1 of boot 4 was followed by the replay (the model's last downlink of boot 3, same bytes)
-    const replayed = net.downs.find(d => d.t === ups(3)[0].t)!;
-    const fresh = net.downs.find(d => d.t === u4[1].t)!;
-    expect(net.downs.filter(d => d.t === u4[0].t)).toHaveLength(0); // the replay is not a new downlink
+    const replayed = net.downs.find(d => d.t === ups(3)[0]!.t)!;
+    const fresh = net.downs.find(d => d.t === u4[1]!.t)!;
+    expect(net.downs.filter(d => d.t === u4[0]!.t)).toHaveLength(0); // the replay is not a new downlink
     expect(fresh.fCnt).toBe(replayed.fCnt + 1);
-    expect(devStatusAns(u4[1])).toHaveLength(0);
+    expect(devStatusAns(u4[1]!)).toHaveLength(0);
     // the fresh DevStatusReq after uplink 2 (the next FCnt down): answered in uplink 3
-    expect(devStatusAns(u4[2])).toHaveLength(1);
+    expect(devStatusAns(u4[2]!)).toHaveLength(1);
   });
 
   it('with new ABP keys the stored FCnt down no longer counts: the new session\'s first downlink (FCnt 0) is answered', () => {
     const u5 = ups(5);
     expect(u5.length).toBeGreaterThanOrEqual(2);
     expect(net.downs.at(-1)!.fCnt).toBe(0);
-    expect(devStatusAns(u5[1])).toHaveLength(1);
+    expect(devStatusAns(u5[1]!)).toHaveLength(1);
     // FCnt up goes on above everything used before (never reused, whatever the keys)
-    expect(u5[0].fCnt).toBeGreaterThan(ups(4).at(-1)!.fCnt);
+    expect(u5[0]!.fCnt).toBeGreaterThan(ups(4).at(-1)!.fCnt);
   });
 
   it('obeys DutyCycleReq (1/256 over all channels) until the reboot, and the next boot keeps the aggregate time-off still owed', () => {
     const u0 = ups(0);
     const agg = 2 ** MAX_DCYCLE;
     // from the uplink that answered it on (the request was applied before that uplink went)
-    for (let i = 2; i < u0.length; i++) expect(u0[i].t - u0[i - 1].t).toBeGreaterThanOrEqual(agg * airtimeSf9(u0[i - 1].phyLen) - TICK_MS);
+    for (let i = 2; i < u0.length; i++) expect(u0[i]!.t - u0[i - 1]!.t).toBeGreaterThanOrEqual(agg * airtimeSf9(u0[i - 1]!.phyLen) - TICK_MS);
     // boot 1 started within the aggregate time-off of boot 0's last uplink (longer than the band's),
     // and its FCnt reservation, the step just before an uplink goes, came only once it was over
     const lastUp = u0.at(-1)!;
@@ -180,15 +179,15 @@ describe('the whole firmware over LoRaWAN (ABP) against a network model, through
   it('keeps the 1 % time-off after every uplink, across reboots too (the VM tick as tolerance)', () => {
     const all = net.ups;
     for (let i = 1; i < all.length; i++) {
-      const owed = G1_DIVISOR * airtimeSf9(all[i - 1].phyLen);
-      expect(all[i].t - all[i - 1].t, `uplink ${i} (boot ${all[i].boot}) after ${i - 1} (boot ${all[i - 1].boot})`).toBeGreaterThanOrEqual(owed - TICK_MS);
+      const owed = G1_DIVISOR * airtimeSf9(all[i - 1]!.phyLen);
+      expect(all[i]!.t - all[i - 1]!.t, `uplink ${i} (boot ${all[i]!.boot}) after ${i - 1} (boot ${all[i - 1]!.boot})`).toBeGreaterThanOrEqual(owed - TICK_MS);
     }
     // the reboot after the last cut came well inside the time-off of boot 3's uplink, so only what
     // was stored kept boot 4 silent
-    const lastBefore = ups(3)[0];
+    const lastBefore = ups(3)[0]!;
     const owed = G1_DIVISOR * airtimeSf9(lastBefore.phyLen);
     expect(last.t0 - lastBefore.t).toBeLessThan(owed / 2);
-    expect(ups(4)[0].t - lastBefore.t).toBeGreaterThanOrEqual(owed - TICK_MS);
+    expect(ups(4)[0]!.t - lastBefore.t).toBeGreaterThanOrEqual(owed - TICK_MS);
     expect(owed).toBeGreaterThan(30_000);
   });
 });

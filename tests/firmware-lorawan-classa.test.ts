@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry } from '../firmware/scripts/build.mjs';
 import { runToMarker } from '../firmware/scripts/devs-vm.mjs';
-import * as ref from './helpers/lorawan-reference';
+import * as ref from './helpers/lorawan-reference.js';
 
 const keys = { nwkSKey: '99d58493d1205b43eff938f0f66c339e', appSKey: '0a501524f8ea5fcbf9bdb5ad7d126f75', devAddr: '26012e43' };
 const f24 = (hz: number) => {
@@ -50,7 +50,7 @@ describe('class A cycles in the DeviceScript VM (fake SX1276, network model in t
     // first cycle: RX1 only (a downlink there ends the cycle); then RX1 and RX2 each time
     expect(rx).toHaveLength(5);
     for (const i of [0, 1, 3]) expect(rx[i]).toMatch(/^[0-9a-f]{6} 72 70 1a 67 19$/);
-    expect(rx[0].slice(0, 6)).toBe(frf127(868.1e6));
+    expect(rx[0]!.slice(0, 6)).toBe(frf127(868.1e6));
     expect(rx[2]).toBe(`${frf127(869.525e6)} 72 90 0b 67 19`); // SF9: 20 ms + 6 x 4.096 ms = 11 symbols
     expect(rx[4]).toBe(rx[2]);
   });

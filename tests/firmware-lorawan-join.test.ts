@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry } from '../firmware/scripts/build.mjs';
 import { runToMarker } from '../firmware/scripts/devs-vm.mjs';
-import * as ref from './helpers/lorawan-reference';
+import * as ref from './helpers/lorawan-reference.js';
 
 const appKey = '8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b';
 const joinEui = '70b3d57ed0000001';

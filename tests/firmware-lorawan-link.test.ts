@@ -11,7 +11,7 @@
 import { MemoryKeyring, fromHex, loraAirtimeMs } from '@sceau/protocol';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { type Boot, type FlashIo, GPS0, Network, RX2, appKey, datagramsOf, devEui, framesOf, joinEui, publicKeyOf, runBoot, runBootUntil } from './helpers/lorawan-network';
+import { type Boot, type FlashIo, GPS0, Network, RX2, appKey, datagramsOf, devEui, framesOf, joinEui, publicKeyOf, runBoot, runBootUntil } from './helpers/lorawan-network.js';
 
 const unixAt = (tMs: number) => GPS0 + 315964800 - 18 + tMs / 1000;
 const le24 = (v: number) => [v & 255, (v >> 8) & 255, (v >> 16) & 255];
@@ -101,12 +101,12 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
 
   it('answers LinkADRReq and RXParamSetupReq, repeats the sticky RXParamSetupAns until the next downlink, and learns the time', () => {
     const ups = net.ups.filter(u => u.boot === 0);
-    expect(ups[0].fOpts).toMatch(/^0d/); // DeviceTimeReq on the first uplink
+    expect(ups[0]!.fOpts).toMatch(/^0d/); // DeviceTimeReq on the first uplink
     // uplink 2: LinkADRAns (power, DR, channel mask all OK) and RXParamSetupAns (all OK)
-    expect(ups[1].fOpts).toContain('0307');
-    expect(ups[1].fOpts).toContain('0507');
-    expect(ups[2].fOpts).toBe('0507'); // sticky: repeated, LinkADRAns is not
-    expect(ups[3].fOpts).not.toContain('05'); // the control downlink (a class A downlink) ended it
+    expect(ups[1]!.fOpts).toContain('0307');
+    expect(ups[1]!.fOpts).toContain('0507');
+    expect(ups[2]!.fOpts).toBe('0507'); // sticky: repeated, LinkADRAns is not
+    expect(ups[3]!.fOpts).not.toContain('05'); // the control downlink (a class A downlink) ended it
     // records carry time once DeviceTimeAns came: within 2 s of the model's clock at sealing
     const frames = framesOf(ups, keyring);
     expect(frames[0].time).toBeNull();
@@ -118,7 +118,7 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
   it('applies the control downlink on FPort 2: the sampling interval becomes 120 s', () => {
     expect(first.lines.some(x => x.l === 'sceau-control interval=120')).toBe(true);
     const ts = datagramsOf(net.ups.filter(u => u.boot === 0)).map(x => x.t);
-    const gaps = ts.slice(1).map((t, i) => t - ts[i]);
+    const gaps = ts.slice(1).map((t, i) => t - ts[i]!);
     expect(gaps.at(-1)).toBeGreaterThanOrEqual(119_000);
     expect(gaps.at(-1)).toBeLessThanOrEqual(125_000);
   });
@@ -128,9 +128,9 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     const joinsIn = (b: Boot) => net.joinTimes.filter(t => t >= b.t0 && t <= b.end);
     // no join-request in the boots cut at the counter reservation or just after the DevNonce write;
     // one in the boot cut during the JoinNonce write, whose session never sent anything
-    expect(joinsIn(cuts[0])).toHaveLength(0);
-    expect(joinsIn(cuts[1])).toHaveLength(0);
-    expect(joinsIn(cuts[2])).toHaveLength(1);
+    expect(joinsIn(cuts[0]!)).toHaveLength(0);
+    expect(joinsIn(cuts[1]!)).toHaveLength(0);
+    expect(joinsIn(cuts[2]!)).toHaveLength(1);
     expect(net.ups.filter(u => u.boot === 3)).toHaveLength(0);
     expect(new Set(net.devNonces).size).toBe(net.devNonces.length);
     expect(net.devNonces).toEqual([...net.devNonces].sort((a, b) => a - b));
@@ -151,11 +151,11 @@ describe('the whole firmware over LoRaWAN (OTAA) against a network model, in the
     const off = Math.ceil(air) * 99;
     // the last boot follows a cut boot whose DevNonce write (with that request's back-off) landed:
     // the model saw no request with that DevNonce, and the next one waits the whole silence
-    const lastStart = cuts[cuts.length - 1].end + 1000;
+    const lastStart = cuts[cuts.length - 1]!.end + 1000;
     const n = joinsBeforeRecreate;
-    const lastJoin = net.joinTimes[n - 1];
+    const lastJoin = net.joinTimes[n - 1]!;
     expect(n).toBeGreaterThanOrEqual(2);
-    expect(net.devNonces[n - 1] - net.devNonces[n - 2]).toBeGreaterThan(1); // a DevNonce stored, then the power went
+    expect(net.devNonces[n - 1]! - net.devNonces[n - 2]!).toBeGreaterThan(1); // a DevNonce stored, then the power went
     expect(lastJoin).toBeGreaterThan(lastStart);
     expect(lastJoin - lastStart).toBeGreaterThanOrEqual(off);
     expect(off).toBeGreaterThan(5000);

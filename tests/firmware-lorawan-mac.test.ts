@@ -6,8 +6,17 @@
 // - the 32-bit downlink counter: downlinks built by tests/helpers/lorawan-reference.ts, replays refused.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
-import * as model from './helpers/lorawan-mac-model';
-import * as ref from './helpers/lorawan-reference';
+import * as model from './helpers/lorawan-mac-model.js';
+import * as ref from './helpers/lorawan-reference.js';
+
+/** One result line of the VM: JSON shaped by its op (firmware/README.md, "LoRaWAN vectors"), read field by field. */
+type VmResult = Record<string, any>;
+/** Runs `items` in the VM: one result per item (a tuple when `items` is written out). */
+async function vm<const I extends readonly unknown[]>(items: I, options?: { detail?: boolean }): Promise<{ [K in keyof I]: VmResult }> {
+  const out = await runLorawanVectors(items, options);
+  expect(out).toHaveLength(items.length);
+  return out as { [K in keyof I]: VmResult };
+}
 
 // xorshift32, pinned seed: the same cases on every run
 let seed = 0x11ac0004;
@@ -18,7 +27,7 @@ const next = () => {
   return seed >>> 0;
 };
 const int = (n: number) => next() % n;
-const pick = <T>(a: T[]): T => a[int(a.length)];
+const pick = <T>(a: T[]): T => a[int(a.length)]!;
 const hexOf = (b: number[]) => Buffer.from(b).toString('hex');
 const f24 = (hz: number) => {
   const v = Math.round(hz / 100);
@@ -103,10 +112,10 @@ const down = (...cmds: number[][]) => `down:${hexOf(cmds.flat())}`;
 describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
   let init: Record<string, any>;
   const mac = async (region: model.RegionName, state: unknown, steps: Step[]) =>
-    (await runLorawanVectors([{ op: 'mac-commands', region, state, steps }]))[0] as { uplinks: string[]; parsed: number[]; state: any };
+    (await vm([{ op: 'mac-commands', region, state, steps }]))[0] as { uplinks: string[]; parsed: number[]; state: any };
 
   beforeAll(async () => {
-    const out = await runLorawanVectors([
+    const out = await vm([
       { op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null },
       { op: 'mac-init', region: 'US915', subBand: 2, dlSettings: null, cfList: null },
       { op: 'mac-init', region: 'US915', subBand: 0, dlSettings: null, cfList: null },
@@ -117,7 +126,7 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
   it('regions: channels, RX1/RX2, max payload per DR, duty-cycle bands and dwell are RP002 values', async () => {
     const euFreqs = [863e6, 864.9e6, 865e6, 868e6, 868.1e6, 868.6e6, 868.65e6, 868.7e6, 869.2e6, 869.3e6, 869.4e6, 869.525e6, 869.65e6, 869.7e6, 870e6, 870.1e6, 862.9e6];
     const usFreqs = [923.3e6, 923.9e6, 927.5e6, 928.1e6, 923.4e6, 902.3e6, 901e6];
-    const [eu, us] = await runLorawanVectors([
+    const [eu, us] = await vm([
       { op: 'region', region: 'EU868', freqs: euFreqs, airtimeMs: 1000 },
       { op: 'region', region: 'US915', freqs: usFreqs, airtimeMs: 1000 },
     ]);
@@ -135,7 +144,7 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
       expect(eu.band[i], `${f}`).toBe(b);
       expect(eu.uplinkOk[i], `${f}`).toBe(b >= 0 ? 1 : 0);
       // T_off = T_air / dc - T_air for 1 s on air
-      expect(eu.timeOffMs[i], `${f}`).toBe(b < 0 ? 0 : Math.round(1000 * (100 / (model.RP002.EU868.subBands[b][2] as number) - 1)));
+      expect(eu.timeOffMs[i], `${f}`).toBe(b < 0 ? 0 : Math.round(1000 * (100 / (model.RP002.EU868.subBands[b]![2]) - 1)));
     });
     expect(eu.timeOffMs[euFreqs.indexOf(868.1e6)]).toBe(99_000); // 1 %
     expect(eu.timeOffMs[euFreqs.indexOf(869.525e6)]).toBe(9_000); // 10 %
@@ -154,7 +163,7 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
   it('activation: CFList type 0 adds EU868 channels, type 1 sets the US915 mask, DLSettings and RxDelay apply', async () => {
     const cf0 = [...f24(867.1e6), ...f24(867.3e6), ...f24(0), ...f24(867.7e6), ...f24(871e6), 0];
     const mask = [0x00, 0xff, 0, 0, 0, 0, 0, 0, 0x02, 0x00, 0, 0, 0, 0, 0, 1]; // sub-band 2: channels 8..15 and 65
-    const out = await runLorawanVectors([
+    const out = await vm([
       { op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: 0x23, rxDelay: 0, cfList: hexOf(cf0) },
       { op: 'mac-init', region: 'US915', subBand: 0, dlSettings: 0x0a, rxDelay: 5, cfList: hexOf(mask) },
       { op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(mask) }, // type 1 in EU868: ignored
@@ -267,9 +276,9 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
       ['US915', init.us2, 65, 4, false, [w(1000, 923.9e6, 13, 7, 500), w(2000, 923.3e6, 8, 12, 500)]],
       ['US915', { ...init.us2, rx1DrOffset: 3 }, 15, 0, false, [w(1000, 927.5e6, 8, 12, 500), w(2000, 923.3e6, 8, 12, 500)]],
     ];
-    const out = await runLorawanVectors(cases.map(([region, state, channel, dr, join]) => ({ op: 'rx-windows', region, state, channel, dr, join, errorMs: 10 })));
+    const out = await vm(cases.map(([region, state, channel, dr, join]) => ({ op: 'rx-windows', region, state, channel, dr, join, errorMs: 10 })));
     cases.forEach((c, i) => {
-      const got = out[i].windows;
+      const got = out[i]!.windows;
       expect(got).toHaveLength(2);
       c[5].forEach((want, k) => {
         const { windowMs, ...rest } = got[k];
@@ -282,9 +291,9 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
 
   it('channel choice: EU868 duty cycle per sub-band (T_off = T_air / dc - T_air), DutyCycleReq aggregate, US915 sub-band and DR4 on 500 kHz', async () => {
     const cf0 = [...f24(867.1e6), ...f24(867.3e6), ...f24(867.5e6), ...f24(867.7e6), ...f24(867.9e6), 0];
-    const [withCf] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
+    const [withCf] = await vm([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
     const send = (now: number, dr: number, rnd: number, airtimeMs: number) => ({ now, dr, rnd, airtimeMs });
-    const out = await runLorawanVectors([
+    const out = await vm([
       // default channels, all in 868.0-868.6 MHz (1 %): 100 ms on air closes them for 10 s from the start
       { op: 'channels', region: 'EU868', state: init.eu, sends: [send(0, 5, 1, 100), send(5000, 5, 0, 100), send(10000, 5, 2, 100), send(10000, 6, 0, 100)] },
       // CFList channels 3-7 are in 865-868 MHz, another 1 % sub-band: open while the first is closed
@@ -306,11 +315,11 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
     // 869.4-869.65 10 %, 869.7-870 1 %), then DutyCycleReq's aggregate. Stored per band: the larger of the
     // time-off owed and reserveAirMs times the band's divisor, only for bands with an enabled channel.
     const cf0 = [...f24(867.1e6), ...f24(867.3e6), ...f24(867.5e6), ...f24(867.7e6), ...f24(867.9e6), 0];
-    const [withCf] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
+    const [withCf] = await vm([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: hexOf(cf0) }]);
     const none = [0, 0, 0, 0, 0, 0, 0];
     const g1 = (v: number) => [0, 0, v, 0, 0, 0, 0];
     const send = (now: number, dr: number, rnd: number, airtimeMs: number, stored?: number[], reserveAirMs?: number) => ({ now, dr, rnd, airtimeMs, stored, reserveAirMs });
-    const out = await runLorawanVectors([
+    const out = await vm([
       { op: 'channels', region: 'EU868', state: init.eu, sends: [
         send(0, 5, 1, 100, none, 400), // nothing stored: not covered; then 40 s reserved (400 ms x 100) on the default channels' band
         send(10000, 5, 0, 100, g1(40000), 100), // covered; a write now stores max(owed 10 s, 100 ms x 100)
@@ -344,11 +353,11 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
   }, 120_000);
 
   it(`matches the test-side model on ${N} random command streams (EU868 and US915)`, async () => {
-    const out = await runLorawanVectors(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
+    const out = await vm(randomCases.map(c => ({ op: 'mac-commands', region: c.region, state: model.toFirmware(c.start), steps: c.steps })));
     const seen = new Set<string>();
     randomCases.forEach((c, i) => {
       const want = runModel(c);
-      const got = out[i];
+      const got = out[i]!;
       const label = `case ${i} ${c.region} ${JSON.stringify(c.steps)}`;
       expect(got.uplinks, label).toEqual(want.uplinks);
       expect(got.parsed, label).toEqual(want.parsed);
@@ -363,12 +372,12 @@ describe('firmware LoRaWAN MAC in the DeviceScript VM', () => {
 describe('firmware class A downlink handling in the DeviceScript VM', () => {
   it('a confirmed FPort 0 downlink with a LinkADRReq block, RXParamSetupReq and DevStatusReq, then DeviceTimeAns in FOpts; replays change nothing', async () => {
     const keys = { nwkSKey: '000102030405060708090a0b0c0d0e0f', appSKey: 'f0e0d0c0b0a090807060504030201000', devAddr: '260b1234' };
-    const [us] = await runLorawanVectors([{ op: 'mac-init', region: 'US915', subBand: 0, dlSettings: null, cfList: null }]);
+    const [us] = await vm([{ op: 'mac-init', region: 'US915', subBand: 0, dlSettings: null, cfList: null }]);
     const cmds = hexOf([...adr(3, 2, 0x0002, 7, 0), ...adr(3, 2, 0xff00, 0, 1), 0x05, 0x0a, ...f24(923.3e6), 0x06]);
     const d0 = ref.encodeData(1, { ...keys, fCnt: 0, fPort: 0, payload: cmds, confirmed: true });
     const d1 = ref.encodeData(1, { ...keys, fCnt: 1, fPort: 10, payload: 'aa55', confirmed: false, fOpts: hexOf([0x0d, 0x8a, 0x3d, 0xa8, 0x52, 0x40]) });
     const d2 = ref.encodeData(1, { ...keys, fCnt: 2, fPort: null, payload: '', confirmed: false, fOpts: '0802' });
-    const [r] = await runLorawanVectors([{
+    const [r] = await vm([{
       op: 'mac-downlinks', region: 'US915', state: { ...us.state, battery: 254 }, ...keys, last: null,
       steps: [{ phy: d0, snr: -3 }, 'up', 'up', { phy: d1, snr: 5 }, 'up', { phy: d2, snr: 5 }, 'up', { phy: d2, snr: 5 }, { phy: d0, snr: 5 }, 'up'],
     }]);
@@ -393,7 +402,7 @@ describe('firmware class A downlink handling in the DeviceScript VM', () => {
 describe('firmware class A uplinks with MAC commands in the DeviceScript VM', () => {
   it('answers ride in FOpts when they fit beside the payload within N, else first in their own FPort 0 uplink; sticky repeats never hold the payload back', async () => {
     const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '3c4fcf098815f7aba6d2ae2816157e2b', devAddr: '26011f2a' };
-    const [eu] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
+    const [eu] = await vm([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
     const state = { ...eu.state, dr: 0 }; // EU868 DR0: N = 51
     const rxParam = [0x05, 0x03, ...f24(869.525e6)]; // RX2 DR3 (SF9), offset 0
     const d0 = ref.encodeData(1, { ...keys, fCnt: 0, fPort: null, payload: '', confirmed: true, fOpts: hexOf([...rxParam, 0x06]) });
@@ -401,7 +410,7 @@ describe('firmware class A uplinks with MAC commands in the DeviceScript VM', ()
     const big = 'ab'.repeat(50);
     const small = 'cd'.repeat(10);
     const app = (fCnt: number, payload: string) => ({ fCnt, fPort: 1, payload, confirmed: false });
-    const [r] = await runLorawanVectors([{
+    const [r] = await vm([{
       op: 'mac-downlinks', region: 'EU868', state, ...keys, last: null,
       steps: [{ phy: d0, snr: 4 }, app(0, big), app(1, big), app(2, small), app(3, small), { phy: d1, snr: 4 }, app(4, small)],
     }]);
@@ -425,14 +434,14 @@ describe('firmware class A uplinks with MAC commands in the DeviceScript VM', ()
 describe('firmware ADR acknowledgement back-off in the DeviceScript VM', () => {
   it('ADRACKReq after ADR_ACK_LIMIT (64) uplinks without downlink; every ADR_ACK_DELAY (32) more: default power, lower DR, default channels', async () => {
     const keys = { nwkSKey: '2b7e151628aed2a6abf7158809cf4f3c', appSKey: '3c4fcf098815f7aba6d2ae2816157e2b', devAddr: '26011f2b' };
-    const [eu] = await runLorawanVectors([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
+    const [eu] = await vm([{ op: 'mac-init', region: 'EU868', subBand: 0, dlSettings: null, cfList: null }]);
     const app = (fCnt: number) => ({ fCnt, fPort: 1, payload: 'd2', confirmed: false });
     const up = (fCnt: number, adrAckReq: boolean, adr = true) => ({
       phy: ref.encodeData(0, { ...keys, fCnt, fPort: 1, payload: 'd2', confirmed: false, adr, adrAckReq }), carriedApp: true, carriedMac: false,
     });
     const down = ref.encodeData(1, { ...keys, fCnt: 0, fPort: 1, payload: '00', confirmed: false });
     const item = (state: Record<string, unknown>, steps: unknown[]) => ({ op: 'mac-downlinks', region: 'EU868', state: { ...eu.state, ...state }, ...keys, last: null, steps });
-    const out = await runLorawanVectors([
+    const out = await vm([
       item({ dr: 5, txPower: 3, adrAckCnt: 62 }, [app(0), app(1), { phy: down, snr: 0 }, app(2)]),
       item({ dr: 5, txPower: 3, adrAckCnt: 95 }, [app(0)]), // the 96th: power back to default
       item({ dr: 5, txPower: 0, adrAckCnt: 126 }, [app(0), app(1)]), // 127th: nothing; 128th: DR5 -> DR4
@@ -456,7 +465,7 @@ describe('firmware downlink counter (32 bits from 16 on air) in the DeviceScript
   const frame = (fCnt: number, fOpts = '') => ref.encodeData(1, { ...keys, fCnt, fPort: fOpts === '' ? 1 : null, payload: fOpts === '' ? 'aa' : '', confirmed: false, fOpts });
 
   it('rebuilds counters across 16-bit roll-overs and refuses replays, old frames and gaps beyond MAX_FCNT_GAP', async () => {
-    const [a, b, c] = await runLorawanVectors([
+    const [a, b, c] = await vm([
       {
         op: 'fcnt-down', ...keys, last: null,
         // 16384 ahead is accepted, 16385 or more is a lost session (1.0.3's MAX_FCNT_GAP): refused, the counter stays

@@ -81,16 +81,16 @@ describe('firmware LoRaWAN counters across power cuts (DeviceScript VM, persiste
     boots.push(await boot(binary, flash, '0000000000000000', null, 40));
 
     // every cut happened, at the write it was aimed at, and they cover DevNonce, JoinNonce and FCnt writes
-    const hit = boots.slice(0, -1).map((b, i) => `${b.cutAfter} ${schedule[i][1]}`);
+    const hit = boots.slice(0, -1).map((b, i) => `${b.cutAfter} ${schedule[i]![1]}`);
     expect(hit).toEqual(['w dn drop', 'w dn keep', 'w jn drop', 'w jn keep', 'w fcnt drop', 'w fcnt keep', 'w jn keep', 'w fcnt drop', 'w dn keep']);
 
     // DevNonce: strictly increasing over all boots (never reused), and each boot resumes above all used ones
     const dns = values(boots, 'dn');
     expect(dns.length).toBeGreaterThanOrEqual(8);
-    for (let i = 1; i < dns.length; i++) expect(dns[i], `${dns}`).toBeGreaterThan(dns[i - 1]);
+    for (let i = 1; i < dns.length; i++) expect(dns[i], `${dns}`).toBeGreaterThan(dns[i - 1]!);
     let used: number[] = [];
     for (const b of boots) {
-      const [, next] = b.lines[0].split(' ').map(Number);
+      const [, next] = b.lines[0]!.split(' ').map(Number);
       for (const d of used) expect(next).toBeGreaterThan(d);
       used = used.concat(values([b], 'dn'));
     }
@@ -99,10 +99,10 @@ describe('firmware LoRaWAN counters across power cuts (DeviceScript VM, persiste
 
     // JoinNonce: accepted ones strictly increase; the last accepted one (stored) is refused at the next boot
     const accepted = boots.flatMap(b => b.lines.filter(l => / ok$/.test(l)).map(l => Number(l.split(' ')[1])));
-    for (let i = 1; i < accepted.length; i++) expect(accepted[i]).toBeGreaterThan(accepted[i - 1]);
+    for (let i = 1; i < accepted.length; i++) expect(accepted[i]).toBeGreaterThan(accepted[i - 1]!);
     let replays = 0;
     for (const b of boots) {
-      const lastJn = Number(b.lines[0].split(' ')[2]);
+      const lastJn = Number(b.lines[0]!.split(' ')[2]);
       if (lastJn < 0) continue;
       expect(b.lines[1]).toBe(`jn ${lastJn} refused`);
       replays++;
@@ -137,11 +137,11 @@ describe('firmware LoRaWAN counters across power cuts (DeviceScript VM, persiste
     for (const b of boots.slice(0, -1)) expect(b.cutAfter).toBe('w fcnt'); // every write here is a reservation
     const ups = values(boots, 'up');
     expect(ups.length).toBeGreaterThanOrEqual(20);
-    for (let i = 1; i < ups.length; i++) expect(ups[i], `${ups}`).toBeGreaterThan(ups[i - 1]);
+    for (let i = 1; i < ups.length; i++) expect(ups[i], `${ups}`).toBeGreaterThan(ups[i - 1]!);
     // each boot resumes at its stored limit: above every FCnt used before
     let max = -1;
     for (const b of boots) {
-      const limit = Number(b.lines[0].split(' ')[3]);
+      const limit = Number(b.lines[0]!.split(' ')[3]);
       expect(limit).toBeGreaterThan(max);
       for (const u of values([b], 'up')) max = Math.max(max, u);
     }

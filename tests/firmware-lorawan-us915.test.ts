@@ -24,9 +24,9 @@ import { join } from 'node:path';
 import { MemoryKeyring, Reassembler, fromHex, loraAirtimeMs, verifyFrame } from '@sceau/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEntry, configSource } from '../firmware/scripts/build.mjs';
-import { sceau } from './helpers/cli';
-import { type AirBoot, type Downlink, type TxEvent, cyclesOf, runAirBoot } from './helpers/firmware-air';
-import * as ref from './helpers/lorawan-reference';
+import { sceau } from './helpers/cli.js';
+import { type AirBoot, type Downlink, type TxEvent, cyclesOf, runAirBoot } from './helpers/firmware-air.js';
+import * as ref from './helpers/lorawan-reference.js';
 
 const appKey = '2b7e151628aed2a6abf7158809cf4f3c';
 const joinEui = '70b3d57ed0000002';

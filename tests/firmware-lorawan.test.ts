@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
-import * as ref from './helpers/lorawan-reference';
-import { lorawanCases } from './helpers/lorawan-cases';
+import * as ref from './helpers/lorawan-reference.js';
+import { lorawanCases } from './helpers/lorawan-cases.js';
 
 const root = join(import.meta.dirname, '..');
 const published = JSON.parse(readFileSync(join(root, 'protocol', 'vectors', 'lorawan.json'), 'utf8')).vectors as {
@@ -38,7 +38,7 @@ describe('firmware LoRaWAN crypto in the DeviceScript VM', () => {
 
   it('the reference implementation reproduces the published vectors it covers (it is a fair judge)', () => {
     const tts = published.find(v => v.name.startsWith('tts-join-request'))!;
-    const i = tts.input as Record<string, string>;
+    const i = tts.input as { appKey: string; joinEui: string; devEui: string; devNonce: string };
     expect(ref.joinRequest(i.appKey, i.joinEui, i.devEui, i.devNonce)).toBe(tts.expected.phyPayload);
     const readme = published.find(v => v.source.includes('README') && v.input.op === 'uplink')!;
     expect(ref.encodeData(0, readme.input as unknown as ref.DataFrame)).toBe(readme.expected.phyPayload);
@@ -49,7 +49,7 @@ describe('firmware LoRaWAN crypto in the DeviceScript VM', () => {
     for (const op of ['aes', 'cmac', 'session-keys', 'join-request', 'join-accept', 'uplink', 'downlink', 'frm-payload', 'data-mic'])
       expect(published.some(v => v.input.op === op), op).toBe(true);
     published.forEach((v, i) => {
-      const got = vectorResults[i];
+      const got = vectorResults[i]!;
       for (const [k, want] of Object.entries(v.expected)) expect(got[k], `${v.name} (${v.source}): ${k}`).toEqual(want);
     });
   });
@@ -59,7 +59,7 @@ describe('firmware LoRaWAN crypto in the DeviceScript VM', () => {
     cases.forEach((c, i) => {
       const op = c.input.op as string;
       counts[op] = (counts[op] ?? 0) + 1;
-      const { error, ...got } = randomResults[i];
+      const { error, ...got } = randomResults[i]!;
       expect(got, `case ${i} ${JSON.stringify(c.input)}`).toEqual(c.expected);
       // a flipped bit is caught by the first check it meets (MHDR, address, lengths, FCnt, then the MIC);
       // a wrong high half of the 32-bit counter (same 16 bits on air) only by the MIC

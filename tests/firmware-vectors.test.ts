@@ -26,7 +26,7 @@ const frames = JSON.parse(readFileSync(framesFile, 'utf8')).positive as {
 // Records encoded by hand from the design (core deterministic CBOR), checked independently of
 // @sceau/protocol: the payload bytes are written out here, the signature checked by node:crypto.
 const seedH = '4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb';
-const manyReadings = Array.from({ length: 200 }, (_, i) => [1, 100000 + i]);
+const manyReadings = Array.from({ length: 200 }, (_, i): [number, number] => [1, 100000 + i]);
 const byHand = [
   { name: 'one reading', record: [1, 1, null, [[1, 2150]]], kid: true, payload: '840101f6818201190866' },
   {
@@ -98,8 +98,8 @@ describe('firmware in the DeviceScript VM', () => {
   describe('RFC 8032 section 7.1 (raw message signing)', () => {
     rfc.forEach((v, i) => {
       it(v.name, () => {
-        expect(results[i].publicKey).toBe(v.publicKey);
-        expect(results[i].signature).toBe(v.signature);
+        expect(results[i]!.publicKey).toBe(v.publicKey);
+        expect(results[i]!.signature).toBe(v.signature);
       });
     });
   });
@@ -107,7 +107,7 @@ describe('firmware in the DeviceScript VM', () => {
   describe('protocol/vectors/frames.json positive frames, byte for byte', () => {
     frames.forEach((f, i) => {
       it(f.name, () => {
-        expect(results[rfc.length + i].frame).toBe(f.frame);
+        expect(results[rfc.length + i]!.frame).toBe(f.frame);
       });
     });
   });
@@ -115,7 +115,7 @@ describe('firmware in the DeviceScript VM', () => {
   describe('protocol/vectors/frames-v2.json (record version 2: HKDF, AES-256-CCM with AAD, COSE_Encrypt0), byte for byte', () => {
     framesV2.forEach((f, i) => {
       it(f.name, () => {
-        expect(results[v2At + i].frame).toBe(f.frame);
+        expect(results[v2At + i]!.frame).toBe(f.frame);
       });
     });
   });
@@ -123,7 +123,7 @@ describe('firmware in the DeviceScript VM', () => {
   describe('records encoded by hand, signatures checked with node:crypto', () => {
     byHand.forEach((h, i) => {
       it(h.name, () => {
-        const frame = results[rfc.length + frames.length + i].frame!;
+        const frame = results[rfc.length + frames.length + i]!.frame!;
         const pub = rawPublic(seedH);
         const kid = createHash('sha256').update(pub).digest('hex').slice(0, 16);
         const payloadBstr = bstrHead(h.payload.length / 2) + h.payload;
@@ -154,7 +154,7 @@ describe('firmware in the DeviceScript VM', () => {
 
     fragmentVectors.forEach((v, i) => {
       it(`${v.profile} (${v.datagrams.length} datagram${v.datagrams.length > 1 ? 's' : ''})`, () => {
-        expect(results[rfc.length + frames.length + byHand.length + i].datagrams).toEqual(v.datagrams);
+        expect(results[rfc.length + frames.length + byHand.length + i]!.datagrams).toEqual(v.datagrams);
       });
     });
   });

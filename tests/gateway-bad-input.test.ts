@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { DEFAULT_MAX_BATCH, readMqttUplink, startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(0x19);
 const kid = toHex(kidOf(getPublicKey(seed)));
@@ -41,7 +42,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-gw-bad-'));
   gw = await startGateway({ db: join(dir, 'gateway.db'), http: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(seed), { name: 'bad-input-1', devEui: DEV_EUI });
+  sqliteStore(gw).addDevice(getPublicKey(seed), { name: 'bad-input-1', devEui: DEV_EUI });
 });
 
 afterAll(async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const oldSeed = new Uint8Array(32).fill(61);
 const newSeed = new Uint8Array(32).fill(62);
@@ -37,9 +38,9 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-gw-refs-'));
   gw = await startGateway({ db: join(dir, 'gateway.db'), http: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(oldSeed), { name: 'silo-4', devEui: DEV_EUI });
+  sqliteStore(gw).addDevice(getPublicKey(oldSeed), { name: 'silo-4', devEui: DEV_EUI });
   expect(await post(frame(oldSeed, 1))).toBe('ok');
-  gw.store.registry.rotate('silo-4', getPublicKey(newSeed));
+  sqliteStore(gw).registry.rotate('silo-4', getPublicKey(newSeed));
   expect(await post(frame(oldSeed, 2))).toBe('key-revoked');
   expect(await post(frame(newSeed, 1))).toBe('ok');
   expect(await post(frame(strangerSeed, 1))).toBe('unknown-kid');

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { startGateway, Store, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -46,7 +47,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-gw-'));
   gw = await startGateway({ db: join(dir, 'gateway.db'), http: '127.0.0.1:0', maxBodyBytes: 4096, log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(publicKey, { name: 'field-3', devEui: DEV_EUI });
+  sqliteStore(gw).addDevice(publicKey, { name: 'field-3', devEui: DEV_EUI });
 });
 
 afterAll(async () => {
@@ -217,7 +218,7 @@ describe('queries and metrics', () => {
 describe('registry changes while the gateway runs', () => {
   it('a device revoked from another process (the CLI) is refused within a second', async () => {
     const otherSeed = new Uint8Array(32).fill(0x21);
-    gw.store.addDevice(getPublicKey(otherSeed), { name: 'to-revoke' });
+    sqliteStore(gw).addDevice(getPublicKey(otherSeed), { name: 'to-revoke' });
     expect((await post('/v1/frames', sealRecord(record(1), otherSeed), 'application/cose')).json.code).toBe('ok');
     const cli = Store.open(join(dir, 'gateway.db'));
     cli.revokeDevice('to-revoke');
@@ -238,7 +239,7 @@ describe('bearer token and the in-process API', () => {
       expect((await fetch(`${url}/v1/frames`, { method: 'POST', body: frame, headers: { 'content-type': 'application/cose', authorization: 'Bearer wrong' } })).status).toBe(401);
       const ok = await fetch(`${url}/v1/frames`, { method: 'POST', body: frame, headers: { 'content-type': 'application/cose', authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
-      expect((await ok.json()).code).toBe('unknown-kid'); // a different database: the key is not registered there
+      expect(((await ok.json()) as { code: string }).code).toBe('unknown-kid'); // a different database: the key is not registered there
       expect((await fetch(`${url}/v1/devices`)).status).toBe(401);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     } finally {
@@ -250,7 +251,7 @@ describe('bearer token and the in-process API', () => {
     const db = join(dir, 'workers.db');
     const pooled = await startGateway({ db, workers: 2, log: () => undefined });
     try {
-      pooled.store.addDevice(publicKey);
+      sqliteStore(pooled).addDevice(publicKey);
       const frames = Array.from({ length: 300 }, (_, i) => sealRecord(record(i + 1), seed));
       const again = [sealRecord(record(8, [{ channel: 1, value: 7 }]), seed), frames[299]!];
       const results = await Promise.all([...frames, ...again].map((f) => pooled.ingest(f, 'in-process')));
@@ -282,7 +283,7 @@ describe('POST /v1/devices (registration)', () => {
       expect(await created.json()).toMatchObject({ kid: toHex(kidOf(key)), name: 'meter-1', devEui: '70b3d57ed0000001', result: 'created' });
       const again = await register(body);
       expect(again.status).toBe(200);
-      expect((await again.json()).result).toBe('unchanged');
+      expect(((await again.json()) as { result: string }).result).toBe('unchanged');
       const conflict = await register({ ...body, name: 'meter-2' });
       expect(conflict.status).toBe(409);
       expect(await conflict.json()).toMatchObject({ error: 'registration-conflict', differences: [{ field: 'name', registered: 'meter-1', given: 'meter-2' }] });
@@ -295,11 +296,11 @@ describe('POST /v1/devices (registration)', () => {
       expect(await secured.store.getDevice(toHex(kidOf(other)))).toBeUndefined();
       const ok = await register({ devices: [{ publicKey: toHex(other), name: 'meter-3' }, body] });
       expect(ok.status).toBe(201);
-      expect(((await ok.json()).results as Array<{ result: string }>).map((r) => r.result)).toEqual(['created', 'unchanged']);
+      expect(((await ok.json()) as { results: Array<{ result: string }> }).results.map((r) => r.result)).toEqual(['created', 'unchanged']);
       // Frames of a key registered through the API are accepted at once (the key cache is dropped).
       const frame = sealRecord(record(1), new Uint8Array(32).fill(0x52));
       const res = await fetch(`${secured.addresses.http!.url}/v1/frames`, { method: 'POST', body: frame, headers: { 'content-type': 'application/cose', authorization: `Bearer ${token}` } });
-      expect((await res.json()).code).toBe('ok');
+      expect(((await res.json()) as { code: string }).code).toBe('ok');
     } finally {
       await secured.close();
     }

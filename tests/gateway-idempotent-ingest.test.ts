@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -48,7 +49,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-idem-'));
   gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', tcp: '127.0.0.1:0', udp: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(seed), { name: 'idem', devEui: DEV_EUI });
+  sqliteStore(gw).addDevice(getPublicKey(seed), { name: 'idem', devEui: DEV_EUI });
 });
 
 afterAll(async () => {

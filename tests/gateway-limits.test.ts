@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, linkProfiles, sealRecord, toHex, type SceauRecord } from '@sceau/protocol';
 import { DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES, GatewayReassembler, startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const require = createRequire(import.meta.url);
 const fixtures = join(dirname(require.resolve('@sceau/host-tools/package.json')), 'test-fixtures', 'lns');
@@ -87,7 +88,7 @@ describe('gateway over UDP, TCP and HTTP', () => {
     dir = mkdtempSync(join(tmpdir(), 'sceau-limits-'));
     gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', tcp: '127.0.0.1:0', udp: '127.0.0.1:0', headersTimeoutMs: 300, bodyTimeoutMs: 400, maxConnections: 8, log: () => undefined });
     base = gw.addresses.http!.url;
-    gw.store.addDevice(getPublicKey(seed));
+    sqliteStore(gw).addDevice(getPublicKey(seed));
   });
 
   afterAll(async () => {
@@ -180,7 +181,7 @@ describe('gateway over UDP, TCP and HTTP', () => {
   it('HTTP: the default body limit holds a batch of the documented 1,000 frames', async () => {
     const g = await startGateway({ db: ':memory:', http: '127.0.0.1:0', log: () => undefined });
     try {
-      g.store.addDevice(getPublicKey(seed));
+      sqliteStore(g).addDevice(getPublicKey(seed));
       const frames = Array.from({ length: DEFAULT_MAX_BATCH }, (_, i) => Buffer.from(sealRecord(record(i + 1, 4), seed)).toString('base64'));
       const body = JSON.stringify({ frames });
       expect(body.length).toBeGreaterThan(65_536); // the old default refused it
@@ -225,7 +226,7 @@ describe('gateway over UDP, TCP and HTTP', () => {
     const json = await fetch(`${base}/v1/uplinks/chirpstack?event=up`, { method: 'POST', body: readFileSync(join(fixtures, 'chirpstack_uplink.json')), headers: { 'content-type': 'application/json' } });
     expect(json.status).not.toBe(415);
     // Malformed JSON text: the error says where, not what.
-    const bad = await (await fetch(`${base}/v1/frames`, { method: 'POST', body: '{"frame": "\u0001', headers: { 'content-type': 'application/json' } })).json();
+    const bad = (await (await fetch(`${base}/v1/frames`, { method: 'POST', body: '{"frame": "\u0001', headers: { 'content-type': 'application/json' } })).json()) as { error: string };
     expect(bad.error).toBe('malformed-json');
     expect(JSON.stringify(bad)).not.toContain('\\u0001');
   });

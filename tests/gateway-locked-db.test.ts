@@ -11,11 +11,13 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { getPublicKey, sealRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(0x31);
 const frame = (counter: number): Uint8Array => sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value: counter }] }, seed);
 
-/** SQLite's busy timeout the gateway had before (and the CLI keeps): the bound everything must stay well under. */
+/** SQLite's busy timeout the gateway had before (and the CLI keeps). Each wait below must stay under half of it: a
+ * gateway back in the busy handler waits all of it, and half leaves room for a loaded CI machine (a fifth of it was missed once, 1.2 s, on a loaded 2-core machine). */
 const OLD_BUSY_TIMEOUT_MS = 5000;
 
 let dir: string;
@@ -71,7 +73,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-lock-'));
   gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', udp: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(seed));
+  sqliteStore(gw).addDevice(getPublicKey(seed));
 });
 
 afterAll(async () => {
@@ -89,18 +91,18 @@ it('answers /healthz fast and says writes are failing while another process hold
   const first = await timed(() => post(2));
   expect(first.value.status).toBe(503);
   expect(first.value.retryAfter).toBe('1');
-  expect(first.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 5);
+  expect(first.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 2);
 
   // While the lock is still held: /healthz from memory, well under the busy timeout.
   const h = await timed(() => health());
   expect(h.value.status).toBe(503);
   expect(h.value.body).toMatchObject({ ok: false, degraded: 'store-unavailable' });
   expect(h.value.body.detail).toMatch(/writes are failing/);
-  expect(h.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 10);
+  expect(h.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 2);
 
   // Twenty POSTs and a health check at once: all answered 503 quickly; the event loop is free.
   const burst = await timed(() => Promise.all([...Array.from({ length: 20 }, (_, i) => post(10 + i)), health()]));
-  expect(burst.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 5);
+  expect(burst.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 2);
   for (const r of burst.value.slice(0, 20) as Array<{ status: number; retryAfter: string | null; body: any }>) {
     expect(r.status).toBe(503);
     expect(r.retryAfter).toBe('1');
@@ -136,7 +138,7 @@ it('answers /healthz fast and says writes are failing while another process hold
 it('closes without waiting for the lock: frames still held are counted closed, not hung on', async () => {
   const file = join(dir, 'close.db');
   const g = await startGateway({ db: file, udp: '127.0.0.1:0', log: () => undefined });
-  g.store.addDevice(getPublicKey(seed));
+  sqliteStore(g).addDevice(getPublicKey(seed));
   const lock = await holdWriteLock(file);
   try {
     const udp = createSocket('udp4');
@@ -146,7 +148,7 @@ it('closes without waiting for the lock: frames still held are counted closed, n
     while (!/^sceau_ingest_held 1$/m.test(g.renderMetrics()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(g.renderMetrics()).toMatch(/^sceau_ingest_held 1$/m);
     const closing = await timed(() => g.close());
-    expect(closing.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 5);
+    expect(closing.ms).toBeLessThan(OLD_BUSY_TIMEOUT_MS / 2);
     expect(g.renderMetrics()).toMatch(/sceau_ingest_errors_total\{reason="closed",transport="udp"\} 1/);
     expect(g.renderMetrics()).toMatch(/^sceau_ingest_held 0$/m);
   } finally {

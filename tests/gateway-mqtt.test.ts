@@ -18,6 +18,7 @@ import { fragment, getPublicKey, kidOf, linkProfiles, sealRecord, toHex, type Sc
 import { mqttSubscription, parseMqttUrl, readMqttUplink, startGateway, Store, topicDevice, type Gateway, type MqttIngestOptions } from '@sceau/host-tools';
 import { mosquittoBinary, startMosquitto, type RunningServer } from './helpers/system-servers.js';
 import { sceauBin } from './helpers/cli.js';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const mosquittoPasswdBinary = (): string => join(dirname(mosquittoBinary()).replace(/sbin$/, 'bin'), 'mosquitto_passwd');
 
@@ -84,7 +85,7 @@ async function startMqttGateway(name: string, mqtt: Omit<MqttIngestOptions, 'url
     log: (m) => logs.push(m),
   });
   gateways.push(gw);
-  if (register) seeds.forEach((seed, i) => gw.store.addDevice(getPublicKey(seed), { name: `mqtt-${i}`, devEui: euis[i] }));
+  if (register) seeds.forEach((seed, i) => sqliteStore(gw).addDevice(getPublicKey(seed), { name: `mqtt-${i}`, devEui: euis[i] }));
   await waitFor(async () => (await healthz(gw)).status === 200, `${name} to subscribe`);
   return gw;
 }

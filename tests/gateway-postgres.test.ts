@@ -53,7 +53,7 @@ it('two instances given every frame at once, one SIGKILLed: acknowledged frames 
   const device = async (d: number): Promise<void> => {
     for (let i = 0; i < PER_DEVICE; i++) {
       // The same frame to both instances at the same moment (a retry through another instance, an MQTT redelivery).
-      const rs = await Promise.all([killed ? Promise.resolve({ status: 0 }) : postFrame(agentA, a.port, frames[d]![i]!), postFrame(agentB, b.port, frames[d]![i]!)]);
+      const rs = await Promise.all([killed ? Promise.resolve<Awaited<ReturnType<typeof postFrame>>>({ status: 0 }) : postFrame(agentA, a.port, frames[d]![i]!), postFrame(agentB, b.port, frames[d]![i]!)]);
       for (const r of rs) {
         if (r.status !== 200) continue;
         expect(r.code).toBe('ok');

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex } from '@sceau/protocol';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import { FrameBatch, startGateway, type Gateway, type Store } from '@sceau/host-tools';
 import { RETENTION_BATCH } from '../host-tools/src/store-privacy.js';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = sha256(new TextEncoder().encode('privacy store test device'));
 const contentKey = sha256(new TextEncoder().encode('privacy store test content key'));
@@ -43,7 +44,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-privacy-'));
   gw = await startGateway({ db: join(dir, 'gateway.db'), http: '127.0.0.1:0', log: () => undefined });
   base = gw.addresses.http!.url;
-  gw.store.addDevice(getPublicKey(seed), { name: 'flat-2' });
+  sqliteStore(gw).addDevice(getPublicKey(seed), { name: 'flat-2' });
 });
 
 afterAll(async () => {
@@ -96,9 +97,10 @@ describe('the console and record version 2', () => {
   it('the fleet gives the last frame\'s encrypted size (shown "encrypted (N bytes)") and its clear readings only', async () => {
     const res = await fetch(`${base}/v1/console/fleet`);
     expect(res.status).toBe(200);
-    const device = (await res.json()).devices.find((d: any) => d.name === 'flat-2');
+    const { devices } = (await res.json()) as { devices: Array<{ name: string; lastReadings: Array<{ name: string }> }> };
+    const device = devices.find((d) => d.name === 'flat-2');
     expect(device).toMatchObject({ lastEncryptedBytes: 13 });
-    expect(device.lastReadings.map((r: any) => r.name)).toEqual(['battery']);
+    expect(device?.lastReadings.map((r) => r.name)).toEqual(['battery']);
     const script = await (await fetch(`${base}/console/console.js`)).text();
     expect(script).toContain('encrypted (${bytes} bytes)');
   });
@@ -111,7 +113,7 @@ describe('sceau devices erase', () => {
   it('deletes a device\'s frames, readings and wrapped key, keeps a tombstone, and leaves no plaintext in the file or WAL', async () => {
     const file = join(dir, 'gateway.db');
     // A device sending record version 1: the same readings, in clear, are then in the database.
-    gw.store.addDevice(getPublicKey(clearSeed), { name: 'flat-3' });
+    sqliteStore(gw).addDevice(getPublicKey(clearSeed), { name: 'flat-3' });
     for (const counter of [1, 2, 3]) expect((await post(sealRecord({ version: 1, counter, time: 1764331200 + counter, readings: hidden }, clearSeed))).code).toBe('ok');
     expect((await post(sealRecord({ version: 1, counter: 3, time: 1764331203, readings: hidden }, clearSeed))).code).toBe('ok'); // duplicate, not stored again
     expect((await post(sealRecord({ version: 1, counter: 2, time: 1, readings: hidden }, clearSeed))).code).toBe('replay');
@@ -157,17 +159,17 @@ describe('sceau devices erase', () => {
     const again = sceau(['devices', 'add', '--db', join(dir, 'gateway.db'), '--public-key', toHex(getPublicKey(clearSeed)), '--json']);
     expect(again.status).toBe(3);
     expect(jsonLines(again.stdout)[0]).toMatchObject({ error: 'key-erased' });
-    expect(() => gw.store.addDevice(getPublicKey(clearSeed))).toThrow(/erased/);
+    expect(() => sqliteStore(gw).addDevice(getPublicKey(clearSeed))).toThrow(/erased/);
   });
 
   it('erasing a device of record version 2 deletes its frames and its wrapped content key', () => {
     const file = join(dir, 'gateway.db');
-    gw.store.privacy.putWrappedKey({ kid, ownerKeyId: '00'.repeat(8), suite: 'x', enc: 'aa', ciphertext: 'bb' });
+    sqliteStore(gw).privacy.putWrappedKey({ kid, ownerKeyId: '00'.repeat(8), suite: 'x', enc: 'aa', ciphertext: 'bb' });
     const r = sceau(['devices', 'erase', kid, '--db', file, '--yes']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(`erased ${kid}: 2 frames, 2 readings, its wrapped content key\n`);
-    expect(gw.store.privacy.wrappedKeys().size).toBe(0);
-    expect(gw.store.privacy.tombstone(kid)).toMatchObject({ frames: 2, readings: 2, contentKey: true });
+    expect(sqliteStore(gw).privacy.wrappedKeys().size).toBe(0);
+    expect(sqliteStore(gw).privacy.tombstone(kid)).toMatchObject({ frames: 2, readings: 2, contentKey: true });
   });
 });
 
@@ -181,7 +183,7 @@ describe('retention (gateway serve --retention, sceau devices retention)', () =>
   beforeAll(async () => {
     file = join(dir, 'retention.db');
     rg = await startGateway({ db: file, retentionMs: 7 * day, retentionSweepMs: 3_600_000, log: () => undefined });
-    seeds.forEach((s, i) => rg.store.addDevice(getPublicKey(s), { name: `r-${i}` }));
+    seeds.forEach((s, i) => sqliteStore(rg).addDevice(getPublicKey(s), { name: `r-${i}` }));
   });
   afterAll(async () => rg?.close());
 
@@ -198,7 +200,7 @@ describe('retention (gateway serve --retention, sceau devices retention)', () =>
     frames.push({ raw: Uint8Array.of(3), receivedAt: now - 2 * day, source: 'test', outcome: 'ok', kid: kids[1], counter: 1, readings: [] }); // deleted: its own 1 day
     frames.push({ raw: Uint8Array.of(4), receivedAt: now - 10 * day, source: 'test', outcome: 'ok', kid: kids[2], counter: 1, readings: [] }); // kept: its own 30 days
     frames.push({ raw: Uint8Array.of(5), receivedAt: now - 10 * day, source: 'test', outcome: 'unknown-kid', kid: '0011223344556677', counter: 1 }); // deleted: the gateway's
-    rg.store.writeFrames(frames as never);
+    sqliteStore(rg).writeFrames(frames as never);
     const order: string[] = [];
     const sweep = rg.retention!.sweep().then((r) => (order.push('sweep'), r));
     const ingested = rg.ingest(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 5, value: 3000 }] }, seeds[1]!), 'test').then((r) => (order.push('ingest'), r));
@@ -223,10 +225,10 @@ describe('radio metadata', () => {
     const fixture = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'host-tools', 'test-fixtures', 'lns', 'tts_uplink.json'), 'utf8'));
     const devEui = String(fixture.end_device_ids.dev_eui).toLowerCase();
     const radioSeed = sha256(new TextEncoder().encode('radio metadata device'));
-    gw.store.addDevice(getPublicKey(radioSeed), { name: 'radio-1', devEui });
+    sqliteStore(gw).addDevice(getPublicKey(radioSeed), { name: 'radio-1', devEui });
     fixture.uplink_message.frm_payload = Buffer.from(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 5, value: 3000 }] }, radioSeed, { kid: false })).toString('base64');
     const res = await fetch(`${base}/v1/uplinks/tts`, { method: 'POST', body: JSON.stringify(fixture), headers: { 'content-type': 'application/json' } });
-    expect((await res.json()).code).toBe('ok');
+    expect(((await res.json()) as { code: string }).code).toBe('ok');
     const rx = fixture.uplink_message.rx_metadata[0];
     const needles = [rx.gateway_ids.gateway_id, rx.gateway_ids.eui, rx.uplink_token, '"rssi"', 'snr'].map((t: string) => Buffer.from(String(t)));
     expect(needles[0]!.length).toBeGreaterThan(0);

@@ -99,7 +99,7 @@ const postJson = async (base: string, path: string, body: unknown): Promise<{ st
   const res = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
   return { status: res.status, json: res.status === 204 ? undefined : await res.json() };
 };
-const framesOf = async (base: string, d: (typeof devices)[number]): Promise<any[]> => (await (await fetch(`${base}/v1/frames?kid=${d}`)).json()).frames;
+const framesOf = async (base: string, d: (typeof devices)[number]): Promise<any[]> => ((await (await fetch(`${base}/v1/frames?kid=${d}`)).json()) as { frames: any[] }).frames;
 
 describe('reading radio metadata from the documented uplinks', () => {
   it('The Things Stack: rx_metadata (ids, RSSI, channel RSSI, SNR, location) and settings (frequency as a string, LoRa bandwidth and SF)', () => {

@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { getPublicKey, sealRecord, toHex } from '@sceau/protocol';
 import { openStore, registerStoreBackend, registerTransport, startGateway, StoreError, unregisterStoreBackend, unregisterTransport, type Device } from '@sceau/host-tools';
-import { fakeTransport } from './helpers/fake-transport';
-import { MemoryStore } from './helpers/memory-store';
+import { fakeTransport } from './helpers/fake-transport.js';
+import { MemoryStore } from './helpers/memory-store.js';
 
 const opened: MemoryStore[] = [];
 const queue = fakeTransport('queue');

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 import { NotStoredError, startGateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-gw-fail-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,9 +30,9 @@ describe.each([
     const gw = await startGateway({ db, workers, log: () => undefined });
     // The trigger comes from another connection for a file (as an outside failure would), from
     // the gateway's own connection for :memory:.
-    const other = kind === 'file' ? new Database(db) : gw.store.db;
+    const other = kind === 'file' ? new Database(db) : sqliteStore(gw).db;
     try {
-      gw.store.addDevice(getPublicKey(seed));
+      sqliteStore(gw).addDevice(getPublicKey(seed));
       const first = await gw.ingest(frame(1));
       expect(first.code).toBe('ok');
 
@@ -55,7 +56,7 @@ describe.each([
       expect(ok).toEqual([1, 2, 3, 4]);
       expect((await gw.store.getDevice(kid))?.highestCounter).toBe(4);
     } finally {
-      if (other !== gw.store.db) other.close();
+      if (other !== sqliteStore(gw).db) other.close();
       await gw.close();
     }
   });
@@ -65,7 +66,7 @@ describe('a registry that cannot be read while signatures are checked on the thr
   it('refuses that frame (not stored, not acknowledged) and keeps the others in arrival order', async () => {
     const gw = await startGateway({ db: join(dir, 'registry.db'), workers: 2, log: () => undefined });
     try {
-      gw.store.addDevice(getPublicKey(seed));
+      sqliteStore(gw).addDevice(getPublicKey(seed));
       const resolve = gw.store.resolve.bind(gw.store);
       let calls = 0;
       gw.store.resolve = (query) => {

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { getPublicKey, sealRecord } from '@sceau/protocol';
 import { Ingestor, Store, type IngestStore } from '@sceau/host-tools';
-import { MemoryIngestStore } from './helpers/memory-store';
+import { MemoryIngestStore } from './helpers/memory-store.js';
 
 const seed = new Uint8Array(32).fill(0x61);
 const frame = (counter: number, value = 1): Uint8Array => sealRecord({ version: 1, counter, time: null, readings: [{ channel: 1, value }] }, seed);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_FRAME_BYTES, getPublicKey, sealRecord, type SceauRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(0x31);
 const record = (counter: number): SceauRecord => ({ version: 1, counter, time: null, readings: [{ channel: 1, value: counter }] });
@@ -50,7 +51,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-stream-bad-'));
   // A TCP frame timeout (bodyTimeoutMs) below the HTTP headers' default (10 s): Node refused it at start-up before.
   gw = await startGateway({ db: join(dir, 'g.db'), http: '127.0.0.1:0', tcp: '127.0.0.1:0', udp: '127.0.0.1:0', bodyTimeoutMs: 2000, log: () => undefined });
-  gw.store.addDevice(getPublicKey(seed));
+  sqliteStore(gw).addDevice(getPublicKey(seed));
 });
 
 afterAll(async () => {

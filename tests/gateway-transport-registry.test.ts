@@ -4,7 +4,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, linkProfiles, sealRecord } from '@sceau/protocol';
 import { registeredTransports, registerTransport, startGateway, unregisterTransport } from '@sceau/host-tools';
-import { fakeTransport } from './helpers/fake-transport';
+import { fakeTransport } from './helpers/fake-transport.js';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(0x71);
 
@@ -27,7 +28,7 @@ describe('the transport registry', () => {
     try {
       expect(gw.addresses.fake).toEqual({ host: 'fake', port: 0 });
       expect(gw.addresses.http).toBeUndefined(); // not asked for
-      gw.store.addDevice(getPublicKey(seed));
+      sqliteStore(gw).addDevice(getPublicKey(seed));
       fake.send(sealRecord({ version: 1, counter: 1, time: null, readings: [{ channel: 1, value: 1 }] }, seed));
       // A frame in LoRaWAN DR0 fragments: reassembled by the gateway's named reassembler.
       const big = sealRecord({ version: 1, counter: 2, time: null, readings: Array.from({ length: 6 }, (_, i) => ({ channel: 1, value: i, age: 60 * (i + 1) })) }, seed, { kid: true });

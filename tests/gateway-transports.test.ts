@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fragment, getPublicKey, linkProfiles, sealRecord, type SceauRecord } from '@sceau/protocol';
 import { startGateway, type Gateway } from '@sceau/host-tools';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const seed = new Uint8Array(32).fill(3);
 const record = (counter: number, n = 1): SceauRecord => ({ version: 1, counter, time: null, readings: Array.from({ length: n }, (_, i) => ({ channel: 1, value: 1000 + i, ...(i > 0 ? { age: i * 60 } : {}) })) });
@@ -30,7 +31,7 @@ async function okCounters(): Promise<number[]> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sceau-tr-'));
   gw = await startGateway({ db: join(dir, 'g.db'), tcp: '127.0.0.1:0', udp: '127.0.0.1:0', log: () => undefined });
-  gw.store.addDevice(getPublicKey(seed));
+  sqliteStore(gw).addDevice(getPublicKey(seed));
 });
 
 afterAll(async () => {
@@ -87,7 +88,7 @@ describe('UDP ingest', () => {
   it('the in-process datagram API reassembles too (the simulator\'s in-process gateway)', async () => {
     const big = sealRecord(record(200, 10), seed, { kid: false });
     // The key is registered without a DevEUI: giving it one is an update (docs/integrators.md).
-    gw.store.addDevice(getPublicKey(seed), { devEui: '70b3d57ed0000001', update: true });
+    sqliteStore(gw).addDevice(getPublicKey(seed), { devEui: '70b3d57ed0000001', update: true });
     const parts = fragment(big, linkProfiles['lorawan-eu868-dr0']!);
     const answers = [];
     for (const p of parts) answers.push(await gw.ingestDatagram(p, { source: 'sim', deviceId: 'deveui:70b3d57ed0000001' }));

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, sealRecord, sealRecordV2, sha256, toHex, type SceauRecord } from '@sceau/protocol';
 import { Ingestor, NotStoredError, SqliteReplayWindows, Store, type CommitConflict, type CommitDone, type FrameColumns, type IngestResult } from '@sceau/host-tools';
-import { MemoryIngestStore } from './helpers/memory-store';
+import { MemoryIngestStore } from './helpers/memory-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-verdicts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

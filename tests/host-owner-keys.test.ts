@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, getPublicKey, kidOf, sealRecordV2, sha256, toHex } from '@sceau/protocol';
 import { unwrapContentKey, wrapContentKey } from '../host-tools/src/content-key-wrap.js';
 import { readOwnerPrivateKey } from '../host-tools/src/owner-keys.js';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 
 let dir: string;
 let owner: { ownerKeyId: string; publicKey: string; secretKeyFile: string; publicKeyFile: string };

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines as readJsonLines, sceau, type Run } from './helpers/cli';
+import { jsonLines as readJsonLines, sceau } from './helpers/cli.js';
 
 /** Every JSON line, the final summary included. */
 const jsonLines = (text: string) => readJsonLines(text, { summary: true });
@@ -432,7 +432,7 @@ describe('inputs users have', () => {
     expect(run.status).toBe(0);
     const r = sceau(['sim', 'verify', capture, '--keys', keys, '--json']);
     expect(r.status).toBe(0);
-    const summary = jsonLines(r.stdout).at(-1)!.summary as Record<string, number>;
+    const summary = jsonLines(r.stdout).at(-1)!.summary as { fragments: number; reassembled: number; frames: number; attacksAccepted: number; genuineRejected: number };
     expect(summary.fragments).toBeGreaterThan(summary.reassembled);
     expect(summary.frames).toBeGreaterThan(0);
     expect(summary.attacksAccepted).toBe(0);

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import { fromHex, getPublicKey, kidOf, sealRecord, toHex } from '@sceau/protocol';
 
 const require = createRequire(import.meta.url);

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromHex, getPublicKey, kidOf, sealRecordV2, toHex } from '@sceau/protocol';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import { startPostgres } from './helpers/system-servers.js';
 import { freshDatabase } from './helpers/pg-databases.js';
 

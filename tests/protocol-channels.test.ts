@@ -135,7 +135,7 @@ describe('user channels (a local registry file)', () => {
     expect(() => channels.withUserChannels([{ ...tank, name }])).toThrow(/^user channels\[0\]\.name: expected a lower-case name such as "tank-level"$/);
   });
 
-  it.each([[null], [true], [['tank']], [{ toString: () => 'tank' }]])(
+  it.each([[null], [true], [['tank']], [{ toString: (): string => 'tank' }]])(
     'refuses the name %j: a name is a JSON string, not a value whose text would pass the pattern',
     (name) => {
       expect(() => channels.withUserChannels([{ ...tank, name }])).toThrow(/^user channels\[0\]\.name: expected a lower-case name such as "tank-level"$/);

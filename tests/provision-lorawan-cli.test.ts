@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPublicKey, kidOf, toHex } from '@sceau/protocol';
-import { sceau } from './helpers/cli';
+import { sceau } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-provision-lorawan-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

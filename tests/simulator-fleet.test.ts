@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startGateway } from '@sceau/host-tools';
 import { HostToolsGatewaySink, resolveScenario, runSimulation } from '@sceau/simulator';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '..', 'simulator', 'bin', 'sceau-sim.js');
@@ -135,7 +136,7 @@ groups:
       // Keys first, as an operator would (the simulator's keys are derived from the seed).
       const { Simulation } = await import('@sceau/simulator');
       const cfg = resolveScenario({ seed: 'net', devices: 4, duration: '2h', link: 'udp', interval: '5m' });
-      for (const d of new Simulation(cfg).registrations()) gw.store.addDevice(d.publicKey, { name: d.name });
+      for (const d of new Simulation(cfg).registrations()) sqliteStore(gw).addDevice(d.publicKey, { name: d.name });
       const http = await sim(['run', '--seed', 'net', '--devices', '4', '--duration', '2h', '--link', 'udp', '--interval', '5m', '--gateway', gw.addresses.http!.url, '--json']);
       expect(http.code).toBe(0);
       const s = JSON.parse(http.stdout) as { verified: number; delivered: number };

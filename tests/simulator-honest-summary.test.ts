@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '@sceau/host-tools';
 import { chooseBatch, loadScenarioFile, resolveScenario, Simulation, simCli } from '@sceau/simulator';
+import { sqliteStore } from './helpers/sqlite-store.js';
 
 let dir: string;
 
@@ -31,7 +32,7 @@ describe('sceau sim run against a remote gateway', () => {
     try {
       const args = ['--seed', 'udp-honest', '--devices', '5', '--duration', '1h', '--link', 'udp', '--interval', '5m'];
       const cfg = resolveScenario({ seed: 'udp-honest', devices: 5, duration: '1h', link: 'udp', interval: '5m' });
-      for (const d of new Simulation(cfg).registrations()) gw.store.addDevice(d.publicKey, { name: d.name });
+      for (const d of new Simulation(cfg).registrations()) sqliteStore(gw).addDevice(d.publicKey, { name: d.name });
       const gateway = `udp://127.0.0.1:${gw.addresses.udp!.port}`;
       const json = await sim(['run', ...args, '--gateway', gateway, '--json']);
       expect(json.code).toBe(0);

@@ -6,7 +6,7 @@
 // simulator-lorawan-gwmp.test.ts.
 import { describe, expect, it } from 'vitest';
 import { ADR_ACK_DELAY, ADR_ACK_LIMIT, CID, GPS_EPOCH_UNIX_MS, LorawanMac, type UplinkMac } from '@sceau/simulator';
-import * as model from './helpers/lorawan-mac-model';
+import * as model from './helpers/lorawan-mac-model.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));

@@ -31,7 +31,7 @@ import {
   verifyFrame,
 } from '@sceau/protocol';
 import { type RunResult, type ScenarioInput, HostToolsGatewaySink, LORAWAN_GROUP, deviceContentKey, deviceSecret, makeFleet, resolveScenario, runSimulation, sealVersioned, simCli, worstRecordBytes } from '@sceau/simulator';
-import { jsonLines, sceau } from './helpers/cli';
+import { jsonLines, sceau } from './helpers/cli.js';
 import * as ref from './helpers/lorawan-reference.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sceau-sim-v2-'));

@@ -18,7 +18,7 @@ export function fakeTransport(name: string): FakeTransport {
   const key = `${name}:device-1`;
   const definition: TransportDefinition = {
     name,
-    wanted: (options) => (options as Record<string, unknown>)[name] === true,
+    wanted: (options) => Object.entries(options).some(([k, v]) => k === name && v === true),
     async start(context) {
       intake = context.intake;
       stopped = false;

@@ -6,7 +6,7 @@
 // join-accepts with and without CFList (1 in 4 tampered), uplinks of every FPort kind with FOpts,
 // flags and 32-bit FCnts, downlinks (1 in 5 tampered or under the wrong 32-bit FCnt), AES, CMAC,
 // session keys, FRMPayload keystream and data MIC.
-import * as ref from './lorawan-reference';
+import * as ref from './lorawan-reference.js';
 
 export interface LorawanCase { input: Record<string, unknown>; expected: Record<string, unknown>; flipped?: boolean }
 
@@ -24,11 +24,11 @@ export function lorawanCases(n: number): LorawanCase[] {
   const hex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => int(256))).toString('hex');
   const bool = () => int(2) === 1;
   // counters: small, around the 16-bit boundary, and full 32-bit (high bit set included)
-  const fCnt = () => [int(70000), 0xffff + int(3) - 1, next(), 0xffffffff - int(3), 0x80000000 + int(100000)][int(5)];
-  const payload = (max: number) => hex([0, 1, 15, 16, 17, 32, 51, 115, 200, 242][int(10)] % (max + 1));
+  const fCnt = () => [int(70000), 0xffff + int(3) - 1, next(), 0xffffffff - int(3), 0x80000000 + int(100000)][int(5)]!;
+  const payload = (max: number) => hex([0, 1, 15, 16, 17, 32, 51, 115, 200, 242][int(10)]! % (max + 1));
   const flip = (h: string) => {
     const b = Buffer.from(h, 'hex');
-    b[int(b.length)] ^= 1 << int(8);
+    b[int(b.length)]! ^= 1 << int(8);
     return b.toString('hex');
   };
 

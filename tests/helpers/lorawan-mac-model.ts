@@ -11,10 +11,10 @@ export const RP002 = {
     // DR -> [SF, bandwidth kHz]; DR7 is FSK 50 kbps
     dataRates: [[12, 125], [11, 125], [10, 125], [9, 125], [8, 125], [7, 125], [7, 250], null] as ([number, number] | null)[],
     maxPayloadN: { 0: 51, 1: 51, 2: 51, 3: 115, 4: 242, 5: 242, 6: 242, 7: 242 } as Record<number, number>,
-    defaultChannels: [868.1e6, 868.3e6, 868.5e6],
+    defaultChannels: [868.1e6, 868.3e6, 868.5e6] as [number, number, number],
     rx2: { freq: 869.525e6, dr: 0 },
     // EN 300 220 sub-bands used by RP002 EU868: [from, to] MHz and the duty cycle in percent
-    subBands: [[863, 865, 0.1], [865, 868, 1], [868, 868.6, 1], [868.7, 869.2, 0.1], [869.4, 869.65, 10], [869.7, 870, 1]],
+    subBands: [[863, 865, 0.1], [865, 868, 1], [868, 868.6, 1], [868.7, 869.2, 0.1], [869.4, 869.65, 10], [869.7, 870, 1]] as [number, number, number][],
     maxTxPowerIndex: 7,
     maxRx1DrOffset: 5,
   },
@@ -63,7 +63,7 @@ const isLora = (r: RegionName, dr: number) => RP002[r].dataRates[dr] != null;
 export function initial(region: RegionName, subBand = 0): ModelState {
   const n = nChannels(region);
   const channels: (Channel | null)[] = region === 'EU868'
-    ? Array.from({ length: n }, (_, i) => (i < 3 ? { freq: RP002.EU868.defaultChannels[i], minDr: 0, maxDr: 5, dlFreq: null } : null))
+    ? Array.from({ length: n }, (_, i) => (i < 3 ? { freq: RP002.EU868.defaultChannels[i]!, minDr: 0, maxDr: 5, dlFreq: null } : null))
     : [];
   const enabled = Array.from({ length: n }, (_, i) => {
     if (region === 'EU868') return i < 3;
@@ -120,7 +120,7 @@ function chMaskStep(s: ModelState, mask: boolean[], cntl: number, chMask: number
 }
 
 const DOWN_SIZE: Record<number, number> = { 0x02: 2, 0x03: 4, 0x04: 1, 0x05: 4, 0x06: 0, 0x07: 5, 0x08: 1, 0x09: 1, 0x0a: 4, 0x0d: 5 };
-const freqOf = (b: number[], o: number) => (b[o] + 256 * b[o + 1] + 65536 * b[o + 2]) * 100;
+const freqOf = (b: number[], o: number) => (b[o]! + 256 * b[o + 1]! + 65536 * b[o + 2]!) * 100;
 
 /** A class A downlink's commands: sticky answers end, then each command in order. Returns bytes parsed. */
 export function downlink(s: ModelState, cmds: number[]): number {
@@ -128,7 +128,7 @@ export function downlink(s: ModelState, cmds: number[]): number {
   const add = (bytes: number[], sticky = false) => s.pending.push({ bytes, sticky });
   let i = 0;
   while (i < cmds.length) {
-    const cid = cmds[i];
+    const cid = cmds[i]!;
     const size = DOWN_SIZE[cid];
     if (size === undefined || i + 1 + size > cmds.length) break;
     const p = cmds.slice(i + 1, i + 1 + size);
@@ -141,13 +141,13 @@ export function downlink(s: ModelState, cmds: number[]): number {
         i += 5;
       }
       const mask = [...s.enabled];
-      let maskOk = reqs.every(q => chMaskStep(s, mask, (q[3] >> 4) & 7, q[1] | (q[2] << 8)));
+      let maskOk = reqs.every(q => chMaskStep(s, mask, (q[3]! >> 4) & 7, q[1]! | (q[2]! << 8)));
       if (!mask.some(Boolean)) maskOk = false;
-      const last = reqs[reqs.length - 1];
+      const last = reqs[reqs.length - 1]!;
       const keep = !s.adr;
-      const dr = keep || last[0] >> 4 === 15 ? s.dr : last[0] >> 4;
-      const pw = keep || (last[0] & 15) === 15 ? s.txPower : last[0] & 15;
-      const nb = keep ? s.nbTrans : last[3] & 15;
+      const dr = keep || last[0]! >> 4 === 15 ? s.dr : last[0]! >> 4;
+      const pw = keep || (last[0]! & 15) === 15 ? s.txPower : last[0]! & 15;
+      const nb = keep ? s.nbTrans : last[3]! & 15;
       const maxUp = s.region === 'EU868' ? 7 : 4;
       // "not possible given the channel mask": the new mask, or the current one when the new one is refused
       const effective = maskOk ? mask : s.enabled;
@@ -161,20 +161,20 @@ export function downlink(s: ModelState, cmds: number[]): number {
     i += 1 + size;
     switch (cid) {
       case 0x02:
-        s.linkMargin = p[0];
-        s.gwCnt = p[1];
+        s.linkMargin = p[0]!;
+        s.gwCnt = p[1]!;
         break;
       case 0x0d:
         s.gpsSeconds = Buffer.from(p.slice(0, 4)).readUInt32LE(0);
-        s.gpsFrac = p[4];
+        s.gpsFrac = p[4]!;
         break;
       case 0x04:
-        s.maxDutyCycle = p[0] & 15;
+        s.maxDutyCycle = p[0]! & 15;
         add([0x04]);
         break;
       case 0x05: {
-        const off = (p[0] >> 4) & 7;
-        const dr2 = p[0] & 15;
+        const off = (p[0]! >> 4) & 7;
+        const dr2 = p[0]! & 15;
         const f = freqOf(p, 1);
         const downDrs = s.region === 'EU868' ? [0, 1, 2, 3, 4, 5, 6] : [8, 9, 10, 11, 12, 13];
         const st = (off <= RP002[s.region].maxRx1DrOffset ? 4 : 0) | (downDrs.includes(dr2) ? 2 : 0) | (downFreqOk(s, f) ? 1 : 0);
@@ -189,10 +189,10 @@ export function downlink(s: ModelState, cmds: number[]): number {
       }
       case 0x07: {
         if (s.region !== 'EU868') break; // not in US915
-        const [ch] = p;
+        const ch = p[0]!;
         const f = freqOf(p, 1);
-        const min = p[4] & 15;
-        const max = p[4] >> 4;
+        const min = p[4]! & 15;
+        const max = p[4]! >> 4;
         let st: number;
         if (ch < 3 || ch >= 16) st = 0;
         else if (f === 0) {
@@ -212,12 +212,12 @@ export function downlink(s: ModelState, cmds: number[]): number {
         break;
       }
       case 0x08:
-        s.rx1Delay = (p[0] & 15) || 1;
+        s.rx1Delay = (p[0]! & 15) || 1;
         add([0x08], true);
         break;
       case 0x0a: {
         if (s.region !== 'EU868') break;
-        const [ch] = p;
+        const ch = p[0]!;
         const f = freqOf(p, 1);
         const fOk = euSubBand(f) >= 0;
         const upOk = ch < 16 && s.channels[ch] != null;
@@ -249,7 +249,7 @@ export function fromFirmware(region: RegionName, f: any): ModelState {
   const q = Buffer.from(f.queued, 'hex');
   const upSize: Record<number, number> = { 0x02: 0, 0x03: 1, 0x04: 0, 0x05: 1, 0x06: 2, 0x07: 1, 0x08: 0, 0x0a: 1, 0x0d: 0 };
   const pending: ModelState['pending'] = [];
-  for (let i = 0; i < q.length; i += 1 + upSize[q[i]]) pending.push({ bytes: [...q.subarray(i, i + 1 + upSize[q[i]])], sticky: [0x05, 0x08, 0x0a].includes(q[i]) });
+  for (let i = 0; i < q.length; i += 1 + upSize[q[i]!]!) pending.push({ bytes: [...q.subarray(i, i + 1 + upSize[q[i]!]!)], sticky: [0x05, 0x08, 0x0a].includes(q[i]!) });
   return {
     region, dr: f.dr, txPower: f.txPower, nbTrans: f.nbTrans, adr: f.adr, enabled, channels,
     rx1DrOffset: f.rx1DrOffset, rx1Delay: f.rx1Delay, rx2Dr: f.rx2Dr, rx2Freq: f.rx2Freq, maxDutyCycle: f.maxDutyCycle,

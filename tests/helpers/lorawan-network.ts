@@ -8,7 +8,7 @@
 import { MemoryKeyring, Reassembler, verifyFrame } from '@sceau/protocol';
 import { expect } from 'vitest';
 import { SimFirmwareDevice } from '../../firmware/scripts/sim-device.mjs';
-import * as ref from './lorawan-reference';
+import * as ref from './lorawan-reference.js';
 
 export const appKey = '8d7ffe2a1c9b4e3f5a6b7c8d9e0f1a2b';
 export const joinEui = '70b3d57ed0000001';
@@ -54,7 +54,7 @@ export class Network {
     const s = this.session!;
     const devAddr = Buffer.from(phy.subarray(1, 5)).reverse().toString('hex');
     expect(devAddr).toBe(s.devAddr);
-    const fCtrl = phy[5];
+    const fCtrl = phy[5]!;
     const f16 = phy.readUInt16LE(6);
     // the 32-bit counter: the smallest above the last one with these low bits
     let fCnt = s.lastUp < 0 ? f16 : Math.floor(s.lastUp / 65536) * 65536 + f16;
@@ -64,7 +64,7 @@ export class Network {
     s.lastUp = fCnt;
     const nOpts = fCtrl & 15;
     const fOpts = phy.subarray(8, 8 + nOpts).toString('hex');
-    const fPort = msg.length > 8 + nOpts ? msg[8 + nOpts] : -1;
+    const fPort = msg.length > 8 + nOpts ? msg[8 + nOpts]! : -1;
     const enc = msg.subarray(9 + nOpts);
     const payload = fPort < 0 ? Buffer.alloc(0) : ref.frmPayload(fPort === 0 ? s.nwkSKey : s.appSKey, 0, s.devAddr, fCnt, enc);
     const up: Up = { t, boot: this.boot, session: this.sessions, fCnt, fPort, fOpts: fPort === 0 ? payload.toString('hex') : fOpts, payload, adrAckReq: (fCtrl & 0x40) !== 0, phyLen: phy.length };
@@ -227,4 +227,4 @@ export function framesOf(ups: Up[], keyring: MemoryKeyring) {
   return out;
 }
 
-export const publicKeyOf = (lines: { l: string }[]) => /pub=([0-9a-f]{64})/.exec(lines.find(x => x.l.startsWith('sceau-key '))!.l)![1];
+export const publicKeyOf = (lines: { l: string }[]): string => /pub=([0-9a-f]{64})/.exec(lines.find(x => x.l.startsWith('sceau-key '))!.l)![1]!;

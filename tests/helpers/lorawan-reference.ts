@@ -15,8 +15,8 @@ export const aes = (key: Buffer, block: Buffer): Buffer => ecb(key, block);
 // RFC 4493: subkeys by doubling in GF(2^128), last block XOR K1 (complete) or padded XOR K2
 const dbl = (b: Buffer): Buffer => {
   const o = Buffer.alloc(16);
-  for (let i = 0; i < 16; i++) o[i] = ((b[i] << 1) | (i < 15 ? b[i + 1] >> 7 : 0)) & 255;
-  if (b[0] & 0x80) o[15] ^= 0x87;
+  for (let i = 0; i < 16; i++) o[i] = ((b[i]! << 1) | (i < 15 ? b[i + 1]! >> 7 : 0)) & 255;
+  if (b[0]! & 0x80) o[15]! ^= 0x87;
   return o;
 };
 export function cmac(key: Buffer, msg: Buffer): Buffer {
@@ -24,7 +24,7 @@ export function cmac(key: Buffer, msg: Buffer): Buffer {
   const k2 = dbl(k1);
   const n = Math.max(1, Math.ceil(msg.length / 16));
   const complete = msg.length > 0 && msg.length % 16 === 0;
-  let x = Buffer.alloc(16);
+  let x: Buffer = Buffer.alloc(16);
   for (let i = 0; i < n; i++) {
     let block = msg.subarray(16 * i, 16 * i + 16);
     if (i === n - 1) {
@@ -32,11 +32,11 @@ export function cmac(key: Buffer, msg: Buffer): Buffer {
       block.copy(padded);
       if (!complete) padded[block.length] = 0x80;
       const k = complete ? k1 : k2;
-      for (let j = 0; j < 16; j++) padded[j] ^= k[j];
+      for (let j = 0; j < 16; j++) padded[j]! ^= k[j]!;
       block = padded;
     }
     const y = Buffer.alloc(16);
-    for (let j = 0; j < 16; j++) y[j] = x[j] ^ block[j];
+    for (let j = 0; j < 16; j++) y[j] = x[j]! ^ block[j]!;
     x = aes(key, y);
   }
   return x;
@@ -77,7 +77,7 @@ export function frmPayload(key: string, dir: number, devAddr: string, fCnt: numb
   for (let i = 0; i * 16 < data.length; i++) {
     const a = Buffer.concat([Buffer.from([1, 0, 0, 0, 0, dir]), le(devAddr), u32le(fCnt), Buffer.from([0, i + 1])]);
     const s = aes(Buffer.from(key, 'hex'), a);
-    for (let j = 0; j < 16 && 16 * i + j < data.length; j++) out[16 * i + j] = data[16 * i + j] ^ s[j];
+    for (let j = 0; j < 16 && 16 * i + j < data.length; j++) out[16 * i + j] = data[16 * i + j]! ^ s[j]!;
   }
   return out;
 }

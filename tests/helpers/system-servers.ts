@@ -39,7 +39,7 @@ export function postgresBinDir(): string {
     ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a))
     : [];
   if (versions.length === 0) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql');
-  return join(base, versions[0], 'bin');
+  return join(base, versions[0]!, 'bin');
 }
 
 export function mosquittoBinary(): string {
