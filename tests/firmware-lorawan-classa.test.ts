@@ -39,6 +39,12 @@ describe('class A cycles in the DeviceScript VM (fake SX1276, network model in t
     expect(tagged('state')).toEqual(['2 3 7']);
   });
 
+  it('says on the console which MAC commands it applied: one line per accepted downlink, one CID each (sceau sim lorawan counts them)', () => {
+    expect(lines.filter(l => l.startsWith('sceau-lorawan mac'))).toEqual(['sceau-lorawan mac 030506']);
+    // the test entry waits out the duty cycle between cycles itself: classACycle waited nothing
+    expect(lines.filter(l => l.startsWith('sceau-lorawan wait'))).toEqual([]);
+  });
+
   it('opens RX1 on the uplink channel at DR5, and RX2 at 869.525 MHz DR3 once RXParamSetupReq moved it', () => {
     const rx = tagged('rx');
     // first cycle: RX1 only (a downlink there ends the cycle); then RX1 and RX2 each time
@@ -69,5 +75,13 @@ describe('NbTrans in the DeviceScript VM (fake SX1276, network model in the test
     expect(out.filter(l => l.startsWith('#down '))).toEqual(['#down -1 ', '#down none']);
     // 1 + 2 + 2 windows: RX1 only in the first cycle, then RX1 and RX2 after each transmission
     expect(out.filter(l => l.startsWith('#rx '))).toHaveLength(5);
+    expect(out.filter(l => l.startsWith('sceau-lorawan mac'))).toEqual(['sceau-lorawan mac 03']);
+  });
+
+  it('says on the console that the repetition waited for the duty cycle (1 % at EU868: its first copy owes ~5 s, its windows took 2)', () => {
+    const waits = out.filter(l => l.startsWith('sceau-lorawan wait')).map(l => /^sceau-lorawan wait (\d+)$/.exec(l));
+    expect(waits).toHaveLength(1);
+    expect(Number(waits[0]![1])).toBeGreaterThan(0);
+    expect(Number(waits[0]![1])).toBeLessThanOrEqual(5200);
   });
 });

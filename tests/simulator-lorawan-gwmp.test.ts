@@ -50,6 +50,28 @@ function rx1Of(rx: Record<string, unknown>): { freq: number; datr: string } {
   return { freq: Math.round((923.3 + 0.6 * (ch % 8)) * 10) / 10, datr: `SF${dr === 4 ? 7 : 10 - dr}BW500` };
 }
 
+/** Payload bytes of the MAC commands by CID (LoRaWAN L2 1.0.4 section 5, table 4): network to device, device to network. */
+const DOWN_BYTES: Record<number, number> = { 0x02: 2, 0x03: 4, 0x04: 1, 0x05: 4, 0x06: 0, 0x07: 5, 0x08: 1, 0x09: 1, 0x0a: 4, 0x0d: 5 };
+const UP_BYTES: Record<number, number> = { 0x02: 0, 0x03: 1, 0x04: 0, 0x05: 1, 0x06: 2, 0x07: 1, 0x08: 0, 0x09: 0, 0x0a: 1, 0x0d: 0 };
+
+/** The CIDs of the MAC commands in `hex` (FOpts or an FPort 0 payload), read with `sizes`; an unknown or cut command fails the test. */
+function macCids(hex: string, sizes: Record<number, number>): number[] {
+  const b = Buffer.from(hex, 'hex');
+  const cids: number[] = [];
+  for (let i = 0; i < b.length; ) {
+    const size = sizes[b[i]!];
+    if (size === undefined || i + 1 + size > b.length) throw new Error(`MAC commands ${hex}: unknown or cut at byte ${i}`);
+    cids.push(b[i]!);
+    i += 1 + size;
+  }
+  return cids;
+}
+
+/** The MAC commands a device's uplinks carried (FOpts and FPort 0), once per FCnt, as the stand-in saw them. */
+function macCommandsUp(ups: readonly SeenUplink[]): number {
+  return ups.filter((u) => !u.repeat).reduce((a, u) => a + macCids(u.fOpts, UP_BYTES).length + macCids(u.port0 ?? '', UP_BYTES).length, 0);
+}
+
 /** A LoRaWAN 1.0.x network server in miniature, from the specification. */
 class StandInNetworkServer {
   readonly socket = createSocket('udp4');
@@ -59,6 +81,8 @@ class StandInNetworkServer {
   /** Answer each device's first data uplink with a downlink in RX1 (FOpts LinkCheckAns, no FPort). */
   dataDownlinks = false;
   readonly downlinked = new Set<string>();
+  /** The MAC commands of every data downlink sent (FOpts or FPort 0 payload, hex), by DevEUI. */
+  readonly commandsSent = new Map<string, string[]>();
   /** Set by the test: downlinks to send after a data uplink (MAC-command tests). */
   onUplink: ((u: SeenUplink, s: Session) => PlannedDownlink[]) | null = null;
   readonly seen: SeenUplink[] = [];
@@ -260,6 +284,7 @@ class StandInNetworkServer {
     for (const d of this.onUplink?.(seen, s) ?? []) {
       const fPort = d.port0 !== undefined ? 0 : null;
       const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort, payload: d.port0 ?? '', confirmed: false, fOpts: d.fOpts ?? null }), 'hex');
+      this.commandsSent.set(s.devEui, [...(this.commandsSent.get(s.devEui) ?? []), d.port0 ?? d.fOpts ?? '']);
       this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + d.delayUs) % 2 ** 32, freq: d.freq, rfch: 0, powe: 14, modu: 'LORA', datr: d.datr, codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
     }
     if (repeat) {
@@ -270,6 +295,7 @@ class StandInNetworkServer {
     if (this.dataDownlinks && !this.downlinked.has(devAddr)) {
       this.downlinked.add(devAddr);
       const down = Buffer.from(ref.encodeData(1, { nwkSKey: s.nwkSKey, appSKey: s.appSKey, devAddr, fCnt: s.fCntDown++, fPort: null, payload: '', confirmed: false, fOpts: '020a01' }), 'hex');
+      this.commandsSent.set(s.devEui, [...(this.commandsSent.get(s.devEui) ?? []), '020a01']);
       // RX1 of a data uplink: RxDelay (1 s, as in the join-accept) after its end
       this.pullResp(gatewayEui, { imme: false, tmst: ((rx.tmst as number) + 1_000_000) % 2 ** 32, ...rx1Of(rx), rfch: 0, powe: 14, modu: 'LORA', codr: '4/5', ipol: true, size: down.length, data: down.toString('base64') });
     }
@@ -812,6 +838,22 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(summary.downlinksMissed).toBe(0);
       expect(summary.downlinksReceived).toBe(summary.downlinks);
       expect(summary.firmwareVms.datagrams).toBe(vmUps.filter((u) => u.fPort === 1 && !u.repeat).length);
+      // counted for the VM as for the model device (issue 12): the LinkCheckAns the stand-in sent each device
+      // (the firmware's "sceau-lorawan mac 02"), the MAC commands their uplinks carried (the VM's DeviceTimeReq)
+      const sentTo = (eui: string) => (ns.commandsSent.get(eui) ?? []).flatMap((h) => macCids(h, DOWN_BYTES));
+      expect(sentTo(vm.devEui!)).toEqual([0x02]);
+      expect(summary.firmwareVms).toMatchObject({ macCommands: 1, linkChecks: 1, timeSyncs: 0, repetitions: 0 });
+      expect(summary).toMatchObject({ macCommands: sentTo(vm.devEui!).length + sentTo(model.devEui!).length, linkChecks: 2 });
+      expect(macCommandsUp(vmUps)).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.macAnswers).toBe(macCommandsUp(vmUps));
+      expect(summary.macAnswers).toBe(macCommandsUp(ns.seen));
+      // and its duty-cycle waits (1 % at EU868: a ~115-byte DR5 uplink owes ~20 s, more than the 10 s interval and its windows):
+      // at most one per transmission (and one under way when the run ends); the model device's are in the total too
+      expect(summary.firmwareVms.dutyCycleWaits).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.dutyCycleWaits).toBeLessThanOrEqual(summary.firmwareVms.joinRequests + summary.firmwareVms.uplinks + 1);
+      expect(summary.dutyCycleWaits).toBeGreaterThan(summary.firmwareVms.dutyCycleWaits);
+      expect(summary.firmwareVms.frameBytes).toBeGreaterThan(0);
+      expect(summary.frameBytes).toBeGreaterThan(summary.firmwareVms.frameBytes);
 
       // a second run on the same DIR: the VM's flash was kept, so its DevNonce goes on (the stand-in refuses a reused one).
       // Like a board after a power cut, the VM first waits the duty-cycle time-off it stored ahead
@@ -820,6 +862,8 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       const r2 = await runCli([...args.slice(0, 7), '60s', ...args.slice(8)]);
       expect(ns.errors).toEqual([]);
       expect(r2.code).toBe(0);
+      // the time-off it waited after the reboot, before its join-request, is counted
+      expect((JSON.parse(r2.stdout) as Record<string, any>).firmwareVms.dutyCycleWaits).toBeGreaterThanOrEqual(1);
       const vmJoins = ns.joinsSeen.filter((j) => j.devEui === vm.devEui).map((j) => j.devNonce);
       expect(vmJoins).toHaveLength(2);
       expect(vmJoins[1]).toBeGreaterThan(vmJoins[0]!);
@@ -849,18 +893,31 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       for (const j of ns.joinsSeen) expect(Math.round((j.freq - 903.9) / 0.2)).toBeLessThanOrEqual(7);
       for (const d of ns.registry!) expect((ns.verified.get(d.kid!) ?? []).length).toBeGreaterThanOrEqual(1);
       expect(summary.downlinksMissed).toBe(0);
+      // the VM's counts (issue 12): US915 has no duty cycle and its first join owes no back-off, so it waited
+      // nothing; no MAC command came down; its uplinks carried its DeviceTimeReq
+      const vmUps = ns.seen.filter((u) => u.devEui === ns.registry![0]!.devEui);
+      expect(summary.firmwareVms).toMatchObject({ dutyCycleWaits: 0, macCommands: 0, linkChecks: 0, timeSyncs: 0 });
+      expect(macCommandsUp(vmUps)).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.macAnswers).toBe(macCommandsUp(vmUps));
+      expect(summary.macAnswers).toBe(macCommandsUp(ns.seen));
     } finally {
       await ns.close();
     }
   }, 120_000);
 
-  it('ABP on US915 DR3 with --record 2: the firmware VM sends on sub-band 2 at SF7/125 kHz, its version 2 frames verify, and the bridge finds its FCnt', async () => {
+  it('ABP on US915 DR3 with --record 2: the firmware VM sends on sub-band 2 at SF7/125 kHz, its version 2 frames verify, the bridge finds its FCnt and counts its MAC commands', async () => {
     const ns = new StandInNetworkServer();
     await ns.start();
     ns.keysDir = join(dir, 'firmware-vm-abp');
+    // in RX1 of the VM's first uplink, on FPort 0 (19 bytes): DevStatusReq, RXTimingSetupReq (1 s, as it is),
+    // LinkCheckAns, DeviceTimeAns, LinkADRReq (DR and power kept, channels 8-15 of sub-band 2, NbTrans 2)
+    const gps = Buffer.alloc(4);
+    gps.writeUInt32LE(Math.floor(Date.now() / 1000) - 315_964_800 + 18);
+    const commands = '06' + '0801' + '020a02' + `0d${gps.toString('hex')}00` + '03ff00ff02';
+    ns.onUplink = (u) => (!u.repeat && ns.seen.filter((x) => !x.repeat).length === 1 ? [{ delayUs: 1_000_000, ...rx1Of({ freq: u.freq, datr: u.datr }), port0: commands }] : []);
     try {
       const r = await runCli([
-        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--firmware-vm', '1', '--duration', '14s', '--interval', '5s',
+        '--gwmp', `127.0.0.1:${ns.port}`, '--devices', '1', '--firmware-vm', '1', '--duration', '18s', '--interval', '5s',
         '--link', 'lorawan-us915-dr3', '--activation', 'abp', '--keys-out', ns.keysDir, '--dev-addr-prefix', '26000000/8', '--seed', 'e2e-firmware-vm-abp', '--record', '2', '--json',
       ]);
       expect(ns.errors).toEqual([]);
@@ -885,6 +942,26 @@ describe.sequential('sceau sim lorawan --firmware-vm: the real firmware behind t
       expect(summary.records).toBe(counters.length);
       // --record 2 reaches the firmware: it seals record version 2 (its content key in its settings)
       expect(ns.versions.get(vm.kid!)).toEqual(counters.map(() => 2));
+      // the VM's MAC counts in the summary (issue 12): the 5 commands it applied ("sceau-lorawan mac 0608020d03"),
+      // the commands its uplinks carried (DeviceTimeReq; DevStatusAns, LinkADRAns and RXTimingSetupAns, sticky:
+      // in every uplink after, no downlink ended it), the repetitions NbTrans 2 made; no duty cycle in US915
+      expect(macCids(commands, DOWN_BYTES)).toHaveLength(5);
+      expect(summary.firmwareVms).toMatchObject({ macCommands: 5, linkChecks: 1, timeSyncs: 1, dutyCycleWaits: 0 });
+      expect(summary).toMatchObject({ macCommands: 5, linkChecks: 1, timeSyncs: 1, dutyCycleWaits: 0 });
+      expect(macCommandsUp(ns.seen)).toBeGreaterThanOrEqual(4);
+      expect(summary.firmwareVms.macAnswers).toBe(macCommandsUp(ns.seen));
+      expect(summary.macAnswers).toBe(macCommandsUp(ns.seen));
+      // one LinkADRAns, all three bits set (so NbTrans 2 applies)
+      const adrAnswers = ns.seen.filter((u) => !u.repeat).flatMap((u) => {
+        const b = Buffer.from(u.fOpts, 'hex');
+        const status: number[] = [];
+        for (let i = 0; i < b.length; i += 1 + UP_BYTES[b[i]!]!) if (b[i] === 0x03) status.push(b[i + 1]!);
+        return status;
+      });
+      expect(adrAnswers).toEqual([7]);
+      expect(ns.counts.repetitions).toBeGreaterThanOrEqual(1);
+      expect(summary.firmwareVms.repetitions).toBe(ns.counts.repetitions);
+      expect(summary.repetitions).toBe(ns.counts.repetitions);
     } finally {
       await ns.close();
     }

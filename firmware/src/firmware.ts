@@ -8,6 +8,10 @@
 //   sceau-frame+ <hex> / sceau-fragment+ <hex>        leading chunks of a long one (see console-lines.ts)
 //   sceau-error <message>
 //   sceau-lorawan <event> ... / sceau-control ...    the LoRaWAN link (src/lorawan-link.ts, app-control.ts)
+//   sceau-lorawan wait <ms>[ too-long]               a wait owed to the duty cycle or join back-off
+//                                                    (too-long: above LORA_MAX_WAIT_MS, not waited: the send gives up)
+//   sceau-lorawan mac <CIDs hex>                     an accepted downlink's MAC commands, one CID byte each
+//                                                    (past 100: sceau-lorawan mac+ lines first, as printLong cuts)
 //   sceau-trace seal <counter> / sceau-trace sealed   around each signature, only with TRACE_SEALING
 import * as ds from "@devicescript/core"
 import {

@@ -211,6 +211,7 @@ export async function classACycle(dev: LorawanDevice, fPort: number, payload: Bu
             ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             while (ch < 0) {
                 if (dev.picker.waitMs < 0) return res // no channel takes this DR any more
+                console.log(`sceau-lorawan wait ${dev.picker.waitMs}`)
                 await ds.sleep(dev.picker.waitMs)
                 ch = dev.picker.pick(r, st, dr, ds.millis(), rnd + t)
             }

@@ -188,7 +188,10 @@ export class LorawanLink implements Link {
 
     /** Waits `ms` when it is within the send budget; false when it is not (or negative: never). */
     private async waitUpTo(ms: number): Promise<boolean> {
-        if (ms < 0 || ms > this.opt.maxWaitMs) return false
+        if (ms < 0) return false
+        // one console line per wait owed to the duty cycle or the join back-off (sceau sim lorawan counts them)
+        if (ms > 0) console.log(`sceau-lorawan wait ${Math.ceil(ms)}${ms > this.opt.maxWaitMs ? " too-long" : ""}`)
+        if (ms > this.opt.maxWaitMs) return false
         if (ms > 0) await ds.sleep(Math.ceil(ms))
         return true
     }

@@ -408,6 +408,16 @@ export function processDownlinkCommands(r: Region, st: MacState, cmds: Buffer): 
     return i
 }
 
+/** The CIDs of the commands in the first `n` bytes of `cmds` (what processDownlinkCommands parsed), one hex byte each. */
+export function commandCids(cmds: Buffer, n: number): string {
+    let count = 0
+    for (let i = 0; i < n; i += 1 + DOWN_LEN[cmds[i]]) count++
+    const out = Buffer.alloc(count)
+    let k = 0
+    for (let i = 0; i < n; i += 1 + DOWN_LEN[cmds[i]]) out[k++] = cmds[i]
+    return out.toString("hex")
+}
+
 /** NewChannelReq (dynamic plans): its status (bit 1 DR range, bit 0 frequency). */
 function newChannel(r: Region, st: MacState, b: Buffer, o: number): number {
     const ch = b[o + 1]

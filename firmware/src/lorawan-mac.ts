@@ -13,11 +13,13 @@ import {
     channelBand,
     channelEnabled,
     channelSupportsDr,
+    commandCids,
     processDownlinkCommands,
     upLen,
     uplinkSent,
 } from "./lorawan-mac-commands"
 import { Region, maxPayloadOf } from "./lorawan-region"
+import { printLong } from "./console-lines"
 
 export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter, st: MacState, phy: Buffer, snrDb: number): Downlink {
     const d = acceptDownlink(s, dc, phy)
@@ -25,7 +27,10 @@ export function handleDownlink(r: Region, s: LorawanSession, dc: DownlinkCounter
     st.snr = Math.round(snrDb)
     adrDownlinkHeard(st)
     if (d.confirmed) st.ackDown = true
-    processDownlinkCommands(r, st, d.fPort === 0 ? d.payload : d.fOpts)
+    const cmds = d.fPort === 0 ? d.payload : d.fOpts
+    const n = processDownlinkCommands(r, st, cmds)
+    // one console line per downlink with commands: their CIDs (sceau sim lorawan counts them)
+    if (n > 0) printLong("sceau-lorawan mac", commandCids(cmds, n))
     return d
 }
 

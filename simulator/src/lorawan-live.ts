@@ -117,7 +117,7 @@ export interface LorawanSummary {
   linkChecks: number;
   timeSyncs: number;
   maxClockCorrectionMs: number;
-  /** With --firmware-vm K: what the firmware VMs did (their joins, uplinks and downlinks are also in the counts above). */
+  /** With --firmware-vm K: what the firmware VMs did (also in the counts above, all but maxClockCorrectionMs). */
   firmwareVms?: FirmwareVmsSummary;
   failures: string[];
 }
@@ -494,7 +494,7 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     pushAckMissing: total('pushAckMissing'),
     downlinks: total('pullResp'),
     downlinksAnswered: total('txAck'),
-    dutyCycleWaits: s.dutyCycleWaits,
+    dutyCycleWaits: s.dutyCycleWaits + (vmSummary?.dutyCycleWaits ?? 0),
     wallMs: Math.round(performance.now() - t0),
     gateways: gateways.map((g) => g.euiHex),
     pullAckMissing: total('pullAckMissing'),
@@ -503,14 +503,14 @@ export async function runLorawan(o: LorawanRunOptions): Promise<LorawanSummary> 
     records: s.records + (vmSummary?.records ?? 0),
     datagrams: s.datagrams + (vmSummary?.datagrams ?? 0),
     recordVersion: record,
-    frameBytes: s.frameBytes,
+    frameBytes: s.frameBytes + (vmSummary?.frameBytes ?? 0),
     uplinksLost: s.uplinksLost,
-    macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0),
-    macAnswers: devices.reduce((a, d) => a + d.mac.counts.answers, 0),
+    macCommands: devices.reduce((a, d) => a + d.mac.counts.commands, 0) + (vmSummary?.macCommands ?? 0),
+    macAnswers: devices.reduce((a, d) => a + d.mac.counts.answers, 0) + (vmSummary?.macAnswers ?? 0),
     macUplinks: s.macUplinks + (vmSummary?.macUplinks ?? 0),
-    repetitions: s.repetitions,
-    linkChecks: devices.reduce((a, d) => a + d.mac.counts.linkChecks, 0),
-    timeSyncs: devices.reduce((a, d) => a + d.mac.counts.timeSyncs, 0),
+    repetitions: s.repetitions + (vmSummary?.repetitions ?? 0),
+    linkChecks: devices.reduce((a, d) => a + d.mac.counts.linkChecks, 0) + (vmSummary?.linkChecks ?? 0),
+    timeSyncs: devices.reduce((a, d) => a + d.mac.counts.timeSyncs, 0) + (vmSummary?.timeSyncs ?? 0),
     maxClockCorrectionMs: Math.round(s.maxClockCorrectionMs),
     ...(vmSummary ? { firmwareVms: vmSummary } : {}),
     failures: [...(vms?.failures ?? [])],

@@ -41,6 +41,20 @@ const REQUEST_BYTES: Readonly<Record<number, number>> = { 0x02: 2, 0x03: 4, 0x04
 /** Payload sizes of device-to-network commands. */
 const ANSWER_BYTES: Readonly<Record<number, number>> = { 0x02: 0, 0x03: 1, 0x04: 0, 0x05: 1, 0x06: 2, 0x07: 1, 0x08: 0, 0x0a: 1, 0x0d: 0 };
 const STICKY = new Set<number>([CID.RXParamSetup, CID.RXTimingSetup, CID.DlChannel]);
+
+/** The device-to-network commands in `b` (an uplink's FOpts, or its decrypted FPort 0 payload), up to an unknown or cut one. */
+export function uplinkCommandCount(b: Bytes): number {
+  let count = 0;
+  let i = 0;
+  while (i < b.length) {
+    const size = ANSWER_BYTES[b[i]!];
+    if (size === undefined || i + 1 + size > b.length) break;
+    i += 1 + size;
+    count++;
+  }
+  return count;
+}
+
 /** FOpts holds at most 15 bytes (FOptsLen is 4 bits). */
 export const MAX_FOPTS = 15;
 /** ADR_ACK_LIMIT and ADR_ACK_DELAY (RP002 defaults, EU868 and US915). */

@@ -28,6 +28,11 @@
  *   join-accept the VM heard and said it took), so it decrypts the VM's FPort 1 uplinks,
  *   reassembles them and verifies every sceau frame under the device's key, as `sceau sim run
  *   --firmware-vm` does: `records` counts them, and a frame that does not verify is a failure.
+ * - Counts: what runs inside the VM is counted as the model devices' (lorawan-live.ts) is, from
+ *   the firmware's console ("sceau-lorawan wait <ms>[ too-long]": a duty-cycle or join back-off
+ *   wait; "sceau-lorawan mac <CIDs>": the commands of a downlink it accepted) and from its uplinks
+ *   (the MAC commands in FOpts or the FPort 0 payload, once per FCnt; the same FCnt again: a
+ *   repetition).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +42,7 @@ import { type FirmwareVmDevice, loadFirmwareVm } from './firmware-vm.js';
 import { sensorRounds } from './firmware-vms.js';
 import type { Activation, LorawanDevice } from './lorawan-fleet.js';
 import { type SessionKeys, cryptFrmPayload, dataMic, openJoinAccept } from './lorawan-frames.js';
-import type { MacRegionName } from './lorawan-mac.js';
+import { CID, type MacRegionName, uplinkCommandCount } from './lorawan-mac.js';
 import { Prng } from './prng.js';
 import type { SensorModel } from './sensors.js';
 
@@ -100,6 +105,18 @@ export interface FirmwareVmsSummary {
   /** sceau frames the VMs sent, reassembled and verified under the device's key by the bridge. */
   records: number;
   macUplinks: number;
+  /** Repetitions of data uplinks (NbTrans above 1: the same FCnt again). */
+  repetitions: number;
+  /** Waits the firmware owed the duty cycle or the join back-off before a transmission (its `sceau-lorawan wait` lines, those too long to wait included). */
+  dutyCycleWaits: number;
+  /** MAC commands the firmware applied from the downlinks it accepted (its `sceau-lorawan mac` lines), LinkCheckAns and DeviceTimeAns among them. */
+  macCommands: number;
+  linkChecks: number;
+  timeSyncs: number;
+  /** MAC commands its uplinks carried (answers and requests, FOpts or FPort 0), once per FCnt. */
+  macAnswers: number;
+  /** Bytes of the frames verified. */
+  frameBytes: number;
   /** Downlinks put on a VM's air, and those its radio heard in a receive window. */
   downlinksOffered: number;
   downlinksHeard: number;
@@ -117,6 +134,8 @@ interface VmState {
   /** The radio parameters of the packet being printed, and its hex so far. */
   tx: { freqHz: number; sf: number; bwHz: number; sync: number } | null;
   hex: string;
+  /** The CIDs of a `sceau-lorawan mac` line so far (continued over `mac+` lines). */
+  macHex: string;
   /** The end of the last uplink (device clock, ms), and its FCnt (repetitions keep it). */
   lastUplink: number;
   lastFCnt: string;
@@ -167,7 +186,11 @@ export class LorawanFirmwareVms {
     buildMs: number,
   ) {
     for (const d of o.fleet) this.keyring.add(d.publicKey);
-    this.stats = { devices: o.fleet.length, buildMs, vmMs: 0, steps: 0, joins: 0, joinRequests: 0, uplinks: 0, datagrams: 0, records: 0, macUplinks: 0, downlinksOffered: 0, downlinksHeard: 0, wrongSyncWord: 0 };
+    this.stats = {
+      devices: o.fleet.length, buildMs, vmMs: 0, steps: 0, joins: 0, joinRequests: 0, uplinks: 0, datagrams: 0, records: 0, macUplinks: 0,
+      repetitions: 0, dutyCycleWaits: 0, macCommands: 0, linkChecks: 0, timeSyncs: 0, macAnswers: 0, frameBytes: 0,
+      downlinksOffered: 0, downlinksHeard: 0, wrongSyncWord: 0,
+    };
   }
 
   /** Loads the VM host and builds the image (or takes it from the cache: a build takes ~10 s). */
@@ -220,7 +243,7 @@ export class LorawanFirmwareVms {
           : { key: 'sceau_abp', value: `${toHex(d.devEui)}:${toHex(d.devAddr!)}:${toHex(d.nwkSKey!)}:${toHex(d.appSKey!)}` };
       await dev.setSetting(credentials.key, credentials.value);
       const vm: VmState = {
-        d, dev, last: t0, wake: null, poked: false, tx: null, hex: '', lastUplink: -Infinity, lastFCnt: '',
+        d, dev, last: t0, wake: null, poked: false, tx: null, hex: '', macHex: '', lastUplink: -Infinity, lastFCnt: '',
         airQueue: [], airUntil: -Infinity, airSeq: 0, offered: new Map(), timer: null, keyChecked: false,
         joinAccepts: [], devNonce: -1, fCntUp: -1, joining: false,
         session: this.o.activation === 'abp' ? { devAddr: d.devAddr!, nwkSKey: d.nwkSKey!, appSKey: d.appSKey! } : null,
@@ -306,6 +329,23 @@ export class LorawanFirmwareVms {
       this.joined(vm, line);
       return;
     }
+    // counted, not logged: one line per duty-cycle wait, and per accepted downlink with MAC commands
+    if (line.startsWith('sceau-lorawan wait ')) {
+      this.stats.dutyCycleWaits++;
+      return;
+    }
+    const mac = /^sceau-lorawan mac(\+?) ([0-9a-f]*)$/.exec(line);
+    if (mac !== null) {
+      vm.macHex += mac[2];
+      if (mac[1] === '+') return;
+      for (const cid of Buffer.from(vm.macHex, 'hex')) {
+        this.stats.macCommands++;
+        if (cid === CID.LinkCheck) this.stats.linkChecks++;
+        if (cid === CID.DeviceTime) this.stats.timeSyncs++;
+      }
+      vm.macHex = '';
+      return;
+    }
     if (line.startsWith('sceau-lorawan ')) {
       this.o.onLog?.(`firmware VM ${toHex(d.devEui)}: ${line}`);
       return;
@@ -348,9 +388,15 @@ export class LorawanFirmwareVms {
       // FCnt and FPort are in clear: a repetition (NbTrans) keeps the FCnt
       const fOptsLen = (phy[5] ?? 0) & 15;
       const fCnt = toHex(phy.subarray(1, 8));
-      if (fCnt !== vm.lastFCnt && phy.length > 12 + fOptsLen) {
-        if (phy[8 + fOptsLen] === 0) this.stats.macUplinks++;
-        else {
+      if (fCnt === vm.lastFCnt) this.stats.repetitions++;
+      else if (phy.length > 12 + fOptsLen) {
+        // the MAC commands it carries: FOpts are in clear, an FPort 0 payload is encrypted with NwkSKey
+        this.stats.macAnswers += uplinkCommandCount(phy.subarray(8, 8 + fOptsLen));
+        if (phy[8 + fOptsLen] === 0) {
+          this.stats.macUplinks++;
+          const cmds = this.frmPayload(vm, phy, fOptsLen, 'nwk');
+          if (cmds !== null) this.stats.macAnswers += uplinkCommandCount(cmds);
+        } else {
           this.stats.datagrams++;
           this.checkDatagram(vm, phy, fOptsLen, t);
         }
@@ -380,10 +426,10 @@ export class LorawanFirmwareVms {
     if (vm.session === null) this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: "${line}" but no join-accept it heard gives that session`);
   }
 
-  /** A VM's FPort 1 uplink: decrypted, reassembled, and every whole sceau frame verified under the device's key. */
-  private checkDatagram(vm: VmState, phy: Bytes, fOptsLen: number, t: number): void {
+  /** A VM's data uplink's FRMPayload, decrypted with AppSKey or NwkSKey (FPort 0); null without a session or when no FCnt gives its MIC (a failure). */
+  private frmPayload(vm: VmState, phy: Bytes, fOptsLen: number, key: 'app' | 'nwk'): Bytes | null {
     const s = vm.session;
-    if (s === null) return;
+    if (s === null) return null;
     // the 32-bit FCnt: the first at or above the last one with these 16 bits whose MIC checks (an
     // ABP device's first uplink of a run may be far along: its counter lives in the VM's flash)
     const f16 = phy[6]! | (phy[7]! << 8);
@@ -397,15 +443,24 @@ export class LorawanFirmwareVms {
     }
     if (fCnt < 0) {
       this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: an uplink whose MIC checks under no FCnt of its session`);
-      return;
+      return null;
     }
     vm.fCntUp = fCnt;
-    const datagram = cryptFrmPayload(s.appSKey, 'up', s.devAddr, fCnt >>> 0, phy.subarray(9 + fOptsLen, phy.length - 4));
+    return cryptFrmPayload(key === 'app' ? s.appSKey : s.nwkSKey, 'up', s.devAddr, fCnt >>> 0, phy.subarray(9 + fOptsLen, phy.length - 4));
+  }
+
+  /** A VM's FPort 1 uplink: decrypted, reassembled, and every whole sceau frame verified under the device's key. */
+  private checkDatagram(vm: VmState, phy: Bytes, fOptsLen: number, t: number): void {
+    const datagram = this.frmPayload(vm, phy, fOptsLen, 'app');
+    if (datagram === null) return;
     const pushed = this.reassembler.push(datagram, t, toHex(vm.d.devEui));
     if (pushed.kind === 'invalid') this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: datagram refused: ${pushed.detail}`);
     if (pushed.kind !== 'frame') return;
     const v = verifyFrame(pushed.frame, this.keyring, { recordVersions: [1, 2] });
-    if (v.ok && v.kid === toHex(vm.d.kid)) this.stats.records++;
+    if (v.ok && v.kid === toHex(vm.d.kid)) {
+      this.stats.records++;
+      this.stats.frameBytes += pushed.frame.length;
+    }
     else this.failures.push(`firmware VM ${toHex(vm.d.devEui)}: sent a frame that does not verify under its key: ${v.ok ? `signed by ${v.kid}` : `${v.code} ${v.detail}`}`);
   }
 
