@@ -113,6 +113,17 @@ describe('hex input', () => {
     }
   });
 
+  // Rule (bytes.ts): toHex writes every byte once, in order, whatever the length; it works in
+  // chunks of 4,096 bytes (String.fromCharCode's argument count), so lengths around the chunk
+  // edges and several chunks are compared with Node's own hex.
+  it('toHex equals Node\'s hex for lengths around its 4,096-byte chunks and over several chunks', () => {
+    const bytes = Uint8Array.from({ length: 3 * 4096 + 5 }, (_, i) => (i * 131 + (i >> 8)) & 255);
+    for (const n of [0, 1, 32, 4095, 4096, 4097, 8192, 8193, bytes.length]) {
+      const part = bytes.subarray(0, n);
+      expect(toHex(part), `${n} bytes`).toBe(Buffer.from(part).toString('hex'));
+    }
+  });
+
   it('inspectFrame on bytes that are not a frame says so and does not throw', () => {
     expect(inspectFrame(new Uint8Array(0))).toEqual({ recordError: 'not a COSE_Sign1 frame' });
     expect(inspectFrame(fromHex('ff'))).toEqual({ recordError: 'not a COSE_Sign1 frame' });
