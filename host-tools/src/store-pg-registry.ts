@@ -122,6 +122,8 @@ export class PgRegistry {
    * and only when none is refused are the devices and keys written (`unnest` arrays, a chunk a
    * statement) and read back. The registry's devices are locked against other writers first
    * (`SHARE ROW EXCLUSIVE`, as SQLite's write lock): what was read stays true until the commit.
+   * Readers and ingestion go on; a `delete` or an erasure of one of these keys at the same moment
+   * can end in a deadlock PostgreSQL breaks by failing one of the two, whole.
    */
   registerMany(entries: ReadonlyArray<{ where: string; publicKey: Bytes; name?: string | undefined; devEui?: string | undefined }>, options: { update?: boolean | undefined } = {}): Promise<Array<Registration & { where: string }>> {
     const refused: Array<{ index: number; where: string; error: RegistryError }> = [];
