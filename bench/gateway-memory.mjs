@@ -107,8 +107,8 @@ async function setup() {
   const ingestMs = performance.now() - t1;
   await ingestor.close();
   if (ok !== frames.length) throw new Error(`setup: ${frames.length - ok} of ${frames.length} first frames not accepted`);
-  // PostgreSQL: the same store moved over by `sceau db copy` (PgRegistry.registerMany checks each
-  // key in a round trip of its own: some 4 ms a key here, too slow for 100,000).
+  // PostgreSQL: the same store moved over by `sceau db copy` (the frames and windows with it;
+  // PgRegistry.registerMany alone would register the keys in about 1 s for 10,000).
   let copyMs;
   for (const url of opt('--copy-to', '').split(',').filter(Boolean)) {
     const target = await PgStore.open(url, { ingest: false });

@@ -242,15 +242,26 @@ export function checkRegistrationKey(publicKey: Bytes): void {
   if (!decodesToPoint(publicKey)) throw new RegistryError('off-curve-public-key', `public key ${hex} is not a point of the curve (mistyped or corrupted?)`);
 }
 
-interface CheckedRegistration {
+/** `name-taken`: the name is the device whose current key (else id) is `holder`. */
+export function nameTakenError(name: string, holder: string | number): RegistryError {
+  return new RegistryError('name-taken', `name ${JSON.stringify(name)} is device ${holder}; names are unique (to give that device a new key: sceau provision --rotate)`);
+}
+
+/** `dev-eui-taken`: the DevEUI is the device whose current key (else id) is `holder`. */
+export function devEuiTakenError(devEui: string, holder: string | number, holderName: string | null | undefined): RegistryError {
+  return new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to ${holder}${holderName ? ` (${holderName})` : ''}`);
+}
+
+/** A registration checked by `checkRegistration`: its key's kid, its name and DevEUI normalized. */
+export interface CheckedRegistration {
   publicKey: Bytes;
   kid: string;
   name: string | undefined;
   devEui: string | undefined;
 }
 
-/** The checks of a registration that need no database: the key, the name, the DevEUI. */
-function checkRegistration(publicKey: Bytes, options: { name?: string | undefined; devEui?: string | undefined }): CheckedRegistration {
+/** The checks of a registration that need no database: the key, the name, the DevEUI (both backends' bulk registration). */
+export function checkRegistration(publicKey: Bytes, options: { name?: string | undefined; devEui?: string | undefined }): CheckedRegistration {
   checkRegistrationKey(publicKey);
   return {
     publicKey,
@@ -600,7 +611,7 @@ export class DeviceRegistry {
     const other = this.stmt.devicesByName.get(name);
     if (other !== undefined && other.id !== deviceId) {
       const holder = this.stmt.currentKey.get(other.id);
-      throw new RegistryError('name-taken', `name ${JSON.stringify(name)} is device ${holder?.kid ?? other.id}; names are unique (to give that device a new key: sceau provision --rotate)`);
+      throw nameTakenError(name, holder?.kid ?? other.id);
     }
   }
 
@@ -608,7 +619,7 @@ export class DeviceRegistry {
     const other = this.stmt.devicesByEui.get(devEui);
     if (other !== undefined && other.id !== deviceId) {
       const holder = this.stmt.currentKey.get(other.id);
-      throw new RegistryError('dev-eui-taken', `DevEUI ${devEui} is already mapped to ${holder?.kid ?? other.id}${holder?.name ? ` (${holder.name})` : ''}`);
+      throw devEuiTakenError(devEui, holder?.kid ?? other.id, holder?.name);
     }
   }
 

@@ -8,7 +8,7 @@
  */
 import { equalBytes, kidOf, toHex, type Bytes } from '@sceau/protocol';
 import type pg from 'pg';
-import { checkDeviceName, erasedKeyError, checkRegistrationKey, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
+import { checkDeviceName, checkRegistration, devEuiTakenError, erasedKeyError, nameTakenError, checkRegistrationKey, type CheckedRegistration, type Difference, normalizeDevEui, RegistryError, deviceOfRow, type Device, type DeviceRecord, type KeyRow, type Registration, type RegisterOptions, type Resolved } from './device-registry.js';
 
 /** An erased key is refused for ever (`key-erased`), as on SQLite: its tombstone stays (migration 5). */
 async function refuseErased(db: pg.ClientBase, kid: string): Promise<void> {
@@ -26,6 +26,26 @@ const SELECT_KEYS = `SELECT k.id, k.kid, k.device_id, k.public_key, k.state, k.c
 
 function toDevice(r: PgKeyRow): Device {
   return deviceOfRow(r, r.highest ?? 0);
+}
+
+/** Rows a statement of `registerMany` reads or writes at most (one `unnest` array each). */
+const BULK_CHUNK = 5000;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += BULK_CHUNK) out.push(items.slice(i, i + BULK_CHUNK));
+  return out;
+}
+
+/** A device as `registerMany` follows it through the entries (`id` undefined: new in this call). */
+interface BulkDevice {
+  id: number | undefined;
+  name: string | null;
+  devEui: string | null;
+  /** Its current key (registered, else the latest), as a refusal names it; its id when it has none. */
+  holder: string | number;
+  /** A name or DevEUI of it changed (a device already registered, written at the end). */
+  changed: boolean;
 }
 
 export class PgRegistry {
@@ -93,29 +113,143 @@ export class PgRegistry {
 
   /**
    * Registers many keys in one transaction: all, or none when any is refused (the refusal lists
-   * every entry refused, with where it was read), as `DeviceRegistry.registerMany`.
+   * every entry refused, with where it was read, in their order), as `DeviceRegistry.registerMany`:
+   * the same results and refusals for the same entries, each entry seeing those before it (a key
+   * twice is `created` then `unchanged`; a name twice, `name-taken` for the second).
+   *
+   * In bulk rather than a round trip per key: the keys, tombstones, names and DevEUIs the entries
+   * name are read in chunks of `BULK_CHUNK`, the entries applied in order to that copy in memory,
+   * and only when none is refused are the devices and keys written (`unnest` arrays, a chunk a
+   * statement) and read back. The registry's devices are locked against other writers first
+   * (`SHARE ROW EXCLUSIVE`, as SQLite's write lock): what was read stays true until the commit.
+   * Readers and ingestion go on; a `delete` or an erasure of one of these keys at the same moment
+   * can end in a deadlock PostgreSQL breaks by failing one of the two, whole.
    */
   registerMany(entries: ReadonlyArray<{ where: string; publicKey: Bytes; name?: string | undefined; devEui?: string | undefined }>, options: { update?: boolean | undefined } = {}): Promise<Array<Registration & { where: string }>> {
-    return this.transaction(async (db) => {
-      const results: Array<Registration & { where: string }> = [];
-      const refused: Array<{ where: string; error: RegistryError }> = [];
-      for (const e of entries) {
-        // A savepoint per entry: a refused one (a unique violation aborts the statement) does not end the transaction.
-        await db.query('SAVEPOINT entry');
-        try {
-          results.push({ where: e.where, ...(await this.registerIn(db, e.publicKey, { name: e.name, devEui: e.devEui, update: options.update })) });
-          await db.query('RELEASE SAVEPOINT entry');
-        } catch (error) {
-          if (!(error instanceof RegistryError)) throw error;
-          await db.query('ROLLBACK TO SAVEPOINT entry');
-          refused.push({ where: e.where, error });
-        }
+    const refused: Array<{ index: number; where: string; error: RegistryError }> = [];
+    const refuse = (index: number, error: RegistryError): void => void refused.push({ index, where: entries[index]!.where, error });
+    // The checks that need no database (the curve check is most of the CPU) before the transaction.
+    const checked = entries.map((e, i) => {
+      try {
+        return checkRegistration(e.publicKey, e);
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        refuse(i, error);
+        return undefined;
       }
+    });
+    const given = checked.filter((c): c is CheckedRegistration => c !== undefined);
+    const distinct = (values: Array<string | undefined>): string[] => [...new Set(values.filter((v): v is string => v !== undefined))];
+    const kids = distinct(given.map((c) => c.kid));
+    return this.transaction(async (db) => {
+      await db.query('LOCK TABLE registry_devices IN SHARE ROW EXCLUSIVE MODE');
+      const erased = new Map<string, number>();
+      for (const chunk of chunks(kids)) for (const r of (await db.query<{ kid: string; erased_at: number }>('SELECT kid, erased_at FROM erased_keys WHERE kid = ANY($1)', [chunk])).rows) erased.set(r.kid, r.erased_at);
+      const existing: PgKeyRow[] = [];
+      for (const chunk of chunks(kids)) existing.push(...(await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = ANY($1) ORDER BY k.kid FOR UPDATE OF k`, [chunk])).rows);
+      // Every device an entry can meet: those of the keys given, and those holding a name or DevEUI given.
+      const devices = new Map<number, BulkDevice>();
+      const holders = `SELECT DISTINCT ON (d.id) d.id, d.name, d.dev_eui, k.kid FROM registry_devices AS d LEFT JOIN registry_keys AS k ON k.device_id = d.id WHERE d.@ = ANY($1) ORDER BY d.id, k.state = 'registered' DESC, k.id DESC`;
+      const load = async (column: 'id' | 'name' | 'dev_eui', values: ReadonlyArray<string | number>): Promise<void> => {
+        for (const chunk of chunks(values)) {
+          for (const r of (await db.query<{ id: number; name: string | null; dev_eui: string | null; kid: string | null }>(holders.replace('@', column), [chunk])).rows) {
+            if (!devices.has(r.id)) devices.set(r.id, { id: r.id, name: r.name, devEui: r.dev_eui, holder: r.kid ?? r.id, changed: false });
+          }
+        }
+      };
+      await load('id', [...new Set(existing.map((r) => r.device_id))]);
+      await load('name', distinct(given.map((c) => c.name)));
+      await load('dev_eui', distinct(given.map((c) => c.devEui)));
+      const byName = new Map<string, BulkDevice>();
+      const byEui = new Map<string, BulkDevice>();
+      for (const d of devices.values()) {
+        if (d.name !== null) byName.set(d.name, d);
+        if (d.devEui !== null) byEui.set(d.devEui, d);
+      }
+      const keys = new Map<string, { publicKey: Bytes; revoked: boolean; device: BulkDevice }>();
+      for (const r of existing) keys.set(r.kid, { publicKey: new Uint8Array(r.public_key), revoked: r.state === 'revoked', device: devices.get(r.device_id)! });
+
+      // Each entry in order, as DeviceRegistry.apply, against that copy.
+      const applied: Array<{ index: number; kid: string; result: Registration['result']; name: string | null; devEui: string | null }> = [];
+      const fresh: Array<BulkDevice & { kid: string; publicKey: Bytes }> = [];
+      checked.forEach((c, index) => {
+        if (c === undefined) return;
+        const { publicKey, kid, name, devEui } = c;
+        const erasedAt = erased.get(kid);
+        if (erasedAt !== undefined) return refuse(index, erasedKeyError(kid, erasedAt));
+        const key = keys.get(kid);
+        if (key !== undefined) {
+          const device = key.device;
+          const differences: Difference[] = [];
+          if (!equalBytes(key.publicKey, publicKey)) differences.push({ field: 'publicKey', registered: toHex(key.publicKey), given: toHex(publicKey) });
+          if (name !== undefined && name !== device.name) differences.push({ field: 'name', registered: device.name, given: name });
+          if (devEui !== undefined && devEui !== device.devEui) differences.push({ field: 'devEui', registered: device.devEui, given: devEui });
+          if (key.revoked) return refuse(index, new RegistryError('key-revoked', `key ${kid} (${device.name ?? 'no name'}) is revoked; to accept its frames again: sceau devices unrevoke ${kid}`, differences));
+          if (differences.length > 0) {
+            const listed = differences.map((d) => `${d.field} registered ${JSON.stringify(d.registered)}, given ${JSON.stringify(d.given)}`).join('; ');
+            if (!options.update || differences.some((d) => d.field === 'publicKey')) return refuse(index, new RegistryError('registration-conflict', `key ${kid} is registered differently: ${listed}${options.update ? '' : ' (--update to apply)'}`, differences));
+            const otherName = name === undefined ? undefined : byName.get(name);
+            if (otherName !== undefined && otherName !== device) return refuse(index, nameTakenError(name!, otherName.holder));
+            const otherEui = devEui === undefined ? undefined : byEui.get(devEui);
+            if (otherEui !== undefined && otherEui !== device) return refuse(index, devEuiTakenError(devEui!, otherEui.holder, otherEui.name));
+            if (name !== undefined) {
+              if (device.name !== null) byName.delete(device.name);
+              byName.set(name, device);
+              device.name = name;
+            }
+            if (devEui !== undefined) {
+              if (device.devEui !== null) byEui.delete(device.devEui);
+              byEui.set(devEui, device);
+              device.devEui = devEui;
+            }
+            device.changed = true;
+          }
+          applied.push({ index, kid, result: differences.length === 0 ? 'unchanged' : 'updated', name: device.name, devEui: device.devEui });
+          return;
+        }
+        const otherName = name === undefined ? undefined : byName.get(name);
+        if (otherName !== undefined) return refuse(index, nameTakenError(name!, otherName.holder));
+        const otherEui = devEui === undefined ? undefined : byEui.get(devEui);
+        if (otherEui !== undefined) return refuse(index, devEuiTakenError(devEui!, otherEui.holder, otherEui.name));
+        const device = { id: undefined, name: name ?? null, devEui: devEui ?? null, holder: kid, changed: false, kid, publicKey };
+        fresh.push(device);
+        if (name !== undefined) byName.set(name, device);
+        if (devEui !== undefined) byEui.set(devEui, device);
+        keys.set(kid, { publicKey, revoked: false, device });
+        applied.push({ index, kid, result: 'created', name: device.name, devEui: device.devEui });
+      });
       if (refused.length > 0) {
+        refused.sort((a, b) => a.index - b.index);
         const listed = refused.slice(0, 10).map((r) => `${r.where}: ${r.error.message}`).join('; ');
         throw new RegistryError(refused[0]!.error.code, `${refused.length} of ${entries.length} refused, nothing registered: ${listed}${refused.length > 10 ? '; …' : ''}`, [], refused.map((r) => r.error));
       }
-      return results;
+
+      // Devices already registered whose name or DevEUI changed: cleared first, then set, so that
+      // a name passed from one to another in the entries' order is never held twice on the way.
+      const changed = [...devices.values()].filter((d) => d.changed);
+      for (const chunk of chunks(changed)) await db.query('UPDATE registry_devices SET name = NULL, dev_eui = NULL WHERE id = ANY($1)', [chunk.map((d) => d.id)]);
+      for (const chunk of chunks(changed)) {
+        await db.query('UPDATE registry_devices AS d SET name = v.name, dev_eui = v.dev_eui FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, name, dev_eui) WHERE d.id = v.id', [chunk.map((d) => d.id), chunk.map((d) => d.name), chunk.map((d) => d.devEui)]);
+      }
+      const now = Date.now();
+      for (const chunk of chunks(fresh)) {
+        const ids = (await db.query<{ id: number }>("SELECT nextval(pg_get_serial_sequence('registry_devices', 'id')) AS id FROM generate_series(1, $1)", [chunk.length])).rows.map((r) => r.id).sort((a, b) => a - b);
+        await db.query('INSERT INTO registry_devices (id, name, dev_eui, created_at) SELECT v.id, v.name, v.dev_eui, $4 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v (id, name, dev_eui)', [ids, chunk.map((d) => d.name), chunk.map((d) => d.devEui), now]);
+        await db.query(
+          "INSERT INTO registry_keys (kid, device_id, public_key, state, created_at) SELECT v.kid, v.device_id, decode(v.public_key, 'hex'), 'registered', $4 FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v (kid, device_id, public_key)",
+          [chunk.map((d) => d.kid), ids, chunk.map((d) => toHex(d.publicKey)), now],
+        );
+      }
+
+      // The registrations as read back, each with the name and DevEUI its device had after it.
+      const rows = new Map<string, PgKeyRow>();
+      for (const chunk of chunks(distinct(applied.map((a) => a.kid)))) for (const r of (await db.query<PgKeyRow>(`${SELECT_KEYS} WHERE k.kid = ANY($1)`, [chunk])).rows) rows.set(r.kid, r);
+      return applied.map((a) => {
+        const row = rows.get(a.kid)!;
+        const registration: Registration & { where: string } = { where: entries[a.index]!.where, device: toDevice({ ...row, name: a.name, dev_eui: a.devEui }), result: a.result };
+        if (a.result === 'created' && row.highest !== null) registration.counterFloor = row.highest;
+        return registration;
+      });
     });
   }
 
