@@ -69,7 +69,7 @@ describe('registerMany on PostgreSQL', () => {
 
       // 8,000 new keys with one refused past the first chunk of 5,000: none registered.
       const more = newKeys(8_000);
-      const batch = more.map((publicKey, i) => ({ where: `more ${i}`, publicKey, name: `more-${i}` }));
+      const batch: Array<{ where: string; publicKey: Uint8Array; name?: string }> = more.map((publicKey, i) => ({ where: `more ${i}`, publicKey, name: `more-${i}` }));
       batch[6_500] = { where: 'more 6500', publicKey: more[6_500]!, name: 'meter-12' };
       const taken = await refusal(store.registry.registerMany(batch));
       expect(taken.code).toBe('name-taken');
