@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runLorawanVectors } from '../firmware/scripts/lorawan-vectors.mjs';
 import * as model from './helpers/lorawan-mac-model.js';
 import * as ref from './helpers/lorawan-reference.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 /** One result line of the VM: JSON shaped by its op (firmware/README.md, "LoRaWAN vectors"), read field by field. */
 type VmResult = Record<string, any>;
@@ -18,14 +19,7 @@ async function vm<const I extends readonly unknown[]>(items: I, options?: { deta
   return out as { [K in keyof I]: VmResult };
 }
 
-// xorshift32, pinned seed: the same cases on every run
-let seed = 0x11ac0004;
-const next = () => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-};
+const next = xorshift32(0x11ac0004);
 const int = (n: number) => next() % n;
 const pick = <T>(a: T[]): T => a[int(a.length)]!;
 const hexOf = (b: number[]) => Buffer.from(b).toString('hex');

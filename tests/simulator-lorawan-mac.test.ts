@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ADR_ACK_DELAY, ADR_ACK_LIMIT, CID, GPS_EPOCH_UNIX_MS, LorawanMac, type UplinkMac } from '@sceau/simulator';
 import * as model from './helpers/lorawan-mac-model.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
@@ -156,14 +157,7 @@ describe('simulated device MAC: hand-checked (LoRaWAN L2 1.0.4 section 5, RP002-
 
 // ---- differential: random command streams against the test-side model ------------------------
 
-// xorshift32 with a pinned seed: the same streams on every run
-let seed = 0x5ce0_0104;
-const next = (): number => {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-};
+const next = xorshift32(0x5ce0_0104);
 const below = (n: number): number => next() % n;
 const oneOf = <T>(xs: readonly T[]): T => xs[below(xs.length)]!;
 const anyFreq = (): number => (below(6) === 0 ? 100 * below(0x1000000) : oneOf([868.1e6, 868.3e6, 867.5e6, 863e6, 864.9e6, 865e6, 868e6, 868.65e6, 869.525e6, 870.1e6, 923.3e6, 923.9e6, 927.5e6, 923.4e6, 902.3e6]));

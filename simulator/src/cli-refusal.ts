@@ -3,7 +3,8 @@
  * `sceau-sim: <message> [<code>]` on stderr (and at most a hint), with `--json` the object
  * `{"error": "<code>", "detail"}` on stdout, and an exit status of the one table of the sceau
  * command-line family (host-tools/src/exit-codes.ts: 2 usage, 3 I/O). Never a stack trace, save
- * for an internal error (exit 4). Codes: docs/simulator.md#errors.
+ * for an internal error (exit 4). Codes: docs/simulator.md ("Exit status" under "Summary" for `run`,
+ * #lorawan-errors for `lorawan` and `lns`).
  */
 import { EXIT, SceauError, cliFailureOf, type ExitCode } from '@sceau/host-tools';
 

@@ -5,11 +5,11 @@
  * owner (HPKE, as `sceau provision --owner` stores them), the only form in which they leave the
  * simulator.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Bytes, type PlainRecord, type SealOptions, sealRecord, sealRecordV2, sha256 } from '@sceau/protocol';
 import { type WrappedContentKey, wrapContentKey } from '@sceau/host-tools';
 import type { RecordVersion } from './config.js';
+import { writeAtomic } from './write-atomic.js';
 
 /** The file `--keys-out DIR` gets beside the `.pub` files when `--owner` is given (`sceau frame verify --wrapped-keys`). */
 export const WRAPPED_KEYS_FILE = 'wrapped-keys.json';
@@ -43,14 +43,6 @@ export function wrapContentKeys(ownerPublicKey: Bytes, holders: readonly Content
 /** Writes `DIR/wrapped-keys.json` (`{ "wrappedKeys": [...] }`, the form `--wrapped-keys` reads); returns its path. */
 export function writeWrappedKeys(dir: string, wrapped: readonly WrappedContentKey[]): string {
   const path = join(dir, WRAPPED_KEYS_FILE);
-  // whole or not at all: beside it first, then renamed over it
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify({ wrappedKeys: wrapped }, null, 2)}\n`);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeAtomic(path, `${JSON.stringify({ wrappedKeys: wrapped }, null, 2)}\n`);
   return path;
 }

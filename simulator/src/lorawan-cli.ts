@@ -1,5 +1,5 @@
 /** `sceau sim lorawan` (= `sceau-sim lorawan`): the wall-clock GWMP fleet (docs/simulator.md). */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -13,6 +13,7 @@ import { DEVICES_FILE, FleetState, FleetStateError, LORAWAN_GROUP, insideGitWork
 import { parseRecordVersion } from './config.js';
 import { WRAPPED_KEYS_FILE, deviceContentKey, wrapContentKeys, writeWrappedKeys } from './content-keys.js';
 import { THRESHOLDS, localEuiFor, lorawanProfile, runLorawan } from './lorawan-live.js';
+import { writeAtomic } from './write-atomic.js';
 import { toHex } from '@sceau/protocol';
 import { EXIT, ownerKeyIdOf, readOwnerPublicKey } from '@sceau/host-tools';
 
@@ -364,12 +365,9 @@ function readRegistration(path: string): ReturnType<typeof parseRegistration> {
 
 /** The ChirpStack script, whole or not at all (written beside, then renamed over FILE). */
 function writeScript(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, text, { mode: 0o700 });
-    renameSync(tmp, file);
+    writeAtomic(file, text, 0o700);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw ioRefusal(`--script ${file}: cannot write it (nothing kept): ${(e as Error).message}`, 'out-unwritable');
   }
 }

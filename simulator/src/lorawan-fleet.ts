@@ -5,10 +5,11 @@
  * `lorawan-state.json` beside it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Bytes, getPublicKey, kidOf, sha256, toHex } from '@sceau/protocol';
 import { deviceSecret } from './device-model.js';
+import { writeAtomic } from './write-atomic.js';
 
 export type Activation = 'otaa' | 'abp';
 
@@ -113,23 +114,11 @@ export function insideGitWorkTree(dir: string): boolean {
   }
 }
 
-/** Writes `path` whole or not at all: beside it first, then renamed over it (the temporary file goes on failure). */
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
 /** Writes `DIR/lorawan-devices.json` (0600: it holds AppKeys or session keys). */
 export function writeRegistration(dir: string, entries: readonly RegistrationEntry[]): string {
   mkdirSync(dir, { recursive: true });
   const path = join(resolve(dir), DEVICES_FILE);
-  writeAtomic(path, `${JSON.stringify(entries, null, 2)}\n`);
+  writeAtomic(path, `${JSON.stringify(entries, null, 2)}\n`, 0o600);
   return path;
 }
 
@@ -179,6 +168,6 @@ export class FleetState {
   }
 
   save(): void {
-    writeAtomic(this.path, `${JSON.stringify(this.state, null, 2)}\n`);
+    writeAtomic(this.path, `${JSON.stringify(this.state, null, 2)}\n`, 0o600);
   }
 }

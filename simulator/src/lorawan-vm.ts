@@ -34,7 +34,7 @@
  *   (the MAC commands in FOpts or the FPort 0 payload, once per FCnt; the same FCnt again: a
  *   repetition).
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Bytes, MemoryKeyring, Reassembler, toHex, verifyFrame } from '@sceau/protocol';
 import type { Emission } from './gwmp-gateway.js';
@@ -44,6 +44,7 @@ import type { Activation, LorawanDevice } from './lorawan-fleet.js';
 import { type SessionKeys, cryptFrmPayload, dataMic, openJoinAccept } from './lorawan-frames.js';
 import { CID, type MacRegionName, uplinkCommandCount } from './lorawan-mac.js';
 import { Prng } from './prng.js';
+import { writeAtomic } from './write-atomic.js';
 import type { SensorModel } from './sensors.js';
 
 /** LoRaWAN's public sync word: gateways of a public network hear nothing else. */
@@ -156,13 +157,6 @@ interface VmState {
   keyChecked: boolean;
 }
 
-/** Replaces `path` with `data` in one step (0600: a VM's flash holds its seed and LoRaWAN keys). */
-function writeAtomic(path: string, data: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  renameSync(tmp, path);
-}
-
 /** Parses `SF9BW125` into spreading factor and bandwidth (Hz). */
 function parseDatr(datr: string | null): { sf: number; bwHz: number } | null {
   const m = datr === null ? null : /^SF(\d+)BW(\d+)$/.exec(datr);
@@ -221,7 +215,7 @@ export class LorawanFirmwareVms {
         },
         set data(v: Uint8Array | undefined) {
           stored = v;
-          if (v !== undefined) writeAtomic(flashPath, v);
+          if (v !== undefined) writeAtomic(flashPath, v, 0o600); // a VM's flash holds its seed and LoRaWAN keys
         },
       };
       const random = Prng.from(this.o.seed, `lorawan-firmware-vm|${d.index}`);

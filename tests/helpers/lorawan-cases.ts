@@ -7,19 +7,13 @@
 // flags and 32-bit FCnts, downlinks (1 in 5 tampered or under the wrong 32-bit FCnt), AES, CMAC,
 // session keys, FRMPayload keystream and data MIC.
 import * as ref from './lorawan-reference.js';
+import { xorshift32 } from './xorshift.js';
 
 export interface LorawanCase { input: Record<string, unknown>; expected: Record<string, unknown>; flipped?: boolean }
 
 /** `n` cases of every op (9 ops), the same on every call. */
 export function lorawanCases(n: number): LorawanCase[] {
-  // xorshift32 with a pinned seed: the same cases on every run
-  let state = 0x5cea0001;
-  const next = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
+  const next = xorshift32(0x5cea0001);
   const int = (m: number) => next() % m;
   const hex = (bytes: number) => Buffer.from(Array.from({ length: bytes }, () => int(256))).toString('hex');
   const bool = () => int(2) === 1;
